@@ -1,0 +1,88 @@
+"""The `rgsync` command line: global options, the command groups, and error handling.
+
+Each command group lives in its own module and only parses arguments, calls one function of the
+layers below and renders the result. Errors the user can act on (`RgsyncError`) are printed as one
+line and mapped to the exit codes of SPEC §8; a traceback is shown only with `-v`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from rgsync import __version__
+from rgsync.cli.common import App
+from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="rgsync")
+@click.option("--config", metavar="PATH", help="Settings file (default: the user config dir; env RGSYNC_CONFIG).")
+@click.option("--profile", metavar="NAME", help="Keep separate settings and state under this profile name.")
+@click.option("--org-policy", metavar="PATH", help="Admin policy file with [defaults]/[forced] (env RGSYNC_ORG_POLICY).")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logging and full tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--json", "json_output", is_flag=True, help="Print JSON for scripts, where a command has output.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config: str | None,
+    profile: str | None,
+    org_policy: str | None,
+    verbose: bool,
+    quiet: bool,
+    json_output: bool,
+) -> None:
+    """Keep your mailbox and your Salesforce org in step.
+
+    Shell completion: add `eval "$(_RGSYNC_COMPLETE=bash_source rgsync)"` to ~/.bashrc
+    (zsh: zsh_source, fish: fish_source).
+    """
+    app = ctx.ensure_object(App)
+    app.config, app.profile, app.org_policy = config, profile, org_policy
+    app.verbose, app.quiet = verbose, quiet
+    app.json = app.json or json_output
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def _register() -> None:
+    # Imported here so that each module can import `cli` from this package without a cycle.
+    from rgsync.cli import commands
+
+    for command in commands.ALL:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `rgsync` console script."""
+    _register()
+    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="rgsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except RgsyncError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"rgsync: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("rgsync: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
+        sys.exit(EXIT_FAILED)

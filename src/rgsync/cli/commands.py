@@ -1,0 +1,17 @@
+"""The list of commands the `rgsync` command offers, in the order `--help` shows them.
+
+Each module owns its commands; add a new command here so `--help` and the README test see it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from rgsync.cli import blocklist_cmd, control, issues_cmd, settings_cmd
+
+ALL: list[click.Command] = [
+    settings_cmd.settings_group,
+    blocklist_cmd.blocklist_group,
+    issues_cmd.issues_group,
+    *control.COMMANDS,
+]

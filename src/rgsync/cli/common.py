@@ -1,0 +1,59 @@
+"""What every command shares: the application context, common options, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from rgsync.paths import Paths, resolve_paths
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class App:
+    """Options given before the command name, and the consoles commands print to."""
+
+    config: str | None = None
+    profile: str | None = None
+    org_policy: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+    json: bool = False
+    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+
+    @property
+    def paths(self) -> Paths:
+        return resolve_paths(self.config, self.profile, self.org_policy)
+
+    def say(self, message: str) -> None:
+        """Print a line for humans, unless --quiet or --json."""
+        if not self.quiet and not self.json:
+            self.out.print(message, highlight=False)
+
+    def emit_json(self, payload: Any) -> None:
+        """Print one JSON document on stdout (for scripts)."""
+        sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(func: F) -> F:
+    """Add `--json` to a command; it sets `App.json` like the global option does."""
+
+    def _set(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.ensure_object(App).json = True
+        return value
+
+    return click.option(
+        "--json", "json_output", is_flag=True, expose_value=False, callback=_set, help="Print JSON for scripts."
+    )(func)

@@ -1,0 +1,41 @@
+"""Errors that reach the user as one line, each with its exit code (SPEC §8).
+
+Anything raised as an `RgsyncError` is printed as its message (no traceback unless `-v`) and the
+process exits with `exit_code`. Other exceptions are bugs: they print a one-line summary plus a
+hint to rerun with `-v`, and exit 1.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75
+
+
+class RgsyncError(Exception):
+    """A problem the user can act on; `message` names the thing and the fix."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(RgsyncError):
+    """Bad command-line input or settings: exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class LockHeldError(RgsyncError):
+    """Another rgsync run holds the profile's lock: exit 75."""
+
+    exit_code = EXIT_LOCKED
+
+
+class SyncFailedError(RgsyncError):
+    """A stream or the session failed (authentication, network, API budget): exit 1."""
+
+    exit_code = EXIT_FAILED

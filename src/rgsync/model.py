@@ -1,0 +1,565 @@
+"""Domain records shared by the engine, the providers, the state store and the sandbox.
+
+Everything here is a frozen dataclass or an enum: plain values with no behaviour beyond small
+derived properties. Datetimes are always time-zone aware (UTC unless a field says otherwise);
+all-day calendar items carry dates (see `CalendarItem`).
+
+Ids: a *mailbox id* is the id the mailbox service gives an item (Gmail message id, EWS ItemId,
+Graph id); a *Salesforce id* is an 18-character record Id. A *natural key* identifies an item on
+both sides without ids (Internet Message-ID for emails, iCalendar UID + start for meetings, …) and
+is what crash recovery searches by (SPEC §7.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+
+# Names of the mailbox labels (Gmail) / categories (Exchange, Microsoft 365) rgsync reads and writes.
+LABEL_SAVE = "Salesforce"
+LABEL_SAVE_THREAD = "Salesforce Thread"
+LABEL_SYNC_ERROR = "Salesforce Sync Error"
+# Names of the mailbox containers rgsync down-syncs into (SPEC §5, §6).
+TASK_LIST_NAME = "Salesforce Tasks"
+CONTACT_FOLDER_NAME = "Salesforce Contacts"
+
+
+class Stream(StrEnum):
+    """The four sync streams of a session (SPEC §2)."""
+
+    EMAILS = "emails"
+    EVENTS = "events"
+    TASKS = "tasks"
+    CONTACTS = "contacts"
+
+
+class Side(StrEnum):
+    """Where an item lives or where a write goes."""
+
+    MAILBOX = "mailbox"
+    SALESFORCE = "salesforce"
+
+
+class Folder(StrEnum):
+    """The mailbox folder an email sits in. Only INBOX and SENT are ever candidates (SPEC §3.1)."""
+
+    INBOX = "inbox"
+    SENT = "sent"
+    DRAFTS = "drafts"
+    JUNK = "junk"
+    TRASH = "trash"
+    OTHER = "other"
+
+
+class Response(StrEnum):
+    """A meeting attendee's answer; ORGANIZER for the one who organises it."""
+
+    ORGANIZER = "organizer"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    NONE = "none"
+
+
+class ShowAs(StrEnum):
+    """Free/busy status, named as Salesforce's Event.ShowAs picklist."""
+
+    BUSY = "Busy"
+    FREE = "Free"
+    OUT_OF_OFFICE = "OutOfOffice"
+
+
+class PersonKind(StrEnum):
+    """A people record is a Contact or an (unconverted) Lead."""
+
+    CONTACT = "contact"
+    LEAD = "lead"
+
+
+class EmailMode(StrEnum):
+    """How an email is written to Salesforce (setting `save-emails-as` once resolved)."""
+
+    TASK = "task"
+    EMAIL_MESSAGE = "email-message"
+
+
+class Severity(StrEnum):
+    """Issue severity (SPEC §8)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+class IssueSource(StrEnum):
+    """Which side or part of rgsync an issue comes from (SPEC §8)."""
+
+    MAILBOX = "mailbox"
+    SALESFORCE = "salesforce"
+    SETTINGS = "settings"
+    RGSYNC = "rgsync"
+
+
+def utc(dt: datetime) -> datetime:
+    """Return `dt` in UTC; naive datetimes are refused so no time zone is ever guessed."""
+    if dt.tzinfo is None:
+        raise ValueError(f"naive datetime {dt!r}: rgsync only handles time-zone aware datetimes")
+    return dt.astimezone(UTC)
+
+
+def day_start(d: date) -> datetime:
+    """Midnight UTC of a calendar date: how all-day items carry their dates in `CalendarItem`."""
+    return datetime.combine(d, time(0), tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# People and business records (Salesforce side, read for resolution and linking)
+
+
+@dataclass(frozen=True)
+class Address:
+    """An email address with its display name. `email` is stored lower-cased and stripped."""
+
+    email: str
+    name: str = ""
+
+    @property
+    def domain(self) -> str:
+        """The part after the last '@' ('' when there is none)."""
+        return self.email.rpartition("@")[2] if "@" in self.email else ""
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Contact or unconverted Lead found by email address (SPEC §3.3)."""
+
+    id: str
+    kind: PersonKind
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    account_id: str | None = None
+    owner_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Salesforce Account; `website` as stored (may include scheme or www.)."""
+
+    id: str
+    name: str
+    website: str = ""
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    """An Opportunity as §3.5 needs it: owner, account and the two dates that order candidates."""
+
+    id: str
+    name: str
+    account_id: str | None
+    owner_id: str
+    last_modified: datetime
+    close_date: date | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Mailbox items
+
+
+@dataclass(frozen=True)
+class EmailItem:
+    """One email of the mailbox as the emails stream sees it.
+
+    `content_type` is the top-level MIME type (e.g. 'multipart/report' for delivery reports),
+    `auto_submitted` the Auto-Submitted header ('' when absent), `item_class` the Exchange item
+    class ('' for Gmail). The engine decides from these whether it is a service message (SPEC §3.1).
+    `problems` lists what the adapter had to clean up while parsing (malformed headers, bad charsets),
+    so the planner can report it; an email whose essentials could not be read at all has `unreadable`
+    set to the reason.
+    """
+
+    mailbox_id: str
+    message_id: str
+    thread_id: str
+    folder: Folder
+    subject: str
+    sent_at: datetime
+    sender: Address | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    text_body: str = ""
+    html_body: str = ""
+    labels: frozenset[str] = frozenset()
+    content_type: str = "text/plain"
+    auto_submitted: str = ""
+    item_class: str = ""
+    in_reply_to: str = ""
+    problems: tuple[str, ...] = ()
+    unreadable: str = ""
+
+    @property
+    def participants(self) -> tuple[Address, ...]:
+        """From, To and Cc in that order (Bcc is recorded, never matched: SPEC §3.2)."""
+        return ((self.sender,) if self.sender else ()) + self.to + self.cc
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """A meeting attendee with their answer."""
+
+    address: Address
+    response: Response = Response.NONE
+
+
+@dataclass(frozen=True)
+class CalendarItem:
+    """A calendar item: a mailbox occurrence or a Salesforce Event, in the same shape.
+
+    Timed items: `start`/`end` are aware datetimes. All-day items (`all_day`): `start`/`end` are
+    midnight UTC of the first day and of the day after the last (end exclusive); use `start_day`
+    and `end_day`. Recurring series arrive occurrence by occurrence, each with its own `id` and the
+    series' `series_id` (SPEC §4.1).
+
+    Mailbox side: `organizer`, `attendees` and `my_response` describe the meeting;
+    `salesforce_id` is the origin tag of an item rgsync down-synced (None for the user's own items);
+    `timezone_unmapped` names a time zone the adapter could not map (SPEC §4.7).
+    Salesforce side: `owner_id`, `who_ids` (people related), `what_id` (business record),
+    `invitee_ids` (Users invited) and `created_by_rgsync` (true for Events rgsync up-synced).
+    """
+
+    id: str
+    subject: str
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    location: str = ""
+    show_as: ShowAs = ShowAs.BUSY
+    description: str = ""
+    private: bool = False
+    cancelled: bool = False
+    ical_uid: str = ""
+    series_id: str = ""
+    organizer: Address | None = None
+    attendees: tuple[Attendee, ...] = ()
+    my_response: Response = Response.ORGANIZER
+    salesforce_id: str | None = None
+    timezone_unmapped: str = ""
+    owner_id: str | None = None
+    who_ids: tuple[str, ...] = ()
+    what_id: str | None = None
+    invitee_ids: tuple[str, ...] = ()
+    created_by_rgsync: bool = False
+    last_modified: datetime | None = None
+
+    @property
+    def start_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def end_day(self) -> date:
+        """For all-day items the day after the last day (exclusive end)."""
+        return self.end.date()
+
+
+class Priority(StrEnum):
+    """Task priority in Salesforce's words."""
+
+    HIGH = "High"
+    NORMAL = "Normal"
+    LOW = "Low"
+
+
+@dataclass(frozen=True)
+class TaskItem:
+    """A task: a mailbox task in the `Salesforce Tasks` list or a Salesforce Task.
+
+    `due` is a date only (Google Tasks cannot carry a time). Salesforce side: `owner_id`,
+    `subtype` (TaskSubtype: 'Task', 'Email', 'Call', …) and `last_modified`.
+    Mailbox side: `salesforce_id` is the origin tag for tasks rgsync down-synced.
+    """
+
+    id: str
+    subject: str
+    due: date | None = None
+    completed: bool = False
+    priority: Priority = Priority.NORMAL
+    notes: str = ""
+    salesforce_id: str | None = None
+    owner_id: str | None = None
+    subtype: str = "Task"
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """A postal address in Salesforce's Mailing* parts."""
+
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class ContactItem:
+    """A contact: a mailbox contact in `Salesforce Contacts` or a Salesforce Contact.
+
+    `company` is the Account name on the Salesforce side and the organisation in the mailbox.
+    Salesforce side: `owner_id`, `account_id`, `last_modified`.
+    Mailbox side: `salesforce_id` is the origin tag for contacts rgsync down-synced.
+    """
+
+    id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    mobile_phone: str = ""
+    title: str = ""
+    department: str = ""
+    company: str = ""
+    mailing: PostalAddress = field(default_factory=PostalAddress)
+    notes: str = ""
+    salesforce_id: str | None = None
+    owner_id: str | None = None
+    account_id: str | None = None
+    last_modified: datetime | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Change reading
+
+SyncRecord = EmailItem | CalendarItem | TaskItem | ContactItem
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of changes from one side of one stream.
+
+    `items` were created or changed; `deleted` are ids that disappeared. When `full` is true the
+    page belongs to a full listing (first session, or a cursor that expired: `reset`), and the ids
+    missing from the whole listing count as deleted only once `last` is true. `cursor` is what to
+    store once everything this page covers has been recorded (None mid-way through a listing that
+    cannot resume).
+    """
+
+    items: tuple[SyncRecord, ...] = ()
+    deleted: tuple[str, ...] = ()
+    cursor: str | None = None
+    full: bool = False
+    last: bool = True
+    reset: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Writes: what the planner asks for and what a provider reports back
+
+
+class RecordKind(StrEnum):
+    """The kinds of record rgsync writes."""
+
+    EMAIL = "email"  # Task (TaskSubtype Email) or EmailMessage
+    EVENT = "event"
+    EVENT_INVITEE = "event-invitee"  # EventRelation adding the user to a colleague's Event
+    TASK = "task"
+    CONTACT = "contact"
+    LEAD = "lead"
+    ACCOUNT = "account"
+    LABEL = "label"  # a mailbox label/category on an email
+
+
+@dataclass(frozen=True)
+class EmailActivity:
+    """An email as it is saved to Salesforce (SPEC §3.7)."""
+
+    email: EmailItem
+    mode: EmailMode
+    who_ids: tuple[str, ...] = ()
+    what_id: str | None = None
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A calendar item as it is saved to Salesforce, with its people and business record."""
+
+    item: CalendarItem
+    who_ids: tuple[str, ...] = ()
+    what_id: str | None = None
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A Lead or Contact created by auto-resolve (SPEC §3.4). `account_id`/`company` per kind."""
+
+    kind: PersonKind
+    email: str
+    first_name: str
+    last_name: str
+    company: str = ""
+    account_id: str | None = None
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An Account created by auto-resolve, named after an email domain."""
+
+    name: str
+    website: str
+
+
+@dataclass(frozen=True)
+class EventInvitee:
+    """Add a User as invitee of an existing Event (a colleague's copy of the same meeting)."""
+
+    event_id: str
+    user_id: str
+
+
+WriteRecord = (
+    EmailActivity | EventRecord | CalendarItem | TaskItem | ContactItem | NewPerson | NewAccount | EventInvitee
+)
+
+
+@dataclass(frozen=True)
+class Create:
+    """Create one record. `key` is its natural key: what crash recovery searches by (SPEC §7.1)."""
+
+    kind: RecordKind
+    key: str
+    record: WriteRecord
+
+
+@dataclass(frozen=True)
+class Update:
+    """Change some fields of an existing record. `changes` maps domain field names to new values."""
+
+    kind: RecordKind
+    id: str
+    changes: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Delete one record."""
+
+    kind: RecordKind
+    id: str
+
+
+@dataclass(frozen=True)
+class MarkLabel:
+    """Add (or remove) a mailbox label/category on an email: the user sees what was saved."""
+
+    mailbox_id: str
+    label: str
+    remove: bool = False
+
+
+Write = Create | Update | Delete
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one write, in the order the writes were given.
+
+    On success `id` is the record's id (for creates, the new id). On failure `error_code` is a
+    stable code (e.g. 'SF-VALIDATION', 'SF-REQUIRED-FIELD') and `message` the service's words.
+    """
+
+    ok: bool
+    id: str | None = None
+    error_code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The org's daily API allocation as last reported (Sforce-Limit-Info)."""
+
+    used: int
+    limit: int
+
+    @property
+    def remaining_percent(self) -> float:
+        return 100.0 if self.limit <= 0 else max(0.0, 100.0 * (self.limit - self.used) / self.limit)
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    """What rgsync needs to know about the org and the user, refreshed at most daily."""
+
+    user_id: str
+    user_email: str = ""
+    enhanced_email: bool = True
+    shared_activities: bool = True
+    external_id_fields: Mapping[str, str] = field(default_factory=dict)
+    fetched_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Links and issues
+
+
+@dataclass(frozen=True)
+class Link:
+    """A pair of items kept in step: mailbox id ↔ Salesforce id in one stream.
+
+    `origin` is the side the item was first created on. `fields` are the values last written to or
+    read from both sides (the common base of the three-way comparison in SPEC §4.4), so a change on
+    one side can be told from a change on both.
+    """
+
+    stream: Stream
+    mailbox_id: str
+    salesforce_id: str
+    origin: Side
+    fields: Mapping[str, str] = field(default_factory=dict)
+    natural_key: str = ""
+
+
+@dataclass(frozen=True)
+class IssueItem:
+    """The item an issue is about, in the user's terms."""
+
+    kind: str = ""
+    subject: str = ""
+    mailbox_id: str = ""
+    salesforce_id: str = ""
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    """A problem found during a session, before it is stored (SPEC §8).
+
+    The same `code` on the same item is one issue with a count, not one row per session.
+    """
+
+    code: str
+    severity: Severity
+    source: IssueSource
+    message: str
+    advice: str = ""
+    item: IssueItem = field(default_factory=IssueItem)
+    stream: Stream | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        it = self.item
+        return f"{self.code}|{it.kind}|{it.mailbox_id}|{it.salesforce_id}|{'' if (it.mailbox_id or it.salesforce_id) else it.subject}"
+
+
+def event_key(subject: str, start: datetime, owner_id: str) -> str:
+    """Natural key of an Event: Subject + start + owner (SPEC §7.1), used to find it after a crash."""
+    return f"{subject.strip()}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}|{owner_id}"

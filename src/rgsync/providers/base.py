@@ -1,0 +1,229 @@
+"""The two provider protocols (Mailbox, Crm), the errors adapters raise, and the one retry loop.
+
+Adapters translate between a service's API and the domain records of `rgsync.model`; they never
+decide what to sync (that is the engine's job). Every adapter maps its service's failures into the
+three kinds below, so the session handles failure in one way whatever the service:
+
+* `RetriableError`: the call may succeed if repeated (timeouts, 5xx, 429, throttling). Retrying
+  happens in `with_retries`, never at each call site.
+* `ItemError`: one record failed (validation rule, required field): it becomes an issue and the
+  rest of the batch goes on. Batched writes report these as failed `WriteResult`s instead of raising.
+* `FatalError`: the stream cannot go on this session (authentication, configuration, API budget).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar, runtime_checkable
+
+from rgsync.model import (
+    Account,
+    ApiUsage,
+    MarkLabel,
+    Opportunity,
+    OrgInfo,
+    Page,
+    Person,
+    RecordKind,
+    Stream,
+    Write,
+    WriteResult,
+)
+
+T = TypeVar("T")
+
+
+class ProviderError(Exception):
+    """Base of every error an adapter raises on purpose."""
+
+    def __init__(self, message: str, *, code: str = "", advice: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.advice = advice
+
+
+class RetriableError(ProviderError):
+    """A transient failure; `retry_after` (seconds) is the service's own hint, when it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str = "") -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class ItemError(ProviderError):
+    """One record was refused; the rest of the work goes on."""
+
+
+class FatalError(ProviderError):
+    """The stream (or the session) cannot continue: sign-in, configuration, permissions, budget."""
+
+
+class AuthError(FatalError):
+    """Sign-in failed or a token was revoked; `advice` names the `rgsync connect …` command to run."""
+
+
+class ApiBudgetError(FatalError):
+    """Salesforce refused because the org's daily API allocation is used up (REQUEST_LIMIT_EXCEEDED)."""
+
+
+@dataclass
+class RetryPolicy:
+    """Capped exponential back-off (SPEC §7.3). `sleep` is injectable so tests never wait."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = field(default=random.random)
+
+    def delay(self, attempt: int, hint: float | None) -> float:
+        """Seconds to wait before attempt number `attempt + 1` (0-based), honouring the service's hint."""
+        if hint is not None:
+            return min(max(hint, 0.0), self.max_delay)
+        backoff: float = self.base_delay * (2**attempt)
+        return min(backoff * (0.5 + self.jitter() / 2), self.max_delay)
+
+
+NO_WAIT = RetryPolicy(attempts=5, sleep=lambda _s: None)
+
+
+def with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run `call`, repeating it on `RetriableError` with back-off; the last error propagates."""
+    for attempt in range(policy.attempts):
+        try:
+            return call()
+        except RetriableError as exc:
+            if attempt == policy.attempts - 1:
+                raise
+            policy.sleep(policy.delay(attempt, exc.retry_after))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class MailboxReadOptions:
+    """What the session tells a mailbox about the window of each stream.
+
+    `email_since`: oldest email considered on a full listing (first session: now − history-days).
+    `calendar_start`/`calendar_end`: the calendar window (SPEC §4.1).
+    """
+
+    email_since: datetime
+    calendar_start: datetime
+    calendar_end: datetime
+
+
+@dataclass(frozen=True)
+class CrmReadOptions:
+    """What the session tells the org about the scope of each Salesforce stream."""
+
+    user_id: str
+    calendar_start: datetime
+    calendar_end: datetime
+    tasks_since: datetime
+    contacts_scope: str = "mine"
+    contacts_view: str = ""
+    streams: frozenset[Stream] = frozenset({Stream.EVENTS, Stream.TASKS, Stream.CONTACTS})
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    """The user's mailbox: emails, calendar, a task list and a contact folder."""
+
+    address: str
+    aliases: frozenset[str]
+
+    def changes(self, stream: Stream, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
+        """Pages of what changed in `stream` since `cursor`.
+
+        A None or expired cursor yields a full listing (pages with `full=True`; `reset=True` when a
+        stored cursor had expired). For EMAILS only Inbox and Sent are read; for EVENTS the primary
+        calendar inside the window, occurrence by occurrence; for TASKS the `Salesforce Tasks` list;
+        for CONTACTS the `Salesforce Contacts` folder/group (both created when missing).
+        """
+        ...
+
+    def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
+        """Create, update or delete items of `stream`, one result per write, in order.
+
+        Creates carry a record whose `salesforce_id` is set: the item is tagged as Salesforce-origin,
+        and calendar items are created without sending any invitation.
+        """
+        ...
+
+    def find_tagged(self, stream: Stream, salesforce_ids: Collection[str]) -> dict[str, str]:
+        """Mailbox ids of items tagged with these Salesforce ids (crash recovery of down-sync creates)."""
+        ...
+
+    def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
+        """Add or remove labels/categories on emails, creating missing labels; batched."""
+        ...
+
+    def fetch_email(self, mailbox_id: str) -> Page:
+        """One email by id (for `rgsync save`), as a single-item page."""
+        ...
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP calls made so far (for the session record and the benchmarks)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Crm(Protocol):
+    """The Salesforce org, seen as the user."""
+
+    def org_info(self) -> OrgInfo:
+        """The user's Id and the org's capabilities (one or two calls; the session caches it daily)."""
+        ...
+
+    def changes(self, cursors: Mapping[Stream, str | None], options: CrmReadOptions) -> dict[Stream, list[Page]]:
+        """Changes of Events, Tasks and Contacts in scope since each cursor.
+
+        An idle session must cost one call for all streams together (SPEC §10), so the adapter
+        bundles the delta queries. A None or expired cursor gives a full listing of what is in scope.
+        """
+        ...
+
+    def find_people(self, emails: Collection[str]) -> dict[str, list[Person]]:
+        """Contacts and unconverted Leads by email (lower-cased keys), many addresses per query."""
+        ...
+
+    def find_accounts_by_domain(self, domains: Collection[str]) -> dict[str, Account]:
+        """An Account whose Website has each domain (www./scheme/path ignored), for auto-resolve."""
+        ...
+
+    def accounts(self, ids: Collection[str]) -> dict[str, Account]:
+        """Accounts by Id."""
+        ...
+
+    def opportunities(self, account_ids: Collection[str], owner_id: str) -> list[Opportunity]:
+        """Opportunities owned by `owner_id` on these Accounts (SPEC §3.5)."""
+        ...
+
+    def find_existing(self, kind: RecordKind, keys: Collection[str]) -> dict[str, str]:
+        """Ids of records that already carry these natural keys (SPEC §3.7, §4.2, §7.1).
+
+        EMAIL keys are Internet Message-IDs; EVENT keys are `event_key(...)` strings; LEAD/CONTACT
+        keys are email addresses; ACCOUNT keys are website domains.
+        """
+        ...
+
+    def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """Create, update or delete records in batches of at most 200, one result per write, in order."""
+        ...
+
+    def usage(self) -> ApiUsage | None:
+        """The daily API allocation as of the last response (None before any call)."""
+        ...
+
+    @property
+    def api_calls(self) -> int: ...
+
+    def close(self) -> None: ...
