@@ -420,6 +420,19 @@ class NewAccount:
 
 
 @dataclass(frozen=True)
+class ExistingEvent:
+    """An Event already in the org for the same meeting (a colleague's copy, SPEC §4.2).
+
+    `editable` is true when the user may edit it (then the user is added as invitee instead of
+    getting an Event of their own).
+    """
+
+    id: str
+    owner_id: str
+    editable: bool
+
+
+@dataclass(frozen=True)
 class EventInvitee:
     """Add a User as invitee of an existing Event (a colleague's copy of the same meeting)."""
 
@@ -428,7 +441,14 @@ class EventInvitee:
 
 
 WriteRecord = (
-    EmailActivity | EventRecord | CalendarItem | TaskItem | ContactItem | NewPerson | NewAccount | EventInvitee
+    EmailActivity
+    | EventRecord
+    | CalendarItem
+    | TaskItem
+    | ContactItem
+    | NewPerson
+    | NewAccount
+    | EventInvitee
 )
 
 
@@ -563,3 +583,8 @@ class IssueReport:
 def event_key(subject: str, start: datetime, owner_id: str) -> str:
     """Natural key of an Event: Subject + start + owner (SPEC §7.1), used to find it after a crash."""
     return f"{subject.strip()}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}|{owner_id}"
+
+
+def meeting_key(subject: str, start: datetime) -> str:
+    """Key to find a colleague's Event for the same meeting: Subject + start (SPEC §4.2)."""
+    return f"{subject.strip()}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}"

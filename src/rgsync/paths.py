@@ -40,7 +40,9 @@ class Paths:
         return self.state_dir / "credentials.json"
 
 
-def resolve_paths(config: str | None = None, profile: str | None = None, org_policy: str | None = None) -> Paths:
+def resolve_paths(
+    config: str | None = None, profile: str | None = None, org_policy: str | None = None
+) -> Paths:
     """Work out the profile's files from options, then environment, then platform defaults."""
     profile = profile or os.environ.get("RGSYNC_PROFILE") or DEFAULT_PROFILE
     config = config or os.environ.get("RGSYNC_CONFIG")

@@ -22,12 +22,18 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="rgsync")
-@click.option("--config", metavar="PATH", help="Settings file (default: the user config dir; env RGSYNC_CONFIG).")
+@click.option(
+    "--config", metavar="PATH", help="Settings file (default: the user config dir; env RGSYNC_CONFIG)."
+)
 @click.option("--profile", metavar="NAME", help="Keep separate settings and state under this profile name.")
-@click.option("--org-policy", metavar="PATH", help="Admin policy file with [defaults]/[forced] (env RGSYNC_ORG_POLICY).")
+@click.option(
+    "--org-policy", metavar="PATH", help="Admin policy file with [defaults]/[forced] (env RGSYNC_ORG_POLICY)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logging and full tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
-@click.option("--json", "json_output", is_flag=True, help="Print JSON for scripts, where a command has output.")
+@click.option(
+    "--json", "json_output", is_flag=True, help="Print JSON for scripts, where a command has output."
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -84,5 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
+        click.echo(
+            f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True
+        )
         sys.exit(EXIT_FAILED)

@@ -1,10 +1,118 @@
-"""`rgsync blocklist …`: the user's blocklist of addresses and domains (SPEC §3.2)."""
+"""`rgsync blocklist …`: the user's blocklist of addresses and domains (SPEC §1, §3.2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from rgsync.cli.common import App, json_option, pass_app
+from rgsync.settings import (
+    BlocklistOutcome,
+    blocklist_add,
+    blocklist_remove,
+    free_mail_domain_count,
+    load_settings,
+)
+
+VERBS = {
+    "added": "added",
+    "removed": "removed",
+    "already": "unchanged",
+    "covered": "unchanged",
+    "absent": "unchanged",
+}
+
+
+def _files(app: App) -> tuple[Path, Path | None]:
+    paths = app.paths
+    return paths.settings_file, paths.org_policy_file
+
+
+def _render(app: App, outcomes: list[BlocklistOutcome]) -> None:
+    if app.json:
+        app.emit_json(
+            [{"kind": o.kind, "value": o.value, "status": o.status, "note": o.note} for o in outcomes]
+        )
+        return
+    for outcome in outcomes:
+        line = f"{VERBS[outcome.status]} {outcome.kind} {outcome.value}"
+        app.say(line + (f" — {outcome.note}" if outcome.note else ""))
 
 
 @click.group("blocklist")
 def blocklist_group() -> None:
-    """Addresses and domains that are never saved, linked or auto-resolved."""
+    """Addresses and domains that are never saved, linked or auto-resolved.
+
+    A value with an @ in the middle is an address; anything else (or a value starting with @)
+    is a domain. Domains match exactly: no wildcards.
+    """
+
+
+@blocklist_group.command("add")
+@click.argument("values", nargs=-1, required=True)
+@pass_app
+def add_command(app: App, values: tuple[str, ...]) -> None:
+    """Add addresses and domains to your blocklist (nothing is written if any value is malformed)."""
+    settings_file, policy_file = _files(app)
+    _render(app, blocklist_add(settings_file, values, policy_file))
+
+
+@blocklist_group.command("remove")
+@click.argument("values", nargs=-1, required=True)
+@pass_app
+def remove_command(app: App, values: tuple[str, ...]) -> None:
+    """Remove addresses and domains from your blocklist, saying when something else still blocks them."""
+    settings_file, policy_file = _files(app)
+    _render(app, blocklist_remove(settings_file, values, policy_file))
+
+
+@blocklist_group.command("list")
+@json_option
+@pass_app
+def list_command(app: App) -> None:
+    """Show the three layers: yours, your org's, and the free-mail domains."""
+    settings_file, policy_file = _files(app)
+    settings = load_settings(settings_file, policy_file)
+    mine, org = settings.user_blocklist, settings.org_blocklist
+    free_on = bool(settings.value("block-free-email-domains"))
+    free_source = settings.source("block-free-email-domains")
+    if app.json:
+        app.emit_json(
+            {
+                "user": {
+                    "addresses": sorted(mine.addresses),
+                    "domains": sorted(mine.domains),
+                    "source": settings.source("blocklist-domains"),
+                },
+                "org": {
+                    "addresses": sorted(org.addresses),
+                    "domains": sorted(org.domains),
+                    "policy_file": str(policy_file) if policy_file else None,
+                },
+                "free_mail": {"on": free_on, "domains": free_mail_domain_count(), "source": free_source},
+            }
+        )
+        return
+    app.say("[bold]Your blocklist[/bold]" + f" ({settings_file})")
+    _layer(app, mine.addresses, mine.domains)
+    if policy_file:
+        app.say(f"[bold]Org blocklist[/bold] ({policy_file})")
+        _layer(app, org.addresses, org.domains)
+    else:
+        app.say("[bold]Org blocklist[/bold]: no org policy in use")
+    state = "on" if free_on else "off"
+    how = (
+        "forced by your org policy"
+        if free_source == "forced"
+        else "`rgsync settings set block-free-email-domains on|off` changes it"
+    )
+    app.say(
+        f"[bold]Free-mail domains[/bold]: {state} ({free_source}) — {free_mail_domain_count():,} domains such as "
+        f"gmail.com and outlook.com; {how}"
+    )
+
+
+def _layer(app: App, addresses: frozenset[str], domains: frozenset[str]) -> None:
+    app.say(f"  addresses: {', '.join(sorted(addresses)) if addresses else '(none)'}")
+    app.say(f"  domains:   {', '.join(sorted(domains)) if domains else '(none)'}")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import click
 
-from rgsync.cli import blocklist_cmd, control, issues_cmd, settings_cmd
+from rgsync.cli import blocklist_cmd, control, issues_cmd, run_cmd, settings_cmd
 
 ALL: list[click.Command] = [
+    run_cmd.run_command,
+    run_cmd.save_command,
     settings_cmd.settings_group,
     blocklist_cmd.blocklist_group,
     issues_cmd.issues_group,

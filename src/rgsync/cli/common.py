@@ -55,5 +55,10 @@ def json_option(func: F) -> F:
         return value
 
     return click.option(
-        "--json", "json_output", is_flag=True, expose_value=False, callback=_set, help="Print JSON for scripts."
+        "--json",
+        "json_output",
+        is_flag=True,
+        expose_value=False,
+        callback=_set,
+        help="Print JSON for scripts.",
     )(func)

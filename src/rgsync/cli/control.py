@@ -2,6 +2,134 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from rgsync.cli.common import App, json_option, pass_app
+from rgsync.cli.render import (
+    api_calls_text,
+    format_duration,
+    format_time,
+    key_value_table,
+    session_to_json,
+    stream_counts_table,
+)
+from rgsync.state import ProfileLock, SessionRecord, StateStore
+
+NEXT_DUE_KEY = "next_due_at"
+
+
+def _set_paused(app: App, paused: bool) -> None:
+    with StateStore.open(app.paths.state_db) as store:
+        was = store.paused
+        store.paused = paused
+    if app.json:
+        app.emit_json({"paused": paused, "changed": was != paused})
+        return
+    if paused:
+        app.say(
+            "Sync was already paused."
+            if was
+            else "Sync paused: `rgsync run` does nothing until `rgsync resume`."
+        )
+    else:
+        app.say("Sync resumed: the next `rgsync run` syncs as usual." if was else "Sync was not paused.")
+
+
+@click.command("pause")
+@json_option
+@pass_app
+def pause_command(app: App) -> None:
+    """Pause syncing: `rgsync run` does nothing until `rgsync resume`."""
+    _set_paused(app, True)
+
+
+@click.command("resume")
+@json_option
+@pass_app
+def resume_command(app: App) -> None:
+    """Resume syncing after `rgsync pause`."""
+    _set_paused(app, False)
+
+
+def _parse_due(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
+def _session_line(session: SessionRecord, running_pid: int | None) -> str:
+    started = format_time(session.started_at)
+    kind = " (dry run)" if session.dry_run else ""
+    if session.ended_at is not None:
+        return f"{started}{kind}, took {format_duration(session.duration)}, {session.status}"
+    if running_pid is not None:
+        return f"{started}{kind}, still running"
+    return f"{started}{kind}, did not finish (interrupted)"
+
+
+@click.command("status")
+@json_option
+@pass_app
+def status_command(app: App) -> None:
+    """Show whether sync is paused, the last session, when the next one is due, and open issues."""
+    paths = app.paths
+    running_pid = ProfileLock.holder(paths.lock_file)
+    store = StateStore.open_existing(paths.state_db)
+    if store is None:
+        paused, session, next_due_raw, open_issues = False, None, None, 0
+    else:
+        with store:
+            paused = store.paused
+            session = store.last_session()
+            next_due_raw = store.get_meta(NEXT_DUE_KEY)
+            open_issues = store.open_issue_count()
+    next_due = _parse_due(next_due_raw)
+
+    if app.json:
+        payload: dict[str, Any] = {
+            "profile": paths.profile,
+            "paused": paused,
+            "running_pid": running_pid,
+            "last_session": None if session is None else session_to_json(session),
+            "next_due_at": next_due.isoformat() if next_due else next_due_raw,
+            "open_issues": open_issues,
+        }
+        app.emit_json(payload)
+        return
+    if app.quiet:
+        return
+
+    rows: list[tuple[str, str]] = [("Sync", "paused (`rgsync resume` to continue)" if paused else "active")]
+    if running_pid is not None:
+        rows.append(("Running now", f"pid {running_pid}" if running_pid else "yes"))
+    if session is None:
+        rows.append(("Last session", "no session has run yet"))
+    else:
+        rows.append(("Last session", _session_line(session, running_pid)))
+        api_calls = session.summary.get("api_calls")
+        if isinstance(api_calls, dict) and api_calls:
+            rows.append(("API calls", api_calls_text(api_calls)))
+        for key, value in session.summary.items():
+            if key not in ("streams", "api_calls"):
+                rows.append((key.replace("_", " ").capitalize(), str(value)))
+    if next_due is not None:
+        due_now = next_due <= datetime.now(UTC)
+        rows.append(("Next due", "now" if due_now else format_time(next_due)))
+    elif next_due_raw is not None:
+        rows.append(("Next due", str(next_due_raw)))
+    issues_hint = " (`rgsync issues list` shows them)" if open_issues else ""
+    rows.append(("Open issues", f"{open_issues}{issues_hint}"))
+    app.out.print(key_value_table(rows))
+    streams = session.summary.get("streams") if session is not None else None
+    if isinstance(streams, dict) and streams and all(isinstance(c, dict) for c in streams.values()):
+        app.out.print(stream_counts_table(streams))
+
+
+COMMANDS: list[click.Command] = [pause_command, resume_command, status_command]

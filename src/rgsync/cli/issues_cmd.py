@@ -2,9 +2,115 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import click
+
+from rgsync.cli.common import App, json_option, pass_app
+from rgsync.cli.render import format_time, issue_details, issue_to_json, issues_table
+from rgsync.errors import UsageError
+from rgsync.state import StateStore, StoredIssue
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """A `--since` value as an aware datetime: a duration back from `now` ('7d', '12h', '30m', '2w')
+    or an ISO date/time ('2024-05-01', '2024-05-01T09:00', with or without an offset; local time
+    when none is given). Anything else is a `UsageError`.
+    """
+    match = _DURATION.match(text)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2).lower()
+        return now - timedelta(seconds=amount * _UNIT_SECONDS[unit[0]])
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is neither a date nor a duration; use e.g. 2024-05-01, 2024-05-01T09:00, 7d or 12h"
+        ) from None
+    # A date or time without an offset means the user's own clock.
+    return parsed if parsed.tzinfo else parsed.astimezone()
 
 
 @click.group("issues")
 def issues_group() -> None:
     """List, show and resolve sync issues."""
+
+
+@issues_group.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved issues.")
+@click.option(
+    "--since", metavar="WHEN", help="Only issues seen since a date (2024-05-01) or for a duration (7d, 12h)."
+)
+@json_option
+@pass_app
+def list_command(app: App, include_resolved: bool, since: str | None) -> None:
+    """List open sync issues, most recent first."""
+    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    store = StateStore.open_existing(app.paths.state_db)
+    issues: list[StoredIssue] = []
+    if store is not None:
+        with store:
+            issues = store.issues(include_resolved=include_resolved, since=since_at)
+    if app.json:
+        app.emit_json([issue_to_json(issue) for issue in issues])
+        return
+    if not issues:
+        what = "No sync issues" if include_resolved else "No open sync issues"
+        app.say(f"{what} since {format_time(since_at)}." if since_at else f"{what}.")
+        return
+    if app.quiet:
+        return
+    app.out.print(issues_table(issues, include_resolved=include_resolved))
+    open_count = sum(1 for issue in issues if issue.is_open)
+    noun = "issue" if open_count == 1 else "issues"
+    app.say(
+        f"{open_count} open {noun}. `rgsync issues show ID` for details, `rgsync issues resolve ID` once fixed."
+    )
+
+
+def _find(app: App, issue_id: int) -> tuple[StateStore, StoredIssue]:
+    store = StateStore.open_existing(app.paths.state_db)
+    issue = store.issue(issue_id) if store is not None else None
+    if store is None or issue is None:
+        if store is not None:
+            store.close()
+        raise UsageError(f"there is no issue {issue_id}; `rgsync issues list --all` shows the issue ids")
+    return store, issue
+
+
+@issues_group.command("show")
+@click.argument("issue_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def show_command(app: App, issue_id: int) -> None:
+    """Show every detail of one issue."""
+    store, issue = _find(app, issue_id)
+    store.close()
+    if app.json:
+        app.emit_json(issue_to_json(issue))
+    elif not app.quiet:
+        app.out.print(issue_details(issue))
+
+
+@issues_group.command("resolve")
+@click.argument("issue_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def resolve_command(app: App, issue_id: int) -> None:
+    """Mark an issue resolved (it comes back if the problem happens again)."""
+    store, issue = _find(app, issue_id)
+    with store:
+        changed = store.resolve_issue(issue_id, datetime.now(UTC))
+        issue = store.issue(issue_id) or issue
+    if app.json:
+        app.emit_json({"resolved": True, "changed": changed, "issue": issue_to_json(issue)})
+        return
+    app.say(
+        f"Issue {issue_id} ({issue.code}) marked resolved."
+        if changed
+        else f"Issue {issue_id} was already resolved."
+    )

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from rgsync.model import (
     Account,
     EmailMode,
+    ExistingEvent,
     IssueReport,
     Link,
     MarkLabel,
@@ -64,6 +65,9 @@ class Blocklist:
     domains: frozenset[str] = frozenset()
     block_free_email_domains: bool = True
     internal_domains: frozenset[str] = frozenset()
+    # The maintained free-mail list, handed in by the session (the engine does no I/O or imports of
+    # data packages). Auto-resolve never creates records for these domains, blocklisted or not.
+    free_mail_domains: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class Rules:
     link_to_opportunities: bool = True
     blocklist: Blocklist = field(default_factory=Blocklist)
     max_deletes: int = 50
+    save_label: str = "Salesforce"
+    thread_label: str = "Salesforce Thread"
 
 
 @dataclass(frozen=True)
@@ -126,15 +132,6 @@ class Directory:
     accounts_by_domain: Mapping[str, Account] = field(default_factory=dict)
     existing_emails: Mapping[str, str] = field(default_factory=dict)
     existing_events: Mapping[str, ExistingEvent] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ExistingEvent:
-    """A colleague's Event for the same meeting; `editable` when the user may edit it (SPEC §4.2)."""
-
-    id: str
-    owner_id: str
-    editable: bool
 
 
 @dataclass(frozen=True)
@@ -242,7 +239,9 @@ class Plan:
         """How many deletions the plan makes on one side of one stream (mass-deletion guard, SPEC §7.5)."""
         from rgsync.model import Delete
 
-        return sum(1 for a in self.actions if a.stream == stream and a.side == side and isinstance(a.write, Delete))
+        return sum(
+            1 for a in self.actions if a.stream == stream and a.side == side and isinstance(a.write, Delete)
+        )
 
 
 @dataclass(frozen=True)

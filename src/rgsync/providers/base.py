@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from rgsync.model import (
     Account,
     ApiUsage,
+    ExistingEvent,
     MarkLabel,
     Opportunity,
     OrgInfo,
@@ -183,7 +184,9 @@ class Crm(Protocol):
         """The user's Id and the org's capabilities (one or two calls; the session caches it daily)."""
         ...
 
-    def changes(self, cursors: Mapping[Stream, str | None], options: CrmReadOptions) -> dict[Stream, list[Page]]:
+    def changes(
+        self, cursors: Mapping[Stream, str | None], options: CrmReadOptions
+    ) -> dict[Stream, list[Page]]:
         """Changes of Events, Tasks and Contacts in scope since each cursor.
 
         An idle session must cost one call for all streams together (SPEC §10), so the adapter
@@ -199,11 +202,11 @@ class Crm(Protocol):
         """An Account whose Website has each domain (www./scheme/path ignored), for auto-resolve."""
         ...
 
-    def accounts(self, ids: Collection[str]) -> dict[str, Account]:
+    def accounts_by_id(self, ids: Collection[str]) -> dict[str, Account]:
         """Accounts by Id."""
         ...
 
-    def opportunities(self, account_ids: Collection[str], owner_id: str) -> list[Opportunity]:
+    def opportunities_for(self, account_ids: Collection[str], owner_id: str) -> list[Opportunity]:
         """Opportunities owned by `owner_id` on these Accounts (SPEC §3.5)."""
         ...
 
@@ -213,6 +216,10 @@ class Crm(Protocol):
         EMAIL keys are Internet Message-IDs; EVENT keys are `event_key(...)` strings; LEAD/CONTACT
         keys are email addresses; ACCOUNT keys are website domains.
         """
+        ...
+
+    def find_meetings(self, keys: Collection[str]) -> dict[str, ExistingEvent]:
+        """Events of any owner matching `meeting_key(subject, start)` keys, with the user's edit access."""
         ...
 
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:

@@ -1,0 +1,128 @@
+"""`rgsync run` (one sync session) and `rgsync save` (save one email now)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import click
+from rich.table import Table
+
+from rgsync.cli.common import App, json_option, pass_app
+from rgsync.errors import EXIT_OK
+from rgsync.session import RunOptions, SessionResult
+from rgsync.sync import run_session
+
+
+def _describe(action: Any) -> str:
+    write = action.write
+    where = action.side.value
+    if write is None:
+        verb = "unlink" if action.link and action.link.remove else "link to existing"
+        target = action.link.salesforce_id if action.link else ""
+        return f"{verb} {target}".strip()
+    kind = getattr(write, "kind", "")
+    name = type(write).__name__.lower()
+    what = action.subject or getattr(write, "key", "") or getattr(write, "id", "")
+    return f"{name} {kind} in {where}: {what}"
+
+
+def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
+    """Print a session's outcome for a person: what changed per stream, skips by reason, issues."""
+    if result.status in ("paused", "not-due"):
+        if result.status == "paused":
+            app.say(result.message)
+        return
+    out = app.out
+    if dry_run:
+        out.print(f"[bold]Dry run[/bold]: {len(result.planned)} planned actions; nothing was changed.")
+        for action in result.planned:
+            out.print(f"  • [{action.stream.value}] {_describe(action)}", highlight=False)
+        if result.skips:
+            out.print("Skipped items:")
+            for skip in result.skips:
+                out.print(f"  • [{skip.stream.value}] {skip.subject or skip.item_id}: {skip.reason.value}", highlight=False)
+        return
+    duration = (result.ended_at - result.started_at).total_seconds() if result.ended_at and result.started_at else 0.0
+    colour = "green" if result.status == "completed" else "red"
+    out.print(
+        f"Session {result.session_id} [{colour}]{result.status}[/{colour}] in {duration:.1f} s — "
+        f"API calls: Salesforce {result.api_calls.get('salesforce', 0)}, mailbox {result.api_calls.get('mailbox', 0)}",
+        highlight=False,
+    )
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("stream", "read", "to Salesforce", "to mailbox", "linked", "failed", "skipped", "status"):
+        table.add_column(column)
+    for stream, s in result.streams.items():
+        to_sf = f"+{s.created['salesforce']} ~{s.updated['salesforce']} -{s.deleted['salesforce']}"
+        to_mb = f"+{s.created['mailbox']} ~{s.updated['mailbox']} -{s.deleted['mailbox']}"
+        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items())) or "—"
+        status = s.status if not s.error else f"{s.status}: {s.error}"
+        table.add_row(
+            stream.value,
+            str(sum(s.changes_read.values())),
+            to_sf,
+            to_mb,
+            str(s.linked),
+            str(s.failed),
+            skipped,
+            status,
+        )
+    out.print(table)
+    if result.message and result.status != "completed":
+        out.print(f"[red]{result.message}[/red]", highlight=False)
+    if result.open_issues:
+        out.print(f"{result.open_issues} open sync issue(s): `rgsync issues list` shows them.")
+
+
+@click.command("run")
+@click.option("--dry-run", is_flag=True, help="Print what would be done and why items are skipped; change nothing.")
+@click.option("--force", is_flag=True, help="Run now even if the interval or a back-off says it is not due.")
+@click.option("--allow-mass-delete", is_flag=True, help="Carry out deletions the mass-deletion guard held back.")
+@json_option
+@pass_app
+def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -> None:
+    """Run one sync session (what cron calls)."""
+    options = RunOptions(force=force, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+    spinner = (
+        app.err.status("Syncing…")
+        if app.err.is_terminal and not app.quiet and not app.json and not dry_run
+        else nullcontext()
+    )
+    with spinner:
+        result = run_session(app.paths, options)
+    if app.json:
+        payload = result.to_json()
+        if dry_run:
+            payload["planned"] = [
+                {"stream": a.stream.value, "side": a.side.value, "action": _describe(a)} for a in result.planned
+            ]
+            payload["skipped_items"] = [
+                {"stream": s.stream.value, "item": s.item_id, "subject": s.subject, "reason": s.reason.value}
+                for s in result.skips
+            ]
+        app.emit_json(payload)
+    elif not app.quiet or result.exit_code != EXIT_OK:
+        render_result(app, result, dry_run=dry_run)
+    raise SystemExit(result.exit_code)
+
+
+@click.command("save")
+@click.argument("item")
+@click.option("--thread", is_flag=True, help="Also track the thread: later emails of it are saved too.")
+@json_option
+@pass_app
+def save_command(app: App, item: str, thread: bool) -> None:
+    """Save one email (by its mailbox id) to Salesforce now, whatever the auto-save settings."""
+    result = run_session(app.paths, RunOptions(force=True, manual=(item,), manual_thread=thread))
+    if app.json:
+        app.emit_json(result.to_json())
+    else:
+        emails = result.streams.get(next(iter(result.streams))) if result.streams else None
+        if emails and (emails.created["salesforce"] or emails.linked):
+            app.say(f"Saved {item} to Salesforce.")
+        elif result.skips:
+            app.say(f"Not saved: {result.skips[0].reason.value}.")
+        else:
+            app.say(f"Not saved: {result.message or 'the email was already saved'}.")
+    raise SystemExit(result.exit_code)

@@ -1,0 +1,279 @@
+"""The HTTP plumbing every emulator shares: a loopback server, requests/responses, call counters,
+fault injection and throw-away TLS.
+
+An emulator is an object with a `handle(request) -> Response` method. `EmulatorServer` serves it on
+127.0.0.1 (a free port, HTTP or HTTPS), counts every call per route, and applies the faults a test
+asked for before the emulator sees the request: latency, an error status with the service's own
+error body, a dropped connection, or "fail the N-th call".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """One HTTP request as an emulator sees it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+@dataclass
+class Response:
+    """What an emulator answers. `body` may be bytes, str, or anything JSON-serialisable."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body).encode("utf-8")
+
+
+class Emulator(Protocol):
+    """What `EmulatorServer` serves."""
+
+    def handle(self, request: Request) -> Response: ...
+
+    def route_name(self, request: Request) -> str:
+        """A short stable name for counting calls (e.g. 'query', 'composite', 'gmail.history.list')."""
+        ...
+
+
+@dataclass
+class Fault:
+    """One injected failure.
+
+    `match` is a regular expression searched in 'METHOD /path'. The fault fires on matching calls
+    number `nth` (1-based, counted among matching calls) or, when `nth` is None, on the next `times`
+    matching calls. `response` is returned instead of the emulator's answer; `drop` closes the
+    connection without an answer; `latency` (seconds) delays the call and then lets it through
+    unless a response or drop is also set.
+    """
+
+    match: str = ".*"
+    response: Response | None = None
+    drop: bool = False
+    latency: float = 0.0
+    times: int = 1
+    nth: int | None = None
+    seen: int = 0
+    fired: int = 0
+
+    def applies(self, line: str) -> bool:
+        if not re.search(self.match, line):
+            return False
+        self.seen += 1
+        if self.nth is not None:
+            hit = self.seen == self.nth
+        else:
+            hit = self.fired < self.times
+        if hit:
+            self.fired += 1
+        return hit
+
+
+class FaultPlan:
+    """The faults waiting to fire, shared by the server threads."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, line: str) -> Fault | None:
+        """The first fault that fires for this call, if any."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.applies(line):
+                    return fault
+        return None
+
+
+class _DroppedConnection(Exception):
+    pass
+
+
+class EmulatorServer:
+    """Serve an emulator on 127.0.0.1 in a background thread.
+
+    `tls` is an `ssl.SSLContext` for HTTPS (see `make_tls`) or None for plain HTTP. `calls` counts
+    answered calls per route name; `faults` injects failures; `log` keeps (method, path) of every call.
+    """
+
+    def __init__(self, emulator: Emulator, *, tls: ssl.SSLContext | None = None, port: int = 0) -> None:
+        self.emulator = emulator
+        self.faults = FaultPlan()
+        self.calls: Counter[str] = Counter()
+        self.log: list[tuple[str, str]] = []
+        self.sleep: Callable[[float], None] = time.sleep
+        self._lock = threading.Lock()
+        self._tls = tls
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd.daemon_threads = True
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def total_calls(self, prefix: str = "") -> int:
+        """Calls answered so far, all routes or those whose name starts with `prefix`."""
+        with self._lock:
+            return sum(n for name, n in self.calls.items() if name.startswith(prefix))
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.log.clear()
+
+    def _dispatch(self, request: Request) -> Response:
+        name = self.emulator.route_name(request)
+        with self._lock:
+            self.calls[name] += 1
+            self.log.append((request.method, request.path))
+        fault = self.faults.take(f"{request.method} {request.path}")
+        if fault is not None:
+            if fault.latency:
+                self.sleep(fault.latency)
+            if fault.drop:
+                raise _DroppedConnection
+            if fault.response is not None:
+                return fault.response
+        return self.emulator.handle(request)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters, not logs
+                return
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                try:
+                    response = server._dispatch(request)
+                except _DroppedConnection:
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                except Exception as exc:  # an emulator bug must show as a 500, not hang the client
+                    response = Response(500, {"error": f"emulator error: {type(exc).__name__}: {exc}"})
+                payload = response.encoded()
+                self.send_response(response.status)
+                if payload or response.status not in (204, 304):
+                    self.send_header("Content-Type", response.content_type)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if payload and self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
+
+        return Handler
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throw-away CA for loopback HTTPS: clients trust `ca_file`; the server uses `context`."""
+
+    ca_file: Path
+    context: ssl.SSLContext
+
+
+def make_tls(directory: Path) -> TlsFiles:
+    """Create a CA and a certificate for 127.0.0.1/localhost; write the CA's PEM into `directory`."""
+    import trustme
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file = directory / "sandbox-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    return TlsFiles(ca_file=ca_file, context=context)

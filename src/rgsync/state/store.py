@@ -1,0 +1,278 @@
+"""The state store: what rgsync remembers between sessions, in one SQLite file per profile.
+
+Links (which mailbox item is which Salesforce record), cursors (where each side's change feed was
+read up to), the journal of intents before creates (SPEC §7.1), tracked threads (SPEC §3.6),
+session records, issues (SPEC §8) and small settings-like values (`meta`: pause flag, back-off,
+adaptive interval, org info cache). See `db.Database` for files, transactions and migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rgsync.model import Link, Side, Stream
+from rgsync.state.db import SCHEMA_VERSION_KEY, dump_json, from_text, optional_from_text, to_text
+from rgsync.state.issues import IssueLog
+from rgsync.state.records import Intent, SessionRecord
+
+PAUSED_KEY = "paused"
+SESSION_RUNNING = "running"
+
+
+def _session_from_row(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(
+        id=row["id"],
+        started_at=from_text(row["started_at"]),
+        ended_at=optional_from_text(row["ended_at"]),
+        status=row["status"],
+        summary=json.loads(row["summary"]),
+        dry_run=bool(row["dry_run"]),
+    )
+
+
+class StateStore(IssueLog):
+    """One profile's state database. Open with `StateStore.open(path)`; close with `close()`.
+
+    Every method that changes something runs in its own transaction, or inside the caller's
+    `with store.transaction():` block when there is one (so a session can record a write's link,
+    complete its intent and resolve its issues atomically).
+    """
+
+    @classmethod
+    def open(cls, path: Path) -> StateStore:
+        """Open the database at `path`, creating it (0600, in a 0700 folder) and migrating it as needed.
+
+        Raises `StateStoreError` when the file is not a usable rgsync database.
+        """
+        return cls(cls._connect(Path(path)), Path(path))
+
+    @classmethod
+    def open_existing(cls, path: Path) -> StateStore | None:
+        """Open the database only if it exists: None on a fresh profile, and nothing is created.
+
+        For read-mostly views (`rgsync status`, `rgsync issues`) that must not leave files behind.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return None
+        return cls.open(path)
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str, default: object = None) -> object:
+        """A small JSON value kept under `key`, or `default` when it has never been set."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return default if row is None else json.loads(row["value"])
+
+    def set_meta(self, key: str, value: object) -> None:
+        """Keep a JSON-able `value` under `key`; None removes the key."""
+        if key == SCHEMA_VERSION_KEY:
+            raise ValueError("the schema version is managed by migrations")
+        if value is None:
+            self._write("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dump_json(value)))
+
+    @property
+    def paused(self) -> bool:
+        """True after `rgsync pause` until `rgsync resume`: a run then touches neither side (SPEC §2)."""
+        return bool(self.get_meta(PAUSED_KEY, False))
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.set_meta(PAUSED_KEY, True if value else None)
+
+    # ------------------------------------------------------------------ links
+
+    def links(self, stream: Stream) -> dict[str, Link]:
+        """Every link of a stream, by mailbox id."""
+        rows = self._all(
+            "SELECT mailbox_id, salesforce_id, origin, fields, natural_key FROM links WHERE stream = ?",
+            (stream.value,),
+        )
+        return {row["mailbox_id"]: _link_from_row(stream, row) for row in rows}
+
+    def link_by_salesforce_id(self, stream: Stream, salesforce_id: str) -> Link | None:
+        """The link of a Salesforce record in a stream, or None when it is not linked."""
+        row = self._one(
+            "SELECT mailbox_id, salesforce_id, origin, fields, natural_key FROM links "
+            "WHERE stream = ? AND salesforce_id = ?",
+            (stream.value, salesforce_id),
+        )
+        return None if row is None else _link_from_row(stream, row)
+
+    def put_link(self, link: Link) -> None:
+        """Record a link, replacing any link of the same stream with the same mailbox id or Salesforce id.
+
+        An item is linked at most once per stream on each side: re-linking a record to a new mailbox
+        id (the item moved, or crash recovery found it) drops its old link.
+        """
+        self._write(
+            "INSERT OR REPLACE INTO links (stream, mailbox_id, salesforce_id, origin, fields, natural_key) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                link.stream.value,
+                link.mailbox_id,
+                link.salesforce_id,
+                link.origin.value,
+                dump_json(dict(link.fields)),
+                link.natural_key,
+            ),
+        )
+
+    def remove_link(self, stream: Stream, mailbox_id: str) -> None:
+        """Forget the link of a mailbox item (nothing happens when there is none)."""
+        self._write("DELETE FROM links WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id))
+
+    def linked_natural_keys(self, stream: Stream) -> set[str]:
+        """The natural keys of a stream's linked items (empty keys left out)."""
+        rows = self._all(
+            "SELECT natural_key FROM links WHERE stream = ? AND natural_key != ''", (stream.value,)
+        )
+        return {row["natural_key"] for row in rows}
+
+    # ------------------------------------------------------------------ cursors
+
+    def cursor(self, stream: Stream, side: Side) -> str | None:
+        """The stored change-feed position of one side of a stream; None means "list everything"."""
+        row = self._one("SELECT token FROM cursors WHERE stream = ? AND side = ?", (stream.value, side.value))
+        return None if row is None else str(row["token"])
+
+    def set_cursor(self, stream: Stream, side: Side, token: str | None) -> None:
+        """Store a cursor (SPEC §7.1: only once every write it covers is recorded); None forgets it."""
+        if token is None:
+            self._write("DELETE FROM cursors WHERE stream = ? AND side = ?", (stream.value, side.value))
+        else:
+            self._write(
+                "INSERT OR REPLACE INTO cursors (stream, side, token, updated_at) VALUES (?, ?, ?, ?)",
+                (stream.value, side.value, token, to_text(datetime.now(UTC))),
+            )
+
+    # ------------------------------------------------------------------ journal (SPEC §7.1)
+
+    def add_intent(
+        self,
+        stream: Stream,
+        side: Side,
+        kind: str,
+        natural_key: str,
+        payload: dict[str, Any],
+        now: datetime | None = None,
+    ) -> int:
+        """Record, before sending it, that a record with `natural_key` is about to be created; return its id.
+
+        `payload` (JSON-able) is whatever recovery needs to adopt or retry the create.
+        """
+        cursor = self._write(
+            "INSERT INTO journal (stream, side, kind, natural_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                stream.value,
+                side.value,
+                kind,
+                natural_key,
+                dump_json(payload),
+                to_text(now or datetime.now(UTC)),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def complete_intent(self, intent_id: int, record_id: str) -> None:
+        """The create announced by `intent_id` is done and recorded as `record_id`: the intent is removed.
+
+        Call it in the same transaction as the `put_link` that records the new record.
+        """
+        del record_id  # the link written alongside keeps the id; the journal only tracks what is pending
+        self._write("DELETE FROM journal WHERE id = ?", (intent_id,))
+
+    def drop_intent(self, intent_id: int) -> None:
+        """Forget an intent whose create is known not to have happened (or will be retried afresh)."""
+        self._write("DELETE FROM journal WHERE id = ?", (intent_id,))
+
+    def pending_intents(self, stream: Stream | None = None) -> list[Intent]:
+        """Intents not yet completed or dropped (oldest first): left by a crash when a session starts."""
+        sql = "SELECT id, stream, side, kind, natural_key, payload, created_at FROM journal"
+        params: tuple[object, ...] = ()
+        if stream is not None:
+            sql += " WHERE stream = ?"
+            params = (stream.value,)
+        return [
+            Intent(
+                id=row["id"],
+                stream=Stream(row["stream"]),
+                side=Side(row["side"]),
+                kind=row["kind"],
+                natural_key=row["natural_key"],
+                payload=json.loads(row["payload"]),
+                created_at=from_text(row["created_at"]),
+            )
+            for row in self._all(sql + " ORDER BY id", params)
+        ]
+
+    # ------------------------------------------------------------------ tracked threads (SPEC §3.6)
+
+    def tracked_threads(self) -> dict[str, tuple[tuple[str, ...], str | None]]:
+        """Threads whose later emails are saved too: thread id → (people ids, business record id)."""
+        return {
+            row["thread_id"]: (tuple(json.loads(row["who_ids"])), row["what_id"])
+            for row in self._all("SELECT thread_id, who_ids, what_id FROM threads")
+        }
+
+    def track_thread(self, thread_id: str, who_ids: tuple[str, ...], what_id: str | None) -> None:
+        """Start (or update) tracking a thread with the records its emails are linked to."""
+        self._write(
+            "INSERT OR REPLACE INTO threads (thread_id, who_ids, what_id) VALUES (?, ?, ?)",
+            (thread_id, dump_json(list(who_ids)), what_id),
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def start_session(self, started_at: datetime, dry_run: bool = False) -> int:
+        """Open a session record (status 'running'); return its id."""
+        cursor = self._write(
+            "INSERT INTO sessions (started_at, status, dry_run) VALUES (?, ?, ?)",
+            (to_text(started_at), SESSION_RUNNING, int(dry_run)),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def finish_session(
+        self, session_id: int, ended_at: datetime, status: str, summary: dict[str, Any]
+    ) -> None:
+        """Close a session record with its result and JSON-able `summary`.
+
+        `rgsync status` reads the summary as `{"streams": {stream: {count name: n}}, "api_calls":
+        {side: n}}`; other keys are shown as they are.
+        """
+        self._write(
+            "UPDATE sessions SET ended_at = ?, status = ?, summary = ? WHERE id = ?",
+            (to_text(ended_at), status, dump_json(summary), session_id),
+        )
+
+    def last_session(self, include_dry_run: bool = True) -> SessionRecord | None:
+        """The most recently started session (finished or not), or None before the first run."""
+        where = "" if include_dry_run else " WHERE dry_run = 0"
+        row = self._one(f"SELECT * FROM sessions{where} ORDER BY id DESC LIMIT 1")
+        return None if row is None else _session_from_row(row)
+
+    def sessions(self, limit: int = 20) -> list[SessionRecord]:
+        """The latest `limit` sessions, newest first."""
+        return [
+            _session_from_row(row)
+            for row in self._all("SELECT * FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
+        ]
+
+
+def _link_from_row(stream: Stream, row: sqlite3.Row) -> Link:
+    return Link(
+        stream=stream,
+        mailbox_id=row["mailbox_id"],
+        salesforce_id=row["salesforce_id"],
+        origin=Side(row["origin"]),
+        fields=json.loads(row["fields"]),
+        natural_key=row["natural_key"],
+    )

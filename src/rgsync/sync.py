@@ -1,0 +1,36 @@
+"""Open everything a session needs for a profile, run it, close it (used by `run` and `save`)."""
+
+from __future__ import annotations
+
+from rgsync import registry
+from rgsync.paths import Paths
+from rgsync.session import RunOptions, SessionResult, SyncSession
+from rgsync.settings import load_settings
+from rgsync.state import ProfileLock, StateStore
+
+
+def run_session(paths: Paths, options: RunOptions) -> SessionResult:
+    """Lock the profile, load settings, open the providers and the state, and run one session.
+
+    Raises `LockHeldError` (exit 75) when another run holds the lock and `SettingsError`/`UsageError`
+    (exit 2) for settings problems, before anything is touched.
+    """
+    settings = load_settings(paths.settings_file, paths.org_policy_file)
+    paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with ProfileLock(paths.lock_file):
+        state = StateStore.open(paths.state_db)
+        try:
+            if state.paused and not options.manual:
+                return SessionResult(status="paused", message="rgsync is paused; run `rgsync resume` to sync again")
+            mailbox = registry.open_mailbox(settings, paths)
+            try:
+                crm = registry.open_crm(settings, paths)
+                try:
+                    time_zone = str(settings.mailbox.get("time-zone") or "UTC")
+                    return SyncSession(settings, state, mailbox, crm, time_zone=time_zone).run(options)
+                finally:
+                    crm.close()
+            finally:
+                mailbox.close()
+        finally:
+            state.close()
