@@ -497,15 +497,15 @@ class SyncSession:
     ) -> None:
         manual = options.manual
         manual_thread = options.manual if options.manual_thread else ()
-        needs = email_rules.email_lookups(emails, ctx, tracked, manual)
+        needs = email_rules.email_lookups(emails, ctx, tracked, manual, manual_thread=manual_thread)
         people = self._find_people(needs.addresses)
         existing = self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids)) if needs.message_ids else {}
         directory = Directory(people=people, existing_emails=existing)
         if ctx.rules.auto_resolve is not AutoResolve.OFF:
-            domains = email_rules.auto_resolve_domains(emails, directory, ctx, tracked, manual)
+            domains = email_rules.auto_resolve_domains(emails, directory, ctx, tracked, manual, manual_thread=manual_thread)
             by_domain = self._crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
             directory = replace(directory, accounts_by_domain=by_domain)
-            creates = email_rules.plan_auto_resolve(emails, directory, ctx, tracked, manual)
+            creates = email_rules.plan_auto_resolve(emails, directory, ctx, tracked, manual, manual_thread=manual_thread)
             if creates:
                 new_people = self._auto_resolve(creates, ctx, options, summary, result)
                 merged = {k: tuple(v) for k, v in people.items()}

@@ -51,24 +51,25 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         highlight=False,
     )
     table = Table(show_edge=False, header_style="bold")
-    for column in ("stream", "read", "to Salesforce", "to mailbox", "linked", "failed", "skipped", "status"):
+    for column in ("stream", "read", "Salesforce +new ~upd -del", "mailbox +new ~upd -del", "linked", "failed", "status"):
         table.add_column(column)
     for stream, s in result.streams.items():
-        to_sf = f"+{s.created['salesforce']} ~{s.updated['salesforce']} -{s.deleted['salesforce']}"
-        to_mb = f"+{s.created['mailbox']} ~{s.updated['mailbox']} -{s.deleted['mailbox']}"
-        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items())) or "—"
-        status = s.status if not s.error else f"{s.status}: {s.error}"
         table.add_row(
             stream.value,
             str(sum(s.changes_read.values())),
-            to_sf,
-            to_mb,
+            f"+{s.created['salesforce']} ~{s.updated['salesforce']} -{s.deleted['salesforce']}",
+            f"+{s.created['mailbox']} ~{s.updated['mailbox']} -{s.deleted['mailbox']}",
             str(s.linked),
             str(s.failed),
-            skipped,
-            status,
+            s.status,
         )
     out.print(table)
+    for stream, s in result.streams.items():
+        if s.skipped:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items()))
+            out.print(f"Skipped {stream.value}: {reasons}", highlight=False)
+        if s.error:
+            out.print(f"[red]{stream.value}: {s.error}[/red]", highlight=False)
     if result.message and result.status != "completed":
         out.print(f"[red]{result.message}[/red]", highlight=False)
     if result.open_issues:
