@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from world import ANN, ANN_ID, BERLIN, TODAY, ctx
+from world import ACCOUNTS, ANN, ANN_ID, BERLIN, TODAY, ctx
 
 from rgsync.engine.types import Action, LinkChange, Plan, SideChanges, StreamContext
 from rgsync.model import (
@@ -23,6 +23,7 @@ from rgsync.model import (
     Create,
     Delete,
     Link,
+    Person,
     Response,
     Side,
     Stream,
@@ -138,6 +139,21 @@ def sf_contact(
         owner_id=owner_id,
         **fields,
     )
+
+
+def contact_of(person: Person, **fields: Any) -> ContactItem:
+    """A world Contact (Bob, Carol, …) as the org reports it: owner and Account name included."""
+    accounts = {a.id: a.name for a in ACCOUNTS}
+    contact = ContactItem(
+        id=person.id,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email=person.email,
+        owner_id=person.owner_id,
+        account_id=person.account_id,
+        company=accounts.get(person.account_id or "", ""),
+    )
+    return dataclasses.replace(contact, **fields)
 
 
 def mailbox_contact(first: str, last: str, email: str, **fields: Any) -> ContactItem:

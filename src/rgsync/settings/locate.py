@@ -31,7 +31,14 @@ class Layout:
     header_order: list[tuple[int, Path_]] = field(default_factory=list)
 
     def line_of(self, path: Path_) -> int | None:
-        """The line of `path`, or of the nearest enclosing key or table that is written down."""
+        """The line of `path`, or of the nearest enclosing key or table that is written down.
+
+        A table only implied by a deeper header (`[a.b]` implies `a`) is found at that header.
+        """
+        if path not in self.keys and path not in self.headers:
+            inside = [line for p, line in (*self.headers.items(), *self.keys.items()) if p[: len(path)] == path]
+            if inside:
+                return min(inside)
         for depth in range(len(path), 0, -1):
             prefix = path[:depth]
             if prefix in self.keys:

@@ -76,7 +76,9 @@ def before_save(
         _settle_event_times(row, given, previous)
         if row.get("IsPrivate") and (row.get("WhatId") or row.get("WhoId")):
             raise _error(
-                "FIELD_INTEGRITY_EXCEPTION", "You can't relate a private event to other records.", ("IsPrivate",)
+                "FIELD_INTEGRITY_EXCEPTION",
+                "You can't relate a private event to other records.",
+                ("IsPrivate",),
             )
         row["AccountId"] = _account_for(org, row)
     elif obj.name == "EmailMessage":
@@ -93,7 +95,10 @@ def before_save(
         if previous is None:
             for other in org.iter_rows(obj.name):
                 if other[parent] == ids.normalize(row.get(parent)) and other["RelationId"] == relation:
-                    raise _error("DUPLICATE_VALUE", f"duplicate value found: RelationId duplicates value on record with id: {other['Id']}")
+                    raise _error(
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: RelationId duplicates value on record with id: {other['Id']}",
+                    )
     elif obj.name == "EmailMessageRelation":
         relation = ids.normalize(row.get("RelationId"))
         if relation:
@@ -102,11 +107,19 @@ def before_save(
             if row.get("RelationAddress") is None and target is not None:
                 row["RelationAddress"] = target.get("Email")
         elif not row.get("RelationAddress"):
-            raise _error("REQUIRED_FIELD_MISSING", "Required fields are missing: [RelationAddress]", ("RelationAddress",))
+            raise _error(
+                "REQUIRED_FIELD_MISSING",
+                "Required fields are missing: [RelationAddress]",
+                ("RelationAddress",),
+            )
 
 
 def after_save(
-    org: Org, obj: SObjectType, row: dict[str, Any], junctions: dict[str, Any], previous: dict[str, Any] | None
+    org: Org,
+    obj: SObjectType,
+    row: dict[str, Any],
+    junctions: dict[str, Any],
+    previous: dict[str, Any] | None,
 ) -> None:
     """Write companion rows once `row` is stored (it has its Id)."""
     if obj.name == "Task" and org.shared_activities:
@@ -115,9 +128,13 @@ def after_save(
         _sync_relations(org, "EventRelation", "EventId", row, previous, "EventWhoIds" in junctions)
     elif obj.name == "EmailMessage" and previous is None:
         _file_email(org, row, junctions)
-    elif obj.name == "EmailMessage" and previous is not None and row.get("ActivityId"):
-        if row.get("RelatedToId") != previous.get("RelatedToId"):
-            org.update(row["ActivityId"], {"WhatId": row.get("RelatedToId")})
+    elif (
+        obj.name == "EmailMessage"
+        and previous is not None
+        and row.get("ActivityId")
+        and row.get("RelatedToId") != previous.get("RelatedToId")
+    ):
+        org.update(row["ActivityId"], {"WhatId": row.get("RelatedToId")})
 
 
 def cascade(org: Org, obj: SObjectType, row: dict[str, Any]) -> list[tuple[str, str]]:
@@ -125,10 +142,18 @@ def cascade(org: Org, obj: SObjectType, row: dict[str, Any]) -> list[tuple[str, 
     children: list[tuple[str, str]] = []
     record_id = row["Id"]
     if obj.name == "Task":
-        children += [("TaskRelation", r["Id"]) for r in org.iter_rows("TaskRelation") if r["TaskId"] == record_id]
-        children += [("EmailMessage", r["Id"]) for r in org.iter_rows("EmailMessage") if r.get("ActivityId") == record_id]
+        children += [
+            ("TaskRelation", r["Id"]) for r in org.iter_rows("TaskRelation") if r["TaskId"] == record_id
+        ]
+        children += [
+            ("EmailMessage", r["Id"])
+            for r in org.iter_rows("EmailMessage")
+            if r.get("ActivityId") == record_id
+        ]
     elif obj.name == "Event":
-        children += [("EventRelation", r["Id"]) for r in org.iter_rows("EventRelation") if r["EventId"] == record_id]
+        children += [
+            ("EventRelation", r["Id"]) for r in org.iter_rows("EventRelation") if r["EventId"] == record_id
+        ]
     elif obj.name == "EmailMessage":
         children += [
             ("EmailMessageRelation", r["Id"])
@@ -151,9 +176,17 @@ def _apply_who_list(org: Org, row: dict[str, Any], who_ids: list[str] | None, na
     normal = list(dict.fromkeys(normal))
     leads = [v for v in normal if org.type_of(v) == "Lead"]
     if leads and len(normal) > 1:
-        raise _error("FIELD_INTEGRITY_EXCEPTION", "You can relate an activity to one lead or to up to 50 contacts, not both.", (name,))
+        raise _error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "You can relate an activity to one lead or to up to 50 contacts, not both.",
+            (name,),
+        )
     if len(normal) > MAX_WHO_CONTACTS:
-        raise _error("FIELD_INTEGRITY_EXCEPTION", f"You can relate an activity to up to {MAX_WHO_CONTACTS} contacts.", (name,))
+        raise _error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"You can relate an activity to up to {MAX_WHO_CONTACTS} contacts.",
+            (name,),
+        )
     row["WhoId"] = normal[0] if normal else None
     row["_who_ids"] = normal
 
@@ -174,7 +207,12 @@ def _account_for(org: Org, row: dict[str, Any]) -> str | None:
 
 
 def _sync_relations(
-    org: Org, relation_type: str, parent_field: str, row: dict[str, Any], previous: dict[str, Any] | None, list_given: bool
+    org: Org,
+    relation_type: str,
+    parent_field: str,
+    row: dict[str, Any],
+    previous: dict[str, Any] | None,
+    list_given: bool,
 ) -> None:
     """Keep TaskRelation/EventRelation rows in step with WhoId(s) and WhatId."""
     activity_id = row["Id"]
@@ -182,7 +220,9 @@ def _sync_relations(
     if "_who_ids" in (previous or {}):
         previous = {k: v for k, v in (previous or {}).items() if k != "_who_ids"}
     existing = [r for r in org.iter_rows(relation_type) if r[parent_field] == activity_id]
-    current_who = [r["RelationId"] for r in existing if not r["IsWhat"] and _is_who_relation(relation_type, r)]
+    current_who = [
+        r["RelationId"] for r in existing if not r["IsWhat"] and _is_who_relation(relation_type, r)
+    ]
     old_who = (previous or {}).get("WhoId")
     if list_given and who_list is not None:
         wanted = who_list
@@ -202,7 +242,9 @@ def _sync_relations(
             else:
                 org._soft_delete(org.objects[relation_type], relation)
     have = {r["RelationId"] for r in existing if not r["IsDeleted"]}
-    invitees = {r["RelationId"]: r for r in existing if relation_type == "EventRelation" and r.get("IsInvitee")}
+    invitees = {
+        r["RelationId"]: r for r in existing if relation_type == "EventRelation" and r.get("IsInvitee")
+    }
     for who in wanted:
         if who in invitees and not invitees[who].get("IsParent"):
             org._store(invitees[who]["Id"], {**invitees[who], "IsParent": True})
@@ -243,14 +285,20 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
         if "StartDateTime" in given and row.get("StartDateTime") is not None and "ActivityDate" not in given:
             first = row["StartDateTime"].date()
         if first is None:
-            raise _error("REQUIRED_FIELD_MISSING", "Required fields are missing: [ActivityDate]", ("ActivityDate",))
+            raise _error(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: [ActivityDate]", ("ActivityDate",)
+            )
         days = 1
         if "EndDateTime" in given and row.get("EndDateTime") is not None:
             days = (row["EndDateTime"].date() - first).days + 1
         elif row.get("DurationInMinutes"):
             days = max(1, -(-int(row["DurationInMinutes"]) // 1440))
         if days < 1:
-            raise _error("FIELD_INTEGRITY_EXCEPTION", "End Date Time: the end can't be before the start.", ("EndDateTime",))
+            raise _error(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "End Date Time: the end can't be before the start.",
+                ("EndDateTime",),
+            )
         _check_span(days)
         start = datetime.combine(first, time(), UTC)
         row.update(
@@ -263,10 +311,16 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
         )
         return
     start = row.get("StartDateTime")
-    if "ActivityDateTime" in given and "StartDateTime" not in given and row.get("ActivityDateTime") is not None:
+    if (
+        "ActivityDateTime" in given
+        and "StartDateTime" not in given
+        and row.get("ActivityDateTime") is not None
+    ):
         start = row["ActivityDateTime"]
     if start is None:
-        raise _error("REQUIRED_FIELD_MISSING", "Required fields are missing: [StartDateTime]", ("StartDateTime",))
+        raise _error(
+            "REQUIRED_FIELD_MISSING", "Required fields are missing: [StartDateTime]", ("StartDateTime",)
+        )
     end = row.get("EndDateTime")
     duration = row.get("DurationInMinutes")
     end_given = "EndDateTime" in given and end is not None
@@ -282,14 +336,24 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
         end = start + timedelta(minutes=int(duration))
     elif end_given:
         pass
-    elif previous is not None and previous.get("DurationInMinutes") is not None and not previous.get("IsAllDayEvent"):
+    elif (
+        previous is not None
+        and previous.get("DurationInMinutes") is not None
+        and not previous.get("IsAllDayEvent")
+    ):
         end = start + timedelta(minutes=int(previous["DurationInMinutes"]))
     elif end is None and duration is None:
-        raise _error("REQUIRED_FIELD_MISSING", "Required fields are missing: [DurationInMinutes]", ("DurationInMinutes",))
+        raise _error(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [DurationInMinutes]",
+            ("DurationInMinutes",),
+        )
     elif end is None:
         end = start + timedelta(minutes=int(duration or 0))
     if end < start:
-        raise _error("FIELD_INTEGRITY_EXCEPTION", "End Date Time: the end can't be before the start.", ("EndDateTime",))
+        raise _error(
+            "FIELD_INTEGRITY_EXCEPTION", "End Date Time: the end can't be before the start.", ("EndDateTime",)
+        )
     minutes = int((end - start).total_seconds() // 60)
     _check_span(minutes / 1440)
     row.update(
@@ -305,7 +369,9 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
 def _check_span(days: float) -> None:
     if days > MAX_EVENT_DAYS:
         raise _error(
-            "FIELD_INTEGRITY_EXCEPTION", f"Events can't last longer than {MAX_EVENT_DAYS} days.", ("EndDateTime",)
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"Events can't last longer than {MAX_EVENT_DAYS} days.",
+            ("EndDateTime",),
         )
 
 
@@ -318,12 +384,22 @@ def _file_email(org: Org, email: dict[str, Any], junctions: dict[str, Any]) -> N
     for name, kind in (("ToIds", "ToAddress"), ("CcIds", "CcAddress"), ("BccIds", "BccAddress")):
         for value in junctions.get(name) or []:
             relation = ids.normalize(value) or value
-            _insert_companion(org, "EmailMessageRelation", {"EmailMessageId": email["Id"], "RelationId": relation, "RelationType": kind})
+            _insert_companion(
+                org,
+                "EmailMessageRelation",
+                {"EmailMessageId": email["Id"], "RelationId": relation, "RelationType": kind},
+            )
             recipients.append(relation)
     sender = email.get("FromAddress")
     if sender:
-        user = next((u for u in org.iter_rows("User") if (u.get("Email") or "").lower() == sender.lower()), None)
-        values: dict[str, Any] = {"EmailMessageId": email["Id"], "RelationType": "FromAddress", "RelationAddress": sender}
+        user = next(
+            (u for u in org.iter_rows("User") if (u.get("Email") or "").lower() == sender.lower()), None
+        )
+        values: dict[str, Any] = {
+            "EmailMessageId": email["Id"],
+            "RelationType": "FromAddress",
+            "RelationAddress": sender,
+        }
         if user is not None:
             values["RelationId"] = user["Id"]
         _insert_companion(org, "EmailMessageRelation", values)

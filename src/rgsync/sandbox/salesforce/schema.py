@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any
 
-TEXT_TYPES = frozenset({"string", "textarea", "email", "url", "phone", "picklist", "combobox", "id", "reference"})
+TEXT_TYPES = frozenset(
+    {"string", "textarea", "email", "url", "phone", "picklist", "combobox", "id", "reference"}
+)
 NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
 
 
@@ -70,14 +72,31 @@ class Field:
             "sortable": self.type not in ("textarea", "junctionidlist"),
             "restrictedPicklist": self.restricted,
             "picklistValues": [
-                {"active": True, "defaultValue": value == self.default, "label": value, "validFor": None, "value": value}
+                {
+                    "active": True,
+                    "defaultValue": value == self.default,
+                    "label": value,
+                    "validFor": None,
+                    "value": value,
+                }
                 for value in self.picklist
             ],
             "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
         }
 
 
-_DEFAULTED = frozenset({"Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "OwnerId", "IsDeleted"})
+_DEFAULTED = frozenset(
+    {
+        "Id",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+        "OwnerId",
+        "IsDeleted",
+    }
+)
 _SOAP_TYPES = {
     "id": "tns:ID",
     "reference": "tns:ID",
@@ -266,7 +285,10 @@ def standard_objects() -> dict[str, SObjectType]:
                 flag("IsActive", default=True),
                 text("Title", 80),
                 text("CompanyName", 80),
-                pick("TimeZoneSidKey", ("Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "GMT")),
+                pick(
+                    "TimeZoneSidKey",
+                    ("Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "GMT"),
+                ),
             ],
         ),
         _object(
@@ -366,7 +388,12 @@ def standard_objects() -> dict[str, SObjectType]:
                 readonly(ref("AccountId", "Account")),
                 owner(),
                 create_only(
-                    pick("TaskSubtype", ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"), default="Task", restricted=True)
+                    pick(
+                        "TaskSubtype",
+                        ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"),
+                        default="Task",
+                        restricted=True,
+                    )
                 ),
                 pick("Type", ("Call", "Email", "Meeting", "Other")),
                 readonly(flag("IsClosed")),
@@ -412,7 +439,18 @@ def standard_objects() -> dict[str, SObjectType]:
             "Event Relation",
             [
                 create_only(ref("EventId", "Event", required=True, nillable=False)),
-                create_only(ref("RelationId", "Contact", "Lead", "User", "Account", "Opportunity", required=True, nillable=False)),
+                create_only(
+                    ref(
+                        "RelationId",
+                        "Contact",
+                        "Lead",
+                        "User",
+                        "Account",
+                        "Opportunity",
+                        required=True,
+                        nillable=False,
+                    )
+                ),
                 flag("IsParent"),
                 flag("IsInvitee", default=True),
                 readonly(flag("IsWhat")),
@@ -428,7 +466,17 @@ def standard_objects() -> dict[str, SObjectType]:
             "Task Relation",
             [
                 create_only(ref("TaskId", "Task", required=True, nillable=False)),
-                create_only(ref("RelationId", "Contact", "Lead", "Account", "Opportunity", required=True, nillable=False)),
+                create_only(
+                    ref(
+                        "RelationId",
+                        "Contact",
+                        "Lead",
+                        "Account",
+                        "Opportunity",
+                        required=True,
+                        nillable=False,
+                    )
+                ),
                 readonly(flag("IsWhat")),
                 readonly(ref("AccountId", "Account")),
             ],
@@ -517,7 +565,9 @@ def standard_objects() -> dict[str, SObjectType]:
     return {obj.name: obj for obj in objects}
 
 
-def custom_text_field(name: str, *, external_id: bool = True, unique: bool = True, length: int = 255) -> Field:
+def custom_text_field(
+    name: str, *, external_id: bool = True, unique: bool = True, length: int = 255
+) -> Field:
     """A custom text field (an External ID, unique, by default) for a scenario to add."""
     if not name.endswith("__c"):
         raise ValueError(f"custom field {name!r} must end with __c")

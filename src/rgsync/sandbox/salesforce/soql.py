@@ -32,13 +32,52 @@ if TYPE_CHECKING:
 
 MAX_OFFSET = 2000
 _KEYWORDS = frozenset(
-    "SELECT FROM WHERE AND OR NOT IN LIKE NULL TRUE FALSE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET "
-    "GROUP HAVING WITH FOR USING INCLUDES EXCLUDES TYPEOF".split()
+    [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "ORDER",
+        "BY",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "FIRST",
+        "LAST",
+        "LIMIT",
+        "OFFSET",
+        "GROUP",
+        "HAVING",
+        "WITH",
+        "FOR",
+        "USING",
+        "INCLUDES",
+        "EXCLUDES",
+        "TYPEOF",
+    ]
 )
 _TEXTUAL = frozenset({"string", "textarea", "email", "url", "phone", "picklist", "combobox"})
 _IDS = frozenset({"id", "reference"})
 _NUMERIC = frozenset({"int", "double", "currency", "percent"})
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\", "%": "\\%", "_": "\\_"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "%": "\\%",
+    "_": "\\_",
+}
 
 # Child relationships a parent can query as `(SELECT … FROM <name>)`: name → (child object, field).
 CHILD_RELATIONSHIPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -116,7 +155,11 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
                 at += 6
                 continue
             if code not in _ESCAPES:
-                raise _malformed(text, at, f"Invalid string literal '{text[start:at + 2]}'. Illegal character sequence '\\{code}' in string literal.")
+                raise _malformed(
+                    text,
+                    at,
+                    f"Invalid string literal '{text[start : at + 2]}'. Illegal character sequence '\\{code}' in string literal.",
+                )
             out.append(_ESCAPES[code])
             at += 2
             continue
@@ -124,7 +167,9 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
             return "".join(out), at + 1
         out.append(char)
         at += 1
-    raise _malformed(text, start, f"unexpected token: '{text[start:start + 20]}' (unterminated string literal)")
+    raise _malformed(
+        text, start, f"unexpected token: '{text[start : start + 20]}' (unterminated string literal)"
+    )
 
 
 def _position(text: str, at: int) -> tuple[int, int, str]:
@@ -265,7 +310,9 @@ class _Parser:
             self.take()
             query.where = self.condition()
         if self.is_word("GROUP", "HAVING", "WITH", "FOR", "USING"):
-            raise _malformed(self.text, self.token.at, f"unexpected token: '{self.token.text}' (not supported by this org)")
+            raise _malformed(
+                self.text, self.token.at, f"unexpected token: '{self.token.text}' (not supported by this org)"
+            )
         if self.is_word("ORDER"):
             self.take()
             self.expect_word("BY")
@@ -281,7 +328,12 @@ class _Parser:
             at = self.token.at
             query.offset = self.integer()
             if query.offset > MAX_OFFSET:
-                raise _located("NUMBER_OUTSIDE_VALID_RANGE", self.text, at, f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+                raise _located(
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    self.text,
+                    at,
+                    f"Maximum SOQL offset allowed is {MAX_OFFSET}",
+                )
         if nested:
             if self.token.kind != "punct" or self.token.text != ")":
                 raise self.unexpected()
@@ -403,7 +455,11 @@ class _Parser:
             try:
                 return Literal("date", date.fromisoformat(token.text), token.at, token.text)
             except ValueError:
-                raise _malformed(self.text, token.at, f"line 1:{token.at} no viable alternative at character '{token.text}'") from None
+                raise _malformed(
+                    self.text,
+                    token.at,
+                    f"line 1:{token.at} no viable alternative at character '{token.text}'",
+                ) from None
         if token.kind == "datetime":
             self.take()
             try:
@@ -429,12 +485,7 @@ class _Parser:
                 elif self.token.kind == "punct" and self.token.text == ":":
                     raise self.unexpected()
                 return Literal("relative", (upper, amount), token.at, token.text)
-            raise _located(
-                "INVALID_FIELD" if "." not in token.text else "MALFORMED_QUERY",
-                self.text,
-                token.at,
-                f"unexpected token: '{token.text}'",
-            )
+            raise _malformed(self.text, token.at, f"unexpected token: '{token.text}'")
         raise self.unexpected()
 
 
@@ -584,20 +635,26 @@ class _Evaluator:
         records = [self.shape(obj, query, row) for row in rows]
         return QueryResult(records, len(records), obj.name)
 
-    def rows(self, obj: SObjectType, query: Query, *, extra: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+    def rows(
+        self, obj: SObjectType, query: Query, *, extra: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         predicate = self.compile(obj, query.where) if query.where is not None else None
         order = [(self.resolve(obj, key.path), key) for key in query.order]
         for resolved, _ in order:
             if not resolved.field.describe()["sortable"]:
-                raise _located("INVALID_FIELD", self.text, 0, f"field '{resolved.text}' can not be sorted in a query call")
+                raise _located(
+                    "INVALID_FIELD",
+                    self.text,
+                    0,
+                    f"field '{resolved.text}' can not be sorted in a query call",
+                )
         # Validate select paths before reading any row, so bad fields fail even on empty objects.
         for item in query.fields:
             if isinstance(item, Path):
                 self.resolve(obj, item)
-        if obj.name == "Organization":
-            candidates: Iterable[dict[str, Any]] = [self.org.row(self.org.org_id) or {}]
-        else:
-            candidates = self.org.iter_rows(obj.name, include_deleted=self.include_deleted)
+        candidates: Iterable[dict[str, Any]] = self.org.iter_rows(
+            obj.name, include_deleted=self.include_deleted
+        )
         rows = [r for r in candidates if (extra is None or extra(r)) and (predicate is None or predicate(r))]
         for resolved, key in reversed(order):
             present = [r for r in rows if self.value_of(r, resolved) is not None]
@@ -644,7 +701,9 @@ class _Evaluator:
                 return
             nested = target.get(name)
             if not isinstance(nested, dict):
-                nested = {"attributes": self.attributes(self.org.type_of(parent["Id"]) or "Name", parent["Id"])}
+                nested = {
+                    "attributes": self.attributes(self.org.type_of(parent["Id"]) or "Name", parent["Id"])
+                }
                 target[name] = nested
             target, current = nested, parent
         value = current.get(resolved.field.name) if current else None
@@ -668,25 +727,33 @@ class _Evaluator:
     def children(self, obj: SObjectType, sub: Query, row: dict[str, Any]) -> dict[str, Any] | None:
         child_type, link = CHILD_RELATIONSHIPS[obj.name][self.child_name(obj, sub)]
         child_obj = self.org.objects[child_type]
-        inner = Query(sub.fields, child_type, sub.object_at, sub.where, sub.order, sub.limit, sub.offset, sub.text)
+        inner = Query(
+            sub.fields, child_type, sub.object_at, sub.where, sub.order, sub.limit, sub.offset, sub.text
+        )
         rows = self.rows(child_obj, inner, extra=lambda r: r.get(link) == row.get("Id"))
         if not rows:
             return None
         records = [self.shape(child_obj, inner, r) for r in rows]
         return {"totalSize": len(records), "done": True, "records": records}
 
-    def aggregate(self, obj: SObjectType, query: Query, rows: list[dict[str, Any]], counts: list[Count]) -> QueryResult:
+    def aggregate(
+        self, obj: SObjectType, query: Query, rows: list[dict[str, Any]], counts: list[Count]
+    ) -> QueryResult:
         others = [f for f in query.fields if not isinstance(f, Count)]
         if others:
             item = others[0]
             at = item.at if isinstance(item, Path) else item.object_at
-            raise _malformed(self.text, at, f"Field must be grouped or aggregated: {getattr(item, 'text', '')}")
+            raise _malformed(
+                self.text, at, f"Field must be grouped or aggregated: {getattr(item, 'text', '')}"
+            )
         if len(counts) == 1 and counts[0].path is None:
             return QueryResult([], len(rows), obj.name)
         result: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
         for index, count in enumerate(counts):
             if count.path is None:
-                raise _malformed(self.text, count.at, "unexpected token: 'COUNT' (COUNT() must be the only item)")
+                raise _malformed(
+                    self.text, count.at, "unexpected token: 'COUNT' (COUNT() must be the only item)"
+                )
             resolved = self.resolve(obj, count.path)
             value = sum(1 for r in rows if self.value_of(r, resolved) is not None)
             result[count.alias or f"expr{index}"] = value
@@ -704,12 +771,17 @@ class _Evaluator:
             return lambda r: not inner(r)
         return self.compile_comparison(obj, condition)
 
-    def compile_comparison(self, obj: SObjectType, comparison: Comparison) -> Callable[[dict[str, Any]], bool]:
+    def compile_comparison(
+        self, obj: SObjectType, comparison: Comparison
+    ) -> Callable[[dict[str, Any]], bool]:
         resolved = self.resolve(obj, comparison.path)
         spec = resolved.field
         if not spec.describe()["filterable"]:
             raise _located(
-                "INVALID_FIELD", self.text, comparison.path.at, f"field '{spec.name}' can not be filtered in a query call"
+                "INVALID_FIELD",
+                self.text,
+                comparison.path.at,
+                f"field '{spec.name}' can not be filtered in a query call",
             )
         op = comparison.op
         if comparison.subquery is not None:
@@ -725,17 +797,29 @@ class _Evaluator:
                     f"invalid operator on {spec.type} field: LIKE",
                 )
             pattern = _like_pattern(comparison.values[0].value)
-            return lambda r: (v := self.value_of(r, resolved)) is not None and pattern.match(str(v)) is not None
+            return lambda r: (
+                (v := self.value_of(r, resolved)) is not None and pattern.match(str(v)) is not None
+            )
         operands = [self.operand(spec, lit) for lit in comparison.values]
+        textual = spec.type in _TEXTUAL
+
+        def value(row: dict[str, Any]) -> Any:
+            found = self.value_of(row, resolved)
+            # Text comparisons are case-insensitive in SOQL; Ids are compared exactly (18 characters).
+            return found.casefold() if textual and isinstance(found, str) else found
+
         if op in ("IN", "NOT IN"):
             inside = op == "IN"
-            return lambda r: any(_compare(self.value_of(r, resolved), "=", o) for o in operands) == inside
+            return lambda r: any(_compare(value(r), "=", o) for o in operands) == inside
         if op in ("<", ">", "<=", ">=") and spec.type == "boolean":
             raise _located(
-                "INVALID_QUERY_FILTER_OPERATOR", self.text, comparison.path.at, f"invalid operator on boolean field: {op}"
+                "INVALID_QUERY_FILTER_OPERATOR",
+                self.text,
+                comparison.path.at,
+                f"invalid operator on boolean field: {op}",
             )
         operand = operands[0]
-        return lambda r: _compare(self.value_of(r, resolved), op, operand)
+        return lambda r: _compare(value(r), op, operand)
 
     def semi_join(self, comparison: Comparison) -> set[Any]:
         sub = comparison.subquery
@@ -743,11 +827,18 @@ class _Evaluator:
         sub_obj = self.object_of(sub)
         paths = [f for f in sub.fields if isinstance(f, Path)]
         if len(paths) != 1 or len(sub.fields) != 1:
-            raise _malformed(self.text, sub.object_at, "The selected field in a semi join subquery must be a single Id or reference field")
+            raise _malformed(
+                self.text,
+                sub.object_at,
+                "The selected field in a semi join subquery must be a single Id or reference field",
+            )
         resolved = self.resolve(sub_obj, paths[0])
         if resolved.field.type not in _IDS:
             raise _located(
-                "INVALID_FIELD", self.text, paths[0].at, "The selected field in a semi join subquery must be an Id or reference field"
+                "INVALID_FIELD",
+                self.text,
+                paths[0].at,
+                "The selected field in a semi join subquery must be an Id or reference field",
             )
         return {self.value_of(r, resolved) for r in self.rows(sub_obj, sub)} - {None}
 
@@ -759,36 +850,72 @@ class _Evaluator:
         wrong = f"value of filter criterion for field '{spec.name}' must be of type {_type_word(kind)}"
         if kind in _IDS:
             if literal.kind != "string":
-                raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, wrong + " and should be enclosed in quotes")
+                raise _located(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    self.text,
+                    literal.at,
+                    wrong + " and should be enclosed in quotes",
+                )
             if literal.value == "":
                 return ""
             normal = ids.normalize(literal.value)
             if normal is None:
-                raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, f"invalid ID field: {literal.value}")
+                raise _located(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    self.text,
+                    literal.at,
+                    f"invalid ID field: {literal.value}",
+                )
             return normal
         if kind in _TEXTUAL:
             if literal.kind != "string":
-                raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, wrong + " and should be enclosed in quotes")
+                raise _located(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    self.text,
+                    literal.at,
+                    wrong + " and should be enclosed in quotes",
+                )
             return str(literal.value).casefold()
         if kind == "boolean":
             if literal.kind != "boolean":
-                raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, wrong + " and should not be enclosed in quotes")
+                raise _located(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    self.text,
+                    literal.at,
+                    wrong + " and should not be enclosed in quotes",
+                )
             return literal.value
         if kind in _NUMERIC:
             if literal.kind != "number":
-                raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, wrong + " and should not be enclosed in quotes")
+                raise _located(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    self.text,
+                    literal.at,
+                    wrong + " and should not be enclosed in quotes",
+                )
             return literal.value
         if kind in ("date", "datetime"):
             if literal.kind == "relative":
                 name, amount = literal.value
-                low, high = _RELATIVE_N[name](self.today, amount) if amount is not None else _RELATIVE_FIXED[name](self.today)
+                low, high = (
+                    _RELATIVE_N[name](self.today, amount)
+                    if amount is not None
+                    else _RELATIVE_FIXED[name](self.today)
+                )
                 return _DayRange(low, high)
             if kind == "date" and literal.kind == "date":
                 return literal.value
             if kind == "datetime" and literal.kind == "datetime":
                 return literal.value
-            raise _located("INVALID_QUERY_FILTER_OPERATOR", self.text, literal.at, wrong + " and should not be enclosed in quotes")
-        raise _located("INVALID_FIELD", self.text, literal.at, f"field '{spec.name}' can not be filtered in a query call")
+            raise _located(
+                "INVALID_QUERY_FILTER_OPERATOR",
+                self.text,
+                literal.at,
+                wrong + " and should not be enclosed in quotes",
+            )
+        raise _located(
+            "INVALID_FIELD", self.text, literal.at, f"field '{spec.name}' can not be filtered in a query call"
+        )
 
 
 @dataclass(frozen=True)
@@ -798,18 +925,17 @@ class _DayRange:
 
 
 def _type_word(kind: str) -> str:
-    return {"datetime": "dateTime", "int": "int", "double": "double", "currency": "double", "percent": "double"}.get(
-        kind, "boolean" if kind == "boolean" else "date" if kind == "date" else "string"
-    )
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.casefold() if ids.normalize(value) is None or len(value) != 18 else value
-    return value
+    return {
+        "datetime": "dateTime",
+        "int": "int",
+        "double": "double",
+        "currency": "double",
+        "percent": "double",
+    }.get(kind, "boolean" if kind == "boolean" else "date" if kind == "date" else "string")
 
 
 def _compare(value: Any, op: str, operand: Any) -> bool:
+    """SOQL comparison of a (folded) field value with a literal operand; null never orders."""
     if isinstance(operand, _DayRange):
         if value is None:
             return op == "!="
@@ -827,23 +953,19 @@ def _compare(value: Any, op: str, operand: Any) -> bool:
         return (value is None) == (op == "=") if op in ("=", "!=") else False
     if value is None:
         return op == "!="
-    left = value.casefold() if isinstance(value, str) and not isinstance(operand, str) else value
-    if isinstance(value, str):
-        left = value if ids.normalize(operand) == operand and len(operand) == 18 else value.casefold()
-    right = operand
     try:
         if op == "=":
-            return bool(left == right)
+            return bool(value == operand)
         if op == "!=":
-            return bool(left != right)
+            return bool(value != operand)
         if op == "<":
-            return bool(left < right)
+            return bool(value < operand)
         if op == ">":
-            return bool(left > right)
+            return bool(value > operand)
         if op == "<=":
-            return bool(left <= right)
+            return bool(value <= operand)
         if op == ">=":
-            return bool(left >= right)
+            return bool(value >= operand)
     except TypeError:
         return False
     raise ValueError(op)

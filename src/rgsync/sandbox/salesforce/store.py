@@ -77,7 +77,9 @@ class ErrorDetail:
 class SalesforceError(Exception):
     """Something Salesforce refuses, with the HTTP status it would answer."""
 
-    def __init__(self, code: str, message: str, fields: tuple[str, ...] | list[str] = (), *, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, fields: tuple[str, ...] | list[str] = (), *, status: int = 400
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.errors = [ErrorDetail(code, message, tuple(fields))]
@@ -180,7 +182,9 @@ class Org:
         self._journals: list[_Journal] = []
         self.org_id = ids.mint("00D", 1)
         organization = {f: None for f in self.objects["Organization"].fields}
-        organization.update(Id=self.org_id, IsDeleted=False, Name=name, OrganizationType="Enterprise Edition", IsSandbox=True)
+        organization.update(
+            Id=self.org_id, IsDeleted=False, Name=name, OrganizationType="Enterprise Edition", IsSandbox=True
+        )
         self._rows[self.org_id] = self._by_type["Organization"][self.org_id] = organization
         self.acting_user_id: str | None = None
 
@@ -210,12 +214,20 @@ class Org:
         return obj.createable
 
     def add_custom_field(
-        self, object_name: str, field_name: str, *, external_id: bool = True, unique: bool = True, length: int = 255
+        self,
+        object_name: str,
+        field_name: str,
+        *,
+        external_id: bool = True,
+        unique: bool = True,
+        length: int = 255,
     ) -> None:
         """Add a custom text field (by default a unique External ID) to an object."""
         with self.lock:
             obj = self.object_type(object_name)
-            obj.add_field(custom_text_field(field_name, external_id=external_id, unique=unique, length=length))
+            obj.add_field(
+                custom_text_field(field_name, external_id=external_id, unique=unique, length=length)
+            )
             for row in self._by_type[obj.name].values():
                 row.setdefault(field_name, None)
 
@@ -233,7 +245,9 @@ class Org:
         """Copies of all records of an object, oldest first."""
         with self.lock:
             obj = self.object_type(object_name)
-            return [dict(r) for r in self._by_type[obj.name].values() if include_deleted or not r["IsDeleted"]]
+            return [
+                dict(r) for r in self._by_type[obj.name].values() if include_deleted or not r["IsDeleted"]
+            ]
 
     def row(self, record_id: str) -> dict[str, Any] | None:
         """The live stored row for an Id (deleted ones too), without copying. Callers must not change it."""
@@ -252,16 +266,26 @@ class Org:
             obj = self.object_type(object_name)
             spec = obj.field(field_name)
             if spec is None:
-                raise RequestError("NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field_name}", status=404)
+                raise RequestError(
+                    "NOT_FOUND",
+                    f"Provided external ID field does not exist or is not accessible: {field_name}",
+                    status=404,
+                )
             if spec.name == "Id":
                 normal = ids.normalize(value)
                 row = self._rows.get(normal) if normal else None
-                return [row["Id"]] if row and not row["IsDeleted"] and self.type_of(row["Id"]) == obj.name else []
+                return (
+                    [row["Id"]]
+                    if row and not row["IsDeleted"] and self.type_of(row["Id"]) == obj.name
+                    else []
+                )
             wanted = _match_key(value, spec.case_sensitive)
             return [
                 r["Id"]
                 for r in self._by_type[obj.name].values()
-                if not r["IsDeleted"] and r.get(spec.name) is not None and _match_key(r[spec.name], spec.case_sensitive) == wanted
+                if not r["IsDeleted"]
+                and r.get(spec.name) is not None
+                and _match_key(r[spec.name], spec.case_sensitive) == wanted
             ]
 
     # --- writing ----------------------------------------------------------------------------
@@ -277,11 +301,15 @@ class Org:
             obj = self.object_type(object_name)
             if not self.is_createable(obj):
                 raise RecordError(
-                    "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support insert", status=400
+                    "INVALID_TYPE_FOR_OPERATION",
+                    f"entity type {obj.name} does not support insert",
+                    status=400,
                 )
             given = self._coerce(obj, values, creating=True, audit=audit)
             junctions = {k: given.pop(k) for k in list(given) if obj.fields[k].type == "junctionidlist"}
-            row: dict[str, Any] = {f.name: f.default for f in obj.fields.values() if f.type != "junctionidlist"}
+            row: dict[str, Any] = {
+                f.name: f.default for f in obj.fields.values() if f.type != "junctionidlist"
+            }
             row.update(given)
             now = self._now()
             user = self.acting_user_id
@@ -308,9 +336,15 @@ class Org:
             current = self._live_row(record_id)
             obj = self.objects[self.type_of(current["Id"]) or ""]
             if expected_type is not None and obj.name.lower() != expected_type.lower():
-                raise RecordError("MALFORMED_ID", f"{expected_type} ID: id value of incorrect type: {current['Id']}", ("Id",))
+                raise RecordError(
+                    "MALFORMED_ID",
+                    f"{expected_type} ID: id value of incorrect type: {current['Id']}",
+                    ("Id",),
+                )
             if not obj.updateable:
-                raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support update")
+                raise RecordError(
+                    "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support update"
+                )
             given = self._coerce(obj, values, creating=False, audit=False)
             given.pop("Id", None)
             junctions = {k: given.pop(k) for k in list(given) if obj.fields[k].type == "junctionidlist"}
@@ -331,7 +365,9 @@ class Org:
             current = self._live_row(record_id)
             obj = self.objects[self.type_of(current["Id"]) or ""]
             if not obj.deletable:
-                raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support delete")
+                raise RecordError(
+                    "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support delete"
+                )
             self._soft_delete(obj, current)
             return str(current["Id"])
 
@@ -347,12 +383,16 @@ class Org:
             spec = obj.field(field_name)
             if spec is None or not (spec.external_id or spec.name == "Id"):
                 raise RequestError(
-                    "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field_name}", status=404
+                    "NOT_FOUND",
+                    f"Provided external ID field does not exist or is not accessible: {field_name}",
+                    status=404,
                 )
             body = {k: v for k, v in values.items() if k != "attributes"}
             if spec.name != "Id":
                 stated = next((v for k, v in body.items() if k.lower() == spec.name.lower()), None)
-                if stated is not None and _match_key(stated, spec.case_sensitive) != _match_key(value, spec.case_sensitive):
+                if stated is not None and _match_key(stated, spec.case_sensitive) != _match_key(
+                    value, spec.case_sensitive
+                ):
                     raise RecordError(
                         "INVALID_FIELD",
                         f"The value of the external ID field in the body ({stated}) doesn't match the value in the URL ({value})",
@@ -360,18 +400,26 @@ class Org:
                     )
             matches = self.find(obj.name, spec.name, value)
             if len(matches) > 1:
-                error = RecordError("MULTIPLE_RECORDS_FOUND", f"More than one record found for {spec.name}: {value}", status=300)
+                error = RecordError(
+                    "MULTIPLE_RECORDS_FOUND",
+                    f"More than one record found for {spec.name}: {value}",
+                    status=300,
+                )
                 error.matches = matches  # type: ignore[attr-defined]
                 raise error
             if matches:
                 return self.update(matches[0], body), False
             if spec.name == "Id":
-                raise RecordError("NOT_FOUND", "Provided external ID field does not exist or is not accessible", status=404)
+                raise RecordError(
+                    "NOT_FOUND", "Provided external ID field does not exist or is not accessible", status=404
+                )
             body = {k: v for k, v in body.items() if k.lower() != spec.name.lower()}
             body[spec.name] = value
             return self.insert(obj.name, body), True
 
-    def convert_lead(self, lead_id: str, *, contact_id: str | None = None, account_id: str | None = None) -> None:
+    def convert_lead(
+        self, lead_id: str, *, contact_id: str | None = None, account_id: str | None = None
+    ) -> None:
         """Mark a lead converted (as the UI's Convert does); converted leads become read-only."""
         with self.lock:
             row = dict(self._live_row(lead_id))
@@ -585,7 +633,9 @@ class Org:
             if child is not None and not child["IsDeleted"]:
                 self._soft_delete(self.objects[child_type], child)
 
-    def _window(self, start: datetime, end: datetime, reach: timedelta) -> tuple[datetime, datetime, datetime]:
+    def _window(
+        self, start: datetime, end: datetime, reach: timedelta
+    ) -> tuple[datetime, datetime, datetime]:
         start = start.astimezone(UTC).replace(second=0, microsecond=0)
         end = end.astimezone(UTC).replace(second=0, microsecond=0)
         now = self._now()
@@ -599,19 +649,27 @@ class Org:
         latest = min(end, now.replace(second=0, microsecond=0))
         return start, end, latest
 
-    def _coerce(self, obj: SObjectType, values: Mapping[str, Any], *, creating: bool, audit: bool) -> dict[str, Any]:
+    def _coerce(
+        self, obj: SObjectType, values: Mapping[str, Any], *, creating: bool, audit: bool
+    ) -> dict[str, Any]:
         """Map API names to canonical ones and JSON values to Python ones; refuse unknown,
         read-only or unreadable fields."""
         if not isinstance(values, Mapping):
-            raise RequestError("JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from non-object value")
+            raise RequestError(
+                "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from non-object value"
+            )
         out: dict[str, Any] = {}
         readonly: list[str] = []
         for key, raw in values.items():
             if key == "attributes":
                 continue
             spec = obj.field(key)
-            if spec is None or (spec.type == "junctionidlist" and not self.shared_activities and obj.name in ("Task", "Event")):
-                raise RecordError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", (key,))
+            if spec is None or (
+                spec.type == "junctionidlist" and not self.shared_activities and obj.name in ("Task", "Event")
+            ):
+                raise RecordError(
+                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", (key,)
+                )
             if spec.name == "Id" and not creating:
                 out["Id"] = raw
                 continue
@@ -629,7 +687,9 @@ class Org:
             )
         return out
 
-    def _check(self, obj: SObjectType, row: dict[str, Any], given: set[str], previous: dict[str, Any] | None) -> None:
+    def _check(
+        self, obj: SObjectType, row: dict[str, Any], given: set[str], previous: dict[str, Any] | None
+    ) -> None:
         missing = [
             f.name
             for f in obj.fields.values()
@@ -639,7 +699,9 @@ class Org:
             and (previous is None or f.name in given)
         ]
         if missing:
-            raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+            )
         for name in sorted(given):
             spec = obj.fields[name]
             value = row.get(name)
@@ -648,19 +710,27 @@ class Org:
             label = spec.label or name
             if spec.type in _TEXT and spec.length and len(value) > spec.length:
                 raise RecordError(
-                    "STRING_TOO_LONG", f"{label}: data value too large: {value[:60]} (max length={spec.length})", (name,)
+                    "STRING_TOO_LONG",
+                    f"{label}: data value too large: {value[:60]} (max length={spec.length})",
+                    (name,),
                 )
             if spec.type == "email" and not _EMAIL_SHAPE.match(value):
-                raise RecordError("INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {value}", (name,))
+                raise RecordError(
+                    "INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {value}", (name,)
+                )
             if spec.type == "picklist" and spec.restricted and value not in spec.picklist:
                 raise RecordError(
-                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f"{label}: bad value for restricted picklist field: {value}", (name,)
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{label}: bad value for restricted picklist field: {value}",
+                    (name,),
                 )
             if spec.type == "reference":
                 row[name] = self.check_reference(spec.name, spec.reference_to, value)
         for rule in self.validation_rules:
             if rule.active and rule.object == obj.name and rule.rejects(dict(row)):
-                raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, (rule.field,) if rule.field else ())
+                raise RecordError(
+                    "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, (rule.field,) if rule.field else ()
+                )
         for spec in obj.fields.values():
             if spec.unique and spec.name != "Id" and row.get(spec.name) is not None and spec.name in given:
                 key = _match_key(row[spec.name], spec.case_sensitive)
@@ -682,7 +752,9 @@ class Org:
             raise RecordError("MALFORMED_ID", f"{label}: id value of incorrect type: {value}", (field_name,))
         kind = self.type_of(normal)
         if kind not in targets:
-            raise RecordError("FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {value}", (field_name,))
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {value}", (field_name,)
+            )
         target = self._rows.get(normal)
         if target is None:
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (field_name,))
@@ -708,7 +780,7 @@ def parse_value(kind: str, raw: Any, name: str = "") -> Any:
         return None
     try:
         if kind in _TEXT or kind in ("id", "reference"):
-            if isinstance(raw, bool) or isinstance(raw, (dict, list)):
+            if isinstance(raw, (bool, dict, list)):
                 raise ValueError
             return str(raw) if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
         if kind == "boolean":
@@ -743,7 +815,13 @@ def parse_value(kind: str, raw: Any, name: str = "") -> Any:
     except ValueError:
         pass
     shown = raw if not isinstance(raw, str) else raw[:80]
-    token = "VALUE_STRING" if isinstance(raw, str) else "VALUE_NUMBER_INT" if isinstance(raw, int) else "START_OBJECT"
+    token = (
+        "VALUE_STRING"
+        if isinstance(raw, str)
+        else "VALUE_NUMBER_INT"
+        if isinstance(raw, int)
+        else "START_OBJECT"
+    )
     raise RequestError(
         "JSON_PARSER_ERROR",
         f"Cannot deserialize instance of {kind} from {token} value {shown} or request may be missing a required field",
@@ -762,7 +840,9 @@ def parse_datetime(text: str) -> datetime:
         raise ValueError(f"not a date-time: {text}")
     year, month, dom, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    value = datetime(int(year), int(month), int(dom), int(hour), int(minute), int(second or 0), micro, tzinfo=UTC)
+    value = datetime(
+        int(year), int(month), int(dom), int(hour), int(minute), int(second or 0), micro, tzinfo=UTC
+    )
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
