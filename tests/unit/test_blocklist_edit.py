@@ -86,13 +86,17 @@ def test_add_notes_the_org_layer_and_free_mail(user: Path, policy: Path) -> None
 
 
 def test_one_malformed_value_means_nothing_is_written(user: Path) -> None:
-    with pytest.raises(SettingsError, match="'an' is neither .*also malformed: 'address'; nothing was changed"):
+    with pytest.raises(
+        SettingsError, match=r"'an' is neither .*also malformed: 'address'; nothing was changed"
+    ):
         blocklist_add(user, ["fine.example", "an", "address"])
     assert user.read_text(encoding="utf-8") == USER
 
 
 def test_remove_takes_values_out_and_explains_what_still_blocks(user: Path, policy: Path) -> None:
-    outcomes = blocklist_remove(user, ["Partner.io", "old@friend.example", "competitor.example", "x@family.example"], policy)
+    outcomes = blocklist_remove(
+        user, ["Partner.io", "old@friend.example", "competitor.example", "x@family.example"], policy
+    )
     assert _statuses(outcomes) == {
         "partner.io": "removed",
         "old@friend.example": "removed",
@@ -110,7 +114,9 @@ def test_remove_takes_values_out_and_explains_what_still_blocks(user: Path, poli
 def test_forced_blocklist_cannot_be_edited(user: Path, tmp_path: Path) -> None:
     policy = tmp_path / "forced.toml"
     policy.write_text('[forced.blocklist]\ndomains = ["corp.example"]\n', encoding="utf-8")
-    with pytest.raises(SettingsError, match="blocklist-domains is forced to corp.example by your org policy"):
+    with pytest.raises(
+        SettingsError, match=r"blocklist-domains is forced to corp\.example by your org policy"
+    ):
         blocklist_add(user, ["new.example"], policy)
     # Addresses are not forced, so they can still be added.
     assert _statuses(blocklist_add(user, ["a@new.example"], policy)) == {"a@new.example": "added"}

@@ -96,7 +96,7 @@ def test_unknown_key_in_file_names_line_and_suggests(tmp_path: Path) -> None:
 
 def test_cli_name_written_in_the_file_is_explained(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", "[general.emails]\nauto-save-emails = true\n")
-    with pytest.raises(SettingsError, match="in the file it is 'auto-save' under \\[general.emails\\]"):
+    with pytest.raises(SettingsError, match=r"in the file it is 'auto-save' under \[general\.emails\]"):
         load_settings(path)
 
 
@@ -128,7 +128,9 @@ def test_several_problems_are_counted(tmp_path: Path) -> None:
     assert [p.line for p in caught.value.problems] == [2, 3]
 
 
-@pytest.mark.parametrize("line", ['password = "hunter2"', 'refresh-token = "x"', 'private-key = "-----BEGIN"'])
+@pytest.mark.parametrize(
+    "line", ['password = "hunter2"', 'refresh-token = "x"', 'private-key = "-----BEGIN"']
+)
 def test_secrets_in_the_file_are_refused_spec_9(tmp_path: Path, line: str) -> None:
     path = _write(tmp_path / "s.toml", f"[salesforce]\nusername = 'me@example.com'\n{line}\n")
     with pytest.raises(SettingsError, match=r"line 3: .*looks like a secret.*rgsync connect salesforce"):
@@ -287,7 +289,7 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(SettingsError, match="cannot write .*No space left"):
+    with pytest.raises(SettingsError, match=r"cannot write .*No space left"):
         set_value(path, "history-days", "8")
     assert path.read_text(encoding="utf-8") == HAND_WRITTEN
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
@@ -301,9 +303,16 @@ def test_write_connection_fills_the_table_and_keeps_comments(tmp_path: Path) -> 
     write_connection(
         path,
         "mailbox",
-        {"provider": "gmail", "address": "Me@Example.com", "aliases": ["me2@example.com"], "ca-file": Path("ca.pem")},
+        {
+            "provider": "gmail",
+            "address": "Me@Example.com",
+            "aliases": ["me2@example.com"],
+            "ca-file": Path("ca.pem"),
+        },
     )
-    write_connection(path, "salesforce", {"instance-url": "https://x.my.salesforce.com", "api-version": "60.0"})
+    write_connection(
+        path, "salesforce", {"instance-url": "https://x.my.salesforce.com", "api-version": "60.0"}
+    )
     after = path.read_text(encoding="utf-8")
     assert after.startswith(HAND_WRITTEN)
     settings = load_settings(path)
@@ -323,7 +332,7 @@ def test_write_connection_refuses_secrets_and_unknown_keys(tmp_path: Path) -> No
         write_connection(path, "salesforce", {"password": "hunter2"})
     with pytest.raises(SettingsError, match="did you mean 'instance-url'"):
         write_connection(path, "salesforce", {"instance-ur": "https://x"})
-    with pytest.raises(SettingsError, match="mailbox.provider expects one of"):
+    with pytest.raises(SettingsError, match=r"mailbox\.provider expects one of"):
         write_connection(path, "mailbox", {"provider": "imap"})
     with pytest.raises(SettingsError, match="did you mean 'mailbox'"):
         write_connection(path, "mailbx", {})

@@ -46,7 +46,11 @@ def test_plain_keys_are_single_line_keys_under_their_own_header() -> None:
     layout = scan(TEXT)
     assert ("general", "emails", "auto-save") in layout.plain
     assert ("sync", "max-deletes") in layout.plain
-    for path in [("general", "emails", "multi"), ("general", "emails", "list"), ("general", "emails", "inline")]:
+    for path in [
+        ("general", "emails", "multi"),
+        ("general", "emails", "list"),
+        ("general", "emails", "inline"),
+    ]:
         assert path not in layout.plain
 
 

@@ -87,7 +87,9 @@ def test_org_blocklist_is_a_separate_normalised_layer(files: tuple[Path, Path]) 
     assert settings.user_blocklist.domains == frozenset({"partner.io"})
 
 
-def test_policy_defaults_reach_connection_tables_with_paths_next_to_the_policy(files: tuple[Path, Path]) -> None:
+def test_policy_defaults_reach_connection_tables_with_paths_next_to_the_policy(
+    files: tuple[Path, Path],
+) -> None:
     settings = load_settings(*files)
     assert settings.salesforce["login-url"] == "https://example.my.salesforce.com"
     assert settings.source("salesforce.login-url") == "policy"
@@ -120,16 +122,22 @@ def test_unset_falls_back_to_the_policy_default(files: tuple[Path, Path]) -> Non
 
 
 def test_missing_policy_file_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="org policy file .* does not exist"):
+    with pytest.raises(SettingsError, match=r"org policy file .* does not exist"):
         load_settings(tmp_path / "s.toml", tmp_path / "nope.toml")
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[forcd.sync]\nmax-deletes = 1\n", r"line 1: 'forcd' is not a policy table — did you mean 'forced'\?"),
+        (
+            "[forcd.sync]\nmax-deletes = 1\n",
+            r"line 1: 'forcd' is not a policy table — did you mean 'forced'\?",
+        ),
         ("[forced.sync]\nmax-deletes = 'lots'\n", r"line 2: max-deletes expects a whole number"),
-        ("[blocklist]\ndomains = ['bob@x.com']\n", r"line 2: 'bob@x.com' in blocklist.domains is an email address"),
+        (
+            "[blocklist]\ndomains = ['bob@x.com']\n",
+            r"line 2: 'bob@x.com' in blocklist.domains is an email address",
+        ),
         ("[blocklist]\nwildcards = ['x']\n", r"line 2: unknown setting 'blocklist.wildcards'"),
         ("[defaults.salesforce]\nclient-secret = 'x'\n", r"line 2: .*looks like a secret"),
         ("[defaults\n", r"line 1: not valid TOML"),

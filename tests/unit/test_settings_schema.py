@@ -68,7 +68,9 @@ def test_connection_defaults_per_issue_brief() -> None:
     assert key_by_name("mailbox.provider").choices == ("gmail", "exchange", "microsoft365", "memory")
 
 
-@pytest.mark.parametrize("name", ["history-days", "general.emails.history-days", "HISTORY-DAYS", " history-days "])
+@pytest.mark.parametrize(
+    "name", ["history-days", "general.emails.history-days", "HISTORY-DAYS", " history-days "]
+)
 def test_key_by_name_accepts_cli_name_and_toml_path(name: str) -> None:
     assert key_by_name(name).name == "history-days"
 
@@ -85,7 +87,9 @@ def test_unknown_key_without_a_close_one_points_to_the_list() -> None:
         key_by_name("zzzz")
 
 
-@pytest.mark.parametrize("name", ["salesforce.password", "mailbox.refresh-token", "client-secret", "private-key"])
+@pytest.mark.parametrize(
+    "name", ["salesforce.password", "mailbox.refresh-token", "client-secret", "private-key"]
+)
 def test_secret_names_point_to_rgsync_connect_spec_9(name: str) -> None:
     with pytest.raises(SettingsError, match="rgsync connect"):
         key_by_name(name)

@@ -116,8 +116,7 @@ def list_command(app: App) -> None:
         )
     if policy_file:
         app.say(f"Org policy: {policy_file}")
-    for key in settings.ignored_user_values():
-        app.say(f"Note: your value of {key.name} has no effect; the org policy forces it.")
+    _note_ignored(app, settings)
 
 
 settings_group.add_command(list_command, "show")
@@ -193,6 +192,11 @@ def path_command(app: App) -> None:
         click.echo(str(paths.settings_file))
 
 
+def _note_ignored(app: App, settings: Settings) -> None:
+    for key in settings.ignored_user_values():
+        app.say(f"Note: your value of {key.name} has no effect; the org policy forces it.")
+
+
 def _report(
     problems: tuple[SettingsError, ...] | list[SettingsError], final: str | None = None
 ) -> SettingsError:
@@ -236,8 +240,7 @@ def validate_command(app: App) -> None:
     if policy_file:
         app.say(f"Org policy {policy_file} is valid.")
     settings = load_settings(settings_file, policy_file)
-    for key in settings.ignored_user_values():
-        app.say(f"Note: your value of {key.name} has no effect; the org policy forces it.")
+    _note_ignored(app, settings)
 
 
 @settings_group.command("edit")
@@ -246,7 +249,7 @@ def edit_command(app: App) -> None:
     """Open your settings file in $VISUAL / $EDITOR; an invalid result is undone (exit 2)."""
     settings_file, policy_file = _files(app)
     existed = settings_file.exists()
-    result = edit_settings(settings_file, lambda path: click.edit(filename=str(path)), policy_file)
+    result = edit_settings(settings_file, lambda path: click.edit(filename=str(path)))
     if result.problems:
         kept = "restored" if existed else "not created"
         raise _report(
@@ -254,7 +257,5 @@ def edit_command(app: App) -> None:
             f"{settings_file} was {kept} because the edit has the problem(s) above; "
             f"your edit is saved in {result.rejected_copy} — fix it there or run `rgsync settings edit` again",
         )
-    if result.changed:
-        app.say(f"Saved {settings_file}.")
-    else:
-        app.say("No changes.")
+    app.say(f"Saved {settings_file}." if result.changed else "No changes.")
+    _note_ignored(app, load_settings(settings_file, policy_file))

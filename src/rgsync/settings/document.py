@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.container import Container
+from tomlkit.container import Container, OutOfOrderTableProxy
 from tomlkit.exceptions import ParseError
 from tomlkit.items import Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
@@ -145,7 +145,7 @@ def _sync_folder(folder: Path) -> None:
 def _get(doc: Container | Table | InlineTable, path: tuple[str, ...]) -> Any:
     node: Any = doc
     for part in path:
-        if not isinstance(node, Container | Table | InlineTable | dict) or part not in node:
+        if not isinstance(node, Container | Table | InlineTable | OutOfOrderTableProxy) or part not in node:
             return None
         node = node[part]
     return node
@@ -159,7 +159,7 @@ def _table_for_write(doc: TOMLDocument, key: Key, path: Path) -> Any:
             last = depth == len(key.table) - 1
             node[part] = tomlkit.table(is_super_table=not last)
         child = node[part]
-        if not isinstance(child, Table | InlineTable):
+        if not isinstance(child, Table | InlineTable | OutOfOrderTableProxy):
             where = ".".join(key.table[: depth + 1])
             raise SettingsError(
                 f"{path}: cannot set {key.name} because '{where}' is not a table in that file; "
@@ -175,7 +175,9 @@ def _line_ending(line: str) -> str:
     return "\r\n" if line.endswith("\r\n") else "\n"
 
 
-def _edit_text(text: str, layout: Layout, key: Key, value: object | None, present: bool) -> str | None:
+def _edit_text(
+    text: str, layout: Layout, key: Key, value: object | None, *, present: bool, table_exists: bool
+) -> str | None:
     """The smallest line edit that makes the change, or None when a line edit cannot do it."""
     lines = text.splitlines(keepends=True)
     if value is None:
@@ -193,6 +195,10 @@ def _edit_text(text: str, layout: Layout, key: Key, value: object | None, presen
         return None  # replaced through tomlkit, which keeps the line's own comment
     section = layout.section(key.table, len(lines))
     if section is None:
+        if not table_exists:
+            # A new table goes at the end, set off by a blank line like the rest of the file.
+            gap = "" if not text or text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
+            return f"{text}{gap}[{'.'.join(key.table)}]\n{key.leaf} = {toml_text(value)}\n"
         return None
     commented = re.compile(rf"^(\s*)#\s*{re.escape(key.leaf)}\s*=")
     for index in range(section[0], section[1]):
@@ -200,7 +206,13 @@ def _edit_text(text: str, layout: Layout, key: Key, value: object | None, presen
         if match:
             lines[index] = f"{match.group(1)}{key.leaf} = {toml_text(value)}{_line_ending(lines[index])}"
             return "".join(lines)
-    return None
+    # Otherwise the key goes after the last line of its table, before the blank lines that follow.
+    last = max((i for i in range(section[0] - 1, section[1]) if lines[i].strip()), default=section[0] - 1)
+    ending = _line_ending(lines[last])
+    if not lines[last].endswith(("\n", "\r")):
+        lines[last] += ending
+    lines.insert(last + 1, f"{key.leaf} = {toml_text(value)}{ending}")
+    return "".join(lines)
 
 
 def _edit_doc(doc: TOMLDocument, key: Key, value: object | None, path: Path) -> None:
@@ -231,7 +243,9 @@ def _change_one(text: str, path: Path, key: Key, value: object | None) -> str:
     present = _get(doc, key.path) is not None
     if value is None and not present:
         return text
-    candidate = _edit_text(text, layout, key, value, present)
+    candidate = _edit_text(
+        text, layout, key, value, present=present, table_exists=_get(doc, key.table) is not None
+    )
     if candidate is not None and _holds(candidate, path, key, value):
         return candidate
     _edit_doc(doc, key, value, path)

@@ -36,7 +36,9 @@ class Layout:
         A table only implied by a deeper header (`[a.b]` implies `a`) is found at that header.
         """
         if path not in self.keys and path not in self.headers:
-            inside = [line for p, line in (*self.headers.items(), *self.keys.items()) if p[: len(path)] == path]
+            inside = [
+                line for p, line in (*self.headers.items(), *self.keys.items()) if p[: len(path)] == path
+            ]
             if inside:
                 return min(inside)
         for depth in range(len(path), 0, -1):

@@ -356,9 +356,7 @@ class EditResult:
     rejected_copy: Path | None = None
 
 
-def edit_settings(
-    settings_file: Path, run_editor: Callable[[Path], None], org_policy_file: Path | None = None
-) -> EditResult:
+def edit_settings(settings_file: Path, run_editor: Callable[[Path], None]) -> EditResult:
     """Open the settings file in an editor, then keep the edit only if the file is valid.
 
     A missing file is first created from the commented template. An invalid edit is undone (the

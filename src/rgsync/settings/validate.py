@@ -49,48 +49,26 @@ def read_values(
     def walk(node: Mapping[str, Any], rel: tuple[str, ...]) -> None:
         for name, value in node.items():
             here = (*rel, name)
-            full = (*base, *here)
-            line = layout.line_of(full)
+            full = ".".join((*base, *here))
+            line = layout.line_of((*base, *here))
             key = vocabulary.keys.get(here)
-            if key is None and looks_like_secret(name):
-                found.problems.append(
-                    SettingsError(
-                        located(file, line, secret_refusal(".".join(here))),
-                        key=".".join(full),
-                        file=file,
-                        line=line,
-                    )
-                )
-            elif key is not None:
-                if isinstance(value, dict):
-                    found.problems.append(
-                        _error(file, line, key, f"{key.name} is a single value, not a table")
-                    )
-                    continue
+            if key is not None:
                 try:
+                    if isinstance(value, dict):
+                        raise SettingsError(f"{key.name} is a single value, not a table")
                     found.values[key] = check_value(key, value)
                 except SettingsError as exc:
-                    found.problems.append(_error(file, line, key, exc.message))
+                    found.problems.append(_problem(file, line, key.name, exc.message))
                     continue
                 if line is not None:
                     found.lines[key] = line
+            elif looks_like_secret(name):
+                found.problems.append(_problem(file, line, full, secret_refusal(".".join(here))))
+            elif here in vocabulary.tables and isinstance(value, dict):
+                walk(value, here)
             elif here in vocabulary.tables:
-                if isinstance(value, dict):
-                    walk(value, here)
-                else:
-                    found.problems.append(
-                        SettingsError(
-                            located(
-                                file,
-                                line,
-                                f"'{'.'.join(full)}' is a table of settings, not a single value; "
-                                f"write it as [{'.'.join(full)}] with its keys below",
-                            ),
-                            key=".".join(full),
-                            file=file,
-                            line=line,
-                        )
-                    )
+                text = f"'{full}' is a table of settings, not a single value; write it as [{full}] with its keys below"
+                found.problems.append(_problem(file, line, full, text))
             else:
                 found.problems.append(
                     _unknown(here, base, file, line, vocabulary, is_table=isinstance(value, dict))
@@ -100,8 +78,8 @@ def read_values(
     return found
 
 
-def _error(file: Path, line: int | None, key: Key, text: str) -> SettingsError:
-    return SettingsError(located(file, line, text), key=key.name, file=file, line=line)
+def _problem(file: Path, line: int | None, key: str, text: str) -> SettingsError:
+    return SettingsError(located(file, line, text), key=key, file=file, line=line)
 
 
 def _unknown(
@@ -136,6 +114,7 @@ def _suggest(leaf: str, parent: tuple[str, ...], base: tuple[str, ...], vocabula
         key = vocabulary.keys.get(siblings[match])
         also = f" ({key.name})" if key is not None and key.name not in (key.leaf, key.dotted) else ""
         return f" — did you mean '{match}'{also}?"
-    paths = {".".join(p): p for p in known}
+    # The table the key sits in is no useful answer to "which key did you mean".
+    paths = {".".join(p): p for p in known if p != parent[: len(p)]}
     found = closest(".".join((*parent, leaf)), paths)
     return f" — did you mean '{'.'.join((*base, *paths[found]))}'?" if found else ""

@@ -1,0 +1,584 @@
+"""One sync session (`rgsync run`): the one place that joins settings, state, providers and engine.
+
+The order is SPEC §2: lock → pause → due time → settings → per stream (read changes, gather
+lookups, plan, guard, write, record) → cursors last → session record → summary. Every create is
+journalled before it is sent and the journal is resolved after, so a session killed at any instant
+and rerun neither duplicates nor loses anything (SPEC §7.1): pending intents are adopted by their
+natural key at the start of the next session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rgsync.engine import calendar as calendar_rules
+from rgsync.engine import contacts as contact_rules
+from rgsync.engine import emails as email_rules
+from rgsync.engine import tasks as task_rules
+from rgsync.engine.types import (
+    Action,
+    AutoResolve,
+    Directory,
+    Identity,
+    Rules,
+    SideChanges,
+    StreamContext,
+    ThreadLinks,
+)
+from rgsync.model import (
+    Create,
+    EmailItem,
+    IssueReport,
+    NewPerson,
+    OrgInfo,
+    Page,
+    Person,
+    PersonKind,
+    RecordKind,
+    Side,
+    Stream,
+)
+from rgsync.providers.base import (
+    ApiBudgetError,
+    AuthError,
+    Crm,
+    CrmReadOptions,
+    FatalError,
+    Mailbox,
+    MailboxReadOptions,
+    RetriableError,
+    RetryPolicy,
+    with_retries,
+)
+from rgsync.session import reports
+from rgsync.session.execute import PlanExecution
+from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.rules import free_mail_domains, rules_from_settings
+from rgsync.state import StateStore
+
+log = logging.getLogger("rgsync.session")
+
+ORG_INFO_MAX_AGE = timedelta(days=1)
+# Back-off after the API budget guard stops a session (SPEC §7.4): 30 min, 2.5 h, 4.5 h, then 4.5 h.
+BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedelta(hours=4, minutes=30))
+TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
+
+
+class SyncSession(PlanExecution):
+    """Runs sessions for one profile over one mailbox and one org.
+
+    The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the back-off
+    policy for transient failures (tests pass one that does not sleep).
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        state: StateStore,
+        mailbox: Mailbox,
+        crm: Crm,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry: RetryPolicy | None = None,
+        free_mail: frozenset[str] | None = None,
+        time_zone: str = "UTC",
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.mailbox = mailbox
+        self.crm = crm
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.free_mail = free_mail if free_mail is not None else free_mail_domains()
+        self.time_zone = time_zone
+
+    def run(self, options: RunOptions | None = None) -> SessionResult:
+        """Run one session (SPEC §2). The caller must hold the profile lock."""
+        options = options or RunOptions()
+        now = self.clock()
+        if self.state.paused and not options.manual:
+            return SessionResult(status="paused", message="rgsync is paused; `rgsync resume` to sync again")
+        due = self.state.get_meta("next_due_at")
+        if not options.force and not options.dry_run and not options.manual and due:
+            due_at = datetime.fromisoformat(str(due))
+            if now < due_at:
+                return SessionResult(status="not-due", next_due_at=due_at)
+
+        result = SessionResult(status="dry-run" if options.dry_run else "completed", started_at=now)
+        if not options.dry_run:
+            result.session_id = self.state.start_session(now, dry_run=False)
+        mailbox_calls0, crm_calls0 = self.mailbox.api_calls, self.crm.api_calls
+        try:
+            self._run_streams(now, options, result)
+        except FatalError as exc:
+            result.status = "failed"
+            result.message = exc.message
+            self._issue(reports.fatal(exc), now, options)
+        except RetriableError as exc:
+            # Still failing after the retries (SPEC §7.3): the next session starts from the old cursors.
+            result.status = "failed"
+            result.message = f"a service did not answer after {self.retry.attempts} attempts: {exc.message}"
+        finally:
+            result.ended_at = self.clock()
+            result.api_calls = {
+                Side.MAILBOX.value: self.mailbox.api_calls - mailbox_calls0,
+                Side.SALESFORCE.value: self.crm.api_calls - crm_calls0,
+            }
+        if not options.dry_run:
+            self._schedule_next(result, now)
+            summary = result.to_json()
+            self.state.finish_session(result.session_id or 0, result.ended_at, result.status, summary)
+        result.open_issues = self.state.open_issue_count()
+        return result
+
+    def _run_streams(self, now: datetime, options: RunOptions, result: SessionResult) -> None:
+        org = self._org_info(now, options)
+        rules = rules_from_settings(self.settings, org, self.free_mail)
+        identity = Identity(
+            user_id=org.user_id,
+            address=self.mailbox.address,
+            aliases=frozenset(self.mailbox.aliases),
+            time_zone=self.time_zone,
+        )
+        if not options.dry_run:
+            self._recover(now)
+        window_start = now - timedelta(days=rules.calendar_past_days)
+        window_end = now + timedelta(days=rules.calendar_future_days)
+        crm_pages: dict[Stream, list[Page]] = {}
+        two_way = [s for s in TWO_WAY if self._stream_active(s, rules)] if not options.manual else []
+        if two_way:
+            cursors = {s: self.state.cursor(s, Side.SALESFORCE) for s in two_way}
+            crm_options = CrmReadOptions(
+                user_id=org.user_id,
+                calendar_start=window_start,
+                calendar_end=window_end,
+                tasks_since=now - timedelta(days=rules.tasks_completed_days),
+                contacts_scope=rules.contacts_scope.value,
+                contacts_view=rules.contacts_view,
+                streams=frozenset(two_way),
+            )
+            try:
+                crm_pages = with_retries(lambda: self.crm.changes(cursors, crm_options), self.retry)
+            except ApiBudgetError as exc:
+                self._budget_stop(exc.message, now, options)
+                for s in [Stream.EMAILS, *two_way]:
+                    result.streams[s] = StreamSummary(s, status="budget", error=exc.message)
+                result.status = "failed"
+                result.message = exc.message
+                return
+            except RetriableError as exc:
+                for s in two_way:
+                    result.streams[s] = StreamSummary(s, status="failed", error=exc.message)
+                result.status = "failed"
+                two_way = []
+        mailbox_options = MailboxReadOptions(
+            email_since=now - timedelta(days=rules.history_days),
+            calendar_start=window_start,
+            calendar_end=window_end,
+        )
+        # The emails stream always runs: manual saves by label work with auto-save off (SPEC §3.6).
+        for stream in [Stream.EMAILS, *two_way]:
+            summary = StreamSummary(stream)
+            result.streams[stream] = summary
+            try:
+                if stream is Stream.EMAILS:
+                    self._emails(rules, identity, mailbox_options, now, options, summary, result)
+                else:
+                    self._two_way(
+                        stream,
+                        rules,
+                        identity,
+                        mailbox_options,
+                        crm_pages.get(stream, []),
+                        now,
+                        options,
+                        summary,
+                        result,
+                    )
+            except StreamStopped as stop:
+                summary.status = stop.status
+                summary.error = stop.message
+                if stop.status in ("failed", "budget"):
+                    result.status = "failed"
+                    result.message = result.message or stop.message
+                if stop.status == "budget":
+                    # The org's allocation is shared by every stream: stop them all and back off.
+                    self._budget_stop(stop.message, now, options)
+                    break
+
+    def _stream_active(self, stream: Stream, rules: Rules) -> bool:
+        """A stream runs when its switch is on, or when it still has links to clean up after a switch-off."""
+        if stream is Stream.EVENTS:
+            switched_on = (
+                rules.sync_salesforce_calendar or rules.auto_save_meetings or rules.auto_save_appointments
+            )
+        elif stream is Stream.TASKS:
+            switched_on = rules.sync_salesforce_tasks
+        else:
+            switched_on = rules.sync_salesforce_contacts
+        return switched_on or bool(self.state.links(stream))
+
+    def _org_info(self, now: datetime, options: RunOptions) -> OrgInfo:
+        """The user's Id and org capabilities, from the state store unless older than a day."""
+        cached = self.state.get_meta("org_info")
+        if isinstance(cached, dict) and cached.get("fetched_at"):
+            fetched = datetime.fromisoformat(cached["fetched_at"])
+            if now - fetched < ORG_INFO_MAX_AGE:
+                return OrgInfo(
+                    user_id=cached["user_id"],
+                    user_email=cached.get("user_email", ""),
+                    enhanced_email=bool(cached.get("enhanced_email", True)),
+                    shared_activities=bool(cached.get("shared_activities", True)),
+                    external_id_fields=dict(cached.get("external_id_fields", {})),
+                    fetched_at=fetched,
+                )
+        info = with_retries(self.crm.org_info, self.retry)
+        if not options.dry_run:
+            self.state.set_meta(
+                "org_info",
+                {
+                    "user_id": info.user_id,
+                    "user_email": info.user_email,
+                    "enhanced_email": info.enhanced_email,
+                    "shared_activities": info.shared_activities,
+                    "external_id_fields": dict(info.external_id_fields),
+                    "fetched_at": now.isoformat(),
+                },
+            )
+        return info
+
+    def _emails(
+        self,
+        rules: Rules,
+        identity: Identity,
+        read: MailboxReadOptions,
+        now: datetime,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        links = self.state.links(Stream.EMAILS)
+        tracked = {
+            thread: ThreadLinks(thread, who, what)
+            for thread, (who, what) in self.state.tracked_threads().items()
+        }
+        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        if options.manual:
+            pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
+        else:
+            pages = self._read_mailbox(Stream.EMAILS, cursor, read)
+        for page in pages:
+            if page.reset:
+                self._cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
+            emails = [i for i in page.items if isinstance(i, EmailItem)]
+            summary.changes_read[Side.MAILBOX.value] += len(emails)
+            if emails:
+                ctx = StreamContext(
+                    identity=identity,
+                    rules=rules,
+                    now=now,
+                    links=links,
+                    first_session=cursor is None,
+                )
+                self._email_page(emails, ctx, tracked, options, summary, result)
+            if page.cursor and not options.dry_run and not options.manual:
+                self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, page.cursor)
+            links = self.state.links(Stream.EMAILS) if not options.dry_run else links
+
+    def _fetch(self, mailbox_id: str) -> Page:
+        return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)
+
+    def _email_page(
+        self,
+        emails: list[EmailItem],
+        ctx: StreamContext,
+        tracked: dict[str, ThreadLinks],
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        manual = options.manual
+        manual_thread = options.manual if options.manual_thread else ()
+        needs = email_rules.email_lookups(emails, ctx, tracked, manual, manual_thread=manual_thread)
+        people = self._find_people(needs.addresses)
+        existing = (
+            self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
+            if needs.message_ids
+            else {}
+        )
+        directory = Directory(people=people, existing_emails=existing)
+        if ctx.rules.auto_resolve is not AutoResolve.OFF:
+            domains = email_rules.auto_resolve_domains(
+                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
+            )
+            by_domain = self._crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
+            directory = replace(directory, accounts_by_domain=by_domain)
+            creates = email_rules.plan_auto_resolve(
+                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
+            )
+            if creates:
+                new_people = self._auto_resolve(creates, ctx, options, summary, result)
+                merged = {k: tuple(v) for k, v in people.items()}
+                for person in new_people:
+                    merged[person.email] = (*merged.get(person.email, ()), person)
+                directory = replace(directory, people=merged)
+        contact_accounts = {
+            p.account_id
+            for found in directory.people.values()
+            for p in found
+            if p.kind is PersonKind.CONTACT and p.account_id
+        }
+        if contact_accounts:
+            accounts = self._crm_read(lambda: self.crm.accounts_by_id(contact_accounts))
+            opportunities: list[Any] = []
+            if ctx.rules.link_to_opportunities:
+                opportunities = self._crm_read(
+                    lambda: self.crm.opportunities_for(contact_accounts, ctx.identity.user_id)
+                )
+            directory = replace(directory, accounts=accounts, opportunities=tuple(opportunities))
+        plan = email_rules.plan_emails(emails, directory, ctx, tracked, manual, manual_thread)
+        self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
+        if not options.dry_run:
+            for thread in plan.tracked_threads:
+                self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)
+                tracked[thread.thread_id] = thread
+
+    def _find_people(self, addresses: Iterable[str]) -> dict[str, tuple[Person, ...]]:
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return {}
+        found = self._crm_read(lambda: self.crm.find_people(wanted))
+        return {k.lower(): tuple(v) for k, v in found.items()}
+
+    def _auto_resolve(
+        self,
+        creates: list[Action],
+        ctx: StreamContext,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> list[Person]:
+        """Create Accounts, then the Leads/Contacts that need them (SPEC §3.4); returns the new people."""
+        accounts = [a for a in creates if isinstance(a.write, Create) and a.write.kind is RecordKind.ACCOUNT]
+        persons = [a for a in creates if a not in accounts]
+        if options.dry_run:
+            result.planned += creates
+            return [
+                Person(
+                    f"(new {a.write.record.kind.value})",
+                    a.write.record.kind,
+                    a.write.record.email,
+                    a.write.record.first_name,
+                    a.write.record.last_name,
+                )  # type: ignore[union-attr]
+                for a in persons
+            ]
+        new_account_ids: dict[str, str] = {}
+        if accounts:
+            results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, accounts)
+            self._forget(intents)
+            for action, res in zip(accounts, results, strict=True):
+                if res.ok and res.id and isinstance(action.write, Create):
+                    new_account_ids[action.write.key] = res.id
+        fixed: list[Action] = []
+        for action in persons:
+            assert isinstance(action.write, Create)
+            record = action.write.record
+            if (
+                isinstance(record, NewPerson)
+                and record.kind is PersonKind.CONTACT
+                and record.account_id is None
+            ):
+                domain = record.email.rpartition("@")[2]
+                account_id = new_account_ids.get(domain) or new_account_ids.get(record.company)
+                if account_id:
+                    record = replace(record, account_id=account_id)
+            fixed.append(replace(action, write=replace(action.write, record=record)))
+        people: list[Person] = []
+        if fixed:
+            results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, fixed)
+            self._forget(intents)
+            for action, res in zip(fixed, results, strict=True):
+                record = action.write.record  # type: ignore[union-attr]
+                if res.ok and res.id and isinstance(record, NewPerson):
+                    people.append(
+                        Person(
+                            res.id,
+                            record.kind,
+                            record.email,
+                            record.first_name,
+                            record.last_name,
+                            record.account_id,
+                            ctx.identity.user_id,
+                        )
+                    )
+                    summary.created[Side.SALESFORCE.value] += 1
+        return people
+
+    def _two_way(
+        self,
+        stream: Stream,
+        rules: Rules,
+        identity: Identity,
+        read: MailboxReadOptions,
+        crm_pages: list[Page],
+        now: datetime,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        links = self.state.links(stream)
+        by_sf = {link.salesforce_id: link for link in links.values()}
+        mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
+        mailbox_items, mailbox_deleted, mailbox_seen, mailbox_full, new_mailbox_cursor = (
+            [],
+            [],
+            set(),
+            False,
+            None,
+        )
+        try:
+            for page in self._read_mailbox(stream, mailbox_cursor, read):
+                if page.reset:
+                    self._cursor_reset(stream, Side.MAILBOX, now, options)
+                mailbox_full = mailbox_full or page.full
+                mailbox_items += page.items
+                mailbox_deleted += page.deleted
+                mailbox_seen.update(getattr(i, "id", "") for i in page.items)
+                new_mailbox_cursor = page.cursor or new_mailbox_cursor
+        except RetriableError as exc:
+            raise StreamStopped("failed", exc.message) from exc
+        sf_items, sf_deleted, sf_seen, sf_full, new_sf_cursor = [], [], set(), False, None
+        for page in crm_pages:
+            if page.reset:
+                self._cursor_reset(stream, Side.SALESFORCE, now, options)
+            sf_full = sf_full or page.full
+            sf_items += page.items
+            sf_deleted += page.deleted
+            sf_seen.update(getattr(i, "id", "") for i in page.items)
+            new_sf_cursor = page.cursor or new_sf_cursor
+        # A full listing says what exists: linked items it does not show are gone (SPEC §7.6).
+        if mailbox_full:
+            mailbox_deleted += [mid for mid in links if mid not in mailbox_seen]
+        if sf_full:
+            sf_deleted += [sid for sid in by_sf if sid not in sf_seen]
+        summary.changes_read[Side.MAILBOX.value] += len(mailbox_items) + len(mailbox_deleted)
+        summary.changes_read[Side.SALESFORCE.value] += len(sf_items) + len(sf_deleted)
+        ctx = StreamContext(
+            identity=identity,
+            rules=rules,
+            now=now,
+            links=links,
+            links_by_salesforce_id=by_sf,
+            first_session=mailbox_cursor is None,
+        )
+        mailbox_changes = SideChanges(tuple(mailbox_items), tuple(dict.fromkeys(mailbox_deleted)))
+        sf_changes = SideChanges(tuple(sf_items), tuple(dict.fromkeys(sf_deleted)))
+        if stream is Stream.EVENTS:
+            needs = calendar_rules.event_lookups(mailbox_items, ctx)  # type: ignore[arg-type]
+            people = self._find_people(needs.addresses)
+            meetings = (
+                self._crm_read(lambda: self.crm.find_meetings(needs.meeting_keys))
+                if needs.meeting_keys
+                else {}
+            )
+            directory = Directory(people=people, existing_events=meetings)
+            contact_accounts = {
+                p.account_id
+                for ps in people.values()
+                for p in ps
+                if p.kind is PersonKind.CONTACT and p.account_id
+            }
+            if contact_accounts:
+                accounts = self._crm_read(lambda: self.crm.accounts_by_id(contact_accounts))
+                opps = (
+                    self._crm_read(lambda: self.crm.opportunities_for(contact_accounts, identity.user_id))
+                    if rules.link_to_opportunities
+                    else []
+                )
+                directory = replace(directory, accounts=accounts, opportunities=tuple(opps))
+            plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
+        elif stream is Stream.TASKS:
+            plan = task_rules.plan_tasks(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
+        else:
+            plan = contact_rules.plan_contacts(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
+        # Mass-deletion guard (SPEC §7.5): one side of one stream deleting too much stops the stream.
+        for side in (Side.MAILBOX, Side.SALESFORCE):
+            count = plan.deletes(stream, side)
+            if count > rules.max_deletes and not options.allow_mass_delete:
+                self._issue(reports.mass_delete(stream, side, count, rules.max_deletes), now, options)
+                summary.skipped.update(s.reason.value for s in plan.skips)
+                result.skips += plan.skips
+                raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
+        self._execute_plan(stream, plan, ctx, options, summary, result)
+        if not options.dry_run:
+            if new_mailbox_cursor:
+                self.state.set_cursor(stream, Side.MAILBOX, new_mailbox_cursor)
+            if new_sf_cursor:
+                self.state.set_cursor(stream, Side.SALESFORCE, new_sf_cursor)
+
+    def _read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
+        """Pages from the mailbox; a transient failure is retried, the iterator restarted from `cursor`."""
+        attempt = 0
+        while True:
+            try:
+                yield from self.mailbox.changes(stream, cursor, read)
+                return
+            except RetriableError as exc:
+                if attempt >= self.retry.attempts - 1:
+                    raise StreamStopped("failed", exc.message) from exc
+                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
+                attempt += 1
+            except AuthError:
+                raise
+            except FatalError as exc:
+                raise StreamStopped("failed", exc.message) from exc
+
+    def _crm_read(self, call: Callable[[], Any]) -> Any:
+        try:
+            return with_retries(call, self.retry)
+        except ApiBudgetError as exc:
+            raise StreamStopped("budget", exc.message) from exc
+        except RetriableError as exc:
+            raise StreamStopped("failed", exc.message) from exc
+
+    def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
+        if not options.dry_run:
+            self.state.record_issue(report, now)
+
+    def _cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
+        self._issue(reports.cursor_reset(stream, side), now, options)
+
+    def _budget_stop(self, message: str, now: datetime, options: RunOptions) -> None:
+        self._issue(reports.api_budget(message), now, options)
+        if not options.dry_run:
+            count = int(self.state.get_meta("budget_backoff_count", 0) or 0)
+            self.state.set_meta("budget_backoff_count", count + 1)
+            self.state.set_meta(
+                "budget_backoff_until",
+                (now + BUDGET_BACKOFF[min(count, len(BUDGET_BACKOFF) - 1)]).isoformat(),
+            )
+
+    def _schedule_next(self, result: SessionResult, now: datetime) -> None:
+        """The adaptive interval (SPEC §7.2): idle sessions double the gap up to 4× the interval."""
+        interval = timedelta(minutes=int(self.settings.value("interval-minutes")))
+        gap_minutes = self.state.get_meta("gap_minutes")
+        if result.changes or gap_minutes is None:
+            gap = interval
+        else:
+            gap = min(timedelta(minutes=float(gap_minutes)) * 2, interval * 4)
+        if result.status == "failed" or any(s.status == "budget" for s in result.streams.values()):
+            gap = interval
+        self.state.set_meta("gap_minutes", gap.total_seconds() / 60)
+        next_due = now + gap
+        backoff_until = self.state.get_meta("budget_backoff_until")
+        if backoff_until and any(s.status == "budget" for s in result.streams.values()):
+            next_due = max(next_due, datetime.fromisoformat(str(backoff_until)))
+        elif not any(s.status == "budget" for s in result.streams.values()):
+            self.state.set_meta("budget_backoff_count", 0)
+        self.state.set_meta("next_due_at", next_due.isoformat())
+        result.next_due_at = next_due

@@ -1,0 +1,256 @@
+"""Carrying out a plan: journal before creates, batched writes per side, links and issues after.
+
+`PlanExecution` is mixed into `SyncSession`; it expects `state`, `mailbox`, `crm`, `retry` and
+`settings` attributes and the session's `_issue` method. Every create is journalled before it is
+sent and resolved after (SPEC §7.1), so `_recover` can adopt what a killed session left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rgsync.engine.types import (
+    Action,
+    LinkChange,
+    Plan,
+    StreamContext,
+)
+from rgsync.model import (
+    LABEL_SYNC_ERROR,
+    Create,
+    Delete,
+    Link,
+    MarkLabel,
+    RecordKind,
+    Side,
+    Stream,
+    Update,
+    WriteResult,
+)
+from rgsync.providers.base import (
+    ApiBudgetError,
+    ProviderError,
+    RetriableError,
+    with_retries,
+)
+from rgsync.session import reports
+from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+
+log = logging.getLogger("rgsync.session")
+
+
+class PlanExecution:
+    """The write half of a session (see the module docstring)."""
+
+    def _recover(self, now: datetime) -> None:
+        """Adopt or forget creates left pending by a session that was killed."""
+        pending = self.state.pending_intents()
+        if not pending:
+            return
+        by_side_kind: dict[tuple[Side, str, Stream], list[Any]] = {}
+        for intent in pending:
+            by_side_kind.setdefault((Side(intent.side), intent.kind, Stream(intent.stream)), []).append(
+                intent
+            )
+        for (side, kind, stream), intents in by_side_kind.items():
+            keys = [i.natural_key for i in intents]
+            if side is Side.SALESFORCE:
+                found = with_retries(lambda: self.crm.find_existing(RecordKind(kind), keys), self.retry)  # noqa: B023
+            else:
+                found = with_retries(lambda: self.mailbox.find_tagged(stream, keys), self.retry)  # noqa: B023
+            with self.state.transaction():
+                for intent in intents:
+                    record_id = found.get(intent.natural_key)
+                    link = intent.payload.get("link")
+                    if record_id and link:
+                        self.state.put_link(self._link_from_payload(stream, link, record_id))
+                        log.info("recovered %s %s as %s", kind, intent.natural_key, record_id)
+                    self.state.drop_intent(intent.id)
+
+    @staticmethod
+    def _link_from_payload(stream: Stream, link: Mapping[str, Any], new_id: str) -> Link:
+        return Link(
+            stream=stream,
+            mailbox_id=link["mailbox_id"] or new_id,
+            salesforce_id=link["salesforce_id"] or new_id,
+            origin=Side(link["origin"]),
+            fields=dict(link.get("fields", {})),
+            natural_key=link.get("natural_key", ""),
+        )
+
+    def _execute_plan(
+        self,
+        stream: Stream,
+        plan: Plan,
+        ctx: StreamContext,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        summary.skipped.update(s.reason.value for s in plan.skips)
+        result.skips += plan.skips
+        for report in plan.issues:
+            self._issue(report, ctx.now, options)
+        if options.dry_run:
+            result.planned += plan.actions
+            return
+        link_only = [a for a in plan.actions if a.write is None]
+        with self.state.transaction():
+            for action in link_only:
+                self._apply_link(stream, action.link, None, summary)
+                if action.link and not action.link.remove:
+                    summary.linked += 1
+                    self.state.resolve_issues_for_item(
+                        stream, action.link.mailbox_id, action.link.salesforce_id, now=ctx.now
+                    )
+        sf_actions = [a for a in plan.actions if a.write is not None and a.side is Side.SALESFORCE]
+        mailbox_actions = [a for a in plan.actions if a.write is not None and a.side is Side.MAILBOX]
+        if sf_actions:
+            self._check_budget(ctx, options)
+            results, intents = self._send(stream, Side.SALESFORCE, sf_actions)
+            self._after_writes(stream, sf_actions, results, intents, ctx, options, summary, result)
+        if mailbox_actions:
+            results, intents = self._send(stream, Side.MAILBOX, mailbox_actions)
+            self._after_writes(stream, mailbox_actions, results, intents, ctx, options, summary, result)
+        self._check_budget(ctx, options)
+
+    def _journal(self, stream: Stream, side: Side, actions: Sequence[Action]) -> dict[int, int]:
+        """Record the intent of every create before it is sent; returns action index → intent id."""
+        intents: dict[int, int] = {}
+        with self.state.transaction():
+            for n, action in enumerate(actions):
+                if isinstance(action.write, Create):
+                    link = action.link
+                    payload = {
+                        "link": None
+                        if link is None
+                        else {
+                            "mailbox_id": link.mailbox_id,
+                            "salesforce_id": link.salesforce_id,
+                            "origin": link.origin.value,
+                            "fields": dict(link.fields),
+                            "natural_key": link.natural_key,
+                        }
+                    }
+                    intents[n] = self.state.add_intent(
+                        stream, side, action.write.kind.value, action.write.key, payload
+                    )
+        return intents
+
+    def _send(
+        self, stream: Stream, side: Side, actions: Sequence[Action]
+    ) -> tuple[list[WriteResult], dict[int, int]]:
+        """Journal the creates, then send every write of one side in batches (the provider chunks).
+
+        On a transient failure that outlasts the retries the intents stay pending: the next session
+        finds whatever was created and adopts it instead of creating it again.
+        """
+        intents = self._journal(stream, side, actions)
+        writes = [a.write for a in actions if a.write is not None]
+        try:
+            if side is Side.SALESFORCE:
+                results = with_retries(lambda: self.crm.apply(writes), self.retry)
+            else:
+                results = with_retries(lambda: self.mailbox.apply(stream, writes), self.retry)
+        except ApiBudgetError as exc:
+            raise StreamStopped("budget", exc.message) from exc
+        except RetriableError as exc:
+            raise StreamStopped("failed", exc.message) from exc
+        return results, intents
+
+    def _forget(self, intents: Mapping[int, int]) -> None:
+        """Close intents whose records need no link (auto-resolved people are found by address)."""
+        with self.state.transaction():
+            for intent_id in intents.values():
+                self.state.drop_intent(intent_id)
+
+    def _after_writes(
+        self,
+        stream: Stream,
+        actions: Sequence[Action],
+        results: Sequence[WriteResult],
+        intents: Mapping[int, int],
+        ctx: StreamContext,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        """Record links for what succeeded and issues for what failed, then resolve the journal."""
+        labels: list[MarkLabel] = []
+        with self.state.transaction():
+            for n, (action, res) in enumerate(zip(actions, results, strict=True)):
+                side = action.side.value
+                write = action.write
+                if res.ok:
+                    if isinstance(write, Create):
+                        summary.created[side] += 1
+                        if stream is Stream.EMAILS:
+                            result.saved.append((stream.value, action.subject))
+                    elif isinstance(write, Update):
+                        summary.updated[side] += 1
+                    elif isinstance(write, Delete):
+                        summary.deleted[side] += 1
+                    self._apply_link(stream, action.link, res.id, summary)
+                    if n in intents:
+                        self.state.drop_intent(intents[n])
+                    mailbox_id = action.link.mailbox_id if action.link else ""
+                    salesforce_id = (action.link.salesforce_id if action.link else "") or (res.id or "")
+                    self.state.resolve_issues_for_item(stream, mailbox_id or "", salesforce_id, now=ctx.now)
+                    if stream is Stream.EMAILS and isinstance(write, Create) and mailbox_id:
+                        labels.append(MarkLabel(mailbox_id, ctx.rules.save_label))
+                else:
+                    summary.failed += 1
+                    if n in intents:
+                        self.state.drop_intent(intents[n])
+                    mailbox_id = action.link.mailbox_id if action.link else ""
+                    self._issue(reports.write_failed(stream, action, res), ctx.now, options)
+                    if stream is Stream.EMAILS and mailbox_id:
+                        labels.append(MarkLabel(mailbox_id, LABEL_SYNC_ERROR))
+        if labels:
+            try:
+                with_retries(lambda: self.mailbox.mark(labels), self.retry)
+            except ProviderError as exc:  # labels are a courtesy to the user; the save itself stands
+                log.warning("could not label saved emails: %s", exc.message)
+
+    def _apply_link(
+        self, stream: Stream, change: LinkChange | None, new_id: str | None, summary: StreamSummary
+    ) -> None:
+        if change is None:
+            return
+        if change.remove:
+            if change.mailbox_id:
+                self.state.remove_link(stream, change.mailbox_id)
+            elif change.salesforce_id:
+                link = self.state.link_by_salesforce_id(stream, change.salesforce_id)
+                if link:
+                    self.state.remove_link(stream, link.mailbox_id)
+            summary.unlinked += 1
+            return
+        mailbox_id = change.mailbox_id or (new_id or "")
+        salesforce_id = change.salesforce_id or (new_id or "")
+        if not mailbox_id or not salesforce_id:
+            return
+        self.state.put_link(
+            Link(
+                stream=stream,
+                mailbox_id=mailbox_id,
+                salesforce_id=salesforce_id,
+                origin=change.origin,
+                fields=dict(change.fields),
+                natural_key=change.natural_key,
+            )
+        )
+
+    def _check_budget(self, ctx: StreamContext, options: RunOptions) -> None:
+        """Stop writing before the org's API allocation falls below `min-api-remaining` (SPEC §7.4)."""
+        usage = self.crm.usage()
+        floor = float(self.settings.value("min-api-remaining"))
+        if usage is not None and usage.remaining_percent < floor:
+            message = (
+                f"Salesforce API allocation is down to {usage.remaining_percent:.1f}% "
+                f"({usage.used}/{usage.limit} used), below min-api-remaining ({floor:g}%)"
+            )
+            raise StreamStopped("budget", message)

@@ -1,0 +1,112 @@
+"""What a session reports: options in, per-stream counts and the documented JSON out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rgsync.engine.types import (
+    Action,
+    Skip,
+)
+from rgsync.model import (
+    Side,
+    Stream,
+)
+
+
+@dataclass
+class RunOptions:
+    """Switches of `rgsync run` (and `rgsync save`)."""
+
+    force: bool = False
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+    manual: tuple[str, ...] = ()  # mailbox ids saved by `rgsync save`
+    manual_thread: bool = False
+
+
+@dataclass
+class StreamSummary:
+    """What one stream did in a session; `to_json` is part of the documented `--json` output."""
+
+    stream: Stream
+    status: str = "ok"  # ok | off | failed | guarded | budget
+    created: Counter[str] = field(default_factory=Counter)  # by side
+    updated: Counter[str] = field(default_factory=Counter)
+    deleted: Counter[str] = field(default_factory=Counter)
+    linked: int = 0
+    unlinked: int = 0
+    failed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    changes_read: Counter[str] = field(default_factory=Counter)
+    error: str = ""
+
+    @property
+    def writes(self) -> int:
+        return sum(self.created.values()) + sum(self.updated.values()) + sum(self.deleted.values())
+
+    def to_json(self) -> dict[str, Any]:
+        sides = (Side.SALESFORCE.value, Side.MAILBOX.value)
+        return {
+            "status": self.status,
+            "created": {s: self.created[s] for s in sides},
+            "updated": {s: self.updated[s] for s in sides},
+            "deleted": {s: self.deleted[s] for s in sides},
+            "linked": self.linked,
+            "unlinked": self.unlinked,
+            "failed": self.failed,
+            "changes_read": {s: self.changes_read[s] for s in sides},
+            "skipped": dict(sorted(self.skipped.items())),
+            "error": self.error,
+        }
+
+
+@dataclass
+class SessionResult:
+    """The outcome of `rgsync run`, rendered for humans or as the documented JSON object."""
+
+    status: str  # completed | failed | paused | not-due | dry-run
+    session_id: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    streams: dict[Stream, StreamSummary] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    open_issues: int = 0
+    next_due_at: datetime | None = None
+    planned: list[Action] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    saved: list[tuple[str, str]] = field(default_factory=list)  # (stream, subject) written to Salesforce
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status == "failed" else 0
+
+    @property
+    def changes(self) -> int:
+        return sum(s.writes + s.linked + s.unlinked for s in self.streams.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "status": self.status,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "streams": {s.value: summary.to_json() for s, summary in self.streams.items()},
+            "api_calls": dict(self.api_calls),
+            "open_issues": self.open_issues,
+            "next_due_at": self.next_due_at.isoformat() if self.next_due_at else None,
+            "message": self.message,
+        }
+
+
+class StreamStopped(Exception):
+    """A stream cannot go on this session; `status` says why (failed / budget)."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
