@@ -323,6 +323,14 @@ def test_example_settings_lists_every_key_with_meaning_and_default() -> None:
         assert f"# {key.leaf} = " in text, key.name
 
 
+def test_example_settings_is_the_current_template() -> None:
+    from rgsync.settings.template import render_example
+
+    assert (EXAMPLES / "settings.toml").read_text(encoding="utf-8") == render_example(), (
+        "examples/settings.toml is stale: regenerate it as the docstring of rgsync.settings.template says"
+    )
+
+
 def test_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = rgsync(
         capsys,

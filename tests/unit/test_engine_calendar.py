@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from world import ANN_ALIAS, ANN_ID, BOB, CAROL, ERIN, FRANK_ID, GLOBEX, GUS, NOW, O2, Person, directory
+from world import ANN_ALIAS, ANN_ID, BOB, CAROL, ERIN, FRANK_ID, GLOBEX, GUS, NOW, O2, directory
 from world import ctx as world_ctx
 from world_calendar import (
     NOTHING,
@@ -29,7 +29,7 @@ from world_calendar import (
 )
 
 from rgsync.engine.calendar import event_lookups, plan_events
-from rgsync.engine.types import CalendarDirection, Plan, StreamContext
+from rgsync.engine.types import CalendarDirection, Plan, SideChanges, StreamContext
 from rgsync.model import (
     Address,
     Attendee,
@@ -40,6 +40,7 @@ from rgsync.model import (
     EventRecord,
     ExistingEvent,
     Link,
+    Person,
     PersonKind,
     RecordKind,
     Response,
@@ -80,13 +81,26 @@ def linked_meeting(**item_fields: object) -> tuple[CalendarItem, CalendarItem, L
     return item, event, link
 
 
+def linked_meeting_with(*attendees: str) -> tuple[CalendarItem, CalendarItem, Link]:
+    """Like `linked_meeting`, with these attendees."""
+    item = meeting(*attendees)
+    plan = plan_up(item)
+    record = saved(plan)
+    event = replace(record.item, id="00UM1", owner_id=ANN_ID, who_ids=record.who_ids, what_id=record.what_id)
+    return item, event, link_after(only_action(plan), "00UM1", Stream.EVENTS)
+
+
 def down_synced(**event_fields: object) -> tuple[CalendarItem, CalendarItem, Link]:
     """A Salesforce Event copied to the mailbox by a first session: (Event, mailbox copy, link)."""
     event = sf_event(event_id="00US1", **event_fields)  # type: ignore[arg-type]
     plan = plan_events(NOTHING, changes(event), directory(), world_ctx())
     (create,) = creates(plan, Side.MAILBOX)
     assert isinstance(create.record, CalendarItem)
-    return event, replace(create.record, id="cal-copy"), link_after(only_action(plan), "cal-copy", Stream.EVENTS)
+    return (
+        event,
+        replace(create.record, id="cal-copy"),
+        link_after(only_action(plan), "cal-copy", Stream.EVENTS),
+    )
 
 
 def session(
@@ -119,7 +133,9 @@ def session(
         (timedelta(days=61), False),
     ],
 )
-def test_spec_4_1_only_items_starting_inside_the_window_are_candidates(offset: timedelta, saved_expected: bool) -> None:
+def test_spec_4_1_only_items_starting_inside_the_window_are_candidates(
+    offset: timedelta, saved_expected: bool
+) -> None:
     plan = plan_up(meeting(BOB.email, start=NOW + offset))
     assert bool(creates(plan, Side.SALESFORCE)) is saved_expected
     if not saved_expected:
@@ -138,11 +154,13 @@ def test_spec_4_1_item_whose_only_attendee_is_the_user_alias_is_an_appointment()
 
 def test_spec_4_1_each_occurrence_is_judged_on_its_own() -> None:
     inside = meeting(BOB.email, series_id="s")
-    outside = replace(inside, id="occ-2", start=inside.start + timedelta(days=70), end=inside.end + timedelta(days=70))
+    outside = replace(
+        inside, id="occ-2", start=inside.start + timedelta(days=70), end=inside.end + timedelta(days=70)
+    )
     plan = plan_events(changes(inside, outside), NOTHING, directory(), world_ctx())
-    assert [c.record.item.id for c in creates(plan, Side.SALESFORCE) if isinstance(c.record, EventRecord)] == [
-        inside.id
-    ]
+    assert [
+        c.record.item.id for c in creates(plan, Side.SALESFORCE) if isinstance(c.record, EventRecord)
+    ] == [inside.id]
     assert [(s.item_id, s.reason.value) for s in plan.skips] == [("occ-2", "outside-window")]
 
 
@@ -225,7 +243,11 @@ def test_spec_4_2_all_matched_people_are_related() -> None:
 def test_spec_4_2_written_fields_and_description_are_copied_on_creation() -> None:
     item = meeting(BOB.email, location="Room 4", show_as=ShowAs.OUT_OF_OFFICE, description="Agenda: pricing")
     record = saved(plan_up(item))
-    assert (record.item.subject, record.item.location, record.item.show_as) == ("Globex sync", "Room 4", ShowAs.OUT_OF_OFFICE)
+    assert (record.item.subject, record.item.location, record.item.show_as) == (
+        "Globex sync",
+        "Room 4",
+        ShowAs.OUT_OF_OFFICE,
+    )
     assert record.item.description == "Agenda: pricing"
     assert record.item.start == item.start and record.item.end == item.end
 
@@ -371,7 +393,12 @@ def test_spec_4_4_rescheduling_and_all_day_flow_both_ways() -> None:
     plan = session([later], links=[link])
     (update,) = updates(plan, Side.SALESFORCE)
     assert update.changes == {"start": later.start, "end": later.end}
-    whole_day = replace(event, all_day=True, start=event.start.replace(hour=0), end=event.start.replace(hour=0) + timedelta(days=1))
+    whole_day = replace(
+        event,
+        all_day=True,
+        start=event.start.replace(hour=0),
+        end=event.start.replace(hour=0) + timedelta(days=1),
+    )
     plan = session([], [whole_day], links=[link])
     (update,) = updates(plan, Side.MAILBOX)
     assert update.changes["all_day"] is True and update.changes["start"] == whole_day.start
@@ -379,7 +406,9 @@ def test_spec_4_4_rescheduling_and_all_day_flow_both_ways() -> None:
 
 def test_spec_4_4_description_is_never_copied_after_creation() -> None:
     item, event, link = linked_meeting(description="Agenda")
-    plan = session([replace(item, description="Changed agenda")], [replace(event, description="Secret")], links=[link])
+    plan = session(
+        [replace(item, description="Changed agenda")], [replace(event, description="Secret")], links=[link]
+    )
     assert plan.actions == []
 
 
@@ -410,6 +439,19 @@ def test_spec_4_4_attendee_added_in_the_mailbox_is_related_in_salesforce() -> No
     # Settled: the same list reported again next session changes nothing.
     again = session([more], links=[link_after(plan.actions[0], "", Stream.EVENTS)])
     assert again.actions == []
+
+
+def test_spec_4_4_attendee_removed_in_the_mailbox_is_unrelated_in_salesforce() -> None:
+    item, _event, link = linked_meeting_with(BOB.email, CAROL.email)
+    fewer = replace(item, attendees=tuple(a for a in item.attendees if a.address.email != CAROL.email))
+    plan = session([fewer], links=[link])
+    assert [u.changes for u in updates(plan, Side.SALESFORCE)] == [{"who_ids": (BOB.id,)}]
+
+
+def test_spec_4_4_mailbox_item_left_without_attendees_keeps_the_events_people() -> None:
+    item, _event, link = linked_meeting()
+    plan = session([replace(item, attendees=())], links=[link])
+    assert updates(plan, Side.SALESFORCE) == []
 
 
 def test_spec_4_4_person_added_in_salesforce_is_added_to_a_down_synced_item() -> None:
@@ -486,14 +528,21 @@ def test_spec_4_5_item_moved_out_of_the_window_is_unlinked_not_deleted() -> None
 
 
 @pytest.mark.parametrize("side", [Side.MAILBOX, Side.SALESFORCE])
-def test_spec_4_5_item_that_fell_out_of_the_window_and_vanished_from_a_listing_is_unlinked(side: Side) -> None:
+def test_spec_4_5_item_that_fell_out_of_the_window_and_vanished_from_a_listing_is_unlinked(
+    side: Side,
+) -> None:
     # Both sides list the window only: an old item missing from a listing has not been deleted.
     old = meeting(BOB.email, start=NOW - timedelta(days=10))
     plan = plan_up(old)
     link = link_after(only_action(plan), "00UOLD", Stream.EVENTS)
     later = with_links([link], now=NOW + timedelta(days=10))
-    gone = changes(deleted=[old.id] if side is Side.MAILBOX else ["00UOLD"])
-    plan = plan_events(gone if side is Side.MAILBOX else NOTHING, gone if side is Side.SALESFORCE else NOTHING, directory(), later)
+    gone: SideChanges[CalendarItem] = changes(deleted=[old.id] if side is Side.MAILBOX else ["00UOLD"])
+    plan = plan_events(
+        gone if side is Side.MAILBOX else NOTHING,
+        gone if side is Side.SALESFORCE else NOTHING,
+        directory(),
+        later,
+    )
     assert plan.deletes(Stream.EVENTS, Side.MAILBOX) == plan.deletes(Stream.EVENTS, Side.SALESFORCE) == 0
     assert [c.remove for c in link_only(plan)] == [True]
 
@@ -503,7 +552,11 @@ def test_spec_4_5_item_that_fell_out_of_the_window_and_vanished_from_a_listing_i
 
 def test_spec_4_6_mailbox_to_salesforce_recreates_an_event_deleted_in_salesforce() -> None:
     item, _event, link = linked_meeting()
-    plan = session(links=[link], salesforce_deleted=("00UM1",), calendar_direction=CalendarDirection.MAILBOX_TO_SALESFORCE)
+    plan = session(
+        links=[link],
+        salesforce_deleted=("00UM1",),
+        calendar_direction=CalendarDirection.MAILBOX_TO_SALESFORCE,
+    )
     (create,) = creates(plan, Side.SALESFORCE)
     assert isinstance(create.record, EventRecord)
     assert (create.record.item.subject, create.record.item.start) == (item.subject, item.start)
@@ -514,20 +567,30 @@ def test_spec_4_6_mailbox_to_salesforce_recreates_an_event_deleted_in_salesforce
 
 def test_spec_4_6_mailbox_to_salesforce_still_sends_mailbox_edits() -> None:
     item, _event, link = linked_meeting()
-    plan = session([replace(item, location="HQ")], links=[link], calendar_direction=CalendarDirection.MAILBOX_TO_SALESFORCE)
+    plan = session(
+        [replace(item, location="HQ")],
+        links=[link],
+        calendar_direction=CalendarDirection.MAILBOX_TO_SALESFORCE,
+    )
     assert [u.changes for u in updates(plan, Side.SALESFORCE)] == [{"location": "HQ"}]
 
 
 def test_spec_4_6_salesforce_to_mailbox_reverts_mailbox_edits() -> None:
     item, _event, link = linked_meeting()
-    plan = session([replace(item, subject="Mailbox edit")], links=[link], calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX)
+    plan = session(
+        [replace(item, subject="Mailbox edit")],
+        links=[link],
+        calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX,
+    )
     assert [(u.id, u.changes) for u in updates(plan, Side.MAILBOX)] == [(item.id, {"subject": item.subject})]
     assert updates(plan, Side.SALESFORCE) == []
 
 
 def test_spec_4_6_salesforce_to_mailbox_recreates_a_mailbox_deletion() -> None:
     event, copy, link = down_synced()
-    plan = session(links=[link], mailbox_deleted=(copy.id,), calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX)
+    plan = session(
+        links=[link], mailbox_deleted=(copy.id,), calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX
+    )
     assert deletes(plan, Side.SALESFORCE) == []
     (create,) = creates(plan, Side.MAILBOX)
     assert isinstance(create.record, CalendarItem)
@@ -536,7 +599,12 @@ def test_spec_4_6_salesforce_to_mailbox_recreates_a_mailbox_deletion() -> None:
 
 def test_spec_4_6_salesforce_to_mailbox_still_brings_salesforce_edits() -> None:
     item, event, link = linked_meeting()
-    plan = session([], [replace(event, location="HQ")], links=[link], calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX)
+    plan = session(
+        [],
+        [replace(event, location="HQ")],
+        links=[link],
+        calendar_direction=CalendarDirection.SALESFORCE_TO_MAILBOX,
+    )
     assert [(u.id, u.changes) for u in updates(plan, Side.MAILBOX)] == [(item.id, {"location": "HQ"})]
 
 
@@ -571,7 +639,10 @@ def test_spec_4_7_unmapped_time_zone_is_an_issue() -> None:
 
 
 def test_spec_4_7_more_than_50_people_is_an_issue() -> None:
-    crowd = [Person(f"003C{n:03d}", PersonKind.CONTACT, f"p{n}@globex.com", "P", str(n), GLOBEX.id, ANN_ID) for n in range(51)]
+    crowd = [
+        Person(f"003C{n:03d}", PersonKind.CONTACT, f"p{n}@globex.com", "P", str(n), GLOBEX.id, ANN_ID)
+        for n in range(51)
+    ]
     item = meeting(*(p.email for p in crowd))
     plan = plan_events(changes(item), NOTHING, directory(extra_people=crowd), world_ctx())
     assert plan.actions == []
@@ -593,7 +664,9 @@ def test_spec_4_7_odd_items_never_raise() -> None:
     backwards = meeting(BOB.email, minutes=-30)
     no_subject = meeting(BOB.email, subject="")
     nobody = replace(meeting(), organizer=None, attendees=(Attendee(Address("not-an-address")),))
-    plan = plan_events(changes(backwards, no_subject, nobody), NOTHING, directory(), world_ctx(auto_save_appointments=True))
+    plan = plan_events(
+        changes(backwards, no_subject, nobody), NOTHING, directory(), world_ctx(auto_save_appointments=True)
+    )
     assert isinstance(plan, Plan)
 
 

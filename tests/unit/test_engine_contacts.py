@@ -32,7 +32,11 @@ def linked(**fields: object) -> tuple[ContactItem, ContactItem, Link]:
     plan = plan_contacts(NOTHING, changes(bob), world_ctx())
     (create,) = creates(plan, Side.MAILBOX)
     assert isinstance(create.record, ContactItem)
-    return bob, replace(create.record, id="person-bob"), link_after(only_action(plan), "person-bob", Stream.CONTACTS)
+    return (
+        bob,
+        replace(create.record, id="person-bob"),
+        link_after(only_action(plan), "person-bob", Stream.CONTACTS),
+    )
 
 
 def session(
@@ -69,7 +73,11 @@ def test_spec_6_2_contact_created_in_the_mailbox_folder_is_created_in_salesforce
     (create,) = creates(plan, Side.SALESFORCE)
     assert create.kind is RecordKind.CONTACT
     assert isinstance(create.record, ContactItem)
-    assert (create.record.last_name, create.record.company, create.record.owner_id) == ("New", "NewCo", ANN_ID)
+    assert (create.record.last_name, create.record.company, create.record.owner_id) == (
+        "New",
+        "NewCo",
+        ANN_ID,
+    )
     assert create.key == contact_key(new) == "nia@newco.com"
     change = only_action(plan).link
     assert change is not None and (change.mailbox_id, change.origin) == (new.id, Side.MAILBOX)
@@ -157,7 +165,7 @@ def test_spec_6_2_contact_deleted_in_salesforce_is_removed_from_the_mailbox() ->
 
 
 def test_spec_6_1_owner_change_under_scope_all_keeps_the_contact() -> None:
-    bob, copy, link = linked()
+    bob, _copy, link = linked()
     plan = session([], [replace(bob, owner_id=FRANK_ID)], links=[link], contacts_scope=ContactsScope.ALL)
     assert deletes(plan, Side.MAILBOX) == []
 

@@ -74,7 +74,9 @@ def test_spec_4_6_mailbox_authority_reverts_salesforce_edit() -> None:
 
 
 def test_spec_4_6_salesforce_authority_reverts_mailbox_edit() -> None:
-    merge = merge_fields(BASE, {**BASE, "a": "mine"}, {**BASE, "b": "sf"}, keys=KEYS, authority=Side.SALESFORCE)
+    merge = merge_fields(
+        BASE, {**BASE, "a": "mine"}, {**BASE, "b": "sf"}, keys=KEYS, authority=Side.SALESFORCE
+    )
     assert merge.to_mailbox == {"a": "1", "b": "sf"}
     assert merge.to_salesforce == {}
 
@@ -129,7 +131,9 @@ def test_property_change_on_one_side_only_reaches_the_other(
             assert key not in merge.to_salesforce
 
 
-@given(base=records, mailbox=maybe_records, salesforce=maybe_records, authority=st.sampled_from([None, *Side]))
+@given(
+    base=records, mailbox=maybe_records, salesforce=maybe_records, authority=st.sampled_from([None, *Side])
+)
 def test_property_both_sides_end_equal_to_the_new_base(
     base: dict[str, str],
     mailbox: dict[str, str] | None,
@@ -190,15 +194,23 @@ def test_calendar_fields_are_normalised_to_utc_and_trimmed() -> None:
 
 
 def test_typed_changes_decode_each_field() -> None:
-    changes = typed_changes(CalendarItem, {"start": "2026-11-29T09:00:00Z", "all_day": "1", "show_as": "Free"})
-    assert changes == {"start": datetime(2026, 11, 29, 9, tzinfo=UTC), "all_day": True, "show_as": ShowAs.FREE}
+    changes = typed_changes(
+        CalendarItem, {"start": "2026-11-29T09:00:00Z", "all_day": "1", "show_as": "Free"}
+    )
+    assert changes == {
+        "start": datetime(2026, 11, 29, 9, tzinfo=UTC),
+        "all_day": True,
+        "show_as": ShowAs.FREE,
+    }
     task = typed_changes(TaskItem, {"due": "2026-12-01", "completed": "1", "priority": "High"})
     assert task == {"due": date(2026, 12, 1), "completed": True, "priority": Priority.HIGH}
     assert typed_changes(TaskItem, {"due": ""}) == {"due": None}
 
 
 def test_mailing_parts_fold_into_one_postal_address() -> None:
-    complete = fields_of(ContactItem("c", mailing=PostalAddress("1 Main St", "Springfield", "", "12345", "US")))
+    complete = fields_of(
+        ContactItem("c", mailing=PostalAddress("1 Main St", "Springfield", "", "12345", "US"))
+    )
     changes = typed_changes(ContactItem, {"mailing.city": "Shelbyville"}, complete)
     assert changes == {"mailing": PostalAddress("1 Main St", "Shelbyville", "", "12345", "US")}
 
@@ -206,7 +218,9 @@ def test_mailing_parts_fold_into_one_postal_address() -> None:
 def test_item_round_trips_through_its_fields() -> None:
     task = TaskItem("t", "Call", due=date(2026, 12, 1), completed=True, priority=Priority.LOW, notes="n")
     assert item_from_fields(TaskItem, fields_of(task), id="t") == task
-    contact = ContactItem("c", "Bob", "Baker", "bob@globex.com", mobile_phone="+1", mailing=PostalAddress(city="X"))
+    contact = ContactItem(
+        "c", "Bob", "Baker", "bob@globex.com", mobile_phone="+1", mailing=PostalAddress(city="X")
+    )
     assert item_from_fields(ContactItem, fields_of(contact), id="c") == contact
     assert set(fields_of(contact)) == set(CONTACT_FIELDS)
     assert set(fields_of(task)) == set(TASK_FIELDS)
@@ -227,9 +241,7 @@ def test_pair_changes_groups_both_sides_by_link() -> None:
     sf = TaskItem("s1", "theirs")
     new_mb = TaskItem("m2", "new here")
     new_sf = TaskItem("s2", "new there")
-    pairing = pair_changes(
-        SideChanges((mb, new_mb)), SideChanges((sf, new_sf), deleted=("s9",)), context
-    )
+    pairing = pair_changes(SideChanges((mb, new_mb)), SideChanges((sf, new_sf), deleted=("s9",)), context)
     assert len(pairing.linked) == 1
     pair = pairing.linked[0]
     assert (pair.link, pair.mailbox, pair.salesforce) == (link, mb, sf)

@@ -93,11 +93,19 @@ def test_spec_5_task_created_in_the_mailbox_list_is_created_in_salesforce() -> N
     (create,) = creates(plan, Side.SALESFORCE)
     assert create.kind is RecordKind.TASK
     assert isinstance(create.record, TaskItem)
-    assert (create.record.subject, create.record.owner_id, create.record.subtype) == ("Send quote", ANN_ID, "Task")
+    assert (create.record.subject, create.record.owner_id, create.record.subtype) == (
+        "Send quote",
+        ANN_ID,
+        "Task",
+    )
     assert create.record.priority is Priority.HIGH
     assert create.key == task_key(create.record) == f"Send quote|{task.due}|{ANN_ID}"
     change = only_action(plan).link
-    assert change is not None and (change.mailbox_id, change.salesforce_id, change.origin) == (task.id, "", Side.MAILBOX)
+    assert change is not None and (change.mailbox_id, change.salesforce_id, change.origin) == (
+        task.id,
+        "",
+        Side.MAILBOX,
+    )
 
 
 def test_spec_5_tagged_copy_without_link_is_adopted_not_duplicated() -> None:
@@ -137,7 +145,9 @@ def test_spec_5_field_edited_in_salesforce_reaches_the_mailbox(field: str, value
 
 def test_spec_5_conflict_mailbox_wins() -> None:
     task, copy, link = linked()
-    plan = session([replace(copy, subject="Mine")], [replace(task, subject="Theirs", notes="n")], links=[link])
+    plan = session(
+        [replace(copy, subject="Mine")], [replace(task, subject="Theirs", notes="n")], links=[link]
+    )
     assert [u.changes for u in updates(plan, Side.SALESFORCE)] == [{"subject": "Mine"}]
     assert [u.changes for u in updates(plan, Side.MAILBOX)] == [{"notes": "n"}]
     assert all(a.link is not None and a.link.fields["subject"] == "Mine" for a in plan.actions)
@@ -199,7 +209,9 @@ def test_spec_5_forbid_remove_does_not_recreate_a_task_completed_long_ago() -> N
 
 def test_spec_5_deleted_on_both_sides_only_unlinks() -> None:
     _task, copy, link = linked()
-    plan = session(links=[link], mailbox_deleted=(copy.id,), salesforce_deleted=("00T1",), tasks_forbid_remove=False)
+    plan = session(
+        links=[link], mailbox_deleted=(copy.id,), salesforce_deleted=("00T1",), tasks_forbid_remove=False
+    )
     assert [a.write for a in plan.actions] == [None]
 
 

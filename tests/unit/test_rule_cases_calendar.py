@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from world import ANN_ID, BOB, O2, directory
+from world import ctx as world_ctx
 from world_calendar import (
     NOTHING,
     all_day,
@@ -24,7 +25,6 @@ from world_calendar import (
     updates,
     with_links,
 )
-from world import ctx as world_ctx
 
 from rgsync.engine.calendar import plan_events
 from rgsync.engine.types import CalendarDirection, Plan
@@ -96,7 +96,9 @@ def test_V1_meeting_organised_by_ann_with_bob_is_saved_in_utc_linked_to_bob_and_
     assert record.what_id == O2.id
     assert record.owner_id == ANN_ID
     action = only_action(plan)
-    assert action.link is not None and action.link.mailbox_id == item.id and action.link.origin is Side.MAILBOX
+    assert (
+        action.link is not None and action.link.mailbox_id == item.id and action.link.origin is Side.MAILBOX
+    )
     (create,) = creates(plan, Side.SALESFORCE)
     assert create.key == event_key("Globex sync", item.start, ANN_ID)
 
@@ -113,7 +115,9 @@ def test_V3_tentatively_accepted_invitation_is_saved() -> None:
 
 
 def test_V4_declined_invitation_is_skipped_even_with_save_unanswered() -> None:
-    plan = plan_up(meeting(organizer=BOB_MAIL, my_response=Response.DECLINED), save_unanswered_invitations=True)
+    plan = plan_up(
+        meeting(organizer=BOB_MAIL, my_response=Response.DECLINED), save_unanswered_invitations=True
+    )
     assert plan.actions == []
     assert reasons(plan) == ["declined"]
 
@@ -177,7 +181,12 @@ def test_V13_all_day_event_of_20_days_is_an_event_too_long_issue() -> None:
 def test_V14_weekly_meeting_gives_one_event_per_occurrence() -> None:
     first = meeting(BOB_MAIL, subject="Weekly", series_id="series-1")
     occurrences = [
-        replace(first, id=f"{first.id}-{n}", start=first.start + timedelta(weeks=n), end=first.end + timedelta(weeks=n))
+        replace(
+            first,
+            id=f"{first.id}-{n}",
+            start=first.start + timedelta(weeks=n),
+            end=first.end + timedelta(weeks=n),
+        )
         for n in range(3)
     ]
     plan = plan_events(changes(*occurrences), NOTHING, directory(), world_ctx())
@@ -223,7 +232,9 @@ def test_V17_subject_changed_on_both_sides_both_carry_the_mailbox_subject() -> N
         directory(),
         with_links([link]),
     )
-    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [("00UV1", {"subject": "Mailbox title"})]
+    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [
+        ("00UV1", {"subject": "Mailbox title"})
+    ]
     assert updates(plan, Side.MAILBOX) == []
     assert all(a.link and a.link.fields["subject"] == "Mailbox title" for a in plan.actions)
 
@@ -259,5 +270,7 @@ def test_V21_salesforce_subject_change_is_reverted_under_mailbox_to_salesforce()
         directory(),
         with_links([link], calendar_direction=CalendarDirection.MAILBOX_TO_SALESFORCE),
     )
-    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [("00UV1", {"subject": item.subject})]
+    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [
+        ("00UV1", {"subject": item.subject})
+    ]
     assert updates(plan, Side.MAILBOX) == []

@@ -43,7 +43,11 @@ def bob_linked() -> tuple[ContactItem, ContactItem, Link]:
     plan = down(bob)
     (create,) = creates(plan, Side.MAILBOX)
     assert isinstance(create.record, ContactItem)
-    return bob, replace(create.record, id="person-bob"), link_after(only_action(plan), "person-bob", Stream.CONTACTS)
+    return (
+        bob,
+        replace(create.record, id="person-bob"),
+        link_after(only_action(plan), "person-bob", Stream.CONTACTS),
+    )
 
 
 def test_C1_scope_mine_holds_anns_contacts_and_drops_one_whose_owner_changed() -> None:
@@ -51,7 +55,10 @@ def test_C1_scope_mine_holds_anns_contacts_and_drops_one_whose_owner_changed() -
     mine = [contact_of(BOB), contact_of(DAVE), contact_of(GUS)]
     plan = down(*mine, contacts_scope=ContactsScope.MINE)
     assert created_names(plan) == ["Bob", "Dave", "Gus"]
-    assert all(isinstance(c.record, ContactItem) and c.record.salesforce_id == c.key for c in creates(plan, Side.MAILBOX))
+    assert all(
+        isinstance(c.record, ContactItem) and c.record.salesforce_id == c.key
+        for c in creates(plan, Side.MAILBOX)
+    )
     # A Contact handed to Frank leaves the scope: it leaves the mailbox too.
     _bob, copy, link = bob_linked()
     moved = contact_of(BOB, owner_id=FRANK_ID)
@@ -96,14 +103,18 @@ def test_C4_contact_deleted_in_the_mailbox_is_recreated_with_forbid_remove() -> 
 
 def test_C5_contact_deleted_in_the_mailbox_is_deleted_in_salesforce_without_forbid_remove() -> None:
     _bob, copy, link = bob_linked()
-    plan = plan_contacts(changes(deleted=[copy.id]), NOTHING, with_links([link], contacts_forbid_remove=False))
+    plan = plan_contacts(
+        changes(deleted=[copy.id]), NOTHING, with_links([link], contacts_forbid_remove=False)
+    )
     assert deletes(plan, Side.SALESFORCE) == [Delete(RecordKind.CONTACT, BOB.id)]
 
 
 def test_C6_mobile_changed_in_the_mailbox_updates_salesforce() -> None:
     _bob, copy, link = bob_linked()
     plan = plan_contacts(changes(replace(copy, mobile_phone="+1 555 0100")), NOTHING, with_links([link]))
-    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [(BOB.id, {"mobile_phone": "+1 555 0100"})]
+    assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [
+        (BOB.id, {"mobile_phone": "+1 555 0100"})
+    ]
     assert updates(plan, Side.MAILBOX) == []
 
 

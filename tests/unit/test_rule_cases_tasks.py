@@ -44,7 +44,11 @@ def test_K1_open_task_owned_by_ann_is_created_in_the_mailbox_list() -> None:
     (create,) = creates(plan, Side.MAILBOX)
     assert create.kind is RecordKind.TASK and create.key == "00TK1"
     assert isinstance(create.record, TaskItem)
-    assert (create.record.subject, create.record.due, create.record.salesforce_id) == ("Call Bob", task.due, "00TK1")
+    assert (create.record.subject, create.record.due, create.record.salesforce_id) == (
+        "Call Bob",
+        task.due,
+        "00TK1",
+    )
     change = only_action(plan).link
     assert change is not None and change.origin is Side.SALESFORCE
 
@@ -76,7 +80,11 @@ def test_K6_task_deleted_in_the_mailbox_is_recreated_with_forbid_remove() -> Non
     assert deletes(plan, Side.SALESFORCE) == []
     (create,) = creates(plan, Side.MAILBOX)
     assert isinstance(create.record, TaskItem)
-    assert (create.record.subject, create.record.due, create.record.salesforce_id) == (task.subject, task.due, "00TK1")
+    assert (create.record.subject, create.record.due, create.record.salesforce_id) == (
+        task.subject,
+        task.due,
+        "00TK1",
+    )
     change = only_action(plan).link
     assert change is not None and (change.mailbox_id, change.salesforce_id) == ("", "00TK1")
 
@@ -91,7 +99,9 @@ def test_K7_task_deleted_in_the_mailbox_is_deleted_in_salesforce_without_forbid_
 
 def test_K8_task_completed_in_the_mailbox_completes_it_in_salesforce() -> None:
     _task, copy, link = k1_linked()
-    plan = plan_tasks(changes(replace(copy, completed=True)), NOTHING, with_links([link], sync_salesforce_tasks=True))
+    plan = plan_tasks(
+        changes(replace(copy, completed=True)), NOTHING, with_links([link], sync_salesforce_tasks=True)
+    )
     assert [(u.id, u.changes) for u in updates(plan, Side.SALESFORCE)] == [("00TK1", {"completed": True})]
 
 

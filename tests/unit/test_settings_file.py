@@ -203,6 +203,28 @@ def test_set_into_a_new_table_keeps_everything_else(tmp_path: Path) -> None:
     assert load_settings(path).value("link-to-opportunities") is False
 
 
+def test_set_new_key_in_an_existing_table_adds_one_line_at_its_end(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.toml", HAND_WRITTEN)
+    set_value(path, "interval-minutes", "15")
+    after = path.read_text(encoding="utf-8")
+    assert after == HAND_WRITTEN.replace("max-deletes = 50\n", "max-deletes = 50\ninterval-minutes = 15\n")
+
+
+def test_set_works_when_a_table_is_split_around_others(tmp_path: Path) -> None:
+    text = "[general.events]\nwindow-past-days = 3\n\n[sync]\nmax-deletes = 1\n"
+    path = _write(tmp_path / "s.toml", text)
+    set_value(path, "history-days", "5")
+    set_value(path, "auto-save-emails", "off")
+    set_value(path, "calendar-future-days", "30")
+    settings = load_settings(path)
+    assert [settings.value(n) for n in ("history-days", "auto-save-emails", "calendar-future-days")] == [
+        5,
+        False,
+        30,
+    ]
+    assert path.read_text(encoding="utf-8").startswith("[general.events]\nwindow-past-days = 3\n")
+
+
 def test_unset_comments_the_line_out_and_round_trips(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", HAND_WRITTEN)
     unset_value(path, "max-deletes")
@@ -232,6 +254,13 @@ def test_set_replaces_a_whole_list(tmp_path: Path) -> None:
     after = path.read_text(encoding="utf-8")
     assert '"partner.io",' in after and "example.com" not in after.split("[sync]")[0].split("domains")[1]
     assert load_settings(path).value("blocklist-domains") == ["partner.io", "new.example"]
+
+
+def test_set_can_reorder_a_list(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.toml", HAND_WRITTEN)
+    set_value(path, "blocklist-domains", "partner.io,example.com")
+    assert load_settings(path).value("blocklist-domains") == ["partner.io", "example.com"]
+    assert "# careful with this one" in path.read_text(encoding="utf-8")
 
 
 def test_refused_value_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:

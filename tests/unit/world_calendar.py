@@ -81,7 +81,9 @@ def appointment(subject: str = "Dentist", **fields: Any) -> CalendarItem:
     return meeting(subject=subject, **fields)
 
 
-def all_day(days: int, *, first: date | None = None, subject: str = "Trade fair", **fields: Any) -> CalendarItem:
+def all_day(
+    days: int, *, first: date | None = None, subject: str = "Trade fair", **fields: Any
+) -> CalendarItem:
     """An all-day appointment lasting `days` days."""
     first = first or TOMORROW
     return CalendarItem(
@@ -116,7 +118,9 @@ def sf_event(
     )
 
 
-def sf_task(subject: str = "Call Bob", *, task_id: str | None = None, owner_id: str = ANN_ID, **fields: Any) -> TaskItem:
+def sf_task(
+    subject: str = "Call Bob", *, task_id: str | None = None, owner_id: str = ANN_ID, **fields: Any
+) -> TaskItem:
     """A Salesforce Task owned by Ann, open, due in three days, unless told."""
     fields.setdefault("due", TODAY + timedelta(days=3))
     return TaskItem(id=task_id or f"00T{next(_ids):05d}", subject=subject, owner_id=owner_id, **fields)
@@ -177,7 +181,9 @@ def writes(plan: Plan, side: Side | None = None, kind: type | None = None) -> li
     return [
         a.write
         for a in plan.actions
-        if a.write is not None and (side is None or a.side is side) and (kind is None or isinstance(a.write, kind))
+        if a.write is not None
+        and (side is None or a.side is side)
+        and (kind is None or isinstance(a.write, kind))
     ]
 
 

@@ -49,7 +49,7 @@ def blocklist_group() -> None:
     """
 
 
-@blocklist_group.command("add")
+@blocklist_group.command("add", short_help="Add addresses or domains.")
 @click.argument("values", nargs=-1, required=True)
 @pass_app
 def add_command(app: App, values: tuple[str, ...]) -> None:
@@ -58,7 +58,7 @@ def add_command(app: App, values: tuple[str, ...]) -> None:
     _render(app, blocklist_add(settings_file, values, policy_file))
 
 
-@blocklist_group.command("remove")
+@blocklist_group.command("remove", short_help="Remove addresses or domains.")
 @click.argument("values", nargs=-1, required=True)
 @pass_app
 def remove_command(app: App, values: tuple[str, ...]) -> None:
@@ -67,7 +67,7 @@ def remove_command(app: App, values: tuple[str, ...]) -> None:
     _render(app, blocklist_remove(settings_file, values, policy_file))
 
 
-@blocklist_group.command("list")
+@blocklist_group.command("list", short_help="Show your, your org's and the free-mail blocklist.")
 @json_option
 @pass_app
 def list_command(app: App) -> None:

@@ -67,7 +67,7 @@ def settings_group() -> None:
     """
 
 
-@settings_group.command("list")
+@settings_group.command("list", short_help="Every setting, its value and where it comes from.")
 @json_option
 @pass_app
 def list_command(app: App) -> None:
@@ -122,7 +122,7 @@ def list_command(app: App) -> None:
 settings_group.add_command(list_command, "show")
 
 
-@settings_group.command("get")
+@settings_group.command("get", short_help="Print one setting's value.")
 @click.argument("key")
 @json_option
 @pass_app
@@ -138,7 +138,7 @@ def get_command(app: App, key: str) -> None:
         click.echo(format_value(found, value))
 
 
-@settings_group.command("set")
+@settings_group.command("set", short_help="Change a setting.")
 @click.argument("key")
 @click.argument("value", nargs=-1, required=True)
 @pass_app
@@ -159,7 +159,7 @@ def set_command(app: App, key: str, value: tuple[str, ...]) -> None:
     app.say(f"{found.name} = {format_value(found, written) or '(empty)'}")
 
 
-@settings_group.command("unset")
+@settings_group.command("unset", short_help="Go back to the default of a setting.")
 @click.argument("key")
 @pass_app
 def unset_command(app: App, key: str) -> None:
@@ -172,7 +172,7 @@ def unset_command(app: App, key: str) -> None:
     app.say(f"{found.name} = {format_value(found, value) or '(empty)'} ({source})")
 
 
-@settings_group.command("path")
+@settings_group.command("path", short_help="Print where the settings file is.")
 @json_option
 @pass_app
 def path_command(app: App) -> None:
@@ -209,7 +209,7 @@ def _report(
     return SettingsError(lines[-1], file=problems[0].file, line=problems[0].line)
 
 
-@settings_group.command("validate")
+@settings_group.command("validate", short_help="Check the settings file and the org policy.")
 @json_option
 @pass_app
 def validate_command(app: App) -> None:
@@ -243,7 +243,7 @@ def validate_command(app: App) -> None:
     _note_ignored(app, settings)
 
 
-@settings_group.command("edit")
+@settings_group.command("edit", short_help="Edit the settings file in $EDITOR.")
 @pass_app
 def edit_command(app: App) -> None:
     """Open your settings file in $VISUAL / $EDITOR; an invalid result is undone (exit 2)."""

@@ -523,7 +523,8 @@ class _EventPlanner:
     ) -> None:
         """Attendee changes of a linked meeting (SPEC §4.4).
 
-        Mailbox attendees added or removed → the Event's people follow (resolved as on creation).
+        Mailbox attendees added or removed → the Event's people follow (resolved as on creation),
+        but never down to nobody.
         People added in Salesforce → added as attendees (answer unknown) to a Salesforce-origin item;
         people removed in Salesforce are not removed from the mailbox. A private or a colleague's
         Event keeps its people. One-way options revert the other side's people edits.
@@ -543,6 +544,10 @@ class _EventPlanner:
             target_who = self.people_of(mb)
             if target_who is None:
                 return
+            if not target_who:
+                # Nobody left to relate: keep the Event's people rather than strip them all (an
+                # item whose attendees could not be read must not empty the Event).
+                target_who = None
         elif self.authority is Side.MAILBOX and set(sf_who) != set(base_who):
             target_who = base_who  # Salesforce edits are reverted
         if target_who is not None and set(target_who) != set(sf_who):

@@ -593,6 +593,15 @@ class MemoryCrm:
             self._journals[stream].record(write.id)
             return WriteResult(ok=True, id=write.id)
         assert isinstance(write, Delete)
+        if write.kind is RecordKind.EVENT_INVITEE:
+            # Leaving a colleague's Event: only the user's invitation goes, the Event stays.
+            event = self.events.get(write.id)
+            if event is None:
+                return WriteResult(ok=False, error_code="SF-NOT-FOUND", message="entity is deleted")
+            invitees = tuple(i for i in event.invitee_ids if i != self.user_id)
+            self.events[write.id] = dataclasses.replace(event, invitee_ids=invitees)
+            self._journals[Stream.EVENTS].record(write.id)
+            return WriteResult(ok=True, id=write.id)
         for stream in self._journals:
             if write.id in self._store(stream):
                 self.remove(stream, write.id)

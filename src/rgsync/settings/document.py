@@ -152,7 +152,7 @@ def _get(doc: Container | Table | InlineTable, path: tuple[str, ...]) -> Any:
 
 
 def _table_for_write(doc: TOMLDocument, key: Key, path: Path) -> Any:
-    """The table holding `key`, creating missing tables (with a blank line after a new one)."""
+    """The table holding `key`, creating the tables that are missing."""
     node: Any = doc
     for depth, part in enumerate(key.table):
         if part not in node:
@@ -224,13 +224,13 @@ def _edit_doc(doc: TOMLDocument, key: Key, value: object | None, path: Path) -> 
     table = _table_for_write(doc, key, path)
     existing = table.get(key.leaf)
     if isinstance(existing, Array) and isinstance(value, list):
-        # Change the array in place so the entries kept keep their own comments and layout.
-        for item in [v for v in existing if v not in value]:
-            existing.remove(item)
-        for item in value:
-            if item not in existing:
-                existing.append(item)
-        return
+        kept = [str(v) for v in existing if v in value]
+        if kept + [v for v in value if v not in kept] == value:
+            # Change the array in place so the entries kept keep their own comments and layout.
+            for item in [v for v in existing if v not in value]:
+                existing.remove(item)
+            existing.extend(v for v in value if v not in kept)
+            return
     if isinstance(table, Table) and key.leaf not in table:
         table.add(key.leaf, toml_item(value))
         return

@@ -7,7 +7,7 @@ default, else the built-in default. The org blocklist and the user's blocklist a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rgsync.settings.blocklist import (
@@ -152,13 +152,7 @@ def load_settings(settings_file: Path, org_policy_file: Path | None = None) -> S
     settings, problems = _read_user(settings_file)
     if problems:
         raise combine(problems)
-    return Settings(
-        settings_file=settings_file,
-        exists=settings.exists,
-        user_values=settings.user_values,
-        user_lines=settings.user_lines,
-        policy=policy,
-    )
+    return replace(settings, policy=policy)
 
 
 def set_value(settings_file: Path, name: str, raw: str, org_policy_file: Path | None = None) -> object:

@@ -2,6 +2,9 @@
 
 A new settings file starts from this text, so a user who opens it sees everything that exists; the
 values being set are written uncommented in their table. examples/settings.toml is the same text.
+
+Regenerate the example after changing the schema:
+    python -c "from rgsync.settings.template import render_example as r; print(r(), end='')" > examples/settings.toml
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ HEADER = """\
 # Booleans are true/false here (on/off on the command line). Lists are ["a", "b"].
 # Secrets (passwords, tokens, private keys) never go in this file: `rgsync connect` keeps them
 # in the OS keyring.
+"""
+
+EXAMPLE_INTRO = """\
+# Example settings file. `rgsync settings path` prints where yours lives; the first
+# `rgsync settings set KEY VALUE` creates it with exactly this content, the value set uncommented.
+#
 """
 
 TABLE_TITLES: dict[tuple[str, ...], str] = {
@@ -78,3 +87,8 @@ def render_template(values: Mapping[Key, object] | None = None) -> str:
         if out[-1] == "":
             out.pop()
     return "\n".join(out) + "\n"
+
+
+def render_example() -> str:
+    """The text of examples/settings.toml: the commented template with a short introduction."""
+    return EXAMPLE_INTRO + render_template()

@@ -93,7 +93,9 @@ class OAuthService:
         """Let `username` log in with `password` + `security_token` (the password grant)."""
         self.logins[username.lower()] = Login(user_id, password, security_token)
 
-    def issue(self, user_id: str, *, client_id: str | None = None, with_refresh: bool = False) -> tuple[str, str | None]:
+    def issue(
+        self, user_id: str, *, client_id: str | None = None, with_refresh: bool = False
+    ) -> tuple[str, str | None]:
         """A new access token (and refresh token when asked) for `user_id`."""
         access = f"00D!{secrets.token_urlsafe(24)}"
         refresh = f"5Aep{secrets.token_urlsafe(24)}" if with_refresh else None
@@ -146,9 +148,9 @@ class OAuthService:
         if app is None:
             return _oauth_error("invalid_client_id", "client identifier invalid")
         given = form.get("client_secret")
-        if (secret_required or given is not None) and app.client_secret is not None:
-            if not hmac.compare_digest(given or "", app.client_secret):
-                return _oauth_error("invalid_client", "invalid client credentials")
+        checked = (secret_required or given is not None) and app.client_secret is not None
+        if checked and not hmac.compare_digest(given or "", app.client_secret or ""):
+            return _oauth_error("invalid_client", "invalid client credentials")
         return app
 
     def _password(self, form: dict[str, str]) -> Response:
@@ -156,7 +158,9 @@ class OAuthService:
         if isinstance(app, Response):
             return app
         login = self.logins.get(form.get("username", "").lower())
-        if login is None or not hmac.compare_digest(form.get("password", ""), login.password + login.security_token):
+        if login is None or not hmac.compare_digest(
+            form.get("password", ""), login.password + login.security_token
+        ):
             return _oauth_error("invalid_grant", "authentication failure")
         if not self._active(login.user_id):
             return _oauth_error("invalid_grant", "inactive user")
@@ -206,7 +210,14 @@ class OAuthService:
         hint = params.get("login_hint", "").lower()
         login = self.logins.get(hint) if hint else next(iter(self.logins.values()), None)
         if login is None:
-            return _redirect(redirect, {"error": "access_denied", "error_description": "end-user denied authorization", "state": params.get("state")})
+            return _redirect(
+                redirect,
+                {
+                    "error": "access_denied",
+                    "error_description": "end-user denied authorization",
+                    "state": params.get("state"),
+                },
+            )
         method = params.get("code_challenge_method", "S256" if params.get("code_challenge") else "plain")
         code = secrets.token_urlsafe(24)
         self.codes[code] = _Code(
@@ -303,7 +314,9 @@ class OAuthService:
     def _granted(self, access: str, refresh: str | None, user_id: str) -> Response:
         issued = str(int(self.org.clock().timestamp() * 1000))
         identity = self._identity_url(user_id)
-        signature = base64.b64encode(hmac.new(b"sandbox", (identity + issued).encode(), hashlib.sha256).digest()).decode()
+        signature = base64.b64encode(
+            hmac.new(b"sandbox", (identity + issued).encode(), hashlib.sha256).digest()
+        ).decode()
         body: dict[str, Any] = {
             "access_token": access,
             "instance_url": self.instance_url,
@@ -369,13 +382,19 @@ def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
 
 
 def _s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode("ascii")
+    )
 
 
 def _form(request: Request) -> dict[str, str]:
     values = {k: v[0] for k, v in request.query.items()}
     if request.body:
-        values.update({k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()})
+        values.update(
+            {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        )
     return values
 
 

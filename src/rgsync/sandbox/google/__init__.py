@@ -1,0 +1,111 @@
+"""A loopback emulator of the Gmail, Google Calendar, Google Tasks and People APIs (plain HTTP on
+127.0.0.1) for the Google adapter's tests and for `rgsync demo`.
+
+    google = start_google(scenario={"user": {"address": "ann@acme.com"}, "messages": [...]})
+    try:
+        ...  # build('gmail', 'v1', client_options={'api_endpoint': google.url + '/'}, ...)
+    finally:
+        google.stop()
+
+Point google-api-python-client at it with `client_options={'api_endpoint': url + '/'}` (Calendar:
+`url + '/calendar/v3/'`) and an `Authorization: Bearer <token>` header; build batches yourself with
+`BatchHttpRequest(batch_uri=url + '/batch/gmail/v1')` because the client's own batch URI ignores
+`api_endpoint`. Calls are counted per route in `server.calls` ('gmail.history.list',
+'calendar.events.list', 'tasks.tasks.list', 'people.connections.list', 'batch', …; a batch's inner
+calls under their own names) and faults go through `server.faults` or the helpers below.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rgsync.sandbox.google.common import error_response
+from rgsync.sandbox.google.emulator import GoogleEmulator, GoogleState
+from rgsync.sandbox.http import EmulatorServer, Fault
+
+__all__ = ["DEFAULT_ADDRESS", "GoogleEmulator", "GoogleState", "RunningGoogle", "start_google"]
+
+DEFAULT_ADDRESS = "ann@acme.com"
+
+
+@dataclass
+class RunningGoogle:
+    """A started emulator: its base `url`, the bearer `token` it accepts, the mailbox `address`, the
+    `server` (counters, faults) and the in-memory `state` with its setup helpers."""
+
+    url: str
+    token: str
+    address: str
+    server: EmulatorServer
+    state: GoogleState
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self.server.stop()
+
+    def __enter__(self) -> RunningGoogle:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- fault helpers (all match a regular expression against 'METHOD /path') -------------------
+
+    def inject_rate_limit(
+        self, match: str = ".*", times: int = 1, *, status: int = 429, reason: str = "rateLimitExceeded"
+    ) -> Fault:
+        """The next `times` matching calls get Google's rate-limit error (429 rateLimitExceeded by
+        default; status=403, reason='userRateLimitExceeded' for the per-user quota)."""
+        if reason == "userRateLimitExceeded":
+            body = error_response(status, reason, "User Rate Limit Exceeded", domain="usageLimits")
+        else:
+            body = error_response(status, reason, "Resource has been exhausted (e.g. check quota).")
+        return self.server.faults.add(Fault(match=match, response=body, times=times))
+
+    def inject_5xx(self, match: str = ".*", times: int = 1, *, status: int = 503) -> Fault:
+        """The next `times` matching calls get a backendError with this 5xx status."""
+        message = "The service is currently unavailable." if status == 503 else "Backend Error"
+        return self.server.faults.add(Fault(match=match, response=error_response(status, "backendError", message), times=times))
+
+    def inject_latency(self, match: str = ".*", seconds: float = 1.0, times: int = 1) -> Fault:
+        """Delay the next `times` matching calls (through `server.sleep`, which tests may replace)."""
+        return self.server.faults.add(Fault(match=match, latency=seconds, times=times))
+
+    def drop_connection_nth(self, match: str = ".*", nth: int = 1) -> Fault:
+        """Close the connection without an answer on the N-th matching call."""
+        return self.server.faults.add(Fault(match=match, drop=True, nth=nth))
+
+    def fail_nth(self, match: str = ".*", nth: int = 1, *, status: int = 500, reason: str = "backendError") -> Fault:
+        """Answer the N-th matching call with a Google error (500 backendError by default)."""
+        message = "Backend Error" if status >= 500 else reason
+        return self.server.faults.add(Fault(match=match, response=error_response(status, reason, message), nth=nth))
+
+
+def start_google(
+    *,
+    scenario: dict[str, Any] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    token: str | None = None,
+    port: int = 0,
+) -> RunningGoogle:
+    """Start the emulator on 127.0.0.1 (a free port unless `port` is given) in a background thread.
+
+    `scenario` is {"user": {"address": ..., "timeZone": ...}, "messages": [{"raw", "labels", "thread"}],
+    "events": [Calendar event JSON], "tasks": {"List title": [Task JSON]}, "contacts": [Person JSON],
+    "contactGroups": [names]}; `clock` returns the aware "now" used for every timestamp (default: the
+    real clock); `token` is the bearer token to accept (default: a fresh random one)."""
+    scenario = scenario or {}
+    user = scenario.get("user") or {}
+    address = str(user.get("address") or DEFAULT_ADDRESS)
+    state = GoogleState(address, clock=clock, time_zone=str(user.get("timeZone") or "UTC"))
+    state.load(scenario)
+    chosen_token = token or "ya29.sandbox-" + secrets.token_urlsafe(24)
+    emulator = GoogleEmulator(state, chosen_token)
+    server = EmulatorServer(emulator, port=port)
+    emulator.server = server
+    server.start()
+    return RunningGoogle(url=server.url, token=chosen_token, address=address, server=server, state=state)
