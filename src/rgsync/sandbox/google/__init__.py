@@ -69,7 +69,9 @@ class RunningGoogle:
     def inject_5xx(self, match: str = ".*", times: int = 1, *, status: int = 503) -> Fault:
         """The next `times` matching calls get a backendError with this 5xx status."""
         message = "The service is currently unavailable." if status == 503 else "Backend Error"
-        return self.server.faults.add(Fault(match=match, response=error_response(status, "backendError", message), times=times))
+        return self.server.faults.add(
+            Fault(match=match, response=error_response(status, "backendError", message), times=times)
+        )
 
     def inject_latency(self, match: str = ".*", seconds: float = 1.0, times: int = 1) -> Fault:
         """Delay the next `times` matching calls (through `server.sleep`, which tests may replace)."""
@@ -79,10 +81,14 @@ class RunningGoogle:
         """Close the connection without an answer on the N-th matching call."""
         return self.server.faults.add(Fault(match=match, drop=True, nth=nth))
 
-    def fail_nth(self, match: str = ".*", nth: int = 1, *, status: int = 500, reason: str = "backendError") -> Fault:
+    def fail_nth(
+        self, match: str = ".*", nth: int = 1, *, status: int = 500, reason: str = "backendError"
+    ) -> Fault:
         """Answer the N-th matching call with a Google error (500 backendError by default)."""
         message = "Backend Error" if status >= 500 else reason
-        return self.server.faults.add(Fault(match=match, response=error_response(status, reason, message), nth=nth))
+        return self.server.faults.add(
+            Fault(match=match, response=error_response(status, reason, message), nth=nth)
+        )
 
 
 def start_google(

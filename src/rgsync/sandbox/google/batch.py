@@ -82,7 +82,11 @@ def handle_batch(request: Request, dispatch: Callable[[Request], Response]) -> R
     gmail = api == "gmail" or any(r.path.startswith("/gmail/") for _, r in inner)
     limit = GMAIL_BATCH_LIMIT if gmail else DEFAULT_BATCH_LIMIT
     if len(inner) > limit:
-        raise GoogleApiError(400, "badRequest", f"Inner request count exceeds the limit. Received: {len(inner)}, Limit: {limit}")
+        raise GoogleApiError(
+            400,
+            "badRequest",
+            f"Inner request count exceeds the limit. Received: {len(inner)}, Limit: {limit}",
+        )
     boundary = f"batch_{uuid.uuid4().hex}"
     chunks: list[bytes] = []
     for content_id, inner_request in inner:
@@ -104,4 +108,6 @@ def _response_part(boundary: str, content_id: str | None, answer: Response) -> b
     for key, value in answer.headers.items():
         lines.append(f"{key}: {value}")
     lines.append(f"Content-Length: {len(payload)}")
-    return ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + payload + b"\r\n"
+    return (
+        ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + payload + b"\r\n"
+    )

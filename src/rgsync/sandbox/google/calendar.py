@@ -91,7 +91,9 @@ class CalendarStore:
     """The primary calendar behind the Calendar emulator. Public methods are the Python setup helpers
     tests use; `send_updates_log` lists (method, eventId, sendUpdates) for every write call."""
 
-    def __init__(self, address: str, clock: Callable[[], datetime], lock: threading.RLock, time_zone: str = "UTC") -> None:
+    def __init__(
+        self, address: str, clock: Callable[[], datetime], lock: threading.RLock, time_zone: str = "UTC"
+    ) -> None:
         self.address = address
         self.clock = clock
         self.lock = lock
@@ -235,7 +237,9 @@ class CalendarStore:
         if start.all_day != end.all_day:
             raise bad_request("Start and end times must either both be date or both be dateTime.")
         if self._moment(end) <= self._moment(start):
-            raise GoogleApiError(400, "timeRangeEmpty", "The specified time range is empty.", location="end.dateTime")
+            raise GoogleApiError(
+                400, "timeRangeEmpty", "The specified time range is empty.", location="end.dateTime"
+            )
         lines = body.get("recurrence")
         if lines:
             if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
@@ -246,7 +250,11 @@ class CalendarStore:
                 rrule.parse(lines, self._zone_of(start))
             except rrule.RecurrenceError as exc:
                 raise bad_request(f"Invalid recurrence rule. {exc}") from None
-        for key, allowed in (("status", STATUSES), ("visibility", VISIBILITIES), ("transparency", TRANSPARENCIES)):
+        for key, allowed in (
+            ("status", STATUSES),
+            ("visibility", VISIBILITIES),
+            ("transparency", TRANSPARENCIES),
+        ):
             if key in body and body[key] is not None and body[key] not in allowed:
                 raise bad_request(f"Invalid value for: {key}")
         extended = body.get("extendedProperties")
@@ -329,7 +337,9 @@ class CalendarStore:
         resource = self._build(body, event_id=event_id, previous=None, from_client=True)
         return self._store(resource).resource
 
-    def _patch(self, event_id: str, body: dict[str, Any], *, replace: bool, from_client: bool) -> dict[str, Any]:
+    def _patch(
+        self, event_id: str, body: dict[str, Any], *, replace: bool, from_client: bool
+    ) -> dict[str, Any]:
         stored = self._existing(event_id)
         previous = stored.resource
         merged = copy.deepcopy(body) if replace else merge_patch(previous, body)
@@ -486,7 +496,9 @@ class CalendarStore:
         if sync_token:
             for name in NOT_WITH_SYNC_TOKEN:
                 if call.params(name):
-                    raise bad_request(f"The parameter {name} cannot be used together with syncToken.", location=name)
+                    raise bad_request(
+                        f"The parameter {name} cannot be used together with syncToken.", location=name
+                    )
             state = decode_token("cs.", sync_token, what="syncToken")
             if state.get("e") != self.token_epoch:
                 raise GoogleApiError(
@@ -506,12 +518,24 @@ class CalendarStore:
         if order_by not in (None, "startTime", "updated"):
             raise bad_request(f"Invalid value for: orderBy ({order_by})", location="orderBy")
         if order_by == "startTime" and not single:
-            raise GoogleApiError(400, "badRequest", "The requested ordering is not available for the particular query.")
-        time_min = parse_rfc3339(call.param("timeMin") or "", what="timeMin") if call.param("timeMin") else None
-        time_max = parse_rfc3339(call.param("timeMax") or "", what="timeMax") if call.param("timeMax") else None
+            raise GoogleApiError(
+                400, "badRequest", "The requested ordering is not available for the particular query."
+            )
+        time_min = (
+            parse_rfc3339(call.param("timeMin") or "", what="timeMin") if call.param("timeMin") else None
+        )
+        time_max = (
+            parse_rfc3339(call.param("timeMax") or "", what="timeMax") if call.param("timeMax") else None
+        )
         if time_min is not None and time_max is not None and time_max <= time_min:
-            raise bad_request("The specified time range is empty.", reason="timeRangeEmpty", location="timeMax")
-        updated_min = parse_rfc3339(call.param("updatedMin") or "", what="updatedMin") if call.param("updatedMin") else None
+            raise bad_request(
+                "The specified time range is empty.", reason="timeRangeEmpty", location="timeMax"
+            )
+        updated_min = (
+            parse_rfc3339(call.param("updatedMin") or "", what="updatedMin")
+            if call.param("updatedMin")
+            else None
+        )
         # The change number the listing started at: carried through the page tokens, so changes
         # made while a client pages are delivered by its next incremental sync.
         snapshot = int(page_state.get("s", self.change_number))
@@ -524,7 +548,11 @@ class CalendarStore:
         )
         items = [item for item in items if self._matches(item, call, updated_min, show_deleted)]
         if order_by == "startTime":
-            items.sort(key=lambda item: self._bounds(item)[0] if "start" in item else datetime.min.replace(tzinfo=UTC))
+            items.sort(
+                key=lambda item: (
+                    self._bounds(item)[0] if "start" in item else datetime.min.replace(tzinfo=UTC)
+                )
+            )
         elif order_by == "updated":
             items.sort(key=lambda item: str(item.get("updated", "")))
         size = call.integer("maxResults", DEFAULT_LIST_RESULTS, maximum=MAX_LIST_RESULTS, minimum=1)
@@ -542,11 +570,15 @@ class CalendarStore:
         if offset + size < len(items):
             result["nextPageToken"] = encode_token("cp.", {"o": offset + size, "s": snapshot})
         else:
-            result["nextSyncToken"] = encode_token("cs.", {"e": self.token_epoch, "n": snapshot, "single": single})
+            result["nextSyncToken"] = encode_token(
+                "cs.", {"e": self.token_epoch, "n": snapshot, "single": single}
+            )
         result["items"] = [self._listed(item) for item in page]
         return result
 
-    def _matches(self, item: dict[str, Any], call: Call, updated_min: datetime | None, show_deleted: bool) -> bool:
+    def _matches(
+        self, item: dict[str, Any], call: Call, updated_min: datetime | None, show_deleted: bool
+    ) -> bool:
         for scope, name in (("private", "privateExtendedProperty"), ("shared", "sharedExtendedProperty")):
             values = ((item.get("extendedProperties") or {}).get(scope)) or {}
             for condition in call.params(name):
@@ -566,7 +598,10 @@ class CalendarStore:
         if query:
             text = " ".join(
                 [str(item.get(k, "")) for k in ("summary", "description", "location")]
-                + [str(a.get("email", "")) + " " + str(a.get("displayName", "")) for a in item.get("attendees", [])]
+                + [
+                    str(a.get("email", "")) + " " + str(a.get("displayName", ""))
+                    for a in item.get("attendees", [])
+                ]
             ).lower()
             if not all(word in text for word in query.split()):
                 return False
@@ -609,7 +644,9 @@ def routes(store: CalendarStore) -> list[Route]:
     def check_if_match(call: Call, resource: dict[str, Any]) -> None:
         wanted = call.request.header("if-match")
         if wanted and wanted != "*" and wanted != resource.get("etag"):
-            raise GoogleApiError(412, "conditionNotMet", "Precondition Failed", location="If-Match", location_type="header")
+            raise GoogleApiError(
+                412, "conditionNotMet", "Precondition Failed", location="If-Match", location_type="header"
+            )
 
     def list_events(call: Call) -> Any:
         check_calendar(call)
@@ -654,8 +691,12 @@ def routes(store: CalendarStore) -> list[Route]:
         if not master.get("recurrence"):
             raise GoogleApiError(400, "invalid", "The event is not a recurring event.")
         show_deleted = call.flag("showDeleted")
-        time_min = parse_rfc3339(call.param("timeMin") or "", what="timeMin") if call.param("timeMin") else None
-        time_max = parse_rfc3339(call.param("timeMax") or "", what="timeMax") if call.param("timeMax") else None
+        time_min = (
+            parse_rfc3339(call.param("timeMin") or "", what="timeMin") if call.param("timeMin") else None
+        )
+        time_max = (
+            parse_rfc3339(call.param("timeMax") or "", what="timeMax") if call.param("timeMax") else None
+        )
         items = [
             i
             for i in store._instances(master, before=time_max)
@@ -663,7 +704,11 @@ def routes(store: CalendarStore) -> list[Route]:
         ]
         size = call.integer("maxResults", DEFAULT_LIST_RESULTS, maximum=MAX_LIST_RESULTS, minimum=1)
         offset, _ = page_offset(call, "ci.")
-        result: dict[str, Any] = {"kind": "calendar#events", "timeZone": store.time_zone, "accessRole": "owner"}
+        result: dict[str, Any] = {
+            "kind": "calendar#events",
+            "timeZone": store.time_zone,
+            "accessRole": "owner",
+        }
         if offset + size < len(items):
             result["nextPageToken"] = encode_token("ci.", {"o": offset + size})
         result["items"] = [store._listed(i) for i in items[offset : offset + size]]
@@ -690,8 +735,18 @@ def routes(store: CalendarStore) -> list[Route]:
         route("POST", f"{base}/events", "calendar.events.insert", insert_event),
         route("GET", f"{base}/events/{{eventId}}/instances", "calendar.events.instances", list_instances),
         route("GET", f"{base}/events/{{eventId}}", "calendar.events.get", get_event),
-        route("PATCH", f"{base}/events/{{eventId}}", "calendar.events.patch", lambda c: change_event(c, replace=False)),
-        route("PUT", f"{base}/events/{{eventId}}", "calendar.events.update", lambda c: change_event(c, replace=True)),
+        route(
+            "PATCH",
+            f"{base}/events/{{eventId}}",
+            "calendar.events.patch",
+            lambda c: change_event(c, replace=False),
+        ),
+        route(
+            "PUT",
+            f"{base}/events/{{eventId}}",
+            "calendar.events.update",
+            lambda c: change_event(c, replace=True),
+        ),
         route("DELETE", f"{base}/events/{{eventId}}", "calendar.events.delete", delete_event),
         route("GET", base, "calendar.calendars.get", get_calendar),
         route("GET", "/calendar/v3/users/me/settings/{setting}", "calendar.settings.get", get_setting),

@@ -144,7 +144,10 @@ class Call:
         try:
             number = int(value)
         except ValueError:
-            raise bad_request(f"Invalid value '{value}'. Values must match the following regular expression: '-?\\d+'", location=name) from None
+            raise bad_request(
+                f"Invalid value '{value}'. Values must match the following regular expression: '-?\\d+'",
+                location=name,
+            ) from None
         if number < minimum:
             raise bad_request(f"Invalid value '{value}'. Values must be at least {minimum}.", location=name)
         if maximum is not None and number > maximum:

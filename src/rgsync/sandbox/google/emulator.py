@@ -89,7 +89,10 @@ class GoogleState:
         "tasks": {"List title": [...]}, "contacts": [...], "contactGroups": ["name", ...]}."""
         for message in scenario.get("messages") or []:
             self.gmail.add_message(
-                message["raw"], message.get("labels", ["INBOX"]), message.get("thread"), internal_date=_moment(message)
+                message["raw"],
+                message.get("labels", ["INBOX"]),
+                message.get("thread"),
+                internal_date=_moment(message),
             )
         for event in scenario.get("events") or []:
             self.calendar.add_event(event)
@@ -120,7 +123,10 @@ class GoogleEmulator:
         self.token = token
         self.server: EmulatorServer | None = None
         self.routes: list[Route] = (
-            gmail.routes(state.gmail) + calendar.routes(state.calendar) + tasks.routes(state.tasks) + people.routes(state.people)
+            gmail.routes(state.gmail)
+            + calendar.routes(state.calendar)
+            + tasks.routes(state.tasks)
+            + people.routes(state.people)
         )
 
     def route_name(self, request: Request) -> str:
@@ -144,7 +150,9 @@ class GoogleEmulator:
         except GoogleApiError as error:
             return error.response()
         except Exception as exc:
-            return GoogleApiError(500, "backendError", f"Backend Error ({type(exc).__name__}: {exc})").response()
+            return GoogleApiError(
+                500, "backendError", f"Backend Error ({type(exc).__name__}: {exc})"
+            ).response()
 
     def _dispatch_inner(self, request: Request) -> Response:
         # Through the server, so each inner call is counted under its own route name and faults

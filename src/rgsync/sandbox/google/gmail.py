@@ -29,7 +29,13 @@ from rgsync.sandbox.google.common import (
     page_offset,
     route,
 )
-from rgsync.sandbox.google.gmail_search import Candidate, compile_query, normalise_label_name, tokenize, wants_spam_or_trash
+from rgsync.sandbox.google.gmail_search import (
+    Candidate,
+    compile_query,
+    normalise_label_name,
+    tokenize,
+    wants_spam_or_trash,
+)
 
 SYSTEM_LABELS: tuple[str, ...] = (
     "CHAT",
@@ -149,7 +155,9 @@ class GmailStore:
         """Add and remove labels (ids or names) on a message, journaling each change."""
         with self.lock:
             message = self._message(message_id)
-            self._apply_labels(message, [self.label_id(n, create=True) for n in add], [self.label_id(n) for n in remove])
+            self._apply_labels(
+                message, [self.label_id(n, create=True) for n in add], [self.label_id(n) for n in remove]
+            )
 
     def create_label(self, name: str) -> str:
         """Create a user label and return its id ('Label_N'); a name in use is Gmail's 409."""
@@ -197,7 +205,9 @@ class GmailStore:
         self.history_id += 1
         message.history_id = self.history_id
         self.history.append(
-            HistoryRecord(self.history_id, kind, message.id, message.thread_id, tuple(message.label_ids), tuple(changed))
+            HistoryRecord(
+                self.history_id, kind, message.id, message.thread_id, tuple(message.label_ids), tuple(changed)
+            )
         )
 
     def _insert(
@@ -216,7 +226,9 @@ class GmailStore:
         moment = internal_date if internal_date is not None else self.clock()
         thread = self._thread_for(message_id, parsed, thread_id)
         unique_labels = list(dict.fromkeys(label_ids))
-        message = StoredMessage(message_id, thread, raw, unique_labels, int(moment.timestamp() * 1000), 0, parsed)
+        message = StoredMessage(
+            message_id, thread, raw, unique_labels, int(moment.timestamp() * 1000), 0, parsed
+        )
         self.messages[message_id] = message
         rfc_id = parsed.get("Message-ID")
         if rfc_id:
@@ -240,7 +252,9 @@ class GmailStore:
         return message_id
 
     def _apply_labels(self, message: StoredMessage, add: Sequence[str], remove: Sequence[str]) -> None:
-        added = [label for label in dict.fromkeys(add) if label not in message.label_ids and label not in remove]
+        added = [
+            label for label in dict.fromkeys(add) if label not in message.label_ids and label not in remove
+        ]
         removed = [label for label in dict.fromkeys(remove) if label in message.label_ids]
         if added:
             message.label_ids.extend(added)
@@ -252,7 +266,11 @@ class GmailStore:
     def _check_assignable(self, label_ids: Iterable[str], *, adding: bool) -> list[str]:
         checked: list[str] = []
         for label in label_ids:
-            if label in self.user_labels or label in ASSIGNABLE_SYSTEM_LABELS or (not adding and label in SYSTEM_LABELS):
+            if (
+                label in self.user_labels
+                or label in ASSIGNABLE_SYSTEM_LABELS
+                or (not adding and label in SYSTEM_LABELS)
+            ):
                 checked.append(label)
             else:
                 raise bad_request(f"Invalid label: {label}", reason="invalidArgument")
@@ -315,8 +333,8 @@ class GmailStore:
             label_names=self._label_names(message),
             internal_date_ms=message.internal_date_ms,
             subject=mime.header(parsed, "Subject"),
-            senders=tuple(mime.addresses(parsed, "From") + [mime.header(parsed, "From").lower()]),
-            recipients=tuple(mime.addresses(parsed, "To", "Cc", "Bcc") + [mime.header(parsed, "To").lower()]),
+            senders=(*mime.addresses(parsed, "From"), mime.header(parsed, "From").lower()),
+            recipients=(*mime.addresses(parsed, "To", "Cc", "Bcc"), mime.header(parsed, "To").lower()),
             copied=tuple(mime.addresses(parsed, "Cc")),
             message_id=mime.header(parsed, "Message-ID"),
             text=mime.body_text(parsed),
@@ -325,7 +343,9 @@ class GmailStore:
 
     # --- resources -------------------------------------------------------------------------------
 
-    def message_resource(self, message: StoredMessage, fmt: str, metadata_headers: Sequence[str] = ()) -> dict[str, Any]:
+    def message_resource(
+        self, message: StoredMessage, fmt: str, metadata_headers: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """A message in format minimal, metadata, full or raw."""
         resource: dict[str, Any] = {"id": message.id, "threadId": message.thread_id}
         if message.label_ids:
@@ -418,7 +438,9 @@ def routes(store: GmailStore) -> list[Route]:
         check_user(call)
         fmt = (call.param("format") or "full").lower()
         if fmt not in ("minimal", "full", "raw", "metadata"):
-            raise bad_request(f"Invalid value at 'format' ({fmt})", reason="invalidArgument", location="format")
+            raise bad_request(
+                f"Invalid value at 'format' ({fmt})", reason="invalidArgument", location="format"
+            )
         message = store._message(call["id"])
         return store.message_resource(message, fmt, call.params("metadataHeaders"))
 
@@ -426,7 +448,10 @@ def routes(store: GmailStore) -> list[Route]:
         check_user(call)
         body = call.body()
         if not body.get("raw"):
-            raise bad_request("'raw' RFC822 payload message string or uploading message via /upload/* URL required", reason="invalidArgument")
+            raise bad_request(
+                "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+                reason="invalidArgument",
+            )
         raw = from_b64url(str(body["raw"]), what="raw")
         labels = [str(label) for label in body.get("labelIds") or []]
         for label in labels:
@@ -434,7 +459,9 @@ def routes(store: GmailStore) -> list[Route]:
                 raise bad_request(f"Invalid label: {label}", reason="invalidArgument")
         source = call.param("internalDateSource") or ("dateHeader" if importing else "receivedTime")
         thread = body.get("threadId")
-        message = store._insert(raw, labels, str(thread) if thread else None, None, date_from_header=source == "dateHeader")
+        message = store._insert(
+            raw, labels, str(thread) if thread else None, None, date_from_header=source == "dateHeader"
+        )
         return _minimal(message)
 
     def modify_message(call: Call) -> Any:
@@ -451,7 +478,10 @@ def routes(store: GmailStore) -> list[Route]:
         body = call.body()
         ids = [str(x) for x in body.get("ids") or []]
         if len(ids) > MAX_BATCH_MODIFY_IDS:
-            raise bad_request(f"Too many messages ids: {len(ids)}, the limit is {MAX_BATCH_MODIFY_IDS}", reason="invalidArgument")
+            raise bad_request(
+                f"Too many messages ids: {len(ids)}, the limit is {MAX_BATCH_MODIFY_IDS}",
+                reason="invalidArgument",
+            )
         add = store._check_assignable([str(x) for x in body.get("addLabelIds") or []], adding=True)
         remove = store._check_assignable([str(x) for x in body.get("removeLabelIds") or []], adding=False)
         for message_id in ids:
@@ -481,7 +511,10 @@ def routes(store: GmailStore) -> list[Route]:
         check_user(call)
         ids = [str(x) for x in call.body().get("ids") or []]
         if len(ids) > MAX_BATCH_MODIFY_IDS:
-            raise bad_request(f"Too many messages ids: {len(ids)}, the limit is {MAX_BATCH_MODIFY_IDS}", reason="invalidArgument")
+            raise bad_request(
+                f"Too many messages ids: {len(ids)}, the limit is {MAX_BATCH_MODIFY_IDS}",
+                reason="invalidArgument",
+            )
         for message_id in ids:
             if message_id in store.messages:
                 store.delete_message(message_id)
@@ -522,9 +555,11 @@ def routes(store: GmailStore) -> list[Route]:
         name = body.get("name")
         if call.method == "PUT" and not name:
             raise bad_request("Invalid label name", reason="invalidArgument")
-        if name and str(name).lower() != str(label["name"]).lower():
-            if any(str(other["name"]).lower() == str(name).lower() for other in store.user_labels.values()):
-                raise GoogleApiError(409, "aborted", "Label name exists or conflicts", status="ABORTED")
+        renamed = bool(name) and str(name).lower() != str(label["name"]).lower()
+        if renamed and any(
+            str(other["name"]).lower() == str(name).lower() for other in store.user_labels.values()
+        ):
+            raise GoogleApiError(409, "aborted", "Label name exists or conflicts", status="ABORTED")
         for key in ("name", "messageListVisibility", "labelListVisibility", "color"):
             if key in body and body[key] is not None:
                 label[key] = body[key]
@@ -547,17 +582,25 @@ def routes(store: GmailStore) -> list[Route]:
         check_user(call)
         start_text = call.param("startHistoryId")
         if not start_text:
-            raise bad_request("Missing required parameter: startHistoryId", reason="required", location="startHistoryId")
+            raise bad_request(
+                "Missing required parameter: startHistoryId", reason="required", location="startHistoryId"
+            )
         try:
             start = int(start_text)
         except ValueError:
-            raise bad_request("Invalid startHistoryId", reason="invalidArgument", location="startHistoryId") from None
+            raise bad_request(
+                "Invalid startHistoryId", reason="invalidArgument", location="startHistoryId"
+            ) from None
         if start < store.history_floor:
             raise GoogleApiError(404, "notFound", NOT_FOUND_MESSAGE)
         types = call.params("historyTypes")
         for kind in types:
             if kind not in HISTORY_TYPES:
-                raise bad_request(f"Invalid value at 'history_types' ({kind})", reason="invalidArgument", location="historyTypes")
+                raise bad_request(
+                    f"Invalid value at 'history_types' ({kind})",
+                    reason="invalidArgument",
+                    location="historyTypes",
+                )
         label = call.param("labelId")
         records = [
             record
@@ -581,11 +624,26 @@ def routes(store: GmailStore) -> list[Route]:
     return [
         route("GET", f"{base}/profile", "gmail.getProfile", get_profile),
         route("GET", f"{base}/messages", "gmail.messages.list", list_messages),
-        route("POST", f"{base}/messages", "gmail.messages.insert", lambda c: insert_or_import(c, importing=False)),
-        route("POST", f"{base}/messages/import", "gmail.messages.import", lambda c: insert_or_import(c, importing=True)),
+        route(
+            "POST",
+            f"{base}/messages",
+            "gmail.messages.insert",
+            lambda c: insert_or_import(c, importing=False),
+        ),
+        route(
+            "POST",
+            f"{base}/messages/import",
+            "gmail.messages.import",
+            lambda c: insert_or_import(c, importing=True),
+        ),
         route("POST", f"{base}/messages/batchModify", "gmail.messages.batchModify", batch_modify),
         route("POST", f"{base}/messages/batchDelete", "gmail.messages.batchDelete", batch_delete),
-        route("GET", f"{base}/messages/{{messageId}}/attachments/{{id}}", "gmail.messages.attachments.get", get_attachment),
+        route(
+            "GET",
+            f"{base}/messages/{{messageId}}/attachments/{{id}}",
+            "gmail.messages.attachments.get",
+            get_attachment,
+        ),
         route("GET", f"{base}/messages/{{id}}", "gmail.messages.get", get_message),
         route("DELETE", f"{base}/messages/{{id}}", "gmail.messages.delete", delete_message),
         route("POST", f"{base}/messages/{{id}}/modify", "gmail.messages.modify", modify_message),
@@ -604,7 +662,11 @@ def routes(store: GmailStore) -> list[Route]:
 def _part_ids(message: Message, part_id: str = "") -> Iterable[str]:
     yield part_id
     children = message.get_payload()
-    if message.is_multipart() and message.get_content_type() != "message/rfc822" and isinstance(children, list):
+    if (
+        message.is_multipart()
+        and message.get_content_type() != "message/rfc822"
+        and isinstance(children, list)
+    ):
         for index, child in enumerate(children):
             yield from _part_ids(child, f"{part_id}.{index}" if part_id else str(index))
 

@@ -129,7 +129,11 @@ def compile_query(query: str, now: datetime) -> Callable[[Candidate], bool]:
             moment = _age_ms(value, now)
             if moment is None:
                 return False
-            return item.internal_date_ms >= moment if operator == "newer_than" else item.internal_date_ms < moment
+            return (
+                item.internal_date_ms >= moment
+                if operator == "newer_than"
+                else item.internal_date_ms < moment
+            )
         if operator == "in":
             if lowered == "anywhere":
                 return True

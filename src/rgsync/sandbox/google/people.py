@@ -210,7 +210,9 @@ class PeopleStore:
             raise _invalid("Invalid JSON payload received. 'person' must be an object.")
         for key in person:
             if key not in PERSON_KEYS:
-                raise _invalid(f'Invalid JSON payload received. Unknown name "{key}" at \'person\': Cannot find field.')
+                raise _invalid(
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at 'person': Cannot find field."
+                )
         for key in SINGLETON_FIELDS:
             if len(person.get(key) or []) > 1:
                 raise _invalid(f"Invalid person: {key} can only have one value for contact sources.")
@@ -235,11 +237,17 @@ class PeopleStore:
                 if kind and key in ("emailAddresses", "phoneNumbers", "addresses", "organizations", "urls"):
                     item["formattedType"] = FORMATTED_TYPES.get(str(kind), str(kind))
         for name in person.get("names", []):
-            given, middle, family = (str(name.get(k, "")).strip() for k in ("givenName", "middleName", "familyName"))
-            display = " ".join(p for p in (name.get("honorificPrefix", ""), given, middle, family) if p).strip()
+            given, middle, family = (
+                str(name.get(k, "")).strip() for k in ("givenName", "middleName", "familyName")
+            )
+            display = " ".join(
+                p for p in (name.get("honorificPrefix", ""), given, middle, family) if p
+            ).strip()
             display = display or str(name.get("unstructuredName", "")).strip()
             name.setdefault("displayName", display)
-            last_first = f"{family}, {' '.join(p for p in (given, middle) if p)}".strip(", ") if family else display
+            last_first = (
+                f"{family}, {' '.join(p for p in (given, middle) if p)}".strip(", ") if family else display
+            )
             name.setdefault("displayNameLastFirst", last_first)
             name.setdefault("unstructuredName", name["displayName"])
         for phone in person.get("phoneNumbers", []):
@@ -250,22 +258,38 @@ class PeopleStore:
         for address in person.get("addresses", []):
             if "formattedValue" not in address:
                 city_line = " ".join(
-                    p for p in (address.get("city", ""), address.get("region", ""), address.get("postalCode", "")) if p
+                    p
+                    for p in (
+                        address.get("city", ""),
+                        address.get("region", ""),
+                        address.get("postalCode", ""),
+                    )
+                    if p
                 )
-                lines = [address.get("streetAddress", ""), address.get("extendedAddress", ""), city_line, address.get("country", "")]
+                lines = [
+                    address.get("streetAddress", ""),
+                    address.get("extendedAddress", ""),
+                    city_line,
+                    address.get("country", ""),
+                ]
                 address["formattedValue"] = "\n".join(str(line) for line in lines if line)
         for membership in person.get("memberships", []):
             group = membership.get("contactGroupMembership")
             if not isinstance(group, dict):
                 continue
-            resource = group.get("contactGroupResourceName") or f"contactGroups/{group.get('contactGroupId', '')}"
+            resource = (
+                group.get("contactGroupResourceName") or f"contactGroups/{group.get('contactGroupId', '')}"
+            )
             if resource not in self.groups:
                 raise _invalid(f"Invalid contact group: {resource}")
             group["contactGroupResourceName"] = resource
             group["contactGroupId"] = resource.split("/", 1)[1]
 
     def _memberships(self, person: dict[str, Any]) -> None:
-        groups = [m.get("contactGroupMembership", {}).get("contactGroupResourceName") for m in person.get("memberships", [])]
+        groups = [
+            m.get("contactGroupMembership", {}).get("contactGroupResourceName")
+            for m in person.get("memberships", [])
+        ]
         if "contactGroups/myContacts" not in groups:
             person.setdefault("memberships", []).append(
                 {"contactGroupMembership": {"contactGroupResourceName": "contactGroups/myContacts"}}
@@ -305,7 +329,7 @@ class PeopleStore:
         person = stored.resource
         source_id = person["metadata"]["sources"][0]["id"]
         for field in fields:
-            if field in body and body[field]:
+            if body.get(field):
                 person[field] = copy.deepcopy(body[field])
             else:
                 person.pop(field, None)
@@ -325,7 +349,11 @@ class PeopleStore:
 
     def _check_etag(self, stored: StoredPerson, body: dict[str, Any]) -> None:
         current = stored.resource
-        sources = [s for s in (body.get("metadata") or {}).get("sources", []) if s.get("type", "CONTACT") == "CONTACT"]
+        sources = [
+            s
+            for s in (body.get("metadata") or {}).get("sources", [])
+            if s.get("type", "CONTACT") == "CONTACT"
+        ]
         source_etag = sources[0].get("etag") if sources else None
         if source_etag:
             if source_etag != current["metadata"]["sources"][0]["etag"]:
@@ -335,7 +363,9 @@ class PeopleStore:
             if body["etag"] != current["etag"]:
                 raise self._stale()
             return
-        raise _invalid("Request must set person.etag or person.metadata.sources.etag for the source that is being updated.")
+        raise _invalid(
+            "Request must set person.etag or person.metadata.sources.etag for the source that is being updated."
+        )
 
     @staticmethod
     def _stale() -> GoogleApiError:
@@ -349,9 +379,8 @@ class PeopleStore:
         if body.get("resourceName") and body["resourceName"] != resource_name:
             raise _invalid("person.resourceName does not match the resource name in the request.")
         self._check_etag(stored, body)
-        if "memberships" in mask:
-            if not body.get("memberships"):
-                raise _invalid("Invalid memberships: a contact needs at least one contact group membership.")
+        if "memberships" in mask and not body.get("memberships"):
+            raise _invalid("Invalid memberships: a contact needs at least one contact group membership.")
         return self._write(stored, body, mask)
 
     def _view(self, person: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
@@ -387,8 +416,13 @@ class PeopleStore:
         if not name:
             raise _invalid("Contact group name must not be empty.")
         for group in self.groups.values():
-            if str(group["name"]).lower() == name.lower() or str(group.get("formattedName", "")).lower() == name.lower():
-                raise GoogleApiError(409, "alreadyExists", "Contact group name already exists.", status="ALREADY_EXISTS")
+            if (
+                str(group["name"]).lower() == name.lower()
+                or str(group.get("formattedName", "")).lower() == name.lower()
+            ):
+                raise GoogleApiError(
+                    409, "alreadyExists", "Contact group name already exists.", status="ALREADY_EXISTS"
+                )
         self._counter += 1
         resource_name = f"contactGroups/{(0x5A3C00000000 + self._counter * 977):x}"
         group = {
@@ -415,10 +449,14 @@ class PeopleStore:
         self._write(stored, {"memberships": memberships}, ["memberships"])
 
 
-def _mask(text: str | None, *, name: str, required: bool, allowed: Iterable[str] = READABLE_FIELDS) -> list[str]:
+def _mask(
+    text: str | None, *, name: str, required: bool, allowed: Iterable[str] = READABLE_FIELDS
+) -> list[str]:
     if not text:
         if required:
-            raise _invalid(f"{name} mask is required. Please specify one or more valid paths. {FIELD_MASK_HELP}")
+            raise _invalid(
+                f"{name} mask is required. Please specify one or more valid paths. {FIELD_MASK_HELP}"
+            )
         return list(allowed)
     fields = [part.strip() for part in text.split(",") if part.strip()]
     permitted = set(allowed)
@@ -469,7 +507,8 @@ def routes(store: PeopleStore) -> list[Route]:
         result: dict[str, Any] = {}
         if page:
             result["connections"] = [
-                store._deleted_view(p.resource) if p.deleted else store._view(p.resource, fields) for p in page
+                store._deleted_view(p.resource) if p.deleted else store._view(p.resource, fields)
+                for p in page
             ]
         if offset + size < len(people):
             result["nextPageToken"] = encode_token("pp.", {"o": offset + size, "s": snapshot})
@@ -489,10 +528,16 @@ def routes(store: PeopleStore) -> list[Route]:
         for name in call.params("resourceNames"):
             stored = store.people.get(name)
             if stored is None or stored.deleted:
-                responses.append({"requestedResourceName": name, "httpStatusCode": 404, "status": {"code": 5}})
+                responses.append(
+                    {"requestedResourceName": name, "httpStatusCode": 404, "status": {"code": 5}}
+                )
             else:
                 responses.append(
-                    {"requestedResourceName": name, "httpStatusCode": 200, "person": store._view(stored.resource, fields)}
+                    {
+                        "requestedResourceName": name,
+                        "httpStatusCode": 200,
+                        "person": store._view(stored.resource, fields),
+                    }
                 )
         return {"responses": responses}
 
@@ -507,14 +552,21 @@ def routes(store: PeopleStore) -> list[Route]:
         if not contacts:
             raise _invalid("contacts must not be empty.")
         if len(contacts) > MAX_BATCH_CREATE:
-            raise _invalid(f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_CREATE}.")
+            raise _invalid(
+                f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_CREATE}."
+            )
         for contact in contacts:
             store._validate((contact or {}).get("contactPerson"))
         created = [store._create(contact["contactPerson"]) for contact in contacts]
         return {"createdPeople": [{"httpStatusCode": 200, "person": store._view(p, fields)} for p in created]}
 
     def update_contact(call: Call) -> Any:
-        mask = _mask(call.param("updatePersonFields"), name="updatePersonFields", required=True, allowed=UPDATABLE_FIELDS)
+        mask = _mask(
+            call.param("updatePersonFields"),
+            name="updatePersonFields",
+            required=True,
+            allowed=UPDATABLE_FIELDS,
+        )
         fields = _mask(call.param("personFields"), name="personFields", required=False)
         return store._view(store._update(f"people/{call['person']}", call.body(), mask), fields)
 
@@ -526,12 +578,18 @@ def routes(store: PeopleStore) -> list[Route]:
         if not isinstance(contacts, dict) or not contacts:
             raise _invalid("contacts must not be empty.")
         if len(contacts) > MAX_BATCH_UPDATE:
-            raise _invalid(f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_UPDATE}.")
+            raise _invalid(
+                f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_UPDATE}."
+            )
         # All or nothing: every contact is checked before any is written.
         for name, person in contacts.items():
             store._check_etag(store._person(name), store._validate(person))
         result = {name: store._update(name, person, mask) for name, person in contacts.items()}
-        return {"updateResult": {name: {"httpStatusCode": 200, "person": store._view(p, fields)} for name, p in result.items()}}
+        return {
+            "updateResult": {
+                name: {"httpStatusCode": 200, "person": store._view(p, fields)} for name, p in result.items()
+            }
+        }
 
     def delete_contact(call: Call) -> Any:
         store._delete(f"people/{call['person']}")
@@ -542,7 +600,9 @@ def routes(store: PeopleStore) -> list[Route]:
         if not names:
             raise _invalid("resourceNames must not be empty.")
         if len(names) > MAX_BATCH_DELETE:
-            raise _invalid(f"Too many resource names in a single request: {len(names)}, the limit is {MAX_BATCH_DELETE}.")
+            raise _invalid(
+                f"Too many resource names in a single request: {len(names)}, the limit is {MAX_BATCH_DELETE}."
+            )
         for name in names:
             store._person(name)
         for name in names:
@@ -598,7 +658,9 @@ def routes(store: PeopleStore) -> list[Route]:
         if not name:
             raise _invalid("Contact group name must not be empty.")
         if body.get("etag") and body["etag"] != found["etag"]:
-            raise _failed_precondition("Request contactGroup.etag is different than the current contactGroup.etag.")
+            raise _failed_precondition(
+                "Request contactGroup.etag is different than the current contactGroup.etag."
+            )
         found["name"] = found["formattedName"] = name
         found["etag"] = store._etag("g")
         return store._group_view(found)
@@ -629,7 +691,11 @@ def routes(store: PeopleStore) -> list[Route]:
         remove = [str(n) for n in body.get("resourceNamesToRemove") or []]
         if len(add) + len(remove) > MAX_GROUP_CHANGES:
             raise _invalid(f"Too many resource names: the limit is {MAX_GROUP_CHANGES}.")
-        if add and found["groupType"] == "SYSTEM_CONTACT_GROUP" and found["name"] not in ("myContacts", "starred"):
+        if (
+            add
+            and found["groupType"] == "SYSTEM_CONTACT_GROUP"
+            and found["name"] not in ("myContacts", "starred")
+        ):
             raise _invalid(f"Cannot add members to {found['resourceName']}.")
         not_found: list[str] = []
         last_group: list[str] = []
@@ -669,7 +735,12 @@ def routes(store: PeopleStore) -> list[Route]:
         route("GET", "/v1/people/{person}", "people.get", get_person),
         route("GET", "/v1/contactGroups", "people.contactGroups.list", list_groups),
         route("POST", "/v1/contactGroups", "people.contactGroups.create", create_group),
-        route("POST", "/v1/contactGroups/{group}/members:modify", "people.contactGroups.members.modify", modify_members),
+        route(
+            "POST",
+            "/v1/contactGroups/{group}/members:modify",
+            "people.contactGroups.members.modify",
+            modify_members,
+        ),
         route("GET", "/v1/contactGroups/{group}", "people.contactGroups.get", get_group),
         route("PUT", "/v1/contactGroups/{group}", "people.contactGroups.update", update_group),
         route("DELETE", "/v1/contactGroups/{group}", "people.contactGroups.delete", delete_group),

@@ -121,7 +121,9 @@ def _parse_rule(text: str, local: tzinfo) -> Rule:
         raise RecurrenceError(f"Invalid recurrence rule: {text}") from None
     week_start = parts.pop("WKST", "MO")
     if week_start != "MO" or parts:
-        raise RecurrenceError(f"Unsupported recurrence rule part(s): {', '.join(parts) or 'WKST=' + week_start}")
+        raise RecurrenceError(
+            f"Unsupported recurrence rule part(s): {', '.join(parts) or 'WKST=' + week_start}"
+        )
     if by_day and frequency == "YEARLY":
         raise RecurrenceError("BYDAY is not supported with FREQ=YEARLY")
     return Rule(frequency, interval, count, until, tuple(by_day), by_month_day, by_month)

@@ -131,7 +131,9 @@ class TasksStore:
 
     def _clean(self, body: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
         """Validate writable fields and apply the server's rules (date-only due, completed stamp)."""
-        task: dict[str, Any] = {key: copy.deepcopy(body[key]) for key in WRITABLE if body.get(key) is not None}
+        task: dict[str, Any] = {
+            key: copy.deepcopy(body[key]) for key in WRITABLE if body.get(key) is not None
+        }
         title = str(task.get("title", ""))
         if len(title) > MAX_TITLE:
             raise bad_request("Invalid value for: title exceeds the maximum length of 1024", location="title")
@@ -159,7 +161,9 @@ class TasksStore:
                 task.pop("deleted")
         return task
 
-    def _resource(self, list_id: str, task_id: str, fields: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    def _resource(
+        self, list_id: str, task_id: str, fields: dict[str, Any], base: dict[str, Any]
+    ) -> dict[str, Any]:
         resource: dict[str, Any] = {"kind": "tasks#task", "id": task_id, "etag": self._etag()}
         resource["title"] = fields.get("title", "")
         resource["updated"] = rfc3339(self.clock())
@@ -199,7 +203,9 @@ class TasksStore:
         for number, sibling in enumerate(siblings):
             sibling["position"] = f"{number:020d}"
 
-    def _insert(self, list_id: str, body: dict[str, Any], *, parent: str | None, previous: str | None) -> dict[str, Any]:
+    def _insert(
+        self, list_id: str, body: dict[str, Any], *, parent: str | None, previous: str | None
+    ) -> dict[str, Any]:
         if parent is not None:
             self._task(list_id, parent)
         task_id = self._new_id("task")
@@ -280,19 +286,28 @@ def routes(store: TasksStore) -> list[Route]:
             if key not in task:
                 return False
             stamp = parse_rfc3339(str(task[key]), what=key)
-            return (low not in bounds or stamp >= bounds[low]) and (high not in bounds or stamp < bounds[high])
+            return (low not in bounds or stamp >= bounds[low]) and (
+                high not in bounds or stamp < bounds[high]
+            )
 
         items = []
-        for task in sorted(store.tasks[list_id].values(), key=lambda t: (t.get("parent") or "", str(t["position"]))):
+        for task in sorted(
+            store.tasks[list_id].values(), key=lambda t: (t.get("parent") or "", str(t["position"]))
+        ):
             if task.get("deleted") and not show_deleted:
                 continue
             if task.get("hidden") and not show_hidden:
                 continue
             if task.get("status") == "completed" and not show_completed:
                 continue
-            if "updatedMin" in bounds and parse_rfc3339(str(task["updated"]), what="updated") < bounds["updatedMin"]:
+            if (
+                "updatedMin" in bounds
+                and parse_rfc3339(str(task["updated"]), what="updated") < bounds["updatedMin"]
+            ):
                 continue
-            if not within(task, "completed", "completedMin", "completedMax") or not within(task, "due", "dueMin", "dueMax"):
+            if not within(task, "completed", "completedMin", "completedMax") or not within(
+                task, "due", "dueMin", "dueMax"
+            ):
                 continue
             items.append(task)
         size = call.integer("maxResults", DEFAULT_TASK_RESULTS, maximum=MAX_TASK_RESULTS, minimum=1)
@@ -310,7 +325,9 @@ def routes(store: TasksStore) -> list[Route]:
 
     def insert_task(call: Call) -> Any:
         list_id = store._resolve_list(call["tasklist"])
-        resource = store._insert(list_id, call.body(), parent=call.param("parent"), previous=call.param("previous"))
+        resource = store._insert(
+            list_id, call.body(), parent=call.param("parent"), previous=call.param("previous")
+        )
         return copy.deepcopy(resource)
 
     def change_task(call: Call, *, replace: bool) -> Any:
@@ -364,7 +381,9 @@ def routes(store: TasksStore) -> list[Route]:
         route("POST", f"{tasks}/clear", "tasks.tasks.clear", clear_list),
         route("POST", f"{tasks}/tasks/{{task}}/move", "tasks.tasks.move", move_task),
         route("GET", f"{tasks}/tasks/{{task}}", "tasks.tasks.get", get_task),
-        route("PATCH", f"{tasks}/tasks/{{task}}", "tasks.tasks.patch", lambda c: change_task(c, replace=False)),
+        route(
+            "PATCH", f"{tasks}/tasks/{{task}}", "tasks.tasks.patch", lambda c: change_task(c, replace=False)
+        ),
         route("PUT", f"{tasks}/tasks/{{task}}", "tasks.tasks.update", lambda c: change_task(c, replace=True)),
         route("DELETE", f"{tasks}/tasks/{{task}}", "tasks.tasks.delete", delete_task),
     ]

@@ -865,7 +865,7 @@ class SalesforceEmulator:
                 "LIMIT_EXCEEDED", f"A composite request can contain at most {COMPOSITE_LIMIT} subrequests"
             )
         all_or_none = bool(body.get("allOrNone", False))
-        parsed: list[tuple[str, Request, str]] = []
+        parsed: list[tuple[str, str, str, str, dict[str, str]]] = []
         seen: set[str] = set()
         heavy = 0
         for sub in subrequests:
@@ -889,14 +889,15 @@ class SalesforceEmulator:
                     "INVALID_INPUT", f"Invalid method for subrequest {reference}: {sub.get('method')}"
                 )
             url = str(sub.get("url") or "")
-            sub_request = _sub_request(method, url, sub.get("body"), sub.get("httpHeaders") or {}, request)
+            sub_request = _sub_request(method, url, "", {}, request)
             match = _VERSION_PATH.match(sub_request.path)
             if match is None:
                 raise RequestError("INVALID_INPUT", f"Invalid url for subrequest {reference}: {url}")
             route = self._route(sub_request, match.group(1), match.group(2) or "/")
             if route is not None and route.heavy:
                 heavy += 1
-            parsed.append((reference, sub_request, url))
+            body_text = json.dumps(sub["body"]) if sub.get("body") is not None else ""
+            parsed.append((reference, method, url, body_text, dict(sub.get("httpHeaders") or {})))
         if heavy > COMPOSITE_HEAVY_LIMIT:
             raise RequestError(
                 "LIMIT_EXCEEDED",
@@ -907,7 +908,7 @@ class SalesforceEmulator:
         results: dict[str, Any] = {}
         failed_refs: set[str] = set()
         halted = False
-        for reference, sub_request, _url in parsed:
+        for reference, method, url, body_text, headers in parsed:
             if halted:
                 responses.append(
                     _halted(
@@ -917,7 +918,13 @@ class SalesforceEmulator:
                 )
                 continue
             try:
-                resolved = _resolve_references(sub_request, results, failed_refs)
+                resolved = _sub_request(
+                    method,
+                    _substitute(url, results, in_json=False),
+                    _substitute(body_text, results, in_json=True),
+                    headers,
+                    request,
+                )
             except _Unresolved as missing:
                 failed_refs.add(reference)
                 responses.append(_halted(reference, str(missing)))
@@ -1013,46 +1020,28 @@ def _lookup(value: Any, path: str) -> Any:
     return value
 
 
-def _resolve_references(request: Request, results: dict[str, Any], failed: set[str]) -> Request:
-    """Replace every @{ref.path} in the subrequest's URL and body with the referenced value."""
+def _substitute(text: str, results: dict[str, Any], *, in_json: bool) -> str:
+    """Replace every @{ref.path} in a subrequest's URL or JSON body with the referenced value."""
 
-    def substitute(text: str, *, in_json: bool) -> str:
-        def one(match: re.Match[str]) -> str:
-            reference, path = match.group(1), match.group(2)
-            if reference not in results:
-                raise _Unresolved(
-                    f"Invalid reference specified. No value for {reference}{path} found in {reference}. "
-                    f"Provided referenceId ('{reference}{path}') must start with a letter or a number, and it can "
-                    "contain only letters, numbers and underscores ('_')."
-                )
-            try:
-                value = _lookup(results[reference], path)
-            except KeyError:
-                raise _Unresolved(
-                    f"Invalid reference specified. No value for {reference}{path} found in {reference}."
-                ) from None
-            text_value = value if isinstance(value, str) else json.dumps(value)
-            return json.dumps(text_value)[1:-1] if in_json else str(text_value)
+    def one(match: re.Match[str]) -> str:
+        reference, path = match.group(1), match.group(2)
+        if reference not in results:
+            raise _Unresolved(
+                f"Invalid reference specified. No value for {reference}{path} found in {reference}. "
+                f"Provided referenceId ('{reference}{path}') must start with a letter or a number, and it can "
+                "contain only letters, numbers and underscores ('_')."
+            )
+        try:
+            value = _lookup(results[reference], path)
+        except KeyError:
+            raise _Unresolved(f"Invalid reference specified. No value for {reference}{path} found in {reference}.") from None
+        text_value = value if isinstance(value, str) else json.dumps(value)
+        return json.dumps(text_value)[1:-1] if in_json else str(text_value)
 
-        return _REFERENCE.sub(one, text)
-
-    parts = urlsplit(
-        substitute(
-            request.path + ("?" + urlencode(request.query, doseq=True) if request.query else ""),
-            in_json=False,
-        )
-    )
-    body = substitute(request.body.decode("utf-8"), in_json=True).encode("utf-8") if request.body else b""
-    return Request(
-        method=request.method,
-        path=parts.path,
-        query=parse_qs(parts.query, keep_blank_values=True),
-        headers=request.headers,
-        body=body,
-    )
+    return _REFERENCE.sub(one, text)
 
 
-def _sub_request(method: str, url: str, body: Any, headers: dict[str, str], parent: Request) -> Request:
+def _sub_request(method: str, url: str, body: str, headers: dict[str, str], parent: Request) -> Request:
     parts = urlsplit(url)
     merged = dict(parent.headers)
     merged.update(
@@ -1067,7 +1056,7 @@ def _sub_request(method: str, url: str, body: Any, headers: dict[str, str], pare
         path=parts.path,
         query=parse_qs(parts.query, keep_blank_values=True),
         headers=merged,
-        body=json.dumps(body).encode("utf-8") if body is not None else b"",
+        body=body.encode("utf-8"),
     )
 
 
