@@ -43,7 +43,10 @@ def _values(key: Key) -> str:
 
 def settings_table() -> str:
     """The settings reference: one row per key of SPEC §1, from the schema."""
-    rows = ["| setting (CLI key) | in settings.toml | values | default | what it does |", "|---|---|---|---|---|"]
+    rows = [
+        "| setting (CLI key) | in settings.toml | values | default | what it does |",
+        "|---|---|---|---|---|",
+    ]
     for key in KEYS:
         rows.append(f"| `{key.name}` | `{key.dotted}` | {_values(key)} | {_default(key)} | {key.help} |")
     return "\n".join(rows)

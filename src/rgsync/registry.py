@@ -64,7 +64,9 @@ def open_mailbox(settings: Any, paths: Paths) -> Mailbox:
         return _mailbox_overrides[provider](settings, paths)
     if provider not in MAILBOX_ADAPTERS:
         known = ", ".join(sorted(MAILBOX_ADAPTERS))
-        raise UsageError(f"unknown mailbox provider {provider!r} in {paths.settings_file}; use one of: {known}")
+        raise UsageError(
+            f"unknown mailbox provider {provider!r} in {paths.settings_file}; use one of: {known}"
+        )
     return _load(MAILBOX_ADAPTERS[provider], f"'{provider}' mailbox")(settings, paths)  # type: ignore[no-any-return]
 
 

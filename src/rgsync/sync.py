@@ -21,7 +21,9 @@ def run_session(paths: Paths, options: RunOptions) -> SessionResult:
         state = StateStore.open(paths.state_db)
         try:
             if state.paused and not options.manual:
-                return SessionResult(status="paused", message="rgsync is paused; run `rgsync resume` to sync again")
+                return SessionResult(
+                    status="paused", message="rgsync is paused; run `rgsync resume` to sync again"
+                )
             mailbox = registry.open_mailbox(settings, paths)
             try:
                 crm = registry.open_crm(settings, paths)

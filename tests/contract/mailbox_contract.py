@@ -107,11 +107,41 @@ class MailboxContract:
     """Tests shared by every mailbox adapter. Subclasses provide the `harness` fixture."""
 
     # -- emails ---------------------------------------------------------------------------------------
-    def test_first_listing_reads_inbox_and_sent_inside_the_history_window(self, harness: MailboxHarness) -> None:
-        new_in = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="In", sent_at=NOW - timedelta(days=1), message_id="<in@x>")
-        new_out = harness.add_email(folder=Folder.SENT, sender="ann@acme.com", to=("bob@globex.com",), subject="Out", sent_at=NOW - timedelta(days=2), message_id="<out@x>")
-        harness.add_email(folder=Folder.JUNK, sender="bob@globex.com", to=("ann@acme.com",), subject="Spam", sent_at=NOW - timedelta(days=1), message_id="<spam@x>")
-        harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Old", sent_at=NOW - timedelta(days=20), message_id="<old@x>")
+    def test_first_listing_reads_inbox_and_sent_inside_the_history_window(
+        self, harness: MailboxHarness
+    ) -> None:
+        new_in = harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="In",
+            sent_at=NOW - timedelta(days=1),
+            message_id="<in@x>",
+        )
+        new_out = harness.add_email(
+            folder=Folder.SENT,
+            sender="ann@acme.com",
+            to=("bob@globex.com",),
+            subject="Out",
+            sent_at=NOW - timedelta(days=2),
+            message_id="<out@x>",
+        )
+        harness.add_email(
+            folder=Folder.JUNK,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="Spam",
+            sent_at=NOW - timedelta(days=1),
+            message_id="<spam@x>",
+        )
+        harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="Old",
+            sent_at=NOW - timedelta(days=20),
+            message_id="<old@x>",
+        )
         items, _deleted, cursor, full, _reset = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
         emails = {e.mailbox_id: e for e in items if isinstance(e, EmailItem)}
         assert set(emails) == {new_in, new_out}
@@ -122,9 +152,23 @@ class MailboxContract:
         assert full and cursor
 
     def test_incremental_listing_returns_only_what_arrived(self, harness: MailboxHarness) -> None:
-        harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="First", sent_at=NOW - timedelta(hours=3), message_id="<1@x>")
+        harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="First",
+            sent_at=NOW - timedelta(hours=3),
+            message_id="<1@x>",
+        )
         _, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
-        second = harness.add_email(folder=Folder.INBOX, sender="carol@initech.com", to=("ann@acme.com",), subject="Second", sent_at=NOW - timedelta(hours=1), message_id="<2@x>")
+        second = harness.add_email(
+            folder=Folder.INBOX,
+            sender="carol@initech.com",
+            to=("ann@acme.com",),
+            subject="Second",
+            sent_at=NOW - timedelta(hours=1),
+            message_id="<2@x>",
+        )
         items, _, cursor2, full, _ = drain(harness.mailbox.changes(Stream.EMAILS, cursor, OPTIONS))
         assert [e.mailbox_id for e in items if isinstance(e, EmailItem)] == [second]
         assert not full and cursor2
@@ -132,7 +176,14 @@ class MailboxContract:
         assert [e for e in items if isinstance(e, EmailItem)] == []
 
     def test_expired_email_cursor_falls_back_to_a_full_listing(self, harness: MailboxHarness) -> None:
-        first = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="One", sent_at=NOW - timedelta(hours=3), message_id="<e1@x>")
+        first = harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="One",
+            sent_at=NOW - timedelta(hours=3),
+            message_id="<e1@x>",
+        )
         _, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
         harness.expire(Stream.EMAILS)
         items, _, cursor2, full, reset = drain(harness.mailbox.changes(Stream.EMAILS, cursor, OPTIONS))
@@ -140,13 +191,27 @@ class MailboxContract:
         assert first in {e.mailbox_id for e in items if isinstance(e, EmailItem)}
 
     def test_labels_are_added_to_saved_emails(self, harness: MailboxHarness) -> None:
-        mid = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Label me", sent_at=NOW - timedelta(hours=1), message_id="<l@x>")
+        mid = harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="Label me",
+            sent_at=NOW - timedelta(hours=1),
+            message_id="<l@x>",
+        )
         results = harness.mailbox.mark([MarkLabel(mid, "Salesforce")])
         assert [r.ok for r in results] == [True]
         assert "Salesforce" in harness.labels_of(mid)
 
     def test_fetch_one_email_by_id(self, harness: MailboxHarness) -> None:
-        mid = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Fetch", sent_at=NOW - timedelta(hours=1), message_id="<f@x>")
+        mid = harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject="Fetch",
+            sent_at=NOW - timedelta(hours=1),
+            message_id="<f@x>",
+        )
         page = harness.mailbox.fetch_email(mid)
         [email] = page.items
         assert isinstance(email, EmailItem) and email.subject == "Fetch"
@@ -173,9 +238,9 @@ class MailboxContract:
         [demo] = events
         assert demo.start == start and demo.end == start + timedelta(hours=1)
         assert demo.location == "Room 1"
-        assert [(a.address.email, a.response) for a in demo.attendees if a.address.email != "ann@acme.com"] == [
-            ("bob@globex.com", Response.ACCEPTED)
-        ]
+        assert [
+            (a.address.email, a.response) for a in demo.attendees if a.address.email != "ann@acme.com"
+        ] == [("bob@globex.com", Response.ACCEPTED)]
         assert full and cursor
 
     def test_down_synced_event_is_tagged_sends_no_invitation_and_can_be_updated_and_deleted(
@@ -192,14 +257,20 @@ class MailboxContract:
             salesforce_id="00U000000000001AAA",
             description="Agenda",
         )
-        [created] = harness.mailbox.apply(Stream.EVENTS, [Create(RecordKind.EVENT, record.salesforce_id or "", record)])
+        [created] = harness.mailbox.apply(
+            Stream.EVENTS, [Create(RecordKind.EVENT, record.salesforce_id or "", record)]
+        )
         assert created.ok and created.id
         assert harness.invitations_sent() == 0
-        assert harness.mailbox.find_tagged(Stream.EVENTS, ["00U000000000001AAA"]) == {"00U000000000001AAA": created.id}
+        assert harness.mailbox.find_tagged(Stream.EVENTS, ["00U000000000001AAA"]) == {
+            "00U000000000001AAA": created.id
+        }
         items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
         [echo] = [e for e in items if isinstance(e, CalendarItem)]
         assert echo.id == created.id and echo.salesforce_id == "00U000000000001AAA"
-        [updated] = harness.mailbox.apply(Stream.EVENTS, [Update(RecordKind.EVENT, created.id, {"subject": "Renamed"})])
+        [updated] = harness.mailbox.apply(
+            Stream.EVENTS, [Update(RecordKind.EVENT, created.id, {"subject": "Renamed"})]
+        )
         assert updated.ok
         items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
         assert [e.subject for e in items if isinstance(e, CalendarItem)] == ["Renamed"]
@@ -207,21 +278,36 @@ class MailboxContract:
         [deleted] = harness.mailbox.apply(Stream.EVENTS, [Delete(RecordKind.EVENT, created.id)])
         assert deleted.ok
         items, gone, _, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
-        assert created.id in gone or any(isinstance(e, CalendarItem) and e.id == created.id and e.cancelled for e in items)
+        assert created.id in gone or any(
+            isinstance(e, CalendarItem) and e.id == created.id and e.cancelled for e in items
+        )
 
     def test_user_deletion_of_an_event_shows_as_deleted(self, harness: MailboxHarness) -> None:
         start = NOW + timedelta(days=3)
-        event_id = harness.add_event(CalendarItem(id="", subject="Cancel me", start=start, end=start + timedelta(hours=1)))
+        event_id = harness.add_event(
+            CalendarItem(id="", subject="Cancel me", start=start, end=start + timedelta(hours=1))
+        )
         _, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
         harness.delete(Stream.EVENTS, event_id)
         items, gone, _, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
-        assert event_id in gone or any(isinstance(e, CalendarItem) and e.id == event_id and e.cancelled for e in items)
+        assert event_id in gone or any(
+            isinstance(e, CalendarItem) and e.id == event_id and e.cancelled for e in items
+        )
 
     # -- tasks -------------------------------------------------------------------------------------------
     def test_tasks_round_trip_with_date_only_due(self, harness: MailboxHarness) -> None:
         _, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.TASKS, None, OPTIONS))
-        record = TaskItem(id="", subject="Send proposal", due=date(2026, 12, 1), priority=Priority.HIGH, notes="n", salesforce_id="00T000000000001AAA")
-        [created] = harness.mailbox.apply(Stream.TASKS, [Create(RecordKind.TASK, "00T000000000001AAA", record)])
+        record = TaskItem(
+            id="",
+            subject="Send proposal",
+            due=date(2026, 12, 1),
+            priority=Priority.HIGH,
+            notes="n",
+            salesforce_id="00T000000000001AAA",
+        )
+        [created] = harness.mailbox.apply(
+            Stream.TASKS, [Create(RecordKind.TASK, "00T000000000001AAA", record)]
+        )
         assert created.ok and created.id
         items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.TASKS, cursor, OPTIONS))
         [task] = [t for t in items if isinstance(t, TaskItem)]
@@ -248,15 +334,21 @@ class MailboxContract:
             mailing=PostalAddress(street="1 Main St", city="Springfield", country="US"),
             salesforce_id="003000000000001AAA",
         )
-        [created] = harness.mailbox.apply(Stream.CONTACTS, [Create(RecordKind.CONTACT, "003000000000001AAA", record)])
+        [created] = harness.mailbox.apply(
+            Stream.CONTACTS, [Create(RecordKind.CONTACT, "003000000000001AAA", record)]
+        )
         assert created.ok and created.id
         items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.CONTACTS, cursor, OPTIONS))
         [contact] = [c for c in items if isinstance(c, ContactItem)]
         assert (contact.first_name, contact.last_name, contact.email) == ("Bob", "Baker", "bob@globex.com")
-        assert contact.mobile_phone == "+1 555 0100" and contact.company == "Globex" and contact.title == "CTO"
+        assert (
+            contact.mobile_phone == "+1 555 0100" and contact.company == "Globex" and contact.title == "CTO"
+        )
         assert contact.mailing.city == "Springfield"
         assert contact.salesforce_id == "003000000000001AAA"
-        [updated] = harness.mailbox.apply(Stream.CONTACTS, [Update(RecordKind.CONTACT, created.id, {"mobile_phone": "+1 555 0199"})])
+        [updated] = harness.mailbox.apply(
+            Stream.CONTACTS, [Update(RecordKind.CONTACT, created.id, {"mobile_phone": "+1 555 0199"})]
+        )
         assert updated.ok
         items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.CONTACTS, cursor, OPTIONS))
         assert [c.mobile_phone for c in items if isinstance(c, ContactItem)] == ["+1 555 0199"]

@@ -17,14 +17,35 @@ class MemoryHarness:
     def __init__(self) -> None:
         self.mailbox = MemoryMailbox("ann@acme.com")
 
-    def add_email(self, *, folder: Folder, sender: str, to: tuple[str, ...], subject: str, sent_at: datetime,
-                  message_id: str, thread: str = "", cc: tuple[str, ...] = (), body: str = "Hello") -> str:
+    def add_email(
+        self,
+        *,
+        folder: Folder,
+        sender: str,
+        to: tuple[str, ...],
+        subject: str,
+        sent_at: datetime,
+        message_id: str,
+        thread: str = "",
+        cc: tuple[str, ...] = (),
+        body: str = "Hello",
+    ) -> str:
         mailbox_id = self.mailbox.new_id("msg")
-        self.mailbox.put(Stream.EMAILS, EmailItem(
-            mailbox_id=mailbox_id, message_id=message_id, thread_id=thread or mailbox_id, folder=folder,
-            subject=subject, sent_at=sent_at, sender=Address(sender), to=tuple(Address(a) for a in to),
-            cc=tuple(Address(a) for a in cc), text_body=body,
-        ))
+        self.mailbox.put(
+            Stream.EMAILS,
+            EmailItem(
+                mailbox_id=mailbox_id,
+                message_id=message_id,
+                thread_id=thread or mailbox_id,
+                folder=folder,
+                subject=subject,
+                sent_at=sent_at,
+                sender=Address(sender),
+                to=tuple(Address(a) for a in to),
+                cc=tuple(Address(a) for a in cc),
+                text_body=body,
+            ),
+        )
         return mailbox_id
 
     def add_event(self, item: CalendarItem) -> str:

@@ -20,10 +20,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
 
-from memory_world import BERLIN, SETTINGS, World, make_world, sf_event, sf_task  # noqa: E402
+import contextlib
 
-from rgsync.model import Stream  # noqa: E402
-from rgsync.providers.memory import SimulatedCrash  # noqa: E402
+from memory_world import BERLIN, SETTINGS, World, make_world, sf_event, sf_task
+
+from rgsync.model import Stream
+from rgsync.providers.memory import SimulatedCrash
 
 SENDERS = ["bob@globex.com", "carol@initech.com", "erin@hooli.com", "frank@acme.com", "dave@gmail.com"]
 SAVED_SENDERS = {"bob@globex.com", "carol@initech.com", "erin@hooli.com"}  # E1, E2, E3
@@ -35,7 +37,9 @@ class Convergence(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory()
-        self.world: World = make_world(Path(self.tmp.name) / "ann", SETTINGS + "\n[general.tasks]\nsync-salesforce-tasks = true\n")
+        self.world: World = make_world(
+            Path(self.tmp.name) / "ann", SETTINGS + "\n[general.tasks]\nsync-salesforce-tasks = true\n"
+        )
         self.expected_emails: set[str] = set()
         self.clean = False
 
@@ -80,7 +84,9 @@ class Convergence(RuleBasedStateMachine):
     # -- colleagues, in Salesforce -------------------------------------------------------------------
     @rule(subject=st.sampled_from(SUBJECTS), day=DAYS)
     def create_event_in_salesforce(self, subject: str, day: int) -> None:
-        sf_event(self.world, f"{subject} (sf)", datetime(2026, 11, 28, 15, 0, tzinfo=BERLIN) + timedelta(days=day))
+        sf_event(
+            self.world, f"{subject} (sf)", datetime(2026, 11, 28, 15, 0, tzinfo=BERLIN) + timedelta(days=day)
+        )
         self.clean = False
 
     @precondition(lambda self: bool(self.world.crm.events))
@@ -116,10 +122,8 @@ class Convergence(RuleBasedStateMachine):
         failures.accepted_writes = 0
         failures.crash_after_writes = crash_at
         self.world.tick()
-        try:
+        with contextlib.suppress(SimulatedCrash):
             self.world.run()
-        except SimulatedCrash:
-            pass
         failures.crash_after_writes = None
         self.clean = False
 

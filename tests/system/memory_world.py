@@ -215,7 +215,9 @@ def make_world(root: Path, settings_text: str = SETTINGS) -> World:
     contact("dave", "Dave", "Dunn", "dave@gmail.com", globex, ANN_ID)
     contact("gus", "Gus", "Grant", "gus@solo.com", None, ANN_ID)
     contact("xena", "Xena", "Xu", "x@blocked.com", globex, FRANK_ID)
-    erin = crm.add_lead(Person(crm.new_id("00Q"), PersonKind.LEAD, "erin@hooli.com", "Erin", "Ellis", None, ANN_ID))
+    erin = crm.add_lead(
+        Person(crm.new_id("00Q"), PersonKind.LEAD, "erin@hooli.com", "Erin", "Ellis", None, ANN_ID)
+    )
     ids["erin"] = erin.id
     for key, account, owner, modified in (
         ("o1", globex, ANN_ID, datetime(2026, 11, 1, tzinfo=UTC)),
@@ -242,5 +244,11 @@ def sf_event(world: World, subject: str, start: datetime, minutes: int = 60, **f
     """A Salesforce Event owned by Ann (created in Salesforce) unless fields say otherwise."""
     fields.setdefault("owner_id", ANN_ID)
     return world.crm.put_event(
-        CalendarItem(id=world.crm.new_id("00U"), subject=subject, start=start, end=start + timedelta(minutes=minutes), **fields)
+        CalendarItem(
+            id=world.crm.new_id("00U"),
+            subject=subject,
+            start=start,
+            end=start + timedelta(minutes=minutes),
+            **fields,
+        )
     )

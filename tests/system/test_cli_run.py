@@ -55,12 +55,31 @@ def test_spec_8_run_json_is_the_documented_object(world: World, capsys) -> None:
     assert code == 0
     payload = json.loads(out)
     assert set(payload) == {
-        "session_id", "status", "started_at", "ended_at", "streams", "api_calls", "open_issues", "next_due_at", "message",
+        "session_id",
+        "status",
+        "started_at",
+        "ended_at",
+        "streams",
+        "api_calls",
+        "open_issues",
+        "next_due_at",
+        "message",
     }
     assert payload["status"] == "completed"
     emails = payload["streams"]["emails"]
     assert emails["created"] == {"salesforce": 1, "mailbox": 0}
-    assert set(emails) == {"status", "created", "updated", "deleted", "linked", "unlinked", "failed", "changes_read", "skipped", "error"}
+    assert set(emails) == {
+        "status",
+        "created",
+        "updated",
+        "deleted",
+        "linked",
+        "unlinked",
+        "failed",
+        "changes_read",
+        "skipped",
+        "error",
+    }
     assert payload["api_calls"]["salesforce"] >= 1
 
 
@@ -96,7 +115,9 @@ def test_S7_run_while_paused_exits_0_and_touches_nothing(world: World, capsys) -
 def test_spec_8_failed_stream_exits_1_with_one_line(world: World, capsys) -> None:
     from rgsync.providers.base import AuthError
 
-    world.crm.failures.fail_calls = [AuthError("Salesforce refused the session", code="SF-AUTH", advice="run `rgsync connect salesforce`")]
+    world.crm.failures.fail_calls = [
+        AuthError("Salesforce refused the session", code="SF-AUTH", advice="run `rgsync connect salesforce`")
+    ]
     code, out, err = rgsync(world, "run", capsys=capsys)
     assert code == 1
     assert "Salesforce refused the session" in out + err
@@ -133,11 +154,17 @@ def test_S6_run_while_another_run_holds_the_lock_exits_75(tmp_path) -> None:
         """
     )
     env = {**os.environ, "RGSYNC_KEYRING": "file"}
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
         done = subprocess.run(
-            [sys.executable, "-m", "rgsync", "--config", str(config), "run"], capture_output=True, text=True, env=env, timeout=60
+            [sys.executable, "-m", "rgsync", "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert done.returncode == 75
         assert "another rgsync run is in progress (pid" in done.stderr

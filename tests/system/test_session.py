@@ -6,6 +6,7 @@ both sides: records in the org, items and labels in the mailbox, links, issues, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import datetime, timedelta
 
@@ -51,7 +52,9 @@ def test_spec_2_first_session_saves_relevant_email_and_labels_it(world: World) -
     assert result.streams[Stream.EMAILS].created["salesforce"] == 1
 
 
-def test_S1_second_session_with_nothing_changed_writes_nothing_and_costs_one_salesforce_call(world: World) -> None:
+def test_S1_second_session_with_nothing_changed_writes_nothing_and_costs_one_salesforce_call(
+    world: World,
+) -> None:
     world.email("bob@globex.com")
     sf_task(world, "Call Bob")
     world.run()
@@ -115,7 +118,13 @@ def test_spec_7_7_rejected_record_issue_is_resolved_when_it_later_syncs(world: W
 def test_S4_mass_deletion_guard_stops_the_stream_until_allowed(world: World) -> None:
     for n in range(80):
         world.crm.put_contact(
-            ContactItem(id=world.crm.new_id("003"), first_name="P", last_name=f"Person {n}", email=f"p{n}@corp{n}.com", owner_id=ANN_ID)
+            ContactItem(
+                id=world.crm.new_id("003"),
+                first_name="P",
+                last_name=f"Person {n}",
+                email=f"p{n}@corp{n}.com",
+                owner_id=ANN_ID,
+            )
         )
     world.run()
     assert len(world.mailbox.contacts) >= 80
@@ -123,7 +132,8 @@ def test_S4_mass_deletion_guard_stops_the_stream_until_allowed(world: World) -> 
         state.set_meta("budget_backoff_count", 0)
     # The user switches contact sync off: every Salesforce-origin contact would leave the mailbox.
     world.root.joinpath("settings.toml").write_text(
-        world.root.joinpath("settings.toml").read_text() + "\n[general.contacts]\nsync-salesforce-contacts = false\n"
+        world.root.joinpath("settings.toml").read_text()
+        + "\n[general.contacts]\nsync-salesforce-contacts = false\n"
     )
     world.tick()
     result = world.run()
@@ -279,6 +289,7 @@ def test_C1_my_contacts_are_down_synced(world: World) -> None:
 
 def test_spec_7_1_every_crash_point_converges_without_duplicates(tmp_path) -> None:
     """Crash after each accepted write in turn; the rerun must end where a clean session ends."""
+
     def build(root):
         w = make_world(root)
         w.email("bob@globex.com", subject="A")
@@ -289,16 +300,19 @@ def test_spec_7_1_every_crash_point_converges_without_duplicates(tmp_path) -> No
 
     clean = build(tmp_path / "clean")
     clean.run()
-    expected = (len(clean.crm.emails), len(clean.crm.events), len(clean.mailbox.events), len(clean.mailbox.contacts))
+    expected = (
+        len(clean.crm.emails),
+        len(clean.crm.events),
+        len(clean.mailbox.events),
+        len(clean.mailbox.contacts),
+    )
     total_writes = clean.crm.failures.accepted_writes + clean.mailbox.failures.accepted_writes
     assert total_writes >= 4
     for n in range(1, total_writes + 1):
         w = build(tmp_path / f"crash{n}")
         w.crm.failures.crash_after_writes = n
-        try:
+        with contextlib.suppress(SimulatedCrash):
             w.run()
-        except SimulatedCrash:
-            pass
         w.crm.failures.crash_after_writes = None
         w.tick()
         w.run()
@@ -314,3 +328,41 @@ def test_dataclasses_are_frozen() -> None:
     item = ContactItem(id="x")
     with pytest.raises(dataclasses.FrozenInstanceError):
         item.id = "y"  # type: ignore[misc]
+
+
+def test_E13_auto_resolve_creates_the_contact_under_the_website_account_and_links_it(world: World) -> None:
+    world.root.joinpath("settings.toml").write_text(
+        world.root.joinpath("settings.toml").read_text() + '\n[general.emails]\nauto-resolve = "contact"\n'
+    )
+    world.email("bob@globex.com", cc=("zed@globex.com",), subject="Intro")
+    world.run()
+    [zed] = [c for c in world.crm.contacts.values() if c.email == "zed@globex.com"]
+    assert zed.account_id == world.ids["globex"]
+    [saved] = saved_emails(world)
+    assert set(saved.who_ids) == {world.ids["bob"], zed.id}
+    assert saved.what_id == world.ids["o2"]
+
+
+def test_E14_auto_resolve_lead_for_an_unknown_company(world: World) -> None:
+    world.root.joinpath("settings.toml").write_text(
+        world.root.joinpath("settings.toml").read_text() + '\n[general.emails]\nauto-resolve = "lead"\n'
+    )
+    world.email("new@newco.com", subject="Hello from Newco")
+    world.run()
+    [lead] = [p for p in world.crm.leads.values() if p.email == "new@newco.com"]
+    [saved] = saved_emails(world)
+    assert saved.who_ids == (lead.id,) and saved.what_id is None
+
+
+def test_spec_3_4_a_refused_auto_resolve_create_becomes_an_issue(world: World) -> None:
+    world.root.joinpath("settings.toml").write_text(
+        world.root.joinpath("settings.toml").read_text() + '\n[general.emails]\nauto-resolve = "contact"\n'
+    )
+    world.crm.failures.reject = lambda w: (
+        "SF-DUPLICATE" if isinstance(w, Create) and not isinstance(w.record, EmailActivity) else None
+    )
+    world.email("nia@newco.com", subject="Hi")
+    result = world.run()
+    assert result.status == "completed"
+    assert "SF-DUPLICATE" in open_codes(world)
+    assert saved_emails(world) == []

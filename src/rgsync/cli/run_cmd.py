@@ -41,9 +41,16 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         if result.skips:
             out.print("Skipped items:")
             for skip in result.skips:
-                out.print(f"  • [{skip.stream.value}] {skip.subject or skip.item_id}: {skip.reason.value}", highlight=False)
+                out.print(
+                    f"  • [{skip.stream.value}] {skip.subject or skip.item_id}: {skip.reason.value}",
+                    highlight=False,
+                )
         return
-    duration = (result.ended_at - result.started_at).total_seconds() if result.ended_at and result.started_at else 0.0
+    duration = (
+        (result.ended_at - result.started_at).total_seconds()
+        if result.ended_at and result.started_at
+        else 0.0
+    )
     colour = "green" if result.status == "completed" else "red"
     out.print(
         f"Session {result.session_id} [{colour}]{result.status}[/{colour}] in {duration:.1f} s — "
@@ -51,7 +58,15 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         highlight=False,
     )
     table = Table(show_edge=False, header_style="bold")
-    for column in ("stream", "read", "Salesforce +new ~upd -del", "mailbox +new ~upd -del", "linked", "failed", "status"):
+    for column in (
+        "stream",
+        "read",
+        "Salesforce +new ~upd -del",
+        "mailbox +new ~upd -del",
+        "linked",
+        "failed",
+        "status",
+    ):
         table.add_column(column)
     for stream, s in result.streams.items():
         table.add_row(
@@ -77,9 +92,13 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
 
 
 @click.command("run")
-@click.option("--dry-run", is_flag=True, help="Print what would be done and why items are skipped; change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be done and why items are skipped; change nothing."
+)
 @click.option("--force", is_flag=True, help="Run now even if the interval or a back-off says it is not due.")
-@click.option("--allow-mass-delete", is_flag=True, help="Carry out deletions the mass-deletion guard held back.")
+@click.option(
+    "--allow-mass-delete", is_flag=True, help="Carry out deletions the mass-deletion guard held back."
+)
 @json_option
 @pass_app
 def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -> None:
@@ -96,7 +115,8 @@ def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -
         payload = result.to_json()
         if dry_run:
             payload["planned"] = [
-                {"stream": a.stream.value, "side": a.side.value, "action": _describe(a)} for a in result.planned
+                {"stream": a.stream.value, "side": a.side.value, "action": _describe(a)}
+                for a in result.planned
             ]
             payload["skipped_items"] = [
                 {"stream": s.stream.value, "item": s.item_id, "subject": s.subject, "reason": s.reason.value}

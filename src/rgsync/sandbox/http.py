@@ -9,6 +9,7 @@ error body, a dropped connection, or "fail the N-th call".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -234,10 +235,8 @@ class EmulatorServer:
                     response = server._dispatch(request)
                 except _DroppedConnection:
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     return
                 except Exception as exc:  # an emulator bug must show as a 500, not hang the client
                     response = Response(500, {"error": f"emulator error: {type(exc).__name__}: {exc}"})

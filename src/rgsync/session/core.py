@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from rgsync.engine import calendar as calendar_rules
 from rgsync.engine import contacts as contact_rules
@@ -33,6 +33,7 @@ from rgsync.model import (
     Create,
     EmailItem,
     IssueReport,
+    NewAccount,
     NewPerson,
     OrgInfo,
     Page,
@@ -41,6 +42,7 @@ from rgsync.model import (
     RecordKind,
     Side,
     Stream,
+    WriteResult,
 )
 from rgsync.providers.base import (
     ApiBudgetError,
@@ -66,6 +68,7 @@ ORG_INFO_MAX_AGE = timedelta(days=1)
 # Back-off after the API budget guard stops a session (SPEC §7.4): 30 min, 2.5 h, 4.5 h, then 4.5 h.
 BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedelta(hours=4, minutes=30))
 TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
+T = TypeVar("T")
 
 
 class SyncSession(PlanExecution):
@@ -362,62 +365,65 @@ class SyncSession(PlanExecution):
         summary: StreamSummary,
         result: SessionResult,
     ) -> list[Person]:
-        """Create Accounts, then the Leads/Contacts that need them (SPEC §3.4); returns the new people."""
-        accounts = [a for a in creates if isinstance(a.write, Create) and a.write.kind is RecordKind.ACCOUNT]
-        persons = [a for a in creates if a not in accounts]
+        """Create Accounts, then the Leads/Contacts that need them (SPEC §3.4); returns the new people.
+
+        A Contact whose Account is created in the same session learns the new Account's Id here,
+        between the two batches. In a dry run nothing is written: the planned people stand in, so the
+        plan shows which emails they would let through.
+        """
+        accounts = [a for a in creates if _new_record(a, NewAccount) is not None]
+        persons = [a for a in creates if _new_record(a, NewPerson) is not None]
         if options.dry_run:
             result.planned += creates
-            return [
-                Person(
-                    f"(new {a.write.record.kind.value})",
-                    a.write.record.kind,
-                    a.write.record.email,
-                    a.write.record.first_name,
-                    a.write.record.last_name,
-                )  # type: ignore[union-attr]
-                for a in persons
-            ]
-        new_account_ids: dict[str, str] = {}
-        if accounts:
-            results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, accounts)
-            self._forget(intents)
-            for action, res in zip(accounts, results, strict=True):
-                if res.ok and res.id and isinstance(action.write, Create):
-                    new_account_ids[action.write.key] = res.id
-        fixed: list[Action] = []
+            return [_planned_person(_new_record(a, NewPerson)) for a in persons]  # type: ignore[arg-type]
+        account_ids: dict[str, str] = {}
+        for action, res in zip(accounts, self._write_records(accounts, ctx, options, summary), strict=True):
+            record = _new_record(action, NewAccount)
+            if res.ok and res.id and record is not None:
+                account_ids[record.website] = res.id
+        ready: list[Action] = []
         for action in persons:
-            assert isinstance(action.write, Create)
-            record = action.write.record
-            if (
-                isinstance(record, NewPerson)
-                and record.kind is PersonKind.CONTACT
-                and record.account_id is None
-            ):
+            record = _new_record(action, NewPerson)
+            assert record is not None and isinstance(action.write, Create)
+            if record.kind is PersonKind.CONTACT and record.account_id is None:
                 domain = record.email.rpartition("@")[2]
-                account_id = new_account_ids.get(domain) or new_account_ids.get(record.company)
-                if account_id:
-                    record = replace(record, account_id=account_id)
-            fixed.append(replace(action, write=replace(action.write, record=record)))
-        people: list[Person] = []
-        if fixed:
-            results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, fixed)
-            self._forget(intents)
-            for action, res in zip(fixed, results, strict=True):
-                record = action.write.record  # type: ignore[union-attr]
-                if res.ok and res.id and isinstance(record, NewPerson):
-                    people.append(
-                        Person(
-                            res.id,
-                            record.kind,
-                            record.email,
-                            record.first_name,
-                            record.last_name,
-                            record.account_id,
-                            ctx.identity.user_id,
-                        )
+                if account_id := account_ids.get(domain) or account_ids.get(record.company):
+                    action = replace(
+                        action, write=replace(action.write, record=replace(record, account_id=account_id))
                     )
-                    summary.created[Side.SALESFORCE.value] += 1
+            ready.append(action)
+        people: list[Person] = []
+        for action, res in zip(ready, self._write_records(ready, ctx, options, summary), strict=True):
+            record = _new_record(action, NewPerson)
+            if res.ok and res.id and record is not None:
+                people.append(
+                    Person(
+                        res.id,
+                        record.kind,
+                        record.email,
+                        record.first_name,
+                        record.last_name,
+                        record.account_id,
+                        ctx.identity.user_id,
+                    )
+                )
         return people
+
+    def _write_records(
+        self, actions: list[Action], ctx: StreamContext, options: RunOptions, summary: StreamSummary
+    ) -> list[WriteResult]:
+        """Create auto-resolved records: they need no link (the next lookup by address finds them)."""
+        if not actions:
+            return []
+        results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, actions)
+        self._forget(intents)
+        for action, res in zip(actions, results, strict=True):
+            if res.ok:
+                summary.created[Side.SALESFORCE.value] += 1
+            else:
+                summary.failed += 1
+                self._issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
+        return results
 
     def _two_way(
         self,
@@ -582,3 +588,18 @@ class SyncSession(PlanExecution):
             self.state.set_meta("budget_backoff_count", 0)
         self.state.set_meta("next_due_at", next_due.isoformat())
         result.next_due_at = next_due
+
+
+def _new_record(action: Action, kind: type[T]) -> T | None:
+    """The record an auto-resolve action creates, if it is of `kind`."""
+    write = action.write
+    if isinstance(write, Create) and isinstance(write.record, kind):
+        return write.record
+    return None
+
+
+def _planned_person(record: NewPerson) -> Person:
+    """A stand-in for a person a dry run would create, so the plan shows what it would unlock."""
+    return Person(
+        f"(new {record.kind.value})", record.kind, record.email, record.first_name, record.last_name
+    )

@@ -43,6 +43,19 @@ class RunningGoogle:
     server: EmulatorServer
     state: GoogleState
 
+    def reset(self, *, scenario: dict[str, Any] | None = None, clock: Callable[[], datetime] | None = None) -> GoogleState:
+        """Start over on the same URL and token: fresh data loaded from `scenario` (see `start_google`),
+        no pending faults, zeroed call counters. Cheaper than a new server for every test."""
+        state = _new_state(scenario or {}, clock, default_address=self.address)
+        emulator = self.server.emulator
+        if isinstance(emulator, GoogleEmulator):
+            emulator.use(state)
+        self.server.faults.clear()
+        self.server.reset_counters()
+        self.state = state
+        self.address = state.address
+        return state
+
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
         self.server.stop()
@@ -104,14 +117,18 @@ def start_google(
     "events": [Calendar event JSON], "tasks": {"List title": [Task JSON]}, "contacts": [Person JSON],
     "contactGroups": [names]}; `clock` returns the aware "now" used for every timestamp (default: the
     real clock); `token` is the bearer token to accept (default: a fresh random one)."""
-    scenario = scenario or {}
-    user = scenario.get("user") or {}
-    address = str(user.get("address") or DEFAULT_ADDRESS)
-    state = GoogleState(address, clock=clock, time_zone=str(user.get("timeZone") or "UTC"))
-    state.load(scenario)
+    state = _new_state(scenario or {}, clock, default_address=DEFAULT_ADDRESS)
     chosen_token = token or "ya29.sandbox-" + secrets.token_urlsafe(24)
     emulator = GoogleEmulator(state, chosen_token)
     server = EmulatorServer(emulator, port=port)
     emulator.server = server
     server.start()
-    return RunningGoogle(url=server.url, token=chosen_token, address=address, server=server, state=state)
+    return RunningGoogle(url=server.url, token=chosen_token, address=state.address, server=server, state=state)
+
+
+def _new_state(scenario: dict[str, Any], clock: Callable[[], datetime] | None, *, default_address: str) -> GoogleState:
+    user = scenario.get("user") or {}
+    address = str(user.get("address") or default_address)
+    state = GoogleState(address, clock=clock, time_zone=str(user.get("timeZone") or "UTC"))
+    state.load(scenario)
+    return state

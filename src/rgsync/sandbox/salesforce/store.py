@@ -695,6 +695,7 @@ class Org:
             for f in obj.fields.values()
             if (f.required or (not f.nillable and f.createable))
             and f.type not in ("boolean",)
+            and (f.name != "OwnerId" or previous is not None)  # defaults to the acting user
             and row.get(f.name) is None
             and (previous is None or f.name in given)
         ]

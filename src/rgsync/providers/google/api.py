@@ -1,0 +1,334 @@
+"""The Google API plumbing the four streams share: services, one error mapping, batches, counting.
+
+Services are built from the discovery documents shipped with google-api-python-client (never a
+discovery request). With an endpoint override (`mailbox.gmail-api-url`, used by the sandbox) every
+service is pointed at it with the right service path, and batch URIs are built from it too, because
+the client's own `new_batch_http_request()` ignores `api_endpoint`.
+
+Failures are mapped in one place (`provider_error`) into the three kinds of `providers.base`:
+429, 5xx, the 403 rate-limit reasons and transport failures are retriable (Retry-After honoured);
+401 and refused refresh tokens are `AuthError` (MAIL-AUTH); everything else is an `ItemError`
+with a code callers can act on (MAIL-NOT-FOUND for 404, MAIL-GONE for 410, …) or a `FatalError`.
+The client library never retries on its own (`num_retries=0`): single calls are retried by the
+session, failed parts of a batch by `GoogleApi.batch` with the injected `RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from google.auth.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest, HttpRequest
+
+from rgsync.providers.base import (
+    AuthError,
+    FatalError,
+    ItemError,
+    ProviderError,
+    RetriableError,
+    RetryPolicy,
+)
+
+log = logging.getLogger("rgsync.providers.google")
+
+RECONNECT_ADVICE = "run `rgsync connect gmail`"
+
+# name -> (discovery name, version, service path under an overridden endpoint, batch path)
+APIS: dict[str, tuple[str, str, str, str]] = {
+    "gmail": ("gmail", "v1", "", "batch/gmail/v1"),
+    "calendar": ("calendar", "v3", "calendar/v3/", "batch/calendar/v3"),
+    "tasks": ("tasks", "v1", "", "batch/tasks/v1"),
+    "people": ("people", "v1", "", "batch/people/v1"),
+}
+# Google's own batch endpoints (the per-API paths its batch guides document).
+DEFAULT_BATCH_URIS = {
+    "gmail": "https://gmail.googleapis.com/batch/gmail/v1",
+    "calendar": "https://www.googleapis.com/batch/calendar/v3",
+    "tasks": "https://tasks.googleapis.com/batch",
+    "people": "https://people.googleapis.com/batch",
+}
+# Gmail advises against more than 50 calls per batch (rate limiting); Calendar allows more, but the
+# same size keeps each HTTP call short.
+BATCH_SIZE = 50
+HTTP_TIMEOUT = 60.0
+
+# 403 reasons that mean "slow down", not "forbidden" (Gmail and Calendar usage limits).
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
+# 403 reasons about the project's daily quota: retrying this session is pointless.
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+
+
+class CountingHttp(httplib2.Http):  # type: ignore[misc]
+    """An `httplib2.Http` that counts the HTTP requests it sends (token refreshes included)."""
+
+    def __init__(self, timeout: float = HTTP_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.calls = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - httplib2's contract
+        self.calls += 1
+        return super().request(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Error mapping
+
+
+def error_info(exc: HttpError) -> tuple[str, str, frozenset[str]]:
+    """(first `errors[].reason`, message, every reason found incl. ErrorInfo details) of an HttpError."""
+    reason, message, reasons = "", "", set()
+    try:
+        body = json.loads(exc.content.decode("utf-8", "replace")) if exc.content else {}
+    except (ValueError, AttributeError):
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or "")
+        for item in error.get("errors") or ():
+            if isinstance(item, dict) and item.get("reason"):
+                reasons.add(str(item["reason"]))
+                reason = reason or str(item["reason"])
+        for detail in error.get("details") or ():
+            if isinstance(detail, dict) and detail.get("reason"):
+                reasons.add(str(detail["reason"]))
+        if error.get("status"):
+            reasons.add(str(error["status"]))
+    elif isinstance(error, str):
+        reason = error
+        reasons.add(error)
+    return reason, message or str(getattr(exc, "reason", "") or ""), frozenset(reasons)
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), None when absent or unreadable."""
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if not value:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def provider_error(exc: BaseException, what: str) -> ProviderError | None:
+    """The rgsync error for a failure of a Google call (`what` names the call); None when unknown.
+
+    The one mapping every Google call goes through (SPEC §7.3).
+    """
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, HttpError):
+        status = int(exc.resp.status)
+        reason, message, reasons = error_info(exc)
+        text = f"Google refused {what}: {status} {message or reason}".strip()
+        if status == 429 or status >= 500 or (status == 403 and reasons & RATE_LIMIT_REASONS):
+            return RetriableError(text, retry_after=retry_after(exc.resp), code="MAIL-UNAVAILABLE")
+        if status == 401:
+            return AuthError(
+                f"Google did not accept the Gmail sign-in ({what}): {message or 'unauthorized'}",
+                code="MAIL-AUTH",
+                advice=RECONNECT_ADVICE,
+            )
+        if status == 403 and reasons & QUOTA_REASONS:
+            return FatalError(text, code="MAIL-QUOTA", advice="Google's daily quota is used up; rgsync tries again later")
+        if status == 403:
+            return FatalError(
+                text,
+                code="MAIL-PERMISSION",
+                advice=f"allow rgsync the Gmail, Calendar, Tasks and Contacts permissions: {RECONNECT_ADVICE}",
+            )
+        if status == 404:
+            return ItemError(text, code="MAIL-NOT-FOUND")
+        if status == 410:
+            return ItemError(text, code="MAIL-GONE")
+        if status == 409:
+            return ItemError(text, code="MAIL-DUPLICATE")
+        if "EXPIRED_SYNC_TOKEN" in reasons or "Sync token is expired" in message:
+            return ItemError(text, code="MAIL-SYNC-TOKEN-EXPIRED")
+        if status == 412 or "failedPrecondition" in reasons or "FAILED_PRECONDITION" in reasons:
+            return ItemError(text, code="MAIL-CONFLICT")
+        return ItemError(text, code="MAIL-REFUSED")
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        if getattr(exc, "retryable", False):
+            return RetriableError(f"Google's sign-in service did not answer ({what})", code="MAIL-UNAVAILABLE")
+        return AuthError(
+            "the Gmail sign-in was revoked or has expired: Google refused to refresh it",
+            code="MAIL-AUTH",
+            advice=RECONNECT_ADVICE,
+        )
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return RetriableError(f"could not reach Google's sign-in service ({what}): {exc}", code="MAIL-UNAVAILABLE")
+    if isinstance(exc, httplib2.error.ServerNotFoundError):
+        return RetriableError(f"could not reach Google ({what}): {exc}", code="MAIL-UNAVAILABLE")
+    if isinstance(exc, (OSError, socket.timeout, http.client.HTTPException, httplib2.HttpLib2Error)):
+        return RetriableError(f"the connection to Google failed ({what}): {exc!r}", code="MAIL-UNAVAILABLE")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class GoogleApi:
+    """Built services, the one execute/batch path, and the count of HTTP requests sent.
+
+    `credentials` is called once, on first use, so a missing or broken sign-in surfaces as an
+    `AuthError` inside the session (a MAIL-AUTH issue) rather than when the mailbox is opened.
+    """
+
+    def __init__(
+        self,
+        credentials: Callable[[], Credentials],
+        *,
+        endpoint: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._credentials_factory = credentials
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.retry = retry or RetryPolicy()
+        self._http: CountingHttp | None = None
+        self._authorized: google_auth_httplib2.AuthorizedHttp | None = None
+        self.credentials: Credentials | None = None
+        self._services: dict[str, Any] = {}
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far (a batch is one)."""
+        return self._http.calls if self._http is not None else 0
+
+    def _authorized_http(self) -> google_auth_httplib2.AuthorizedHttp:
+        if self._authorized is None:
+            self.credentials = self._credentials_factory()
+            self._http = CountingHttp()
+            self._authorized = google_auth_httplib2.AuthorizedHttp(self.credentials, http=self._http)
+        return self._authorized
+
+    def service(self, name: str) -> Any:
+        """The discovery-built service for 'gmail', 'calendar', 'tasks' or 'people' (built once)."""
+        if name not in self._services:
+            api, version, service_path, _batch = APIS[name]
+            options = {"api_endpoint": f"{self.endpoint}/{service_path}"} if self.endpoint else None
+            self._services[name] = build(
+                api,
+                version,
+                http=self._authorized_http(),
+                static_discovery=True,
+                client_options=options,
+                cache_discovery=False,
+            )
+        return self._services[name]
+
+    def batch_uri(self, name: str) -> str:
+        """Where batches of `name` calls go (built from the override when there is one)."""
+        return f"{self.endpoint}/{APIS[name][3]}" if self.endpoint else DEFAULT_BATCH_URIS[name]
+
+    def execute(self, request: HttpRequest, what: str) -> Any:
+        """Send one request (exactly one HTTP call, no library retries); failures mapped."""
+        try:
+            return request.execute(num_retries=0)
+        except Exception as exc:
+            mapped = provider_error(exc, what)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+
+    def batch(
+        self, name: str, requests: Mapping[str, HttpRequest], what: str, *, size: int = BATCH_SIZE
+    ) -> dict[str, Any]:
+        """Send `requests` (key → request) in batches of at most `size`; returns key → response.
+
+        A key whose call failed maps to its `ProviderError` (ItemError, …) instead of a response.
+        Parts refused with 429/5xx/rate-limit reasons are retried on their own, in a new batch,
+        after the policy's back-off; when the retries run out a `RetriableError` is raised. An
+        `AuthError` in any part is raised at once.
+        """
+        results: dict[str, Any] = {}
+        keys = list(requests)
+        for start in range(0, len(keys), size):
+            pending = keys[start : start + size]
+            for attempt in range(self.retry.attempts):
+                failed = self._send_batch(name, {k: requests[k] for k in pending}, what, results)
+                if not failed:
+                    break
+                if attempt == self.retry.attempts - 1:
+                    last = failed[-1][1]
+                    raise RetriableError(
+                        f"{len(failed)} of {what} still failed after {self.retry.attempts} attempts: {last.message}",
+                        retry_after=last.retry_after,
+                        code="MAIL-UNAVAILABLE",
+                    )
+                hints = [err.retry_after for _k, err in failed if err.retry_after is not None]
+                self.retry.sleep(self.retry.delay(attempt, max(hints) if hints else None))
+                pending = [k for k, _err in failed]
+        return results
+
+    def _send_batch(
+        self, name: str, requests: Mapping[str, HttpRequest], what: str, results: dict[str, Any]
+    ) -> list[tuple[str, RetriableError]]:
+        """One batch HTTP call; fills `results` and returns the parts worth retrying."""
+        retry: list[tuple[str, RetriableError]] = []
+
+        def collect(request_id: str, response: Any, exception: BaseException | None) -> None:
+            if exception is None:
+                results[request_id] = response
+                return
+            mapped = provider_error(exception, what)
+            if mapped is None:
+                mapped = FatalError(f"{what} failed: {exception!r}", code="MAIL-ERROR")
+            if isinstance(mapped, RetriableError):
+                retry.append((request_id, mapped))
+            else:
+                results[request_id] = mapped
+
+        if len(requests) == 1:
+            # A batch of one is just a call; sending it plainly keeps the wire simple.
+            [(key, request)] = requests.items()
+            try:
+                collect(key, request.execute(num_retries=0), None)
+            except Exception as exc:
+                if provider_error(exc, what) is None:
+                    raise
+                collect(key, None, exc)
+        else:
+            batch = BatchHttpRequest(callback=collect, batch_uri=self.batch_uri(name))
+            for key, request in requests.items():
+                batch.add(request, request_id=key)
+            try:
+                batch.execute(http=self._authorized_http())
+            except Exception as exc:
+                mapped = provider_error(exc, what)
+                if mapped is None or mapped is exc:
+                    raise
+                if isinstance(mapped, RetriableError):
+                    # The whole batch failed before any part ran: every part is worth retrying.
+                    return [(k, mapped) for k in requests if k not in results]
+                raise mapped from exc
+        for key in requests:
+            found = results.get(key)
+            if isinstance(found, AuthError):
+                raise found
+        return retry
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """`items` cut into consecutive slices of at most `size`."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
