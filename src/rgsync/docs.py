@@ -61,7 +61,12 @@ def render(readme: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(readme):
             raise ValueError(f"README has no <!-- {name}:start --> … <!-- {name}:end --> block")
-        readme = pattern.sub(lambda m, b=build: m.group(1) + b() + "\n" + m.group(2), readme)
+        block = build()
+
+        def fill(match: re.Match[str], text: str = block) -> str:
+            return match.group(1) + text + "\n" + match.group(2)
+
+        readme = pattern.sub(fill, readme)
     return readme
 
 

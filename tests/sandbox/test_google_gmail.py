@@ -268,7 +268,7 @@ def test_requests_without_a_valid_bearer_token_get_401(google: RunningGoogle) ->
     response, content = httplib2.Http().request(
         google.url + "/gmail/v1/users/me/profile", headers={"Authorization": "Bearer not-the-token"}
     )
-    assert response.status == 401 and "WWW-Authenticate" in response or "www-authenticate" in response
+    assert response.status == 401 and response["www-authenticate"].startswith("Bearer")
     assert json.loads(content)["error"]["errors"][0]["reason"] == "authError"
 
 

@@ -170,12 +170,13 @@ class MemoryMailbox:
 
     # -- setup helpers for tests -------------------------------------------------------------
     def _store(self, stream: Stream) -> dict[str, Any]:
-        return {
+        stores: dict[Stream, dict[str, Any]] = {
             Stream.EMAILS: self.emails,
             Stream.EVENTS: self.events,
             Stream.TASKS: self.tasks,
             Stream.CONTACTS: self.contacts,
-        }[stream]
+        }
+        return stores[stream]
 
     def put(self, stream: Stream, item: SyncRecord) -> SyncRecord:
         """Add or replace an item as the user would (recorded in the change journal)."""
@@ -395,7 +396,12 @@ class MemoryCrm:
         self._journals[stream].expire()
 
     def _store(self, stream: Stream) -> dict[str, Any]:
-        return {Stream.EVENTS: self.events, Stream.TASKS: self.tasks, Stream.CONTACTS: self.contacts}[stream]
+        stores: dict[Stream, dict[str, Any]] = {
+            Stream.EVENTS: self.events,
+            Stream.TASKS: self.tasks,
+            Stream.CONTACTS: self.contacts,
+        }
+        return stores[stream]
 
     # -- accounting ---------------------------------------------------------------------------------
     @property

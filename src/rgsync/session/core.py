@@ -10,8 +10,8 @@ natural key at the start of the next session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,17 +24,19 @@ from rgsync.engine.types import (
     AutoResolve,
     Directory,
     Identity,
+    Plan,
     Rules,
     SideChanges,
     StreamContext,
     ThreadLinks,
 )
 from rgsync.model import (
+    CalendarItem,
     Create,
     EmailItem,
-    IssueReport,
     NewAccount,
     NewPerson,
+    Opportunity,
     OrgInfo,
     Page,
     Person,
@@ -42,6 +44,7 @@ from rgsync.model import (
     RecordKind,
     Side,
     Stream,
+    SyncRecord,
     WriteResult,
 )
 from rgsync.providers.base import (
@@ -329,20 +332,7 @@ class SyncSession(PlanExecution):
                 for person in new_people:
                     merged[person.email] = (*merged.get(person.email, ()), person)
                 directory = replace(directory, people=merged)
-        contact_accounts = {
-            p.account_id
-            for found in directory.people.values()
-            for p in found
-            if p.kind is PersonKind.CONTACT and p.account_id
-        }
-        if contact_accounts:
-            accounts = self._crm_read(lambda: self.crm.accounts_by_id(contact_accounts))
-            opportunities: list[Any] = []
-            if ctx.rules.link_to_opportunities:
-                opportunities = self._crm_read(
-                    lambda: self.crm.opportunities_for(contact_accounts, ctx.identity.user_id)
-                )
-            directory = replace(directory, accounts=accounts, opportunities=tuple(opportunities))
+        directory = self._with_business_records(directory, ctx)
         plan = email_rules.plan_emails(emails, directory, ctx, tracked, manual, manual_thread)
         self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
         if not options.dry_run:
@@ -378,9 +368,9 @@ class SyncSession(PlanExecution):
             return [_planned_person(_new_record(a, NewPerson)) for a in persons]  # type: ignore[arg-type]
         account_ids: dict[str, str] = {}
         for action, res in zip(accounts, self._write_records(accounts, ctx, options, summary), strict=True):
-            record = _new_record(action, NewAccount)
-            if res.ok and res.id and record is not None:
-                account_ids[record.website] = res.id
+            account = _new_record(action, NewAccount)
+            if res.ok and res.id and account is not None:
+                account_ids[account.website] = res.id
         ready: list[Action] = []
         for action in persons:
             record = _new_record(action, NewPerson)
@@ -437,43 +427,24 @@ class SyncSession(PlanExecution):
         summary: StreamSummary,
         result: SessionResult,
     ) -> None:
+        """Events, tasks or contacts (SPEC §4–§6): both sides read whole, planned once, then written."""
         links = self.state.links(stream)
         by_sf = {link.salesforce_id: link for link in links.values()}
         mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
-        mailbox_items, mailbox_deleted, mailbox_seen, mailbox_full, new_mailbox_cursor = (
-            [],
-            [],
-            set(),
-            False,
-            None,
-        )
-        try:
-            for page in self._read_mailbox(stream, mailbox_cursor, read):
-                if page.reset:
-                    self._cursor_reset(stream, Side.MAILBOX, now, options)
-                mailbox_full = mailbox_full or page.full
-                mailbox_items += page.items
-                mailbox_deleted += page.deleted
-                mailbox_seen.update(getattr(i, "id", "") for i in page.items)
-                new_mailbox_cursor = page.cursor or new_mailbox_cursor
-        except RetriableError as exc:
-            raise StreamStopped("failed", exc.message) from exc
-        sf_items, sf_deleted, sf_seen, sf_full, new_sf_cursor = [], [], set(), False, None
+        mailbox, salesforce = _SideRead(), _SideRead()
+        for page in self._read_mailbox(stream, mailbox_cursor, read):
+            mailbox.add(page)
         for page in crm_pages:
-            if page.reset:
-                self._cursor_reset(stream, Side.SALESFORCE, now, options)
-            sf_full = sf_full or page.full
-            sf_items += page.items
-            sf_deleted += page.deleted
-            sf_seen.update(getattr(i, "id", "") for i in page.items)
-            new_sf_cursor = page.cursor or new_sf_cursor
-        # A full listing says what exists: linked items it does not show are gone (SPEC §7.6).
-        if mailbox_full:
-            mailbox_deleted += [mid for mid in links if mid not in mailbox_seen]
-        if sf_full:
-            sf_deleted += [sid for sid in by_sf if sid not in sf_seen]
-        summary.changes_read[Side.MAILBOX.value] += len(mailbox_items) + len(mailbox_deleted)
-        summary.changes_read[Side.SALESFORCE.value] += len(sf_items) + len(sf_deleted)
+            salesforce.add(page)
+        for side, side_read in ((Side.MAILBOX, mailbox), (Side.SALESFORCE, salesforce)):
+            if side_read.reset:
+                self._cursor_reset(stream, side, now, options)
+        mailbox_changes = mailbox.changes(links)
+        sf_changes = salesforce.changes(by_sf)
+        summary.changes_read[Side.MAILBOX.value] += len(mailbox_changes.changed) + len(
+            mailbox_changes.deleted
+        )
+        summary.changes_read[Side.SALESFORCE.value] += len(sf_changes.changed) + len(sf_changes.deleted)
         ctx = StreamContext(
             identity=identity,
             rules=rules,
@@ -482,31 +453,17 @@ class SyncSession(PlanExecution):
             links_by_salesforce_id=by_sf,
             first_session=mailbox_cursor is None,
         )
-        mailbox_changes = SideChanges(tuple(mailbox_items), tuple(dict.fromkeys(mailbox_deleted)))
-        sf_changes = SideChanges(tuple(sf_items), tuple(dict.fromkeys(sf_deleted)))
+        plan: Plan
         if stream is Stream.EVENTS:
-            needs = calendar_rules.event_lookups(mailbox_items, ctx)  # type: ignore[arg-type]
-            people = self._find_people(needs.addresses)
+            events = [i for i in mailbox_changes.changed if isinstance(i, CalendarItem)]
+            needs = calendar_rules.event_lookups(events, ctx)
             meetings = (
                 self._crm_read(lambda: self.crm.find_meetings(needs.meeting_keys))
                 if needs.meeting_keys
                 else {}
             )
-            directory = Directory(people=people, existing_events=meetings)
-            contact_accounts = {
-                p.account_id
-                for ps in people.values()
-                for p in ps
-                if p.kind is PersonKind.CONTACT and p.account_id
-            }
-            if contact_accounts:
-                accounts = self._crm_read(lambda: self.crm.accounts_by_id(contact_accounts))
-                opps = (
-                    self._crm_read(lambda: self.crm.opportunities_for(contact_accounts, identity.user_id))
-                    if rules.link_to_opportunities
-                    else []
-                )
-                directory = replace(directory, accounts=accounts, opportunities=tuple(opps))
+            directory = Directory(people=self._find_people(needs.addresses), existing_events=meetings)
+            directory = self._with_business_records(directory, ctx)
             plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
         elif stream is Stream.TASKS:
             plan = task_rules.plan_tasks(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
@@ -522,10 +479,26 @@ class SyncSession(PlanExecution):
                 raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
         self._execute_plan(stream, plan, ctx, options, summary, result)
         if not options.dry_run:
-            if new_mailbox_cursor:
-                self.state.set_cursor(stream, Side.MAILBOX, new_mailbox_cursor)
-            if new_sf_cursor:
-                self.state.set_cursor(stream, Side.SALESFORCE, new_sf_cursor)
+            if mailbox.cursor:
+                self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
+            if salesforce.cursor:
+                self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)
+
+    def _with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
+        """Add the matched Contacts' Accounts and the user's Opportunities on them (SPEC §3.5)."""
+        accounts = {
+            p.account_id
+            for found in directory.people.values()
+            for p in found
+            if p.kind is PersonKind.CONTACT and p.account_id
+        }
+        if not accounts:
+            return directory
+        by_id = self._crm_read(lambda: self.crm.accounts_by_id(accounts))
+        opportunities: list[Opportunity] = []
+        if ctx.rules.link_to_opportunities:
+            opportunities = self._crm_read(lambda: self.crm.opportunities_for(accounts, ctx.identity.user_id))
+        return replace(directory, accounts=by_id, opportunities=tuple(opportunities))
 
     def _read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
         """Pages from the mailbox; a transient failure is retried, the iterator restarted from `cursor`."""
@@ -552,17 +525,13 @@ class SyncSession(PlanExecution):
         except RetriableError as exc:
             raise StreamStopped("failed", exc.message) from exc
 
-    def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
-        if not options.dry_run:
-            self.state.record_issue(report, now)
-
     def _cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
         self._issue(reports.cursor_reset(stream, side), now, options)
 
     def _budget_stop(self, message: str, now: datetime, options: RunOptions) -> None:
         self._issue(reports.api_budget(message), now, options)
         if not options.dry_run:
-            count = int(self.state.get_meta("budget_backoff_count", 0) or 0)
+            count = int(str(self.state.get_meta("budget_backoff_count", 0) or 0))
             self.state.set_meta("budget_backoff_count", count + 1)
             self.state.set_meta(
                 "budget_backoff_until",
@@ -576,7 +545,7 @@ class SyncSession(PlanExecution):
         if result.changes or gap_minutes is None:
             gap = interval
         else:
-            gap = min(timedelta(minutes=float(gap_minutes)) * 2, interval * 4)
+            gap = min(timedelta(minutes=float(str(gap_minutes))) * 2, interval * 4)
         if result.status == "failed" or any(s.status == "budget" for s in result.streams.values()):
             gap = interval
         self.state.set_meta("gap_minutes", gap.total_seconds() / 60)
@@ -603,3 +572,36 @@ def _planned_person(record: NewPerson) -> Person:
     return Person(
         f"(new {record.kind.value})", record.kind, record.email, record.first_name, record.last_name
     )
+
+
+@dataclass
+class _SideRead:
+    """One side's pages of a two-way stream, gathered whole.
+
+    Items are kept by id, so a listing restarted after a transient failure adds no twin. A full
+    listing says what exists: linked items it does not show are gone (SPEC §7.6).
+    """
+
+    items: dict[str, SyncRecord] = field(default_factory=dict)
+    deleted: dict[str, None] = field(default_factory=dict)
+    full: bool = False
+    reset: bool = False
+    cursor: str | None = None
+
+    def add(self, page: Page) -> None:
+        for item in page.items:
+            item_id = getattr(item, "id", "")
+            self.items[item_id] = item
+            self.deleted.pop(item_id, None)
+        for item_id in page.deleted:
+            self.items.pop(item_id, None)
+            self.deleted[item_id] = None
+        self.full = self.full or page.full
+        self.reset = self.reset or page.reset
+        self.cursor = page.cursor or self.cursor
+
+    def changes(self, linked: Mapping[str, object]) -> SideChanges[SyncRecord]:
+        deleted = dict(self.deleted)
+        if self.full:
+            deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
+        return SideChanges(tuple(self.items.values()), tuple(deleted))

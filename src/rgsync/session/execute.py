@@ -22,6 +22,7 @@ from rgsync.model import (
     LABEL_SYNC_ERROR,
     Create,
     Delete,
+    IssueReport,
     Link,
     MarkLabel,
     RecordKind,
@@ -32,18 +33,33 @@ from rgsync.model import (
 )
 from rgsync.providers.base import (
     ApiBudgetError,
+    Crm,
+    Mailbox,
     ProviderError,
     RetriableError,
+    RetryPolicy,
     with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
 
 
 class PlanExecution:
     """The write half of a session (see the module docstring)."""
+
+    state: StateStore
+    mailbox: Mailbox
+    crm: Crm
+    retry: RetryPolicy
+    settings: Any
+
+    def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
+        """Record an issue (deduplicated by the store); a dry run records nothing."""
+        if not options.dry_run:
+            self.state.record_issue(report, now)
 
     def _recover(self, now: datetime) -> None:
         """Adopt or forget creates left pending by a session that was killed."""

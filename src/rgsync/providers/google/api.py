@@ -77,7 +77,8 @@ class CountingHttp(httplib2.Http):  # type: ignore[misc]
         super().__init__(timeout=timeout)
         self.calls = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - httplib2's contract
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        """Send one request, as `httplib2.Http.request` does, counting it."""
         self.calls += 1
         return super().request(*args, **kwargs)
 

@@ -119,15 +119,22 @@ class GoogleEmulator:
     """The emulator `EmulatorServer` serves: answers Gmail, Calendar, Tasks, People and batch calls."""
 
     def __init__(self, state: GoogleState, token: str) -> None:
-        self.state = state
         self.token = token
         self.server: EmulatorServer | None = None
-        self.routes: list[Route] = (
-            gmail.routes(state.gmail)
-            + calendar.routes(state.calendar)
-            + tasks.routes(state.tasks)
-            + people.routes(state.people)
-        )
+        self.state = state
+        self.routes: list[Route] = []
+        self.use(state)
+
+    def use(self, state: GoogleState) -> None:
+        """Serve `state` from now on (a fresh start for the next test, same URL and token)."""
+        with state.lock:
+            self.routes = (
+                gmail.routes(state.gmail)
+                + calendar.routes(state.calendar)
+                + tasks.routes(state.tasks)
+                + people.routes(state.people)
+            )
+            self.state = state
 
     def route_name(self, request: Request) -> str:
         """'batch', the route's name such as 'gmail.messages.get', or 'unknown'."""

@@ -183,7 +183,7 @@ class TasksStore:
     def _siblings(self, list_id: str, parent: str | None) -> list[dict[str, Any]]:
         return sorted(
             (t for t in self.tasks[list_id].values() if t.get("parent") == parent and not t.get("deleted")),
-            key=lambda t: str(t["position"]),
+            key=lambda t: str(t.get("position", "")),
         )
 
     def _place(self, list_id: str, task: dict[str, Any], parent: str | None, previous: str | None) -> None:

@@ -1,0 +1,300 @@
+"""The emails stream over the Gmail API: Inbox and Sent, history-based changes, labels.
+
+First listing (no cursor, or an expired one): the profile's historyId is read FIRST, so a message
+arriving during the listing is seen again by the next history read rather than missed; then
+messages.list for INBOX and for SENT inside the history window (`after:`), then the messages
+themselves in batches (format=raw, parsed by `mime.parse_email`). The cursor is the historyId.
+
+Later sessions: users.history.list from the stored historyId for messageAdded and labelAdded
+records — one call when nothing changed (SPEC §10: Gmail history covers Inbox and Sent in one). A
+label counts only when it can make an email a candidate: INBOX (moved back to the Inbox) or the
+save/thread labels of a manual save (SPEC §3.6). Gmail answers 404 for a historyId it no longer
+keeps: the stream falls back to a full listing marked `reset`, which the session diffs against
+what it already saved (no duplicates).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rgsync.model import EmailItem, Folder, MarkLabel, Page, WriteResult
+from rgsync.providers.base import ItemError, MailboxReadOptions, ProviderError
+from rgsync.providers.google.api import BATCH_SIZE, GoogleApi, chunks
+from rgsync.providers.google.mime import parse_email
+
+USER = "me"
+# Gmail's own labels: never user-visible names, never created by rgsync.
+SYSTEM_LABELS = frozenset(
+    {
+        "CHAT",
+        "SENT",
+        "INBOX",
+        "IMPORTANT",
+        "TRASH",
+        "DRAFT",
+        "SPAM",
+        "STARRED",
+        "UNREAD",
+        "CATEGORY_FORUMS",
+        "CATEGORY_UPDATES",
+        "CATEGORY_PERSONAL",
+        "CATEGORY_PROMOTIONS",
+        "CATEGORY_SOCIAL",
+    }
+)
+CANDIDATE_LABELS = frozenset({"INBOX", "SENT"})
+LIST_PAGE = 500  # messages.list / history.list maximum
+MODIFY_LIMIT = 1000  # messages.batchModify accepts at most 1,000 ids
+
+
+def folder_of(label_ids: Iterable[str]) -> Folder:
+    """The folder an email sits in, from its Gmail labels (Trash and Spam win over Inbox)."""
+    labels = set(label_ids)
+    if "TRASH" in labels:
+        return Folder.TRASH
+    if "SPAM" in labels:
+        return Folder.JUNK
+    if "DRAFT" in labels:
+        return Folder.DRAFTS
+    # A message to oneself carries both; the user sent it, so it counts as outbound.
+    if "SENT" in labels:
+        return Folder.SENT
+    if "INBOX" in labels:
+        return Folder.INBOX
+    return Folder.OTHER
+
+
+class GmailEmails:
+    """The emails stream of one Gmail mailbox (see the module docstring for the algorithm)."""
+
+    def __init__(self, api: GoogleApi, *, trigger_labels: Sequence[str]) -> None:
+        """`trigger_labels` are the label names whose addition makes an email a candidate again."""
+        self.api = api
+        self.trigger_labels = tuple(trigger_labels)
+        self._labels: dict[str, str] | None = None  # id -> name, user labels only
+
+    @property
+    def _gmail(self) -> Any:
+        return self.api.service("gmail")
+
+    # -- labels ---------------------------------------------------------------------------------
+    def label_names(self) -> dict[str, str]:
+        """User label id → name, read once per session (labels.list) and kept up to date by `mark`."""
+        if self._labels is None:
+            response = self.api.execute(self._gmail.users().labels().list(userId=USER), "the Gmail label list")
+            self._labels = {
+                str(label["id"]): str(label.get("name") or label["id"])
+                for label in response.get("labels", [])
+                if label.get("type") != "system" and str(label.get("id")) not in SYSTEM_LABELS
+            }
+        return self._labels
+
+    def _label_id(self, name: str) -> str | None:
+        wanted = name.strip().lower()
+        for label_id, label_name in self.label_names().items():
+            if label_name.strip().lower() == wanted:
+                return label_id
+        return None
+
+    def _create_label(self, name: str) -> str:
+        body = {"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
+        try:
+            created = self.api.execute(self._gmail.users().labels().create(userId=USER, body=body), f"creating the label '{name}'")
+        except ItemError as exc:
+            if exc.code != "MAIL-DUPLICATE":
+                raise
+            # Created meanwhile (another device, a rerun): read the list again and use it.
+            self._labels = None
+            found = self._label_id(name)
+            if found is None:
+                raise
+            return found
+        label_id = str(created["id"])
+        self.label_names()[label_id] = str(created.get("name") or name)
+        return label_id
+
+    def _user_label_names(self, label_ids: Iterable[str]) -> frozenset[str]:
+        ids = [i for i in label_ids if i not in SYSTEM_LABELS and not i.startswith("CATEGORY_")]
+        if not ids:
+            return frozenset()
+        names = self.label_names()
+        return frozenset(names[i] for i in ids if i in names)
+
+    # -- reading --------------------------------------------------------------------------------
+    def changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
+        """Pages of new candidate emails since `cursor` (a historyId), or a full listing."""
+        if cursor and cursor.isdigit():
+            try:
+                found = self._history(cursor)
+            except ItemError as exc:
+                if exc.code != "MAIL-NOT-FOUND":
+                    raise
+                found = None  # Gmail no longer keeps that history: list everything again
+            if found is not None:
+                ids, new_cursor = found
+                yield from self._pages(ids, new_cursor, full=False, reset=False)
+                return
+        # The history position is taken before listing, so nothing arriving meanwhile is lost.
+        profile = self.api.execute(self._gmail.users().getProfile(userId=USER), "the Gmail profile")
+        start = str(profile["historyId"])
+        after = int(options.email_since.timestamp())
+        ids: dict[str, None] = {}
+        for label in ("INBOX", "SENT"):
+            token: str | None = None
+            while True:
+                request = self._gmail.users().messages().list(
+                    userId=USER, labelIds=[label], q=f"after:{after}", maxResults=LIST_PAGE, pageToken=token
+                )
+                response = self.api.execute(request, f"the {label} message list")
+                for message in response.get("messages", []):
+                    ids[str(message["id"])] = None
+                token = response.get("nextPageToken")
+                if not token:
+                    break
+        yield from self._pages(list(ids), start, full=True, reset=cursor is not None)
+
+    def _history(self, cursor: str) -> tuple[list[str], str]:
+        """Ids of messages added to Inbox/Sent or given a trigger label since `cursor`, and the new cursor."""
+        added: dict[str, None] = {}
+        labelled: list[tuple[str, list[str]]] = []
+        token: str | None = None
+        while True:
+            request = self._gmail.users().history().list(
+                userId=USER,
+                startHistoryId=cursor,
+                historyTypes=["messageAdded", "labelAdded"],
+                maxResults=LIST_PAGE,
+                pageToken=token,
+            )
+            response = self.api.execute(request, "the Gmail history")
+            for record in response.get("history", []):
+                for entry in record.get("messagesAdded", []):
+                    message = entry.get("message", {})
+                    if CANDIDATE_LABELS & set(message.get("labelIds", [])):
+                        added[str(message["id"])] = None
+                for entry in record.get("labelsAdded", []):
+                    message = entry.get("message", {})
+                    labelled.append((str(message.get("id")), list(entry.get("labelIds", []))))
+            token = response.get("nextPageToken")
+            if not token:
+                new_cursor = str(response.get("historyId") or cursor)
+                break
+        if labelled:
+            triggers = {"INBOX"}
+            if any(not set(ids) <= SYSTEM_LABELS for _m, ids in labelled):
+                triggers |= {i for i in (self._label_id(n) for n in self.trigger_labels) if i}
+            for message_id, label_ids in labelled:
+                if triggers & set(label_ids):
+                    added[message_id] = None
+        return list(added), new_cursor
+
+    def _pages(self, ids: Sequence[str], cursor: str, *, full: bool, reset: bool) -> Iterator[Page]:
+        """Fetch `ids` in batches and yield one page per batch; the cursor rides on the last page."""
+        groups = chunks(ids, BATCH_SIZE) or [[]]
+        for n, group in enumerate(groups):
+            last = n == len(groups) - 1
+            items = []
+            for item in self._fetch(group):
+                if item.folder not in (Folder.INBOX, Folder.SENT):
+                    continue  # moved to Trash/Spam since it arrived: not a candidate (SPEC §3.1)
+                items.append(item)
+            yield Page(items=tuple(items), cursor=cursor if last else None, full=full, last=last, reset=reset)
+
+    def _fetch(self, ids: Sequence[str]) -> list[EmailItem]:
+        """Emails by id in one batch (format=raw); ids Gmail no longer has are left out."""
+        if not ids:
+            return []
+        messages = self._gmail.users().messages()
+        requests = {mid: messages.get(userId=USER, id=mid, format="raw") for mid in ids}
+        responses = self.api.batch("gmail", requests, "fetching emails")
+        out = []
+        for mid in ids:
+            response = responses.get(mid)
+            if isinstance(response, ProviderError):
+                if isinstance(response, ItemError) and response.code == "MAIL-NOT-FOUND":
+                    continue  # deleted since it was listed
+                raise response
+            if response is not None:
+                out.append(self.to_email(response))
+        return out
+
+    def to_email(self, message: dict[str, Any]) -> EmailItem:
+        """A Gmail message resource (format=raw) as an `EmailItem`."""
+        label_ids = [str(i) for i in message.get("labelIds", [])]
+        received = None
+        if str(message.get("internalDate", "")).isdigit():
+            received = datetime.fromtimestamp(int(message["internalDate"]) / 1000, tz=UTC)
+        raw_text = str(message.get("raw") or "")
+        try:
+            raw = base64.urlsafe_b64decode(raw_text + "=" * (-len(raw_text) % 4))
+        except (ValueError, TypeError):
+            raw = b""
+        return parse_email(
+            raw,
+            mailbox_id=str(message["id"]),
+            thread_id=str(message.get("threadId") or message["id"]),
+            folder=folder_of(label_ids),
+            labels=self._user_label_names(label_ids),
+            received_at=received,
+        )
+
+    def fetch_email(self, mailbox_id: str) -> Page:
+        """One email by its Gmail id, whatever its folder (for `rgsync save`)."""
+        request = self._gmail.users().messages().get(userId=USER, id=mailbox_id, format="raw")
+        try:
+            message = self.api.execute(request, f"the email {mailbox_id}")
+        except ItemError as exc:
+            if exc.code in ("MAIL-NOT-FOUND", "MAIL-REFUSED"):
+                raise ItemError(f"no email with id {mailbox_id!r} in the mailbox", code="MAIL-NOT-FOUND") from exc
+            raise
+        return Page(items=(self.to_email(message),))
+
+    # -- labels on emails -----------------------------------------------------------------------
+    def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
+        """Add or remove labels, creating missing ones; one batchModify per label and ≤ 1,000 ids."""
+        results: list[WriteResult | None] = [None] * len(marks)
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for n, mark in enumerate(marks):
+            groups.setdefault((mark.label.strip().lower(), mark.remove), []).append(n)
+        for (_name, remove), indexes in groups.items():
+            name = marks[indexes[0]].label.strip()
+            label_id = self._label_id(name)
+            if label_id is None:
+                if remove:
+                    for n in indexes:  # nothing carries a label that does not exist
+                        results[n] = WriteResult(ok=True, id=marks[n].mailbox_id)
+                    continue
+                label_id = self._create_label(name)
+            by_message: dict[str, list[int]] = {}
+            for n in indexes:
+                by_message.setdefault(marks[n].mailbox_id, []).append(n)
+            for group in chunks(list(by_message), MODIFY_LIMIT):
+                outcome = self._modify(list(group), label_id, remove)
+                for message_id, result in outcome.items():
+                    for n in by_message[message_id]:
+                        results[n] = result
+        return [r or WriteResult(ok=False, error_code="MAIL-ERROR", message="not applied") for r in results]
+
+    def _modify(self, ids: list[str], label_id: str, remove: bool) -> dict[str, WriteResult]:
+        key = "removeLabelIds" if remove else "addLabelIds"
+        request = self._gmail.users().messages().batchModify(userId=USER, body={"ids": ids, key: [label_id]})
+        try:
+            self.api.execute(request, "labelling emails")
+            return {mid: WriteResult(ok=True, id=mid) for mid in ids}
+        except ItemError as exc:
+            if len(ids) == 1:
+                return {ids[0]: WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)}
+        # One bad id spoils the whole call: label the emails one by one to find it.
+        out: dict[str, WriteResult] = {}
+        for mid in ids:
+            modify = self._gmail.users().messages().modify(userId=USER, id=mid, body={key: [label_id]})
+            try:
+                self.api.execute(modify, f"labelling the email {mid}")
+            except ItemError as exc:
+                out[mid] = WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
+            else:
+                out[mid] = WriteResult(ok=True, id=mid)
+        return out

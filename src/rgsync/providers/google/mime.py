@@ -1,0 +1,372 @@
+"""RFC 822 messages → `EmailItem`, with the standard library's `email` package, never crashing.
+
+Real mail is messy: encoded words in odd charsets, address lists with junk in them, missing
+Message-ID or Date headers, bodies in charsets Python does not know, megabytes of HTML. Parsing
+uses `email.policy.default` (the modern header registry: encoded words decoded, address lists
+parsed into display names and addresses) and falls back, header by header, to the legacy parser
+when the modern one gives up. Whatever had to be cleaned up is listed in `EmailItem.problems`; an
+email whose essentials (the message itself, or every participant) cannot be read gets
+`EmailItem.unreadable` set to the reason, so the planner skips it with that reason (SPEC §7.8).
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import email.utils
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+
+from rgsync.model import Address, EmailItem, Folder
+
+# Bodies longer than this are cut: nothing downstream keeps more (Salesforce's largest text field
+# holds 131,072 characters) and memory must stay flat for huge messages.
+MAX_BODY_CHARS = 262_144
+# A plausible address: something@domain.tld, no spaces; anything else is dropped with a reason.
+_VALID_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+_ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc")
+# Headers other mail systems use instead of Auto-Submitted for vacation replies.
+_AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
+
+
+def parse_email(
+    raw: bytes,
+    *,
+    mailbox_id: str,
+    thread_id: str,
+    folder: Folder,
+    labels: Iterable[str] = (),
+    received_at: datetime | None = None,
+) -> EmailItem:
+    """Read one raw RFC 822 message as an `EmailItem`; problems are listed, never raised.
+
+    `received_at` (Gmail's internalDate) stands in for a missing or unreadable Date header.
+    """
+    problems: list[str] = []
+    fallback_time = received_at or datetime.now(UTC)
+    if not raw or not raw.strip():
+        return EmailItem(
+            mailbox_id=mailbox_id,
+            message_id="",
+            thread_id=thread_id,
+            folder=folder,
+            subject="",
+            sent_at=fallback_time,
+            sender=None,
+            labels=frozenset(labels),
+            unreadable="the message is empty",
+        )
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except Exception as exc:  # the parser is lenient; this only guards against library bugs
+        return EmailItem(
+            mailbox_id=mailbox_id,
+            message_id="",
+            thread_id=thread_id,
+            folder=folder,
+            subject="",
+            sent_at=fallback_time,
+            sender=None,
+            labels=frozenset(labels),
+            unreadable=f"the message could not be parsed ({type(exc).__name__})",
+        )
+    reader = _Headers(message, legacy, problems)
+    senders = reader.addresses("From")
+    to = reader.addresses("To")
+    cc = reader.addresses("Cc")
+    bcc = reader.addresses("Bcc")
+    if len(senders) > 1:
+        problems.append(f"From names {len(senders)} addresses; the first is taken as the sender")
+    subject = reader.text("Subject")
+    message_id = _clean_id(reader.text("Message-ID"))
+    if not message_id:
+        problems.append("no Message-ID header")
+    sent_at = reader.date(fallback_time)
+    auto_submitted = reader.text("Auto-Submitted")
+    if not auto_submitted and any(reader.text(h) for h in _AUTO_REPLY_HEADERS):
+        auto_submitted = "auto-replied"
+    if not auto_submitted and reader.text("Precedence").strip().lower() == "auto_reply":
+        auto_submitted = "auto-replied"
+    text_body, html_body = _bodies(message, problems)
+    unreadable = ""
+    if not senders and not to and not cc and not bcc:
+        unreadable = "no sender or recipient address could be read"
+    return EmailItem(
+        mailbox_id=mailbox_id,
+        message_id=message_id,
+        thread_id=thread_id,
+        folder=folder,
+        subject=subject,
+        sent_at=sent_at,
+        sender=senders[0] if senders else None,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        text_body=text_body,
+        html_body=html_body,
+        labels=frozenset(labels),
+        content_type=_content_type(message, legacy),
+        auto_submitted=auto_submitted.strip(),
+        in_reply_to=_clean_id(reader.text("In-Reply-To")),
+        problems=tuple(dict.fromkeys(problems)),
+        unreadable=unreadable,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Headers
+
+
+class _Headers:
+    """Header access that tries the modern parser, then the legacy one, noting what was wrong."""
+
+    def __init__(self, message: Message, legacy: Message, problems: list[str]) -> None:
+        self.message = message
+        self.legacy = legacy
+        self.problems = problems
+
+    def _modern(self, name: str) -> object | None:
+        try:
+            return self.message[name]
+        except Exception:
+            self.problems.append(f"malformed {name} header")
+            return None
+
+    def text(self, name: str) -> str:
+        """A header as decoded text ('' when absent); encoded words in unknown charsets replaced."""
+        value = self._modern(name)
+        if value is not None:
+            return _one_line(str(value))
+        raw = self.legacy.get(name)
+        return _one_line(decode_words(str(raw))) if raw is not None else ""
+
+    def addresses(self, name: str) -> tuple[Address, ...]:
+        """An address header as lower-cased, de-duplicated addresses; invalid ones dropped with a reason."""
+        found: list[tuple[str, str]] = []
+        value = self._modern(name)
+        if value is not None and hasattr(value, "addresses"):
+            try:
+                found = [(a.display_name or "", a.addr_spec or "") for a in value.addresses]
+            except Exception:
+                value = None
+        if value is None and self.legacy.get(name) is not None:
+            raw_values = [str(v) for v in self.legacy.get_all(name, [])]
+            try:
+                pairs = email.utils.getaddresses(raw_values)
+            except Exception:
+                pairs = []
+                self.problems.append(f"the {name} header could not be read")
+            found = [(decode_words(n), a) for n, a in pairs]
+        out: dict[str, Address] = {}
+        dropped = 0
+        for display_name, addr in found:
+            cleaned = scrub(addr).strip().strip("<>").strip().lower()
+            if not _VALID_ADDRESS.match(cleaned) or "\ufffd" in cleaned:
+                if cleaned or display_name:
+                    dropped += 1
+                continue
+            if cleaned not in out:
+                out[cleaned] = Address(cleaned, _one_line(display_name))
+        if dropped:
+            self.problems.append(f"{dropped} invalid address(es) dropped from {name}")
+        return tuple(out.values())
+
+    def date(self, fallback: datetime) -> datetime:
+        """The Date header as an aware datetime; the fallback (with a reason) when missing or malformed."""
+        raw = self.legacy.get("Date")
+        if raw is None:
+            self.problems.append("no Date header; the time Gmail received the email is used")
+            return fallback
+        try:
+            parsed = email.utils.parsedate_to_datetime(_one_line(str(raw)))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = None
+        if parsed is None:
+            self.problems.append("malformed Date header; the time Gmail received the email is used")
+            return fallback
+        if parsed.tzinfo is None:  # "-0000": the time is UTC, the sender's zone unknown (RFC 5322)
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words, replacing what an unknown or wrong charset cannot give."""
+    try:
+        parts = email.header.decode_header(value)
+    except Exception:
+        return value
+    out: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        try:
+            out.append(chunk.decode(charset or "ascii", "replace"))
+        except LookupError:
+            out.append(chunk.decode("utf-8", "replace"))
+    return "".join(out)
+
+
+def _one_line(value: str) -> str:
+    """Unfold a header value: folded lines and runs of whitespace become one space."""
+    return " ".join(scrub(value).split())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(value: str) -> str:
+    """Replace the lone surrogates the parser leaves for raw 8-bit bytes (they cannot be stored).
+
+    Raw bytes are first read as UTF-8 (what unlabelled 8-bit headers usually are); what still does
+    not decode becomes U+FFFD.
+    """
+    if not _SURROGATE.search(value):
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
+
+
+def _clean_id(value: str) -> str:
+    """A Message-ID-like header value without whitespace (folding can split long ids)."""
+    return "".join(value.split())
+
+
+def _content_type(message: Message, legacy: Message) -> str:
+    """The top-level content type with its report-type/method parameter when it has one.
+
+    A meeting invitation arrives as multipart/mixed around a text/calendar part with a METHOD;
+    its calendar type is given instead, so the planner recognises it as a service message (SPEC
+    §3.1) as it does for Exchange's IPM.Schedule item classes.
+    """
+    try:
+        media = message.get_content_type()
+        report = message.get_param("report-type")
+    except Exception:
+        media = legacy.get_content_type()
+        report = None
+    if media == "multipart/report" and isinstance(report, str):
+        return f"{media}; report-type={report.lower()}"
+    if media.startswith("multipart/"):
+        for part in message.walk():
+            try:
+                if part.get_content_type() == "text/calendar" and part.get_param("method"):
+                    return f"text/calendar; method={str(part.get_param('method')).lower()}"
+            except Exception:
+                continue
+    return media
+
+
+# --------------------------------------------------------------------------------------------
+# Bodies
+
+
+def _bodies(message: Message, problems: list[str]) -> tuple[str, str]:
+    """The first plain-text and first HTML body parts that are not attachments.
+
+    Unknown charsets and undecodable bytes are replaced (with a reason); an HTML-only email gets a
+    plain-text body made from its HTML, so a Salesforce Task still shows what was written.
+    """
+    text = html = None
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        try:
+            disposition = part.get_content_disposition()
+            media = part.get_content_type()
+        except Exception:
+            continue
+        if disposition == "attachment" or media not in ("text/plain", "text/html"):
+            continue
+        if media == "text/plain" and text is None:
+            text = _part_text(part, problems)
+        elif media == "text/html" and html is None:
+            html = _part_text(part, problems)
+        if text is not None and html is not None:
+            break
+    text = text or ""
+    html = html or ""
+    if not text.strip() and html:
+        text = html_to_text(html)
+    if len(text) > MAX_BODY_CHARS or len(html) > MAX_BODY_CHARS:
+        problems.append(f"the body is longer than {MAX_BODY_CHARS:,} characters and was cut")
+    return text[:MAX_BODY_CHARS], html[:MAX_BODY_CHARS]
+
+
+def _part_text(part: Message, problems: list[str]) -> str:
+    if isinstance(part, EmailMessage):
+        try:
+            content = part.get_content()
+            if isinstance(content, str):
+                return scrub(content)
+        except Exception:  # unknown charset, broken transfer encoding: decode by hand below
+            pass
+    # Fall back to the decoded bytes in the declared charset, else UTF-8, replacing what fails.
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+    charset = "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except Exception:
+        problems.append("malformed Content-Type header in a body part")
+    try:
+        decoded = payload.decode(charset, "strict")
+    except LookupError:
+        problems.append(f"unknown charset '{charset}' in the body; read as UTF-8 with replacements")
+        decoded = payload.decode("utf-8", "replace")
+    except UnicodeDecodeError:
+        problems.append(f"the body is not valid '{charset}'; undecodable characters replaced")
+        decoded = payload.decode(charset, "replace")
+    return scrub(decoded)
+
+
+class _TextExtractor(HTMLParser):
+    """Plain text from HTML: script/style dropped, block elements on their own lines."""
+
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip += 1
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text rendering of an HTML body (never raises)."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(html[: MAX_BODY_CHARS * 2])
+        extractor.close()
+    except Exception:
+        return re.sub(r"<[^>]*>", " ", html)
+    lines = [" ".join(line.split()) for line in "".join(extractor.out).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
