@@ -22,7 +22,12 @@ from rgsync.sandbox.google import RunningGoogle
 # The api_endpoint replaces rootUrl + servicePath; only Calendar has a servicePath of its own.
 ENDPOINT_SUFFIX = {"gmail": "/", "calendar": "/calendar/v3/", "tasks": "/", "people": "/"}
 VERSION = {"gmail": "v1", "calendar": "v3", "tasks": "v1", "people": "v1"}
-BATCH_PATH = {"gmail": "/batch/gmail/v1", "calendar": "/batch/calendar/v3", "tasks": "/batch/tasks/v1", "people": "/batch/people/v1"}
+BATCH_PATH = {
+    "gmail": "/batch/gmail/v1",
+    "calendar": "/batch/calendar/v3",
+    "tasks": "/batch/tasks/v1",
+    "people": "/batch/people/v1",
+}
 
 
 @dataclass
@@ -57,7 +62,9 @@ def service(google: RunningGoogle, api: str, *, token: str | None = None) -> Any
     )
 
 
-def new_batch(google: RunningGoogle, api: str, callback: Callable[[str, Any, Exception | None], None]) -> BatchHttpRequest:
+def new_batch(
+    google: RunningGoogle, api: str, callback: Callable[[str, Any, Exception | None], None]
+) -> BatchHttpRequest:
     """A batch aimed at the emulator's batch endpoint for `api` (the client's own URI would ignore it)."""
     return BatchHttpRequest(callback=callback, batch_uri=google.url + BATCH_PATH[api])
 

@@ -20,9 +20,22 @@ NOW = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
 API_VERSION = "59.0"
 
 SCENARIO: dict[str, Any] = {
-    "org": {"external_id_fields": {"Task": "rgsync_Key__c", "Event": "rgsync_Key__c", "EmailMessage": "rgsync_Key__c"}},
+    "org": {
+        "external_id_fields": {
+            "Task": "rgsync_Key__c",
+            "Event": "rgsync_Key__c",
+            "EmailMessage": "rgsync_Key__c",
+        }
+    },
     "users": [
-        {"key": "ann", "Name": "Ann Lee", "Email": "ann@acme.com", "Username": "ann@acme.com", "password": "pw", "security_token": "TOK"},
+        {
+            "key": "ann",
+            "Name": "Ann Lee",
+            "Email": "ann@acme.com",
+            "Username": "ann@acme.com",
+            "password": "pw",
+            "security_token": "TOK",
+        },
         {"key": "frank", "Name": "Frank Fox", "Email": "frank@acme.com", "Username": "frank@acme.com"},
     ],
     "records": {
@@ -31,17 +44,59 @@ SCENARIO: dict[str, Any] = {
             {"key": "initech", "Name": "Initech", "Website": "initech.com", "OwnerId": "@frank"},
         ],
         "Contact": [
-            {"key": "bob", "FirstName": "Bob", "LastName": "Stone", "Email": "bob@globex.com", "AccountId": "@globex", "OwnerId": "@ann"},
-            {"key": "carol", "FirstName": "Carol", "LastName": "Reed", "Email": "carol@globex.com", "AccountId": "@globex"},
-            {"key": "dave", "FirstName": "Dave", "LastName": "Mills", "Email": "dave@initech.com", "AccountId": "@initech"},
+            {
+                "key": "bob",
+                "FirstName": "Bob",
+                "LastName": "Stone",
+                "Email": "bob@globex.com",
+                "AccountId": "@globex",
+                "OwnerId": "@ann",
+            },
+            {
+                "key": "carol",
+                "FirstName": "Carol",
+                "LastName": "Reed",
+                "Email": "carol@globex.com",
+                "AccountId": "@globex",
+            },
+            {
+                "key": "dave",
+                "FirstName": "Dave",
+                "LastName": "Mills",
+                "Email": "dave@initech.com",
+                "AccountId": "@initech",
+            },
         ],
-        "Lead": [{"key": "erin", "FirstName": "Erin", "LastName": "Hale", "Company": "Hale Ltd", "Email": "erin@hale.io"}],
+        "Lead": [
+            {
+                "key": "erin",
+                "FirstName": "Erin",
+                "LastName": "Hale",
+                "Company": "Hale Ltd",
+                "Email": "erin@hale.io",
+            }
+        ],
         "Opportunity": [
-            {"key": "o1", "Name": "Globex renewal", "AccountId": "@globex", "StageName": "Prospecting", "CloseDate": "2026-12-31"}
+            {
+                "key": "o1",
+                "Name": "Globex renewal",
+                "AccountId": "@globex",
+                "StageName": "Prospecting",
+                "CloseDate": "2026-12-31",
+            }
         ],
     },
-    "list_views": [{"object": "Contact", "label": "Globex people", "developer_name": "Globex_people", "where": "AccountId = '@globex'"}],
-    "validation_rules": [{"object": "Task", "field": "Subject", "contains": "REJECT", "message": "Subjects may not say REJECT"}],
+    "list_views": [
+        {
+            "object": "Contact",
+            "label": "Globex people",
+            "developer_name": "Globex_people",
+            "where": "AccountId = '@globex'",
+        }
+    ],
+    "validation_rules": [
+        {"object": "Task", "field": "Subject", "contains": "REJECT", "message": "Subjects may not say REJECT"}
+    ],
 }
 
 
@@ -53,7 +108,10 @@ def start(directory: Path, clock: ManualClock, scenario: dict[str, Any] | None =
 def client(running: RunningSalesforce) -> Salesforce:
     """simple-salesforce pointed at the emulator as the adapter will be."""
     return Salesforce(
-        instance_url=running.url, session_id=running.token, session=running.requests_session(), version=API_VERSION
+        instance_url=running.url,
+        session_id=running.token,
+        session=running.requests_session(),
+        version=API_VERSION,
     )
 
 
@@ -67,7 +125,11 @@ class Api:
         self.base = f"{running.url}/services/data/v{API_VERSION}/"
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        url = path if path.startswith("https://") else (self.running.url + path if path.startswith("/") else self.base + path)
+        url = (
+            path
+            if path.startswith("https://")
+            else (self.running.url + path if path.startswith("/") else self.base + path)
+        )
         return self.session.request(method, url, timeout=10, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:

@@ -66,7 +66,10 @@ def test_weekly_series_expands_into_instances_with_google_ids(events: Any) -> No
     series = events.insert(
         calendarId="primary",
         body=timed(
-            "Standup", "2026-11-30T10:00:00", "2026-11-30T10:15:00", recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4"]
+            "Standup",
+            "2026-11-30T10:00:00",
+            "2026-11-30T10:15:00",
+            recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4"],
         ),
     ).execute()
     items, _ = list_all(events, singleEvents=True, orderBy="startTime")
@@ -101,7 +104,13 @@ def test_daily_series_keeps_wall_clock_time_across_dst_with_interval_until_and_e
     items, _ = list_all(events, singleEvents=True)
     stamps = [i["id"].split("_")[1] for i in items]
     # 25, 27 March are UTC+1; after 29 March Berlin is UTC+2; 31 March is excluded.
-    assert stamps == ["20260325T080000Z", "20260327T080000Z", "20260329T070000Z", "20260402T070000Z", "20260404T070000Z"]
+    assert stamps == [
+        "20260325T080000Z",
+        "20260327T080000Z",
+        "20260329T070000Z",
+        "20260402T070000Z",
+        "20260404T070000Z",
+    ]
     assert all(i["start"]["dateTime"].startswith(i["originalStartTime"]["dateTime"][:10]) for i in items)
     assert items[2]["start"]["dateTime"] == "2026-03-29T09:00:00+02:00"
     assert series["recurrence"][1].startswith("EXDATE")
@@ -117,7 +126,9 @@ def test_all_day_monthly_series_and_time_window(events: Any) -> None:
             "recurrence": ["RRULE:FREQ=MONTHLY;BYMONTHDAY=-1"],
         },
     ).execute()
-    items, _ = list_all(events, singleEvents=True, timeMin="2026-02-01T00:00:00Z", timeMax="2026-05-01T00:00:00Z")
+    items, _ = list_all(
+        events, singleEvents=True, timeMin="2026-02-01T00:00:00Z", timeMax="2026-05-01T00:00:00Z"
+    )
     assert [i["start"]["date"] for i in items] == ["2026-02-28", "2026-03-31", "2026-04-30"]
     assert items[0]["id"].endswith("_20260228") and items[0]["originalStartTime"] == {"date": "2026-02-28"}
 
@@ -125,7 +136,9 @@ def test_all_day_monthly_series_and_time_window(events: Any) -> None:
 def test_instance_changes_become_exceptions_of_the_series(events: Any) -> None:
     series = events.insert(
         calendarId="primary",
-        body=timed("Sync", "2026-12-01T15:00:00", "2026-12-01T16:00:00", recurrence=["RRULE:FREQ=DAILY;COUNT=3"]),
+        body=timed(
+            "Sync", "2026-12-01T15:00:00", "2026-12-01T16:00:00", recurrence=["RRULE:FREQ=DAILY;COUNT=3"]
+        ),
     ).execute()
     second, third = (f"{series['id']}_20261202T140000Z", f"{series['id']}_20261203T140000Z")
     moved = events.patch(calendarId="primary", eventId=second, body={"summary": "Sync (moved)"}).execute()
@@ -147,11 +160,13 @@ def test_instance_changes_become_exceptions_of_the_series(events: Any) -> None:
     assert {m["id"] for m in masters} == {series["id"], second, third}
 
 
-def test_sync_token_comes_on_the_last_page_and_returns_only_changes(google: RunningGoogle, events: Any, clock: Clock) -> None:
+def test_sync_token_comes_on_the_last_page_and_returns_only_changes(
+    google: RunningGoogle, events: Any, clock: Clock
+) -> None:
     ids = [
-        events.insert(calendarId="primary", body=timed(f"E{n}", f"2026-12-0{n}T10:00:00", f"2026-12-0{n}T11:00:00")).execute()[
-            "id"
-        ]
+        events.insert(
+            calendarId="primary", body=timed(f"E{n}", f"2026-12-0{n}T10:00:00", f"2026-12-0{n}T11:00:00")
+        ).execute()["id"]
         for n in range(1, 4)
     ]
     items, pages = list_all(events, maxResults=2)
@@ -164,9 +179,27 @@ def test_sync_token_comes_on_the_last_page_and_returns_only_changes(google: Runn
     events.delete(calendarId="primary", eventId=ids[1]).execute()
     added = google.state.add_event(timed("From elsewhere", "2026-12-05T10:00:00", "2026-12-05T11:00:00"))
     changed, changed_pages = list_all(events, syncToken=token)
-    assert {i["id"]: i["status"] for i in changed} == {ids[0]: "confirmed", ids[1]: "cancelled", added: "confirmed"}
+    assert {i["id"]: i["status"] for i in changed} == {
+        ids[0]: "confirmed",
+        ids[1]: "cancelled",
+        added: "confirmed",
+    }
     quiet, _ = list_all(events, syncToken=changed_pages[-1]["nextSyncToken"])
     assert quiet == []
+
+
+def test_incremental_pages_can_be_followed_with_the_page_token_alone(
+    google: RunningGoogle, events: Any
+) -> None:
+    _, pages = list_all(events)
+    token = pages[-1]["nextSyncToken"]
+    for day in range(1, 4):
+        google.state.add_event(timed(f"New {day}", f"2026-12-0{day}T10:00:00", f"2026-12-0{day}T11:00:00"))
+    first = events.list(calendarId="primary", syncToken=token, maxResults=2).execute()
+    assert len(first["items"]) == 2 and "nextSyncToken" not in first
+    rest = events.list(calendarId="primary", pageToken=first["nextPageToken"], maxResults=2).execute()
+    assert [i["summary"] for i in rest["items"]] == ["New 3"] and rest["nextSyncToken"]
+    assert events.list(calendarId="primary", syncToken=rest["nextSyncToken"]).execute()["items"] == []
 
 
 def test_sync_token_refuses_filters_and_expires_with_410(google: RunningGoogle, events: Any) -> None:
@@ -185,7 +218,9 @@ def test_sync_token_refuses_filters_and_expires_with_410(google: RunningGoogle, 
 
 
 def test_send_updates_is_recorded_per_write(events: Any, google: RunningGoogle) -> None:
-    body = timed("Demo", "2026-12-03T10:00:00", "2026-12-03T11:00:00", attendees=[{"email": "bob@globex.com"}])
+    body = timed(
+        "Demo", "2026-12-03T10:00:00", "2026-12-03T11:00:00", attendees=[{"email": "bob@globex.com"}]
+    )
     created = events.insert(calendarId="primary", body=body, sendUpdates="none").execute()
     events.patch(calendarId="primary", eventId=created["id"], body={"summary": "Demo 2"}).execute()
     events.delete(calendarId="primary", eventId=created["id"], sendUpdates="all").execute()
@@ -213,14 +248,25 @@ def test_client_chosen_ids_are_validated_and_unique(events: Any) -> None:
 
 
 def test_sequence_and_etag_follow_changes(events: Any, clock: Clock) -> None:
-    created = events.insert(calendarId="primary", body=timed("Call", "2026-12-03T10:00:00", "2026-12-03T11:00:00")).execute()
+    created = events.insert(
+        calendarId="primary", body=timed("Call", "2026-12-03T10:00:00", "2026-12-03T11:00:00")
+    ).execute()
     assert created["sequence"] == 0 and created["organizer"] == {"email": "ann@acme.com", "self": True}
     clock.advance(minutes=1)
     moved = events.patch(
-        calendarId="primary", eventId=created["id"], body={"start": {"dateTime": "2026-12-03T12:00:00+01:00"}, "end": {"dateTime": "2026-12-03T13:00:00+01:00"}}
+        calendarId="primary",
+        eventId=created["id"],
+        body={
+            "start": {"dateTime": "2026-12-03T12:00:00+01:00"},
+            "end": {"dateTime": "2026-12-03T13:00:00+01:00"},
+        },
     ).execute()
-    assert moved["sequence"] == 1 and moved["etag"] != created["etag"] and moved["updated"] > created["updated"]
-    described = events.patch(calendarId="primary", eventId=created["id"], body={"description": "agenda"}).execute()
+    assert (
+        moved["sequence"] == 1 and moved["etag"] != created["etag"] and moved["updated"] > created["updated"]
+    )
+    described = events.patch(
+        calendarId="primary", eventId=created["id"], body={"description": "agenda"}
+    ).execute()
     assert described["sequence"] == 1 and described["start"]["dateTime"] == "2026-12-03T12:00:00+01:00"
     with pytest.raises(HttpError) as stale:
         events.update(calendarId="primary", eventId=created["id"], body=dict(described, sequence=0)).execute()
@@ -256,7 +302,9 @@ def test_extended_properties_filter_all_day_and_attendee_flags(google: RunningGo
 
 
 def test_deleted_events_stay_readable_and_cannot_be_deleted_twice(events: Any) -> None:
-    created = events.insert(calendarId="primary", body=timed("Gone", "2026-12-03T10:00:00", "2026-12-03T11:00:00")).execute()
+    created = events.insert(
+        calendarId="primary", body=timed("Gone", "2026-12-03T10:00:00", "2026-12-03T11:00:00")
+    ).execute()
     events.delete(calendarId="primary", eventId=created["id"]).execute()
     assert events.get(calendarId="primary", eventId=created["id"]).execute()["status"] == "cancelled"
     assert list_all(events)[0] == []
@@ -269,7 +317,11 @@ def test_event_validation_refuses_what_google_refuses(events: Any) -> None:
     cases = [
         {"summary": "no end", "start": {"dateTime": "2026-12-03T10:00:00Z"}},
         timed("backwards", "2026-12-03T10:00:00", "2026-12-03T09:00:00"),
-        {"summary": "no zone", "start": {"dateTime": "2026-12-03T10:00:00"}, "end": {"dateTime": "2026-12-03T11:00:00"}},
+        {
+            "summary": "no zone",
+            "start": {"dateTime": "2026-12-03T10:00:00"},
+            "end": {"dateTime": "2026-12-03T11:00:00"},
+        },
         timed("bad rule", "2026-12-03T10:00:00", "2026-12-03T11:00:00", recurrence=["RRULE:FREQ=HOURLY"]),
     ]
     for body in cases:

@@ -133,7 +133,12 @@ def test_full_format_builds_the_part_tree_with_decoded_headers(google: RunningGo
     text = alternative["parts"][0]
     assert base64.urlsafe_b64decode(text["body"]["data"]).decode("utf-8") == "Grüße Ann, here's the quote."
     assert attachment["filename"] == "quote.pdf" and "data" not in attachment["body"]
-    fetched = gmail.messages().attachments().get(userId="me", messageId=message_id, id=attachment["body"]["attachmentId"]).execute()
+    fetched = (
+        gmail.messages()
+        .attachments()
+        .get(userId="me", messageId=message_id, id=attachment["body"]["attachmentId"])
+        .execute()
+    )
     assert base64.urlsafe_b64decode(fetched["data"]) == b"%PDF-1.4\n"
     assert message["snippet"] == "Grüße Ann, here&#39;s the quote."
     assert message["internalDate"] == str(int(datetime(2026, 11, 24, 8, 30, tzinfo=UTC).timestamp() * 1000))
@@ -148,14 +153,26 @@ def test_raw_format_returns_the_stored_bytes(google: RunningGoogle, gmail: Any) 
 
 def test_metadata_format_keeps_only_the_asked_headers(google: RunningGoogle, gmail: Any) -> None:
     message_id = google.state.add_message(MULTIPART, ["INBOX", "UNREAD"])
-    message = gmail.messages().get(userId="me", id=message_id, format="metadata", metadataHeaders=["subject", "Message-ID"]).execute()
+    message = (
+        gmail.messages()
+        .get(userId="me", id=message_id, format="metadata", metadataHeaders=["subject", "Message-ID"])
+        .execute()
+    )
     assert message["labelIds"] == ["INBOX", "UNREAD"]
     assert message["payload"]["headers"] == [
         {"name": "Subject", "value": "Quote für Globex"},
         {"name": "Message-ID", "value": "<q1@globex.com>"},
     ]
     minimal = gmail.messages().get(userId="me", id=message_id, format="minimal").execute()
-    assert set(minimal) == {"id", "threadId", "labelIds", "snippet", "sizeEstimate", "historyId", "internalDate"}
+    assert set(minimal) == {
+        "id",
+        "threadId",
+        "labelIds",
+        "snippet",
+        "sizeEstimate",
+        "historyId",
+        "internalDate",
+    }
 
 
 def test_missing_message_is_404_in_googles_error_shape(gmail: Any) -> None:
@@ -197,12 +214,18 @@ def test_labels_system_user_and_duplicate_name_409(google: RunningGoogle, gmail:
 def test_modify_and_batch_modify_change_labels(google: RunningGoogle, gmail: Any) -> None:
     label = google.state.gmail.create_label("Salesforce")
     ids = [google.state.add_message(plain(f"m{d}", d), ["INBOX", "UNREAD"]) for d in range(1, 4)]
-    changed = gmail.messages().modify(userId="me", id=ids[0], body={"addLabelIds": [label], "removeLabelIds": ["UNREAD"]}).execute()
+    changed = (
+        gmail.messages()
+        .modify(userId="me", id=ids[0], body={"addLabelIds": [label], "removeLabelIds": ["UNREAD"]})
+        .execute()
+    )
     assert changed["labelIds"] == ["INBOX", label]
     gmail.messages().batchModify(userId="me", body={"ids": ids[1:], "addLabelIds": [label]}).execute()
     assert set(list_all(gmail, labelIds=[label])) == set(ids)
     with pytest.raises(HttpError) as too_many:
-        gmail.messages().batchModify(userId="me", body={"ids": [str(i) for i in range(1001)], "addLabelIds": [label]}).execute()
+        gmail.messages().batchModify(
+            userId="me", body={"ids": [str(i) for i in range(1001)], "addLabelIds": [label]}
+        ).execute()
     assert too_many.value.resp.status == 400
     with pytest.raises(HttpError) as sent:
         gmail.messages().modify(userId="me", id=ids[0], body={"addLabelIds": ["SENT"]}).execute()
@@ -222,7 +245,9 @@ def test_history_ids_increase_and_records_name_the_change(google: RunningGoogle,
     assert records[1]["labelsRemoved"][0]["labelIds"] == ["UNREAD"]
     assert records[2]["messagesDeleted"][0]["message"]["id"] == added
     assert int(history["historyId"]) == ids[-1] == int(gmail.getProfile(userId="me").execute()["historyId"])
-    only_added = gmail.history().list(userId="me", startHistoryId=str(start), historyTypes=["messageAdded"]).execute()
+    only_added = (
+        gmail.history().list(userId="me", startHistoryId=str(start), historyTypes=["messageAdded"]).execute()
+    )
     assert [r["id"] for r in only_added["history"]] == [records[0]["id"]]
     assert "history" not in gmail.history().list(userId="me", startHistoryId=str(ids[-1])).execute()
 
@@ -232,7 +257,11 @@ def test_history_pages_with_max_results(google: RunningGoogle, gmail: Any) -> No
     for day in range(1, 6):
         google.state.add_message(plain(f"m{day}", day))
     first = gmail.history().list(userId="me", startHistoryId=start, maxResults=2).execute()
-    second = gmail.history().list(userId="me", startHistoryId=start, maxResults=2, pageToken=first["nextPageToken"]).execute()
+    second = (
+        gmail.history()
+        .list(userId="me", startHistoryId=start, maxResults=2, pageToken=first["nextPageToken"])
+        .execute()
+    )
     assert len(first["history"]) == len(second["history"]) == 2
     assert int(second["history"][0]["id"]) > int(first["history"][-1]["id"])
 
@@ -280,8 +309,13 @@ def test_fields_selector_trims_the_response(google: RunningGoogle, gmail: Any) -
 
 def test_rate_limit_and_5xx_are_retried_by_the_client(google: RunningGoogle, gmail: Any) -> None:
     google.inject_rate_limit(r"/profile$", times=1)
+    google.inject_rate_limit(r"/profile$", times=1, status=403, reason="userRateLimitExceeded")
     google.inject_5xx(r"/profile$", times=1)
+    slept: list[float] = []
+    google.inject_latency(r"/profile$", seconds=2.5, times=1)
+    google.server.sleep = slept.append
     request = gmail.getProfile(userId="me")
     request._sleep = lambda _seconds: None
-    assert request.execute(num_retries=2)["emailAddress"] == "ann@acme.com"
-    assert google.server.calls["gmail.getProfile"] == 3
+    assert request.execute(num_retries=3)["emailAddress"] == "ann@acme.com"
+    assert google.server.calls["gmail.getProfile"] == 4
+    assert slept == [2.5]

@@ -45,7 +45,9 @@ def connections(people: Any, **params: Any) -> tuple[list[dict[str, Any]], dict[
     found: list[dict[str, Any]] = []
     token = None
     while True:
-        page = people.people().connections().list(resourceName="people/me", pageToken=token, **params).execute()
+        page = (
+            people.people().connections().list(resourceName="people/me", pageToken=token, **params).execute()
+        )
         found += page.get("connections", [])
         token = page.get("nextPageToken")
         if not token:
@@ -83,7 +85,12 @@ def test_contact_carries_google_derived_fields(people: Any) -> None:
 def test_paging_and_sync_token_with_deleted_contacts(google: RunningGoogle, people: Any) -> None:
     for number in range(4):
         google.state.add_contact({"names": [{"givenName": f"P{number}"}]})
-    first = people.people().connections().list(resourceName="people/me", personFields="names", pageSize=2).execute()
+    first = (
+        people.people()
+        .connections()
+        .list(resourceName="people/me", personFields="names", pageSize=2)
+        .execute()
+    )
     assert len(first["connections"]) == 2 and "nextSyncToken" not in first
     everyone, last = connections(people, personFields="names", pageSize=2, requestSyncToken=True)
     assert len(everyone) == 5 and last["nextSyncToken"]
@@ -91,7 +98,9 @@ def test_paging_and_sync_token_with_deleted_contacts(google: RunningGoogle, peop
     google.state.people.delete_contact(bob)
     renamed = everyone[1]["resourceName"]
     google.state.people.update_contact(renamed, {"names": [{"givenName": "Renamed"}]})
-    changed, page = connections(people, personFields="names", syncToken=last["nextSyncToken"], requestSyncToken=True)
+    changed, page = connections(
+        people, personFields="names", syncToken=last["nextSyncToken"], requestSyncToken=True
+    )
     by_name = {c["resourceName"]: c for c in changed}
     assert set(by_name) == {bob, renamed}
     assert by_name[bob]["metadata"]["deleted"] is True and "names" not in by_name[bob]
@@ -126,13 +135,17 @@ def test_update_contact_checks_the_etag(people: Any) -> None:
     assert updated["names"][0]["givenName"] == "Bob"  # fields outside the mask stay as they were
     with pytest.raises(HttpError) as stale:
         people.people().updateContact(
-            resourceName=bob["resourceName"], updatePersonFields="names", body={"etag": bob["etag"], "names": [{"givenName": "B"}]}
+            resourceName=bob["resourceName"],
+            updatePersonFields="names",
+            body={"etag": bob["etag"], "names": [{"givenName": "B"}]},
         ).execute()
     assert stale.value.resp.status == 400
     error = error_json(stale.value)
     assert error["status"] == "FAILED_PRECONDITION" and error["errors"][0]["reason"] == "failedPrecondition"
     with pytest.raises(HttpError) as no_etag:
-        people.people().updateContact(resourceName=bob["resourceName"], updatePersonFields="names", body={"names": [{"givenName": "B"}]}).execute()
+        people.people().updateContact(
+            resourceName=bob["resourceName"], updatePersonFields="names", body={"names": [{"givenName": "B"}]}
+        ).execute()
     assert no_etag.value.resp.status == 400
 
 
@@ -140,7 +153,10 @@ def test_batch_create_update_delete_and_their_caps(people: Any) -> None:
     created = (
         people.people()
         .batchCreateContacts(
-            body={"contacts": [{"contactPerson": {"names": [{"givenName": f"N{n}"}]}} for n in range(3)], "readMask": "names"}
+            body={
+                "contacts": [{"contactPerson": {"names": [{"givenName": f"N{n}"}]}} for n in range(3)],
+                "readMask": "names",
+            }
         )
         .execute()["createdPeople"]
     )
@@ -150,7 +166,9 @@ def test_batch_create_update_delete_and_their_caps(people: Any) -> None:
         people.people()
         .batchUpdateContacts(
             body={
-                "contacts": {first["resourceName"]: {"etag": first["etag"], "names": [{"givenName": "First"}]}},
+                "contacts": {
+                    first["resourceName"]: {"etag": first["etag"], "names": [{"givenName": "First"}]}
+                },
                 "updateMask": "names",
                 "readMask": "names",
             }
@@ -158,7 +176,9 @@ def test_batch_create_update_delete_and_their_caps(people: Any) -> None:
         .execute()["updateResult"]
     )
     assert result[first["resourceName"]]["person"]["names"][0]["givenName"] == "First"
-    people.people().batchDeleteContacts(body={"resourceNames": [c["person"]["resourceName"] for c in created]}).execute()
+    people.people().batchDeleteContacts(
+        body={"resourceNames": [c["person"]["resourceName"] for c in created]}
+    ).execute()
     assert len(connections(people, personFields="names")[0]) == 1
     with pytest.raises(HttpError) as too_many:
         people.people().batchCreateContacts(
@@ -177,9 +197,12 @@ def test_contact_groups_and_members_modify(people: Any) -> None:
     with pytest.raises(HttpError) as duplicate:
         people.contactGroups().create(body={"contactGroup": {"name": "Salesforce"}}).execute()
     assert duplicate.value.resp.status == 409
-    answer = people.contactGroups().members().modify(
-        resourceName=group["resourceName"], body={"resourceNamesToAdd": [bob, "people/c404"]}
-    ).execute()
+    answer = (
+        people.contactGroups()
+        .members()
+        .modify(resourceName=group["resourceName"], body={"resourceNamesToAdd": [bob, "people/c404"]})
+        .execute()
+    )
     assert answer == {"notFoundResourceNames": ["people/c404"]}
     fetched = people.contactGroups().get(resourceName=group["resourceName"], maxMembers=10).execute()
     assert fetched["memberResourceNames"] == [bob]
@@ -188,7 +211,11 @@ def test_contact_groups_and_members_modify(people: Any) -> None:
 
 
 def test_create_and_delete_single_contact(people: Any) -> None:
-    carol = people.people().createContact(body={"names": [{"givenName": "Carol"}]}, personFields="names").execute()
+    carol = (
+        people.people()
+        .createContact(body={"names": [{"givenName": "Carol"}]}, personFields="names")
+        .execute()
+    )
     assert carol["names"][0]["displayName"] == "Carol"
     people.people().deleteContact(resourceName=carol["resourceName"]).execute()
     with pytest.raises(HttpError) as gone:

@@ -30,7 +30,8 @@ def clock() -> Clock:
 @pytest.fixture
 def google(server: RunningGoogle, clock: Clock) -> RunningGoogle:
     server.reset(
-        scenario={"tasks": {"Salesforce Tasks": [{"title": "Call Bob", "due": "2026-12-01T00:00:00.000Z"}]}}, clock=clock
+        scenario={"tasks": {"Salesforce Tasks": [{"title": "Call Bob", "due": "2026-12-01T00:00:00.000Z"}]}},
+        clock=clock,
     )
     return server
 
@@ -57,7 +58,10 @@ def titles(api: Any, tasklist: str, **params: Any) -> list[str]:
 
 
 def test_scenario_lists_and_tasklist_insert(api: Any) -> None:
-    assert [item["title"] for item in api.tasklists().list().execute()["items"]] == ["My Tasks", "Salesforce Tasks"]
+    assert [item["title"] for item in api.tasklists().list().execute()["items"]] == [
+        "My Tasks",
+        "Salesforce Tasks",
+    ]
     created = api.tasklists().insert(body={"title": "Follow-ups"}).execute()
     assert created["kind"] == "tasks#taskList" and created["title"] == "Follow-ups"
     assert titles(api, list_id(api, "Salesforce Tasks")) == ["Call Bob"]
@@ -65,7 +69,11 @@ def test_scenario_lists_and_tasklist_insert(api: Any) -> None:
 
 def test_due_keeps_the_date_only(api: Any) -> None:
     tasklist = list_id(api, "Salesforce Tasks")
-    task = api.tasks().insert(tasklist=tasklist, body={"title": "Send quote", "due": "2026-12-04T17:45:00+01:00"}).execute()
+    task = (
+        api.tasks()
+        .insert(tasklist=tasklist, body={"title": "Send quote", "due": "2026-12-04T17:45:00+01:00"})
+        .execute()
+    )
     assert task["due"] == "2026-12-04T00:00:00.000Z"
     assert api.tasks().get(tasklist=tasklist, task=task["id"]).execute()["due"] == "2026-12-04T00:00:00.000Z"
     with pytest.raises(HttpError) as refused:
@@ -88,7 +96,9 @@ def test_completing_stamps_completed_and_reopening_clears_it(api: Any, clock: Cl
 def test_incremental_read_with_updated_min_show_deleted_and_show_hidden(api: Any, clock: Clock) -> None:
     tasklist = list_id(api, "Salesforce Tasks")
     old = api.tasks().insert(tasklist=tasklist, body={"title": "Old"}).execute()
-    finished = api.tasks().insert(tasklist=tasklist, body={"title": "Finished", "status": "completed"}).execute()
+    finished = (
+        api.tasks().insert(tasklist=tasklist, body={"title": "Finished", "status": "completed"}).execute()
+    )
     since = rfc3339(clock.advance(minutes=10))
     changed = api.tasks().patch(tasklist=tasklist, task=old["id"], body={"notes": "called"}).execute()
     assert changed["updated"] == since

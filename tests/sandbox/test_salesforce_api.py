@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,12 @@ def test_crud_round_trip_with_simple_salesforce(sf: RunningSalesforce) -> None:
     assert created["success"] is True and created["id"].startswith("003")
     assert contacts.update(created["id"], {"Title": "Buyer"}) == 204
     fetched = contacts.get(created["id"])
-    assert (fetched["Title"], fetched["attributes"]["type"], fetched["CreatedDate"]) == ("Buyer", "Contact", "2026-11-28T11:00:00.000+0000")
-    found = client_.query(f"SELECT Id, Account.Name FROM Contact WHERE Email = 'GUS@globex.com'")
+    assert (fetched["Title"], fetched["attributes"]["type"], fetched["CreatedDate"]) == (
+        "Buyer",
+        "Contact",
+        "2026-11-28T11:00:00.000+0000",
+    )
+    found = client_.query("SELECT Id, Account.Name FROM Contact WHERE Email = 'GUS@globex.com'")
     assert found["records"][0]["Account"]["Name"] == "Globex"
     assert contacts.delete(created["id"]) == 204
     with pytest.raises(SalesforceResourceNotFound):
@@ -87,7 +91,9 @@ def test_allocation_exhaustion_refuses_with_403(sf: RunningSalesforce, api: Api)
 def test_bad_and_expired_tokens_get_401(sf: RunningSalesforce) -> None:
     response = Api(sf, token="not-a-session").get("limits")
     assert response.status_code == 401
-    assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID", "fields": []}]
+    assert response.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID", "fields": []}
+    ]
     sf.emulator.expire_session(sf.token)
     with pytest.raises(SalesforceExpiredSession):
         client(sf).query("SELECT Id FROM Contact")
@@ -114,11 +120,15 @@ def test_error_shapes_and_codes(api: Api, method: str, path: str, status: int, c
 def test_any_version_from_fifty_is_served(api: Api) -> None:
     assert api.get("/services/data/v50.0/limits").status_code == 200
     assert api.get("/services/data/v62.0/sobjects").json()["maxBatchSize"] == 200
-    assert {"version": "59.0", "label": "API 59.0", "url": "/services/data/v59.0"} in api.get("/services/data/").json()
+    assert {"version": "59.0", "label": "API 59.0", "url": "/services/data/v59.0"} in api.get(
+        "/services/data/"
+    ).json()
 
 
 def test_unreadable_json_is_json_parser_error(api: Api) -> None:
-    response = api.post("sobjects/Contact/", data="{LastName: oops", headers={"Content-Type": "application/json"})
+    response = api.post(
+        "sobjects/Contact/", data="{LastName: oops", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
 
@@ -127,7 +137,11 @@ def test_record_errors_come_back_as_salesforce_errors(sf: RunningSalesforce) -> 
     with pytest.raises(SalesforceMalformedRequest) as caught:
         client(sf).Contact.create({"FirstName": "NoLast"})
     assert caught.value.content == [
-        {"message": "Required fields are missing: [LastName]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName"]}
+        {
+            "message": "Required fields are missing: [LastName]",
+            "errorCode": "REQUIRED_FIELD_MISSING",
+            "fields": ["LastName"],
+        }
     ]
     with pytest.raises(SalesforceMalformedRequest) as caught:
         client(sf).query("SELECT Id FROM Contact WHERE")
@@ -149,15 +163,24 @@ def test_paging_follows_next_records_url_with_batch_size(sf: RunningSalesforce, 
     for index in range(450):
         sf.org.insert("Contact", {"LastName": f"Bulk{index:03d}"})
     headers = {"Sforce-Query-Options": "batchSize=200"}
-    first = api.get("query", params={"q": "SELECT Id, LastName FROM Contact ORDER BY LastName"}, headers=headers).json()
+    first = api.get(
+        "query", params={"q": "SELECT Id, LastName FROM Contact ORDER BY LastName"}, headers=headers
+    ).json()
     assert (first["totalSize"], first["done"], len(first["records"])) == (453, False, 200)
     assert first["nextRecordsUrl"].startswith("/services/data/v59.0/query/01g")
     assert first["nextRecordsUrl"].endswith("-200")
     second = api.get(first["nextRecordsUrl"]).json()
     third = api.get(second["nextRecordsUrl"]).json()
-    assert (len(second["records"]), len(third["records"]), third["done"], "nextRecordsUrl" in third) == (200, 53, True, False)
+    assert (len(second["records"]), len(third["records"]), third["done"], "nextRecordsUrl" in third) == (
+        200,
+        53,
+        True,
+        False,
+    )
     assert sf.server.calls["query.more"] == 2
-    everything = list(client(sf).query_all_iter("SELECT Id FROM Contact", headers={"Sforce-Query-Options": "batchSize=50"}))
+    everything = list(
+        client(sf).query_all_iter("SELECT Id FROM Contact", headers={"Sforce-Query-Options": "batchSize=50"})
+    )
     assert len(everything) == 453
     assert sf.server.calls["query.more"] == 4  # batchSize below 200 is raised to 200
 
@@ -165,14 +188,18 @@ def test_paging_follows_next_records_url_with_batch_size(sf: RunningSalesforce, 
 def test_default_batch_is_two_thousand(sf: RunningSalesforce, api: Api) -> None:
     for index in range(2001):
         sf.org.insert("Task", {"Subject": f"T{index}"})
-    page = api.get("query", params={"q": "SELECT Id FROM Task"}, headers={"Sforce-Query-Options": "batchSize=5000"}).json()
+    page = api.get(
+        "query", params={"q": "SELECT Id FROM Task"}, headers={"Sforce-Query-Options": "batchSize=5000"}
+    ).json()
     assert (len(page["records"]), page["done"]) == (2000, False)
 
 
 def test_expired_cursor_is_invalid_query_locator(sf: RunningSalesforce, api: Api, clock: ManualClock) -> None:
     for index in range(250):
         sf.org.insert("Contact", {"LastName": f"C{index}"})
-    page = api.get("query", params={"q": "SELECT Id FROM Contact"}, headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    page = api.get(
+        "query", params={"q": "SELECT Id FROM Contact"}, headers={"Sforce-Query-Options": "batchSize=200"}
+    ).json()
     clock.advance(days=3)
     response = api.get(page["nextRecordsUrl"])
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
@@ -194,10 +221,23 @@ def test_collection_create_keeps_order_and_reports_per_record_errors(sf: Running
     results = client(sf).restful(
         "composite/sobjects",
         method="POST",
-        json={"records": [task("one"), task("REJECT two"), {"attributes": {"type": "Contact"}, "LastName": "Neu"}, task("x" * 300)]},
+        json={
+            "records": [
+                task("one"),
+                task("REJECT two"),
+                {"attributes": {"type": "Contact"}, "LastName": "Neu"},
+                task("x" * 300),
+            ]
+        },
     )
     assert [r["success"] for r in results] == [True, False, True, False]
-    assert results[1]["errors"] == [{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Subjects may not say REJECT", "fields": ["Subject"]}]
+    assert results[1]["errors"] == [
+        {
+            "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "message": "Subjects may not say REJECT",
+            "fields": ["Subject"],
+        }
+    ]
     assert results[3]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
     assert results[0]["id"].startswith("00T") and results[2]["id"].startswith("003")
     assert sf.server.calls["collections.create"] == 1 and sf.org.api_used == 1
@@ -206,7 +246,9 @@ def test_collection_create_keeps_order_and_reports_per_record_errors(sf: Running
 def test_collection_all_or_none_rolls_everything_back(sf: RunningSalesforce) -> None:
     before = len(sf.org.records("Task"))
     results = client(sf).restful(
-        "composite/sobjects", method="POST", json={"allOrNone": True, "records": [task("fine"), task("REJECT"), task("fine too")]}
+        "composite/sobjects",
+        method="POST",
+        json={"allOrNone": True, "records": [task("fine"), task("REJECT"), task("fine too")]},
     )
     assert [r["success"] for r in results] == [False, False, False]
     assert results[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
@@ -218,7 +260,10 @@ def test_collections_cap_at_two_hundred(api: Api) -> None:
     response = api.post("composite/sobjects", json={"records": [task(str(i)) for i in range(201)]})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
-    assert api.post("composite/sobjects", json={"records": [task(str(i)) for i in range(200)]}).status_code == 200
+    assert (
+        api.post("composite/sobjects", json={"records": [task(str(i)) for i in range(200)]}).status_code
+        == 200
+    )
     ids = ",".join(["00TRg0000000001MAA"] * 201)
     assert api.delete("composite/sobjects", params={"ids": ids}).json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
 
@@ -249,7 +294,9 @@ def test_collection_update_and_delete(sf: RunningSalesforce, api: Api) -> None:
     assert results[1]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
     assert (results[2]["id"], results[2]["errors"][0]["statusCode"]) == (keys["carol"], "INVALID_FIELD")
     sf.org.delete(keys["dave"])
-    deleted = api.delete("composite/sobjects", params={"ids": f"{keys['bob']},{keys['dave']}", "allOrNone": "false"}).json()
+    deleted = api.delete(
+        "composite/sobjects", params={"ids": f"{keys['bob']},{keys['dave']}", "allOrNone": "false"}
+    ).json()
     assert deleted[0] == {"id": keys["bob"], "success": True, "errors": []}
     assert deleted[1]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
     assert sf.server.calls["collections.update"] == 1 and sf.server.calls["collections.delete"] == 1
@@ -257,20 +304,36 @@ def test_collection_update_and_delete(sf: RunningSalesforce, api: Api) -> None:
 
 def test_collection_upsert_by_external_id(sf: RunningSalesforce, api: Api) -> None:
     path = "composite/sobjects/Task/rgsync_Key__c"
-    first = api.patch(path, json={"allOrNone": False, "records": [task("a", rgsync_Key__c="k1"), task("b", rgsync_Key__c="k2")]}).json()
+    first = api.patch(
+        path,
+        json={"allOrNone": False, "records": [task("a", rgsync_Key__c="k1"), task("b", rgsync_Key__c="k2")]},
+    ).json()
     assert [r["created"] for r in first] == [True, True]
     second = api.patch(
         path,
-        json={"records": [task("a2", rgsync_Key__c="k1"), task("c", rgsync_Key__c="k3"), task("d", rgsync_Key__c="k3"), task("e")]},
+        json={
+            "records": [
+                task("a2", rgsync_Key__c="k1"),
+                task("c", rgsync_Key__c="k3"),
+                task("d", rgsync_Key__c="k3"),
+                task("e"),
+            ]
+        },
     ).json()
     assert (second[0]["created"], second[0]["id"]) == (False, first[0]["id"])
-    assert [r["errors"][0]["statusCode"] for r in second[1:3]] == ["DUPLICATE_EXTERNAL_ID", "DUPLICATE_EXTERNAL_ID"]
+    assert [r["errors"][0]["statusCode"] for r in second[1:3]] == [
+        "DUPLICATE_EXTERNAL_ID",
+        "DUPLICATE_EXTERNAL_ID",
+    ]
     assert second[3]["success"] is False
     assert sf.org.get(first[0]["id"])["Subject"] == "a2"  # type: ignore[index]
 
 
 def test_collection_retrieve(sf: RunningSalesforce, api: Api) -> None:
-    records = api.get("composite/sobjects/Contact", params={"ids": f"{sf.keys['bob']},003Rg000000009zAAA", "fields": "LastName,Email"}).json()
+    records = api.get(
+        "composite/sobjects/Contact",
+        params={"ids": f"{sf.keys['bob']},003Rg000000009zAAA", "fields": "LastName,Email"},
+    ).json()
     assert records[0]["LastName"] == "Stone" and records[1] is None
 
 
@@ -352,7 +415,12 @@ def test_composite_collections_inherit_all_or_none(sf: RunningSalesforce, api: A
     body = {
         "allOrNone": True,
         "compositeRequest": [
-            sub("tasks", "POST", "composite/sobjects", {"allOrNone": False, "records": [task("ok"), task("REJECT")]}),
+            sub(
+                "tasks",
+                "POST",
+                "composite/sobjects",
+                {"allOrNone": False, "records": [task("ok"), task("REJECT")]},
+            ),
             sub("acc", "POST", "sobjects/Account", {"Name": "Hooli"}),
         ],
     }
@@ -366,7 +434,12 @@ def test_composite_caps(api: Api) -> None:
     too_many = {"compositeRequest": [sub(f"r{i}", "GET", "limits") for i in range(26)]}
     response = api.post("composite", json=too_many)
     assert response.status_code == 400 and "25" in response.json()[0]["message"]
-    assert api.post("composite", json={"compositeRequest": [sub(f"r{i}", "GET", "limits") for i in range(25)]}).status_code == 200
+    assert (
+        api.post(
+            "composite", json={"compositeRequest": [sub(f"r{i}", "GET", "limits") for i in range(25)]}
+        ).status_code
+        == 200
+    )
     queries = {"compositeRequest": [sub(f"q{i}", "GET", "query?q=SELECT+Id+FROM+Contact") for i in range(6)]}
     response = api.post("composite", json=queries)
     assert response.status_code == 400 and "5" in response.json()[0]["message"]
@@ -377,15 +450,26 @@ def test_composite_caps(api: Api) -> None:
 # --- describe, list views, replication -------------------------------------------------------------
 
 
-def test_describe_shows_createable_email_and_custom_fields(sf: RunningSalesforce, tmp_path: Path, clock: ManualClock) -> None:
+def test_describe_shows_createable_email_and_custom_fields(
+    sf: RunningSalesforce, tmp_path: Path, clock: ManualClock
+) -> None:
     describe = client(sf).EmailMessage.describe()
     assert describe["createable"] is True
     key = next(f for f in describe["fields"] if f["name"] == "rgsync_Key__c")
-    assert (key["externalId"], key["idLookup"], key["unique"], key["custom"], key["length"]) == (True, True, True, True, 255)
+    assert (key["externalId"], key["idLookup"], key["unique"], key["custom"], key["length"]) == (
+        True,
+        True,
+        True,
+        True,
+        255,
+    )
     identifier = next(f for f in describe["fields"] if f["name"] == "MessageIdentifier")
     assert identifier["idLookup"] is True
     task_fields = {f["name"]: f for f in client(sf).Task.describe()["fields"]}
-    assert (task_fields["TaskSubtype"]["createable"], task_fields["TaskSubtype"]["updateable"]) == (True, False)
+    assert (task_fields["TaskSubtype"]["createable"], task_fields["TaskSubtype"]["updateable"]) == (
+        True,
+        False,
+    )
     assert task_fields["WhoId"]["referenceTo"] == ["Contact", "Lead"]
     plain = {"org": {"enhanced_email": False, "shared_activities": False}}
     with start_salesforce(tmp_path / "plain", scenario=plain, clock=clock) as other:
@@ -468,4 +552,6 @@ def test_bad_scenarios_name_the_problem(tmp_path: Path, clock: ManualClock) -> N
     with pytest.raises(ScenarioError, match="@nowhere"):
         start_salesforce(tmp_path, scenario=broken, clock=clock)
     with pytest.raises(ScenarioError, match="REQUIRED_FIELD_MISSING"):
-        start_salesforce(tmp_path, scenario={"records": {"Lead": [{"key": "x", "LastName": "NoCompany"}]}}, clock=clock)
+        start_salesforce(
+            tmp_path, scenario={"records": {"Lead": [{"key": "x", "LastName": "NoCompany"}]}}, clock=clock
+        )

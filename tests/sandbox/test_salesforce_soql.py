@@ -38,18 +38,30 @@ def test_equality_on_text_is_case_insensitive(world: tuple[Org, dict[str, str]])
 def test_not_equal_both_spellings_and_null_fields(world: tuple[Org, dict[str, str]]) -> None:
     org, _ = world
     org.insert("Contact", {"LastName": "Nomail"})
-    assert sorted(names(org, "SELECT LastName FROM Contact WHERE Email != 'bob@globex.com'")) == ["Mills", "Nomail", "Reed"]
-    assert names(org, "SELECT LastName FROM Contact WHERE Email <> null ORDER BY LastName") == ["Mills", "Reed", "Stone"]
+    assert sorted(names(org, "SELECT LastName FROM Contact WHERE Email != 'bob@globex.com'")) == [
+        "Mills",
+        "Nomail",
+        "Reed",
+    ]
+    assert names(org, "SELECT LastName FROM Contact WHERE Email <> null ORDER BY LastName") == [
+        "Mills",
+        "Reed",
+        "Stone",
+    ]
     assert names(org, "SELECT LastName FROM Contact WHERE Email = null") == ["Nomail"]
 
 
-def test_and_binds_within_parentheses_and_mixing_without_them_is_refused(world: tuple[Org, dict[str, str]]) -> None:
+def test_and_binds_within_parentheses_and_mixing_without_them_is_refused(
+    world: tuple[Org, dict[str, str]],
+) -> None:
     org, _ = world
     soql = "SELECT LastName FROM Contact WHERE (FirstName = 'Bob' OR FirstName = 'Dave') AND Account.Name = 'Initech'"
     assert names(org, soql) == ["Mills"]
     soql = "SELECT LastName FROM Contact WHERE FirstName = 'Bob' OR (FirstName = 'Dave' AND Account.Name = 'Globex')"
     assert names(org, soql) == ["Stone"]
-    error = refused(org, "SELECT Id FROM Contact WHERE FirstName = 'Bob' OR FirstName = 'Dave' AND LastName = 'x'")
+    error = refused(
+        org, "SELECT Id FROM Contact WHERE FirstName = 'Bob' OR FirstName = 'Dave' AND LastName = 'x'"
+    )
     assert error.code == "MALFORMED_QUERY"
     assert "unexpected token: 'AND'" in error.errors[0].message
 
@@ -62,7 +74,9 @@ def test_not_negates_a_group(world: tuple[Org, dict[str, str]]) -> None:
 
 def test_in_and_not_in_lists(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
-    soql = f"SELECT LastName FROM Contact WHERE Id IN ('{keys['bob']}', '{keys['dave'][:15]}') ORDER BY LastName"
+    soql = (
+        f"SELECT LastName FROM Contact WHERE Id IN ('{keys['bob']}', '{keys['dave'][:15]}') ORDER BY LastName"
+    )
     assert names(org, soql) == ["Mills", "Stone"]
     assert names(org, "SELECT LastName FROM Contact WHERE FirstName NOT IN ('Bob', 'Dave')") == ["Reed"]
 
@@ -84,13 +98,21 @@ def test_unknown_escape_is_malformed(world: tuple[Org, dict[str, str]]) -> None:
 
 
 def test_number_boolean_and_date_literals(world: tuple[Org, dict[str, str]]) -> None:
-    org, keys = world
-    org.insert("Opportunity", {"Name": "Big", "StageName": "Closed Won", "CloseDate": "2026-10-01", "Amount": 50000})
+    org, _keys = world
+    org.insert(
+        "Opportunity", {"Name": "Big", "StageName": "Closed Won", "CloseDate": "2026-10-01", "Amount": 50000}
+    )
     assert names(org, "SELECT Name FROM Opportunity WHERE Amount >= 1000.5") == ["Big"]
     assert names(org, "SELECT Name FROM Opportunity WHERE IsWon = true") == ["Big"]
     assert names(org, "SELECT Name FROM Opportunity WHERE CloseDate < 2026-11-01") == ["Big"]
-    assert names(org, "SELECT Name FROM Opportunity WHERE CreatedDate >= 2026-11-28T11:00:00Z") == ["Globex renewal", "Big"]
-    assert names(org, "SELECT Name FROM Opportunity WHERE CreatedDate > 2026-11-28T11:59:59+01:00") == ["Globex renewal", "Big"]
+    assert names(org, "SELECT Name FROM Opportunity WHERE CreatedDate >= 2026-11-28T11:00:00Z") == [
+        "Globex renewal",
+        "Big",
+    ]
+    assert names(org, "SELECT Name FROM Opportunity WHERE CreatedDate > 2026-11-28T11:59:59+01:00") == [
+        "Globex renewal",
+        "Big",
+    ]
     assert names(org, "SELECT Name FROM Opportunity WHERE CreatedDate > 2026-11-28T12:00:00+01:00") == []
 
 
@@ -99,7 +121,9 @@ def test_literal_of_the_wrong_type_is_refused(world: tuple[Org, dict[str, str]])
     assert refused(org, "SELECT Id FROM Contact WHERE LastName = 5").code == "INVALID_QUERY_FILTER_OPERATOR"
     error = refused(org, "SELECT Id FROM Contact WHERE CreatedDate = 2026-11-28")
     assert "must be of type dateTime" in error.errors[0].message
-    assert refused(org, "SELECT Id FROM Contact WHERE Id = 'nonsense'").code == "INVALID_QUERY_FILTER_OPERATOR"
+    assert (
+        refused(org, "SELECT Id FROM Contact WHERE Id = 'nonsense'").code == "INVALID_QUERY_FILTER_OPERATOR"
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +169,12 @@ def test_order_by_with_nulls_and_several_keys(world: tuple[Org, dict[str, str]])
     org.insert("Contact", {"LastName": "Zed"})
     assert names(org, "SELECT LastName FROM Contact ORDER BY Email") == ["Zed", "Stone", "Reed", "Mills"]
     assert names(org, "SELECT LastName FROM Contact ORDER BY Email DESC") == ["Mills", "Reed", "Stone", "Zed"]
-    assert names(org, "SELECT LastName FROM Contact ORDER BY Email ASC NULLS LAST") == ["Stone", "Reed", "Mills", "Zed"]
+    assert names(org, "SELECT LastName FROM Contact ORDER BY Email ASC NULLS LAST") == [
+        "Stone",
+        "Reed",
+        "Mills",
+        "Zed",
+    ]
     assert names(org, "SELECT LastName FROM Contact ORDER BY Account.Name DESC NULLS LAST, LastName") == [
         "Mills",
         "Reed",
@@ -164,11 +193,16 @@ def test_limit_and_offset(world: tuple[Org, dict[str, str]]) -> None:
 def test_parent_fields_nest_like_salesforce(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
     org.insert("Contact", {"LastName": "Orphan"})
-    records = run(org, "SELECT Name, Account.Name, Account.Owner.Email FROM Contact ORDER BY LastName").records
+    records = run(
+        org, "SELECT Name, Account.Name, Account.Owner.Email FROM Contact ORDER BY LastName"
+    ).records
     dave = records[0]
     assert dave["Account"]["Name"] == "Initech"
     assert dave["Account"]["Owner"]["Email"] == "frank@acme.com"
-    assert dave["Account"]["attributes"] == {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{keys['initech']}"}
+    assert dave["Account"]["attributes"] == {
+        "type": "Account",
+        "url": f"/services/data/v59.0/sobjects/Account/{keys['initech']}",
+    }
     orphan = records[1]
     assert orphan["Account"] is None
 
@@ -194,11 +228,17 @@ def test_count_forms(world: tuple[Org, dict[str, str]]) -> None:
 def test_semi_join_and_child_subquery(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
     org.insert("Task", {"Subject": "Call", "TaskWhoIds": [keys["bob"], keys["dave"]]})
-    assert names(org, "SELECT LastName FROM Contact WHERE Id IN (SELECT RelationId FROM TaskRelation) ORDER BY LastName") == [
+    assert names(
+        org,
+        "SELECT LastName FROM Contact WHERE Id IN (SELECT RelationId FROM TaskRelation) ORDER BY LastName",
+    ) == [
         "Mills",
         "Stone",
     ]
-    assert names(org, "SELECT LastName FROM Contact WHERE Id NOT IN (SELECT WhoId FROM Task)") == ["Reed", "Mills"]
+    assert names(org, "SELECT LastName FROM Contact WHERE Id NOT IN (SELECT WhoId FROM Task)") == [
+        "Reed",
+        "Mills",
+    ]
     record = run(org, "SELECT Subject, (SELECT RelationId FROM TaskRelations) FROM Task").records[0]
     assert {r["RelationId"] for r in record["TaskRelations"]["records"]} == {keys["bob"], keys["dave"]}
 
@@ -207,7 +247,9 @@ def test_query_all_sees_deleted_records(world: tuple[Org, dict[str, str]]) -> No
     org, keys = world
     org.delete(keys["carol"])
     assert "Reed" not in names(org, "SELECT LastName FROM Contact")
-    rows = run(org, "SELECT LastName, IsDeleted FROM Contact WHERE IsDeleted = true", include_deleted=True).records
+    rows = run(
+        org, "SELECT LastName, IsDeleted FROM Contact WHERE IsDeleted = true", include_deleted=True
+    ).records
     assert [(r["LastName"], r["IsDeleted"]) for r in rows] == [("Reed", True)]
 
 
@@ -227,7 +269,9 @@ def test_query_all_sees_deleted_records(world: tuple[Org, dict[str, str]]) -> No
         ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY", "duplicate field selected: Id"),
     ],
 )
-def test_bad_queries_name_the_offending_token(world: tuple[Org, dict[str, str]], soql: str, code: str, token: str) -> None:
+def test_bad_queries_name_the_offending_token(
+    world: tuple[Org, dict[str, str]], soql: str, code: str, token: str
+) -> None:
     org, _ = world
     error = refused(org, soql)
     assert error.code == code

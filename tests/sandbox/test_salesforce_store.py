@@ -45,8 +45,18 @@ def test_checksum_matches_salesforce_examples() -> None:
 def test_new_ids_carry_the_object_key_prefix_and_a_valid_checksum(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
     task = org.insert("Task", {"Subject": "Call"})
-    event = org.insert("Event", {"Subject": "Meet", "StartDateTime": "2026-11-30T09:00:00Z", "DurationInMinutes": 30})
-    prefixes = {keys["globex"]: "001", keys["bob"]: "003", keys["erin"]: "00Q", keys["o1"]: "006", keys["ann"]: "005", task: "00T", event: "00U"}
+    event = org.insert(
+        "Event", {"Subject": "Meet", "StartDateTime": "2026-11-30T09:00:00Z", "DurationInMinutes": 30}
+    )
+    prefixes = {
+        keys["globex"]: "001",
+        keys["bob"]: "003",
+        keys["erin"]: "00Q",
+        keys["o1"]: "006",
+        keys["ann"]: "005",
+        task: "00T",
+        event: "00U",
+    }
     for record_id, prefix in prefixes.items():
         assert re.fullmatch(r"[0-9A-Za-z]{18}", record_id)
         assert record_id.startswith(prefix)
@@ -71,7 +81,7 @@ def test_required_fields_are_named(world: tuple[Org, dict[str, str]]) -> None:
     error = refusal(lambda: org.insert("Lead", {"FirstName": "No"}))
     assert error.code == "REQUIRED_FIELD_MISSING"
     assert error.errors[0].fields == ("LastName", "Company")
-    assert "Required fields are missing: [LastName, Company]" == error.errors[0].message
+    assert error.errors[0].message == "Required fields are missing: [LastName, Company]"
 
 
 def test_unknown_field_is_invalid_field(world: tuple[Org, dict[str, str]]) -> None:
@@ -95,7 +105,10 @@ def test_task_subtype_is_set_on_create_and_never_updated(world: tuple[Org, dict[
     error = refusal(lambda: org.update(task, {"TaskSubtype": "Task"}))
     assert error.code == "INVALID_FIELD_FOR_INSERT_UPDATE"
     event = org.insert("Event", {"StartDateTime": "2026-11-30T09:00:00Z", "DurationInMinutes": 30})
-    assert refusal(lambda: org.update(event, {"EventSubtype": "Event"})).code == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert (
+        refusal(lambda: org.update(event, {"EventSubtype": "Event"})).code
+        == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    )
 
 
 def test_text_longer_than_the_field_is_string_too_long(world: tuple[Org, dict[str, str]]) -> None:
@@ -108,8 +121,14 @@ def test_text_longer_than_the_field_is_string_too_long(world: tuple[Org, dict[st
 
 def test_restricted_picklist_and_email_checks(world: tuple[Org, dict[str, str]]) -> None:
     org, _ = world
-    assert refusal(lambda: org.insert("Task", {"Status": "Done-ish"})).code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
-    assert refusal(lambda: org.insert("Contact", {"LastName": "X", "Email": "not-an-address"})).code == "INVALID_EMAIL_ADDRESS"
+    assert (
+        refusal(lambda: org.insert("Task", {"Status": "Done-ish"})).code
+        == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    )
+    assert (
+        refusal(lambda: org.insert("Contact", {"LastName": "X", "Email": "not-an-address"})).code
+        == "INVALID_EMAIL_ADDRESS"
+    )
 
 
 def test_values_of_the_wrong_json_type_are_parser_errors(world: tuple[Org, dict[str, str]]) -> None:
@@ -121,19 +140,35 @@ def test_values_of_the_wrong_json_type_are_parser_errors(world: tuple[Org, dict[
 
 def test_references_must_point_at_live_records_of_the_right_type(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
-    assert refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": keys["bob"]})).code == "FIELD_INTEGRITY_EXCEPTION"
-    assert refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": "001xyz"})).code == "MALFORMED_ID"
+    assert (
+        refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": keys["bob"]})).code
+        == "FIELD_INTEGRITY_EXCEPTION"
+    )
+    assert (
+        refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": "001xyz"})).code
+        == "MALFORMED_ID"
+    )
     org.delete(keys["initech"])
-    assert refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": keys["initech"]})).code == "ENTITY_IS_DELETED"
+    assert (
+        refusal(lambda: org.insert("Contact", {"LastName": "X", "AccountId": keys["initech"]})).code
+        == "ENTITY_IS_DELETED"
+    )
 
 
-def test_audit_fields_and_defaults_are_maintained(world: tuple[Org, dict[str, str]], clock: ManualClock) -> None:
+def test_audit_fields_and_defaults_are_maintained(
+    world: tuple[Org, dict[str, str]], clock: ManualClock
+) -> None:
     org, keys = world
     org.acting_user_id = keys["ann"]
     task = org.insert("Task", {"Subject": "Call"})
     row = org.get(task)
     assert row is not None
-    assert (row["Status"], row["Priority"], row["TaskSubtype"], row["OwnerId"]) == ("Not Started", "Normal", "Task", keys["ann"])
+    assert (row["Status"], row["Priority"], row["TaskSubtype"], row["OwnerId"]) == (
+        "Not Started",
+        "Normal",
+        "Task",
+        keys["ann"],
+    )
     assert row["CreatedDate"] == row["SystemModstamp"] == NOW
     clock.advance(minutes=5)
     org.acting_user_id = keys["frank"]
@@ -141,7 +176,11 @@ def test_audit_fields_and_defaults_are_maintained(world: tuple[Org, dict[str, st
     row = org.get(task)
     assert row is not None
     assert row["LastModifiedDate"] == row["SystemModstamp"] == datetime(2026, 11, 28, 11, 5, tzinfo=UTC)
-    assert (row["CreatedById"], row["LastModifiedById"], row["IsClosed"]) == (keys["ann"], keys["frank"], True)
+    assert (row["CreatedById"], row["LastModifiedById"], row["IsClosed"]) == (
+        keys["ann"],
+        keys["frank"],
+        True,
+    )
 
 
 def test_validation_rule_rejects_chosen_records(world: tuple[Org, dict[str, str]]) -> None:
@@ -159,7 +198,10 @@ def test_unique_external_id_and_upsert(world: tuple[Org, dict[str, str]]) -> Non
     again, created_again = org.upsert("Task", "rgsync_Key__c", "MAIL-1", {"Subject": "Changed"})
     assert (created, created_again, again) == (True, False, first)
     assert org.get(first)["Subject"] == "Changed"  # type: ignore[index]
-    assert refusal(lambda: org.insert("Task", {"Subject": "Dup", "rgsync_Key__c": "mail-1"})).code == "DUPLICATE_VALUE"
+    assert (
+        refusal(lambda: org.insert("Task", {"Subject": "Dup", "rgsync_Key__c": "mail-1"})).code
+        == "DUPLICATE_VALUE"
+    )
 
 
 def test_converted_leads_are_read_only(world: tuple[Org, dict[str, str]]) -> None:
@@ -176,10 +218,16 @@ def test_event_needs_an_end_or_a_duration(world: tuple[Org, dict[str, str]]) -> 
     org, _ = world
     error = refusal(lambda: org.insert("Event", {"StartDateTime": "2026-11-30T09:00:00Z"}))
     assert (error.code, error.errors[0].fields) == ("REQUIRED_FIELD_MISSING", ("DurationInMinutes",))
-    event = org.insert("Event", {"StartDateTime": "2026-11-30T09:00:00Z", "EndDateTime": "2026-11-30T10:30:00Z"})
+    event = org.insert(
+        "Event", {"StartDateTime": "2026-11-30T09:00:00Z", "EndDateTime": "2026-11-30T10:30:00Z"}
+    )
     row = org.get(event)
     assert row is not None
-    assert (row["DurationInMinutes"], row["ActivityDateTime"], str(row["ActivityDate"])) == (90, row["StartDateTime"], "2026-11-30")
+    assert (row["DurationInMinutes"], row["ActivityDateTime"], str(row["ActivityDate"])) == (
+        90,
+        row["StartDateTime"],
+        "2026-11-30",
+    )
 
 
 def test_moving_an_event_keeps_its_duration(world: tuple[Org, dict[str, str]]) -> None:
@@ -193,7 +241,9 @@ def test_moving_an_event_keeps_its_duration(world: tuple[Org, dict[str, str]]) -
 
 def test_all_day_events_use_activity_date(world: tuple[Org, dict[str, str]]) -> None:
     org, _ = world
-    event = org.insert("Event", {"IsAllDayEvent": True, "ActivityDate": "2026-12-24", "EndDateTime": "2026-12-26T00:00:00Z"})
+    event = org.insert(
+        "Event", {"IsAllDayEvent": True, "ActivityDate": "2026-12-24", "EndDateTime": "2026-12-26T00:00:00Z"}
+    )
     row = org.get(event)
     assert row is not None
     assert (row["DurationInMinutes"], str(row["EndDate"])) == (3 * 1440, "2026-12-26")
@@ -202,7 +252,11 @@ def test_all_day_events_use_activity_date(world: tuple[Org, dict[str, str]]) -> 
 
 def test_events_longer_than_fourteen_days_are_refused(world: tuple[Org, dict[str, str]]) -> None:
     org, _ = world
-    error = refusal(lambda: org.insert("Event", {"StartDateTime": "2026-11-01T00:00:00Z", "EndDateTime": "2026-11-20T00:00:00Z"}))
+    error = refusal(
+        lambda: org.insert(
+            "Event", {"StartDateTime": "2026-11-01T00:00:00Z", "EndDateTime": "2026-11-20T00:00:00Z"}
+        )
+    )
     assert error.code == "FIELD_INTEGRITY_EXCEPTION"
 
 
@@ -211,21 +265,28 @@ def test_events_longer_than_fourteen_days_are_refused(world: tuple[Org, dict[str
 
 def test_task_who_ids_create_relations_and_set_the_primary(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
-    task = org.insert("Task", {"Subject": "Call", "TaskWhoIds": [keys["carol"], keys["bob"]], "WhatId": keys["o1"]})
+    task = org.insert(
+        "Task", {"Subject": "Call", "TaskWhoIds": [keys["carol"], keys["bob"]], "WhatId": keys["o1"]}
+    )
     row = org.get(task)
     assert row is not None
     assert (row["WhoId"], row["AccountId"]) == (keys["carol"], keys["globex"])
     relations = {(r["RelationId"], r["IsWhat"]) for r in org.records("TaskRelation") if r["TaskId"] == task}
     assert relations == {(keys["carol"], False), (keys["bob"], False), (keys["o1"], True)}
     org.update(task, {"TaskWhoIds": [keys["dave"]]})
-    relations = {r["RelationId"] for r in org.records("TaskRelation") if r["TaskId"] == task and not r["IsWhat"]}
+    relations = {
+        r["RelationId"] for r in org.records("TaskRelation") if r["TaskId"] == task and not r["IsWhat"]
+    }
     assert relations == {keys["dave"]}
     assert org.get(task)["WhoId"] == keys["dave"]  # type: ignore[index]
 
 
 def test_who_ids_allow_one_lead_or_up_to_fifty_contacts(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
-    assert refusal(lambda: org.insert("Task", {"TaskWhoIds": [keys["erin"], keys["bob"]]})).code == "FIELD_INTEGRITY_EXCEPTION"
+    assert (
+        refusal(lambda: org.insert("Task", {"TaskWhoIds": [keys["erin"], keys["bob"]]})).code
+        == "FIELD_INTEGRITY_EXCEPTION"
+    )
     many = [org.insert("Contact", {"LastName": f"C{i}"}) for i in range(51)]
     assert refusal(lambda: org.insert("Task", {"TaskWhoIds": many})).code == "FIELD_INTEGRITY_EXCEPTION"
     assert org.insert("Task", {"TaskWhoIds": many[:50]})
@@ -234,10 +295,18 @@ def test_who_ids_allow_one_lead_or_up_to_fifty_contacts(world: tuple[Org, dict[s
 def test_event_who_ids_create_parent_relations(world: tuple[Org, dict[str, str]]) -> None:
     org, keys = world
     event = org.insert(
-        "Event", {"StartDateTime": "2026-11-30T09:00:00Z", "DurationInMinutes": 30, "EventWhoIds": [keys["bob"], keys["carol"]]}
+        "Event",
+        {
+            "StartDateTime": "2026-11-30T09:00:00Z",
+            "DurationInMinutes": 30,
+            "EventWhoIds": [keys["bob"], keys["carol"]],
+        },
     )
     rows = [r for r in org.records("EventRelation") if r["EventId"] == event]
-    assert {(r["RelationId"], r["IsParent"], r["IsInvitee"]) for r in rows} == {(keys["bob"], True, False), (keys["carol"], True, False)}
+    assert {(r["RelationId"], r["IsParent"], r["IsInvitee"]) for r in rows} == {
+        (keys["bob"], True, False),
+        (keys["carol"], True, False),
+    }
     org.delete(event)
     assert [r for r in org.records("EventRelation") if r["EventId"] == event] == []
 
@@ -270,11 +339,18 @@ def test_enhanced_email_files_relations_and_a_task(world: tuple[Org, dict[str, s
     assert row["TextBody"] == "Hi Bob & Carol"
     task = org.get(row["ActivityId"])
     assert task is not None
-    assert (task["TaskSubtype"], task["Subject"], task["Status"], str(task["ActivityDate"])) == ("Email", "Email: Proposal", "Completed", "2026-11-27")
+    assert (task["TaskSubtype"], task["Subject"], task["Status"], str(task["ActivityDate"])) == (
+        "Email",
+        "Email: Proposal",
+        "Completed",
+        "2026-11-27",
+    )
     assert task["WhatId"] == keys["o1"]
     kinds = {(r["RelationType"], r["RelationId"]) for r in org.records("EmailMessageRelation")}
     assert kinds == {("ToAddress", keys["bob"]), ("CcAddress", keys["carol"]), ("FromAddress", keys["ann"])}
-    assert {r["RelationId"] for r in org.records("TaskRelation") if r["TaskId"] == task["Id"] and not r["IsWhat"]} == {keys["bob"], keys["carol"]}
+    assert {
+        r["RelationId"] for r in org.records("TaskRelation") if r["TaskId"] == task["Id"] and not r["IsWhat"]
+    } == {keys["bob"], keys["carol"]}
     # Sent emails are locked except a few fields.
     assert refusal(lambda: org.update(email, {"Subject": "Changed"})).code == "FIELD_INTEGRITY_EXCEPTION"
     org.update(email, {"IsExternallyVisible": True})
@@ -284,7 +360,10 @@ def test_enhanced_email_files_relations_and_a_task(world: tuple[Org, dict[str, s
 
 def test_email_message_needs_enhanced_email(clock: ManualClock) -> None:
     org = Org(clock=clock, enhanced_email=False)
-    assert refusal(lambda: org.insert("EmailMessage", {"Subject": "x", "Status": "3"})).code == "INVALID_TYPE_FOR_OPERATION"
+    assert (
+        refusal(lambda: org.insert("EmailMessage", {"Subject": "x", "Status": "3"})).code
+        == "INVALID_TYPE_FOR_OPERATION"
+    )
 
 
 # --- rollback and replication --------------------------------------------------------------------
@@ -310,9 +389,13 @@ def test_updated_and_deleted_windows(world: tuple[Org, dict[str, str]], clock: M
     org.update(keys["bob"], {"Title": "Boss"})
     org.delete(keys["carol"])
     clock.advance(minutes=2)
-    found, latest = org.updated_ids("Contact", datetime(2026, 11, 28, 11, 5, 30, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    found, latest = org.updated_ids(
+        "Contact", datetime(2026, 11, 28, 11, 5, 30, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    )
     assert (found, latest) == ([keys["bob"]], datetime(2026, 11, 28, 11, 12, tzinfo=UTC))
-    deleted, earliest, latest = org.deleted_records("Contact", datetime(2026, 11, 28, 11, 0, tzinfo=UTC), datetime(2026, 11, 28, 12, tzinfo=UTC))
+    deleted, _earliest, latest = org.deleted_records(
+        "Contact", datetime(2026, 11, 28, 11, 0, tzinfo=UTC), datetime(2026, 11, 28, 12, tzinfo=UTC)
+    )
     assert [d[0] for d in deleted] == [keys["carol"]]
     with pytest.raises(RequestError) as too_old:
         org.updated_ids("Contact", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
@@ -321,5 +404,7 @@ def test_updated_and_deleted_windows(world: tuple[Org, dict[str, str]], clock: M
         org.deleted_records("Contact", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
     org.purge_deleted("Contact")
     with pytest.raises(RequestError):
-        org.deleted_records("Contact", datetime(2026, 11, 28, 11, 0, tzinfo=UTC), datetime(2026, 11, 28, 11, 5, tzinfo=UTC))
+        org.deleted_records(
+            "Contact", datetime(2026, 11, 28, 11, 0, tzinfo=UTC), datetime(2026, 11, 28, 11, 5, tzinfo=UTC)
+        )
     assert org.get(keys["carol"], include_deleted=True) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from rgsync.cli import blocklist_cmd, control, issues_cmd, run_cmd, settings_cmd
+from rgsync.cli import blocklist_cmd, control, demo_cmd, issues_cmd, run_cmd, sandbox_cmd, settings_cmd
 
 ALL: list[click.Command] = [
     run_cmd.run_command,
@@ -16,4 +16,6 @@ ALL: list[click.Command] = [
     blocklist_cmd.blocklist_group,
     issues_cmd.issues_group,
     *control.COMMANDS,
+    demo_cmd.demo_command,
+    sandbox_cmd.sandbox_group,
 ]

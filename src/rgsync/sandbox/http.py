@@ -170,7 +170,10 @@ class EmulatorServer:
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="emulator", daemon=True)
+        # A short poll interval lets stop() return within 50 ms: tests start many emulators.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
+        )
         self._thread.start()
         return self
 

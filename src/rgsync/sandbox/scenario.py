@@ -152,8 +152,14 @@ class Scenario:
         return self.reader.fail(path, problem)
 
     def salesforce_scenario(self) -> dict[str, Any]:
-        """The Salesforce emulator's scenario data: org switches, users, records, list views, rules."""
-        external = {f["object"]: f["name"] for f in self.custom_fields if f["external_id"]}
+        """The Salesforce emulator's scenario data: org switches, users, records, list views, rules.
+
+        The scenario user comes first: the emulator signs the first user in as the API user.
+        """
+        external: dict[str, list[dict[str, Any]]] = {}
+        for custom in self.custom_fields:
+            external.setdefault(custom["object"], []).append({"name": custom["name"], "external_id": custom["external_id"]})
+        users = sorted(self.users, key=lambda u: u["key"] != self.user.salesforce_user)
         return {
             "org": {
                 "name": self.org["name"],
@@ -161,9 +167,8 @@ class Scenario:
                 "shared_activities": self.org["shared_activities"],
                 "api_limit": self.org["api_limit"],
                 "external_id_fields": external,
-                "custom_fields": [dict(f) for f in self.custom_fields],
             },
-            "users": [dict(u) for u in self.users],
+            "users": [dict(u) for u in users],
             "records": {name: [dict(r) for r in rows] for name, rows in self.records.items()},
             "list_views": [dict(v) for v in self.list_views],
             "validation_rules": [dict(r) for r in self.validation_rules],
@@ -172,8 +177,16 @@ class Scenario:
     def google_scenario(self) -> dict[str, Any]:
         """The Google emulator's scenario data: the user, messages, calendar events, tasks, contacts."""
         return {
-            "user": {"address": self.user.address, "name": self.user.name, "time_zone": self.user.time_zone},
-            "messages": [{"raw": e.raw, "labels": list(e.labels), "thread": e.thread} for e in self.emails],
+            "user": {"address": self.user.address, "timeZone": self.user.time_zone},
+            "messages": [
+                {
+                    "raw": e.raw,
+                    "labels": list(e.labels),
+                    "thread": e.thread,
+                    "internalDate": int(e.sent_at.timestamp() * 1000),
+                }
+                for e in self.emails
+            ],
             "events": [_without_key(e) for e in self.calendar],
             "tasks": {title: [_without_key(t) for t in items] for title, items in self.tasks.items()},
             "contacts": [_without_key(c) for c in self.contacts],
@@ -636,7 +649,7 @@ class _Builder:
             for name, target in (("location", "location"), ("description", "description")):
                 if name in entry:
                     event[target] = r.text(entry, at, name)
-            organizer = _address_text(r, (*at, "organizer"), r.text(entry, at, "organizer", user.address))
+            organizer = _address_text(r, (*at, "organizer"), r.text(entry, at, "organizer", f"{user.name} <{user.address}>"))
             organizer_address = parseaddr(organizer)[1].lower()
             mine = {user.address.lower(), *(a.lower() for a in user.aliases)}
             is_mine = organizer_address in mine

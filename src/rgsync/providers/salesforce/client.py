@@ -182,6 +182,7 @@ class SalesforceClient:
         self.config = config
         self.timeout = timeout
         self._retry_after: float | None = None
+        self._clock_offset: float | None = None
         self.http, self._adapter = make_http(config, timeout, self._seen)
         self.signin = signin_factory(self.http)
         self._sf: Salesforce | None = None
@@ -190,6 +191,19 @@ class SalesforceClient:
     # -- accounting ---------------------------------------------------------------------------------
     def _seen(self, response: requests.Response) -> None:
         self._retry_after = _retry_after(response) if response.status_code >= 400 else None
+        stamp = response.headers.get("Date")
+        if stamp:
+            try:
+                server = email.utils.parsedate_to_datetime(stamp)
+            except (TypeError, ValueError):
+                return
+            if server.tzinfo is not None:
+                self._clock_offset = (server - datetime.now(UTC)).total_seconds()
+
+    @property
+    def clock_offset(self) -> float | None:
+        """The server's clock minus ours, from the last answer's Date header (None before any)."""
+        return self._clock_offset
 
     @property
     def api_calls(self) -> int:

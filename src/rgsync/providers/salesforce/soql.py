@@ -70,9 +70,9 @@ def date_literal(value: date) -> str:
     return value.isoformat()
 
 
-def in_list(literals: Iterable[str]) -> str:
-    """`(a, b, c)` from already-made literals."""
-    return "(" + ", ".join(literals) + ")"
+def in_list(literals: Iterable[str], separator: str = ", ") -> str:
+    """`(a, b, c)` from already-made literals (or `(x OR y)` with separator ' OR ')."""
+    return "(" + separator.join(literals) + ")"
 
 
 def encoded_length(soql: str) -> int:
@@ -81,12 +81,16 @@ def encoded_length(soql: str) -> int:
 
 
 def chunked_in_queries(
-    build: Callable[[str], str], values: Sequence[str], literal: Callable[[str], str] = text
+    build: Callable[[str], str],
+    values: Sequence[str],
+    literal: Callable[[str], str] = text,
+    separator: str = ", ",
 ) -> list[str]:
-    """Queries `build(in_list)` covering every value, each small enough for a GET URI.
+    """Queries `build(list)` covering every value, each small enough for a GET URI.
 
-    `build` receives the `(…)` list and returns the whole query. Values are packed greedily by
-    their URL-encoded size, so 1,000 addresses take a handful of queries, never one per address.
+    `build` receives the parenthesised list (`('a', 'b')`, or conditions joined by `separator`,
+    e.g. ' OR ') and returns the whole query. Values are packed greedily by their URL-encoded
+    size, so 1,000 addresses take a handful of queries, never one per address.
     """
     queries: list[str] = []
     base = encoded_length(build(in_list([])))
@@ -94,14 +98,14 @@ def chunked_in_queries(
     size = base
     for value in values:
         item = literal(value)
-        cost = encoded_length(item + ", ") - len("q=")
+        cost = encoded_length(item + separator) - len("q=")
         if current and size + cost > MAX_ENCODED_QUERY:
-            queries.append(build(in_list(current)))
+            queries.append(build(in_list(current, separator)))
             current, size = [], base
         current.append(item)
         size += cost
     if current:
-        queries.append(build(in_list(current)))
+        queries.append(build(in_list(current, separator)))
     return queries
 
 

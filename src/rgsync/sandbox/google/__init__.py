@@ -18,6 +18,7 @@ calls under their own names) and faults go through `server.faults` or the helper
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,15 +44,18 @@ class RunningGoogle:
     server: EmulatorServer
     state: GoogleState
 
-    def reset(self, *, scenario: dict[str, Any] | None = None, clock: Callable[[], datetime] | None = None) -> GoogleState:
+    def reset(
+        self, *, scenario: dict[str, Any] | None = None, clock: Callable[[], datetime] | None = None
+    ) -> GoogleState:
         """Start over on the same URL and token: fresh data loaded from `scenario` (see `start_google`),
         no pending faults, zeroed call counters. Cheaper than a new server for every test."""
-        state = _new_state(scenario or {}, clock, default_address=self.address)
+        state = _new_state(scenario or {}, clock, default_address=DEFAULT_ADDRESS)
         emulator = self.server.emulator
         if isinstance(emulator, GoogleEmulator):
             emulator.use(state)
         self.server.faults.clear()
         self.server.reset_counters()
+        self.server.sleep = time.sleep
         self.state = state
         self.address = state.address
         return state
@@ -113,7 +117,8 @@ def start_google(
 ) -> RunningGoogle:
     """Start the emulator on 127.0.0.1 (a free port unless `port` is given) in a background thread.
 
-    `scenario` is {"user": {"address": ..., "timeZone": ...}, "messages": [{"raw", "labels", "thread"}],
+    `scenario` is {"user": {"address": ..., "timeZone": ...}, "messages": [{"raw", "labels", "thread",
+    "internalDate" (epoch ms or ISO; default: the Date header)}],
     "events": [Calendar event JSON], "tasks": {"List title": [Task JSON]}, "contacts": [Person JSON],
     "contactGroups": [names]}; `clock` returns the aware "now" used for every timestamp (default: the
     real clock); `token` is the bearer token to accept (default: a fresh random one)."""
@@ -123,10 +128,14 @@ def start_google(
     server = EmulatorServer(emulator, port=port)
     emulator.server = server
     server.start()
-    return RunningGoogle(url=server.url, token=chosen_token, address=state.address, server=server, state=state)
+    return RunningGoogle(
+        url=server.url, token=chosen_token, address=state.address, server=server, state=state
+    )
 
 
-def _new_state(scenario: dict[str, Any], clock: Callable[[], datetime] | None, *, default_address: str) -> GoogleState:
+def _new_state(
+    scenario: dict[str, Any], clock: Callable[[], datetime] | None, *, default_address: str
+) -> GoogleState:
     user = scenario.get("user") or {}
     address = str(user.get("address") or default_address)
     state = GoogleState(address, clock=clock, time_zone=str(user.get("timeZone") or "UTC"))

@@ -77,7 +77,9 @@ def handle_batch(request: Request, dispatch: Callable[[Request], Response]) -> R
     parts = message.get_payload()
     if not message.is_multipart() or not isinstance(parts, list) or not parts:
         raise bad_request("Failed to parse batch request, error: no parts.")
-    inner = [(part.get("Content-ID"), _part_request(part, request)) for part in parts]
+    inner = [
+        (part.get("Content-ID"), _part_request(part, request)) for part in parts if isinstance(part, Message)
+    ]
     api = BATCH_PATHS[request.path.rstrip("/")]
     gmail = api == "gmail" or any(r.path.startswith("/gmail/") for _, r in inner)
     limit = GMAIL_BATCH_LIMIT if gmail else DEFAULT_BATCH_LIMIT

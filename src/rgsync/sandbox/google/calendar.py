@@ -72,6 +72,7 @@ class StoredEvent:
 
     @property
     def cancelled(self) -> bool:
+        """Whether the event is deleted (Google keeps it as status 'cancelled')."""
         return self.resource.get("status") == "cancelled"
 
 
@@ -84,6 +85,7 @@ class When:
 
     @property
     def all_day(self) -> bool:
+        """Whether this is a date (all-day) rather than a date-time."""
         return not isinstance(self.value, datetime)
 
 
@@ -493,6 +495,14 @@ class CalendarStore:
         show_deleted = call.flag("showDeleted")
         offset, page_state = page_offset(call, "cp.")
         since: int | None = None
+        if not sync_token and "n" in page_state:
+            # A later page of an incremental listing, asked for with the pageToken alone.
+            state_of_pages = {
+                "e": page_state.get("e"),
+                "n": page_state["n"],
+                "single": page_state.get("single"),
+            }
+            sync_token = encode_token("cs.", state_of_pages)
         if sync_token:
             for name in NOT_WITH_SYNC_TOKEN:
                 if call.params(name):
@@ -568,7 +578,10 @@ class CalendarStore:
             "defaultReminders": [{"method": "popup", "minutes": 10}],
         }
         if offset + size < len(items):
-            result["nextPageToken"] = encode_token("cp.", {"o": offset + size, "s": snapshot})
+            next_page: dict[str, Any] = {"o": offset + size, "s": snapshot}
+            if since is not None:
+                next_page.update(e=self.token_epoch, n=since, single=single)
+            result["nextPageToken"] = encode_token("cp.", next_page)
         else:
             result["nextSyncToken"] = encode_token(
                 "cs.", {"e": self.token_epoch, "n": snapshot, "single": single}
@@ -611,7 +624,9 @@ class CalendarStore:
         """How an item appears in a list: cancelled ones are cut down to what Google guarantees."""
         if item.get("status") != "cancelled":
             return copy.deepcopy(item)
-        cut = {key: item[key] for key in ("kind", "etag", "id", "status", "updated") if key in item}
+        cut: dict[str, Any] = {
+            key: item[key] for key in ("kind", "etag", "id", "status", "updated") if key in item
+        }
         for key in ("recurringEventId", "originalStartTime"):
             if key in item:
                 cut[key] = copy.deepcopy(item[key])

@@ -110,9 +110,11 @@ class Call:
 
     @property
     def method(self) -> str:
+        """The HTTP method."""
         return self.request.method
 
     def __getitem__(self, name: str) -> str:
+        """A path parameter by name (already percent-decoded)."""
         return self.path_params[name]
 
     def param(self, name: str) -> str | None:
@@ -181,6 +183,7 @@ class Route:
     action: Action
 
     def match(self, request: Request) -> Call | None:
+        """The call this route makes of `request`, or None when method or path differ."""
         if request.method != self.method:
             return None
         found = self.pattern.match(request.path)

@@ -85,7 +85,7 @@ class GoogleState:
         self.people.expire_sync_tokens()
 
     def load(self, scenario: dict[str, Any]) -> None:
-        """Load scenario data: {"messages": [{"raw", "labels", "thread"}], "events": [...],
+        """Load scenario data: {"messages": [{"raw", "labels", "thread", "internalDate"}], "events": [...],
         "tasks": {"List title": [...]}, "contacts": [...], "contactGroups": ["name", ...]}."""
         for message in scenario.get("messages") or []:
             self.gmail.add_message(

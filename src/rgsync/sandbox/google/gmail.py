@@ -88,6 +88,7 @@ class StoredMessage:
 
     @property
     def parsed(self) -> Message:
+        """The parsed MIME tree (parsed once, on first use)."""
         if self._parsed is None:
             self._parsed = mime.parse(self.raw)
         return self._parsed

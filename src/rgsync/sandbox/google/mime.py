@@ -68,7 +68,7 @@ def leaf_bytes(part: email.message.Message) -> bytes:
     """A leaf part's content with its transfer encoding undone (charset untouched)."""
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
-        if isinstance(inner, list) and inner:
+        if isinstance(inner, list) and inner and isinstance(inner[0], email.message.Message):
             return inner[0].as_bytes()
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
@@ -110,9 +110,10 @@ def find_part(message: email.message.Message, part_id: str) -> email.message.Mes
         if not current.is_multipart() or not isinstance(children, list):
             return None
         index = int(piece)
-        if index >= len(children):
+        child = children[index] if index < len(children) else None
+        if not isinstance(child, email.message.Message):
             return None
-        current = children[index]
+        current = child
     return current
 
 

@@ -481,12 +481,15 @@ def routes(store: PeopleStore) -> list[Route]:
             raise _invalid("pageSize must be between 1 and 1000, inclusive.")
         since: int | None = None
         sync_token = call.param("syncToken")
+        offset, page_state = page_offset(call, "pp.")
+        if not sync_token and "n" in page_state:
+            # A later page of an incremental listing, asked for with the pageToken alone.
+            sync_token = encode_token("ps.", {"e": page_state.get("e"), "n": page_state["n"]})
         if sync_token:
             state = decode_token("ps.", sync_token, what="syncToken")
             if state.get("e") != store.token_epoch:
                 raise _failed_precondition(EXPIRED_MESSAGE, info_reason="EXPIRED_SYNC_TOKEN")
             since = int(state["n"])
-        offset, page_state = page_offset(call, "pp.")
         snapshot = int(page_state.get("s", store.change_number))
         people = list(store.people.values())
         if since is None:
@@ -511,7 +514,10 @@ def routes(store: PeopleStore) -> list[Route]:
                 for p in page
             ]
         if offset + size < len(people):
-            result["nextPageToken"] = encode_token("pp.", {"o": offset + size, "s": snapshot})
+            page_token: dict[str, Any] = {"o": offset + size, "s": snapshot}
+            if since is not None:
+                page_token.update(e=store.token_epoch, n=since)
+            result["nextPageToken"] = encode_token("pp.", page_token)
         elif call.flag("requestSyncToken"):
             result["nextSyncToken"] = encode_token("ps.", {"e": store.token_epoch, "n": snapshot})
         result["totalPeople"] = len(people)

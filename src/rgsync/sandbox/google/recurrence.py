@@ -193,9 +193,9 @@ def _dates(rule: Rule, first: date) -> Iterator[date]:
                 return
             days = []
             for month in rule.by_month or (first.month,):
-                for day in rule.by_month_day or (first.day,):
+                for month_day in rule.by_month_day or (first.day,):
                     length = calendar_module.monthrange(year, month)[1]
-                    actual = day if day > 0 else length + day + 1
+                    actual = month_day if month_day > 0 else length + month_day + 1
                     if 1 <= actual <= length:
                         days.append(date(year, month, actual))
             days.sort()
@@ -210,19 +210,19 @@ def _dates(rule: Rule, first: date) -> Iterator[date]:
 
 
 def _rule_occurrences(rule: Rule, start: datetime | date, local: tzinfo) -> Iterator[datetime | date]:
-    all_day = not isinstance(start, datetime)
-    first = start if all_day else start.date()
+    first = start.date() if isinstance(start, datetime) else start
     produced = 0
-    for day in _dates(rule, first):  # type: ignore[arg-type]
+    for day in _dates(rule, first):
         if day < first:
             continue
-        if all_day:
-            occurrence: datetime | date = day
-        else:
-            assert isinstance(start, datetime)
-            occurrence = datetime.combine(day, start.timetz().replace(tzinfo=None)).replace(tzinfo=local)
+        if isinstance(start, datetime):
+            occurrence: datetime | date = datetime.combine(day, start.timetz().replace(tzinfo=None)).replace(
+                tzinfo=local
+            )
             if occurrence < start:
                 continue
+        else:
+            occurrence = day
         if rule.until is not None and _after_until(occurrence, rule.until, local):
             return
         yield occurrence

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +144,13 @@ def load_scenario(emulator: SalesforceEmulator, scenario: Mapping[str, Any]) -> 
         for entry in spec if isinstance(spec, list) else [spec]:
             options = entry if isinstance(entry, dict) else {"name": entry}
             _guard(
-                lambda o=object_name, e=options: org.add_custom_field(
-                    o,
-                    str(e["name"]),
-                    external_id=bool(e.get("external_id", True)),
-                    unique=bool(e.get("unique", True)),
-                    length=int(e.get("length", 255)),
+                partial(
+                    org.add_custom_field,
+                    object_name,
+                    str(options["name"]),
+                    external_id=bool(options.get("external_id", True)),
+                    unique=bool(options.get("unique", True)),
+                    length=int(options.get("length", 255)),
                 ),
                 f"external ID field {options.get('name')!r} on {object_name}",
             )
@@ -177,13 +180,13 @@ def load_scenario(emulator: SalesforceEmulator, scenario: Mapping[str, Any]) -> 
             "Alias", (str(values.get("FirstName", ""))[:1] + str(values.get("LastName", "")))[:8] or "user"
         )
         user_id = _guard(
-            lambda v=values: org.insert("User", _resolve(v, keys), audit=True), f"user {key or index}"
+            partial(org.insert, "User", _resolve(values, keys), audit=True), f"user {key or index}"
         )
         if index == 0:
             org.acting_user_id = user_id
-            first = dict(org.row(user_id) or {})
-            first.update(CreatedById=user_id, LastModifiedById=user_id)  # the first user created itself
-            org._store(user_id, first)
+            creator = dict(org.row(user_id) or {})
+            creator.update(CreatedById=user_id, LastModifiedById=user_id)  # the first user created itself
+            org._store(user_id, creator)
         if key:
             keys[str(key)] = user_id
         emulator.oauth.register_login(str(values["Username"]), user_id, password, token)
@@ -192,9 +195,7 @@ def load_scenario(emulator: SalesforceEmulator, scenario: Mapping[str, Any]) -> 
             values = dict(entry)
             key = values.pop("key", None)
             label = f"{object_name} {key or index}"
-            record_id = _guard(
-                lambda o=object_name, v=values: org.insert(o, _resolve(v, keys), audit=True), label
-            )
+            record_id = _guard(partial(_insert_record, org, object_name, values, keys), label)
             if key:
                 if key in keys:
                     raise ScenarioError(f"scenario key {key!r} is used twice; give each record its own key")
@@ -204,18 +205,19 @@ def load_scenario(emulator: SalesforceEmulator, scenario: Mapping[str, Any]) -> 
         if where:
             where = _QUOTED_REFERENCE.sub(lambda m: f"'{_key(keys, m.group(1))}'", str(where))
         _guard(
-            lambda e=entry, w=where: org.add_list_view(
-                str(e["object"]),
-                str(e["label"]),
-                developer_name=e.get("developer_name"),
-                where=w,
-                columns=tuple(e.get("columns") or ()),
-                order_by=str(e.get("order_by", "Name")),
+            partial(
+                org.add_list_view,
+                str(entry.get("object")),
+                str(entry.get("label")),
+                developer_name=entry.get("developer_name"),
+                where=where,
+                columns=tuple(entry.get("columns") or ()),
+                order_by=str(entry.get("order_by", "Name")),
             ),
             f"list view {entry.get('label')!r}",
         )
     for entry in scenario.get("validation_rules") or []:
-        _guard(lambda e=entry: _add_rule(org, e), f"validation rule on {entry.get('object')}")
+        _guard(partial(_add_rule, org, entry), f"validation rule on {entry.get('object')}")
     apps = list(scenario.get("connected_apps") or [])
     emulator.oauth.register_app(
         ConnectedApp(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, run_as_user_id=org.acting_user_id)
@@ -237,6 +239,11 @@ def load_scenario(emulator: SalesforceEmulator, scenario: Mapping[str, Any]) -> 
     return keys
 
 
+def _insert_record(org: Org, object_name: str, values: Mapping[str, Any], keys: Mapping[str, str]) -> str:
+    # "@key" references are resolved here, inside the guard, so a dangling one names its record.
+    return org.insert(object_name, _resolve(values, keys), audit=True)
+
+
 def _add_rule(org: Org, entry: Mapping[str, Any]) -> None:
     field_name = entry.get("field")
     message = str(entry.get("message") or "This record was rejected by a validation rule.")
@@ -249,7 +256,7 @@ def _add_rule(org: Org, entry: Mapping[str, Any]) -> None:
         wanted = entry["equals"]
 
         def rejects(record: Mapping[str, Any]) -> bool:
-            return record.get(field_name or "") == wanted
+            return bool(record.get(field_name or "") == wanted)
     elif entry.get("blank"):
 
         def rejects(record: Mapping[str, Any]) -> bool:

@@ -100,8 +100,9 @@ def before_save(
                         f"duplicate value found: RelationId duplicates value on record with id: {other['Id']}",
                     )
     elif obj.name == "EmailMessageRelation":
-        relation = ids.normalize(row.get("RelationId"))
-        if relation:
+        related = ids.normalize(row.get("RelationId"))
+        if related:
+            relation = related
             row["RelationObjectType"] = org.type_of(relation)
             target = org.row(relation)
             if row.get("RelationAddress") is None and target is not None:
@@ -300,17 +301,17 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
                 ("EndDateTime",),
             )
         _check_span(days)
-        start = datetime.combine(first, time(), UTC)
+        midnight = datetime.combine(first, time(), UTC)
         row.update(
             ActivityDate=first,
-            StartDateTime=start,
-            EndDateTime=start + timedelta(days=days - 1),
+            StartDateTime=midnight,
+            EndDateTime=midnight + timedelta(days=days - 1),
             DurationInMinutes=days * 1440,
             ActivityDateTime=None,
             EndDate=first + timedelta(days=days - 1),
         )
         return
-    start = row.get("StartDateTime")
+    start: Any = row.get("StartDateTime")
     if (
         "ActivityDateTime" in given
         and "StartDateTime" not in given
@@ -321,8 +322,8 @@ def _settle_event_times(row: dict[str, Any], given: set[str], previous: dict[str
         raise _error(
             "REQUIRED_FIELD_MISSING", "Required fields are missing: [StartDateTime]", ("StartDateTime",)
         )
-    end = row.get("EndDateTime")
-    duration = row.get("DurationInMinutes")
+    end: Any = row.get("EndDateTime")
+    duration: Any = row.get("DurationInMinutes")
     end_given = "EndDateTime" in given and end is not None
     duration_given = "DurationInMinutes" in given and duration is not None
     if end_given and duration_given:

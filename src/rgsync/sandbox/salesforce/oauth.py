@@ -372,6 +372,7 @@ def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
     """An RSA public key from a PEM public key or X.509 certificate (what a connected app stores)."""
     from cryptography import x509
 
+    key: Any
     if b"CERTIFICATE" in pem:
         key = x509.load_pem_x509_certificate(pem).public_key()
     else:

@@ -5,6 +5,10 @@ Paths live under `/services/data/vXX.X/` (any version from 50.0 up) plus the OAu
 otherwise), is charged to the daily allocation (403 REQUEST_LIMIT_EXCEEDED when spent) and is
 answered with `Sforce-Limit-Info: api-usage=N/M`. Errors use Salesforce's shape
 `[{"message", "errorCode", "fields"}]`.
+
+Where the public documents give a limit but not the exact refusal (more than 10 type chunks in a
+collection, more than 25 or 5 Composite subrequests), the emulator answers 400 with
+INVALID_BATCH_REQUEST / LIMIT_EXCEEDED and a message naming the limit.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from rgsync.sandbox.http import Fault, Request, Response
+from rgsync.sandbox.http import Fault, FaultPlan, Request, Response
 
 from . import ids, soql
 from .oauth import OAuthService, Session
@@ -70,6 +74,9 @@ class _Route:
     heavy: bool = False  # counts towards Composite's 5 query/collections subrequests
 
 
+_RouteMaker = Callable[..., _Route]
+
+
 class SalesforceEmulator:
     """The REST API and OAuth endpoints of one emulated org.
 
@@ -103,7 +110,7 @@ class SalesforceEmulator:
 
     # --- fault helpers ------------------------------------------------------------------------
 
-    def _faults(self) -> Any:
+    def _faults(self) -> FaultPlan:
         if self.server is None:
             raise RuntimeError("the emulator is not being served yet")
         return self.server.faults
@@ -247,7 +254,9 @@ class SalesforceEmulator:
                 return self._collections_route(request, version, tail[1:], route)
         return None
 
-    def _sobject_route(self, request: Request, version: str, tail: list[str], route: Any) -> _Route | None:
+    def _sobject_route(
+        self, request: Request, version: str, tail: list[str], route: _RouteMaker
+    ) -> _Route | None:
         method = request.method
         if not tail:
             return route("describe.global", lambda: self._describe_global(version))
@@ -294,7 +303,7 @@ class SalesforceEmulator:
         return None
 
     def _collections_route(
-        self, request: Request, version: str, tail: list[str], route: Any
+        self, request: Request, version: str, tail: list[str], route: _RouteMaker
     ) -> _Route | None:
         method = request.method
         if not tail:
@@ -1034,7 +1043,9 @@ def _substitute(text: str, results: dict[str, Any], *, in_json: bool) -> str:
         try:
             value = _lookup(results[reference], path)
         except KeyError:
-            raise _Unresolved(f"Invalid reference specified. No value for {reference}{path} found in {reference}.") from None
+            raise _Unresolved(
+                f"Invalid reference specified. No value for {reference}{path} found in {reference}."
+            ) from None
         text_value = value if isinstance(value, str) else json.dumps(value)
         return json.dumps(text_value)[1:-1] if in_json else str(text_value)
 

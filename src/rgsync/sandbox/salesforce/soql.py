@@ -516,8 +516,8 @@ def _shift_month(day: date, months: int) -> tuple[int, int]:
 
 _RELATIVE_FIXED: dict[str, Callable[[date], tuple[date, date]]] = {
     "TODAY": lambda t: (t, t),
-    "YESTERDAY": lambda t: (t - timedelta(days=1),) * 2,  # type: ignore[dict-item]
-    "TOMORROW": lambda t: (t + timedelta(days=1),) * 2,  # type: ignore[dict-item]
+    "YESTERDAY": lambda t: (t - timedelta(days=1),) * 2,
+    "TOMORROW": lambda t: (t + timedelta(days=1),) * 2,
     "THIS_WEEK": lambda t: (_week_start(t), _week_start(t) + timedelta(days=6)),
     "LAST_WEEK": lambda t: (_week_start(t) - timedelta(days=7), _week_start(t) - timedelta(days=1)),
     "NEXT_WEEK": lambda t: (_week_start(t) + timedelta(days=7), _week_start(t) + timedelta(days=13)),
@@ -533,8 +533,8 @@ _RELATIVE_N: dict[str, Callable[[date, int], tuple[date, date]]] = {
     "LAST_N_DAYS": lambda t, n: (t - timedelta(days=n), t),
     # Starts tomorrow, n days long; today is not included.
     "NEXT_N_DAYS": lambda t, n: (t + timedelta(days=1), t + timedelta(days=n)),
-    "N_DAYS_AGO": lambda t, n: (t - timedelta(days=n),) * 2,  # type: ignore[dict-item]
-    "N_DAYS_FROM_NOW": lambda t, n: (t + timedelta(days=n),) * 2,  # type: ignore[dict-item]
+    "N_DAYS_AGO": lambda t, n: (t - timedelta(days=n),) * 2,
+    "N_DAYS_FROM_NOW": lambda t, n: (t + timedelta(days=n),) * 2,
 }
 
 
@@ -659,13 +659,16 @@ class _Evaluator:
         for resolved, key in reversed(order):
             present = [r for r in rows if self.value_of(r, resolved) is not None]
             absent = [r for r in rows if self.value_of(r, resolved) is None]
-            present.sort(key=lambda r, res=resolved: _sort_key(self.value_of(r, res)), reverse=key.descending)
+            present.sort(key=self._sorter(resolved), reverse=key.descending)
             rows = present + absent if key.nulls_last else absent + present
         start = query.offset or 0
         rows = rows[start:]
         if query.limit is not None:
             rows = rows[: query.limit]
         return rows
+
+    def _sorter(self, resolved: _Resolved) -> Callable[[dict[str, Any]], Any]:
+        return lambda row: _sort_key(self.value_of(row, resolved))
 
     def attributes(self, type_name: str, record_id: str | None) -> dict[str, Any]:
         attributes = {"type": type_name}

@@ -181,7 +181,7 @@ class Org:
         self.list_views: dict[str, ListViewSpec] = {}
         self._journals: list[_Journal] = []
         self.org_id = ids.mint("00D", 1)
-        organization = {f: None for f in self.objects["Organization"].fields}
+        organization: dict[str, Any] = {f: None for f in self.objects["Organization"].fields}
         organization.update(
             Id=self.org_id, IsDeleted=False, Name=name, OrganizationType="Enterprise Edition", IsSandbox=True
         )
@@ -465,7 +465,7 @@ class Org:
             view_id = self._mint(view_type)
             developer = developer_name or re.sub(r"\W+", "_", label).strip("_")
             now = self._now()
-            row = {f: None for f in view_type.fields}
+            row: dict[str, Any] = {f: None for f in view_type.fields}
             row.update(
                 Id=view_id,
                 IsDeleted=False,

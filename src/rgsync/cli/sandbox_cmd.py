@@ -1,0 +1,111 @@
+"""`rgsync sandbox serve`: the loopback emulators loaded with a scenario, in the foreground."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from rgsync.cli.common import App, pass_app
+from rgsync.sandbox.serve import MAILBOX_KINDS, Sandbox, check_mailbox_kind, start_sandbox
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Emulated Salesforce and mailbox services on 127.0.0.1, loaded from a scenario file."""
+
+
+@sandbox_group.command("serve")
+@click.option(
+    "--scenario",
+    "scenario_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scenario TOML file (see examples/scenarios/demo.toml for the format).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write settings.toml, endpoints.json and the sandbox's state.",
+)
+@click.option(
+    "--mailbox",
+    "mailbox_kind",
+    type=click.Choice(MAILBOX_KINDS),
+    default="gmail",
+    show_default=True,
+    help="Which mail service to emulate.",
+)
+@pass_app
+def serve_command(app: App, scenario_file: Path, directory: Path, mailbox_kind: str) -> None:
+    """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
+    from rgsync.sandbox.scenario import load_scenario
+
+    check_mailbox_kind(mailbox_kind)
+    scenario = load_scenario(scenario_file)
+    stop = threading.Event()
+    with start_sandbox(scenario, directory, mailbox=mailbox_kind) as sandbox:
+        if app.json:
+            app.emit_json(sandbox.endpoints)
+        else:
+            describe_sandbox(app, sandbox)
+        with _stop_on_signals(stop):
+            wait_until_stopped(stop)
+    app.say("Sandbox stopped.")
+
+
+def describe_sandbox(app: App, sandbox: Sandbox) -> None:
+    """Print where the emulators are and what to run against them."""
+    settings = sandbox.settings_file
+    config = f"rgsync --config {settings}"
+    mailbox_name = {"gmail": "Gmail (Google APIs)"}.get(sandbox.mailbox_kind, sandbox.mailbox_kind)
+    lines = [
+        f"[bold]Sandbox for the scenario '{sandbox.scenario.name}' is running[/bold] (Ctrl-C stops it).",
+        f"  Salesforce  {sandbox.salesforce.url}  (CA certificate: {sandbox.salesforce.ca_file})",
+        f"  Mailbox     {mailbox_name} {sandbox.mailbox.url}/  for {sandbox.scenario.user.address}",
+        f"  Settings    {settings}",
+        f"  Endpoints   {sandbox.endpoints_file}  (URLs, access tokens, record Ids)",
+        "",
+        "In another terminal:",
+        f"  {config} run",
+        f"  {config} issues list",
+        f"  {config} status",
+        f"  {config} run --dry-run",
+        "Change data through the services' own APIs (endpoints.json has what you need), then run again",
+        "to watch an incremental sync.",
+    ]
+    for line in lines:
+        app.say(line)
+
+
+def wait_until_stopped(stop: threading.Event) -> None:
+    """Block until `stop` is set or Ctrl-C is pressed (both end the sandbox cleanly)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stop.wait(0.5):
+            pass
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (systemd, `kill`) stops the sandbox like Ctrl-C does; only possible in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,291 @@
+"""The sandbox: the loopback emulators loaded with a scenario, and a profile that points rgsync at them.
+
+`start_sandbox(scenario, directory)` starts the Salesforce emulator (HTTPS, throw-away CA) and the
+mailbox emulator on 127.0.0.1, then writes into `directory`:
+
+* `settings.toml`: a complete settings file (`rgsync --config DIR/settings.toml run` syncs the
+  sandbox): `[mailbox]` and `[salesforce]` pointing at the emulators, plus the scenario's own
+  `[settings]` tables (blocklist, internal domains, switches);
+* `endpoints.json` (mode 0600): each emulator's base URL, the CA file, the access tokens, the
+  user's address and Salesforce user Id, the scenario's record keys → Ids, for scripts that want
+  to change data through the services' own APIs;
+* the access tokens, where the adapters read them: the credentials file of the profile the
+  settings file implies (`DIR/.rgsync-state/default/credentials.json`), never settings.toml.
+
+State of that profile (links, cursors, issues) lives in `DIR/.rgsync-state/`; it is cleared on
+every start because the emulators start from the scenario again, with new record Ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from rgsync.credentials import CredentialStore
+from rgsync.errors import UsageError
+from rgsync.paths import Paths, resolve_paths
+from rgsync.sandbox.scenario import Scenario
+
+SETTINGS_MARKER = "# Written by `rgsync sandbox serve`"
+MAILBOX_KINDS = ("gmail", "exchange", "microsoft365")
+MAILBOX_NAMES = {"gmail": "Gmail", "exchange": "Exchange", "microsoft365": "Microsoft 365"}
+API_VERSION = "59.0"
+# Names under which the adapters look for their tokens in the credentials store.
+SALESFORCE_SESSION_SECRET = "salesforce.session"
+SALESFORCE_INSTANCE_SECRET = "salesforce.instance-url"
+GOOGLE_TOKEN_SECRET = "gmail.access-token"
+
+
+def check_mailbox_kind(kind: str) -> None:
+    """Refuse, with one clear line, a mailbox kind the sandbox cannot emulate in this version."""
+    if kind not in MAILBOX_KINDS:
+        raise UsageError(f"unknown mailbox kind '{kind}'; use one of: {', '.join(MAILBOX_KINDS)}")
+    starter = MAILBOX_STARTERS.get(kind)
+    if starter is None or importlib.util.find_spec(starter[0]) is None:
+        raise UsageError(
+            f"the sandbox has no {MAILBOX_NAMES[kind]} mailbox in this version of rgsync yet; use --mailbox gmail"
+        )
+
+
+def _start_gmail(scenario: Scenario) -> Any:
+    from rgsync.sandbox.google import start_google
+
+    return start_google(scenario=scenario.google_scenario())
+
+
+# Mailbox kind → (the emulator's module, a function starting it for a scenario). A kind without an
+# entry is refused by `check_mailbox_kind` with one clear line.
+MAILBOX_STARTERS: dict[str, tuple[str, Callable[[Scenario], Any]]] = {
+    "gmail": ("rgsync.sandbox.google", _start_gmail),
+}
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: the emulators, the scenario, and the profile files written for it.
+
+    `salesforce` is a `RunningSalesforce` (`.url`, `.ca_file`, `.token`, `.user_id`, `.org`, …) and
+    `mailbox` the running mailbox emulator (`RunningGoogle` for gmail). Stop with `stop()` or use
+    it as a context manager.
+    """
+
+    directory: Path
+    scenario: Scenario
+    mailbox_kind: str
+    salesforce: Any
+    mailbox: Any
+    paths: Paths
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    _stopped: bool = False
+
+    @property
+    def settings_file(self) -> Path:
+        return self.paths.settings_file
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.directory / "endpoints.json"
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """The scenario's record keys → Salesforce Ids (users included)."""
+        return dict(getattr(self.salesforce, "keys", {}) or {})
+
+    def stop(self) -> None:
+        """Stop both emulators (idempotent). The files in `directory` stay."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for running in (self.mailbox, self.salesforce):
+            with contextlib.suppress(Exception):  # stopping one must not keep the other running
+                running.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def start_sandbox(scenario: Scenario, directory: Path, *, mailbox: str = "gmail") -> Sandbox:
+    """Start the emulators for `scenario` and write the sandbox profile into `directory`.
+
+    Raises `UsageError` when the mailbox kind is not available, when `directory` holds a settings
+    file the sandbox did not write, or when the scenario's settings are refused by the settings
+    schema (reported against the scenario file's line).
+    """
+    check_mailbox_kind(mailbox)
+    directory = Path(directory).expanduser().absolute()
+    paths = resolve_paths(config=str(directory / "settings.toml"))
+    _prepare_directory(directory, paths)
+    from rgsync.sandbox.salesforce import ScenarioError as SalesforceScenarioError
+    from rgsync.sandbox.salesforce import start_salesforce
+
+    try:
+        salesforce = start_salesforce(directory, scenario=scenario.salesforce_scenario())
+    except SalesforceScenarioError as exc:
+        raise scenario.fail(("org",), f"the Salesforce emulator refused the org: {exc}") from None
+    try:
+        running_mailbox = MAILBOX_STARTERS[mailbox][1](scenario)
+    except Exception as exc:
+        salesforce.stop()
+        raise scenario.fail(("mailbox",), f"the mailbox emulator refused the mailbox: {exc}") from None
+    sandbox = Sandbox(directory, scenario, mailbox, salesforce, running_mailbox, paths)
+    try:
+        write_settings(sandbox)
+        store_tokens(sandbox)
+        sandbox.endpoints = write_endpoints(sandbox)
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox
+
+
+def _prepare_directory(directory: Path, paths: Paths) -> None:
+    """Create `directory`, refuse to overwrite a settings file of a real profile, clear old state."""
+    settings_file = paths.settings_file
+    if settings_file.exists():
+        head = settings_file.read_text(encoding="utf-8", errors="replace")[:200]
+        if not head.startswith(SETTINGS_MARKER):
+            raise UsageError(
+                f"{settings_file} exists and was not written by the sandbox; choose an empty --dir"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    # The emulators start again from the scenario with new Ids: links and cursors of an earlier
+    # sandbox run would point at records that no longer exist.
+    state_root = paths.state_dir.parent
+    if state_root.name == ".rgsync-state" and state_root.parent == directory and state_root.exists():
+        shutil.rmtree(state_root)
+
+
+def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
+    """The settings file for the sandbox: connection tables first, then the scenario's settings."""
+    scenario = sandbox.scenario
+    user = scenario.user
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(SETTINGS_MARKER[2:] + f" for the scenario '{scenario.name}'."))
+    doc.add(tomlkit.comment(f"Use it with: rgsync --config {sandbox.settings_file} run"))
+    doc.add(tomlkit.comment("The emulators' access tokens are in the credentials file, never here."))
+    doc.add(tomlkit.nl())
+    mailbox = tomlkit.table()
+    mailbox["provider"] = sandbox.mailbox_kind
+    mailbox["address"] = user.address
+    mailbox["aliases"] = list(user.aliases)
+    mailbox["time-zone"] = user.time_zone
+    if sandbox.mailbox_kind == "gmail":
+        mailbox["gmail-api-url"] = sandbox.mailbox.url.rstrip("/") + "/"
+    doc["mailbox"] = mailbox
+    salesforce = tomlkit.table()
+    salesforce["instance-url"] = sandbox.salesforce.url
+    salesforce["api-version"] = API_VERSION
+    salesforce["auth"] = "session"
+    salesforce["ca-file"] = str(sandbox.salesforce.ca_file)
+    doc["salesforce"] = salesforce
+    for name, value in scenario.settings.items():
+        doc[name] = value
+    return doc
+
+
+def write_settings(sandbox: Sandbox) -> Path:
+    """Write DIR/settings.toml and check it with the settings loader; a refusal names the scenario line."""
+    from rgsync.settings import settings_problems
+    from rgsync.settings.schema import key_by_name
+
+    settings_file = sandbox.settings_file
+    _write_private(settings_file, tomlkit.dumps(settings_document(sandbox)), mode=0o644)
+    problems = settings_problems(settings_file)
+    if problems:
+        first = problems[0]
+        path: tuple[str | int, ...] = ("settings",)
+        with contextlib.suppress(Exception):
+            if first.key:
+                path = ("settings", *key_by_name(first.key).path)
+        detail = first.message.split(": ", 1)[-1] if first.message.startswith(str(settings_file)) else first.message
+        raise sandbox.scenario.fail(path, f"refused by the settings file: {detail}")
+    return settings_file
+
+
+def store_tokens(sandbox: Sandbox) -> None:
+    """Put the emulators' access tokens into the profile's credentials file (mode 0600)."""
+    store = sandbox_credentials(sandbox.paths)
+    store.set(SALESFORCE_SESSION_SECRET, sandbox.salesforce.token)
+    store.set(SALESFORCE_INSTANCE_SECRET, sandbox.salesforce.url)
+    if sandbox.mailbox_kind == "gmail":
+        store.set(GOOGLE_TOKEN_SECRET, sandbox.mailbox.token)
+
+
+def sandbox_credentials(paths: Paths) -> CredentialStore:
+    """The profile's credentials store, forced to the file: sandbox tokens never go into the OS keyring."""
+    with _keyring_choice("file"):
+        return CredentialStore(paths.profile, paths.credentials_file)
+
+
+@contextlib.contextmanager
+def _keyring_choice(choice: str) -> Iterator[None]:
+    before = os.environ.get("RGSYNC_KEYRING")
+    os.environ["RGSYNC_KEYRING"] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("RGSYNC_KEYRING", None)
+        else:
+            os.environ["RGSYNC_KEYRING"] = before
+
+
+def endpoints_document(sandbox: Sandbox) -> dict[str, Any]:
+    """What DIR/endpoints.json holds (documented in the README's sandbox section)."""
+    salesforce = sandbox.salesforce
+    mailbox = sandbox.mailbox
+    base = mailbox.url.rstrip("/")
+    return {
+        "scenario": sandbox.scenario.name,
+        "settings_file": str(sandbox.settings_file),
+        "user": {
+            "name": sandbox.scenario.user.name,
+            "address": sandbox.scenario.user.address,
+            "salesforce_user_id": salesforce.user_id,
+        },
+        "salesforce": {
+            "url": salesforce.url,
+            "api_version": API_VERSION,
+            "ca_file": str(salesforce.ca_file),
+            "access_token": salesforce.token,
+            "user_id": salesforce.user_id,
+            "records": sandbox.keys,
+        },
+        "mailbox": {
+            "kind": sandbox.mailbox_kind,
+            "url": base,
+            "access_token": mailbox.token,
+            "address": mailbox.address,
+            "gmail_api_url": base + "/",
+            "calendar_api_url": base + "/calendar/v3/",
+        },
+    }
+
+
+def write_endpoints(sandbox: Sandbox) -> dict[str, Any]:
+    """Write DIR/endpoints.json (mode 0600: it holds the sandbox's tokens) and return its content."""
+    document = endpoints_document(sandbox)
+    _write_private(sandbox.endpoints_file, json.dumps(document, indent=2) + "\n", mode=0o600)
+    return document
+
+
+def _write_private(path: Path, text: str, *, mode: int) -> None:
+    """Write `text` to `path` atomically with `mode` from the start."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(temp, mode)
+    os.replace(temp, path)
