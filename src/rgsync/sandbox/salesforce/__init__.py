@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
