@@ -216,7 +216,11 @@ def _explore_hint(console: Console, sandbox: Sandbox) -> None:
 
 
 def _session_line(console: Console, result: SessionResult) -> None:
-    duration = (result.ended_at - result.started_at).total_seconds() if result.ended_at and result.started_at else 0.0
+    duration = (
+        (result.ended_at - result.started_at).total_seconds()
+        if result.ended_at and result.started_at
+        else 0.0
+    )
     colour = "green" if result.status == "completed" else "red"
     console.print(
         f"Session {result.session_id}: [{colour}]{result.status}[/{colour}] in {duration:.1f} s — API calls: "
@@ -227,7 +231,9 @@ def _session_line(console: Console, result: SessionResult) -> None:
         console.print(Text(result.message, style="red"))
     for stream, summary in result.streams.items():
         if summary.error:
-            console.print(Text(f"{STREAM_WORDS.get(stream.value, stream.value)}: {summary.error}", style="red"))
+            console.print(
+                Text(f"{STREAM_WORDS.get(stream.value, stream.value)}: {summary.error}", style="red")
+            )
 
 
 def _show_snapshot(console: Console, view: Snapshot) -> None:
@@ -261,7 +267,7 @@ def _show_skips(console: Console, result: SessionResult) -> None:
 
 
 def _show_issues(console: Console, sandbox: Sandbox) -> None:
-    from rgsync.cli.render import issues_table
+    from rgsync.cli.render import severity_text
     from rgsync.state import StateStore
 
     store = StateStore.open(sandbox.paths.state_db)
@@ -272,21 +278,35 @@ def _show_issues(console: Console, sandbox: Sandbox) -> None:
     if not issues:
         console.print("\nNo sync issues.")
         return
-    console.print(f"\n[bold]Sync issues[/bold] ({len(issues)}) — what `rgsync issues list` shows:")
-    console.print(issues_table(issues))
+    console.print(
+        f"\n[bold]Sync issues[/bold] ({len(issues)}) — `rgsync issues list` shows them with advice:"
+    )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("ID", "Severity", "Code", "Item", "Message"):
+        table.add_column(column, overflow="fold")
+    for issue in issues:
+        item = " ".join(
+            p for p in (issue.item.kind, f"“{issue.item.subject}”" if issue.item.subject else "") if p
+        )
+        table.add_row(
+            Text(str(issue.id)),
+            severity_text(issue.severity),
+            Text(issue.code),
+            Text(item),
+            Text(issue.message),
+        )
+    console.print(table)
 
 
 def _show_counts(console: Console, result: SessionResult) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Stream", "Changes read", "Salesforce +new ~upd -del", "Mailbox +new ~upd -del"):
+    for column in ("Stream", "Salesforce: new, updated, deleted", "Mailbox: new, updated, deleted"):
         table.add_column(column)
     for stream, s in result.streams.items():
-        read = ", ".join(f"{side} {n}" for side, n in sorted(s.changes_read.items()) if n) or "none"
         table.add_row(
             Text(STREAM_WORDS.get(stream.value, stream.value)),
-            Text(read),
-            Text(f"+{s.created['salesforce']} ~{s.updated['salesforce']} -{s.deleted['salesforce']}"),
-            Text(f"+{s.created['mailbox']} ~{s.updated['mailbox']} -{s.deleted['mailbox']}"),
+            Text(f"{s.created['salesforce']}, {s.updated['salesforce']}, {s.deleted['salesforce']}"),
+            Text(f"{s.created['mailbox']}, {s.updated['mailbox']}, {s.deleted['mailbox']}"),
         )
     console.print(table)
 
@@ -341,16 +361,29 @@ def snapshot(sandbox: Sandbox) -> Snapshot:
         row = org.get(link.salesforce_id)
         if row is not None:
             view.saved_emails.append(_activity_line(org, row, zone, timed=False))
-    meetings = [org.get(link.salesforce_id) for link in links[Stream.EVENTS].values() if link.origin is Side.MAILBOX]
-    for row in sorted((r for r in meetings if r), key=lambda r: str(r.get("StartDateTime") or r.get("ActivityDate"))):
+    meetings = [
+        org.get(link.salesforce_id) for link in links[Stream.EVENTS].values() if link.origin is Side.MAILBOX
+    ]
+    for row in sorted(
+        (r for r in meetings if r), key=lambda r: str(r.get("StartDateTime") or r.get("ActivityDate"))
+    ):
         view.saved_meetings.append(_activity_line(org, row, zone, timed=True))
     google = _GoogleReader(sandbox)
-    down_events = {link.mailbox_id for link in links[Stream.EVENTS].values() if link.origin is Side.SALESFORCE}
+    down_events = {
+        link.mailbox_id for link in links[Stream.EVENTS].values() if link.origin is Side.SALESFORCE
+    }
     for event in google.events():
         if event.get("id") in down_events:
             view.mailbox_events.append(f"“{event.get('summary', '')}” {_google_when(event, zone)}")
     view.mailbox_tasks = [
-        f"“{task.get('title', '')}”" + (" (completed)" if task.get("status") == "completed" else f" due {task['due'][:10]}" if task.get("due") else "")
+        f"“{task.get('title', '')}”"
+        + (
+            " (completed)"
+            if task.get("status") == "completed"
+            else f" due {task['due'][:10]}"
+            if task.get("due")
+            else ""
+        )
         for task in google.tasks("Salesforce Tasks")
     ]
     view.mailbox_contacts = [_person_line(person) for person in google.contacts("Salesforce Contacts")]
@@ -358,7 +391,9 @@ def snapshot(sandbox: Sandbox) -> Snapshot:
         if link.origin is Side.MAILBOX:
             row = org.get(link.salesforce_id)
             if row is not None:
-                view.salesforce_tasks.append(f"“{row.get('Subject', '')}” (Task, owner {_name(org, row.get('OwnerId'))})")
+                view.salesforce_tasks.append(
+                    f"“{row.get('Subject', '')}” (Task, owner {_name(org, row.get('OwnerId'))})"
+                )
     for category in (view.saved_emails, view.mailbox_tasks, view.mailbox_contacts, view.salesforce_tasks):
         category.sort()
     return view
@@ -368,34 +403,46 @@ def _name(org: Any, record_id: str | None) -> str:
     row = org.get(record_id) if record_id else None
     if row is None:
         return "?"
-    return str(row.get("Name") or " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or record_id)
+    return str(
+        row.get("Name") or " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or record_id
+    )
 
 
 def _activity_line(org: Any, row: dict[str, Any], zone: ZoneInfo, *, timed: bool) -> str:
     """“Subject” → people · Opportunity/Account, for a saved email (EmailMessage or Task) or Event."""
-    kind = org.type_of(row["Id"])
     subject = str(row.get("Subject") or "")
-    activity = row
-    if kind == "EmailMessage" and row.get("ActivityId"):
-        activity = org.get(row["ActivityId"]) or row
-    relation = "EventRelation" if org.type_of(activity["Id"]) == "Event" else "TaskRelation"
-    parent = "EventId" if relation == "EventRelation" else "TaskId"
-    people = [activity.get("WhoId")] if activity.get("WhoId") else []
-    for rel in org.records(relation):
-        if rel.get(parent) != activity["Id"] or rel.get("IsWhat"):
-            continue
-        if relation == "EventRelation" and not rel.get("IsParent"):
-            continue
-        if org.type_of(rel["RelationId"]) in ("Contact", "Lead") and rel["RelationId"] not in people:
-            people.append(rel["RelationId"])
-    what = activity.get("WhatId") or row.get("RelatedToId")
+    people = _people_of(org, row)
+    what = row.get("WhatId") or row.get("RelatedToId")
     parts = [", ".join(_name(org, p) for p in people) if people else "no people"]
     if what:
         parts.append(f"{_name(org, what)} ({org.type_of(what)})")
-    when = ""
-    if timed:
-        when = " " + _salesforce_when(row, zone)
+    when = " " + _salesforce_when(row, zone) if timed else ""
     return f"“{subject}”{when} → {' · '.join(parts)}"
+
+
+def _people_of(org: Any, row: dict[str, Any]) -> list[str]:
+    """The Contacts and Leads an activity is related to, primary first."""
+    kind = org.type_of(row["Id"])
+    if kind == "EmailMessage":
+        relations = [
+            (r["RelationId"], r)
+            for r in org.records("EmailMessageRelation")
+            if r.get("EmailMessageId") == row["Id"]
+        ]
+    else:
+        relation_type, parent = (
+            ("EventRelation", "EventId") if kind == "Event" else ("TaskRelation", "TaskId")
+        )
+        relations = [
+            (r["RelationId"], r)
+            for r in org.records(relation_type)
+            if r.get(parent) == row["Id"] and not r.get("IsWhat") and (kind != "Event" or r.get("IsParent"))
+        ]
+    people = [row["WhoId"]] if row.get("WhoId") else []
+    for relation_id, _ in relations:
+        if relation_id and org.type_of(relation_id) in ("Contact", "Lead") and relation_id not in people:
+            people.append(relation_id)
+    return people
 
 
 def _salesforce_when(row: dict[str, Any], zone: ZoneInfo) -> str:
@@ -413,7 +460,11 @@ def _google_when(event: dict[str, Any], zone: ZoneInfo) -> str:
     if "date" in start:
         return f"{datetime.fromisoformat(start['date']):%a %d %b} (all day)"
     if "dateTime" in start:
-        return datetime.fromisoformat(str(start["dateTime"]).replace("Z", "+00:00")).astimezone(zone).strftime("%a %d %b %H:%M")
+        return (
+            datetime.fromisoformat(str(start["dateTime"]).replace("Z", "+00:00"))
+            .astimezone(zone)
+            .strftime("%a %d %b %H:%M")
+        )
     return ""
 
 
@@ -473,23 +524,36 @@ class _GoogleReader:
         for task_list in self.pages("/tasks/v1/users/@me/lists", "items"):
             if task_list.get("title") == list_title:
                 return list(
-                    self.pages(f"/tasks/v1/lists/{task_list['id']}/tasks", "items", showCompleted="true", showHidden="true")
+                    self.pages(
+                        f"/tasks/v1/lists/{task_list['id']}/tasks",
+                        "items",
+                        showCompleted="true",
+                        showHidden="true",
+                    )
                 )
         return []
 
     def contacts(self, group_name: str) -> list[dict[str, Any]]:
         groups = self.get("/v1/contactGroups").get("contactGroups") or []
-        group = next((g for g in groups if g.get("name") == group_name or g.get("formattedName") == group_name), None)
+        group = next(
+            (g for g in groups if g.get("name") == group_name or g.get("formattedName") == group_name), None
+        )
         if group is None:
             return []
         people = self.pages(
-            "/v1/people/me/connections", "connections", personFields="names,emailAddresses,memberships", pageSize=200
+            "/v1/people/me/connections",
+            "connections",
+            personFields="names,emailAddresses,memberships",
+            pageSize=200,
         )
         wanted = group["resourceName"]
         return [
             p
             for p in people
-            if any((m.get("contactGroupMembership") or {}).get("contactGroupResourceName") == wanted for m in p.get("memberships") or [])
+            if any(
+                (m.get("contactGroupMembership") or {}).get("contactGroupResourceName") == wanted
+                for m in p.get("memberships") or []
+            )
         ]
 
 
@@ -550,7 +614,9 @@ def make_edits(sandbox: Sandbox) -> list[str]:
     edits.append(f"Gmail: a new email from Bob arrived: “{message['Subject']}” (Gmail API messages.insert)")
     review = next((e for e in scenario.calendar if e.get("key") == "renewal-review"), None)
     if review is not None:
-        found = google.get("/calendar/v3/calendars/primary/events", iCalUID=review["iCalUID"]).get("items") or []
+        found = (
+            google.get("/calendar/v3/calendars/primary/events", iCalUID=review["iCalUID"]).get("items") or []
+        )
         if found:
             event = found[0]
             start = datetime.fromisoformat(event["start"]["dateTime"]) + timedelta(hours=1)

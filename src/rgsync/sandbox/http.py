@@ -199,7 +199,8 @@ class EmulatorServer:
             self.calls.clear()
             self.log.clear()
 
-    def _dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request) -> Response:
+        """Count, fault-inject and answer one request (also used for the inner calls of a batch)."""
         name = self.emulator.route_name(request)
         with self._lock:
             self.calls[name] += 1
@@ -235,7 +236,7 @@ class EmulatorServer:
                     body=body,
                 )
                 try:
-                    response = server._dispatch(request)
+                    response = server.dispatch(request)
                 except _DroppedConnection:
                     self.close_connection = True
                     with contextlib.suppress(OSError):

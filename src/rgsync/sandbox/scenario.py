@@ -63,7 +63,17 @@ ORG_OBJECTS: dict[str, str] = {
     "events": "Event",
     "tasks": "Task",
 }
-USER_FIELDS = ("key", "Name", "FirstName", "LastName", "Email", "Username", "Alias", "Title", "TimeZoneSidKey")
+USER_FIELDS = (
+    "key",
+    "Name",
+    "FirstName",
+    "LastName",
+    "Email",
+    "Username",
+    "Alias",
+    "Title",
+    "TimeZoneSidKey",
+)
 FOLDER_LABELS: dict[str, tuple[str, ...]] = {
     "inbox": ("INBOX",),
     "sent": ("SENT",),
@@ -158,7 +168,9 @@ class Scenario:
         """
         external: dict[str, list[dict[str, Any]]] = {}
         for custom in self.custom_fields:
-            external.setdefault(custom["object"], []).append({"name": custom["name"], "external_id": custom["external_id"]})
+            external.setdefault(custom["object"], []).append(
+                {"name": custom["name"], "external_id": custom["external_id"]}
+            )
         users = sorted(self.users, key=lambda u: u["key"] != self.user.salesforce_user)
         return {
             "org": {
@@ -206,7 +218,9 @@ def load_scenario(path: str | Path, *, now: datetime | None = None) -> Scenario:
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ScenarioError(f"no scenario file at {file}; `rgsync sandbox serve --scenario FILE` needs one", file=file) from None
+        raise ScenarioError(
+            f"no scenario file at {file}; `rgsync sandbox serve --scenario FILE` needs one", file=file
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the scenario file {file}: {exc}", file=file) from None
     return parse_scenario(text, file, now=now)
@@ -226,7 +240,9 @@ def parse_scenario(text: str, file: Path | None = None, *, now: datetime | None 
         if found:
             line = int(found.group(1))
             detail = f"{_TOML_POSITION.sub('', message)} (column {found.group(2)})"
-            raise ScenarioError(f"{where} line {line}: not valid TOML: {detail}", file=file, line=line) from None
+            raise ScenarioError(
+                f"{where} line {line}: not valid TOML: {detail}", file=file, line=line
+            ) from None
         raise ScenarioError(f"{where}: not valid TOML: {message}", file=file) from None
     reader = Reader(file, Positions(text))
     return _Builder(data, reader, now or datetime.now(UTC)).build()
@@ -273,7 +289,9 @@ class _Builder:
         rules = self._validation_rules(org_data)
         for path, target in self.references:
             if target not in self.keys:
-                raise r.fail(path, f"'@{target}' refers to no record or user{did_you_mean(target, self.keys)}")
+                raise r.fail(
+                    path, f"'@{target}' refers to no record or user{did_you_mean(target, self.keys)}"
+                )
         mailbox = r.section(self.data, (), "mailbox")
         r.table(mailbox, ("mailbox",), ("emails", "calendar", "tasks", "contacts"))
         return Scenario(
@@ -308,10 +326,14 @@ class _Builder:
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise r.fail((*path, "time-zone"), f"'{zone_name}' is not an IANA time zone (e.g. Europe/Berlin)") from None
+            raise r.fail(
+                (*path, "time-zone"), f"'{zone_name}' is not an IANA time zone (e.g. Europe/Berlin)"
+            ) from None
         self.clock = Clock(self.now, zone)
         address = _address(r, data, path, "address")
-        aliases = tuple(_address_text(r, (*path, "aliases", n), a) for n, a in enumerate(r.texts(data, path, "aliases")))
+        aliases = tuple(
+            _address_text(r, (*path, "aliases", n), a) for n, a in enumerate(r.texts(data, path, "aliases"))
+        )
         return ScenarioUser(
             name=r.text(data, path, "name"),
             address=address,
@@ -321,7 +343,9 @@ class _Builder:
         )
 
     # -- org ---------------------------------------------------------------------------------
-    def _org_head(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    def _org_head(
+        self, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         r = self.r
         path: PathKey = ("org",)
         r.table(
@@ -345,8 +369,13 @@ class _Builder:
             obj = self._object(entry, at)
             name = r.text(entry, at, "name")
             if not name.endswith("__c") or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*__c", name):
-                raise r.fail((*at, "name"), f"'{name}' is not a custom field name; custom fields end in __c (e.g. Rgsync_Key__c)")
-            custom_fields.append({"object": obj, "name": name, "external_id": r.flag(entry, at, "external-id", True)})
+                raise r.fail(
+                    (*at, "name"),
+                    f"'{name}' is not a custom field name; custom fields end in __c (e.g. Rgsync_Key__c)",
+                )
+            custom_fields.append(
+                {"object": obj, "name": name, "external_id": r.flag(entry, at, "external-id", True)}
+            )
             # Known from here on, so records may set it.
             from rgsync.sandbox.salesforce.schema import custom_text_field
 
@@ -374,7 +403,9 @@ class _Builder:
         for known in self.objects:
             if known.lower() == name.lower():
                 return known
-        raise self.r.fail((*at, "object"), f"unknown Salesforce object '{name}'{did_you_mean(name, self.objects)}")
+        raise self.r.fail(
+            (*at, "object"), f"unknown Salesforce object '{name}'{did_you_mean(name, self.objects)}"
+        )
 
     def _key(self, entry: Mapping[str, Any], at: PathKey, obj: str, *, required: bool = True) -> str:
         r = self.r
@@ -388,7 +419,9 @@ class _Builder:
         self.keys[key] = obj
         return key
 
-    def _records(self, data: dict[str, Any], list_name: str, obj: str, user: ScenarioUser) -> list[dict[str, Any]]:
+    def _records(
+        self, data: dict[str, Any], list_name: str, obj: str, user: ScenarioUser
+    ) -> list[dict[str, Any]]:
         r = self.r
         sobject = self.objects[obj]
         rows: list[dict[str, Any]] = []
@@ -403,14 +436,21 @@ class _Builder:
                     continue
                 known = sobject.field(name)
                 if known is None:
-                    raise r.fail((*at, name), f"{obj} has no field '{name}'{did_you_mean(name, sobject.fields)}")
+                    raise r.fail(
+                        (*at, name), f"{obj} has no field '{name}'{did_you_mean(name, sobject.fields)}"
+                    )
                 record[known.name] = self._field_value(known.name, known.type, value, (*at, name))
             if sobject.field("OwnerId") is not None and "OwnerId" not in record:
                 record["OwnerId"] = f"@{user.salesforce_user}"
                 self.references.append(((*at,), user.salesforce_user))
             _record_defaults(obj, record)
             for required in sobject.fields.values():
-                if required.required and required.createable and required.default is None and required.name not in record:
+                if (
+                    required.required
+                    and required.createable
+                    and required.default is None
+                    and required.name not in record
+                ):
                     raise r.fail(at, f"a {obj} needs '{required.name}'")
             rows.append(record)
         return rows
@@ -423,8 +463,10 @@ class _Builder:
             self.references.append((at, value[1:]))
             return value
         if kind == "junctionidlist":
-            if not isinstance(value, list) or not all(isinstance(v, str) and v.startswith("@") for v in value):
-                raise r.fail(at, f"'{name}' takes a list of references like [\"@bob\", \"@carol\"]")
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and v.startswith("@") for v in value
+            ):
+                raise r.fail(at, f'\'{name}\' takes a list of references like ["@bob", "@carol"]')
             for n, item in enumerate(value):
                 self.references.append(((*at, n), item[1:]))
             return list(value)
@@ -455,7 +497,12 @@ class _Builder:
             label = r.text(entry, at, "label")
             developer = r.text(entry, at, "developer-name", re.sub(r"\W+", "_", label).strip("_"))
             views.append(
-                {"object": self._object(entry, at), "label": label, "developer_name": developer, "where": r.text(entry, at, "where", "") or None}
+                {
+                    "object": self._object(entry, at),
+                    "label": label,
+                    "developer_name": developer,
+                    "where": r.text(entry, at, "where", "") or None,
+                }
             )
         return views
 
@@ -469,9 +516,17 @@ class _Builder:
             name = r.text(entry, at, "field")
             known = self.objects[obj].field(name)
             if known is None:
-                raise r.fail((*at, "field"), f"{obj} has no field '{name}'{did_you_mean(name, self.objects[obj].fields)}")
+                raise r.fail(
+                    (*at, "field"),
+                    f"{obj} has no field '{name}'{did_you_mean(name, self.objects[obj].fields)}",
+                )
             rules.append(
-                {"object": obj, "field": known.name, "contains": r.text(entry, at, "contains"), "message": r.text(entry, at, "message")}
+                {
+                    "object": obj,
+                    "field": known.name,
+                    "contains": r.text(entry, at, "contains"),
+                    "message": r.text(entry, at, "message"),
+                }
             )
         return rules
 
@@ -528,7 +583,9 @@ class _Builder:
 
                 sent_at = parsedate_to_datetime(parsed.get("date", "")).astimezone(UTC)
             except (TypeError, ValueError):
-                raise r.fail((*at, "raw"), "the message has no usable Date header; add one or set 'when'") from None
+                raise r.fail(
+                    (*at, "raw"), "the message has no usable Date header; add one or set 'when'"
+                ) from None
         crlf = raw.replace("\r\n", "\n").replace("\n", "\r\n")
         return EmailEntry(
             key=key,
@@ -578,7 +635,10 @@ class _Builder:
             parent_key = r.text(entry, at, "in-reply-to")
             parent = by_key.get(parent_key)
             if parent is None:
-                raise r.fail((*at, "in-reply-to"), f"no earlier email has key '{parent_key}'{did_you_mean(parent_key, by_key)}")
+                raise r.fail(
+                    (*at, "in-reply-to"),
+                    f"no earlier email has key '{parent_key}'{did_you_mean(parent_key, by_key)}",
+                )
             thread = thread or parent.thread
         elif thread and thread in last_in_thread:
             parent = last_in_thread[thread]
@@ -588,9 +648,14 @@ class _Builder:
         headers = r.section(entry, at, "headers")
         for name, value in headers.items():
             if not isinstance(value, str) or not re.fullmatch(r"[!-9;-~]+", name):
-                raise r.fail((*at, "headers", name), "a header is a name and a text value, e.g. \"Auto-Submitted\" = \"auto-replied\"")
+                raise r.fail(
+                    (*at, "headers", name),
+                    'a header is a name and a text value, e.g. "Auto-Submitted" = "auto-replied"',
+                )
             if name.lower() in ("from", "to", "cc", "bcc", "subject", "date", "message-id"):
-                raise r.fail((*at, "headers", name), f"set '{name.lower()}' as a field of the email, not in headers")
+                raise r.fail(
+                    (*at, "headers", name), f"set '{name.lower()}' as a field of the email, not in headers"
+                )
             message[name] = value
         message.set_content(r.text(entry, at, "body", ""))
         if "html" in entry:
@@ -635,7 +700,10 @@ class _Builder:
                 if "end" in entry:
                     last = self._when(entry, at, "end")
                     if isinstance(last, datetime) or last < start:
-                        raise r.fail((*at, "end"), "an all-day item ends on a date (its last day), not before its start")
+                        raise r.fail(
+                            (*at, "end"),
+                            "an all-day item ends on a date (its last day), not before its start",
+                        )
                     days = (last - start).days + 1
                 else:
                     days = max(1, self._duration(entry, at, timedelta(days=1)).days)
@@ -649,7 +717,9 @@ class _Builder:
             for name, target in (("location", "location"), ("description", "description")):
                 if name in entry:
                     event[target] = r.text(entry, at, name)
-            organizer = _address_text(r, (*at, "organizer"), r.text(entry, at, "organizer", f"{user.name} <{user.address}>"))
+            organizer = _address_text(
+                r, (*at, "organizer"), r.text(entry, at, "organizer", f"{user.name} <{user.address}>")
+            )
             organizer_address = parseaddr(organizer)[1].lower()
             mine = {user.address.lower(), *(a.lower() for a in user.aliases)}
             is_mine = organizer_address in mine
@@ -657,7 +727,9 @@ class _Builder:
             event["creator"] = dict(event["organizer"])
             attendees = self._attendees(entry, at)
             if not is_mine and "response" not in entry:
-                raise r.fail(at, "an invitation needs your 'response': accepted, tentative, declined or needs-action")
+                raise r.fail(
+                    at, "an invitation needs your 'response': accepted, tentative, declined or needs-action"
+                )
             if is_mine and "response" in entry:
                 raise r.fail((*at, "response"), "you organise this item, so there is no response to give")
             if attendees or not is_mine:
@@ -667,7 +739,14 @@ class _Builder:
                 if is_mine:
                     head[0]["self"] = True
                 elif user.address.lower() not in listed:
-                    head.append({"email": user.address, "displayName": user.name, "self": True, "responseStatus": response})
+                    head.append(
+                        {
+                            "email": user.address,
+                            "displayName": user.name,
+                            "self": True,
+                            "responseStatus": response,
+                        }
+                    )
                 for attendee in attendees:
                     if attendee["email"].lower() in mine:
                         attendee["self"] = True
@@ -680,7 +759,10 @@ class _Builder:
             recurrence = r.texts(entry, at, "recurrence")
             for i, rule in enumerate(recurrence):
                 if not rule.startswith(("RRULE:", "EXDATE", "RDATE")):
-                    raise r.fail((*at, "recurrence", i), f"'{rule}' is not a recurrence rule like \"RRULE:FREQ=WEEKLY;COUNT=3\"")
+                    raise r.fail(
+                        (*at, "recurrence", i),
+                        f"'{rule}' is not a recurrence rule like \"RRULE:FREQ=WEEKLY;COUNT=3\"",
+                    )
             if recurrence:
                 event["recurrence"] = recurrence
             event["status"] = "cancelled" if r.flag(entry, at, "cancelled", False) else "confirmed"
@@ -696,7 +778,9 @@ class _Builder:
         except ValueError as exc:
             raise self.r.fail((*at, "duration"), str(exc)) from None
 
-    def _choice(self, entry: Mapping[str, Any], at: PathKey, key: str, choices: Mapping[str, Any], default: str) -> str:
+    def _choice(
+        self, entry: Mapping[str, Any], at: PathKey, key: str, choices: Mapping[str, Any], default: str
+    ) -> str:
         value = self.r.text(entry, at, key, default).lower()
         if value not in choices:
             raise self.r.fail((*at, key), f"'{value}' is not understood{did_you_mean(value, choices)}")
@@ -706,7 +790,10 @@ class _Builder:
         r = self.r
         raw = entry.get("attendees", [])
         if not isinstance(raw, list):
-            raise r.fail((*at, "attendees"), 'expected a list like ["bob@globex.com", {address = "carol@initech.com", response = "declined"}]')
+            raise r.fail(
+                (*at, "attendees"),
+                'expected a list like ["bob@globex.com", {address = "carol@initech.com", response = "declined"}]',
+            )
         attendees: list[dict[str, Any]] = []
         for i, item in enumerate(raw):
             where: PathKey = (*at, "attendees", i)
@@ -718,7 +805,9 @@ class _Builder:
                 person = _person(address)
                 if "name" in item:
                     person["displayName"] = r.text(item, where, "name")
-                person["responseStatus"] = RESPONSES[self._choice(item, where, "response", RESPONSES, "accepted")]
+                person["responseStatus"] = RESPONSES[
+                    self._choice(item, where, "response", RESPONSES, "accepted")
+                ]
                 attendees.append(person)
             else:
                 raise r.fail(where, "an attendee is an address or a table {address = …, response = …}")
@@ -742,7 +831,10 @@ class _Builder:
                 if done is True:
                     task["status"], task["completed"] = "completed", _rfc3339(self.now, UTC)
                 elif done is not False:
-                    task["status"], task["completed"] = "completed", _rfc3339(self._as_datetime(self._when(entry, at, "completed")), UTC)
+                    task["status"], task["completed"] = (
+                        "completed",
+                        _rfc3339(self._as_datetime(self._when(entry, at, "completed")), UTC),
+                    )
             task["key"] = r.text(entry, at, "key", f"task-{n + 1}")
             lists.setdefault(r.text(entry, at, "list", DEFAULT_TASK_LIST), []).append(task)
         return lists
@@ -755,15 +847,23 @@ class _Builder:
             r.table(entry, at, CONTACT_FIELDS)
             if "last-name" not in entry and "first-name" not in entry:
                 raise r.fail(at, "a contact needs a 'first-name' or 'last-name'")
-            name = {"givenName": r.text(entry, at, "first-name", ""), "familyName": r.text(entry, at, "last-name", "")}
+            name = {
+                "givenName": r.text(entry, at, "first-name", ""),
+                "familyName": r.text(entry, at, "last-name", ""),
+            }
             person: dict[str, Any] = {"names": [{k: v for k, v in name.items() if v}]}
-            emails = [_address_text(r, (*at, "emails", i), e) for i, e in enumerate(r.texts(entry, at, "emails"))]
+            emails = [
+                _address_text(r, (*at, "emails", i), e) for i, e in enumerate(r.texts(entry, at, "emails"))
+            ]
             if emails:
                 person["emailAddresses"] = [{"value": parseaddr(e)[1]} for e in emails]
             phones = r.texts(entry, at, "phones")
             if phones:
                 person["phoneNumbers"] = [{"value": p} for p in phones]
-            organization = {k: r.text(entry, at, f, "") for k, f in (("name", "company"), ("title", "title"), ("department", "department"))}
+            organization = {
+                k: r.text(entry, at, f, "")
+                for k, f in (("name", "company"), ("title", "title"), ("department", "department"))
+            }
             if any(organization.values()):
                 person["organizations"] = [{k: v for k, v in organization.items() if v}]
             if "notes" in entry:
@@ -786,7 +886,9 @@ def _address_text(r: Reader, at: PathKey, value: str) -> str:
     """Check `Name <addr>` or `addr` and return it as written."""
     parsed = getaddresses([value])
     if len(parsed) != 1 or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z0-9-]+", parsed[0][1]):
-        raise r.fail(at, f"'{value}' is not an email address (write bob@globex.com or \"Bob Baker <bob@globex.com>\")")
+        raise r.fail(
+            at, f"'{value}' is not an email address (write bob@globex.com or \"Bob Baker <bob@globex.com>\")"
+        )
     return value
 
 
@@ -819,7 +921,12 @@ def _salesforce_time(when: date | datetime, kind: str, clock: Clock) -> str:
 
 def _record_defaults(obj: str, record: dict[str, Any]) -> None:
     """Fill what a scenario author would otherwise repeat: an Event's end and duration."""
-    if obj == "Event" and "StartDateTime" in record and "EndDateTime" not in record and "DurationInMinutes" not in record:
+    if (
+        obj == "Event"
+        and "StartDateTime" in record
+        and "EndDateTime" not in record
+        and "DurationInMinutes" not in record
+    ):
         start = datetime.strptime(record["StartDateTime"], "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC)
         record["EndDateTime"] = (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 

@@ -28,7 +28,9 @@ PathKey = tuple[str | int, ...]
 class ScenarioError(UsageError):
     """A scenario file problem (exit 2): the message names the file, the line and the field."""
 
-    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None, field: str = "") -> None:
+    def __init__(
+        self, message: str, *, file: Path | None = None, line: int | None = None, field: str = ""
+    ) -> None:
         super().__init__(message)
         self.file = file
         self.line = line
@@ -283,8 +285,12 @@ _RELATIVE = re.compile(
     r"\s*(?:(?P<hour>\d{1,2}):(?P<minute>\d{2}))?$",
     re.IGNORECASE,
 )
-_DURATION = re.compile(r"^(?:(?P<days>\d+)\s*d)?\s*(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m)?$", re.IGNORECASE)
-TIME_HELP = 'write e.g. "-2d 10:00", "+1d 09:00", "-3h", "today", "now" or an ISO date/time like 2026-11-28T10:00:00Z'
+_DURATION = re.compile(
+    r"^(?:(?P<days>\d+)\s*d)?\s*(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m)?$", re.IGNORECASE
+)
+TIME_HELP = (
+    'write e.g. "-2d 10:00", "+1d 09:00", "-3h", "today", "now" or an ISO date/time like 2026-11-28T10:00:00Z'
+)
 
 
 @dataclass(frozen=True)
@@ -338,11 +344,15 @@ def _relative(match: re.Match[str], clock: Clock, original: str) -> date | datet
     days = timedelta(days=amount * (7 if unit == "w" else 1)) if unit in ("d", "w") else timedelta(0)
     if match["hour"] is not None:
         if base == "now" or unit in ("m", "h"):
-            raise ValueError(f'"{original}": a clock time goes with a day ("-2d 10:00"), not with hours; {TIME_HELP}')
+            raise ValueError(
+                f'"{original}": a clock time goes with a day ("-2d 10:00"), not with hours; {TIME_HELP}'
+            )
         return clock.at(clock.today + days, _clock_time(int(match["hour"]), int(match["minute"]), original))
     if unit in ("m", "h"):
         if base == "today":
-            raise ValueError(f'"{original}": write "now{match["sign"]}{abs(amount)}{unit}" for a time from now; {TIME_HELP}')
+            raise ValueError(
+                f'"{original}": write "now{match["sign"]}{abs(amount)}{unit}" for a time from now; {TIME_HELP}'
+            )
         return clock.now + (timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount))
     if base == "now":
         return clock.now + days
@@ -363,7 +373,9 @@ def parse_duration(value: object) -> timedelta:
         match = _DURATION.match(value.strip())
         if value.strip() and match and any(match.groupdict().values()):
             length = timedelta(
-                days=int(match["days"] or 0), hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0)
+                days=int(match["days"] or 0),
+                hours=int(match["hours"] or 0),
+                minutes=int(match["minutes"] or 0),
             )
             if length > timedelta(0):
                 return length

@@ -209,7 +209,11 @@ def write_settings(sandbox: Sandbox) -> Path:
         with contextlib.suppress(Exception):
             if first.key:
                 path = ("settings", *key_by_name(first.key).path)
-        detail = first.message.split(": ", 1)[-1] if first.message.startswith(str(settings_file)) else first.message
+        detail = (
+            first.message.split(": ", 1)[-1]
+            if first.message.startswith(str(settings_file))
+            else first.message
+        )
         raise sandbox.scenario.fail(path, f"refused by the settings file: {detail}")
     return settings_file
 

@@ -19,6 +19,7 @@ from rgsync.engine import calendar as calendar_rules
 from rgsync.engine import contacts as contact_rules
 from rgsync.engine import emails as email_rules
 from rgsync.engine import tasks as task_rules
+from rgsync.engine.email_items import message_key
 from rgsync.engine.types import (
     Action,
     AutoResolve,
@@ -71,6 +72,9 @@ ORG_INFO_MAX_AGE = timedelta(days=1)
 # Back-off after the API budget guard stops a session (SPEC §7.4): 30 min, 2.5 h, 4.5 h, then 4.5 h.
 BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedelta(hours=4, minutes=30))
 TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
+# Emails planned and written together: two full Salesforce collections of 200 (SPEC §10), and
+# four lookups for the lot, while memory stays bounded by the chunk, not the mailbox.
+EMAIL_CHUNK = 400
 T = TypeVar("T")
 
 
@@ -267,7 +271,11 @@ class SyncSession(PlanExecution):
         summary: StreamSummary,
         result: SessionResult,
     ) -> None:
-        links = self.state.links(Stream.EMAILS)
+        """Emails (SPEC §3), a chunk of pages at a time so memory stays flat and writes fill batches.
+
+        Pages are gathered until a chunk holds `EMAIL_CHUNK` emails (whole Salesforce collections),
+        planned and written together; the cursor of the chunk's last page is committed only then.
+        """
         tracked = {
             thread: ThreadLinks(thread, who, what)
             for thread, (who, what) in self.state.tracked_threads().items()
@@ -277,23 +285,33 @@ class SyncSession(PlanExecution):
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
             pages = self._read_mailbox(Stream.EMAILS, cursor, read)
+        chunk: list[EmailItem] = []
+        chunk_cursor: str | None = None
+
+        def flush() -> None:
+            if chunk:
+                links = self.state.links_for(
+                    Stream.EMAILS, [e.mailbox_id for e in chunk], [message_key(e) for e in chunk]
+                )
+                ctx = StreamContext(
+                    identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
+                )
+                self._email_page(list(chunk), ctx, tracked, options, summary, result)
+            if chunk_cursor and not options.dry_run and not options.manual:
+                self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
+            chunk.clear()
+
         for page in pages:
             if page.reset:
                 self._cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
             emails = [i for i in page.items if isinstance(i, EmailItem)]
             summary.changes_read[Side.MAILBOX.value] += len(emails)
-            if emails:
-                ctx = StreamContext(
-                    identity=identity,
-                    rules=rules,
-                    now=now,
-                    links=links,
-                    first_session=cursor is None,
-                )
-                self._email_page(emails, ctx, tracked, options, summary, result)
-            if page.cursor and not options.dry_run and not options.manual:
-                self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, page.cursor)
-            links = self.state.links(Stream.EMAILS) if not options.dry_run else links
+            chunk.extend(emails)
+            chunk_cursor = page.cursor or chunk_cursor
+            if len(chunk) >= EMAIL_CHUNK:
+                flush()
+                chunk_cursor = None
+        flush()
 
     def _fetch(self, mailbox_id: str) -> Page:
         return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)

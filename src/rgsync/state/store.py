@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ def _session_from_row(row: sqlite3.Row) -> SessionRecord:
         summary=json.loads(row["summary"]),
         dry_run=bool(row["dry_run"]),
     )
+
+
+# SQLite allows at least 999 bound parameters per statement; stay well below.
+_IN_CHUNK = 500
 
 
 class StateStore(IssueLog):
@@ -95,6 +100,30 @@ class StateStore(IssueLog):
             (stream.value,),
         )
         return {row["mailbox_id"]: _link_from_row(stream, row) for row in rows}
+
+    def links_for(
+        self, stream: Stream, mailbox_ids: Iterable[str] = (), natural_keys: Iterable[str] = ()
+    ) -> dict[str, Link]:
+        """The links of a stream whose mailbox id or natural key is among those given, by mailbox id.
+
+        The emails stream grows without bound, so a session asks only about the page at hand
+        instead of loading every link (SPEC §10: memory stays flat as the mailbox grows).
+        """
+        found: dict[str, Link] = {}
+        for column, values in (
+            ("mailbox_id", sorted(set(mailbox_ids))),
+            ("natural_key", sorted(set(natural_keys))),
+        ):
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                rows = self._all(
+                    "SELECT mailbox_id, salesforce_id, origin, fields, natural_key FROM links "
+                    f"WHERE stream = ? AND {column} IN ({', '.join('?' * len(chunk))})",
+                    (stream.value, *chunk),
+                )
+                for row in rows:
+                    found[row["mailbox_id"]] = _link_from_row(stream, row)
+        return found
 
     def link_by_salesforce_id(self, stream: Stream, salesforce_id: str) -> Link | None:
         """The link of a Salesforce record in a stream, or None when it is not linked."""

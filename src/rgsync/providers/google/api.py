@@ -151,7 +151,9 @@ def provider_error(exc: BaseException, what: str) -> ProviderError | None:
                 advice=RECONNECT_ADVICE,
             )
         if status == 403 and reasons & QUOTA_REASONS:
-            return FatalError(text, code="MAIL-QUOTA", advice="Google's daily quota is used up; rgsync tries again later")
+            return FatalError(
+                text, code="MAIL-QUOTA", advice="Google's daily quota is used up; rgsync tries again later"
+            )
         if status == 403:
             return FatalError(
                 text,
@@ -171,14 +173,18 @@ def provider_error(exc: BaseException, what: str) -> ProviderError | None:
         return ItemError(text, code="MAIL-REFUSED")
     if isinstance(exc, google.auth.exceptions.RefreshError):
         if getattr(exc, "retryable", False):
-            return RetriableError(f"Google's sign-in service did not answer ({what})", code="MAIL-UNAVAILABLE")
+            return RetriableError(
+                f"Google's sign-in service did not answer ({what})", code="MAIL-UNAVAILABLE"
+            )
         return AuthError(
             "the Gmail sign-in was revoked or has expired: Google refused to refresh it",
             code="MAIL-AUTH",
             advice=RECONNECT_ADVICE,
         )
     if isinstance(exc, google.auth.exceptions.TransportError):
-        return RetriableError(f"could not reach Google's sign-in service ({what}): {exc}", code="MAIL-UNAVAILABLE")
+        return RetriableError(
+            f"could not reach Google's sign-in service ({what}): {exc}", code="MAIL-UNAVAILABLE"
+        )
     if isinstance(exc, httplib2.error.ServerNotFoundError):
         return RetriableError(f"could not reach Google ({what}): {exc}", code="MAIL-UNAVAILABLE")
     if isinstance(exc, (OSError, socket.timeout, http.client.HTTPException, httplib2.HttpLib2Error)):

@@ -76,7 +76,9 @@ def _parse_time(value: str) -> datetime:
 class CalendarEvents:
     """The events stream of the primary calendar (see the module docstring)."""
 
-    def __init__(self, api: GoogleApi, *, address: str, aliases: Collection[str], time_zone: str | None) -> None:
+    def __init__(
+        self, api: GoogleApi, *, address: str, aliases: Collection[str], time_zone: str | None
+    ) -> None:
         """`address`/`aliases` recognise the user among attendees; `time_zone` (IANA) is what
         timed events are written in (UTC when None)."""
         self.api = api
@@ -119,7 +121,9 @@ class CalendarEvents:
         }
         yield from self._pages(self._list(params, None), params, full=True, reset=reset)
 
-    def _pages(self, response: dict[str, Any], params: Mapping[str, Any], *, full: bool, reset: bool) -> Iterator[Page]:
+    def _pages(
+        self, response: dict[str, Any], params: Mapping[str, Any], *, full: bool, reset: bool
+    ) -> Iterator[Page]:
         while True:
             token = response.get("nextPageToken")
             items: list[CalendarItem] = []
@@ -153,7 +157,11 @@ class CalendarEvents:
         all_day = "date" in start_spec and "dateTime" not in start_spec
         if all_day:
             start = day_start(date.fromisoformat(str(start_spec["date"])))
-            end = day_start(date.fromisoformat(str(end_spec["date"]))) if end_spec.get("date") else start + timedelta(days=1)
+            end = (
+                day_start(date.fromisoformat(str(end_spec["date"])))
+                if end_spec.get("date")
+                else start + timedelta(days=1)
+            )
         else:
             start = _parse_time(str(start_spec.get("dateTime")))
             end = _parse_time(str(end_spec.get("dateTime") or start_spec.get("dateTime")))
@@ -177,7 +185,11 @@ class CalendarEvents:
             if spec.get("resource") or not spec.get("email"):
                 continue  # rooms and equipment are not people
             email = str(spec["email"]).lower()
-            response = Response.ORGANIZER if spec.get("organizer") else _RESPONSES.get(str(spec.get("responseStatus")), Response.NONE)
+            response = (
+                Response.ORGANIZER
+                if spec.get("organizer")
+                else _RESPONSES.get(str(spec.get("responseStatus")), Response.NONE)
+            )
             attendees.append(Attendee(Address(email, str(spec.get("displayName") or "")), response))
             if spec.get("self") or email in self.me:
                 my_response = response
@@ -220,11 +232,21 @@ class CalendarEvents:
         if all_day:
             return {"date": moment.astimezone(UTC).date().isoformat(), "dateTime": None, "timeZone": None}
         if self.time_zone:
-            return {"dateTime": moment.astimezone(ZoneInfo(self.time_zone)).isoformat(), "timeZone": self.time_zone, "date": None}
-        return {"dateTime": moment.astimezone(UTC).isoformat().replace("+00:00", "Z"), "timeZone": "UTC", "date": None}
+            return {
+                "dateTime": moment.astimezone(ZoneInfo(self.time_zone)).isoformat(),
+                "timeZone": self.time_zone,
+                "date": None,
+            }
+        return {
+            "dateTime": moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "timeZone": "UTC",
+            "date": None,
+        }
 
     @staticmethod
-    def _attendees(attendees: Sequence[Attendee], current: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    def _attendees(
+        attendees: Sequence[Attendee], current: Sequence[Mapping[str, Any]] = ()
+    ) -> list[dict[str, Any]]:
         """Attendee resources; people already invited keep their answer (Google owns it)."""
         known = {str(a.get("email", "")).lower(): a for a in current}
         out = []
@@ -281,7 +303,11 @@ class CalendarEvents:
     def _create(self, write: Create) -> WriteResult:
         item = write.record
         if not isinstance(item, CalendarItem):
-            return WriteResult(ok=False, error_code="MAIL-REFUSED", message=f"cannot create {type(item).__name__} in the calendar")
+            return WriteResult(
+                ok=False,
+                error_code="MAIL-REFUSED",
+                message=f"cannot create {type(item).__name__} in the calendar",
+            )
         body = self.body_for(item)
         salesforce_id = item.salesforce_id or write.key
         event_id = event_id_for(salesforce_id)
@@ -296,10 +322,14 @@ class CalendarEvents:
                 raise
         # The id is taken: an earlier attempt of this very insert got through. A copy the user
         # deleted since is brought back (Google keeps deleted ids), else it is adopted as is.
-        current = self.api.execute(self._events.get(calendarId=CALENDAR, eventId=event_id), "the event just created")
+        current = self.api.execute(
+            self._events.get(calendarId=CALENDAR, eventId=event_id), "the event just created"
+        )
         if current.get("status") == "cancelled":
             body["status"] = "confirmed"
-            restore = self._events.update(calendarId=CALENDAR, eventId=event_id, body=body, sendUpdates="none")
+            restore = self._events.update(
+                calendarId=CALENDAR, eventId=event_id, body=body, sendUpdates="none"
+            )
             self.api.execute(restore, f"restoring the event '{item.subject}'")
         return WriteResult(ok=True, id=event_id)
 
@@ -307,8 +337,14 @@ class CalendarEvents:
         changes = dict(write.changes)
         body: dict[str, Any] = {}
         current: dict[str, Any] | None = None
-        if ("attendees" in changes) or (any(f in changes for f in _TIME_FIELDS) and not all(f in changes for f in _TIME_FIELDS)):
-            current = dict(self.api.execute(self._events.get(calendarId=CALENDAR, eventId=write.id), "the event to change"))
+        if ("attendees" in changes) or (
+            any(f in changes for f in _TIME_FIELDS) and not all(f in changes for f in _TIME_FIELDS)
+        ):
+            current = dict(
+                self.api.execute(
+                    self._events.get(calendarId=CALENDAR, eventId=write.id), "the event to change"
+                )
+            )
         if any(f in changes for f in _TIME_FIELDS):
             # Start, end and all-day go together: what did not change comes from the event itself.
             known = self.to_item(current) if current is not None else None
@@ -363,7 +399,10 @@ class CalendarEvents:
         for group in chunks(wanted, 50):
             requests = {
                 sid: self._events.list(
-                    calendarId=CALENDAR, privateExtendedProperty=f"{TAG}={sid}", showDeleted=False, maxResults=10
+                    calendarId=CALENDAR,
+                    privateExtendedProperty=f"{TAG}={sid}",
+                    showDeleted=False,
+                    maxResults=10,
                 )
                 for sid in group
             }

@@ -84,7 +84,9 @@ class GmailEmails:
     def label_names(self) -> dict[str, str]:
         """User label id → name, read once per session (labels.list) and kept up to date by `mark`."""
         if self._labels is None:
-            response = self.api.execute(self._gmail.users().labels().list(userId=USER), "the Gmail label list")
+            response = self.api.execute(
+                self._gmail.users().labels().list(userId=USER), "the Gmail label list"
+            )
             self._labels = {
                 str(label["id"]): str(label.get("name") or label["id"])
                 for label in response.get("labels", [])
@@ -102,7 +104,9 @@ class GmailEmails:
     def _create_label(self, name: str) -> str:
         body = {"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
         try:
-            created = self.api.execute(self._gmail.users().labels().create(userId=USER, body=body), f"creating the label '{name}'")
+            created = self.api.execute(
+                self._gmail.users().labels().create(userId=USER, body=body), f"creating the label '{name}'"
+            )
         except ItemError as exc:
             if exc.code != "MAIL-DUPLICATE":
                 raise
@@ -145,8 +149,16 @@ class GmailEmails:
         for label in ("INBOX", "SENT"):
             token: str | None = None
             while True:
-                request = self._gmail.users().messages().list(
-                    userId=USER, labelIds=[label], q=f"after:{after}", maxResults=LIST_PAGE, pageToken=token
+                request = (
+                    self._gmail.users()
+                    .messages()
+                    .list(
+                        userId=USER,
+                        labelIds=[label],
+                        q=f"after:{after}",
+                        maxResults=LIST_PAGE,
+                        pageToken=token,
+                    )
                 )
                 response = self.api.execute(request, f"the {label} message list")
                 for message in response.get("messages", []):
@@ -162,12 +174,16 @@ class GmailEmails:
         labelled: list[tuple[str, list[str]]] = []
         token: str | None = None
         while True:
-            request = self._gmail.users().history().list(
-                userId=USER,
-                startHistoryId=cursor,
-                historyTypes=["messageAdded", "labelAdded"],
-                maxResults=LIST_PAGE,
-                pageToken=token,
+            request = (
+                self._gmail.users()
+                .history()
+                .list(
+                    userId=USER,
+                    startHistoryId=cursor,
+                    historyTypes=["messageAdded", "labelAdded"],
+                    maxResults=LIST_PAGE,
+                    pageToken=token,
+                )
             )
             response = self.api.execute(request, "the Gmail history")
             for record in response.get("history", []):
@@ -248,7 +264,9 @@ class GmailEmails:
             message = self.api.execute(request, f"the email {mailbox_id}")
         except ItemError as exc:
             if exc.code in ("MAIL-NOT-FOUND", "MAIL-REFUSED"):
-                raise ItemError(f"no email with id {mailbox_id!r} in the mailbox", code="MAIL-NOT-FOUND") from exc
+                raise ItemError(
+                    f"no email with id {mailbox_id!r} in the mailbox", code="MAIL-NOT-FOUND"
+                ) from exc
             raise
         return Page(items=(self.to_email(message),))
 
@@ -286,7 +304,9 @@ class GmailEmails:
             return {mid: WriteResult(ok=True, id=mid) for mid in ids}
         except ItemError as exc:
             if len(ids) == 1:
-                return {ids[0]: WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)}
+                return {
+                    ids[0]: WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
+                }
         # One bad id spoils the whole call: label the emails one by one to find it.
         out: dict[str, WriteResult] = {}
         for mid in ids:

@@ -83,10 +83,15 @@ class GoogleMailbox:
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete items of `stream`; one result per write, in order."""
         if stream is Stream.EMAILS:
-            return [WriteResult(ok=False, error_code="MAIL-REFUSED", message="emails are never written") for _ in writes]
+            return [
+                WriteResult(ok=False, error_code="MAIL-REFUSED", message="emails are never written")
+                for _ in writes
+            ]
         results: list[WriteResult | None] = [self._done.get(_key(stream, w)) for w in writes]
         self._settle_uncertain(stream, writes, results)
-        target = {Stream.EVENTS: self.calendar, Stream.TASKS: self.tasks, Stream.CONTACTS: self.people}[stream]
+        target = {Stream.EVENTS: self.calendar, Stream.TASKS: self.tasks, Stream.CONTACTS: self.people}[
+            stream
+        ]
         try:
             target.apply(writes, results)
         except RetriableError:
@@ -99,13 +104,19 @@ class GoogleMailbox:
             for write, result in zip(writes, results, strict=True):
                 if result is not None and result.ok:
                     self._done[_key(stream, write)] = result
-        return [r or WriteResult(ok=False, error_code="MAIL-ERROR", message="not carried out") for r in results]
+        return [
+            r or WriteResult(ok=False, error_code="MAIL-ERROR", message="not carried out") for r in results
+        ]
 
-    def _settle_uncertain(self, stream: Stream, writes: Sequence[Write], results: list[WriteResult | None]) -> None:
+    def _settle_uncertain(
+        self, stream: Stream, writes: Sequence[Write], results: list[WriteResult | None]
+    ) -> None:
         uncertain = self._uncertain.get(stream)
         if not uncertain:
             return
-        pending = {_tag(w) for n, w in enumerate(writes) if isinstance(w, Create) and results[n] is None} & uncertain
+        pending = {
+            _tag(w) for n, w in enumerate(writes) if isinstance(w, Create) and results[n] is None
+        } & uncertain
         if not pending:
             return
         found = self.find_tagged(stream, pending)

@@ -335,7 +335,9 @@ def _part_text(part: Message, problems: list[str]) -> str:
 class _TextExtractor(HTMLParser):
     """Plain text from HTML: script/style dropped, block elements on their own lines."""
 
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"})
+    BLOCKS = frozenset(
+        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

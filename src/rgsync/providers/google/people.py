@@ -26,7 +26,9 @@ from rgsync.providers.base import ItemError
 from rgsync.providers.google.api import GoogleApi, chunks
 
 TAG = "rgsync_salesforce_id"
-PERSON_FIELDS = "names,emailAddresses,phoneNumbers,organizations,addresses,biographies,memberships,clientData,metadata"
+PERSON_FIELDS = (
+    "names,emailAddresses,phoneNumbers,organizations,addresses,biographies,memberships,clientData,metadata"
+)
 CREATE_LIMIT = 200
 UPDATE_LIMIT = 200
 DELETE_LIMIT = 500
@@ -48,7 +50,14 @@ _PERSON_FIELD = {
     "salesforce_id": "clientData",
 }
 # Output-only parts of People field entries; sending them back is pointless or refused.
-_OUTPUT_ONLY = ("metadata", "formattedType", "canonicalForm", "displayName", "displayNameLastFirst", "unstructuredName")
+_OUTPUT_ONLY = (
+    "metadata",
+    "formattedType",
+    "canonicalForm",
+    "displayName",
+    "displayNameLastFirst",
+    "unstructuredName",
+)
 
 
 def _first(entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -90,10 +99,15 @@ class GooglePeople:
             token: str | None = None
             found: str | None = None
             while found is None:
-                response = self.api.execute(self._groups.list(pageSize=1000, pageToken=token), "the contact groups")
+                response = self.api.execute(
+                    self._groups.list(pageSize=1000, pageToken=token), "the contact groups"
+                )
                 for entry in response.get("contactGroups", []):
                     name = str(entry.get("name") or entry.get("formattedName") or "")
-                    if entry.get("groupType", "USER_CONTACT_GROUP") == "USER_CONTACT_GROUP" and name.strip().lower() == self.group_name.strip().lower():
+                    if (
+                        entry.get("groupType", "USER_CONTACT_GROUP") == "USER_CONTACT_GROUP"
+                        and name.strip().lower() == self.group_name.strip().lower()
+                    ):
                         found = str(entry["resourceName"])
                         break
                 token = response.get("nextPageToken")
@@ -102,9 +116,14 @@ class GooglePeople:
             if found is None:
                 body = {"contactGroup": {"name": self.group_name}}
                 try:
-                    created = self.api.execute(self._groups.create(body=body), f"creating the contact group '{self.group_name}'")
+                    created = self.api.execute(
+                        self._groups.create(body=body), f"creating the contact group '{self.group_name}'"
+                    )
                 except ItemError as exc:
-                    raise ItemError(f"the contact group '{self.group_name}' could not be created: {exc.message}", code=exc.code) from exc
+                    raise ItemError(
+                        f"the contact group '{self.group_name}' could not be created: {exc.message}",
+                        code=exc.code,
+                    ) from exc
                 found = str(created["resourceName"])
             self._group = found
         return self._group
@@ -136,9 +155,13 @@ class GooglePeople:
                 yield from self._pages(first, group, token, full=False, reset=False)
                 return
         group = self.group()
-        yield from self._pages(self._connections(None, None), group, None, full=True, reset=cursor is not None)
+        yield from self._pages(
+            self._connections(None, None), group, None, full=True, reset=cursor is not None
+        )
 
-    def _pages(self, response: dict[str, Any], group: str, sync_token: str | None, *, full: bool, reset: bool) -> Iterator[Page]:
+    def _pages(
+        self, response: dict[str, Any], group: str, sync_token: str | None, *, full: bool, reset: bool
+    ) -> Iterator[Page]:
         while True:
             items: list[ContactItem] = []
             deleted: list[str] = []
@@ -153,8 +176,14 @@ class GooglePeople:
                     deleted.append(name)
             token = response.get("nextPageToken")
             last = not token
-            cursor = _write_cursor(group, str(response["nextSyncToken"])) if last and response.get("nextSyncToken") else None
-            yield Page(items=tuple(items), deleted=tuple(deleted), cursor=cursor, full=full, last=last, reset=reset)
+            cursor = (
+                _write_cursor(group, str(response["nextSyncToken"]))
+                if last and response.get("nextSyncToken")
+                else None
+            )
+            yield Page(
+                items=tuple(items), deleted=tuple(deleted), cursor=cursor, full=full, last=last, reset=reset
+            )
             if last:
                 return
             response = self._connections(sync_token, token)
@@ -167,11 +196,20 @@ class GooglePeople:
         phones = person.get("phoneNumbers") or []
         mobile = next((p for p in phones if _is_mobile(p)), {})
         others = [p for p in phones if not _is_mobile(p)]
-        phone = next((p for p in others if str(p.get("type") or "").lower() == "work"), others[0] if others else {})
+        phone = next(
+            (p for p in others if str(p.get("type") or "").lower() == "work"), others[0] if others else {}
+        )
         organization = _first(person.get("organizations") or [])
         address = _first(person.get("addresses") or [])
         notes = _first(person.get("biographies") or [])
-        tag = next((str(d.get("value")) for d in person.get("clientData") or () if d.get("key") == TAG and d.get("value")), None)
+        tag = next(
+            (
+                str(d.get("value"))
+                for d in person.get("clientData") or ()
+                if d.get("key") == TAG and d.get("value")
+            ),
+            None,
+        )
         updated = None
         for source in (person.get("metadata") or {}).get("sources") or ():
             if source.get("updateTime"):
@@ -263,11 +301,15 @@ class GooglePeople:
                     country=mailing.country,
                 )
                 addresses[0].pop("formattedValue", None)  # Google rebuilds it from the parts
-                if not any((mailing.street, mailing.city, mailing.state, mailing.postal_code, mailing.country)):
+                if not any(
+                    (mailing.street, mailing.city, mailing.state, mailing.postal_code, mailing.country)
+                ):
                     addresses = addresses[1:]
             out["addresses"] = addresses
         if "biographies" in touched:
-            out["biographies"] = [{"value": value("notes"), "contentType": "TEXT_PLAIN"}] if value("notes") else []
+            out["biographies"] = (
+                [{"value": value("notes"), "contentType": "TEXT_PLAIN"}] if value("notes") else []
+            )
         if "clientData" in touched:
             data = [d for d in entries("clientData") if d.get("key") != TAG]
             if value("salesforce_id"):
@@ -312,7 +354,11 @@ class GooglePeople:
             if isinstance(record, ContactItem):
                 good.append(n)
             else:
-                results[n] = WriteResult(ok=False, error_code="MAIL-REFUSED", message=f"cannot create {type(record).__name__} as a contact")
+                results[n] = WriteResult(
+                    ok=False,
+                    error_code="MAIL-REFUSED",
+                    message=f"cannot create {type(record).__name__} as a contact",
+                )
         if not good:
             return
         contacts = [{"contactPerson": self.body_for(writes[n].record)} for n in good]  # type: ignore[union-attr, arg-type]
@@ -321,7 +367,9 @@ class GooglePeople:
             response = self.api.execute(request, "creating contacts")
         except ItemError as exc:
             if len(good) == 1:
-                results[good[0]] = WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
+                results[good[0]] = WriteResult(
+                    ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message
+                )
                 return
             # The whole batch was refused for one bad contact: send them one by one to find it.
             for n in good:
@@ -336,7 +384,9 @@ class GooglePeople:
                 names.append(str(person["resourceName"]))
                 results[n] = WriteResult(ok=True, id=str(person["resourceName"]))
             else:
-                results[n] = WriteResult(ok=False, error_code="MAIL-REFUSED", message=str(status.get("message") or "not created"))
+                results[n] = WriteResult(
+                    ok=False, error_code="MAIL-REFUSED", message=str(status.get("message") or "not created")
+                )
         self.add_to_group(names)
 
     def add_to_group(self, names: Sequence[str]) -> None:
@@ -344,12 +394,18 @@ class GooglePeople:
         for group in chunks(list(names), MEMBERS_LIMIT):
             body = {"resourceNamesToAdd": list(group)}
             try:
-                self.api.execute(self._groups.members().modify(resourceName=self.group(), body=body), "adding contacts to the group")
+                self.api.execute(
+                    self._groups.members().modify(resourceName=self.group(), body=body),
+                    "adding contacts to the group",
+                )
             except ItemError as exc:
                 if exc.code != "MAIL-NOT-FOUND":
                     raise
                 self._group = None  # the group was deleted meanwhile: create it again
-                self.api.execute(self._groups.members().modify(resourceName=self.group(), body=body), "adding contacts to the group")
+                self.api.execute(
+                    self._groups.members().modify(resourceName=self.group(), body=body),
+                    "adding contacts to the group",
+                )
 
     def _current(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Fresh copies (with etags) of contacts by resource name; missing ones are left out."""
@@ -362,7 +418,14 @@ class GooglePeople:
                 out[str(entry.get("requestedResourceName") or person["resourceName"])] = dict(person)
         return out
 
-    def _update(self, writes: Sequence[Write], indexes: list[int], results: list[WriteResult | None], *, again: bool = True) -> None:
+    def _update(
+        self,
+        writes: Sequence[Write],
+        indexes: list[int],
+        results: list[WriteResult | None],
+        *,
+        again: bool = True,
+    ) -> None:
         current = self._current([writes[n].id for n in indexes])  # type: ignore[union-attr]
         contacts: dict[str, dict[str, Any]] = {}
         fields: set[str] = set()
@@ -403,26 +466,34 @@ class GooglePeople:
                 for n in live:
                     self._update(writes, [n], results, again=again)
                 return
-            results[live[0]] = WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
+            results[live[0]] = WriteResult(
+                ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message
+            )
             return
         updated = response.get("updateResult") or {}
         for n in live:
             name = writes[n].id  # type: ignore[union-attr]
             status = (updated.get(name) or {}).get("status") or {}
             if status.get("code"):
-                results[n] = WriteResult(ok=False, error_code="MAIL-REFUSED", message=str(status.get("message") or "not changed"))
+                results[n] = WriteResult(
+                    ok=False, error_code="MAIL-REFUSED", message=str(status.get("message") or "not changed")
+                )
             else:
                 results[n] = WriteResult(ok=True, id=name)
 
     def _delete(self, writes: Sequence[Write], indexes: list[int], results: list[WriteResult | None]) -> None:
         names = [writes[n].id for n in indexes]  # type: ignore[union-attr]
         try:
-            self.api.execute(self._people.batchDeleteContacts(body={"resourceNames": names}), "deleting contacts")
+            self.api.execute(
+                self._people.batchDeleteContacts(body={"resourceNames": names}), "deleting contacts"
+            )
         except ItemError as exc:
             if len(indexes) == 1:
                 gone = exc.code in ("MAIL-NOT-FOUND", "MAIL-GONE")
                 results[indexes[0]] = (
-                    WriteResult(ok=True, id=names[0]) if gone else WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
+                    WriteResult(ok=True, id=names[0])
+                    if gone
+                    else WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
                 )
                 return
             # One contact already gone spoils the batch: delete them one by one.
@@ -446,7 +517,10 @@ class GooglePeople:
         token: str | None = None
         while True:
             request = self._people.connections().list(
-                resourceName="people/me", personFields="clientData,memberships", pageSize=PAGE_SIZE, pageToken=token
+                resourceName="people/me",
+                personFields="clientData,memberships",
+                pageSize=PAGE_SIZE,
+                pageToken=token,
             )
             response = self.api.execute(request, "the contacts")
             for person in response.get("connections", []):

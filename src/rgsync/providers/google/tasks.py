@@ -107,13 +107,17 @@ class GoogleTasks:
                 if not token:
                     break
             if found is None:
-                created = self.api.execute(lists.insert(body={"title": self.list_name}), f"creating the task list '{self.list_name}'")
+                created = self.api.execute(
+                    lists.insert(body={"title": self.list_name}), f"creating the task list '{self.list_name}'"
+                )
                 found = str(created["id"])
             self._list_id = found
         return self._list_id
 
     # -- reading --------------------------------------------------------------------------------
-    def _list(self, list_id: str, since: str | None, token: str | None, *, deleted: bool = True) -> dict[str, Any]:
+    def _list(
+        self, list_id: str, since: str | None, token: str | None, *, deleted: bool = True
+    ) -> dict[str, Any]:
         request = self._tasks.list(
             tasklist=list_id,
             updatedMin=since,
@@ -141,7 +145,9 @@ class GoogleTasks:
                 yield from self._pages(first, list_id, since, seen, full=False, reset=False)
                 return
         list_id = self.list_id()
-        yield from self._pages(self._list(list_id, None, None), list_id, None, frozenset(), full=True, reset=cursor is not None)
+        yield from self._pages(
+            self._list(list_id, None, None), list_id, None, frozenset(), full=True, reset=cursor is not None
+        )
 
     def _pages(
         self,
@@ -177,7 +183,9 @@ class GoogleTasks:
             token = response.get("nextPageToken")
             last = not token
             cursor = _write_cursor(list_id, mark, at_mark) if last else None
-            yield Page(items=tuple(items), deleted=tuple(deleted), cursor=cursor, full=full, last=last, reset=reset)
+            yield Page(
+                items=tuple(items), deleted=tuple(deleted), cursor=cursor, full=full, last=last, reset=reset
+            )
             if last:
                 return
             response = self._list(list_id, since, token)
@@ -218,7 +226,9 @@ class GoogleTasks:
     def _create(self, write: Create) -> WriteResult:
         task = write.record
         if not isinstance(task, TaskItem):
-            return WriteResult(ok=False, error_code="MAIL-REFUSED", message=f"cannot create {type(task).__name__} as a task")
+            return WriteResult(
+                ok=False, error_code="MAIL-REFUSED", message=f"cannot create {type(task).__name__} as a task"
+            )
         body: dict[str, Any] = {
             "title": task.subject,
             "notes": join_notes(task.notes, task.salesforce_id, task.priority),
@@ -226,7 +236,9 @@ class GoogleTasks:
         }
         if task.due:
             body["due"] = _due(task.due)
-        created = self.api.execute(self._tasks.insert(tasklist=self.list_id(), body=body), f"creating the task '{task.subject}'")
+        created = self.api.execute(
+            self._tasks.insert(tasklist=self.list_id(), body=body), f"creating the task '{task.subject}'"
+        )
         return WriteResult(ok=True, id=str(created["id"]))
 
     def _update(self, write: Update) -> WriteResult:
@@ -242,7 +254,9 @@ class GoogleTasks:
             if not changes["completed"]:
                 body["completed"] = None  # re-opened: Google keeps the completion time otherwise
         if any(k in changes for k in ("notes", "priority", "salesforce_id")):
-            current = self.api.execute(self._tasks.get(tasklist=self.list_id(), task=write.id), "the task to change")
+            current = self.api.execute(
+                self._tasks.get(tasklist=self.list_id(), task=write.id), "the task to change"
+            )
             notes, salesforce_id, priority = split_notes(str(current.get("notes") or ""))
             notes = str(changes.get("notes", notes) or "")
             new_priority = changes.get("priority", priority)

@@ -165,7 +165,7 @@ class GoogleEmulator:
         # Through the server, so each inner call is counted under its own route name and faults
         # (429, 5xx, latency, a dropped connection, the N-th call) apply to it as to a direct call.
         if self.server is not None:
-            return self.server._dispatch(request)
+            return self.server.dispatch(request)
         return self.handle(request)
 
     def _check_token(self, request: Request) -> None:

@@ -183,6 +183,8 @@ class GmailStore:
         """Forget the history journal: any earlier startHistoryId now gets 404 (full sync needed)."""
         with self.lock:
             self.history.clear()
+            # Even the latest id handed out must now be refused: move the position past it.
+            self.history_id += 1
             self.history_floor = self.history_id
 
     def thread_of(self, alias_or_id: str) -> str:
