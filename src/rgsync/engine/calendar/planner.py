@@ -1,31 +1,33 @@
-"""Calendar items: the planner rules of SPEC §4.
-
-Up-sync (mailbox → Salesforce, §4.2): occurrences inside the window that are meetings the user
-organises or accepted (tentatively), or appointments when those are switched on; private items,
-internal meetings, meetings whose external attendees are all blocklisted or resolve to no people
-record are skipped with a reason. A meeting a colleague already saved is joined as invitee when the
-user may edit it (one Event per meeting per user).
-
-Down-sync (Salesforce → mailbox, §4.3): Events the user owns or is invited to, not created from a
-mailbox, inside the window, are copied to the mailbox tagged with their Salesforce id.
-
-Linked pairs (§4.4–§4.6) merge field by field against the link's base (mailbox wins; a one-way
-option makes one side authoritative), delete by origin, and unlink when they leave the window.
-What cannot be synced (§4.7) becomes an issue, never an exception.
-
-The link base (`Link.fields`) holds the merged fields of `rgsync.engine.fields.EVENT_FIELDS` plus
-bookkeeping keys: the mailbox attendee addresses, the Salesforce WhoIds and WhatId, whether the
-Event was saved as private, and whether the link is to a colleague's Event the user was added to.
-"""
+"""The calendar planner (SPEC §4.2–§4.7): up-sync, down-sync, merges, deletions, one-way options."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
 
-from rgsync.engine.blocklist import normalise_address, split_participants
+from rgsync.engine.blocklist import split_participants
+from rgsync.engine.calendar.common import (
+    ACCEPTED_RESPONSES,
+    BASE_ATTENDEES,
+    BASE_INVITEE,
+    BASE_PRIVATE,
+    BASE_WHAT_ID,
+    BASE_WHO_IDS,
+    EVENT_TOO_LONG,
+    MAX_ALL_DAY_DAYS,
+    MAX_EVENT,
+    MAX_PEOPLE,
+    MAX_SALESFORCE_EVENT,
+    STREAM,
+    TOO_MANY_PEOPLE,
+    TZ_UNMAPPED,
+    attendee_key,
+    authority,
+    in_window,
+    join_ids,
+    other_participants,
+    split_ids,
+)
 from rgsync.engine.fields import (
     EVENT_FIELDS,
     FALSE,
@@ -47,7 +49,6 @@ from rgsync.engine.merge import (
 )
 from rgsync.engine.types import (
     Action,
-    CalendarDirection,
     Directory,
     LinkChange,
     Plan,
@@ -72,125 +73,11 @@ from rgsync.model import (
     Response,
     Severity,
     Side,
-    Stream,
     Update,
     event_key,
     meeting_key,
     utc,
 )
-
-# Issue codes of SPEC §4.7.
-EVENT_TOO_LONG = "EVENT-TOO-LONG"
-TZ_UNMAPPED = "TZ-UNMAPPED"
-TOO_MANY_PEOPLE = "TOO-MANY-PEOPLE"
-
-MAX_ALL_DAY_DAYS = 14
-MAX_SALESFORCE_EVENT = timedelta(hours=24)
-# Salesforce refuses any Event (all-day or not) longer than 14 days.
-MAX_EVENT = timedelta(days=14)
-MAX_PEOPLE = 50
-
-# Bookkeeping keys of the link base, next to EVENT_FIELDS.
-BASE_ATTENDEES = "attendees"  # the mailbox item's other participants, sorted, comma-separated
-BASE_WHO_IDS = "who_ids"  # the Event's WhoIds, sorted, comma-separated
-BASE_WHAT_ID = "what_id"
-BASE_PRIVATE = "private"  # saved as private: no people, no business record
-BASE_INVITEE = "invitee"  # linked to a colleague's Event the user was added to
-
-_STREAM = Stream.EVENTS
-_ACCEPTED = frozenset({Response.ORGANIZER, Response.ACCEPTED, Response.TENTATIVE})
-
-
-@dataclass(frozen=True)
-class EventNeeds:
-    """What the session must look up in the org before `plan_events` can run.
-
-    `addresses`: external attendee addresses to resolve to people records (Directory.people).
-    `meeting_keys`: `model.meeting_key` keys of meetings that may already be saved by a colleague
-    (Directory.existing_events).
-    """
-
-    addresses: frozenset[str]
-    meeting_keys: frozenset[str]
-
-
-def sync_window(ctx: StreamContext) -> tuple[datetime, datetime]:
-    """The calendar window: now − calendar-past-days … now + calendar-future-days (SPEC §4.1)."""
-    rules = ctx.rules
-    return ctx.now - timedelta(days=rules.calendar_past_days), ctx.now + timedelta(
-        days=rules.calendar_future_days
-    )
-
-
-def in_window(start: datetime, ctx: StreamContext) -> bool:
-    """True when an item starting at `start` is inside the calendar window."""
-    first, last = sync_window(ctx)
-    return first <= start <= last
-
-
-def _own_addresses(ctx: StreamContext) -> frozenset[str]:
-    identity = ctx.identity
-    return frozenset(a for a in (normalise_address(x) for x in (identity.address, *identity.aliases)) if a)
-
-
-def other_participants(item: CalendarItem, ctx: StreamContext) -> tuple[Address, ...]:
-    """The organizer and attendees other than the user, each once: a meeting has some (SPEC §4.1)."""
-    own = _own_addresses(ctx)
-    seen: set[str] = set()
-    others: list[Address] = []
-    candidates = ((item.organizer,) if item.organizer else ()) + tuple(a.address for a in item.attendees)
-    for address in candidates:
-        email = normalise_address(address.email)
-        if email and email not in own and email not in seen:
-            seen.add(email)
-            others.append(Address(email, address.name))
-    return tuple(others)
-
-
-def attendee_key(item: CalendarItem, ctx: StreamContext) -> str:
-    """The other participants' addresses as the link base stores them (sorted, comma-separated)."""
-    return ",".join(sorted(a.email for a in other_participants(item, ctx)))
-
-
-def _split_ids(value: str) -> tuple[str, ...]:
-    return tuple(v for v in value.split(",") if v)
-
-
-def _join_ids(values: Iterable[str]) -> str:
-    return ",".join(sorted(set(values)))
-
-
-def _authority(ctx: StreamContext) -> Side | None:
-    direction = ctx.rules.calendar_direction
-    if direction is CalendarDirection.MAILBOX_TO_SALESFORCE:
-        return Side.MAILBOX
-    if direction is CalendarDirection.SALESFORCE_TO_MAILBOX:
-        return Side.SALESFORCE
-    return None
-
-
-def event_lookups(items: Sequence[CalendarItem], ctx: StreamContext) -> EventNeeds:
-    """The lookups `plan_events` needs for these mailbox items (SPEC §4.2).
-
-    Addresses: every external, non-blocklisted participant of the items (new meetings are resolved
-    to people records; linked ones to follow attendee changes). Meeting keys: unlinked meetings
-    inside the window that may have been saved already by a colleague.
-    """
-    addresses: set[str] = set()
-    keys: set[str] = set()
-    for item in items:
-        others = other_participants(item, ctx)
-        if not others:
-            continue
-        addresses.update(split_participants(others, ctx.identity, ctx.rules.blocklist).external)
-        if (
-            item.id not in ctx.links
-            and not item.salesforce_id
-            and not item.cancelled
-            and in_window(item.start, ctx)
-        ):
-            keys.add(meeting_key(item.subject, item.start))
-    return EventNeeds(frozenset(addresses), frozenset(keys))
 
 
 def plan_events(
@@ -215,7 +102,7 @@ class _EventPlanner:
         self.ctx = ctx
         self.rules = ctx.rules
         self.user_id = ctx.identity.user_id
-        self.authority = _authority(ctx)
+        self.authority = authority(ctx)
         self.plan = Plan()
         # Salesforce Events linked during this pass: never down-synced as new ones.
         self.claimed: set[str] = set()
@@ -229,12 +116,12 @@ class _EventPlanner:
     # Bookkeeping helpers
 
     def skip(self, item: CalendarItem, reason: SkipReason) -> None:
-        self.plan.skips.append(Skip(_STREAM, item.id, item.subject, reason))
+        self.plan.skips.append(Skip(STREAM, item.id, item.subject, reason))
 
     def act(
         self, side: Side, write: Create | Update | Delete | None, link: LinkChange | None, subject: str
     ) -> None:
-        self.plan.actions.append(Action(_STREAM, side, write, link, subject))
+        self.plan.actions.append(Action(STREAM, side, write, link, subject))
 
     def issue(self, code: str, item: CalendarItem, side: Side, message: str, advice: str) -> None:
         on_mailbox = side is Side.MAILBOX
@@ -251,7 +138,7 @@ class _EventPlanner:
                     mailbox_id=item.id if on_mailbox else (item.salesforce_id or ""),
                     salesforce_id=(item.salesforce_id or "") if on_mailbox else item.id,
                 ),
-                stream=_STREAM,
+                stream=STREAM,
             )
         )
 
@@ -321,7 +208,7 @@ class _EventPlanner:
     ) -> dict[str, str]:
         base = fields_of(item)
         base[BASE_ATTENDEES] = attendees
-        base[BASE_WHO_IDS] = _join_ids(who_ids)
+        base[BASE_WHO_IDS] = join_ids(who_ids)
         base[BASE_WHAT_ID] = what_id or ""
         base[BASE_PRIVATE] = TRUE if private else FALSE
         base[BASE_INVITEE] = TRUE if invitee else FALSE
@@ -384,10 +271,10 @@ class _EventPlanner:
                 continue
             subject = link.fields.get("subject", "")
             if link.mailbox_id in already_gone:
-                self.plan.actions.append(unlink(_STREAM, Side.MAILBOX, link, subject))
+                self.plan.actions.append(unlink(STREAM, Side.MAILBOX, link, subject))
             else:
                 delete = Delete(RecordKind.EVENT, link.mailbox_id)
-                self.plan.actions.append(write_and_unlink(_STREAM, Side.MAILBOX, delete, link, subject))
+                self.plan.actions.append(write_and_unlink(STREAM, Side.MAILBOX, delete, link, subject))
             self.removed.add(link.mailbox_id)
 
     # ----------------------------------------------------------------------------------------
@@ -420,7 +307,7 @@ class _EventPlanner:
         new_base = dict(merge.fields)
         if not self.base_in_window(new_base):
             # Leaving the window unlinks; it never deletes (SPEC §4.5).
-            self.plan.actions.append(unlink(_STREAM, Side.MAILBOX, link, subject))
+            self.plan.actions.append(unlink(STREAM, Side.MAILBOX, link, subject))
             return
         to_salesforce: dict[str, object] = typed_changes(CalendarItem, merge.to_salesforce)
         to_mailbox: dict[str, object] = typed_changes(CalendarItem, merge.to_mailbox)
@@ -444,17 +331,17 @@ class _EventPlanner:
         """Deleted or cancelled in the mailbox (SPEC §4.5, §4.6)."""
         link = pair.link
         if pair.salesforce_deleted:
-            self.plan.actions.append(unlink(_STREAM, Side.MAILBOX, link, subject))
+            self.plan.actions.append(unlink(STREAM, Side.MAILBOX, link, subject))
             return
         if not self.base_in_window(link.fields):
             # A windowed listing no longer shows an item that left the window: not a deletion.
-            self.plan.actions.append(unlink(_STREAM, Side.MAILBOX, link, subject))
+            self.plan.actions.append(unlink(STREAM, Side.MAILBOX, link, subject))
             return
         if self.authority is Side.SALESFORCE:
             # Salesforce is authoritative: a deletion in the mailbox is reverted. A cancelled
             # meeting cannot be un-cancelled; it is let go instead.
             if cancelled:
-                self.plan.actions.append(unlink(_STREAM, Side.MAILBOX, link, subject))
+                self.plan.actions.append(unlink(STREAM, Side.MAILBOX, link, subject))
             else:
                 self.recreate_in_mailbox(pair, subject)
             return
@@ -463,21 +350,21 @@ class _EventPlanner:
             write = Delete(RecordKind.EVENT_INVITEE, link.salesforce_id)
         else:
             write = Delete(RecordKind.EVENT, link.salesforce_id)
-        self.plan.actions.append(write_and_unlink(_STREAM, Side.SALESFORCE, write, link, subject))
+        self.plan.actions.append(write_and_unlink(STREAM, Side.SALESFORCE, write, link, subject))
 
     def salesforce_gone(self, pair: LinkedPair[CalendarItem], subject: str) -> None:
         """Deleted in Salesforce (SPEC §4.5, §4.6)."""
         link = pair.link
         if not self.base_in_window(link.fields):
-            self.plan.actions.append(unlink(_STREAM, Side.SALESFORCE, link, subject))
+            self.plan.actions.append(unlink(STREAM, Side.SALESFORCE, link, subject))
         elif self.authority is Side.MAILBOX:
             self.recreate_in_salesforce(pair, subject)
         elif link.origin is Side.SALESFORCE:
             delete = Delete(RecordKind.EVENT, link.mailbox_id)
-            self.plan.actions.append(write_and_unlink(_STREAM, Side.MAILBOX, delete, link, subject))
+            self.plan.actions.append(write_and_unlink(STREAM, Side.MAILBOX, delete, link, subject))
         else:
             # A mailbox-origin item stays in the mailbox, unlinked.
-            self.plan.actions.append(unlink(_STREAM, Side.SALESFORCE, link, subject))
+            self.plan.actions.append(unlink(STREAM, Side.SALESFORCE, link, subject))
 
     def recreate_in_salesforce(self, pair: LinkedPair[CalendarItem], subject: str) -> None:
         """mailbox-to-salesforce: an Event deleted in Salesforce comes back from the mailbox."""
@@ -485,7 +372,7 @@ class _EventPlanner:
         base = link.fields
         source = pair.mailbox or item_from_fields(CalendarItem, base, id=link.mailbox_id)
         private = base.get(BASE_PRIVATE) == TRUE
-        who_ids = () if private else _split_ids(base.get(BASE_WHO_IDS, ""))
+        who_ids = () if private else split_ids(base.get(BASE_WHO_IDS, ""))
         what_id = None if private else (base.get(BASE_WHAT_ID) or None)
         record = dataclasses.replace(
             source, start=utc(source.start), end=utc(source.end), private=private or source.private
@@ -507,7 +394,7 @@ class _EventPlanner:
         link = pair.link
         base = link.fields
         source = pair.salesforce or item_from_fields(
-            CalendarItem, base, id=link.salesforce_id, who_ids=_split_ids(base.get(BASE_WHO_IDS, ""))
+            CalendarItem, base, id=link.salesforce_id, who_ids=split_ids(base.get(BASE_WHO_IDS, ""))
         )
         record = self.mailbox_copy(source, link.salesforce_id)
         new_base = {**base, **fields_of(source), BASE_ATTENDEES: attendee_key(record, self.ctx)}
@@ -533,7 +420,7 @@ class _EventPlanner:
         if base.get(BASE_PRIVATE) == TRUE or base.get(BASE_INVITEE) == TRUE:
             return
         mb, sf = pair.mailbox, pair.salesforce
-        base_who = _split_ids(base.get(BASE_WHO_IDS, ""))
+        base_who = split_ids(base.get(BASE_WHO_IDS, ""))
         base_attendees = base.get(BASE_ATTENDEES)
         sf_who = tuple(sf.who_ids) if sf is not None else base_who
         mb_attendees = attendee_key(mb, self.ctx) if mb is not None else base_attendees
@@ -561,7 +448,7 @@ class _EventPlanner:
             and pair.link.origin is Side.SALESFORCE
             and sf is not None
         ):
-            known = set(_split_ids(mb_attendees or ""))
+            known = set(split_ids(mb_attendees or ""))
             current = mb.attendees if mb is not None else tuple(Attendee(Address(e)) for e in sorted(known))
             added = tuple(
                 Attendee(Address(p.email.lower(), p.name), Response.NONE)
@@ -570,8 +457,8 @@ class _EventPlanner:
             )
             if added:
                 to_mailbox["attendees"] = current + added
-                new_attendees = _join_ids([*known, *(a.address.email for a in added)])
-        new_base[BASE_WHO_IDS] = _join_ids(new_who)
+                new_attendees = join_ids([*known, *(a.address.email for a in added)])
+        new_base[BASE_WHO_IDS] = join_ids(new_who)
         new_base[BASE_ATTENDEES] = new_attendees or ""
 
     def people_of(self, item: CalendarItem) -> tuple[str, ...] | None:
@@ -604,7 +491,7 @@ class _EventPlanner:
         if not meeting and not rules.auto_save_appointments:
             self.skip(item, SkipReason.APPOINTMENTS_OFF)
             return
-        if meeting and item.my_response not in _ACCEPTED:
+        if meeting and item.my_response not in ACCEPTED_RESPONSES:
             if item.my_response is Response.DECLINED:
                 self.skip(item, SkipReason.DECLINED)
                 return
