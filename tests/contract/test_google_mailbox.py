@@ -112,7 +112,9 @@ class GoogleHarness:
         cc: tuple[str, ...] = (),
         body: str = "Hello",
     ) -> str:
-        raw = rfc822(sender=sender, to=to, subject=subject, sent_at=sent_at, message_id=message_id, cc=cc, body=body)
+        raw = rfc822(
+            sender=sender, to=to, subject=subject, sent_at=sent_at, message_id=message_id, cc=cc, body=body
+        )
         return self.state.add_message(raw, labels=FOLDER_LABELS[folder], thread_id=thread or None)
 
     def add_event(self, item: CalendarItem) -> str:
@@ -127,7 +129,9 @@ class GoogleHarness:
                 patch["title"] = changes["subject"]
             self.state.tasks.update_task(TASK_LIST, item_id, patch)
         elif stream is Stream.EVENTS:
-            self.state.calendar.update_event(item_id, {"summary": changes["subject"]} if "subject" in changes else {})
+            self.state.calendar.update_event(
+                item_id, {"summary": changes["subject"]} if "subject" in changes else {}
+            )
         elif stream is Stream.CONTACTS:
             person = self.state.people.get_contact(item_id)
             if "mobile_phone" in changes:

@@ -409,3 +409,29 @@ OwnerId = "@frank"
     assert event["OwnerId"] == "@ann"  # the scenario user owns what names no owner
     task = data["records"]["Task"][0]
     assert task["ActivityDate"] == "2026-11-30" and task["OwnerId"] == "@frank"
+
+
+def test_custom_fields_become_external_ids_records_may_set(tmp_path: Path) -> None:
+    scenario = load(
+        tmp_path,
+        HEAD
+        + """
+[[org.custom-fields]]
+object = "event"
+name = "Rgsync_Key__c"
+
+[[org.events]]
+Subject = "QBR prep"
+StartDateTime = "+1d 14:00"
+Rgsync_Key__c = "qbr-1"
+""",
+    )
+    data = scenario.salesforce_scenario()
+    assert data["org"]["external_id_fields"] == {"Event": [{"name": "Rgsync_Key__c", "external_id": True}]}
+    assert data["records"]["Event"][0]["Rgsync_Key__c"] == "qbr-1"
+
+
+def test_a_custom_field_needs_the_custom_suffix(tmp_path: Path) -> None:
+    text = HEAD + '\n[[org.custom-fields]]\nobject = "Event"\nname = "RgsyncKey"\n'
+    problem = error_of(tmp_path, text)
+    assert f"line {line_of(text, 'RgsyncKey')}:" in problem.message and "end in __c" in problem.message

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from rgsync.cli import blocklist_cmd, control, demo_cmd, issues_cmd, run_cmd, sandbox_cmd, settings_cmd
+from rgsync.cli import blocklist_cmd, connect_cmd, control, demo_cmd, doctor_cmd, issues_cmd, run_cmd, sandbox_cmd, settings_cmd
 
 ALL: list[click.Command] = [
     run_cmd.run_command,
@@ -18,4 +18,6 @@ ALL: list[click.Command] = [
     *control.COMMANDS,
     demo_cmd.demo_command,
     sandbox_cmd.sandbox_group,
+    connect_cmd.connect_group,
+    doctor_cmd.doctor_command,
 ]

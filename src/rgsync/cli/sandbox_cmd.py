@@ -12,7 +12,7 @@ from types import FrameType
 import click
 
 from rgsync.cli.common import App, pass_app
-from rgsync.sandbox.serve import MAILBOX_KINDS, Sandbox, check_mailbox_kind, start_sandbox
+from rgsync.sandbox.serve import MAILBOX_KINDS, MAILBOX_NAMES, Sandbox, check_mailbox_kind, start_sandbox
 
 
 @click.group("sandbox")
@@ -26,8 +26,7 @@ def sandbox_group() -> None:
     "scenario_file",
     required=True,
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Scenario TOML file (see examples/scenarios/demo.toml for the format).",
+    help="Scenario TOML file (format: see examples/scenarios/demo.toml), or the built-in 'demo' or 'minimal'.",
 )
 @click.option(
     "--dir",
@@ -46,20 +45,21 @@ def sandbox_group() -> None:
     help="Which mail service to emulate.",
 )
 @pass_app
-def serve_command(app: App, scenario_file: Path, directory: Path, mailbox_kind: str) -> None:
+def serve_command(app: App, scenario_file: str, directory: Path, mailbox_kind: str) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
+    from rgsync.sandbox.demo import scenario_path
     from rgsync.sandbox.scenario import load_scenario
 
     check_mailbox_kind(mailbox_kind)
-    scenario = load_scenario(scenario_file)
+    scenario = load_scenario(scenario_path(scenario_file))
     stop = threading.Event()
-    with start_sandbox(scenario, directory, mailbox=mailbox_kind) as sandbox:
+    # Listen for SIGTERM before anything starts, so a stop request during start-up is not lost.
+    with _stop_on_signals(stop), start_sandbox(scenario, directory, mailbox=mailbox_kind) as sandbox:
         if app.json:
             app.emit_json(sandbox.endpoints)
         else:
             describe_sandbox(app, sandbox)
-        with _stop_on_signals(stop):
-            wait_until_stopped(stop)
+        wait_until_stopped(stop)
     app.say("Sandbox stopped.")
 
 
@@ -67,7 +67,9 @@ def describe_sandbox(app: App, sandbox: Sandbox) -> None:
     """Print where the emulators are and what to run against them."""
     settings = sandbox.settings_file
     config = f"rgsync --config {settings}"
-    mailbox_name = {"gmail": "Gmail (Google APIs)"}.get(sandbox.mailbox_kind, sandbox.mailbox_kind)
+    mailbox_name = {"gmail": "Gmail (Google APIs)"}.get(
+        sandbox.mailbox_kind, MAILBOX_NAMES[sandbox.mailbox_kind]
+    )
     lines = [
         f"[bold]Sandbox for the scenario '{sandbox.scenario.name}' is running[/bold] (Ctrl-C stops it).",
         f"  Salesforce  {sandbox.salesforce.url}  (CA certificate: {sandbox.salesforce.ca_file})",

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from rich.text import Text
 from rgsync.errors import UsageError
 from rgsync.model import Side, Stream
 from rgsync.sandbox.scenario import Scenario, load_scenario
-from rgsync.sandbox.serve import API_VERSION, Sandbox, _keyring_choice, start_sandbox
+from rgsync.sandbox.serve import API_VERSION, Sandbox, environment, start_sandbox
 from rgsync.session import RunOptions, SessionResult
 
 # What a skip reason means, in the words of the person whose mailbox it is.
@@ -67,17 +68,28 @@ REASON_WORDS: dict[str, str] = {
 STREAM_WORDS = {"emails": "Emails", "events": "Calendar", "tasks": "Tasks", "contacts": "Contacts"}
 
 
-def demo_scenario_file() -> Path:
-    """The demo scenario: shipped inside the package, or examples/scenarios/demo.toml in a checkout."""
-    packaged = resources.files("rgsync.sandbox").joinpath("scenarios", "demo.toml")
+BUILT_IN_SCENARIOS = ("demo", "minimal")
+
+
+def demo_scenario_file(name: str = "demo") -> Path:
+    """A built-in scenario: shipped inside the package, or examples/scenarios/NAME.toml in a checkout."""
+    packaged = resources.files("rgsync.sandbox").joinpath("scenarios", f"{name}.toml")
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         if packaged.is_file():
             return Path(str(packaged))
     for parent in Path(__file__).resolve().parents:
-        candidate = parent / "examples" / "scenarios" / "demo.toml"
+        candidate = parent / "examples" / "scenarios" / f"{name}.toml"
         if candidate.is_file():
             return candidate
-    raise UsageError("the demo scenario is missing from this installation; reinstall rgsync")
+    raise UsageError(f"the built-in '{name}' scenario is missing from this installation; reinstall rgsync")
+
+
+def scenario_path(given: str | Path) -> Path:
+    """A scenario file as given on the command line; a built-in name (demo, minimal) when no such file."""
+    path = Path(given).expanduser()
+    if not path.exists() and str(given) in BUILT_IN_SCENARIOS:
+        return demo_scenario_file(str(given))
+    return path
 
 
 @dataclass
@@ -104,12 +116,16 @@ class Snapshot:
 
 @dataclass
 class DemoRun:
-    """Everything the demo did: the sandbox (stopped at the end), both sessions, the edits made."""
+    """Everything the demo did: the sandbox (stopped at the end), the sessions, the edits made.
+
+    `idle` is a third session run right after the second, with nothing new on either side.
+    """
 
     directory: Path
     sandbox: Sandbox
     first: SessionResult
     second: SessionResult
+    idle: SessionResult
     edits: list[str]
     before: Snapshot
     after: Snapshot
@@ -123,11 +139,13 @@ def run_demo(
     keep: Path | None = None,
     fast: bool = False,
     scenario_file: Path | None = None,
+    stay: threading.Event | None = None,
 ) -> DemoRun:
     """Run the demo, printing to `console`; returns what happened (for tests and scripts).
 
-    `keep` leaves the sandbox's files in that directory (which must be empty or new); `fast` skips
-    the pauses that let a person read along.
+    `keep` leaves the sandbox's files in that directory (which must be empty or new); with `stay`
+    too, the emulators keep serving after the story until `stay` is set or Ctrl-C is pressed, so the
+    other commands can be tried against them. `fast` skips the pauses that let a person read along.
     """
     if keep is not None:
         keep = keep.expanduser().absolute()
@@ -136,17 +154,23 @@ def run_demo(
     scenario = load_scenario(scenario_file or demo_scenario_file())
     pause = _pauser(console, fast)
     directory = keep or Path(tempfile.mkdtemp(prefix="rgsync-demo-"))
-    # Sandbox tokens live in the sandbox's own credentials file, never in the OS keyring.
-    with _keyring_choice("file"):
+    # Sandbox tokens live in the sandbox's own credentials file, never in the OS keyring, and its
+    # state stays in its own directory whatever RGSYNC_STATE_DIR says for real profiles.
+    with environment(RGSYNC_KEYRING="file", RGSYNC_STATE_DIR=None):
         try:
             sandbox = start_sandbox(scenario, directory, mailbox=mailbox)
             with sandbox:
                 run = _story(console, sandbox, pause, kept=keep is not None)
+                if keep is not None:
+                    _explore_hint(console, sandbox, serving=stay is not None)
+                    if stay is not None:
+                        with contextlib.suppress(KeyboardInterrupt):
+                            while not stay.wait(0.5):
+                                pass
+                        console.print("Sandbox stopped.")
         finally:
             if keep is None:
                 shutil.rmtree(directory, ignore_errors=True)
-    if keep is not None:
-        _explore_hint(console, sandbox)
     return run
 
 
@@ -193,22 +217,41 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     _session_line(console, second)
     _show_counts(console, second)
     after = snapshot(sandbox)
+    console.print()
     _show_changes(console, before, after)
-    _show_calls(console, first, second)
-    return DemoRun(sandbox.directory, sandbox, first, second, edits, before, after, kept)
+    # A session right after one that wrote still reads those writes back once; the one after that
+    # is what a quiet cron run costs.
+    run_session(sandbox.paths, RunOptions(force=True))
+    idle = run_session(sandbox.paths, RunOptions(force=True))
+    _show_calls(console, first, second, idle)
+    return DemoRun(sandbox.directory, sandbox, first, second, idle, edits, before, after, kept)
 
 
-def _explore_hint(console: Console, sandbox: Sandbox) -> None:
+def _explore_hint(console: Console, sandbox: Sandbox, *, serving: bool) -> None:
     config = f"rgsync --config {sandbox.settings_file}"
     console.print()
-    console.print(f"The sandbox's files are in {sandbox.directory}. Try:", highlight=False)
-    for command in ("issues list", "status", "run --dry-run", "settings list"):
+    if serving:
+        console.print(
+            f"The sandbox keeps running, its files are in {sandbox.directory}. In another terminal try:",
+            highlight=False,
+        )
+        commands: tuple[str, ...] = ("issues list", "status", "run --dry-run", "run")
+    else:
+        console.print(f"The sandbox's files are in {sandbox.directory}. Try:", highlight=False)
+        commands = ("issues list", "status", "settings list")
+    for command in commands:
         console.print(f"  {config} {command}", highlight=False)
-    console.print(
-        "The emulators stopped with the demo; to sync against them again, serve the scenario:\n"
-        f"  rgsync sandbox serve --scenario {demo_scenario_file()} --dir {sandbox.directory}",
-        highlight=False,
-    )
+    if serving:
+        console.print(
+            "Change data through the services' APIs (see endpoints.json) and run again. Ctrl-C stops."
+        )
+    else:
+        console.print(
+            "The emulators stopped with the demo; `run` needs them. Serve the scenario again (it starts\n"
+            "over from the scenario's data), then run:\n"
+            f"  rgsync sandbox serve --scenario {sandbox.scenario.file} --dir {sandbox.directory}",
+            highlight=False,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,13 +373,26 @@ def _show_changes(console: Console, before: Snapshot, after: Snapshot) -> None:
         console.print("The second session found nothing to change.")
 
 
-def _show_calls(console: Console, first: SessionResult, second: SessionResult) -> None:
-    def calls(result: SessionResult) -> str:
-        return f"Salesforce {result.api_calls.get('salesforce', 0)}, mailbox {result.api_calls.get('mailbox', 0)}"
-
+def _show_calls(console: Console, first: SessionResult, second: SessionResult, idle: SessionResult) -> None:
+    table = Table(title="API calls per session", box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
+    for column in ("Session", "Salesforce", "Mailbox", "Written"):
+        table.add_column(column)
+    for label, result in (
+        ("1: first sync (full listing)", first),
+        ("2: after the edits", second),
+        ("a later run, nothing new", idle),
+    ):
+        table.add_row(
+            Text(label),
+            Text(str(result.api_calls.get("salesforce", 0))),
+            Text(str(result.api_calls.get("mailbox", 0))),
+            Text(str(sum(s.writes for s in result.streams.values()))),
+        )
+    console.print()
+    console.print(table)
     console.print(
-        f"\nAPI calls — first session: {calls(first)}; second session: {calls(second)}. "
-        "Each run reads only what changed since the last one.",
+        "Each run reads only what changed since the last one (Gmail history, Calendar/People sync "
+        "tokens, one Salesforce Composite call for every delta query).",
         highlight=False,
     )
 
@@ -567,13 +623,14 @@ def make_edits(sandbox: Sandbox) -> list[str]:
     Salesforce (simple-salesforce): rename the down-synced Event and add a Task. Mailbox (Gmail and
     Calendar REST APIs): deliver a reply from Bob and move the Globex renewal review by an hour.
     """
-    from simple_salesforce import Salesforce
+    from simple_salesforce.api import Salesforce
 
     keys = sandbox.keys
     scenario = sandbox.scenario
     zone = ZoneInfo(scenario.user.time_zone)
     edits: list[str] = []
-    sf = Salesforce(
+    # Typed as Any: simple-salesforce builds `sf.Event`, `sf.Task` … dynamically.
+    sf: Any = Salesforce(
         instance_url=sandbox.salesforce.url,
         session_id=sandbox.salesforce.token,
         session=sandbox.salesforce.requests_session(),

@@ -205,7 +205,11 @@ class EmulatorServer:
         with self._lock:
             self.calls[name] += 1
             self.log.append((request.method, request.path))
-        fault = self.faults.take(f"{request.method} {request.path}")
+        # Emulators whose operations share one URL (EWS posts every SOAP operation to the same
+        # path) may add the operation to what faults are matched against.
+        fault_line = getattr(self.emulator, "fault_line", None)
+        line = fault_line(request, name) if fault_line else f"{request.method} {request.path}"
+        fault = self.faults.take(line)
         if fault is not None:
             if fault.latency:
                 self.sleep(fault.latency)
@@ -220,6 +224,9 @@ class EmulatorServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; without TCP_NODELAY the second waits ~40 ms
+            # for the client's delayed ACK on every keep-alive call.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters, not logs
                 return

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -380,3 +381,16 @@ def parse_duration(value: object) -> timedelta:
             if length > timedelta(0):
                 return length
     raise ValueError(f'expected a length of time like "45m", "1h", "1h30m" or "3d", found {_kind(value)}')
+
+
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z0-9-]+")
+
+
+def check_address(reader: Reader, at: PathKey, value: str) -> str:
+    """Check that `value` is `Name <addr>` or `addr` (a located error otherwise); returns it as written."""
+    parsed = getaddresses([value])
+    if len(parsed) != 1 or not _ADDRESS.fullmatch(parsed[0][1]):
+        raise reader.fail(
+            at, f"'{value}' is not an email address (write bob@globex.com or \"Bob Baker <bob@globex.com>\")"
+        )
+    return value

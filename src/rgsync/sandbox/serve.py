@@ -39,34 +39,69 @@ SETTINGS_MARKER = "# Written by `rgsync sandbox serve`"
 MAILBOX_KINDS = ("gmail", "exchange", "microsoft365")
 MAILBOX_NAMES = {"gmail": "Gmail", "exchange": "Exchange", "microsoft365": "Microsoft 365"}
 API_VERSION = "59.0"
-# Names under which the adapters look for their tokens in the credentials store.
-SALESFORCE_SESSION_SECRET = "salesforce.session"
-SALESFORCE_INSTANCE_SECRET = "salesforce.instance-url"
-GOOGLE_TOKEN_SECRET = "gmail.access-token"
+
+
+@dataclass(frozen=True)
+class MailboxEmulator:
+    """How the sandbox serves one mailbox kind: the emulator's module, how to start it for a
+    scenario (in a directory, for its TLS files), the `[mailbox]` keys pointing rgsync at it, the
+    secrets the adapter reads, and what endpoints.json says about it."""
+
+    module: str
+    start: Callable[[Scenario, Path], Any]
+    settings: Callable[[Any], dict[str, Any]]
+    secrets: Callable[[Any], dict[str, str]]
+    endpoints: Callable[[Any], dict[str, Any]]
+
+
+def _gmail_endpoints(running: Any) -> dict[str, Any]:
+    base = running.url.rstrip("/")
+    return {
+        "url": base,
+        "access_token": running.token,
+        "address": running.address,
+        "gmail_api_url": base + "/",
+        "calendar_api_url": base + "/calendar/v3/",
+    }
+
+
+def _gmail_secrets(running: Any) -> dict[str, str]:
+    # The adapter's own name for a bearer token given as is (imported here: Google's client
+    # libraries are only loaded when a sandbox starts).
+    from rgsync.providers.google.auth import ACCESS_TOKEN
+
+    return {ACCESS_TOKEN: running.token}
+
+
+def _start_gmail(scenario: Scenario, _directory: Path) -> Any:
+    from rgsync.sandbox.google import start_google
+
+    return start_google(scenario=scenario.google_scenario())
+
+
+# Mailbox kind → its emulator. A kind without an entry (or whose module is missing) is refused by
+# `check_mailbox_kind` with one clear line; Exchange and Microsoft 365 are added here once their
+# adapters read their settings and secrets.
+MAILBOX_EMULATORS: dict[str, MailboxEmulator] = {
+    "gmail": MailboxEmulator(
+        module="rgsync.sandbox.google",
+        start=_start_gmail,
+        settings=lambda running: {"gmail-api-url": running.url.rstrip("/") + "/"},
+        secrets=_gmail_secrets,
+        endpoints=_gmail_endpoints,
+    ),
+}
 
 
 def check_mailbox_kind(kind: str) -> None:
     """Refuse, with one clear line, a mailbox kind the sandbox cannot emulate in this version."""
     if kind not in MAILBOX_KINDS:
         raise UsageError(f"unknown mailbox kind '{kind}'; use one of: {', '.join(MAILBOX_KINDS)}")
-    starter = MAILBOX_STARTERS.get(kind)
-    if starter is None or importlib.util.find_spec(starter[0]) is None:
+    emulator = MAILBOX_EMULATORS.get(kind)
+    if emulator is None or importlib.util.find_spec(emulator.module) is None:
         raise UsageError(
             f"the sandbox has no {MAILBOX_NAMES[kind]} mailbox in this version of rgsync yet; use --mailbox gmail"
         )
-
-
-def _start_gmail(scenario: Scenario) -> Any:
-    from rgsync.sandbox.google import start_google
-
-    return start_google(scenario=scenario.google_scenario())
-
-
-# Mailbox kind → (the emulator's module, a function starting it for a scenario). A kind without an
-# entry is refused by `check_mailbox_kind` with one clear line.
-MAILBOX_STARTERS: dict[str, tuple[str, Callable[[Scenario], Any]]] = {
-    "gmail": ("rgsync.sandbox.google", _start_gmail),
-}
 
 
 @dataclass
@@ -126,6 +161,11 @@ def start_sandbox(scenario: Scenario, directory: Path, *, mailbox: str = "gmail"
     check_mailbox_kind(mailbox)
     directory = Path(directory).expanduser().absolute()
     paths = resolve_paths(config=str(directory / "settings.toml"))
+    if paths.state_dir.parent != directory / ".rgsync-state":
+        # RGSYNC_STATE_DIR would put the sandbox's tokens and state beside a real profile's.
+        raise UsageError(
+            "RGSYNC_STATE_DIR is set; unset it for the sandbox, which keeps its state next to its settings file"
+        )
     _prepare_directory(directory, paths)
     from rgsync.sandbox.salesforce import ScenarioError as SalesforceScenarioError
     from rgsync.sandbox.salesforce import start_salesforce
@@ -135,7 +175,7 @@ def start_sandbox(scenario: Scenario, directory: Path, *, mailbox: str = "gmail"
     except SalesforceScenarioError as exc:
         raise scenario.fail(("org",), f"the Salesforce emulator refused the org: {exc}") from None
     try:
-        running_mailbox = MAILBOX_STARTERS[mailbox][1](scenario)
+        running_mailbox = MAILBOX_EMULATORS[mailbox].start(scenario, directory)
     except Exception as exc:
         salesforce.stop()
         raise scenario.fail(("mailbox",), f"the mailbox emulator refused the mailbox: {exc}") from None
@@ -163,7 +203,7 @@ def _prepare_directory(directory: Path, paths: Paths) -> None:
     # The emulators start again from the scenario with new Ids: links and cursors of an earlier
     # sandbox run would point at records that no longer exist.
     state_root = paths.state_dir.parent
-    if state_root.name == ".rgsync-state" and state_root.parent == directory and state_root.exists():
+    if state_root == directory / ".rgsync-state" and state_root.exists():
         shutil.rmtree(state_root)
 
 
@@ -181,8 +221,8 @@ def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
     mailbox["address"] = user.address
     mailbox["aliases"] = list(user.aliases)
     mailbox["time-zone"] = user.time_zone
-    if sandbox.mailbox_kind == "gmail":
-        mailbox["gmail-api-url"] = sandbox.mailbox.url.rstrip("/") + "/"
+    for key, value in MAILBOX_EMULATORS[sandbox.mailbox_kind].settings(sandbox.mailbox).items():
+        mailbox[key] = value
     doc["mailbox"] = mailbox
     salesforce = tomlkit.table()
     salesforce["instance-url"] = sandbox.salesforce.url
@@ -192,6 +232,15 @@ def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
     doc["salesforce"] = salesforce
     for name, value in scenario.settings.items():
         doc[name] = value
+    # In a sandbox you run again right after changing something: every run is due, unless the
+    # scenario says otherwise (a real profile keeps the 30-minute default for cron).
+    sync = doc.get("sync")
+    if sync is None:
+        sync = tomlkit.table()
+        doc["sync"] = sync
+    if "interval-minutes" not in sync:
+        sync["interval-minutes"] = 0
+        sync["interval-minutes"].comment("every run is due in the sandbox")
     return doc
 
 
@@ -220,11 +269,13 @@ def write_settings(sandbox: Sandbox) -> Path:
 
 def store_tokens(sandbox: Sandbox) -> None:
     """Put the emulators' access tokens into the profile's credentials file (mode 0600)."""
+    from rgsync.providers.salesforce.auth import SECRET_INSTANCE, SECRET_SESSION
+
     store = sandbox_credentials(sandbox.paths)
-    store.set(SALESFORCE_SESSION_SECRET, sandbox.salesforce.token)
-    store.set(SALESFORCE_INSTANCE_SECRET, sandbox.salesforce.url)
-    if sandbox.mailbox_kind == "gmail":
-        store.set(GOOGLE_TOKEN_SECRET, sandbox.mailbox.token)
+    store.set(SECRET_SESSION, sandbox.salesforce.token)
+    store.set(SECRET_INSTANCE, sandbox.salesforce.url)
+    for name, secret in MAILBOX_EMULATORS[sandbox.mailbox_kind].secrets(sandbox.mailbox).items():
+        store.set(name, secret)
 
 
 def sandbox_credentials(paths: Paths) -> CredentialStore:
@@ -234,23 +285,32 @@ def sandbox_credentials(paths: Paths) -> CredentialStore:
 
 
 @contextlib.contextmanager
-def _keyring_choice(choice: str) -> Iterator[None]:
-    before = os.environ.get("RGSYNC_KEYRING")
-    os.environ["RGSYNC_KEYRING"] = choice
+def environment(**values: str | None) -> Iterator[None]:
+    """Set (or, with None, remove) environment variables for the duration of the block."""
+    before = {name: os.environ.get(name) for name in values}
     try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
-        if before is None:
-            os.environ.pop("RGSYNC_KEYRING", None)
-        else:
-            os.environ["RGSYNC_KEYRING"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _keyring_choice(choice: str) -> contextlib.AbstractContextManager[None]:
+    return environment(RGSYNC_KEYRING=choice)
 
 
 def endpoints_document(sandbox: Sandbox) -> dict[str, Any]:
     """What DIR/endpoints.json holds (documented in the README's sandbox section)."""
     salesforce = sandbox.salesforce
     mailbox = sandbox.mailbox
-    base = mailbox.url.rstrip("/")
     return {
         "scenario": sandbox.scenario.name,
         "settings_file": str(sandbox.settings_file),
@@ -269,11 +329,7 @@ def endpoints_document(sandbox: Sandbox) -> dict[str, Any]:
         },
         "mailbox": {
             "kind": sandbox.mailbox_kind,
-            "url": base,
-            "access_token": mailbox.token,
-            "address": mailbox.address,
-            "gmail_api_url": base + "/",
-            "calendar_api_url": base + "/calendar/v3/",
+            **MAILBOX_EMULATORS[sandbox.mailbox_kind].endpoints(mailbox),
         },
     }
 

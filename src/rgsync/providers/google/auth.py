@@ -58,11 +58,11 @@ def load_credentials(mailbox: Mapping[str, object], store: CredentialStore) -> C
     except CredentialsError as exc:
         raise AuthError(str(exc), code="MAIL-AUTH", advice=RECONNECT_ADVICE) from exc
     if access_token:
-        return oauth_credentials.Credentials(token=access_token)
+        return oauth_credentials.Credentials(token=access_token)  # type: ignore[no-untyped-call]
     if token_json:
         try:
             info = json.loads(token_json)
-            return oauth_credentials.Credentials.from_authorized_user_info(info)  # type: ignore[no-any-return]
+            return oauth_credentials.Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call, no-any-return]
         except (ValueError, TypeError) as exc:
             raise AuthError(
                 "the stored Gmail sign-in is damaged", code="MAIL-AUTH", advice=RECONNECT_ADVICE
@@ -85,7 +85,7 @@ def service_account_credentials(key_file: Path, address: str) -> Credentials:
             advice="set it with `rgsync settings set mailbox.address you@example.com`",
         )
     try:
-        return service_account.Credentials.from_service_account_file(  # type: ignore[no-any-return]
+        return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call, no-any-return]
             str(key_file), scopes=list(SCOPES), subject=address
         )
     except FileNotFoundError as exc:
@@ -113,7 +113,7 @@ def token_saver(store: CredentialStore) -> Callable[[GoogleApi], None]:
             stored = store.get(TOKEN)
             current = json.loads(stored) if stored else {}
             if current.get("token") != credentials.token:
-                store.set(TOKEN, credentials.to_json())
+                store.set(TOKEN, credentials.to_json())  # type: ignore[no-untyped-call]
         except (CredentialsError, ValueError):
             pass  # the old token still works until it expires; the next refresh tries again
 

@@ -56,6 +56,8 @@ _RESPONSE_STATUS = {
     Response.ORGANIZER: "accepted",
 }
 _TIME_FIELDS = ("start", "end", "all_day")
+# Entries Google puts on the calendar that are no one's meeting or appointment.
+NOT_CALENDAR_ITEMS = frozenset({"workingLocation", "birthday"})
 
 
 def event_id_for(salesforce_id: str) -> str:
@@ -66,6 +68,14 @@ def event_id_for(salesforce_id: str) -> str:
     """
     encoded = base64.b32hexencode(f"rgsync:{salesforce_id}".encode()).decode("ascii")
     return encoded.rstrip("=").lower()
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _parse_time(value: str) -> datetime:
@@ -83,7 +93,7 @@ class CalendarEvents:
         timed events are written in (UTC when None)."""
         self.api = api
         self.me = {address.lower(), *(a.lower() for a in aliases)}
-        self.time_zone = time_zone
+        self.time_zone = time_zone if time_zone and _known_zone(time_zone) else None
 
     @property
     def _events(self) -> Any:
@@ -133,6 +143,8 @@ class CalendarEvents:
                     if not full:
                         deleted.append(str(event["id"]))
                     continue  # a full listing says what exists: the cancelled simply are not there
+                if event.get("eventType") in NOT_CALENDAR_ITEMS:
+                    continue
                 items.append(self.to_item(event))
             last = not token
             # Only the last page carries the sync token (Google's rule and the Page contract).

@@ -89,9 +89,13 @@ class GoogleMailbox:
             ]
         results: list[WriteResult | None] = [self._done.get(_key(stream, w)) for w in writes]
         self._settle_uncertain(stream, writes, results)
-        target = {Stream.EVENTS: self.calendar, Stream.TASKS: self.tasks, Stream.CONTACTS: self.people}[
-            stream
-        ]
+        target: CalendarEvents | GoogleTasks | GooglePeople
+        if stream is Stream.EVENTS:
+            target = self.calendar
+        elif stream is Stream.TASKS:
+            target = self.tasks
+        else:
+            target = self.people
         try:
             target.apply(writes, results)
         except RetriableError:

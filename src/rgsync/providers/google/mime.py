@@ -305,7 +305,7 @@ def _part_text(part: Message, problems: list[str]) -> str:
         try:
             content = part.get_content()
             if isinstance(content, str):
-                return scrub(content)
+                return scrub(content).replace("\r\n", "\n")
         except Exception:  # unknown charset, broken transfer encoding: decode by hand below
             pass
     # Fall back to the decoded bytes in the declared charset, else UTF-8, replacing what fails.
@@ -324,12 +324,21 @@ def _part_text(part: Message, problems: list[str]) -> str:
     try:
         decoded = payload.decode(charset, "strict")
     except LookupError:
-        problems.append(f"unknown charset '{charset}' in the body; read as UTF-8 with replacements")
-        decoded = payload.decode("utf-8", "replace")
+        decoded, guess = _guess(payload)
+        problems.append(f"unknown charset '{charset}' in the body; read as {guess}")
     except UnicodeDecodeError:
         problems.append(f"the body is not valid '{charset}'; undecodable characters replaced")
         decoded = payload.decode(charset, "replace")
-    return scrub(decoded)
+    return scrub(decoded).replace("\r\n", "\n")
+
+
+def _guess(payload: bytes) -> tuple[str, str]:
+    """Text of bytes in an unknown charset: UTF-8 when it is valid, else Windows-1252 (what
+    unlabelled Western mail most often is), replacing the few bytes that has no letter for."""
+    try:
+        return payload.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", "replace"), "Windows-1252"
 
 
 class _TextExtractor(HTMLParser):

@@ -194,7 +194,7 @@ class GooglePeople:
         name = _first(person.get("names") or [])
         email = _first(person.get("emailAddresses") or [])
         phones = person.get("phoneNumbers") or []
-        mobile = next((p for p in phones if _is_mobile(p)), {})
+        mobile: Mapping[str, Any] = next((p for p in phones if _is_mobile(p)), {})
         others = [p for p in phones if not _is_mobile(p)]
         phone = next(
             (p for p in others if str(p.get("type") or "").lower() == "work"), others[0] if others else {}
@@ -376,18 +376,21 @@ class GooglePeople:
                 self._create(writes, [n], results)
             return
         created = response.get("createdPeople", [])
-        names: list[str] = []
+        outcome: dict[int, WriteResult] = {}
         for n, entry in zip(good, created, strict=False):
             person = entry.get("person") or {}
             status = entry.get("status") or {}
             if person.get("resourceName") and not status.get("code"):
-                names.append(str(person["resourceName"]))
-                results[n] = WriteResult(ok=True, id=str(person["resourceName"]))
+                outcome[n] = WriteResult(ok=True, id=str(person["resourceName"]))
             else:
-                results[n] = WriteResult(
+                outcome[n] = WriteResult(
                     ok=False, error_code="MAIL-REFUSED", message=str(status.get("message") or "not created")
                 )
-        self.add_to_group(names)
+        # A create counts as done only once the contact is in the group: should adding it fail,
+        # the contact is found by its tag and put there when the session tries again.
+        self.add_to_group([r.id for r in outcome.values() if r.ok and r.id])
+        for n, result in outcome.items():
+            results[n] = result
 
     def add_to_group(self, names: Sequence[str]) -> None:
         """Put contacts into the `Salesforce Contacts` group (members.modify, ≤ 1,000 a call)."""

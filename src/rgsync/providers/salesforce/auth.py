@@ -246,7 +246,11 @@ class SignIn:
             refresh = self.store.get(SECRET_REFRESH_TOKEN)
             if not refresh or not self.config.consumer_key:
                 raise auth_error("rgsync has no Salesforce refresh token for this profile")
-            form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": self.config.consumer_key}
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "client_id": self.config.consumer_key,
+            }
             secret = self.store.get(SECRET_CONSUMER_SECRET)
             if secret:
                 form["client_secret"] = secret
@@ -270,7 +274,9 @@ class SignIn:
                 advice="check `salesforce.private-key-file`",
             ) from exc
         try:
-            assertion = jwt_assertion(config.consumer_key, config.username, key, jwt_audience(config.login_url))
+            assertion = jwt_assertion(
+                config.consumer_key, config.username, key, jwt_audience(config.login_url)
+            )
         except (ValueError, TypeError) as exc:
             raise AuthError(
                 f"the private key in {config.private_key_file} cannot sign a JWT: {exc}",
@@ -315,7 +321,9 @@ class SignIn:
                 scratch_url=self.config.login_url,
             )
         except SalesforceAuthenticationFailed as exc:
-            raise auth_error(f"Salesforce refused the password sign-in ({exc.code}: {exc.auth_message})") from exc
+            raise auth_error(
+                f"Salesforce refused the password sign-in ({exc.code}: {exc.auth_message})"
+            ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableError(f"cannot reach Salesforce at {self.config.login_url}") from exc
         return Grant(session_id, f"https://{instance}")

@@ -10,8 +10,10 @@ and the ONE place where Salesforce's failures become rgsync's error kinds.
   REQUEST_LIMIT_EXCEEDED → ApiBudgetError (SF-API-BUDGET); 429/5xx/timeouts/connection errors →
   RetriableError with the server's Retry-After; other 4xx → FatalError with Salesforce's code.
   Nothing is retried here: the session's `with_retries` does that.
-* API usage is read from `Salesforce.api_usage` after each call made through `Salesforce` itself
-  (`query`, `query_more`, `restful`), which parses Sforce-Limit-Info on every response.
+* API usage is read from the Sforce-Limit-Info header of every response, in the transport
+  adapter (with simple-salesforce's own parser), so error answers count too: a 403
+  REQUEST_LIMIT_EXCEEDED also tells how much is used. `Salesforce.api_usage` would miss those,
+  as simple-salesforce raises before reading the header.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
@@ -61,7 +63,9 @@ BUDGET_CODE = "SF-API-BUDGET"
 class _CallingAdapter(HTTPAdapter):
     """Adds the default timeout to every request, counts calls and keeps the last Retry-After."""
 
-    def __init__(self, timeout: float | tuple[float, float], on_response: Callable[[requests.Response], None]) -> None:
+    def __init__(
+        self, timeout: float | tuple[float, float], on_response: Callable[[requests.Response], None]
+    ) -> None:
         super().__init__()
         self._timeout = timeout
         self._on_response = on_response
@@ -78,7 +82,11 @@ class _CallingAdapter(HTTPAdapter):
         return response
 
 
-def make_http(config: SalesforceConfig, timeout: float | tuple[float, float], on_response: Callable[[requests.Response], None]) -> tuple[requests.Session, _CallingAdapter]:
+def make_http(
+    config: SalesforceConfig,
+    timeout: float | tuple[float, float],
+    on_response: Callable[[requests.Response], None],
+) -> tuple[requests.Session, _CallingAdapter]:
     """The session every Salesforce call goes through (see the module docstring)."""
     http = requests.Session()
     http.trust_env = False
@@ -134,7 +142,9 @@ def error_for_status(status: int, content: object, retry_after: float | None = N
     if status == 300:
         return ItemError(text, code="SF-AMBIGUOUS")
     if status == 404:
-        return FatalError(text, code="SF-NOT-FOUND", advice="run `rgsync doctor` to check the org and API version")
+        return FatalError(
+            text, code="SF-NOT-FOUND", advice="run `rgsync doctor` to check the org and API version"
+        )
     return FatalError(text, code=f"SF-{code}" if code else f"SF-HTTP-{status}", advice="run `rgsync doctor`")
 
 
@@ -178,9 +188,11 @@ class SalesforceClient:
         signin_factory: Callable[[requests.Session], SignIn],
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self.timeout = timeout
+        self.clock = clock
         self._retry_after: float | None = None
         self._clock_offset: float | None = None
         self.http, self._adapter = make_http(config, timeout, self._seen)
@@ -190,7 +202,13 @@ class SalesforceClient:
 
     # -- accounting ---------------------------------------------------------------------------------
     def _seen(self, response: requests.Response) -> None:
+        """Every answer: Retry-After, Sforce-Limit-Info (errors included) and the server's clock."""
         self._retry_after = _retry_after(response) if response.status_code >= 400 else None
+        limit_info = response.headers.get("Sforce-Limit-Info")
+        if limit_info:
+            usage = Salesforce.parse_api_usage(limit_info).get("api-usage")
+            if usage is not None:
+                self._usage = ApiUsage(used=int(usage.used), limit=int(usage.total))
         stamp = response.headers.get("Date")
         if stamp:
             try:
@@ -198,7 +216,7 @@ class SalesforceClient:
             except (TypeError, ValueError):
                 return
             if server.tzinfo is not None:
-                self._clock_offset = (server - datetime.now(UTC)).total_seconds()
+                self._clock_offset = (server - self.clock()).total_seconds()
 
     @property
     def clock_offset(self) -> float | None:
@@ -213,11 +231,6 @@ class SalesforceClient:
     def usage(self) -> ApiUsage | None:
         """The daily API allocation as of the last answer that carried Sforce-Limit-Info."""
         return self._usage
-
-    def _read_usage(self, sf: Salesforce) -> None:
-        usage = sf.api_usage.get("api-usage")
-        if usage is not None:
-            self._usage = ApiUsage(used=int(usage.used), limit=int(usage.total))
 
     # -- the Salesforce object ------------------------------------------------------------------
     @property
@@ -274,11 +287,15 @@ class SalesforceClient:
                 advice="set `salesforce.ca-file` to the CA bundle that signs your Salesforce (or proxy) certificate",
             )
         if isinstance(exc, requests.Timeout):
-            return RetriableError(f"Salesforce did not answer in time ({type(exc).__name__})", code="SF-TIMEOUT")
+            return RetriableError(
+                f"Salesforce did not answer in time ({type(exc).__name__})", code="SF-TIMEOUT"
+            )
         if isinstance(exc, requests.ConnectionError):
             return RetriableError(f"cannot reach Salesforce ({type(exc).__name__})", code="SF-NETWORK")
         if isinstance(exc, requests.RequestException | json.JSONDecodeError):
-            return RetriableError(f"unexpected answer from Salesforce ({type(exc).__name__}: {exc})", code="SF-NETWORK")
+            return RetriableError(
+                f"unexpected answer from Salesforce ({type(exc).__name__}: {exc})", code="SF-NETWORK"
+            )
         raise exc
 
     def translate_call(self, call: Callable[[], T]) -> T:
@@ -305,9 +322,7 @@ class SalesforceClient:
                     "Salesforce no longer accepts rgsync's sign-in (401 INVALID_SESSION_ID)"
                 ) from exc
             except (SalesforceError, requests.RequestException, json.JSONDecodeError) as exc:
-                self._read_usage(sf)
                 raise self.translate(exc) from exc
-            self._read_usage(sf)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -327,22 +342,29 @@ class SalesforceClient:
             kwargs["json"] = body
         if headers:
             kwargs["headers"] = dict(headers)
-        return self.call(lambda sf: sf.restful(path, params=dict(params) if params else None, method=method, **kwargs))
+        return self.call(
+            lambda sf: sf.restful(path, params=dict(params) if params else None, method=method, **kwargs)
+        )
 
     def data_path(self, path: str) -> str:
         """A `/services/data/vXX.X/...` path for Composite subrequests."""
         return f"/services/data/v{self.version}/{path.lstrip('/')}"
 
-    def query_url(self, soql: str) -> str:
-        return self.data_path("query/?" + urlencode({"q": soql}))
+    def query_url(self, soql: str, *, include_deleted: bool = False) -> str:
+        """A query (or queryAll: deleted records too) as a Composite subrequest URL."""
+        return self.data_path(("queryAll/?" if include_deleted else "query/?") + urlencode({"q": soql}))
 
     def composite(self, subrequests: Sequence[dict[str, Any]]) -> list[SubResponse]:
         """One Composite call (allOrNone false): ≤ 25 subrequests, ≤ 5 of them queries/collections."""
         if not subrequests:
             return []
         if len(subrequests) > COMPOSITE_SUBREQUESTS:
-            raise ValueError(f"{len(subrequests)} subrequests in one Composite request (max {COMPOSITE_SUBREQUESTS})")
-        answer = self.restful("composite", method="POST", body={"allOrNone": False, "compositeRequest": list(subrequests)})
+            raise ValueError(
+                f"{len(subrequests)} subrequests in one Composite request (max {COMPOSITE_SUBREQUESTS})"
+            )
+        answer = self.restful(
+            "composite", method="POST", body={"allOrNone": False, "compositeRequest": list(subrequests)}
+        )
         responses = (answer or {}).get("compositeResponse") or []
         return [
             SubResponse(str(r.get("referenceId", "")), int(r.get("httpStatusCode", 0)), r.get("body"))
@@ -356,7 +378,7 @@ class SalesforceClient:
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self.call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            page = self.call(_more_of(str(next_url)))
 
     def query(self, soql: str) -> list[dict[str, Any]]:
         """Every record of one query (following its pages)."""
@@ -373,13 +395,21 @@ class SalesforceClient:
         for start in range(0, len(soqls), COMPOSITE_HEAVY):
             batch = soqls[start : start + COMPOSITE_HEAVY]
             subrequests = [
-                {"method": "GET", "url": self.query_url(soql), "referenceId": f"q{n}"} for n, soql in enumerate(batch)
+                {"method": "GET", "url": self.query_url(soql), "referenceId": f"q{n}"}
+                for n, soql in enumerate(batch)
             ]
             for answer in self.composite(subrequests):
                 if not answer.ok:
                     raise answer.error()
                 results.append(list(self.more(answer.body or {})))
         return results
+
+
+def _more_of(url: str) -> Callable[[Salesforce], Any]:
+    def fetch(sf: Salesforce) -> Any:
+        return sf.query_more(url, identifier_is_url=True)
+
+    return fetch
 
 
 __all__ = [

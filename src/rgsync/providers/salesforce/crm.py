@@ -66,7 +66,9 @@ class SalesforceCrm:
         self.config = config
         self.clock = clock
         self.time_zone = time_zone
-        self.client = SalesforceClient(config, lambda http: SignIn(config, store, http, timeout), timeout=timeout)
+        self.client = SalesforceClient(
+            config, lambda http: SignIn(config, store, http, timeout), timeout=timeout, clock=clock
+        )
         self._org: OrgInfo | None = None
         self.describes: dict[str, Describe] = {}
         self.lookups = Lookups(self.client, self._org_info, self._shape, email_mode)
@@ -139,7 +141,9 @@ class SalesforceCrm:
         `salesforce.username` names the user.
         """
         query = self._user_query()
-        extra = [{"method": "GET", "url": self.client.query_url(query), "referenceId": "user"}] if query else []
+        extra = (
+            [{"method": "GET", "url": self.client.query_url(query), "referenceId": "user"}] if query else []
+        )
         answers = self._describe_with(extra)
         if query:
             answer = answers[0]
@@ -171,7 +175,9 @@ class SalesforceCrm:
         self._org = info_
         return info_
 
-    def changes(self, cursors: Mapping[Stream, str | None], options: CrmReadOptions) -> dict[Stream, list[Page]]:
+    def changes(
+        self, cursors: Mapping[Stream, str | None], options: CrmReadOptions
+    ) -> dict[Stream, list[Page]]:
         """Changes of Events, Tasks and Contacts in scope since each cursor (see reads.py)."""
         return self.reader.changes(cursors, options)
 

@@ -90,7 +90,8 @@ class StreamCursor:
             return None
         if not isinstance(payload, dict) or not isinstance(payload.get("k"), str):
             return None
-        seen = payload.get("s") if isinstance(payload.get("s"), dict) else {}
+        raw_seen = payload.get("s")
+        seen: dict[object, object] = raw_seen if isinstance(raw_seen, dict) else {}
         return cls(
             scope=payload["k"],
             mark=_parse(payload.get("m")),

@@ -81,7 +81,9 @@ class Lookups:
         if not wanted:
             return {}
         contact_queries = soql.chunked_in_queries(
-            lambda values: f"SELECT Id, Email, FirstName, LastName, AccountId, OwnerId FROM Contact WHERE Email IN {values}",
+            lambda values: (
+                f"SELECT Id, Email, FirstName, LastName, AccountId, OwnerId FROM Contact WHERE Email IN {values}"
+            ),
             wanted,
         )
         lead_queries = soql.chunked_in_queries(
@@ -111,21 +113,20 @@ class Lookups:
                 self.person_emails[person.id] = address
                 found.setdefault(address, []).append(person)
         # Contacts first, then Leads (an address found as both links the Contact, SPEC §3.3).
-        return {k: sorted(v, key=lambda p: (p.kind is not PersonKind.CONTACT, p.id)) for k, v in found.items()}
+        return {
+            k: sorted(v, key=lambda p: (p.kind is not PersonKind.CONTACT, p.id)) for k, v in found.items()
+        }
 
     def person_addresses(self, ids: Iterable[str]) -> dict[str, str]:
         """Addresses of Contacts/Leads by Id, from this session's lookups or one batched query."""
         missing = sorted({i for i in ids if soql.is_id(i) and i not in self.person_emails})
         if missing:
-            queries = []
+            queries: list[str] = []
             for sobject, prefix in (("Contact", "003"), ("Lead", "00Q")):
                 of_type = [i for i in missing if i.startswith(prefix)]
                 if of_type:
-                    queries += soql.chunked_in_queries(
-                        lambda values, s=sobject: f"SELECT Id, Email FROM {s} WHERE Id IN {values}",
-                        of_type,
-                        soql.record_id,
-                    )
+                    template = f"SELECT Id, Email FROM {sobject} WHERE Id IN "
+                    queries += soql.chunked_in_queries(template.__add__, of_type, soql.record_id)
             for rows in self.client.queries(queries):
                 for row in rows:
                     self.person_emails[str(row["Id"])] = str(row.get("Email") or "").lower()
@@ -148,7 +149,9 @@ class Lookups:
             for row in sorted(rows, key=lambda r: str(r["Id"])):
                 domain = website_domain(str(row.get("Website") or ""))
                 if domain in wanted and domain not in found:
-                    found[domain] = Account(str(row["Id"]), str(row.get("Name") or ""), str(row.get("Website") or ""))
+                    found[domain] = Account(
+                        str(row["Id"]), str(row.get("Name") or ""), str(row.get("Website") or "")
+                    )
         return found
 
     def accounts_by_id(self, ids: Collection[str]) -> dict[str, Account]:
@@ -157,7 +160,9 @@ class Lookups:
         if not wanted:
             return {}
         queries = soql.chunked_in_queries(
-            lambda values: f"SELECT Id, Name, Website FROM Account WHERE Id IN {values}", wanted, soql.record_id
+            lambda values: f"SELECT Id, Name, Website FROM Account WHERE Id IN {values}",
+            wanted,
+            soql.record_id,
         )
         out: dict[str, Account] = {}
         for rows in self.client.queries(queries):
@@ -172,7 +177,9 @@ class Lookups:
         wanted = sorted({n.strip() for n in names if n and n.strip()})
         if not wanted:
             return {}
-        queries = soql.chunked_in_queries(lambda values: f"SELECT Id, Name FROM Account WHERE Name IN {values} ORDER BY Id", wanted)
+        queries = soql.chunked_in_queries(
+            lambda values: f"SELECT Id, Name FROM Account WHERE Name IN {values} ORDER BY Id", wanted
+        )
         out: dict[str, str] = {}
         for rows in self.client.queries(queries):
             for row in rows:
@@ -202,7 +209,8 @@ class Lookups:
                         name=str(row.get("Name") or ""),
                         account_id=str(row.get("AccountId") or "") or None,
                         owner_id=str(row.get("OwnerId") or ""),
-                        last_modified=parse_datetime(row.get("LastModifiedDate")) or datetime.min.replace(tzinfo=UTC),
+                        last_modified=parse_datetime(row.get("LastModifiedDate"))
+                        or datetime.min.replace(tzinfo=UTC),
                         close_date=parse_date(row.get("CloseDate")),
                     )
                 )
@@ -235,16 +243,21 @@ class Lookups:
         queries: list[str] = []
         if org.enhanced_email:
             queries += soql.chunked_in_queries(
-                lambda values: f"SELECT Id, MessageIdentifier FROM EmailMessage WHERE MessageIdentifier IN {values}",
+                lambda values: (
+                    f"SELECT Id, MessageIdentifier FROM EmailMessage WHERE MessageIdentifier IN {values}"
+                ),
                 list(by_identifier),
             )
         email_message_queries = len(queries)
         task_field = shape.key_field("Task")
         by_key = {key_value(k): k for k in keys}
-        task_mode_possible = self.email_mode == "task" or (self.email_mode == "auto" and not org.enhanced_email)
+        task_mode_possible = self.email_mode == "task" or (
+            self.email_mode == "auto" and not org.enhanced_email
+        )
         if task_field:
             queries += soql.chunked_in_queries(
-                lambda values: f"SELECT Id, {task_field} FROM Task WHERE {task_field} IN {values}", list(by_key)
+                lambda values: f"SELECT Id, {task_field} FROM Task WHERE {task_field} IN {values}",
+                list(by_key),
             )
         elif task_mode_possible and self._email_tasks is None:
             user = soql.record_id(org.user_id)
@@ -286,12 +299,14 @@ class Lookups:
         subjects = sorted({s for s, _ in pairs})
         starts = [t for _, t in pairs]
         low, high = min(starts), max(starts)
-        fields = "Id, Subject, StartDateTime, EndDateTime, IsAllDayEvent, ActivityDate, DurationInMinutes, OwnerId"
-        timing = (
-            f"StartDateTime >= {soql.datetime_literal(low)} AND StartDateTime <= {soql.datetime_literal(high)}"
+        fields = (
+            "Id, Subject, StartDateTime, EndDateTime, IsAllDayEvent, ActivityDate, DurationInMinutes, OwnerId"
         )
+        timing = f"StartDateTime >= {soql.datetime_literal(low)} AND StartDateTime <= {soql.datetime_literal(high)}"
         queries = soql.chunked_in_queries(
-            lambda values: f"SELECT {fields} FROM Event WHERE {timing}{extra} AND Subject IN {values} ORDER BY Id",
+            lambda values: (
+                f"SELECT {fields} FROM Event WHERE {timing}{extra} AND Subject IN {values} ORDER BY Id"
+            ),
             [s[:255] for s in subjects],
         )
         return [row for rows in self.client.queries(queries) for row in rows]
@@ -302,9 +317,10 @@ class Lookups:
         if key_field:
             by_value = {key_value(k): k for k in keys}
             queries = soql.chunked_in_queries(
-                lambda values: f"SELECT Id, {key_field} FROM Event WHERE {key_field} IN {values}", list(by_value)
+                lambda values: f"SELECT Id, {key_field} FROM Event WHERE {key_field} IN {values}",
+                list(by_value),
             )
-            found = {}
+            found: dict[str, str] = {}
             for rows in self.client.queries(queries):
                 for row in rows:
                     key = by_value.get(str(row.get(key_field) or ""))
@@ -358,7 +374,11 @@ class Lookups:
             sorted({e for e, _, _ in pairs}),
             soql.record_id,
         )
-        present = {(str(r["EventId"])[:15], str(r["RelationId"])[:15]) for rows in self.client.queries(queries) for r in rows}
+        present = {
+            (str(r["EventId"])[:15], str(r["RelationId"])[:15])
+            for rows in self.client.queries(queries)
+            for r in rows
+        }
         return {key: event for event, user, key in pairs if (event[:15], user[:15]) in present}
 
     def _existing_tasks(self, keys: list[str]) -> dict[str, str]:
@@ -368,7 +388,8 @@ class Lookups:
         if key_field:
             by_value = {key_value(k): k for k in keys}
             queries = soql.chunked_in_queries(
-                lambda values: f"SELECT Id, {key_field} FROM Task WHERE {key_field} IN {values}", list(by_value)
+                lambda values: f"SELECT Id, {key_field} FROM Task WHERE {key_field} IN {values}",
+                list(by_value),
             )
             for rows in self.client.queries(queries):
                 for row in rows:
@@ -396,7 +417,10 @@ class Lookups:
             for row in rows:
                 if str(row.get("Subject") or "").strip() != subject.strip():
                     continue
-                if "|" in key and (str(row.get("ActivityDate") or "") != due or str(row.get("OwnerId") or "")[:15] != owner[:15]):
+                if "|" in key and (
+                    str(row.get("ActivityDate") or "") != due
+                    or str(row.get("OwnerId") or "")[:15] != owner[:15]
+                ):
                     continue
                 found[key] = str(row["Id"])
                 break
@@ -407,9 +431,16 @@ class Lookups:
         converted = " AND IsConverted = false" if sobject == "Lead" else ""
         addresses = sorted({k.lower() for k in keys if not k.startswith("name:")})
         names = [k for k in keys if k.startswith("name:")]
-        queries = soql.chunked_in_queries(
-            lambda values: f"SELECT Id, Email FROM {sobject} WHERE Email IN {values}{converted} ORDER BY Id", addresses
-        ) if addresses else []
+        queries = (
+            soql.chunked_in_queries(
+                lambda values: (
+                    f"SELECT Id, Email FROM {sobject} WHERE Email IN {values}{converted} ORDER BY Id"
+                ),
+                addresses,
+            )
+            if addresses
+            else []
+        )
         for key in names:
             first, _, last = key[len("name:") :].strip().rpartition(" ")
             queries.append(
@@ -454,7 +485,9 @@ class Lookups:
             key = meeting_key(item.subject, item.start)
             if key in wanted:
                 matches.setdefault(key, []).append((item.id, item.owner_id or ""))
-        others = sorted({event for found in matches.values() for event, owner in found if owner[:15] != user_id[:15]})
+        others = sorted(
+            {event for found in matches.values() for event, owner in found if owner[:15] != user_id[:15]}
+        )
         editable = self._edit_access(user_id, others) if others else set()
         out: dict[str, ExistingEvent] = {}
         for key, found in matches.items():
@@ -462,7 +495,9 @@ class Lookups:
                 found, key=lambda pair: (pair[1][:15] != user_id[:15], pair[0] not in editable, pair[0])
             )
             event_id, owner = ranked[0]
-            out[key] = ExistingEvent(id=event_id, owner_id=owner, editable=owner[:15] == user_id[:15] or event_id in editable)
+            out[key] = ExistingEvent(
+                id=event_id, owner_id=owner, editable=owner[:15] == user_id[:15] or event_id in editable
+            )
         return out
 
     def _edit_access(self, user_id: str, record_ids: list[str]) -> set[str]:

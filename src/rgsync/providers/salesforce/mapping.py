@@ -162,7 +162,9 @@ def who_list(who_ids: Sequence[str]) -> list[str]:
     return unique[:1]
 
 
-def who_fields(who_ids: Sequence[str], list_field: str, shape: OrgShape, *, update: bool = False) -> dict[str, Any]:
+def who_fields(
+    who_ids: Sequence[str], list_field: str, shape: OrgShape, *, update: bool = False
+) -> dict[str, Any]:
     """WhoId / TaskWhoIds / EventWhoIds for a set of people.
 
     With Shared Activities several people go through the junction list (its first id becomes
@@ -220,7 +222,11 @@ def event_from_record(record: Mapping[str, Any], shape: OrgShape) -> CalendarIte
     who = [str(record["WhoId"])] if record.get("WhoId") else []
     for relation in relations:
         rid = str(relation.get("RelationId") or "")
-        if relation.get("IsParent") and not relation.get("IsWhat") and rid.startswith((CONTACT_PREFIX, LEAD_PREFIX)):
+        if (
+            relation.get("IsParent")
+            and not relation.get("IsWhat")
+            and rid.startswith((CONTACT_PREFIX, LEAD_PREFIX))
+        ):
             who.append(rid)
     invitees = [
         str(r.get("RelationId"))
@@ -608,7 +614,9 @@ def _mailing(address: PostalAddress) -> dict[str, Any]:
     return {sf: (getattr(address, part) or None) for part, sf in _MAILING.items()}
 
 
-def contact_create(contact: ContactItem, account_id: str | None, shape: OrgShape, natural_key: str) -> dict[str, Any]:
+def contact_create(
+    contact: ContactItem, account_id: str | None, shape: OrgShape, natural_key: str
+) -> dict[str, Any]:
     """A Contact from the mailbox's `Salesforce Contacts` folder (SPEC §6.2)."""
     record: dict[str, Any] = {"attributes": {"type": "Contact"}}
     for name, (sf, limit) in _CONTACT_TEXT.items():
@@ -663,7 +671,7 @@ def new_person(person: NewPerson) -> dict[str, Any]:
     }
     if person.first_name:
         record["FirstName"] = person.first_name[:40]
-    if person.kind is PersonKind.LEAD:
+    if person.kind is PersonKind.LEAD and person.company.strip():
         record["Company"] = person.company[:255]
     elif person.account_id:
         record["AccountId"] = person.account_id

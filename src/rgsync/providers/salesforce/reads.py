@@ -7,9 +7,13 @@ Per stream in `CrmReadOptions.streams`:
   A full listing covers the calendar window; a delta read takes what changed since the cursor plus
   Events that entered the window since the last read. Changed Events now outside the scope
   (moved out of the window, invitation withdrawn) are reported as gone.
-* Tasks: the user's Tasks that are open, or due or modified since `tasks_since`.
+* Tasks: the user's Tasks other than email activities that are open, or due or modified since
+  `tasks_since` (SPEC §5).
 * Contacts: by scope — mine (OwnerId), all, or a list view's filter (from the list view describe).
-* Deletions: getDeleted (`sobjects/{Type}/deleted/?start&end`) from the cursor's position. It
+* Deletions: a delta read runs its queries as queryAll, so records deleted since the cursor come
+  back with IsDeleted = true (the recycle bin keeps them), and getDeleted
+  (`sobjects/{Type}/deleted/?start&end`, minute-grained) covers the rest from the cursor's
+  position, including records that were purged or left the scope before being deleted. getDeleted
   reaches 15 days back; an older cursor, or an answer whose earliestDateAvailable is past the
   start, means a full listing with `reset=True` (SPEC §7.6). A None cursor means a full listing.
 
@@ -74,7 +78,9 @@ class _StreamRead:
 class ChangeReader:
     """Builds and runs the bundled delta read; see the module docstring."""
 
-    def __init__(self, client: SalesforceClient, shape: Callable[[], OrgShape], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, client: SalesforceClient, shape: Callable[[], OrgShape], clock: Callable[[], datetime]
+    ) -> None:
         self.client = client
         self.shape = shape
         self.clock = clock
@@ -94,14 +100,17 @@ class ChangeReader:
             raise FatalError(
                 "contacts-scope is 'view' but contacts-view names no list view",
                 code="SF-LIST-VIEW",
-                advice="`rgsync settings set contacts-view \"My Contacts\"` (a Contact list view's name or Id)",
+                advice='`rgsync settings set contacts-view "My Contacts"` (a Contact list view\'s name or Id)',
             )
         listing = self.client.restful("sobjects/Contact/listviews") or {}
         views = listing.get("listviews") or []
         match = None
         for candidate in views:
             view_id = str(candidate.get("id") or "")
-            names = {str(candidate.get("label") or "").casefold(), str(candidate.get("developerName") or "").casefold()}
+            names = {
+                str(candidate.get("label") or "").casefold(),
+                str(candidate.get("developerName") or "").casefold(),
+            }
             if (soql.is_id(wanted) and view_id[:15] == wanted[:15]) or wanted.casefold() in names:
                 match = candidate
                 break
@@ -127,7 +136,7 @@ class ChangeReader:
         since = None if read.full else read.cursor.query_from()
         changed = f"SystemModstamp >= {soql.datetime_literal(since)}" if since else ""
         if read.stream is Stream.EVENTS:
-            fields = EVENT_READ_FIELDS
+            fields = EVENT_READ_FIELDS + ", IsDeleted"
             key_field = shape.key_field("Event")
             if key_field:
                 fields += f", {key_field}"
@@ -156,12 +165,12 @@ class ChangeReader:
             return [owned, invited]
         if read.stream is Stream.TASKS:
             scope = (
-                f"OwnerId = {user} AND IsDeleted = false AND (IsClosed = false "
+                f"OwnerId = {user} AND TaskSubtype != 'Email' AND (IsClosed = false "
                 f"OR ActivityDate >= {soql.date_literal(options.tasks_since.astimezone(UTC).date())} "
                 f"OR LastModifiedDate >= {soql.datetime_literal(options.tasks_since)})"
             )
             where = f"{scope} AND {changed}" if changed else scope
-            return [f"SELECT {TASK_READ_FIELDS} FROM Task WHERE {where}{ORDER}"]
+            return [f"SELECT {TASK_READ_FIELDS}, IsDeleted FROM Task WHERE {where}{ORDER}"]
         conditions = []
         using = ""
         if options.contacts_scope == "mine":
@@ -174,10 +183,12 @@ class ChangeReader:
         if changed:
             conditions.append(changed)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return [f"SELECT {CONTACT_READ_FIELDS} FROM Contact{using}{where}{ORDER}"]
+        return [f"SELECT {CONTACT_READ_FIELDS}, IsDeleted FROM Contact{using}{where}{ORDER}"]
 
     # -- the read -----------------------------------------------------------------------------------
-    def changes(self, cursors: Mapping[Stream, str | None], options: CrmReadOptions) -> dict[Stream, list[Page]]:
+    def changes(
+        self, cursors: Mapping[Stream, str | None], options: CrmReadOptions
+    ) -> dict[Stream, list[Page]]:
         """Pages per stream (see `Crm.changes`): one Composite call when nothing needs resolving."""
         local_now = self.clock()
         shape = self.shape()
@@ -194,7 +205,11 @@ class ChangeReader:
                 # A changed scope is a new listing, not an expired position.
                 expired = previous is not None and previous.scope == key
                 fresh = StreamCursor(scope=key)
-                reads.append(_StreamRead(stream, fresh, full=True, reset=given is not None and (expired or previous is None)))
+                reads.append(
+                    _StreamRead(
+                        stream, fresh, full=True, reset=given is not None and (expired or previous is None)
+                    )
+                )
         for read in reads:
             if read.stream is Stream.CONTACTS and options.contacts_scope == "view" and read.full:
                 scope, where = self.resolve_view(options.contacts_view)
@@ -210,7 +225,11 @@ class ChangeReader:
         for read in [r for r in reads if r.expired_by_server]:
             # getDeleted can no longer cover the gap: list the scope again (one more call for all).
             read.full, read.reset, read.rows, read.deleted = True, True, [], []
-            read.cursor = replace(StreamCursor(scope=read.cursor.scope), view_scope=read.cursor.view_scope, view_filter=read.cursor.view_filter)
+            read.cursor = replace(
+                StreamCursor(scope=read.cursor.scope),
+                view_scope=read.cursor.view_scope,
+                view_filter=read.cursor.view_filter,
+            )
             read.queries = self._queries(read, options, shape)
         redo = [r for r in reads if r.expired_by_server]
         if redo:
@@ -227,13 +246,17 @@ class ChangeReader:
         for read in reads:
             for n, query in enumerate(read.queries):
                 ref = f"{read.stream.value}_q{n}"
-                subrequests.append({"method": "GET", "url": self.client.query_url(query), "referenceId": ref})
+                # A delta read includes the recycle bin: deletions since the cursor come back too.
+                url = self.client.query_url(query, include_deleted=not read.full)
+                subrequests.append({"method": "GET", "url": url, "referenceId": ref})
                 owners.append((read, "query"))
             if read.deleted_window is not None:
                 start, end = read.deleted_window
                 params = urlencode({"start": _getdeleted_time(start), "end": _getdeleted_time(end)})
                 path = self.client.data_path(f"sobjects/{SOBJECT[read.stream]}/deleted/?{params}")
-                subrequests.append({"method": "GET", "url": path, "referenceId": f"{read.stream.value}_deleted"})
+                subrequests.append(
+                    {"method": "GET", "url": path, "referenceId": f"{read.stream.value}_deleted"}
+                )
                 owners.append((read, "deleted"))
         if not subrequests:
             return
@@ -273,11 +296,18 @@ class ChangeReader:
             read.expired_by_server = True  # the delete log was purged past our position
             return
         read.deleted = [str(r.get("id")) for r in body.get("deletedRecords") or [] if r.get("id")]
-        read.deleted_from = parse_datetime(body.get("latestDateCovered")) or (read.deleted_window[1] if read.deleted_window else None)
+        read.deleted_from = parse_datetime(body.get("latestDateCovered")) or (
+            read.deleted_window[1] if read.deleted_window else None
+        )
 
     # -- pages --------------------------------------------------------------------------------------
     def _pages(
-        self, read: _StreamRead, options: CrmReadOptions, shape: OrgShape, local_now: datetime, offset: float | None
+        self,
+        read: _StreamRead,
+        options: CrmReadOptions,
+        shape: OrgShape,
+        local_now: datetime,
+        offset: float | None,
     ) -> list[Page]:
         items: list[SyncRecord] = []
         gone: list[str] = list(read.deleted)
@@ -292,7 +322,14 @@ class ChangeReader:
             stamp = parse_datetime(raw)
             if stamp is not None:
                 stamps.append((record_id, stamp, raw))
-            if not read.full and read.cursor.already_read(record_id, raw) and not self._entered_window(read, row, options):
+            if (
+                not read.full
+                and read.cursor.already_read(record_id, raw)
+                and not self._entered_window(read, row, options)
+            ):
+                continue
+            if row.get("IsDeleted"):
+                gone.append(record_id)
                 continue
             item = self._item(read.stream, row, shape)
             if item is None:
@@ -301,6 +338,7 @@ class ChangeReader:
                 items.append(item)
             elif not read.full:
                 gone.append(record_id)  # changed and no longer in scope: the mailbox copy goes
+        deleted_from: datetime | None
         if read.full:
             server_now = local_now + timedelta(seconds=offset or 0.0)
             deleted_from = _minute(server_now - OVERLAP)

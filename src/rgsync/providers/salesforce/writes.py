@@ -143,7 +143,11 @@ class Writer:
         return [r if r is not None else WriteResult(ok=False, error_code="SF-WRITE-FAILED") for r in results]
 
     def _recover(
-        self, writes: Sequence[Write], results: list[WriteResult | None], previous: _Attempt, attempt: _Attempt
+        self,
+        writes: Sequence[Write],
+        results: list[WriteResult | None],
+        previous: _Attempt,
+        attempt: _Attempt,
     ) -> None:
         """Reuse answers of the failed attempt; look up its uncertain creates by natural key."""
         uncertain: dict[RecordKind, list[tuple[int, str]]] = {}
@@ -164,7 +168,9 @@ class Writer:
                 raise
             for n, natural_key in entries:
                 if natural_key in found:
-                    results[n] = attempt.done[(kind.value, natural_key)] = WriteResult(ok=True, id=found[natural_key])
+                    results[n] = attempt.done[(kind.value, natural_key)] = WriteResult(
+                        ok=True, id=found[natural_key]
+                    )
 
     # -- mapping ------------------------------------------------------------------------------------------
     def _prepare(self, writes: Sequence[Write], results: list[WriteResult | None]) -> list[_Op]:
@@ -218,17 +224,25 @@ class Writer:
         if isinstance(record, EmailActivity):
             if record.mode is EmailMode.EMAIL_MESSAGE:
                 fields, senders = email_message(record, shape, write.key, addresses)
-                return _Op(n, "create", "EmailMessage", fields, key=key, sender=senders[0] if senders else None)
-            return _Op(n, "create", "Task", email_task(record, shape, write.key), key=key, message_id=write.key)
+                return _Op(
+                    n, "create", "EmailMessage", fields, key=key, sender=senders[0] if senders else None
+                )
+            return _Op(
+                n, "create", "Task", email_task(record, shape, write.key), key=key, message_id=write.key
+            )
         if isinstance(record, EventRecord | CalendarItem):
             return self._upsertable(n, "Event", event_create(record, shape, write.key), shape, key)
         if isinstance(record, EventInvitee):
-            return _Op(n, "create", "EventRelation", event_invitee(record), result_id=record.event_id, key=key)
+            return _Op(
+                n, "create", "EventRelation", event_invitee(record), result_id=record.event_id, key=key
+            )
         if isinstance(record, TaskItem):
             return self._upsertable(n, "Task", task_create(record, shape, write.key), shape, key)
         if isinstance(record, ContactItem):
             account = record.account_id or account_ids.get(record.company.strip().casefold())
-            return self._upsertable(n, "Contact", contact_create(record, account, shape, write.key), shape, key)
+            return self._upsertable(
+                n, "Contact", contact_create(record, account, shape, write.key), shape, key
+            )
         if isinstance(record, NewPerson):
             fields = new_person(record)
             return _Op(n, "create", fields["attributes"]["type"], fields, key=key)
@@ -242,7 +256,12 @@ class Writer:
         return _Op(n, "create", sobject, fields, key=key, upsert_field=key_field or "")
 
     def _update_op(
-        self, n: int, write: Update, shape: OrgShape, account_ids: dict[str, str], current_events: dict[str, CalendarItem]
+        self,
+        n: int,
+        write: Update,
+        shape: OrgShape,
+        account_ids: dict[str, str],
+        current_events: dict[str, CalendarItem],
     ) -> _Op | None:
         sobject = KIND_SOBJECT.get(write.kind)
         if sobject is None:
@@ -260,25 +279,39 @@ class Writer:
             raise ValueError(f"cannot write {', '.join(sorted(unknown))} of a {sobject} to Salesforce")
         if not fields:
             return None
-        return _Op(n, "update", sobject, {"attributes": {"type": sobject}, "id": write.id, **fields}, record_id=write.id)
+        return _Op(
+            n,
+            "update",
+            sobject,
+            {"attributes": {"type": sobject}, "id": write.id, **fields},
+            record_id=write.id,
+        )
 
     # -- batched lookups the mapping needs -------------------------------------------------------------------
     def _email_people(self, todo: list[tuple[int, Write]]) -> dict[str, str]:
         ids = {
             who
             for _, w in todo
-            if isinstance(w, Create) and isinstance(w.record, EmailActivity) and w.record.mode is EmailMode.EMAIL_MESSAGE
+            if isinstance(w, Create)
+            and isinstance(w.record, EmailActivity)
+            and w.record.mode is EmailMode.EMAIL_MESSAGE
             for who in w.record.who_ids
         }
         return self.lookups.person_addresses(ids) if ids else {}
 
-    def _accounts_for_contacts(self, todo: list[tuple[int, Write]], results: list[WriteResult | None]) -> dict[str, str]:
+    def _accounts_for_contacts(
+        self, todo: list[tuple[int, Write]], results: list[WriteResult | None]
+    ) -> dict[str, str]:
         """Account Ids by company name (casefolded) for mailbox contacts; missing Accounts are created."""
         names: dict[str, str] = {}
         for _, w in todo:
             if isinstance(w, Create) and isinstance(w.record, ContactItem) and not w.record.account_id:
                 company = w.record.company.strip()
-            elif isinstance(w, Update) and w.kind is RecordKind.CONTACT and isinstance(w.changes.get("company"), str):
+            elif (
+                isinstance(w, Update)
+                and w.kind is RecordKind.CONTACT
+                and isinstance(w.changes.get("company"), str)
+            ):
                 company = str(w.changes["company"]).strip()
             else:
                 continue
@@ -289,7 +322,10 @@ class Writer:
         found = {k.casefold(): v for k, v in self.lookups.accounts_by_name(list(names.values())).items()}
         missing = [name for key, name in names.items() if key not in found]
         if missing:
-            ops = [_Op(i, "create", "Account", new_account(NewAccount(name, ""))) for i, name in enumerate(missing)]
+            ops = [
+                _Op(i, "create", "Account", new_account(NewAccount(name, "")))
+                for i, name in enumerate(missing)
+            ]
             created: list[WriteResult | None] = [None] * len(ops)
             self._execute(ops, created, _Attempt())
             for name, result in zip(missing, created, strict=True):
@@ -328,16 +364,26 @@ class Writer:
 
     def _invitations(self, todo: list[tuple[int, Write]]) -> dict[str, str]:
         """EventRelation Id of the user's invitation, by Event Id, for invitee deletes."""
-        events = sorted({w.id for _, w in todo if isinstance(w, Delete) and w.kind is RecordKind.EVENT_INVITEE and soql.is_id(w.id)})
+        events = sorted(
+            {
+                w.id
+                for _, w in todo
+                if isinstance(w, Delete) and w.kind is RecordKind.EVENT_INVITEE and soql.is_id(w.id)
+            }
+        )
         if not events:
             return {}
         user = soql.record_id(self.org().user_id)
         queries = soql.chunked_in_queries(
-            lambda values: f"SELECT Id, EventId FROM EventRelation WHERE RelationId = {user} AND EventId IN {values}",
+            lambda values: (
+                f"SELECT Id, EventId FROM EventRelation WHERE RelationId = {user} AND EventId IN {values}"
+            ),
             events,
             soql.record_id,
         )
-        by_event = {str(r["EventId"])[:15]: str(r["Id"]) for rows in self.client.queries(queries) for r in rows}
+        by_event = {
+            str(r["EventId"])[:15]: str(r["Id"]) for rows in self.client.queries(queries) for r in rows
+        }
         return {e: by_event[e[:15]] for e in events if e[:15] in by_event}
 
     # -- sending -------------------------------------------------------------------------------------------------
@@ -352,48 +398,28 @@ class Writer:
                 plain.append(op)
         for (sobject, key_field), group in upserts.items():
             for chunk in _chunks(group):
-                body = {"allOrNone": False, "records": [op.record for op in chunk]}
-                self._send(
-                    chunk,
-                    lambda b=body, s=sobject, f=key_field: self.client.restful(
-                        f"composite/sobjects/{s}/{f}", method="PATCH", body=b, headers=DUPLICATE_RULE_HEADER
-                    ),
-                    results,
-                    attempt,
-                )
+                self._send(chunk, f"composite/sobjects/{sobject}/{key_field}", "PATCH", results, attempt)
         for chunk in _chunks(sorted(plain, key=lambda op: op.sobject)):
-            body = {"allOrNone": False, "records": [op.record for op in chunk]}
-            self._send(
-                chunk,
-                lambda b=body: self.client.restful("composite/sobjects", method="POST", body=b, headers=DUPLICATE_RULE_HEADER),
-                results,
-                attempt,
-            )
+            self._send(chunk, "composite/sobjects", "POST", results, attempt)
         updates = [op for op in ops if op.method == "update"]
         for chunk in _chunks(sorted(updates, key=lambda op: op.sobject)):
-            body = {"allOrNone": False, "records": [op.record for op in chunk]}
-            self._send(
-                chunk,
-                lambda b=body: self.client.restful("composite/sobjects", method="PATCH", body=b, headers=DUPLICATE_RULE_HEADER),
-                results,
-                attempt,
-            )
+            self._send(chunk, "composite/sobjects", "PATCH", results, attempt)
         deletes = [op for op in ops if op.method == "delete"]
         for chunk in _chunks(deletes, by_type=False):
-            params = {"ids": ",".join(op.record_id for op in chunk), "allOrNone": "false"}
-            self._send(
-                chunk,
-                lambda p=params: self.client.restful("composite/sobjects", method="DELETE", params=p),
-                results,
-                attempt,
-            )
+            self._send(chunk, "composite/sobjects", "DELETE", results, attempt)
         self._after_emails(creates, results)
 
     def _send(
-        self, chunk: list[_Op], call: Callable[[], Any], results: list[WriteResult | None], attempt: _Attempt
+        self, chunk: list[_Op], path: str, method: str, results: list[WriteResult | None], attempt: _Attempt
     ) -> None:
+        """One sObject Collections call; its per-record answers go into `results`."""
         try:
-            answer = call()
+            if method == "DELETE":
+                params = {"ids": ",".join(op.record_id for op in chunk), "allOrNone": "false"}
+                answer = self.client.restful(path, method=method, params=params)
+            else:
+                body = {"allOrNone": False, "records": [op.record for op in chunk]}
+                answer = self.client.restful(path, method=method, body=body, headers=DUPLICATE_RULE_HEADER)
         except RetriableError:
             attempt.uncertain |= {op.key for op in chunk if op.key is not None}
             raise
@@ -426,11 +452,18 @@ class Writer:
 
     def _after_emails(self, creates: list[_Op], results: list[WriteResult | None]) -> None:
         """FromAddress relations for emails whose sender is a people record (see mapping)."""
-        relations = []
+        relations: list[_Op] = []
         for op in creates:
             result = results[op.index]
             if op.sender is not None and result is not None and result.ok and result.id:
-                relations.append(_Op(len(relations), "create", "EmailMessageRelation", sender_relation(result.id, *op.sender)))
+                relations.append(
+                    _Op(
+                        len(relations),
+                        "create",
+                        "EmailMessageRelation",
+                        sender_relation(result.id, *op.sender),
+                    )
+                )
         if not relations:
             return
         outcome: list[WriteResult | None] = [None] * len(relations)

@@ -14,8 +14,9 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -146,9 +147,12 @@ def message_props(
     now: datetime,
     is_read: bool = False,
 ) -> Props:
-    """The properties of a delivered message, read from its raw MIME (kept as MimeContent)."""
-    parsed = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
+    """The properties of a delivered message, read from its raw MIME (kept as MimeContent).
+
+    Headers are read with the legacy (compat32) parser and decoded on demand: the modern header
+    registry is ten times slower, and a sandbox loads thousands of messages.
+    """
+    parsed = message_from_bytes(raw)
     props: Props = {}
     props["MimeContent"] = etree.Element(t("MimeContent"), CharacterSet="UTF-8")
     props["MimeContent"].text = base64.b64encode(raw).decode("ascii")
@@ -166,10 +170,10 @@ def message_props(
     props["Size"] = text("Size", len(raw))
     props["Categories"] = strings("Categories", categories)
     props["Importance"] = text("Importance", _importance(parsed))
-    props["HasAttachments"] = text("HasAttachments", any(True for _ in parsed.iter_attachments()))
+    props["HasAttachments"] = text("HasAttachments", _has_attachments(parsed))
     headers = etree.Element(t("InternetMessageHeaders"))
     for name, value in parsed.items():
-        sub(headers, t("InternetMessageHeader"), str(value), HeaderName=name)
+        sub(headers, t("InternetMessageHeader"), _xml_safe(str(value)), HeaderName=name)
     props["InternetMessageHeaders"] = headers
     in_reply_to = _header(parsed, "In-Reply-To")
     if in_reply_to:
@@ -198,12 +202,23 @@ def message_props(
     return props
 
 
-def _header(parsed: EmailMessage, name: str) -> str:
-    try:
-        value = parsed.get(name)
-    except Exception:  # a header the parser cannot decode is kept out, as Exchange drops it
+_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_safe(value: str) -> str:
+    return _XML_UNSAFE.sub("", value)
+
+
+def _header(parsed: Message, name: str) -> str:
+    """A header's text with encoded words decoded ('' when absent or undecodable)."""
+    value = parsed.get(name)
+    if value is None:
         return ""
-    return str(value).strip() if value is not None else ""
+    try:
+        decoded = str(make_header(decode_header(str(value))))
+    except (LookupError, ValueError, UnicodeError):
+        decoded = str(value)
+    return _xml_safe(" ".join(decoded.split()))
 
 
 def _date(value: str) -> datetime | None:
@@ -222,27 +237,44 @@ def _sensitivity(value: str) -> str:
     )
 
 
-def _importance(parsed: EmailMessage) -> str:
+def _importance(parsed: Message) -> str:
     value = _header(parsed, "Importance").lower() or {"1": "high", "5": "low"}.get(
         _header(parsed, "X-Priority")[:1], ""
     )
     return {"high": "High", "low": "Low"}.get(value, "Normal")
 
 
-def _bodies(parsed: EmailMessage) -> tuple[str, str]:
-    html_part = parsed.get_body(preferencelist=("html",))
-    text_part = parsed.get_body(preferencelist=("plain",))
-    return _content(html_part), _content(text_part)
+def _is_attachment(part: Message) -> bool:
+    return "attachment" in str(part.get("Content-Disposition", "")).lower()
 
 
-def _content(part: Any) -> str:
-    if part is None:
-        return ""
+def _has_attachments(parsed: Message) -> bool:
+    return any(_is_attachment(part) for part in parsed.walk())
+
+
+def _bodies(parsed: Message) -> tuple[str, str]:
+    """(HTML, plain text) of the first inline text parts."""
+    html_part = text_part = ""
+    for part in parsed.walk():
+        if part.is_multipart() or _is_attachment(part):
+            continue
+        kind = part.get_content_type()
+        if kind == "text/html" and not html_part:
+            html_part = _content(part)
+        elif kind == "text/plain" and not text_part:
+            text_part = _content(part)
+    return _xml_safe(html_part), _xml_safe(text_part)
+
+
+def _content(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(payload or "")
+    charset = part.get_content_charset() or "utf-8"
     try:
-        return str(part.get_content())
-    except (LookupError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+        return payload.decode(charset, "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
 
 
 # --- calendar items -------------------------------------------------------------------------------------

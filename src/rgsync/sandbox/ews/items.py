@@ -127,7 +127,27 @@ def render(item: StoredItem, shape: Shape, state: EwsState, *, ids_only: bool = 
     for key in shape.extended:
         if key in item.extended:
             elem.append(copy.deepcopy(item.extended[key]))
+        elif key[0] == "InternetHeaders":
+            header = internet_header(item, key[1])
+            if header is not None:
+                elem.append(_header_property(key[1], header))
     return elem
+
+
+def internet_header(item: StoredItem, name: str) -> str | None:
+    """A header of a delivered message (the InternetHeaders property set reads them by name)."""
+    headers = item.props.get("InternetMessageHeaders")
+    for header in headers if headers is not None else ():
+        if (header.get("HeaderName") or "").lower() == name.lower():
+            return header.text or ""
+    return None
+
+
+def _header_property(name: str, value: str) -> Any:
+    prop = etree.Element(t("ExtendedProperty"))
+    sub(prop, t("ExtendedFieldURI"), DistinguishedPropertySetId="InternetHeaders", PropertyName=name, PropertyType="String")
+    sub(prop, t("Value"), value)
+    return prop
 
 
 def _indexed_subset(container: Any, keys: set[str]) -> Any:
@@ -174,7 +194,11 @@ def values_of(item: StoredItem, path: Any) -> list[str]:
     """The values a property path has on an item (several for Categories and indexed entries)."""
     kind = local(path.tag)
     if kind == "ExtendedFieldURI":
-        prop = item.extended.get(extended_key(path))
+        key = extended_key(path)
+        prop = item.extended.get(key)
+        if prop is None and key[0] == "InternetHeaders":
+            header = internet_header(item, key[1])
+            return [] if header is None else [header]
         if prop is None:
             return []
         return [(v.text or "") for v in prop if local(v.tag) in ("Value", "Values")]

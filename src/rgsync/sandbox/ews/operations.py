@@ -211,7 +211,11 @@ def sync_folder_items(state: EwsState, op: Any) -> list[Any]:
                     render(item, shape, state)
                 )
     except EwsError as exc:
-        return [message("SyncFolderItems", exc.code, exc.text)]
+        # Exchange keeps the (empty) sync elements in an error answer; clients read them first.
+        failed = message("SyncFolderItems", exc.code, exc.text)
+        sub(failed, m("SyncState"))
+        sub(failed, m("IncludesLastItemInRange"), "true")
+        return [failed]
     return [reply]
 
 

@@ -297,6 +297,15 @@ class CalendarStore:
                 found.append(Instance(occurrence_id, stored, start, end, "exception" if changes else "occurrence", changes))
         return found
 
+    def instance_at(self, stored: StoredEvent, original_iso: str) -> Instance:
+        """The occurrence of a series whose original start is `original_iso`; Graph's 404 if none."""
+        moment = datetime.fromisoformat(original_iso)
+        stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+        for instance in self.instances(stored, moment - timedelta(days=400), moment + timedelta(days=400)):
+            if instance.id.endswith(_OCCURRENCE + stamp):
+                return instance
+        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
     def render_instance(self, instance: Instance, time_zone: str = "UTC") -> Json:
         """An instance as Graph's event resource, times in `time_zone` (Prefer outlook.timezone)."""
         stored = instance.master

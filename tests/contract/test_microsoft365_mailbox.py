@@ -1,0 +1,25 @@
+"""The shared mailbox contract, run by the Microsoft 365 adapter against the Graph emulator with
+real msal (device-code sign-in, silent refresh) and real requests: no mocking of either."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from graph_harness import GraphHarness, running_graph
+from mailbox_contract import MailboxContract
+
+
+@pytest.fixture(autouse=True)
+def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+
+
+class TestMicrosoft365Mailbox(MailboxContract):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Iterator[GraphHarness]:
+        for graph in running_graph(tmp_path):
+            harness = GraphHarness(graph, tmp_path)
+            yield harness
+            harness.mailbox.close()
