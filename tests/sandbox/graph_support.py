@@ -63,8 +63,9 @@ class GraphApi:
 
 def raw_email(subject: str, *, sender: str = "Bob <bob@globex.com>", to: str = "ann@acme.com", message_id: str = "", extra: str = "") -> str:
     """A small RFC 822 message."""
+    mid = message_id or "<" + subject.replace(" ", "") + "@x>"
     return (
-        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {message_id or f'<{subject.replace(" ", "")}@x>'}\r\n"
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\n"
         f"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\n{extra}\r\nHello {subject}"
     )
 

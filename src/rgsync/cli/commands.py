@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import click
 
-from rgsync.cli import blocklist_cmd, connect_cmd, control, demo_cmd, doctor_cmd, issues_cmd, run_cmd, sandbox_cmd, settings_cmd
+from rgsync.cli import (
+    blocklist_cmd,
+    connect_cmd,
+    control,
+    demo_cmd,
+    doctor_cmd,
+    issues_cmd,
+    run_cmd,
+    sandbox_cmd,
+    settings_cmd,
+)
 
 ALL: list[click.Command] = [
     run_cmd.run_command,

@@ -18,6 +18,7 @@ import click
 
 from rgsync.cli.common import App, json_option, pass_app
 from rgsync.cli.connect_gmail import gmail_command
+from rgsync.cli.connect_microsoft365 import microsoft365_command
 from rgsync.errors import RgsyncError, UsageError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def connect_group() -> None:
 
 
 connect_group.add_command(gmail_command)
+connect_group.add_command(microsoft365_command)
 
 
 def _open_in_browser(app: App, no_browser: bool) -> Callable[[str], object]:

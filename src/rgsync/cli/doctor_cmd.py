@@ -51,6 +51,11 @@ def _salesforce(settings: Any, paths: Any) -> list[FindingLike]:
 
 def _mailbox(settings: Any, paths: Any) -> list[FindingLike]:
     """The mailbox's findings (Gmail for now; other providers add theirs here)."""
+    if settings.mailbox.get("provider") == "microsoft365":
+        from rgsync.credentials import CredentialStore
+        from rgsync.providers.microsoft365.doctor import microsoft365_findings
+
+        return list(microsoft365_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file)))
     if settings.mailbox.get("provider") != "gmail":
         return []
     from rgsync.credentials import CredentialStore

@@ -1,0 +1,88 @@
+"""`rgsync doctor`, Microsoft 365 part: is the mailbox configured, does the sign-in work (silently,
+as cron would), and does Graph let rgsync read mail, the calendar, To Do and contacts?
+
+The permission checks are one `$batch` of cheap reads that need the same permissions the sync
+uses, so a check that passes means the stream can do its work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rgsync.credentials import CredentialsError, CredentialStore
+from rgsync.errors import UsageError
+from rgsync.providers.base import AuthError, ProviderError
+from rgsync.providers.microsoft365 import mailbox_from_settings
+from rgsync.providers.microsoft365.auth import RECONNECT, TOKEN_CACHE, app_credential
+from rgsync.providers.microsoft365.client import SubRequest, graph_failure
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+PERMISSIONS = (
+    ("Mail", "/mailFolders/inbox?$select=id", "Mail.ReadWrite"),
+    ("Calendar", "/calendar?$select=id", "Calendars.ReadWrite"),
+    ("To Do", "/todo/lists?$top=1", "Tasks.ReadWrite"),
+    ("Contacts", "/contactFolders?$top=1", "Contacts.ReadWrite"),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One doctor finding: status ('ok', 'warning', 'error'), what was checked, what was found,
+    and what to do about it."""
+
+    status: str
+    check: str
+    detail: str
+    fix: str = ""
+
+
+def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) -> list[Finding]:
+    """The Microsoft 365 checks for a profile whose `[mailbox]` table is `mailbox`."""
+    address = str(mailbox.get("address") or "")
+    if not address:
+        return [Finding(ERROR, "Microsoft 365 address", "no mailbox address is set", RECONNECT)]
+    try:
+        app_only = app_credential(store) is not None
+        has_cache = bool(store.get(TOKEN_CACHE))
+        adapter = mailbox_from_settings(mailbox, store)
+    except UsageError as exc:
+        return [Finding(ERROR, "Microsoft 365 settings", exc.message, "`rgsync connect microsoft365 --client-id ID`")]
+    except (CredentialsError, AuthError) as exc:
+        return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, RECONNECT)]
+    if not app_only and not has_cache:
+        return [Finding(ERROR, "Microsoft 365 sign-in", f"{address} is not connected", RECONNECT)]
+    findings: list[Finding] = []
+    kind = "app-only (client credentials)" if app_only else "user sign-in (refreshed silently)"
+    try:
+        adapter.client.tokens.token()
+    except ProviderError as exc:
+        adapter.close()
+        return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, exc.advice or RECONNECT)]
+    findings.append(Finding(OK, "Microsoft 365 sign-in", f"{kind}, credentials in {store.backend_name}"))
+    prefix = adapter.client.prefix
+    subs = [SubRequest("GET", prefix)] + [SubRequest("GET", prefix + path) for _name, path, _scope in PERMISSIONS]
+    try:
+        answers = adapter.client.batch(subs, what="the doctor's checks")
+    except ProviderError as exc:
+        return [*findings, Finding(ERROR, "Microsoft Graph", exc.message, exc.advice or "check the network and mailbox.graph-url")]
+    finally:
+        adapter.close()
+    user, *checks = answers
+    if user.ok and isinstance(user.body, dict):
+        seen = str(user.body.get("mail") or user.body.get("userPrincipalName") or "").lower()
+        if seen and seen != address.lower():
+            findings.append(Finding(WARNING, "Microsoft 365 mailbox", f"signed in as {seen}, settings say {address}", RECONNECT))
+        else:
+            findings.append(Finding(OK, "Microsoft 365 mailbox", address))
+    else:
+        error = graph_failure(user.status, user.headers, user.body, what="the mailbox owner")
+        findings.append(Finding(ERROR, "Microsoft 365 mailbox", error.message, error.advice or RECONNECT))
+    for (name, _path, scope), answer in zip(PERMISSIONS, checks, strict=True):
+        if answer.ok:
+            findings.append(Finding(OK, f"Microsoft 365 {name}", "readable"))
+        else:
+            error = graph_failure(answer.status, answer.headers, answer.body, what=name.lower())
+            findings.append(Finding(ERROR, f"Microsoft 365 {name}", error.message, f"grant the app the {scope} permission (and admin consent)"))
+    return findings
