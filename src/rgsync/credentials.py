@@ -12,6 +12,7 @@ Secrets are never logged, printed or put into a repr: only their names are.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import keyring
+import platformdirs
 from keyring.backend import KeyringBackend
 
 from rgsync.errors import RgsyncError
@@ -51,10 +53,24 @@ def usable_keyring() -> KeyringBackend | None:
     return backend if priority > 0 else None
 
 
+def keyring_service(profile: str, fallback_file: Path) -> str:
+    """The keyring service name of a profile's secrets.
+
+    A profile in the default place is 'rgsync:<profile>'. A profile whose files live elsewhere (a
+    settings file given with --config, such as a sandbox directory) gets a name of its own, derived
+    from where its files are, so it can never pick up the secrets of a real profile of the same name.
+    """
+    default_state = Path(platformdirs.user_state_dir("rgsync")) / profile
+    if Path(fallback_file).absolute().parent == default_state.absolute():
+        return f"{SERVICE_PREFIX}:{profile}"
+    digest = hashlib.sha256(str(Path(fallback_file).absolute().parent).encode()).hexdigest()[:12]
+    return f"{SERVICE_PREFIX}:{profile}:{digest}"
+
+
 class CredentialStore:
     """Secrets of one profile, by name (e.g. 'salesforce.refresh_token').
 
-    With a keyring, each secret is one keyring entry (service 'rgsync:<profile>', user = name).
+    With a keyring, each secret is one keyring entry (service `keyring_service(...)`, user = name).
     Should the keyring fail at run time (a locked or unreachable Secret Service under cron), the
     secret goes to the file instead, and `get` looks in both: keyring first, then the file.
     """
@@ -65,7 +81,7 @@ class CredentialStore:
         """`keyring_backend` overrides the detected keyring (for tests); `RGSYNC_KEYRING` still wins."""
         self.profile = profile
         self.fallback_file = Path(fallback_file)
-        self.service = f"{SERVICE_PREFIX}:{profile}"
+        self.service = keyring_service(profile, self.fallback_file)
         choice = os.environ.get(KEYRING_ENV, "").strip().lower()
         if choice == "file":
             self._keyring: KeyringBackend | None = None

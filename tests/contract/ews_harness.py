@@ -119,7 +119,13 @@ CONTACT_KEYS = {
     "company": "company",
     "notes": "body",
 }
-EVENT_KEYS = {"subject": "subject", "start": "start", "end": "end", "location": "location", "description": "body"}
+EVENT_KEYS = {
+    "subject": "subject",
+    "start": "start",
+    "end": "end",
+    "location": "location",
+    "description": "body",
+}
 
 
 def emulator_changes(stream: Stream, changes: dict[str, object]) -> dict[str, object]:
@@ -159,7 +165,9 @@ class EwsHarness:
         cc: tuple[str, ...] = (),
         body: str = "Hello",
     ) -> str:
-        raw = raw_email(sender=sender, to=to, subject=subject, sent_at=sent_at, message_id=message_id, cc=cc, body=body)
+        raw = raw_email(
+            sender=sender, to=to, subject=subject, sent_at=sent_at, message_id=message_id, cc=cc, body=body
+        )
         return self.ews.state.add_message(raw, FOLDERS[folder], received=sent_at)
 
     def add_event(self, item: CalendarItem) -> str:

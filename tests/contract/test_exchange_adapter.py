@@ -40,7 +40,9 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EwsHarn
 
 def inbox_email(harness: EwsHarness, subject: str, *, hours_ago: float = 1, **headers: str) -> str:
     sent = NOW - timedelta(hours=hours_ago)
-    raw = raw_email(sender="bob@globex.com", to=("ann@acme.com",), subject=subject, sent_at=sent, headers=headers)
+    raw = raw_email(
+        sender="bob@globex.com", to=("ann@acme.com",), subject=subject, sent_at=sent, headers=headers
+    )
     return harness.ews.state.add_message(raw, "inbox", received=sent)
 
 
@@ -95,7 +97,11 @@ def test_a_crash_in_the_middle_of_a_long_listing_resumes_where_it_stopped(harnes
     resumed = list(harness.mailbox.changes(Stream.EMAILS, first.cursor, OPTIONS))
     seen = [e.mailbox_id for e in first.items] + [e.mailbox_id for p in resumed for e in p.items]
     assert len(seen) == len(set(seen)) == 1100
-    assert all(isinstance(e, EmailItem) and e.subject.startswith("Bulk") and int(e.subject[5:]) < 5000 for p in resumed for e in p.items)
+    assert all(
+        isinstance(e, EmailItem) and e.subject.startswith("Bulk") and int(e.subject[5:]) < 5000
+        for p in resumed
+        for e in p.items
+    )
     assert [len(p.items) for p in resumed] == [512, 76, 0]  # rest of Inbox, then Sent Items
     assert all(p.cursor for p in resumed) and resumed[-1].last
     # 512 changes per SyncFolderItems page: three pages for the Inbox in all, one for Sent Items.
@@ -142,7 +148,9 @@ def test_a_create_whose_answer_was_lost_is_not_created_twice(harness: EwsHarness
     assert harness.ews.calls("FindItem") == 1  # looked for the tag before sending again
 
 
-def test_a_refused_password_is_a_mail_auth_error_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_password_is_a_mail_auth_error_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RGSYNC_KEYRING", "file")
     for harness in open_harness(tmp_path):
         harness.ews.state.password = "changed-by-the-admin"
@@ -190,7 +198,11 @@ def test_every_calendar_write_sends_no_invitation(harness: EwsHarness) -> None:
         salesforce_id="00U000000000002AAA",
     )
     [created] = harness.mailbox.apply(Stream.EVENTS, [Create(RecordKind.EVENT, "k", record)])
-    changes = {"attendees": (Attendee(Address("dave@globex.com")),), "start": start + timedelta(hours=1), "end": start + timedelta(hours=2)}
+    changes = {
+        "attendees": (Attendee(Address("dave@globex.com")),),
+        "start": start + timedelta(hours=1),
+        "end": start + timedelta(hours=2),
+    }
     [updated] = harness.mailbox.apply(Stream.EVENTS, [Update(RecordKind.EVENT, str(created.id), changes)])
     [deleted] = harness.mailbox.apply(Stream.EVENTS, [Delete(RecordKind.EVENT, str(created.id))])
     assert created.ok and updated.ok and deleted.ok
@@ -205,10 +217,20 @@ def test_every_calendar_write_sends_no_invitation(harness: EwsHarness) -> None:
 def test_windows_time_zones_are_mapped_and_an_unknown_one_is_reported(harness: EwsHarness) -> None:
     berlin = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
     harness.ews.state.add_calendar_item(
-        {"subject": "Berlin", "start": berlin, "end": berlin + timedelta(hours=1), "timezone": "W. Europe Standard Time"}
+        {
+            "subject": "Berlin",
+            "start": berlin,
+            "end": berlin + timedelta(hours=1),
+            "timezone": "W. Europe Standard Time",
+        }
     )
     harness.ews.state.add_calendar_item(
-        {"subject": "Mars", "start": berlin, "end": berlin + timedelta(hours=1), "timezone": "Olympus Mons Standard Time"}
+        {
+            "subject": "Mars",
+            "start": berlin,
+            "end": berlin + timedelta(hours=1),
+            "timezone": "Olympus Mons Standard Time",
+        }
     )
     items, *_ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
     by_subject = {e.subject: e for e in items if isinstance(e, CalendarItem)}
@@ -235,10 +257,19 @@ def test_recurring_series_are_synced_occurrence_by_occurrence(harness: EwsHarnes
     assert len({o.id for o in occurrences}) == 4 and {o.series_id for o in occurrences} != {""}
     # The user moves the third occurrence: the series changed, so the window is listed again.
     third = harness.ews.state.occurrences(series)[2]
-    harness.ews.state.update_item(third, {"subject": "Weekly sync (moved)", "start": first + timedelta(weeks=2, hours=2), "end": first + timedelta(weeks=2, hours=3)})
+    harness.ews.state.update_item(
+        third,
+        {
+            "subject": "Weekly sync (moved)",
+            "start": first + timedelta(weeks=2, hours=2),
+            "end": first + timedelta(weeks=2, hours=3),
+        },
+    )
     items, gone, cursor, full, _reset = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
     assert full and gone == []
-    assert sorted(e.subject for e in items if isinstance(e, CalendarItem)) == ["Weekly sync"] * 3 + ["Weekly sync (moved)"]
+    assert sorted(e.subject for e in items if isinstance(e, CalendarItem)) == ["Weekly sync"] * 3 + [
+        "Weekly sync (moved)"
+    ]
     # Deleting the series leaves a full listing without any of its occurrences.
     harness.ews.state.delete_item(series)
     items, _gone, cursor, full, _reset = drain(harness.mailbox.changes(Stream.EVENTS, cursor, OPTIONS))
@@ -250,7 +281,9 @@ def test_recurring_series_are_synced_occurrence_by_occurrence(harness: EwsHarnes
 
 def test_a_changed_single_meeting_costs_one_sync_and_one_get(harness: EwsHarness) -> None:
     start = NOW + timedelta(days=1)
-    event = harness.ews.state.add_calendar_item({"subject": "Demo", "start": start, "end": start + timedelta(hours=1)})
+    event = harness.ews.state.add_calendar_item(
+        {"subject": "Demo", "start": start, "end": start + timedelta(hours=1)}
+    )
     _items, _gone, cursor, *_ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
     harness.ews.state.update_item(event, {"location": "Room 2"})
     harness.ews.server.reset_counters()
@@ -261,7 +294,9 @@ def test_a_changed_single_meeting_costs_one_sync_and_one_get(harness: EwsHarness
 
 def test_days_entering_the_window_are_listed_when_it_moves_on(harness: EwsHarness) -> None:
     later = OPTIONS.calendar_end + timedelta(days=3)
-    harness.ews.state.add_calendar_item({"subject": "Far ahead", "start": later, "end": later + timedelta(hours=1)})
+    harness.ews.state.add_calendar_item(
+        {"subject": "Far ahead", "start": later, "end": later + timedelta(hours=1)}
+    )
     items, _gone, cursor, *_ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
     assert items == []
     moved = MailboxReadOptions(
@@ -274,7 +309,13 @@ def test_days_entering_the_window_are_listed_when_it_moves_on(harness: EwsHarnes
 
 
 def test_all_day_items_keep_their_days_in_the_users_zone(harness: EwsHarness) -> None:
-    item = CalendarItem(id="", subject="Offsite", start=datetime(2026, 12, 7, tzinfo=UTC), end=datetime(2026, 12, 9, tzinfo=UTC), all_day=True)
+    item = CalendarItem(
+        id="",
+        subject="Offsite",
+        start=datetime(2026, 12, 7, tzinfo=UTC),
+        end=datetime(2026, 12, 9, tzinfo=UTC),
+        all_day=True,
+    )
     harness.ews.state.add_calendar_item(calendar_spec(item, "W. Europe Standard Time"))
     items, *_ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
     [offsite] = [e for e in items if isinstance(e, CalendarItem)]
@@ -286,7 +327,9 @@ def test_all_day_items_keep_their_days_in_the_users_zone(harness: EwsHarness) ->
 
 def test_service_messages_carry_their_item_class_and_auto_reply_header(harness: EwsHarness) -> None:
     sent = NOW - timedelta(hours=1)
-    raw = raw_email(sender="postmaster@globex.com", to=("ann@acme.com",), subject="Undeliverable", sent_at=sent)
+    raw = raw_email(
+        sender="postmaster@globex.com", to=("ann@acme.com",), subject="Undeliverable", sent_at=sent
+    )
     harness.ews.state.add_message(raw, "inbox", item_class="REPORT.IPM.Note.NDR", received=sent)
     invite = raw_email(sender="bob@globex.com", to=("ann@acme.com",), subject="Invitation", sent_at=sent)
     harness.ews.state.add_message(invite, "inbox", item_class="IPM.Schedule.Meeting.Request", received=sent)
@@ -318,7 +361,9 @@ def test_categories_are_added_and_removed_in_one_round_trip(harness: EwsHarness)
 
 def test_fetching_one_email_tells_its_folder(harness: EwsHarness) -> None:
     sent = NOW - timedelta(hours=1)
-    junk = harness.ews.state.add_message(raw_email(sender="x@spam.biz", to=("ann@acme.com",), subject="Win", sent_at=sent), "junkemail")
+    junk = harness.ews.state.add_message(
+        raw_email(sender="x@spam.biz", to=("ann@acme.com",), subject="Win", sent_at=sent), "junkemail"
+    )
     [email] = harness.mailbox.fetch_email(junk).items
     assert isinstance(email, EmailItem) and email.folder is Folder.JUNK
 
@@ -333,7 +378,8 @@ def test_updating_a_contacts_email_keeps_its_other_addresses(harness: EwsHarness
         "contacts/Salesforce Contacts",
     )
     [result] = harness.mailbox.apply(
-        Stream.CONTACTS, [Update(RecordKind.CONTACT, contact, {"email": "robert@globex.com", "last_name": "Baker-Smith"})]
+        Stream.CONTACTS,
+        [Update(RecordKind.CONTACT, contact, {"email": "robert@globex.com", "last_name": "Baker-Smith"})],
     )
     assert result.ok
     item = harness.ews.state.items[contact]
@@ -345,7 +391,11 @@ def test_writes_are_batched_one_call_per_hundred(harness: EwsHarness) -> None:
     drain(harness.mailbox.changes(Stream.CONTACTS, None, OPTIONS))
     harness.ews.server.reset_counters()
     creates = [
-        Create(RecordKind.CONTACT, f"003{n:015d}", ContactItem(id="", last_name=f"Person {n}", salesforce_id=f"003{n:015d}"))
+        Create(
+            RecordKind.CONTACT,
+            f"003{n:015d}",
+            ContactItem(id="", last_name=f"Person {n}", salesforce_id=f"003{n:015d}"),
+        )
         for n in range(150)
     ]
     results = harness.mailbox.apply(Stream.CONTACTS, creates)

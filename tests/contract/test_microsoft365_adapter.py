@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from rgsync.model import (
 from rgsync.providers.base import AuthError, MailboxReadOptions, RetriableError, RetryPolicy, with_retries
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE, http_session, start_device_sign_in
-from rgsync.sandbox.graph import RunningGraph
+from rgsync.sandbox.graph import RunningGraph, start_graph
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +43,15 @@ def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def graph(tmp_path: Path) -> Iterator[RunningGraph]:
     yield from running_graph(tmp_path)
+
+
+def running_graph_at(directory: Path, now: list[datetime]) -> Iterator[RunningGraph]:
+    """An emulator whose clock the test moves by setting `now[0]`."""
+    graph = start_graph(directory, clock=lambda: now[0])
+    try:
+        yield graph
+    finally:
+        graph.stop()
 
 
 @pytest.fixture
@@ -303,6 +312,20 @@ def test_silent_refresh_renews_an_expiring_token_without_the_user(graph: Running
     drain(mailbox.changes(Stream.CONTACTS, None, OPTIONS))
     assert graph.server.calls["oauth.token"] == token_calls + 1
     assert store.get(TOKEN_CACHE) != cache_before
+
+
+def test_a_token_graph_no_longer_accepts_is_renewed_once_and_the_call_repeated(tmp_path: Path) -> None:
+    now = [NOW]
+    for graph in running_graph_at(tmp_path, now):
+        store = CredentialStore("p", tmp_path / "credentials.json")
+        connect(graph, store)
+        mailbox = mailbox_from_settings(mailbox_settings(graph), store)
+        cursor = drain(mailbox.changes(Stream.TASKS, None, OPTIONS))[2]
+        now[0] = NOW + timedelta(hours=2)  # Graph's clock says the token expired; msal's does not yet
+        calls = mailbox.api_calls
+        assert drain(mailbox.changes(Stream.TASKS, cursor, OPTIONS))[2]
+        assert graph.server.calls["oauth.token"] == 3  # two device-code polls, then one forced refresh
+        assert mailbox.api_calls - calls == 2  # the refused delta call and its repeat
 
 
 def test_a_revoked_sign_in_is_a_mail_auth_error_naming_the_command(harness: GraphHarness) -> None:

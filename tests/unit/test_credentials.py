@@ -119,7 +119,7 @@ def test_uses_a_usable_keyring_and_writes_no_file(tmp_path: Path, monkeypatch: p
     path = tmp_path / "credentials.json"
     store = CredentialStore("work", path, keyring_backend=backend)
     store.set("salesforce.refresh_token", SECRET)
-    assert backend.entries == {("rgsync:work", "salesforce.refresh_token"): SECRET}
+    assert backend.entries == {(store.service, "salesforce.refresh_token"): SECRET}
     assert not path.exists()
     assert store.get("salesforce.refresh_token") == SECRET
     assert SECRET not in repr(store)
@@ -184,3 +184,15 @@ def test_empty_names_and_secrets_are_refused(tmp_path: Path) -> None:
         store.set("", SECRET)
     with pytest.raises(ValueError):
         store.set("x", "")
+
+
+def test_spec_9_a_profile_elsewhere_never_shares_keyring_entries_with_the_default_one(tmp_path) -> None:
+    """A sandbox's settings (given with --config) must not pick up the real profile's secrets."""
+    import platformdirs
+
+    from rgsync.credentials import keyring_service
+
+    default_file = Path(platformdirs.user_state_dir("rgsync")) / "default" / "credentials.json"
+    assert keyring_service("default", default_file) == "rgsync:default"
+    elsewhere = keyring_service("default", tmp_path / ".rgsync-state" / "default" / "credentials.json")
+    assert elsewhere.startswith("rgsync:default:") and elsewhere != "rgsync:default"

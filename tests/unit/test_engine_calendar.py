@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
-from world import ANN_ALIAS, ANN_ID, BOB, CAROL, ERIN, FRANK_ID, GLOBEX, GUS, NOW, O2, directory
+from world import ANN, ANN_ALIAS, ANN_ID, BOB, CAROL, ERIN, FRANK_ID, GLOBEX, GUS, NOW, O2, directory
 from world import ctx as world_ctx
 from world_calendar import (
     NOTHING,
@@ -676,3 +677,27 @@ def test_plan_actions_carry_subjects_and_the_events_stream() -> None:
     assert (action.stream, action.subject) == (Stream.EVENTS, "Named")
     assert isinstance(action.write, Create | Update)
     assert berlin(TOMORROW, 10) == meeting(BOB.email).start
+
+
+def test_spec_10_unchanged_linked_meeting_needs_no_lookup() -> None:
+    """The echo of a synced meeting must not cost Salesforce lookups; a changed guest list does."""
+    from rgsync.engine.calendar.common import BASE_ATTENDEES, attendee_key
+
+    context = world_ctx()
+    meeting = CalendarItem(
+        id="m1",
+        subject="Demo",
+        start=NOW + timedelta(days=1),
+        end=NOW + timedelta(days=1, hours=1),
+        organizer=Address(ANN),
+        attendees=(Attendee(Address("bob@globex.com"), Response.ACCEPTED),),
+    )
+    base = {BASE_ATTENDEES: attendee_key(meeting, context)}
+    linked = dataclasses.replace(
+        context, links={"m1": Link(Stream.EVENTS, "m1", "00U1", Side.MAILBOX, fields=base)}
+    )
+    assert event_lookups([meeting], linked).addresses == frozenset()
+    changed = dataclasses.replace(
+        meeting, attendees=(*meeting.attendees, Attendee(Address("zed@globex.com"), Response.NONE))
+    )
+    assert event_lookups([changed], linked).addresses == {"bob@globex.com", "zed@globex.com"}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from rgsync.cli.common import App, json_option, pass_app
+from rgsync.cli.connect_exchange import exchange_command
 from rgsync.cli.connect_gmail import gmail_command
 from rgsync.cli.connect_microsoft365 import microsoft365_command
 from rgsync.errors import RgsyncError, UsageError
@@ -34,6 +35,7 @@ def connect_group() -> None:
 
 
 connect_group.add_command(gmail_command)
+connect_group.add_command(exchange_command)
 connect_group.add_command(microsoft365_command)
 
 

@@ -172,8 +172,36 @@ def issue_details(issue: StoredIssue) -> Table:
     return key_value_table(rows)
 
 
+def _side_counts(counts: Mapping[str, Any], side: str) -> str:
+    def n(kind: str) -> Any:
+        value = counts.get(kind, {})
+        return value.get(side, 0) if isinstance(value, Mapping) else 0
+
+    return f"+{n('created')} ~{n('updated')} -{n('deleted')}"
+
+
 def stream_counts_table(streams: Mapping[str, Mapping[str, Any]]) -> Table:
-    """Counts per stream (rows) and kind of count (columns, in first-seen order) from a session summary."""
+    """Counts per stream (rows) and kind of count (columns, in first-seen order) from a session summary.
+
+    A summary written by `rgsync run` (created/updated/deleted per side) is shown compactly:
+    +created ~updated -deleted for each side, then links, failures and skips.
+    """
+    if any(isinstance(counts.get("created"), Mapping) for counts in streams.values()):
+        table = Table(box=box.SIMPLE_HEAD)
+        for column in ("Stream", "Status", "Salesforce", "Mailbox", "Linked", "Failed", "Skipped"):
+            table.add_column(column, no_wrap=True)
+        for stream, counts in streams.items():
+            skipped = counts.get("skipped", {})
+            table.add_row(
+                Text(stream),
+                Text(str(counts.get("status", ""))),
+                Text(_side_counts(counts, "salesforce")),
+                Text(_side_counts(counts, "mailbox")),
+                Text(str(counts.get("linked", 0))),
+                Text(str(counts.get("failed", 0))),
+                Text(str(sum(skipped.values()) if isinstance(skipped, Mapping) else skipped)),
+            )
+        return table
     columns: list[str] = []
     for counts in streams.values():
         for name in counts:

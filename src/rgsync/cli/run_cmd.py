@@ -35,6 +35,9 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         return
     out = app.out
     if dry_run:
+        if result.status == "failed":
+            out.print(f"[red]Dry run failed: {result.message}[/red] (nothing was changed)", highlight=False)
+            return
         out.print(f"[bold]Dry run[/bold]: {len(result.planned)} planned actions; nothing was changed.")
         for action in result.planned:
             out.print(f"  • [{action.stream.value}] {_describe(action)}", highlight=False)

@@ -140,7 +140,11 @@ class SyncSession(PlanExecution):
             }
         if not options.dry_run:
             self._schedule_next(result, now)
-            summary = result.to_json()
+            # The session row already holds id, times and status: keep what only the run knows.
+            full = result.to_json()
+            summary = {"streams": full["streams"], "api_calls": full["api_calls"]}
+            if result.message:
+                summary["message"] = result.message
             self.state.finish_session(result.session_id or 0, result.ended_at, result.status, summary)
         result.open_issues = self.state.open_issue_count()
         return result

@@ -113,8 +113,8 @@ def authority(ctx: StreamContext) -> Side | None:
 def event_lookups(items: Sequence[CalendarItem], ctx: StreamContext) -> EventNeeds:
     """The lookups `plan_events` needs for these mailbox items (SPEC §4.2).
 
-    Addresses: every external, non-blocklisted participant of the items (new meetings are resolved
-    to people records; linked ones to follow attendee changes). Meeting keys: unlinked meetings
+    Addresses: every external, non-blocklisted participant of new items, and of linked items whose
+    attendees changed since the last sync (to follow the change). Meeting keys: unlinked meetings
     inside the window that may have been saved already by a colleague.
     """
     addresses: set[str] = set()
@@ -123,7 +123,11 @@ def event_lookups(items: Sequence[CalendarItem], ctx: StreamContext) -> EventNee
         others = other_participants(item, ctx)
         if not others:
             continue
-        addresses.update(split_participants(others, ctx.identity, ctx.rules.blocklist).external)
+        link = ctx.links.get(item.id)
+        # A linked item whose attendees are those of the last sync needs no lookup: this is what
+        # keeps the echo of rgsync's own writes from costing Salesforce calls (SPEC §10).
+        if link is None or link.fields.get(BASE_ATTENDEES) != attendee_key(item, ctx):
+            addresses.update(split_participants(others, ctx.identity, ctx.rules.blocklist).external)
         if (
             item.id not in ctx.links
             and not item.salesforce_id

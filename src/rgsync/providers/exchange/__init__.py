@@ -4,7 +4,7 @@ exchangelib.
 `open_mailbox(settings, paths)` is what `rgsync.registry` calls for `[mailbox] provider =
 "exchange"`. Modules: `connection` (configuration, the error mapping, retries, request counting),
 `convert` (EWS items ↔ domain records, time zones), `mailbox` (the `Mailbox` protocol) and
-`setup` (what `rgsync connect exchange` and `rgsync doctor` need).
+`doctor` (the checks of `rgsync doctor` and `rgsync connect exchange`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.paths import Paths
 from rgsync.providers.base import AuthError, RetryPolicy
-from rgsync.providers.exchange.connection import RECONNECT_ADVICE, ConnectionSettings, EwsConnection
+from rgsync.providers.exchange.connection import (
+    PASSWORD_SECRET,
+    RECONNECT_ADVICE,
+    TOKEN_SECRET,
+    ConnectionSettings,
+    EwsConnection,
+)
 from rgsync.providers.exchange.mailbox import ExchangeMailbox
 
 __all__ = ["PASSWORD_SECRET", "TOKEN_SECRET", "ExchangeMailbox", "connection_settings", "open_mailbox"]
-
-# Names of the secrets in the credentials store (SPEC §9): the password for NTLM and basic
-# sign-in, an access token for OAuth (hybrid set-ups).
-PASSWORD_SECRET = "exchange.password"
-TOKEN_SECRET = "exchange.token"
-
 
 def connection_settings(mailbox: dict[str, Any], secret: str, paths: Paths) -> ConnectionSettings:
     """The connection details of `[mailbox]`; `UsageError` when the address or EWS URL is missing."""

@@ -57,6 +57,10 @@ log = logging.getLogger("rgsync.exchange")
 T = TypeVar("T")
 
 RECONNECT_ADVICE = "run `rgsync connect exchange`"
+# Names of the secrets in the credentials store (SPEC §9): the password for NTLM and basic
+# sign-in, an access token for OAuth (hybrid set-ups).
+PASSWORD_SECRET = "exchange.password"
+TOKEN_SECRET = "exchange.token"
 # Exchange 2016 CU-level build: every supported on-premises server (2016, 2019, Subscription
 # Edition) speaks this schema, and passing it means exchangelib never guesses the version.
 SERVER_BUILD = Build(15, 1, 2507, 6)
@@ -144,7 +148,9 @@ def provider_error(exc: BaseException, what: str) -> ProviderError:
         if isinstance(exc, cls):
             return ItemError(text, code=code)
     if isinstance(exc, ews_errors.ResponseMessageError | ews_errors.EWSError):
-        if isinstance(exc, ews_errors.TransportError) and not isinstance(exc, ews_errors.ResponseMessageError):
+        if isinstance(exc, ews_errors.TransportError) and not isinstance(
+            exc, ews_errors.ResponseMessageError
+        ):
             return FatalError(f"cannot talk to Exchange ({what}): {exc}", code="MAIL-CONNECTION")
         return ItemError(text, code="MAIL-REFUSED")
     return FatalError(f"{what} failed: {type(exc).__name__}: {exc}", code="MAIL-ERROR")

@@ -12,10 +12,10 @@ warning naming the id; that id is reported in `CalendarItem.timezone_unmapped` (
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from exchangelib import Attendee as EwsAttendee
@@ -49,7 +49,7 @@ _VALID_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<
 _UNMAPPED = re.compile(r"Cannot convert value '([^']*)' on field '_start_timezone'")
 
 
-class SalesforceOrigin(ExtendedProperty):
+class SalesforceOrigin(ExtendedProperty):  # type: ignore[misc]
     """The named property that tags items rgsync down-synced, holding the Salesforce record Id.
 
     A PublicStrings named property is visible to every client but shown by none, survives moves
@@ -61,7 +61,7 @@ class SalesforceOrigin(ExtendedProperty):
     property_type = "String"
 
 
-class AutoSubmittedHeader(ExtendedProperty):
+class AutoSubmittedHeader(ExtendedProperty):  # type: ignore[misc]
     """The Auto-Submitted header of a received message (auto-replies, SPEC §3.1), read by name
     from the InternetHeaders property set instead of fetching every header of every message."""
 
@@ -70,7 +70,7 @@ class AutoSubmittedHeader(ExtendedProperty):
     property_type = "String"
 
 
-class ContentTypeHeader(ExtendedProperty):
+class ContentTypeHeader(ExtendedProperty):  # type: ignore[misc]
     """The top-level Content-Type header (multipart/report bounces, read receipts)."""
 
     distinguished_property_set_id = "InternetHeaders"
@@ -78,7 +78,7 @@ class ContentTypeHeader(ExtendedProperty):
     property_type = "String"
 
 
-def _register(cls: type, name: str, prop: type[ExtendedProperty]) -> None:
+def _register(cls: Any, name: str, prop: Any) -> None:
     # exchangelib keeps registrations on the item classes, process-wide: register once.
     if name not in {f.name for f in cls.FIELDS}:
         cls.register(name, prop)
@@ -91,7 +91,7 @@ for _cls in (Message, MeetingRequest, MeetingResponse, MeetingCancellation):
     _register(_cls, "rgsync_content_type", ContentTypeHeader)
 
 
-def field_paths(cls: type, names: Iterable[str]) -> set[FieldPath]:
+def field_paths(cls: Any, names: Iterable[str]) -> set[FieldPath]:
     """FieldPaths of an exchangelib item class for the AdditionalProperties of a request."""
     return {FieldPath(field=cls.get_field_by_fieldname(name)) for name in names}
 
@@ -136,7 +136,15 @@ CALENDAR_FIELDS = (
     "last_modified_time",
     SALESFORCE_FIELD,
 )
-TASK_FIELDS = ("subject", "due_date", "status", "importance", "text_body", "last_modified_time", SALESFORCE_FIELD)
+TASK_FIELDS = (
+    "subject",
+    "due_date",
+    "status",
+    "importance",
+    "text_body",
+    "last_modified_time",
+    SALESFORCE_FIELD,
+)
 CONTACT_FIELDS = (
     "given_name",
     "surname",
@@ -343,7 +351,9 @@ def ews_attendees(attendees: Iterable[Attendee], owner: Iterable[str]) -> list[E
     ]
 
 
-def new_calendar_item(record: CalendarItem, *, account: Any, folder: Any, tz: tzinfo, owner: Iterable[str]) -> Any:
+def new_calendar_item(
+    record: CalendarItem, *, account: Any, folder: Any, tz: tzinfo, owner: Iterable[str]
+) -> Any:
     """A CalendarItem for CreateItem, tagged with its Salesforce Id."""
     start, end = ews_start_end(record, tz)
     return EwsCalendarItem(
@@ -491,7 +501,11 @@ def contact_item(item: Any) -> ContactItem:
     postal = _indexed(item.physical_addresses).get("Business")
     text, _html = _text_of(item)
     first_email = next(
-        (emails[k].email for k in ("EmailAddress1", "EmailAddress2", "EmailAddress3") if k in emails and emails[k].email),
+        (
+            emails[k].email
+            for k in ("EmailAddress1", "EmailAddress2", "EmailAddress3")
+            if k in emails and emails[k].email
+        ),
         "",
     )
     return ContactItem(

@@ -36,9 +36,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exchangelib import CalendarItem as EwsCalendarItem
 from exchangelib import Contact as EwsContact
-from exchangelib import Message
+from exchangelib import EWSDateTime, EWSTimeZone, Message
 from exchangelib import Task as EwsTask
-from exchangelib.folders import Calendar, Contacts, DeletedItems, Drafts, Folder, Inbox, JunkEmail, SentItems, Tasks
+from exchangelib.folders import (
+    Calendar,
+    Contacts,
+    DeletedItems,
+    Drafts,
+    Folder,
+    Inbox,
+    JunkEmail,
+    SentItems,
+    Tasks,
+)
 from exchangelib.items import (
     ALL_OCCURRENCES,
     ALWAYS_OVERWRITE,
@@ -60,7 +70,6 @@ from rgsync.model import (
     ContactItem,
     Create,
     Delete,
-    Folder as MailFolder,
     MarkLabel,
     Page,
     Stream,
@@ -69,6 +78,9 @@ from rgsync.model import (
     Update,
     Write,
     WriteResult,
+)
+from rgsync.model import (
+    Folder as MailFolder,
 )
 from rgsync.providers.base import FatalError, ItemError, MailboxReadOptions, ProviderError, RetriableError
 
@@ -186,13 +198,19 @@ class ExchangeMailbox:
                     lambda: list(
                         CreateFolder(account=self._account).call(
                             parent_folder=parent,
-                            folders=[Folder(root=self.connection.root(), name=name, folder_class=folder_class)],
+                            folders=[
+                                Folder(root=self.connection.root(), name=name, folder_class=folder_class)
+                            ],
                         )
                     ),
                 )
             except ItemError:
                 created = []  # created meanwhile by another client (ErrorFolderExists): look again
-            found = created[0].id if created and not isinstance(created[0], Exception) else self._find_folder(parent, name)
+            found = (
+                created[0].id
+                if created and not isinstance(created[0], Exception)
+                else self._find_folder(parent, name)
+            )
             if found is None:
                 raise FatalError(f"cannot create the folder '{name}' in Exchange", code="MAIL-FOLDER")
         if found is not None:
@@ -233,11 +251,15 @@ class ExchangeMailbox:
             found = self.connection.call(
                 "GetFolder",
                 lambda: list(
-                    GetFolder(account=self._account).call(folders=folders, additional_fields=[], shape=ID_ONLY)
+                    GetFolder(account=self._account).call(
+                        folders=folders, additional_fields=[], shape=ID_ONLY
+                    )
                 ),
             )
             self._mail_folders = {
-                f.id: kind for f, (_n, _c, kind) in zip(found, known, strict=False) if not isinstance(f, Exception)
+                f.id: kind
+                for f, (_n, _c, kind) in zip(found, known, strict=False)
+                if not isinstance(f, Exception)
             }
         return self._mail_folders
 
@@ -283,7 +305,9 @@ class ExchangeMailbox:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     service = GetItem(account=self._account, chunk_size=len(chunk))
-                    for item in service.call(items=[(i, None) for i in chunk], additional_fields=paths, shape=ID_ONLY):
+                    for item in service.call(
+                        items=[(i, None) for i in chunk], additional_fields=paths, shape=ID_ONLY
+                    ):
                         parsed.append((item, [str(w.message) for w in caught]))
                         caught.clear()
                 return parsed
@@ -325,7 +349,9 @@ class ExchangeMailbox:
             folder_reset = reset
             while True:
                 try:
-                    changes, state, last = self._sync_page(folder, states.get(name), Message, ("datetime_received",))
+                    changes, state, last = self._sync_page(
+                        folder, states.get(name), Message, ("datetime_received",)
+                    )
                 except ItemError as exc:
                     if exc.code != INVALID_STATE or states.get(name) is None:
                         raise
@@ -338,7 +364,9 @@ class ExchangeMailbox:
                 full = name in listing
                 if full:
                     cutoff = datetime.fromisoformat(since)
-                    changed = [i for i in changed if i.datetime_received is None or i.datetime_received >= cutoff]
+                    changed = [
+                        i for i in changed if i.datetime_received is None or i.datetime_received >= cutoff
+                    ]
                 now = self._now()
                 emails = [
                     convert.email_item(item, kind, now=now)
@@ -362,7 +390,9 @@ class ExchangeMailbox:
                 if last:
                     break
 
-    def _drain(self, folder: Folder, state: str | None, cls: type, fields: Sequence[str]) -> tuple[list[Any], list[str], str]:
+    def _drain(
+        self, folder: Folder, state: str | None, cls: type, fields: Sequence[str]
+    ) -> tuple[list[Any], list[str], str]:
         """Every change since `state` (all pages): (changed items, deleted ids, new state)."""
         changed: list[Any] = []
         deleted: list[str] = []
@@ -391,7 +421,9 @@ class ExchangeMailbox:
             changed, _deleted, state = self._drain(folder, None, EwsCalendarItem, ("type",))
             masters = sorted(i.id for i in changed if i.type == "RecurringMaster")
             items = self._view(options.calendar_start, window_end)
-            new_cursor = encode_cursor(Stream.EVENTS, {"s": state, "m": masters, "end": window_end.date().isoformat()})
+            new_cursor = encode_cursor(
+                Stream.EVENTS, {"s": state, "m": masters, "end": window_end.date().isoformat()}
+            )
             yield from self._item_pages(items, (), new_cursor, full=True, reset=reset)
             return
         known_masters = set(data.get("m") or ())
@@ -420,10 +452,10 @@ class ExchangeMailbox:
 
     def _view_ids(self, start: datetime, end: datetime) -> list[str]:
         folder = self._folder(Stream.EVENTS)
-        zone = convert.EWSTimeZone("UTC")
+        zone = EWSTimeZone("UTC")
         view = CalendarView(
-            start=convert.EWSDateTime.from_datetime(start.astimezone(UTC)).astimezone(zone),
-            end=convert.EWSDateTime.from_datetime(end.astimezone(UTC)).astimezone(zone),
+            start=EWSDateTime.from_datetime(start.astimezone(UTC)).astimezone(zone),
+            end=EWSDateTime.from_datetime(end.astimezone(UTC)).astimezone(zone),
             max_items=VIEW_LIMIT,
         )
         found = self.connection.call(
@@ -501,7 +533,9 @@ class ExchangeMailbox:
                     convert.task_item(i, self.tz) for i, _ in self._fetch(EwsTask, ids, convert.TASK_FIELDS)
                 ]
             else:
-                items = [convert.contact_item(i) for i, _ in self._fetch(EwsContact, ids, convert.CONTACT_FIELDS)]
+                items = [
+                    convert.contact_item(i) for i, _ in self._fetch(EwsContact, ids, convert.CONTACT_FIELDS)
+                ]
             state = state_after
             # A full listing cannot resume half-way (what it does not show counts as deleted), so
             # only its last page carries the cursor; an incremental one can, page by page.
@@ -529,7 +563,9 @@ class ExchangeMailbox:
         results: list[WriteResult | None] = [None] * len(writes)
         if stream is Stream.EMAILS:
             return [
-                WriteResult(ok=False, error_code="MAIL-UNSUPPORTED", message="emails are not written to the mailbox")
+                WriteResult(
+                    ok=False, error_code="MAIL-UNSUPPORTED", message="emails are not written to the mailbox"
+                )
                 for _ in writes
             ]
         runs: list[tuple[type, list[tuple[int, Any]]]] = []
@@ -551,7 +587,12 @@ class ExchangeMailbox:
                 except RetriableError as exc:
                     if not written:
                         raise
-                    outcome = {n: WriteResult(ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message) for n, _w in chunk}
+                    outcome = {
+                        n: WriteResult(
+                            ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message
+                        )
+                        for n, _w in chunk
+                    }
                 for n, result in outcome.items():
                     results[n] = result
                     written = written or result.ok
@@ -563,25 +604,33 @@ class ExchangeMailbox:
         pending: list[tuple[int, Any, str | None]] = []
         for n, write in chunk:
             try:
-                pending.append((n, self._new_item(stream, write.record, folder), getattr(write.record, "salesforce_id", None)))
+                pending.append(
+                    (
+                        n,
+                        self._new_item(stream, write.record, folder),
+                        getattr(write.record, "salesforce_id", None),
+                    )
+                )
             except (ValueError, TypeError) as exc:
                 out[n] = WriteResult(ok=False, error_code="MAIL-INVALID", message=str(exc))
         for attempt in range(self.connection.retry.attempts):
             if not pending:
                 break
             items = [item for _n, item, _sf in pending]
-            try:
-                answers = self.connection.call(
-                    "CreateItem",
-                    lambda items=items: self._account.bulk_create(
+
+            def send(items: list[Any] = items) -> list[Any]:
+                return list(
+                    self._account.bulk_create(
                         folder=folder,
                         items=items,
                         message_disposition=SAVE_ONLY,
                         send_meeting_invitations=SEND_TO_NONE,
                         chunk_size=len(items),
-                    ),
-                    repeatable=False,
+                    )
                 )
+
+            try:
+                answers = self.connection.call("CreateItem", send, repeatable=False)
             except UncertainFailure:
                 if attempt == self.connection.retry.attempts - 1:
                     raise
@@ -601,7 +650,9 @@ class ExchangeMailbox:
 
     def _new_item(self, stream: Stream, record: Any, folder: Folder) -> Any:
         if stream is Stream.EVENTS and isinstance(record, CalendarItem):
-            return convert.new_calendar_item(record, account=self._account, folder=folder, tz=self.tz, owner=self._owner)
+            return convert.new_calendar_item(
+                record, account=self._account, folder=folder, tz=self.tz, owner=self._owner
+            )
         if stream is Stream.TASKS and isinstance(record, TaskItem):
             return convert.new_task(record, account=self._account, folder=folder, tz=self.tz)
         if stream is Stream.CONTACTS and isinstance(record, ContactItem):
@@ -612,19 +663,28 @@ class ExchangeMailbox:
         out: dict[int, WriteResult] = {}
         cls = ITEM_CLASSES.get(stream)
         if cls is None:
-            return {n: WriteResult(ok=False, error_code="MAIL-UNSUPPORTED", message="not supported") for n, _w in chunk}
+            return {
+                n: WriteResult(ok=False, error_code="MAIL-UNSUPPORTED", message="not supported")
+                for n, _w in chunk
+            }
         current = self._current_for_update(stream, chunk)
         updates: list[tuple[int, Any, list[str]]] = []
         for n, write in chunk:
             if current is not None and write.id not in current:
-                out[n] = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="the item is no longer in the mailbox")
+                out[n] = WriteResult(
+                    ok=False, error_code="MAIL-NOT-FOUND", message="the item is no longer in the mailbox"
+                )
                 continue
             item = cls(account=self._account, id=write.id, changekey=None)
             now = (current or {}).get(write.id)
             try:
                 if stream is Stream.EVENTS:
                     fields = convert.calendar_changes(
-                        item, write.changes, tz=self.tz, owner=self._owner, all_day=bool(getattr(now, "is_all_day", False))
+                        item,
+                        write.changes,
+                        tz=self.tz,
+                        owner=self._owner,
+                        all_day=bool(getattr(now, "is_all_day", False)),
                     )
                 elif stream is Stream.TASKS:
                     fields = convert.task_changes(item, write.changes, self.tz)
@@ -658,11 +718,17 @@ class ExchangeMailbox:
         whether a calendar item is all-day when its times change, and a contact's other emails,
         phones and addresses when one of them changes."""
         if stream is Stream.EVENTS:
-            needed = [w.id for _n, w in chunk if {"start", "end"} & set(w.changes) and "all_day" not in w.changes]
+            needed = [
+                w.id for _n, w in chunk if {"start", "end"} & set(w.changes) and "all_day" not in w.changes
+            ]
             fields: tuple[str, ...] = ("is_all_day",)
             cls: type = EwsCalendarItem
         elif stream is Stream.CONTACTS:
-            needed = [w.id for _n, w in chunk if (convert.CONTACT_INDEXED | {"first_name", "last_name"}) & set(w.changes)]
+            needed = [
+                w.id
+                for _n, w in chunk
+                if (convert.CONTACT_INDEXED | {"first_name", "last_name"}) & set(w.changes)
+            ]
             fields = ("given_name", "surname", "email_addresses", "phone_numbers", "physical_addresses")
             cls = EwsContact
         else:
@@ -724,11 +790,13 @@ class ExchangeMailbox:
         found: dict[str, str] = {}
         for chunk in chunked(wanted, TAG_QUERY):
             restriction = Restriction(
-                Q(**{f"{convert.SALESFORCE_FIELD}__in": chunk}), folders=[folder], applies_to=Restriction.ITEMS
+                Q(**{f"{convert.SALESFORCE_FIELD}__in": chunk}),
+                folders=[folder],
+                applies_to=Restriction.ITEMS,
             )
-            items = self.connection.call(
-                "FindItem",
-                lambda restriction=restriction: list(
+
+            def find(restriction: Restriction = restriction) -> list[Any]:
+                return list(
                     FindItem(account=self._account).call(
                         folders=[folder],
                         additional_fields=convert.field_paths(cls, (convert.SALESFORCE_FIELD,)),
@@ -741,8 +809,9 @@ class ExchangeMailbox:
                         max_items=None,
                         offset=0,
                     )
-                ),
-            )
+                )
+
+            items = self.connection.call("FindItem", find)
             for item in items:
                 tag = getattr(item, convert.SALESFORCE_FIELD, None)
                 if not isinstance(item, Exception) and tag in chunk:
@@ -775,17 +844,20 @@ class ExchangeMailbox:
                 stub = convert.message_stub(item_id, self._account)
                 stub.categories = wanted[item_id] or None
                 stubs.append((stub, ["categories"]))
-            answers = self.connection.call(
-                "UpdateItem",
-                lambda stubs=stubs: self._account.bulk_update(
-                    items=stubs,
-                    conflict_resolution=AUTO_RESOLVE,
-                    message_disposition=SAVE_ONLY,
-                    send_meeting_invitations_or_cancellations=SEND_TO_NONE,
-                    suppress_read_receipts=True,
-                    chunk_size=len(stubs),
-                ),
-            )
+
+            def update(stubs: list[tuple[Any, list[str]]] = stubs) -> list[Any]:
+                return list(
+                    self._account.bulk_update(
+                        items=stubs,
+                        conflict_resolution=AUTO_RESOLVE,
+                        message_disposition=SAVE_ONLY,
+                        send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                        suppress_read_receipts=True,
+                        chunk_size=len(stubs),
+                    )
+                )
+
+            answers = self.connection.call("UpdateItem", update)
             for item_id, answer in zip(chunk, answers, strict=True):
                 outcome[item_id] = self._result(answer, "UpdateItem", item_id=item_id)
         missing = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found")

@@ -53,22 +53,19 @@ def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) ->
         return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, RECONNECT)]
     if not app_only and not has_cache:
         return [Finding(ERROR, "Microsoft 365 sign-in", f"{address} is not connected", RECONNECT)]
-    findings: list[Finding] = []
     kind = "app-only (client credentials)" if app_only else "user sign-in (refreshed silently)"
-    try:
-        adapter.client.tokens.token()
-    except ProviderError as exc:
-        adapter.close()
-        return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, exc.advice or RECONNECT)]
-    findings.append(Finding(OK, "Microsoft 365 sign-in", f"{kind}, credentials in {store.backend_name}"))
     prefix = adapter.client.prefix
     subs = [SubRequest("GET", prefix)] + [SubRequest("GET", prefix + path) for _name, path, _scope in PERMISSIONS]
     try:
+        # The sign-in is proven by Graph accepting its token, not by msal's cache alone.
         answers = adapter.client.batch(subs, what="the doctor's checks")
+    except AuthError as exc:
+        return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, exc.advice or RECONNECT)]
     except ProviderError as exc:
-        return [*findings, Finding(ERROR, "Microsoft Graph", exc.message, exc.advice or "check the network and mailbox.graph-url")]
+        return [Finding(ERROR, "Microsoft Graph", exc.message, exc.advice or "check the network and mailbox.graph-url")]
     finally:
         adapter.close()
+    findings = [Finding(OK, "Microsoft 365 sign-in", f"{kind}, credentials in {store.backend_name}")]
     user, *checks = answers
     if user.ok and isinstance(user.body, dict):
         seen = str(user.body.get("mail") or user.body.get("userPrincipalName") or "").lower()

@@ -122,7 +122,9 @@ class EwsEmulator:
             if e.tag in (t("PrimarySmtpAddress"), t("SmtpAddress"), t("PrincipalName"))
         }
         if self.state.address not in target:
-            raise EwsError("ErrorNonExistentMailbox", f"No mailbox with such address: {', '.join(sorted(target))}")
+            raise EwsError(
+                "ErrorNonExistentMailbox", f"No mailbox with such address: {', '.join(sorted(target))}"
+            )
 
 
 @dataclass
@@ -155,10 +157,14 @@ class RunningEws:
 
     # --- fault helpers; `operation` is a regular expression searched in the SOAP operation name ----
 
-    def inject_server_busy(self, operation: str = ".*", times: int = 1, *, back_off_ms: int | None = 500) -> Fault:
+    def inject_server_busy(
+        self, operation: str = ".*", times: int = 1, *, back_off_ms: int | None = 500
+    ) -> Fault:
         """Throttle the next `times` matching calls: HTTP 500 with an ErrorServerBusy SOAP fault
         carrying BackOffMilliseconds (leave it out with back_off_ms=None, as some servers do)."""
-        return self.server.faults.add(Fault(match=_match(operation), response=server_busy(back_off_ms), times=times))
+        return self.server.faults.add(
+            Fault(match=_match(operation), response=server_busy(back_off_ms), times=times)
+        )
 
     def inject_5xx(self, operation: str = ".*", times: int = 1, *, status: int = 503) -> Fault:
         """Answer the next `times` matching calls with a bare HTTP error (503 Service Unavailable)."""

@@ -431,7 +431,13 @@ def contact_props(spec: Mapping[str, Any], *, creating: bool) -> Props:
         props["PhoneNumbers"] = container
     if "addresses" in spec:
         container = etree.Element(t("PhysicalAddresses"))
-        parts = {"street": "Street", "city": "City", "state": "State", "country": "CountryOrRegion", "postal_code": "PostalCode"}
+        parts = {
+            "street": "Street",
+            "city": "City",
+            "state": "State",
+            "country": "CountryOrRegion",
+            "postal_code": "PostalCode",
+        }
         for key, address in dict(spec["addresses"]).items():
             entry = sub(container, t("Entry"), Key=str(key))
             for part, name in parts.items():

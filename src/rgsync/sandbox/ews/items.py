@@ -145,7 +145,13 @@ def internet_header(item: StoredItem, name: str) -> str | None:
 
 def _header_property(name: str, value: str) -> Any:
     prop = etree.Element(t("ExtendedProperty"))
-    sub(prop, t("ExtendedFieldURI"), DistinguishedPropertySetId="InternetHeaders", PropertyName=name, PropertyType="String")
+    sub(
+        prop,
+        t("ExtendedFieldURI"),
+        DistinguishedPropertySetId="InternetHeaders",
+        PropertyName=name,
+        PropertyType="String",
+    )
     sub(prop, t("Value"), value)
     return prop
 
@@ -428,7 +434,14 @@ def occurrence(master: StoredItem, original_start: datetime) -> StoredItem | Non
     props = {
         name: copy.deepcopy(value)
         for name, value in master.props.items()
-        if name not in ("Recurrence", "ModifiedOccurrences", "DeletedOccurrences", "FirstOccurrence", "LastOccurrence")
+        if name
+        not in (
+            "Recurrence",
+            "ModifiedOccurrences",
+            "DeletedOccurrences",
+            "FirstOccurrence",
+            "LastOccurrence",
+        )
     }
     props["Start"] = _text("Start", key)
     props["End"] = _text("End", format_datetime(original_start + (end - start)))

@@ -67,9 +67,13 @@ class MailboxState(EwsState):
         """Create a contact (keys: see `builders.contact_props`); returns its ItemId."""
         with self.lock:
             target = self.resolve_folder(folder)
-            return self._insert_checked(target.id, "Contact", builders.contact_props(spec, creating=True), spec)
+            return self._insert_checked(
+                target.id, "Contact", builders.contact_props(spec, creating=True), spec
+            )
 
-    def _insert_checked(self, folder_id: str, tag: str, props: dict[str, Any], spec: Mapping[str, Any]) -> str:
+    def _insert_checked(
+        self, folder_id: str, tag: str, props: dict[str, Any], spec: Mapping[str, Any]
+    ) -> str:
         extended = builders.extended_map(spec.get("extended"))
         probe = StoredItem("new", folder_id, tag, props, extended)
         normalise(probe, self.address, self.name)
@@ -87,7 +91,9 @@ class MailboxState(EwsState):
                 return
             item = self.item(item_id)
             if item.tag == "CalendarItem":
-                props = builders.calendar_props(changes, owner=self.address, owner_name=self.name, creating=False)
+                props = builders.calendar_props(
+                    changes, owner=self.address, owner_name=self.name, creating=False
+                )
             elif item.tag == "Task":
                 props = builders.task_props(changes, creating=False)
             elif item.tag == "Contact":
@@ -98,15 +104,23 @@ class MailboxState(EwsState):
                     props["Categories"] = builders.strings("Categories", changes["categories"])
                 if "subject" in changes:
                     props["Subject"] = builders.text("Subject", changes["subject"])
-            merged = StoredItem(item.id, item.folder_id, item.tag, {**item.props, **props}, dict(item.extended))
-            if item.tag == "Task" and ({"status", "completed"} & set(changes)) and "percent_complete" not in changes:
+            merged = StoredItem(
+                item.id, item.folder_id, item.tag, {**item.props, **props}, dict(item.extended)
+            )
+            if (
+                item.tag == "Task"
+                and ({"status", "completed"} & set(changes))
+                and "percent_complete" not in changes
+            ):
                 merged.props.pop("PercentComplete", None)  # recomputed from the new status
             merged.extended.update(builders.extended_map(changes.get("extended")))
             normalise(merged, self.address, self.name)
             item.props, item.extended = merged.props, merged.extended
             self.touch(item)
 
-    def _update_occurrence(self, master_id: str, original_start: datetime, changes: Mapping[str, Any]) -> None:
+    def _update_occurrence(
+        self, master_id: str, original_start: datetime, changes: Mapping[str, Any]
+    ) -> None:
         master = self.item(master_id)
         current = occurrence(master, original_start)
         if current is None:
@@ -152,13 +166,16 @@ class MailboxState(EwsState):
             elem = self.item(item_id).props.get("Categories")
             return [(s.text or "") for s in elem] if elem is not None else []
 
-    def extended_value(self, item_id: str, name: str, property_set: str = builders.PROPERTY_SET) -> str | None:
+    def extended_value(
+        self, item_id: str, name: str, property_set: str = builders.PROPERTY_SET
+    ) -> str | None:
         """The value of a named extended property on an item (None when it has none)."""
         with self.lock:
             item = resolve_item(self, item_id)
             for key, elem in item.extended.items():
                 if key == (property_set, name):
-                    return elem.findtext(t("Value"))
+                    value = elem.findtext(t("Value"))
+                    return str(value) if value is not None else None
             return None
 
     def items_in(self, folder: str) -> list[str]:

@@ -27,7 +27,15 @@ from .recurrence import split_occurrence_id
 from .soap import format_bool, local, m, message, parse_datetime, sub, t
 from .store import DISTINGUISHED, EwsError, EwsState, StoredFolder, StoredItem, extended_key
 
-ITEM_TAGS = {"Message", "CalendarItem", "Task", "Contact", "MeetingRequest", "MeetingResponse", "MeetingCancellation"}
+ITEM_TAGS = {
+    "Message",
+    "CalendarItem",
+    "Task",
+    "Contact",
+    "MeetingRequest",
+    "MeetingResponse",
+    "MeetingCancellation",
+}
 SENDING_MODES = {"SendOnlyToAll", "SendToAllAndSaveCopy", "SendOnlyToChanged", "SendToChangedAndSaveCopy"}
 MAX_SYNC_CHANGES = 512
 
@@ -96,10 +104,7 @@ def _folder_fields(shape: Any) -> set[str] | None:
     base = (shape.findtext(t("BaseShape")) or "IdOnly").strip()
     if base in ("Default", "AllProperties"):
         return None
-    return {
-        (uri.get("FieldURI") or "").partition(":")[2]
-        for uri in shape.iter(t("FieldURI"))
-    }
+    return {(uri.get("FieldURI") or "").partition(":")[2] for uri in shape.iter(t("FieldURI"))}
 
 
 def get_folder(state: EwsState, op: Any) -> list[Any]:
@@ -163,7 +168,14 @@ def create_folder(state: EwsState, op: Any) -> list[Any]:
         name = (spec.findtext(t("DisplayName")) or "").strip()
         folder_class = (spec.findtext(t("FolderClass")) or "").strip()
         if not folder_class:
-            folder_class = {v: k for k, v in {"IPF.Appointment": "CalendarFolder", "IPF.Task": "TasksFolder", "IPF.Contact": "ContactsFolder"}.items()}.get(local(spec.tag), "IPF.Note")
+            folder_class = {
+                v: k
+                for k, v in {
+                    "IPF.Appointment": "CalendarFolder",
+                    "IPF.Task": "TasksFolder",
+                    "IPF.Contact": "ContactsFolder",
+                }.items()
+            }.get(local(spec.tag), "IPF.Note")
         try:
             folder = state.create_folder(parent.id, name, folder_class)
         except EwsError as exc:
@@ -260,7 +272,10 @@ def find_item(state: EwsState, op: Any) -> list[Any]:
                         "The folder is not a calendar folder.",
                     )
                 found = calendar_view(
-                    state, folder.id, parse_datetime(view.get("StartDate", "")), parse_datetime(view.get("EndDate", ""))
+                    state,
+                    folder.id,
+                    parse_datetime(view.get("StartDate", "")),
+                    parse_datetime(view.get("EndDate", "")),
                 )
             else:
                 found = [
@@ -340,7 +355,9 @@ def create_item(state: EwsState, op: Any) -> list[Any]:
             if target is not None:
                 folder = _single_folder(state, target)
             else:
-                default = {"CalendarItem": "calendar", "Task": "tasks", "Contact": "contacts"}.get(tag, "drafts")
+                default = {"CalendarItem": "calendar", "Task": "tasks", "Contact": "contacts"}.get(
+                    tag, "drafts"
+                )
                 if tag == "Message" and disposition in ("SendAndSaveCopy", "SendOnly"):
                     default = "sentitems"
                 folder = state.folder(state.folder_id(default))
@@ -399,7 +416,9 @@ def update_item(state: EwsState, op: Any) -> list[Any]:
                     work = copy.deepcopy(target)
                     apply_updates(work, updates)
                     normalise(work, state.address, state.name)
-                    only_read = {local(u[1][0].tag) for u in updates if len(u) > 1 and len(u[1])} == {"IsRead"}
+                    only_read = {local(u[1][0].tag) for u in updates if len(u) > 1 and len(u[1])} == {
+                        "IsRead"
+                    }
                     target.props, target.extended = work.props, work.extended
                     state.touch(target, "read" if only_read else "update")
                     result_id, result_key = target.id, target.changekey
@@ -443,9 +462,7 @@ def delete_item(state: EwsState, op: Any) -> list[Any]:
             with state.lock:
                 if split:
                     master = state.item(split[0])
-                    master.deleted_occurrences.add(
-                        resolve_item(state, item_id).text("OriginalStart")
-                    )
+                    master.deleted_occurrences.add(resolve_item(state, item_id).text("OriginalStart"))
                     state.touch(master)
                     removed.append(master)
                 else:

@@ -105,7 +105,8 @@ class Pattern:
 
 def read_pattern(recurrence: Any) -> Pattern:
     """Parse a `t:Recurrence` element; ValueError for patterns the emulator does not expand."""
-    kind, interval, weekdays, day_of_month, month = "", 1, (), 1, 1
+    kind, interval, day_of_month, month = "", 1, 1, 1
+    weekdays: tuple[int, ...] = ()
     start_date: date | None = None
     end_date: date | None = None
     count: int | None = None
@@ -128,7 +129,12 @@ def read_pattern(recurrence: Any) -> Pattern:
                 end_date = parse_date(fields["EndDate"])
             if name == "NumberedRecurrence":
                 count = int(fields["NumberOfOccurrences"])
-    if kind not in ("DailyRecurrence", "WeeklyRecurrence", "AbsoluteMonthlyRecurrence", "AbsoluteYearlyRecurrence"):
+    if kind not in (
+        "DailyRecurrence",
+        "WeeklyRecurrence",
+        "AbsoluteMonthlyRecurrence",
+        "AbsoluteYearlyRecurrence",
+    ):
         raise ValueError(f"recurrence pattern {kind or '(none)'} is not supported by the sandbox")
     if start_date is None:
         raise ValueError("the recurrence has no range (StartDate)")
@@ -136,9 +142,20 @@ def read_pattern(recurrence: Any) -> Pattern:
 
 
 def _month_number(name: str) -> int:
-    months = (
-        "January February March April May June July August September October November December"
-    ).split()
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
     return months.index(name) + 1 if name in months else 1
 
 
@@ -187,18 +204,14 @@ def occurrence_starts(
     """UTC start of every occurrence (deleted ones included) that starts before `until`."""
     local_first = first_start.astimezone(tz)
     clock = local_first.timetz().replace(tzinfo=None)
-    produced = 0
-    for day in _dates(pattern, local_first.weekday()):
+    for produced, day in enumerate(_dates(pattern, local_first.weekday())):
         if pattern.end_date is not None and day > pattern.end_date:
             return
-        if pattern.count is not None and produced >= pattern.count:
-            return
-        if produced >= MAX_OCCURRENCES:
+        if (pattern.count is not None and produced >= pattern.count) or produced >= MAX_OCCURRENCES:
             return
         start = datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
         if start >= until:
             return
-        produced += 1
         yield start
 
 

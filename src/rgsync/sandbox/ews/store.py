@@ -38,7 +38,11 @@ DISTINGUISHED: dict[str, tuple[str, str, str]] = {
     "tasks": ("Tasks", "IPF.Task", "msgfolderroot"),
     "contacts": ("Contacts", "IPF.Contact", "msgfolderroot"),
 }
-FOLDER_TAGS = {"IPF.Appointment": "CalendarFolder", "IPF.Task": "TasksFolder", "IPF.Contact": "ContactsFolder"}
+FOLDER_TAGS = {
+    "IPF.Appointment": "CalendarFolder",
+    "IPF.Task": "TasksFolder",
+    "IPF.Contact": "ContactsFolder",
+}
 DEFAULT_ITEM_CLASS = {
     "Message": "IPM.Note",
     "CalendarItem": "IPM.Appointment",
@@ -125,9 +129,7 @@ def _changekey(item_id: str, version: int) -> str:
 
 def extended_key(uri: Any) -> tuple[str, str]:
     """The identity of an extended property from its `t:ExtendedFieldURI` element: (set, name)."""
-    property_set = (
-        uri.get("DistinguishedPropertySetId") or (uri.get("PropertySetId") or "").lower() or "tag"
-    )
+    property_set = uri.get("DistinguishedPropertySetId") or (uri.get("PropertySetId") or "").lower() or "tag"
     name = uri.get("PropertyName") or uri.get("PropertyId") or uri.get("PropertyTag") or ""
     return property_set, name.lower() if property_set == "tag" else name
 
@@ -279,7 +281,9 @@ class EwsState:
             self.folder(folder_id)
             item = StoredItem(self._new_id(), folder_id, tag, dict(props), dict(extended))
             now = format_datetime(self.now())
-            item.props.setdefault("ItemClass", _text_elem("ItemClass", DEFAULT_ITEM_CLASS.get(tag, "IPM.Note")))
+            item.props.setdefault(
+                "ItemClass", _text_elem("ItemClass", DEFAULT_ITEM_CLASS.get(tag, "IPM.Note"))
+            )
             for name in ("DateTimeCreated", "LastModifiedTime"):
                 item.props[name] = _text_elem(name, now)
             item.props.setdefault("DateTimeReceived", _text_elem("DateTimeReceived", now))
@@ -329,7 +333,9 @@ class EwsState:
         """The journal position a SyncState stands for (0 for none); ErrorInvalidSyncStateData otherwise."""
         if not state:
             return 0
-        invalid = EwsError("ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
+        invalid = EwsError(
+            "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
+        )
         if not state.startswith("H4sIAAAAAAAEA"):
             raise invalid
         try:
