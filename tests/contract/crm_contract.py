@@ -142,6 +142,9 @@ class CrmContract:
     """Tests shared by every Crm implementation. Subclasses provide the `harness` fixture."""
 
     # -- org ----------------------------------------------------------------------------------------
+    def test_the_implementation_is_a_crm(self, harness: CrmHarness) -> None:
+        assert isinstance(harness.crm, Crm)
+
     def test_org_info_names_the_signed_in_user(self, harness: CrmHarness) -> None:
         assert harness.crm.org_info().user_id == harness.user_id
 

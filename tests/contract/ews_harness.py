@@ -191,7 +191,12 @@ class EwsHarness:
 
 
 def open_harness(
-    tmp_path: Path, *, scenario: dict[str, Any] | None = None, time_zone: str = "UTC", **mailbox: Any
+    tmp_path: Path,
+    *,
+    scenario: dict[str, Any] | None = None,
+    time_zone: str = "UTC",
+    password: str | None = None,
+    **mailbox: Any,
 ) -> Iterator[EwsHarness]:
     """Start an emulator, open the adapter on it through `open_mailbox`, and stop both afterwards.
 
@@ -206,7 +211,7 @@ def open_harness(
             org_policy_file=None,
             state_dir=tmp_path / "state",
         )
-        CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, ews.password)
+        CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, password or ews.password)
         settings = SimpleNamespace(
             mailbox={
                 "provider": "exchange",

@@ -85,7 +85,9 @@ class GraphHarness:
         self.store = CredentialStore("contract", directory / "credentials.json")
         connect(graph, self.store)
         self.retry = RetryPolicy(attempts=4, sleep=self.sleeps, jitter=lambda: 0.5)
-        self.mailbox: Microsoft365Mailbox = mailbox_from_settings(mailbox_settings(graph), self.store, retry=self.retry)
+        self.mailbox: Microsoft365Mailbox = mailbox_from_settings(
+            mailbox_settings(graph), self.store, retry=self.retry
+        )
 
     def add_email(
         self,
@@ -109,13 +111,18 @@ class GraphHarness:
         message["Date"] = format_datetime(sent_at)
         message["Message-ID"] = message_id
         message.set_content(body)
-        return self.state.add_message(message.as_bytes(), FOLDERS[folder], thread=thread or None, received=sent_at)
+        return self.state.add_message(
+            message.as_bytes(), FOLDERS[folder], thread=thread or None, received=sent_at
+        )
 
     def add_event(self, item: CalendarItem) -> str:
         event: dict[str, Any] = {
             "subject": item.subject,
             "isAllDay": item.all_day,
-            "start": {"dateTime": item.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "start": {
+                "dateTime": item.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": "UTC",
+            },
             "end": {"dateTime": item.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
             "location": {"displayName": item.location},
             "showAs": {"Free": "free", "OutOfOffice": "oof"}.get(item.show_as.value, "busy"),
@@ -123,13 +130,22 @@ class GraphHarness:
             "isCancelled": item.cancelled,
             "responseStatus": {"response": RESPONSES[item.my_response]},
             "attendees": [
-                {"type": "required", "status": {"response": RESPONSES[a.response]}, "emailAddress": {"address": a.address.email, "name": a.address.name}}
+                {
+                    "type": "required",
+                    "status": {"response": RESPONSES[a.response]},
+                    "emailAddress": {"address": a.address.email, "name": a.address.name},
+                }
                 for a in item.attendees
             ],
             "body": {"contentType": "text", "content": item.description},
         }
         if item.organizer is not None:
-            event["organizer"] = {"emailAddress": {"address": item.organizer.email, "name": item.organizer.name or item.organizer.email}}
+            event["organizer"] = {
+                "emailAddress": {
+                    "address": item.organizer.email,
+                    "name": item.organizer.name or item.organizer.email,
+                }
+            }
         if item.ical_uid:
             event["iCalUId"] = item.ical_uid
         return self.state.add_event(event)

@@ -161,6 +161,25 @@ def test_a_refused_password_is_a_mail_auth_error_with_the_fix(
         assert harness.ews.calls("SyncFolderItems") == 1  # a refused sign-in is not retried
 
 
+@pytest.mark.parametrize("impersonate", [True, False])
+def test_a_service_account_reaches_the_mailbox_only_by_impersonation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, impersonate: bool
+) -> None:
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    service = {"user": {"service_accounts": [{"username": "svc-rgsync", "password": "svc-secret"}]}}
+    for harness in open_harness(
+        tmp_path, scenario=service, password="svc-secret", username="svc-rgsync", impersonate=impersonate
+    ):
+        inbox_email(harness, "For Ann")
+        if impersonate:
+            items, *_ = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+            assert [e.subject for e in items if isinstance(e, EmailItem)] == ["For Ann"]
+        else:
+            with pytest.raises(AuthError) as failure:
+                drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+            assert failure.value.code == "MAIL-AUTH"
+
+
 # --- invalid sync states (SPEC §7.6) -----------------------------------------------------------------
 
 

@@ -63,28 +63,58 @@ def harness(graph: RunningGraph, tmp_path: Path) -> Iterator[GraphHarness]:
 
 def _task(n: int) -> Create:
     salesforce_id = f"00T00000000000{n:02d}AAA"
-    return Create(RecordKind.TASK, salesforce_id, TaskItem(id="", subject=f"Call {n}", due=date(2026, 12, 1) + timedelta(days=n), salesforce_id=salesforce_id))
+    return Create(
+        RecordKind.TASK,
+        salesforce_id,
+        TaskItem(
+            id="", subject=f"Call {n}", due=date(2026, 12, 1) + timedelta(days=n), salesforce_id=salesforce_id
+        ),
+    )
 
 
 def _event(n: int, **extra: object) -> Create:
     salesforce_id = f"00U00000000000{n:02d}AAA"
     start = NOW + timedelta(days=1, hours=n)
-    item = CalendarItem(id="", subject=f"Meeting {n}", start=start, end=start + timedelta(minutes=30), salesforce_id=salesforce_id, **extra)  # type: ignore[arg-type]
+    item = CalendarItem(
+        id="",
+        subject=f"Meeting {n}",
+        start=start,
+        end=start + timedelta(minutes=30),
+        salesforce_id=salesforce_id,
+        **extra,
+    )  # type: ignore[arg-type]
     return Create(RecordKind.EVENT, salesforce_id, item)
 
 
 def _contact(n: int) -> Create:
     salesforce_id = f"00300000000000{n:02d}AAA"
     return Create(
-        RecordKind.CONTACT, salesforce_id, ContactItem(id="", first_name="Pat", last_name=f"Lee {n}", email=f"pat{n}@globex.com", salesforce_id=salesforce_id)
+        RecordKind.CONTACT,
+        salesforce_id,
+        ContactItem(
+            id="",
+            first_name="Pat",
+            last_name=f"Lee {n}",
+            email=f"pat{n}@globex.com",
+            salesforce_id=salesforce_id,
+        ),
     )
 
 
 # -- SPEC §10: what an idle session costs --------------------------------------------------------------
 
 
-def test_a_session_after_nothing_changed_costs_one_delta_call_per_stream_and_folder(harness: GraphHarness) -> None:
-    harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Hi", sent_at=NOW - timedelta(hours=2), message_id="<idle@x>")
+def test_a_session_after_nothing_changed_costs_one_delta_call_per_stream_and_folder(
+    harness: GraphHarness,
+) -> None:
+    harness.add_email(
+        folder=Folder.INBOX,
+        sender="bob@globex.com",
+        to=("ann@acme.com",),
+        subject="Hi",
+        sent_at=NOW - timedelta(hours=2),
+        message_id="<idle@x>",
+    )
     cursors = {}
     for stream in Stream:
         cursors[stream] = drain(harness.mailbox.changes(stream, None, OPTIONS))[2]
@@ -97,8 +127,17 @@ def test_a_session_after_nothing_changed_costs_one_delta_call_per_stream_and_fol
         per_stream[stream.value] = harness.mailbox.api_calls - start
     # Emails read Inbox and Sent Items (one delta call per folder); every other stream one call.
     assert per_stream == {"emails": 2, "events": 1, "tasks": 1, "contacts": 1}
-    served = {k: v - graph_before.get(k, 0) for k, v in harness.graph.server.calls.items() if v != graph_before.get(k, 0)}
-    assert served == {"graph.messages.delta": 2, "graph.calendarView.delta": 1, "graph.tasks.delta": 1, "graph.contacts.delta": 1}
+    served = {
+        k: v - graph_before.get(k, 0)
+        for k, v in harness.graph.server.calls.items()
+        if v != graph_before.get(k, 0)
+    }
+    assert served == {
+        "graph.messages.delta": 2,
+        "graph.calendarView.delta": 1,
+        "graph.tasks.delta": 1,
+        "graph.contacts.delta": 1,
+    }
     assert harness.mailbox.api_calls - before == 5
     assert harness.state.requests_without_immutable_ids == []
 
@@ -106,7 +145,9 @@ def test_a_session_after_nothing_changed_costs_one_delta_call_per_stream_and_fol
 # -- throttling, retries, idempotency --------------------------------------------------------------------
 
 
-def test_throttling_inside_a_successful_batch_is_retried_for_just_the_throttled_requests(harness: GraphHarness) -> None:
+def test_throttling_inside_a_successful_batch_is_retried_for_just_the_throttled_requests(
+    harness: GraphHarness,
+) -> None:
     drain(harness.mailbox.changes(Stream.TASKS, None, OPTIONS))
     harness.state.throttle_in_batch(r"^POST /me/todo/lists/\w+/tasks$", nth=2, retry_after=7)
     harness.state.throttle_in_batch(r"^POST /me/todo/lists/\w+/tasks$", nth=4, retry_after=3)
@@ -139,7 +180,10 @@ def test_a_retried_event_creation_does_not_duplicate_the_event(harness: GraphHar
 def test_a_task_create_whose_answer_was_lost_is_adopted_not_created_twice(harness: GraphHarness) -> None:
     drain(harness.mailbox.changes(Stream.TASKS, None, OPTIONS))
     harness.state.lose_answer(r"^POST /v1\.0/\$batch$")
-    [result] = with_retries(lambda: harness.mailbox.apply(Stream.TASKS, [_task(1)]), RetryPolicy(attempts=3, sleep=lambda _s: None))
+    [result] = with_retries(
+        lambda: harness.mailbox.apply(Stream.TASKS, [_task(1)]),
+        RetryPolicy(attempts=3, sleep=lambda _s: None),
+    )
     assert result.ok
     [task] = harness.state.tasks("Salesforce Tasks")
     assert result.id == task["id"]
@@ -162,7 +206,13 @@ def test_429_and_5xx_on_a_read_are_retriable_with_the_service_hint(harness: Grap
 def test_one_refused_write_becomes_an_item_failure_and_the_rest_are_written(harness: GraphHarness) -> None:
     drain(harness.mailbox.changes(Stream.CONTACTS, None, OPTIONS))
     results = harness.mailbox.apply(
-        Stream.CONTACTS, [_contact(1), Update(RecordKind.CONTACT, "no-such-contact", {"title": "CEO"}), _contact(2), Delete(RecordKind.CONTACT, "gone")]
+        Stream.CONTACTS,
+        [
+            _contact(1),
+            Update(RecordKind.CONTACT, "no-such-contact", {"title": "CEO"}),
+            _contact(2),
+            Delete(RecordKind.CONTACT, "gone"),
+        ],
     )
     assert [r.ok for r in results] == [True, False, True, True]
     assert results[1].error_code == "MAIL-NOT-FOUND"
@@ -190,7 +240,10 @@ def test_an_expired_delta_token_gives_a_full_listing_without_duplicates(harness:
     ids = [c.id for c in items if isinstance(c, ContactItem)]
     assert full and reset and cursor2 and not deleted
     assert sorted(ids) == sorted([created[0].id, created[1].id]) and len(ids) == len(set(ids))
-    assert {c.salesforce_id for c in items if isinstance(c, ContactItem)} == {"0030000000000001AAA", "0030000000000002AAA"}
+    assert {c.salesforce_id for c in items if isinstance(c, ContactItem)} == {
+        "0030000000000001AAA",
+        "0030000000000002AAA",
+    }
     # The new cursor works again: nothing changed since.
     assert drain(harness.mailbox.changes(Stream.CONTACTS, cursor2, OPTIONS))[0] == []
 
@@ -204,14 +257,30 @@ def test_an_expired_calendar_token_lists_the_window_again(harness: GraphHarness)
     assert sorted(i.subject for i in items if isinstance(i, CalendarItem)) == ["Meeting 1", "Meeting 2"]
 
 
-def test_a_calendar_window_that_outgrew_its_delta_round_starts_a_new_listing_without_a_reset(harness: GraphHarness) -> None:
+def test_a_calendar_window_that_outgrew_its_delta_round_starts_a_new_listing_without_a_reset(
+    harness: GraphHarness,
+) -> None:
     _, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
-    week_later = MailboxReadOptions(OPTIONS.email_since, OPTIONS.calendar_start + timedelta(days=7), OPTIONS.calendar_end + timedelta(days=7))
+    week_later = MailboxReadOptions(
+        OPTIONS.email_since,
+        OPTIONS.calendar_start + timedelta(days=7),
+        OPTIONS.calendar_end + timedelta(days=7),
+    )
     _, _, _, full, _ = drain(harness.mailbox.changes(Stream.EVENTS, cursor, week_later))
     assert not full  # the round was opened four weeks wider than the window
     far = NOW + timedelta(days=95)
-    harness.state.add_event({"subject": "Far", "start": {"dateTime": far.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}, "end": {"dateTime": (far + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}})
-    five_weeks = MailboxReadOptions(OPTIONS.email_since, OPTIONS.calendar_start + timedelta(days=35), OPTIONS.calendar_end + timedelta(days=35))
+    harness.state.add_event(
+        {
+            "subject": "Far",
+            "start": {"dateTime": far.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": (far + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        }
+    )
+    five_weeks = MailboxReadOptions(
+        OPTIONS.email_since,
+        OPTIONS.calendar_start + timedelta(days=35),
+        OPTIONS.calendar_end + timedelta(days=35),
+    )
     items, _, _, full, reset = drain(harness.mailbox.changes(Stream.EVENTS, cursor, five_weeks))
     assert full and not reset
     assert "Far" in {i.subject for i in items if isinstance(i, CalendarItem)}
@@ -226,9 +295,21 @@ def test_recurring_meetings_arrive_occurrence_by_occurrence_with_their_series(ha
         {
             "subject": "Weekly sync",
             "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "end": {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "attendees": [{"emailAddress": {"address": "bob@globex.com"}, "status": {"response": "accepted"}}],
-            "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]}, "range": {"type": "numbered", "numberOfOccurrences": 3, "startDate": start.date().isoformat()}},
+            "end": {
+                "dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": "UTC",
+            },
+            "attendees": [
+                {"emailAddress": {"address": "bob@globex.com"}, "status": {"response": "accepted"}}
+            ],
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
+                "range": {
+                    "type": "numbered",
+                    "numberOfOccurrences": 3,
+                    "startDate": start.date().isoformat(),
+                },
+            },
         }
     )
     items, _, cursor, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
@@ -240,13 +321,24 @@ def test_recurring_meetings_arrive_occurrence_by_occurrence_with_their_series(ha
     assert gone == [occurrences[1].id]
 
 
-def test_down_synced_meetings_invite_nobody_and_list_their_attendees_in_the_body(harness: GraphHarness) -> None:
+def test_down_synced_meetings_invite_nobody_and_list_their_attendees_in_the_body(
+    harness: GraphHarness,
+) -> None:
     create = _event(1, attendees=(Attendee(Address("bob@globex.com", "Bob Baker")),), description="Agenda")
     [created] = harness.mailbox.apply(Stream.EVENTS, [create])
     event = harness.state.event(created.id or "")
     assert event["attendees"] == [] and "Bob Baker <bob@globex.com>" in event["body"]["content"]
     assert event["transactionId"].startswith("rgsync-00U0000000000001AAA-")
-    harness.mailbox.apply(Stream.EVENTS, [Update(RecordKind.EVENT, created.id or "", {"start": NOW + timedelta(days=3), "end": NOW + timedelta(days=3, hours=1)})])
+    harness.mailbox.apply(
+        Stream.EVENTS,
+        [
+            Update(
+                RecordKind.EVENT,
+                created.id or "",
+                {"start": NOW + timedelta(days=3), "end": NOW + timedelta(days=3, hours=1)},
+            )
+        ],
+    )
     harness.mailbox.apply(Stream.EVENTS, [Delete(RecordKind.EVENT, created.id or "")])
     assert harness.state.notifications == []
     items, _, _, _, _ = drain(harness.mailbox.changes(Stream.EVENTS, None, OPTIONS))
@@ -257,12 +349,23 @@ def test_tagged_tasks_and_contacts_are_found_for_crash_recovery(harness: GraphHa
     tasks = harness.mailbox.apply(Stream.TASKS, [_task(1), _task(2)])
     contacts = harness.mailbox.apply(Stream.CONTACTS, [_contact(1)])
     harness.state.add_task("Salesforce Tasks", {"title": "Mine"})
-    assert harness.mailbox.find_tagged(Stream.TASKS, ["00T0000000000001AAA", "00T0000000000009AAA"]) == {"00T0000000000001AAA": tasks[0].id}
-    assert harness.mailbox.find_tagged(Stream.CONTACTS, ["0030000000000001AAA"]) == {"0030000000000001AAA": contacts[0].id}
+    assert harness.mailbox.find_tagged(Stream.TASKS, ["00T0000000000001AAA", "00T0000000000009AAA"]) == {
+        "00T0000000000001AAA": tasks[0].id
+    }
+    assert harness.mailbox.find_tagged(Stream.CONTACTS, ["0030000000000001AAA"]) == {
+        "0030000000000001AAA": contacts[0].id
+    }
 
 
 def test_ids_stay_the_same_when_an_email_moves_to_another_folder(harness: GraphHarness) -> None:
-    message = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Move me", sent_at=NOW - timedelta(hours=1), message_id="<mv@x>")
+    message = harness.add_email(
+        folder=Folder.INBOX,
+        sender="bob@globex.com",
+        to=("ann@acme.com",),
+        subject="Move me",
+        sent_at=NOW - timedelta(hours=1),
+        message_id="<mv@x>",
+    )
     [email] = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))[0]
     harness.state.move_message(message, "archive")
     harness.mailbox.mark([MarkLabel(email.mailbox_id, "Salesforce")])  # type: ignore[attr-defined]
@@ -270,9 +373,18 @@ def test_ids_stay_the_same_when_an_email_moves_to_another_folder(harness: GraphH
 
 
 def test_labels_keep_the_users_own_categories(harness: GraphHarness) -> None:
-    message = harness.add_email(folder=Folder.INBOX, sender="bob@globex.com", to=("ann@acme.com",), subject="Keep", sent_at=NOW - timedelta(hours=1), message_id="<keep@x>")
+    message = harness.add_email(
+        folder=Folder.INBOX,
+        sender="bob@globex.com",
+        to=("ann@acme.com",),
+        subject="Keep",
+        sent_at=NOW - timedelta(hours=1),
+        message_id="<keep@x>",
+    )
     harness.state.set_categories(message, ["Red category"])
-    results = harness.mailbox.mark([MarkLabel(message, "Salesforce"), MarkLabel("AAkALgmissing", "Salesforce")])
+    results = harness.mailbox.mark(
+        [MarkLabel(message, "Salesforce"), MarkLabel("AAkALgmissing", "Salesforce")]
+    )
     assert [r.ok for r in results] == [True, False]
     assert harness.labels_of(message) == {"Red category", "Salesforce"}
     harness.mailbox.mark([MarkLabel(message, "Salesforce", remove=True)])
@@ -282,7 +394,9 @@ def test_labels_keep_the_users_own_categories(harness: GraphHarness) -> None:
 # -- sign-in (SPEC §9) ---------------------------------------------------------------------------------
 
 
-def test_device_code_sign_in_polls_until_the_user_enters_the_code(graph: RunningGraph, tmp_path: Path) -> None:
+def test_device_code_sign_in_polls_until_the_user_enters_the_code(
+    graph: RunningGraph, tmp_path: Path
+) -> None:
     graph.state.identity.auto_approve_after = None
     store = CredentialStore("p", tmp_path / "credentials.json")
     config = sign_in_config(mailbox_settings(graph))
@@ -302,7 +416,9 @@ def test_device_code_sign_in_polls_until_the_user_enters_the_code(graph: Running
     assert drain(mailbox.changes(Stream.TASKS, None, OPTIONS))[3]
 
 
-def test_silent_refresh_renews_an_expiring_token_without_the_user(graph: RunningGraph, tmp_path: Path) -> None:
+def test_silent_refresh_renews_an_expiring_token_without_the_user(
+    graph: RunningGraph, tmp_path: Path
+) -> None:
     store = CredentialStore("p", tmp_path / "credentials.json")
     graph.state.identity.token_lifetime = 60  # msal renews tokens that expire within five minutes
     connect(graph, store)
@@ -342,14 +458,23 @@ def test_no_stored_sign_in_is_a_mail_auth_error(graph: RunningGraph, tmp_path: P
         drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))
 
 
-def test_client_credentials_act_on_the_mailbox_through_users_address(graph: RunningGraph, tmp_path: Path) -> None:
+def test_client_credentials_act_on_the_mailbox_through_users_address(
+    graph: RunningGraph, tmp_path: Path
+) -> None:
     store = CredentialStore("admin", tmp_path / "credentials.json")
     store.set(CLIENT_SECRET, graph.client_secret)
     mailbox = mailbox_from_settings(mailbox_settings(graph), store)
-    graph.state.add_message("From: bob@globex.com\r\nTo: ann@acme.com\r\nSubject: App\r\nMessage-ID: <app@x>\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n\r\nHi", received=NOW - timedelta(hours=2))
+    graph.state.add_message(
+        "From: bob@globex.com\r\nTo: ann@acme.com\r\nSubject: App\r\nMessage-ID: <app@x>\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n\r\nHi",
+        received=NOW - timedelta(hours=2),
+    )
     items = drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))[0]
     assert [i.subject for i in items] == ["App"]  # type: ignore[attr-defined]
-    assert all(path.startswith(f"/v1.0/users/{graph.address}/") for method, path in graph.server.log if path.startswith("/v1.0/"))
+    assert all(
+        path.startswith(f"/v1.0/users/{graph.address}/")
+        for method, path in graph.server.log
+        if path.startswith("/v1.0/")
+    )
     assert graph.state.identity.sign_ins == ["client_credentials"]
     store.set(CLIENT_SECRET, "wrong")
     with pytest.raises(AuthError, match="Invalid client secret"):
@@ -367,9 +492,19 @@ def test_client_certificate_signs_in_app_only(graph: RunningGraph, tmp_path: Pat
     from cryptography.hazmat.primitives import hashes, serialization
 
     certificate = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
-    graph.state.identity.certificate_public_pem = certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    graph.state.identity.certificate_public_pem = certificate.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     store = CredentialStore("admin", tmp_path / "credentials.json")
-    store.set(CLIENT_CERTIFICATE, json.dumps({"private_key": leaf.private_key_pem.bytes().decode(), "thumbprint": certificate.fingerprint(hashes.SHA1()).hex()}))
+    store.set(
+        CLIENT_CERTIFICATE,
+        json.dumps(
+            {
+                "private_key": leaf.private_key_pem.bytes().decode(),
+                "thumbprint": certificate.fingerprint(hashes.SHA1()).hex(),
+            }
+        ),
+    )
     mailbox = mailbox_from_settings(mailbox_settings(graph), store)
     assert drain(mailbox.changes(Stream.TASKS, None, OPTIONS))[3]
     assert graph.state.identity.sign_ins == ["client_credentials"]
@@ -378,8 +513,10 @@ def test_client_certificate_signs_in_app_only(graph: RunningGraph, tmp_path: Pat
 def test_a_missing_client_id_is_refused_with_the_setting_named(graph: RunningGraph, tmp_path: Path) -> None:
     from rgsync.errors import UsageError
 
-    with pytest.raises(UsageError, match="mailbox.client-id"):
-        mailbox_from_settings(mailbox_settings(graph, **{"client-id": None}), CredentialStore("p", tmp_path / "c.json"))
+    with pytest.raises(UsageError, match=r"mailbox\.client-id"):
+        mailbox_from_settings(
+            mailbox_settings(graph, **{"client-id": None}), CredentialStore("p", tmp_path / "c.json")
+        )
 
 
 def test_sleeps_are_recorded_not_slept(graph: RunningGraph, tmp_path: Path) -> None:

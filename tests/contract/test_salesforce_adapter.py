@@ -71,6 +71,12 @@ from rgsync.sandbox.salesforce import (
 from rgsync.sandbox.salesforce.store import ManualClock
 
 
+@pytest.fixture(autouse=True)
+def _secrets_in_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the OS keyring of the machine running the tests."""
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+
+
 class TestSalesforceCrmContract(CrmContract):
     @pytest.fixture
     def harness(self, tmp_path: Path) -> Iterator[SalesforceHarness]:

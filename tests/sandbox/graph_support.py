@@ -61,7 +61,14 @@ class GraphApi:
             link = body["@odata.nextLink"]
 
 
-def raw_email(subject: str, *, sender: str = "Bob <bob@globex.com>", to: str = "ann@acme.com", message_id: str = "", extra: str = "") -> str:
+def raw_email(
+    subject: str,
+    *,
+    sender: str = "Bob <bob@globex.com>",
+    to: str = "ann@acme.com",
+    message_id: str = "",
+    extra: str = "",
+) -> str:
     """A small RFC 822 message."""
     mid = message_id or "<" + subject.replace(" ", "") + "@x>"
     return (
@@ -77,14 +84,21 @@ def event_json(subject: str, start: datetime, minutes: int = 60, **extra: Any) -
     return {
         "subject": subject,
         "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-        "end": {"dateTime": (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        "end": {
+            "dateTime": (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timeZone": "UTC",
+        },
         **extra,
     }
 
 
 def running(directory: Path, scenario: dict[str, Any] | None = None) -> Iterator[RunningGraph]:
     """A started emulator at a fixed clock, stopped when the generator closes (for fixtures)."""
-    graph = start_graph(directory, scenario=scenario or {"user": {"address": "ann@acme.com", "name": "Ann Smith"}}, clock=lambda: NOW)
+    graph = start_graph(
+        directory,
+        scenario=scenario or {"user": {"address": "ann@acme.com", "name": "Ann Smith"}},
+        clock=lambda: NOW,
+    )
     try:
         yield graph
     finally:

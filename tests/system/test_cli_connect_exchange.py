@@ -61,11 +61,21 @@ def stored_secrets(config: Path) -> dict[str, str]:
 
 def connect(rgsync: Any, ews: RunningEws, password: str) -> tuple[int, str]:
     return rgsync(
-        "connect", "exchange", "--address", ews.address, "--ews-url", ews.url, "--auth-type", "basic", password=password
+        "connect",
+        "exchange",
+        "--address",
+        ews.address,
+        "--ews-url",
+        ews.url,
+        "--auth-type",
+        "basic",
+        password=password,
     )
 
 
-def test_connect_checks_the_password_then_keeps_it_out_of_the_settings(rgsync: Any, ews: RunningEws, config: Path) -> None:
+def test_connect_checks_the_password_then_keeps_it_out_of_the_settings(
+    rgsync: Any, ews: RunningEws, config: Path
+) -> None:
     code, output = connect(rgsync, ews, ews.password)
     assert code == 0, output
     assert f"Connected to Exchange at {ews.url}" in output
@@ -76,7 +86,9 @@ def test_connect_checks_the_password_then_keeps_it_out_of_the_settings(rgsync: A
     assert ews.calls("GetFolder") == 1  # the check read the folders a session needs
 
 
-def test_a_refused_password_is_one_line_and_nothing_is_stored(rgsync: Any, ews: RunningEws, config: Path) -> None:
+def test_a_refused_password_is_one_line_and_nothing_is_stored(
+    rgsync: Any, ews: RunningEws, config: Path
+) -> None:
     code, output = connect(rgsync, ews, "wrong")
     assert code == 1
     assert "could not connect to Exchange" in output and "Traceback" not in output

@@ -18,7 +18,9 @@ from rgsync.sandbox.graph import RunningGraph, start_graph
 
 @pytest.fixture
 def graph(tmp_path: Path) -> Iterator[RunningGraph]:
-    running = start_graph(tmp_path / "sandbox", scenario={"user": {"address": "ann@acme.com", "name": "Ann Lee"}})
+    running = start_graph(
+        tmp_path / "sandbox", scenario={"user": {"address": "ann@acme.com", "name": "Ann Lee"}}
+    )
     try:
         yield running
     finally:
@@ -72,17 +74,28 @@ def _secrets(config: Path) -> dict[str, str]:
     return dict(json.loads(found.read_text())["secrets"])
 
 
-def test_connect_signs_in_with_a_device_code_and_doctor_finds_everything_readable(graph: RunningGraph, config: Path, rgsync: Any) -> None:
+def test_connect_signs_in_with_a_device_code_and_doctor_finds_everything_readable(
+    graph: RunningGraph, config: Path, rgsync: Any
+) -> None:
     result = rgsync("connect", "microsoft365", *_endpoints(graph))
     assert result.exit_code == 0, result.output
     assert f"{graph.url}/devicelogin" in result.output and "enter the code" in result.output
     assert "Connected to Microsoft 365 mailbox ann@acme.com with your sign-in" in result.output
     text = config.read_text()
-    assert 'provider = "microsoft365"' in text and 'address = "ann@acme.com"' in text and graph.client_id in text
+    assert (
+        'provider = "microsoft365"' in text and 'address = "ann@acme.com"' in text and graph.client_id in text
+    )
     assert list(_secrets(config)) == [TOKEN_CACHE] and "RefreshToken" not in text
     doctor = rgsync("doctor", "--json")
     checks = {c["check"]: c for c in json.loads(doctor.output)["checks"]}
-    for name in ("Microsoft 365 sign-in", "Microsoft 365 mailbox", "Microsoft 365 Mail", "Microsoft 365 Calendar", "Microsoft 365 To Do", "Microsoft 365 Contacts"):
+    for name in (
+        "Microsoft 365 sign-in",
+        "Microsoft 365 mailbox",
+        "Microsoft 365 Mail",
+        "Microsoft 365 Calendar",
+        "Microsoft 365 To Do",
+        "Microsoft 365 Contacts",
+    ):
         assert checks[name]["status"] == "ok", checks[name]
 
 
@@ -90,7 +103,16 @@ def test_app_only_connect_stores_the_secret_and_acts_on_the_given_mailbox(
     graph: RunningGraph, config: Path, rgsync: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APP_SECRET", graph.client_secret)
-    result = rgsync("connect", "microsoft365", *_endpoints(graph), "--app-only", "--address", "ann@acme.com", "--client-secret-from-env", "APP_SECRET")
+    result = rgsync(
+        "connect",
+        "microsoft365",
+        *_endpoints(graph),
+        "--app-only",
+        "--address",
+        "ann@acme.com",
+        "--client-secret-from-env",
+        "APP_SECRET",
+    )
     assert result.exit_code == 0, result.output
     assert "as the app (client credentials)" in result.output
     assert _secrets(config) == {CLIENT_SECRET: graph.client_secret}
@@ -98,17 +120,36 @@ def test_app_only_connect_stores_the_secret_and_acts_on_the_given_mailbox(
     assert ("GET", "/v1.0/users/ann@acme.com") in graph.server.log
 
 
-def test_connect_errors_are_one_line_with_the_fix(graph: RunningGraph, config: Path, rgsync: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_errors_are_one_line_with_the_fix(
+    graph: RunningGraph, config: Path, rgsync: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     no_client = rgsync("connect", "microsoft365")
-    assert no_client.exit_code == 2 and "mailbox.client-id is not set" in no_client.output and "Traceback" not in no_client.output
+    assert (
+        no_client.exit_code == 2
+        and "mailbox.client-id is not set" in no_client.output
+        and "Traceback" not in no_client.output
+    )
     assert rgsync("connect", "microsoft365", "--app-only").exit_code == 2
     monkeypatch.setenv("APP_SECRET", "wrong")
-    wrong = rgsync("connect", "microsoft365", *_endpoints(graph), "--app-only", "--address", "ann@acme.com", "--client-secret-from-env", "APP_SECRET")
-    assert wrong.exit_code == 1 and "Invalid client secret" in wrong.output and "Traceback" not in wrong.output
+    wrong = rgsync(
+        "connect",
+        "microsoft365",
+        *_endpoints(graph),
+        "--app-only",
+        "--address",
+        "ann@acme.com",
+        "--client-secret-from-env",
+        "APP_SECRET",
+    )
+    assert (
+        wrong.exit_code == 1 and "Invalid client secret" in wrong.output and "Traceback" not in wrong.output
+    )
     assert not config.exists() or "microsoft365" not in config.read_text()
 
 
-def test_doctor_says_how_to_reconnect_after_the_sign_in_was_revoked(graph: RunningGraph, config: Path, rgsync: Any) -> None:
+def test_doctor_says_how_to_reconnect_after_the_sign_in_was_revoked(
+    graph: RunningGraph, config: Path, rgsync: Any
+) -> None:
     assert rgsync("connect", "microsoft365", *_endpoints(graph)).exit_code == 0
     graph.state.revoke_tokens()
     doctor = rgsync("doctor", "--json")

@@ -33,7 +33,11 @@ def world(tmp_path: Path) -> World:
 
 @pytest.fixture
 def graph(tmp_path: Path, world: World) -> Iterator[RunningGraph]:
-    running = start_graph(tmp_path, scenario={"user": {"address": "ann@acme.com", "name": "Ann Lee", "time_zone": "Europe/Berlin"}}, clock=lambda: world.now)
+    running = start_graph(
+        tmp_path,
+        scenario={"user": {"address": "ann@acme.com", "name": "Ann Lee", "time_zone": "Europe/Berlin"}},
+        clock=lambda: world.now,
+    )
     try:
         yield running
     finally:
@@ -80,7 +84,10 @@ def test_a_microsoft365_session_saves_labels_down_syncs_and_then_idles_at_one_ca
     store = CredentialStore("ann", tmp_path / "credentials.json")
     graph.state.identity.token_lifetime = 86400  # the world's clock runs hours ahead between sessions
     config = sign_in_config(_table(graph))
-    assert start_device_sign_in(config, store, http_session(config.ca_file)).wait(sleep=lambda _s: None) == "ann@acme.com"
+    assert (
+        start_device_sign_in(config, store, http_session(config.ca_file)).wait(sleep=lambda _s: None)
+        == "ann@acme.com"
+    )
     saved = deliver(graph, world, "bob@globex.com", "Quote for Globex")
     deliver(graph, world, "bob@globex.com", "Spam offer", "junkemail")
     sf_event(world, "Pricing call", datetime(2026, 11, 30, 10, 0, tzinfo=BERLIN), who_ids=(world.ids["bob"],))
@@ -104,9 +111,15 @@ def test_a_microsoft365_session_saves_labels_down_syncs_and_then_idles_at_one_ca
     # Emails (Inbox + Sent Items), events and contacts are on (tasks are off by default).
     assert idle.api_calls["mailbox"] == 4  # type: ignore[attr-defined]
     graph_calls = {k: v for k, v in graph.server.calls.items() if k.startswith("graph.")}
-    assert graph_calls == {"graph.messages.delta": 2, "graph.calendarView.delta": 1, "graph.contacts.delta": 1}
+    assert graph_calls == {
+        "graph.messages.delta": 2,
+        "graph.calendarView.delta": 1,
+        "graph.contacts.delta": 1,
+    }
     # Signing in silently from the stored cache costs msal one discovery call and no token call.
-    assert {k: v for k, v in graph.server.calls.items() if k.startswith("oauth.")} == {"oauth.openid-configuration": 1}
+    assert {k: v for k, v in graph.server.calls.items() if k.startswith("oauth.")} == {
+        "oauth.openid-configuration": 1
+    }
     assert len(world.crm.emails) == 1 and len(world.crm.events) == 1
     assert graph.state.requests_without_immutable_ids == []
     print(f"idle Microsoft 365 session: {dict(graph.server.calls)}", file=sys.stderr)

@@ -19,10 +19,14 @@ from rgsync.errors import RgsyncError, UsageError
 
 @click.command("exchange")
 @click.option("--address", help="The mailbox address (default: the one in the settings).")
-@click.option("--ews-url", metavar="URL", help="The EWS endpoint, https://mail.example.com/EWS/Exchange.asmx.")
+@click.option(
+    "--ews-url", metavar="URL", help="The EWS endpoint, https://mail.example.com/EWS/Exchange.asmx."
+)
 @click.option("--username", help="Sign-in name, e.g. EXAMPLE\\you or you@example.com (default: the address).")
 @click.option(
-    "--auth-type", type=click.Choice(["ntlm", "basic", "oauth"]), help="How to sign in (default: the setting, else ntlm)."
+    "--auth-type",
+    type=click.Choice(["ntlm", "basic", "oauth"]),
+    help="How to sign in (default: the setting, else ntlm).",
 )
 @click.option(
     "--impersonate/--no-impersonate",
@@ -30,7 +34,9 @@ from rgsync.errors import RgsyncError, UsageError
     help="Admins: sign in as a service account that impersonates the mailbox.",
 )
 @click.option(
-    "--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra CA certificates to trust."
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra CA certificates to trust.",
 )
 @json_option
 @pass_app
@@ -59,7 +65,11 @@ def exchange_command(
     auth = (auth_type or str(current.get("auth-type") or "ntlm")).lower()
     user = username or str(current.get("username") or "") or address
     impersonating = bool(current.get("impersonate")) if impersonate is None else impersonate
-    ca = str(ca_file.expanduser().absolute()) if ca_file else (str(current["ca-file"]) if current.get("ca-file") else None)
+    ca = (
+        str(ca_file.expanduser().absolute())
+        if ca_file
+        else (str(current["ca-file"]) if current.get("ca-file") else None)
+    )
     prompt = "Access token" if auth == "oauth" else f"Password for {user}"
     secret = click.prompt(prompt, hide_input=True)
     endpoint = ews_url or str(current.get("ews-url") or "") or _autodiscover(address, user, secret, auth)
@@ -94,14 +104,22 @@ def exchange_command(
         "ca-file": ca,
     }
     write_connection(paths.settings_file, "mailbox", values)
-    result = {"connected": True, "address": address, "ews_url": endpoint, "auth_type": auth, "missing_folders": found["missing"]}
+    result = {
+        "connected": True,
+        "address": address,
+        "ews_url": endpoint,
+        "auth_type": auth,
+        "missing_folders": found["missing"],
+    }
     if app.json:
         app.emit_json(result)
         return
     app.say(f"Connected to Exchange at {endpoint} as {user} for {address}.")
     if found["missing"]:
         app.say(f"Warning: these folders cannot be opened: {', '.join(found['missing'])}.")
-    app.say(f"The {'token' if auth == 'oauth' else 'password'} is kept in {store.backend_name}; connection details in {paths.settings_file}.")
+    app.say(
+        f"The {'token' if auth == 'oauth' else 'password'} is kept in {store.backend_name}; connection details in {paths.settings_file}."
+    )
 
 
 def _autodiscover(address: str, username: str, secret: str, auth: str) -> str:
@@ -109,7 +127,9 @@ def _autodiscover(address: str, username: str, secret: str, auth: str) -> str:
     from exchangelib import Account, Credentials
 
     if auth == "oauth":
-        raise UsageError("with --auth-type oauth give the endpoint: --ews-url https://mail.example.com/EWS/Exchange.asmx")
+        raise UsageError(
+            "with --auth-type oauth give the endpoint: --ews-url https://mail.example.com/EWS/Exchange.asmx"
+        )
     try:
         account = Account(address, credentials=Credentials(username, secret), autodiscover=True)
         return str(account.protocol.service_endpoint)

@@ -33,20 +33,44 @@ SLEEP: Callable[[float], None] = time.sleep
 
 
 @click.command("microsoft365")
-@click.option("--client-id", metavar="ID", help="Application (client) id of your Microsoft Entra app registration.")
-@click.option("--tenant-id", metavar="TENANT", help="Directory (tenant) id or domain (default: organizations).")
+@click.option(
+    "--client-id", metavar="ID", help="Application (client) id of your Microsoft Entra app registration."
+)
+@click.option(
+    "--tenant-id", metavar="TENANT", help="Directory (tenant) id or domain (default: organizations)."
+)
 @click.option("--address", help="The mailbox address (required with --app-only; else the signed-in user's).")
-@click.option("--app-only", is_flag=True, help="Admins: sign in as the app (client credentials), not as a user.")
-@click.option("--client-secret-from-env", metavar="VAR", help="--app-only: read the client secret from environment variable VAR.")
+@click.option(
+    "--app-only", is_flag=True, help="Admins: sign in as the app (client credentials), not as a user."
+)
+@click.option(
+    "--client-secret-from-env",
+    metavar="VAR",
+    help="--app-only: read the client secret from environment variable VAR.",
+)
 @click.option(
     "--certificate",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="--app-only: a PEM file with the app certificate's private key (use with --thumbprint).",
 )
-@click.option("--thumbprint", metavar="HEX", help="--app-only: the certificate's SHA-1 thumbprint as registered for the app.")
-@click.option("--authority-url", metavar="URL", help="Sign-in authority to use instead of login.microsoftonline.com.")
-@click.option("--graph-url", metavar="URL", help="Graph root to use instead of https://graph.microsoft.com/v1.0 (a sandbox).")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra CA certificates to trust.")
+@click.option(
+    "--thumbprint",
+    metavar="HEX",
+    help="--app-only: the certificate's SHA-1 thumbprint as registered for the app.",
+)
+@click.option(
+    "--authority-url", metavar="URL", help="Sign-in authority to use instead of login.microsoftonline.com."
+)
+@click.option(
+    "--graph-url",
+    metavar="URL",
+    help="Graph root to use instead of https://graph.microsoft.com/v1.0 (a sandbox).",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra CA certificates to trust.",
+)
 @json_option
 @pass_app
 def microsoft365_command(
@@ -89,7 +113,9 @@ def microsoft365_command(
             raise UsageError(f"{name} must be an https:// URL, not {url!r}")
     paths = app.paths
     settings = load_settings(paths.settings_file, paths.org_policy_file)
-    table: dict[str, Any] = dict(settings.mailbox) if settings.mailbox.get("provider") == "microsoft365" else {}
+    table: dict[str, Any] = (
+        dict(settings.mailbox) if settings.mailbox.get("provider") == "microsoft365" else {}
+    )
     overrides = {
         "client-id": client_id,
         "tenant-id": tenant_id,
@@ -105,7 +131,10 @@ def microsoft365_command(
         if app_only:
             credential: str | dict[str, str]
             if certificate:
-                credential = {"private_key": certificate.read_text(encoding="utf-8"), "thumbprint": str(thumbprint)}
+                credential = {
+                    "private_key": certificate.read_text(encoding="utf-8"),
+                    "thumbprint": str(thumbprint),
+                }
             elif client_secret_from_env:
                 credential = os.environ.get(client_secret_from_env, "").strip()
                 if not credential:
@@ -124,10 +153,14 @@ def microsoft365_command(
         owner = client.call("GET", prefix, what="the mailbox owner") or {}
         client.session.close()
     except ProviderError as exc:
-        raise RgsyncError(f"could not connect to Microsoft 365: {exc.message}" + (f" ({exc.advice})" if exc.advice else "")) from exc
+        raise RgsyncError(
+            f"could not connect to Microsoft 365: {exc.message}" + (f" ({exc.advice})" if exc.advice else "")
+        ) from exc
     mailbox_address = str(owner.get("mail") or owner.get("userPrincipalName") or address or "").lower()
     if address and mailbox_address != address.lower() and not app_only:
-        raise RgsyncError(f"signed in as {mailbox_address}, not {address}: sign in with the right Microsoft account")
+        raise RgsyncError(
+            f"signed in as {mailbox_address}, not {address}: sign in with the right Microsoft account"
+        )
     if app_only:
         if certificate:
             store.set(CLIENT_CERTIFICATE, json.dumps(credential))
@@ -145,7 +178,16 @@ def microsoft365_command(
     write_connection(paths.settings_file, "mailbox", changes)
     mode = "app-only" if app_only else "user"
     if app.json:
-        app.emit_json({"provider": "microsoft365", "address": mailbox_address, "sign_in": mode, "credentials": store.backend_name})
+        app.emit_json(
+            {
+                "provider": "microsoft365",
+                "address": mailbox_address,
+                "sign_in": mode,
+                "credentials": store.backend_name,
+            }
+        )
         return
     how = "as the app (client credentials)" if app_only else "with your sign-in (refreshed silently)"
-    app.say(f"Connected to Microsoft 365 mailbox {mailbox_address} {how}; secrets are kept in {store.backend_name}.")
+    app.say(
+        f"Connected to Microsoft 365 mailbox {mailbox_address} {how}; secrets are kept in {store.backend_name}."
+    )

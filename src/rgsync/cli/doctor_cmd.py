@@ -55,12 +55,16 @@ def _mailbox(settings: Any, paths: Any) -> list[FindingLike]:
         from rgsync.credentials import CredentialStore
         from rgsync.providers.microsoft365.doctor import microsoft365_findings
 
-        return list(microsoft365_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file)))
+        return list(
+            microsoft365_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
+        )
     if settings.mailbox.get("provider") == "exchange":
         from rgsync.credentials import CredentialStore
         from rgsync.providers.exchange.doctor import exchange_findings
 
-        return list(exchange_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file)))
+        return list(
+            exchange_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
+        )
     if settings.mailbox.get("provider") != "gmail":
         return []
     from rgsync.credentials import CredentialStore

@@ -151,6 +151,9 @@ class Mailbox(Protocol):
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete items of `stream`, one result per write, in order.
 
+        Safe to call again with the same writes after a `RetriableError`: writes that already
+        succeeded in this session are not sent twice.
+
         Creates carry a record whose `salesforce_id` is set: the item is tagged as Salesforce-origin,
         and calendar items are created without sending any invitation.
         """
@@ -182,6 +185,10 @@ class Crm(Protocol):
 
     def org_info(self) -> OrgInfo:
         """The user's Id and the org's capabilities (one or two calls; the session caches it daily)."""
+        ...
+
+    def use_org_info(self, info: OrgInfo) -> None:
+        """Take the org info the session keeps (refreshed daily), so the adapter spends no call on it."""
         ...
 
     def changes(
@@ -223,7 +230,11 @@ class Crm(Protocol):
         ...
 
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
-        """Create, update or delete records in batches of at most 200, one result per write, in order."""
+        """Create, update or delete records in batches of at most 200, one result per write, in order.
+
+        Safe to call again with the same writes after a `RetriableError`: writes that already
+        succeeded in this session are not sent twice (their first results are returned).
+        """
         ...
 
     def usage(self) -> ApiUsage | None:

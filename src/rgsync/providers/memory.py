@@ -126,6 +126,58 @@ class FailureInjection:
             raise SimulatedCrash(f"simulated crash after {self.accepted_writes} accepted writes")
 
 
+class _Applied:
+    """Writes that already succeeded: a retried `apply` returns their results instead of resending.
+
+    Real adapters must be just as safe to retry (see `Mailbox.apply` / `Crm.apply`); keyed by the
+    write object itself, because a retry hands the very same writes again.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[Write, WriteResult]] = {}
+
+    def get(self, write: Write) -> WriteResult | None:
+        hit = self._done.get(id(write))
+        return hit[1] if hit is not None and hit[0] is write else None
+
+    def add(self, write: Write, result: WriteResult) -> None:
+        self._done[id(write)] = (write, result)
+
+
+def _apply_batches(
+    writes: Sequence[Write],
+    size: int,
+    call: Callable[[], None],
+    write_one: Callable[[Write], WriteResult],
+    failures: FailureInjection,
+    applied: _Applied,
+    service: str,
+) -> list[WriteResult]:
+    """Send writes in batches of `size` (one counted call each), one result per write, in order."""
+    results: list[WriteResult] = []
+    for start in range(0, len(writes), size):
+        batch = writes[start : start + size]
+        if any(applied.get(w) is None for w in batch):
+            call()
+        for write in batch:
+            done = applied.get(write)
+            if done is not None:
+                results.append(done)
+                continue
+            code = failures.reject(write)
+            if code:
+                results.append(
+                    WriteResult(ok=False, error_code=code, message=f"{service} refused the record ({code})")
+                )
+                continue
+            result = write_one(write)
+            results.append(result)
+            if result.ok:
+                applied.add(write, result)
+                failures.after_accepted_write()
+    return results
+
+
 def _pages(
     items: list[SyncRecord], deleted: list[str], cursor: str, full: bool, reset: bool, size: int
 ) -> Iterator[Page]:
@@ -164,6 +216,7 @@ class MemoryMailbox:
         self.contacts: dict[str, ContactItem] = {}
         self.invitations_sent = 0
         self.failures = FailureInjection()
+        self._applied = _Applied()
         self._journals = {s: _Journal() for s in Stream}
         self._ids = itertools.count(1)
         self._calls = 0
@@ -237,41 +290,34 @@ class MemoryMailbox:
         yield from _pages(items, deleted, end, False, False, self.page_size)
 
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
-        results: list[WriteResult] = []
+        return _apply_batches(
+            writes,
+            100,
+            self._call,
+            lambda w: self._write(stream, w),
+            self.failures,
+            self._applied,
+            "the mailbox",
+        )
+
+    def _write(self, stream: Stream, write: Write) -> WriteResult:
         store = self._store(stream)
-        for start in range(0, len(writes), 100):
-            self._call()
-            for write in writes[start : start + 100]:
-                code = self.failures.reject(write)
-                if code:
-                    results.append(
-                        WriteResult(ok=False, error_code=code, message=f"refused by the mailbox ({code})")
-                    )
-                    continue
-                if isinstance(write, Create):
-                    item_id = self.new_id(
-                        {Stream.EVENTS: "ev", Stream.TASKS: "tk", Stream.CONTACTS: "ct"}.get(stream, "it")
-                    )
-                    record = dataclasses.replace(write.record, id=item_id)  # type: ignore[arg-type]
-                    store[item_id] = record
-                    self._journals[stream].record(item_id)
-                    results.append(WriteResult(ok=True, id=item_id))
-                elif isinstance(write, Update):
-                    if write.id not in store:
-                        results.append(
-                            WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="item not found")
-                        )
-                        continue
-                    store[write.id] = _apply_changes(store[write.id], write.changes)
-                    self._journals[stream].record(write.id)
-                    results.append(WriteResult(ok=True, id=write.id))
-                else:
-                    # Deleting an item that is already gone counts as done: the goal state holds.
-                    store.pop(write.id, None)
-                    self._journals[stream].record(write.id, deleted=True)
-                    results.append(WriteResult(ok=True, id=write.id))
-                self.failures.after_accepted_write()
-        return results
+        if isinstance(write, Create):
+            prefix = {Stream.EVENTS: "ev", Stream.TASKS: "tk", Stream.CONTACTS: "ct"}.get(stream, "it")
+            item_id = self.new_id(prefix)
+            store[item_id] = dataclasses.replace(write.record, id=item_id)  # type: ignore[arg-type]
+            self._journals[stream].record(item_id)
+            return WriteResult(ok=True, id=item_id)
+        if isinstance(write, Update):
+            if write.id not in store:
+                return WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="item not found")
+            store[write.id] = _apply_changes(store[write.id], write.changes)
+            self._journals[stream].record(write.id)
+            return WriteResult(ok=True, id=write.id)
+        # Deleting an item that is already gone counts as done: the goal state holds.
+        store.pop(write.id, None)
+        self._journals[stream].record(write.id, deleted=True)
+        return WriteResult(ok=True, id=write.id)
 
     def find_tagged(self, stream: Stream, salesforce_ids: Collection[str]) -> dict[str, str]:
         self._call()
@@ -340,6 +386,7 @@ class MemoryCrm:
         self.edit_access: dict[tuple[str, str], bool] = {}  # (event id, user id) -> may edit
         self.list_views: dict[str, Callable[[ContactItem], bool]] = {}
         self.failures = FailureInjection()
+        self._applied = _Applied()
         self._journals = {s: _Journal() for s in (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)}
         self._ids = itertools.count(1)
         self._calls = 0
@@ -423,6 +470,9 @@ class MemoryCrm:
         return ApiUsage(used=self.api_used, limit=self.api_limit) if self._calls else None
 
     # -- Crm protocol: reads ---------------------------------------------------------------------------
+    def use_org_info(self, info: OrgInfo) -> None:
+        return None  # nothing to describe in memory
+
     def org_info(self) -> OrgInfo:
         self._call("org_info")
         return OrgInfo(user_id=self.user_id, user_email=self.user_email, enhanced_email=self.enhanced_email)
@@ -543,7 +593,14 @@ class MemoryCrm:
         if kind is RecordKind.ACCOUNT:
             return {d: a.id for d, a in self.find_accounts_by_domain(wanted).items()}
         if kind is RecordKind.TASK:
-            return {t.subject: i for i, t in self.tasks.items() if t.subject in wanted}
+            # The tasks engine's natural key: subject|due|owner (a key without '|' is a bare subject).
+            found: dict[str, str] = {}
+            for task_id, task in self.tasks.items():
+                due = task.due.isoformat() if task.due else ""
+                for key in (f"{task.subject.strip()}|{due}|{task.owner_id or ''}", task.subject):
+                    if key in wanted:
+                        found.setdefault(key, task_id)
+            return found
         return {}
 
     def find_meetings(self, keys: Collection[str]) -> dict[str, ExistingEvent]:
@@ -562,26 +619,21 @@ class MemoryCrm:
 
     # -- Crm protocol: writes ----------------------------------------------------------------------------
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
-        results: list[WriteResult] = []
-        for start in range(0, len(writes), self.BATCH):
-            self._call("apply")
-            for write in writes[start : start + self.BATCH]:
-                code = self.failures.reject(write)
-                if code:
-                    results.append(
-                        WriteResult(
-                            ok=False, error_code=code, message=f"Salesforce refused the record ({code})"
-                        )
-                    )
-                    continue
-                try:
-                    result = self._write(write)
-                except ValueError as exc:
-                    results.append(WriteResult(ok=False, error_code="SF-REQUIRED-FIELD", message=str(exc)))
-                    continue
-                results.append(result)
-                self.failures.after_accepted_write()
-        return results
+        return _apply_batches(
+            writes,
+            self.BATCH,
+            lambda: self._call("apply"),
+            self._checked_write,
+            self.failures,
+            self._applied,
+            "Salesforce",
+        )
+
+    def _checked_write(self, write: Write) -> WriteResult:
+        try:
+            return self._write(write)
+        except ValueError as exc:
+            return WriteResult(ok=False, error_code="SF-REQUIRED-FIELD", message=str(exc))
 
     def _write(self, write: Write) -> WriteResult:
         if isinstance(write, Create):
@@ -612,9 +664,9 @@ class MemoryCrm:
             if write.id in self._store(stream):
                 self.remove(stream, write.id)
                 return WriteResult(ok=True, id=write.id)
-        if self.emails.pop(write.id, None) is not None:
-            return WriteResult(ok=True, id=write.id)
-        return WriteResult(ok=False, error_code="SF-NOT-FOUND", message="entity is deleted")
+        # Deleting what is already gone counts as done, as the adapter treats ENTITY_IS_DELETED.
+        self.emails.pop(write.id, None)
+        return WriteResult(ok=True, id=write.id)
 
     def _create(self, write: Create) -> str:
         record = write.record

@@ -37,7 +37,7 @@ from rich.text import Text
 from rgsync.errors import UsageError
 from rgsync.model import Side, Stream
 from rgsync.sandbox.scenario import Scenario, load_scenario
-from rgsync.sandbox.serve import API_VERSION, Sandbox, environment, start_sandbox
+from rgsync.sandbox.serve import API_VERSION, MAILBOX_NAMES, Sandbox, environment, start_sandbox
 from rgsync.session import RunOptions, SessionResult
 
 # What a skip reason means, in the words of the person whose mailbox it is.
@@ -189,7 +189,7 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     user = scenario.user
     console.rule("[bold]rgsync demo")
     console.print(
-        f"{user.name}'s mailbox ({user.address}, emulated Gmail) and her Salesforce org "
+        f"{user.name}'s mailbox ({user.address}, emulated {MAILBOX_NAMES[sandbox.mailbox_kind]}) and her Salesforce org "
         f"(emulated), both on 127.0.0.1 — nothing leaves this machine.",
         highlight=False,
     )
@@ -424,7 +424,7 @@ def snapshot(sandbox: Sandbox) -> Snapshot:
         (r for r in meetings if r), key=lambda r: str(r.get("StartDateTime") or r.get("ActivityDate"))
     ):
         view.saved_meetings.append(_activity_line(org, row, zone, timed=True))
-    google = _GoogleReader(sandbox)
+    google = _mailbox_reader(sandbox)
     down_events = {
         link.mailbox_id for link in links[Stream.EVENTS].values() if link.origin is Side.SALESFORCE
     }
@@ -531,6 +531,19 @@ def _person_line(person: dict[str, Any]) -> str:
     )
     emails = [e.get("value") for e in person.get("emailAddresses") or [] if e.get("value")]
     return f"{name} <{emails[0]}>" if emails else str(name)
+
+
+def _mailbox_reader(sandbox: Sandbox) -> Any:
+    """A reader of the emulated mailbox that answers in the Google APIs' shapes."""
+    if sandbox.mailbox_kind == "microsoft365":
+        from rgsync.sandbox.graph.demo_side import GraphReader
+
+        return GraphReader(sandbox.mailbox)
+    if sandbox.mailbox_kind == "exchange":
+        from rgsync.sandbox.ews.demo import EwsReader
+
+        return EwsReader(sandbox.mailbox)
+    return _GoogleReader(sandbox)
 
 
 class _GoogleReader:
@@ -654,6 +667,14 @@ def make_edits(sandbox: Sandbox) -> list[str]:
         task["WhatId"] = keys["o2"]
     sf.Task.create(task)
     edits.append(f"Salesforce: new Task “{task['Subject']}” due {due} (simple-salesforce)")
+    if sandbox.mailbox_kind == "microsoft365":
+        from rgsync.sandbox.graph.demo_side import mailbox_edits
+
+        return edits + mailbox_edits(sandbox)
+    if sandbox.mailbox_kind == "exchange":
+        from rgsync.sandbox.ews.demo import mailbox_edits as ews_edits
+
+        return edits + ews_edits(sandbox)
     google = _GoogleReader(sandbox)
     pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
     message = EmailMessage(policy=SMTP)

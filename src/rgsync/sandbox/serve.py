@@ -79,6 +79,28 @@ def _start_gmail(scenario: Scenario, _directory: Path) -> Any:
     return start_google(scenario=scenario.google_scenario())
 
 
+def _graph_part(name: str) -> Callable[..., Any]:
+    """A part of `rgsync.sandbox.graph.profile`, imported only when a Microsoft 365 sandbox starts."""
+
+    def call(*args: Any) -> Any:
+        from rgsync.sandbox.graph import profile
+
+        return getattr(profile, name)(*args)
+
+    return call
+
+
+def _ews_part(name: str) -> Callable[..., Any]:
+    """A part of `rgsync.sandbox.ews.profile`, imported only when an Exchange sandbox starts."""
+
+    def call(*args: Any) -> Any:
+        from rgsync.sandbox.ews import profile
+
+        return getattr(profile, name)(*args)
+
+    return call
+
+
 # Mailbox kind → its emulator. A kind without an entry (or whose module is missing) is refused by
 # `check_mailbox_kind` with one clear line; Exchange and Microsoft 365 are added here once their
 # adapters read their settings and secrets.
@@ -89,6 +111,20 @@ MAILBOX_EMULATORS: dict[str, MailboxEmulator] = {
         settings=lambda running: {"gmail-api-url": running.url.rstrip("/") + "/"},
         secrets=_gmail_secrets,
         endpoints=_gmail_endpoints,
+    ),
+    "exchange": MailboxEmulator(
+        module="rgsync.sandbox.ews",
+        start=_ews_part("start"),
+        settings=_ews_part("settings"),
+        secrets=_ews_part("secrets"),
+        endpoints=_ews_part("endpoints"),
+    ),
+    "microsoft365": MailboxEmulator(
+        module="rgsync.sandbox.graph",
+        start=_graph_part("start"),
+        settings=_graph_part("settings"),
+        secrets=_graph_part("secrets"),
+        endpoints=_graph_part("endpoints"),
     ),
 }
 

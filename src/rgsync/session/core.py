@@ -151,6 +151,7 @@ class SyncSession(PlanExecution):
 
     def _run_streams(self, now: datetime, options: RunOptions, result: SessionResult) -> None:
         org = self._org_info(now, options)
+        self.crm.use_org_info(org)
         rules = rules_from_settings(self.settings, org, self.free_mail)
         identity = Identity(
             user_id=org.user_id,

@@ -2,9 +2,10 @@
 exchangelib.
 
 `open_mailbox(settings, paths)` is what `rgsync.registry` calls for `[mailbox] provider =
-"exchange"`. Modules: `connection` (configuration, the error mapping, retries, request counting),
-`convert` (EWS items ↔ domain records, time zones), `mailbox` (the `Mailbox` protocol) and
-`doctor` (the checks of `rgsync doctor` and `rgsync connect exchange`).
+"exchange"`. Modules: `connection` (configuration, the one error mapping, retries, request
+counting), `convert` and `records` (EWS items ↔ domain records, time zones), `access`, `reads` and
+`writes` (the `Mailbox` protocol, put together in `mailbox`), and `doctor` (the checks of
+`rgsync doctor` and `rgsync connect exchange`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rgsync.providers.exchange.connection import (
 from rgsync.providers.exchange.mailbox import ExchangeMailbox
 
 __all__ = ["PASSWORD_SECRET", "TOKEN_SECRET", "ExchangeMailbox", "connection_settings", "open_mailbox"]
+
 
 def connection_settings(mailbox: dict[str, Any], secret: str, paths: Paths) -> ConnectionSettings:
     """The connection details of `[mailbox]`; `UsageError` when the address or EWS URL is missing."""

@@ -300,6 +300,7 @@ class EwsConnection:
         return Root(account=self.account, _distinguished_id=self.distinguished_id("root"))
 
     def distinguished_id(self, name: str) -> DistinguishedFolderId:
+        """A DistinguishedFolderId of this mailbox."""
         return DistinguishedFolderId(id=name, mailbox=MailboxElement(email_address=self.settings.address))
 
     def distinguished(self, cls: type[Folder], name: str) -> Folder:

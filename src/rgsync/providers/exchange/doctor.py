@@ -58,10 +58,16 @@ def probe(details: ConnectionSettings, *, retry: RetryPolicy | None = None) -> d
         found = connection.call(
             "GetFolder",
             lambda: list(
-                GetFolder(account=connection.account).call(folders=folders, additional_fields=[], shape=ID_ONLY)
+                GetFolder(account=connection.account).call(
+                    folders=folders, additional_fields=[], shape=ID_ONLY
+                )
             ),
         )
-        missing = [name for (name, _cls), folder in zip(CHECKED_FOLDERS, found, strict=False) if isinstance(folder, Exception)]
+        missing = [
+            name
+            for (name, _cls), folder in zip(CHECKED_FOLDERS, found, strict=False)
+            if isinstance(folder, Exception)
+        ]
         subfolders = {
             TASK_LIST_NAME: mailbox._subfolder_id(Stream.TASKS, create=False) is not None,
             CONTACT_FOLDER_NAME: mailbox._subfolder_id(Stream.CONTACTS, create=False) is not None,
@@ -87,7 +93,9 @@ def exchange_findings(
         return [Finding(ERROR, "Exchange sign-in", exc.message, RECONNECT_ADVICE)]
     if not secret:
         return [
-            Finding(ERROR, "Exchange sign-in", f"no {auth_type} secret stored for {address}", RECONNECT_ADVICE)
+            Finding(
+                ERROR, "Exchange sign-in", f"no {auth_type} secret stored for {address}", RECONNECT_ADVICE
+            )
         ]
     user = str(mailbox.get("username") or address)
     details = ConnectionSettings(
@@ -105,7 +113,9 @@ def exchange_findings(
     try:
         found = probe(details, retry=retry)
     except ProviderError as exc:
-        findings.append(Finding(ERROR, "Exchange sign-in", exc.message, exc.advice or "check `mailbox.ews-url`"))
+        findings.append(
+            Finding(ERROR, "Exchange sign-in", exc.message, exc.advice or "check `mailbox.ews-url`")
+        )
         return findings
     findings.append(Finding(OK, "Exchange sign-in", f"EWS answered for {address}"))
     if found["missing"]:
@@ -118,10 +128,14 @@ def exchange_findings(
             )
         )
     else:
-        findings.append(Finding(OK, "Exchange folders", "Inbox, Sent Items, Calendar, Tasks and Contacts can be read"))
+        findings.append(
+            Finding(OK, "Exchange folders", "Inbox, Sent Items, Calendar, Tasks and Contacts can be read")
+        )
     for name, present in found["subfolders"].items():
         if present:
             findings.append(Finding(OK, f"Folder '{name}'", "present"))
         else:
-            findings.append(Finding(NOTICE, f"Folder '{name}'", "not there yet", "the first session creates it"))
+            findings.append(
+                Finding(NOTICE, f"Folder '{name}'", "not there yet", "the first session creates it")
+            )
     return findings

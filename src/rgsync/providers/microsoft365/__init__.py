@@ -6,8 +6,8 @@ store of the profile: msal's token cache of a signed-in user (`rgsync connect mi
 client secret / certificate for app-only access to the mailbox (admins running many mailboxes).
 
 Parts: `auth` (msal), `client` (HTTP, errors, `$batch`), `convert` (Graph JSON ↔ records),
-`mailbox` (the Mailbox protocol), `connect` (what `rgsync connect microsoft365` does),
-`doctor` (what `rgsync doctor` checks).
+`reads` (delta queries), `mailbox` (the Mailbox protocol: writes, tags, categories), `doctor`
+(what `rgsync doctor` checks); `rgsync.cli.connect_microsoft365` is `rgsync connect microsoft365`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def _text(value: object) -> str | None:
 
 
 def mailbox_from_settings(
-    mailbox: Mapping[str, Any], store: CredentialStore, *, retry: RetryPolicy | None = None, tokens: TokenSource | None = None
+    mailbox: Mapping[str, Any],
+    store: CredentialStore,
+    *,
+    retry: RetryPolicy | None = None,
+    tokens: TokenSource | None = None,
 ) -> Microsoft365Mailbox:
     """The adapter for a `[mailbox]` table; `tokens` replaces the stored sign-in (scripts, tests)."""
     address = str(mailbox.get("address") or "").strip().lower()

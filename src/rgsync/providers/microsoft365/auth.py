@@ -32,12 +32,17 @@ import msal
 import requests
 
 from rgsync.credentials import CredentialStore
-from rgsync.providers.base import AuthError
+from rgsync.providers.base import AuthError, RetriableError
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "organizations"
 KNOWN_AUTHORITY_HOSTS = frozenset(
-    {"login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn", "login.microsoft.com"}
+    {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.partner.microsoftonline.cn",
+        "login.microsoft.com",
+    }
 )
 GRAPH_SCOPES = (
     "https://graph.microsoft.com/Mail.ReadWrite",
@@ -86,9 +91,13 @@ def http_session(ca_file: str | None) -> requests.Session:
 
 
 def _failure(result: Mapping[str, Any] | None, what: str) -> AuthError:
-    description = str((result or {}).get("error_description") or (result or {}).get("error") or "no token in the cache")
+    description = str(
+        (result or {}).get("error_description") or (result or {}).get("error") or "no token in the cache"
+    )
     first_line = description.splitlines()[0] if description else ""
-    return AuthError(f"Microsoft 365 sign-in failed ({what}): {first_line}", code="MAIL-AUTH", advice=RECONNECT)
+    return AuthError(
+        f"Microsoft 365 sign-in failed ({what}): {first_line}", code="MAIL-AUTH", advice=RECONNECT
+    )
 
 
 class DelegatedTokens:
@@ -117,7 +126,9 @@ class DelegatedTokens:
             self._cache = msal.SerializableTokenCache()
             saved = self.store.get(TOKEN_CACHE)
             if not saved:
-                raise AuthError("Microsoft 365 is not connected: no sign-in is stored", code="MAIL-AUTH", advice=RECONNECT)
+                raise AuthError(
+                    "Microsoft 365 is not connected: no sign-in is stored", code="MAIL-AUTH", advice=RECONNECT
+                )
             self._cache.deserialize(saved)
             try:
                 self._app = msal.PublicClientApplication(
@@ -128,11 +139,13 @@ class DelegatedTokens:
                     instance_discovery=self.config.instance_discovery,
                 )
             except ValueError as exc:  # msal's words for an authority it cannot use
-                raise AuthError(f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT) from exc
+                raise AuthError(
+                    f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT
+                ) from exc
             except requests.RequestException as exc:
-                from rgsync.providers.base import RetriableError
-
-                raise RetriableError(f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE") from exc
+                raise RetriableError(
+                    f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE"
+                ) from exc
         return self._app
 
     def token(self, *, fresh: bool = False) -> str:
@@ -143,13 +156,17 @@ class DelegatedTokens:
         accounts = app.get_accounts()
         mine = [a for a in accounts if str(a.get("username", "")).lower() == self.address] or accounts
         if not mine:
-            raise AuthError("Microsoft 365 is not connected: the stored sign-in has no account", code="MAIL-AUTH", advice=RECONNECT)
+            raise AuthError(
+                "Microsoft 365 is not connected: the stored sign-in has no account",
+                code="MAIL-AUTH",
+                advice=RECONNECT,
+            )
         try:
             result = app.acquire_token_silent(self.scopes, account=mine[0], force_refresh=fresh)
         except requests.RequestException as exc:
-            from rgsync.providers.base import RetriableError
-
-            raise RetriableError(f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE") from exc
+            raise RetriableError(
+                f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE"
+            ) from exc
         if not result or "access_token" not in result:
             raise _failure(result, "silent refresh")
         self._save()
@@ -165,7 +182,9 @@ class DelegatedTokens:
 class AppTokens:
     """App-only tokens (client credentials) with a client secret or a certificate."""
 
-    def __init__(self, config: SignInConfig, credential: str | dict[str, str], session: requests.Session) -> None:
+    def __init__(
+        self, config: SignInConfig, credential: str | dict[str, str], session: requests.Session
+    ) -> None:
         self.config = config
         self.credential = credential
         self.session = session
@@ -183,7 +202,9 @@ class AppTokens:
                     instance_discovery=self.config.instance_discovery,
                 )
             except ValueError as exc:
-                raise AuthError(f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT) from exc
+                raise AuthError(
+                    f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT
+                ) from exc
         result = self._app.acquire_token_for_client(list(APP_SCOPES))
         if not result or "access_token" not in result:
             raise _failure(result, "client credentials")
@@ -199,7 +220,9 @@ class StaticToken:
     def token(self, *, fresh: bool = False) -> str:
         """The one token; after a 401 there is nothing fresher to offer."""
         if fresh:
-            raise AuthError("Microsoft 365 did not accept the access token", code="MAIL-AUTH", advice=RECONNECT)
+            raise AuthError(
+                "Microsoft 365 did not accept the access token", code="MAIL-AUTH", advice=RECONNECT
+            )
         return self._token
 
 
@@ -213,7 +236,9 @@ def app_credential(store: CredentialStore) -> str | dict[str, str] | None:
         try:
             parsed = json.loads(certificate)
         except ValueError:
-            raise AuthError("the stored Microsoft 365 certificate is damaged", code="MAIL-AUTH", advice=RECONNECT) from None
+            raise AuthError(
+                "the stored Microsoft 365 certificate is damaged", code="MAIL-AUTH", advice=RECONNECT
+            ) from None
         return {"private_key": str(parsed["private_key"]), "thumbprint": str(parsed["thumbprint"])}
     return None
 
@@ -225,22 +250,33 @@ class DeviceSignIn:
     app: msal.PublicClientApplication
     cache: msal.SerializableTokenCache
     flow: dict[str, Any]
-    store: CredentialStore
+    store: CredentialStore | None
+
+    @property
+    def serialized_cache(self) -> str:
+        """msal's token cache after the sign-in, as stored under `microsoft365.token-cache`."""
+        return str(self.cache.serialize())
 
     @property
     def message(self) -> str:
         """What to tell the user: where to go and which code to enter."""
-        return str(self.flow.get("message") or f"Open {self.verification_uri} and enter the code {self.user_code}")
+        return str(
+            self.flow.get("message") or f"Open {self.verification_uri} and enter the code {self.user_code}"
+        )
 
     @property
     def user_code(self) -> str:
+        """The code the user enters on the sign-in page."""
         return str(self.flow.get("user_code", ""))
 
     @property
     def verification_uri(self) -> str:
+        """The page where the user enters the code."""
         return str(self.flow.get("verification_uri", ""))
 
-    def wait(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> str:
+    def wait(
+        self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time
+    ) -> str:
         """Poll until the user has signed in; store msal's cache and return the signed-in username.
 
         Polls every `interval` seconds as the service asks (`sleep` is injectable for tests) and
@@ -253,18 +289,28 @@ class DeviceSignIn:
                 warnings.simplefilter("ignore", UserWarning)
                 result = self.app.acquire_token_by_device_flow(self.flow, exit_condition=lambda _flow: True)
             if "access_token" in result:
-                self.store.set(TOKEN_CACHE, self.cache.serialize())
+                if self.store is not None:
+                    self.store.set(TOKEN_CACHE, self.cache.serialize())
                 claims = result.get("id_token_claims") or {}
                 return str(claims.get("preferred_username") or claims.get("upn") or "")
             if result.get("error") not in ("authorization_pending", "slow_down"):
                 raise _failure(result, "device code")
             if clock() >= deadline:
-                raise AuthError("the Microsoft 365 sign-in code expired before it was used", code="MAIL-AUTH", advice=RECONNECT)
+                raise AuthError(
+                    "the Microsoft 365 sign-in code expired before it was used",
+                    code="MAIL-AUTH",
+                    advice=RECONNECT,
+                )
             sleep(float(self.flow.get("interval", 5)))
 
 
-def start_device_sign_in(config: SignInConfig, store: CredentialStore, session: requests.Session) -> DeviceSignIn:
-    """Ask the authority for a device code (msal's device-code flow) for the Graph scopes rgsync needs."""
+def start_device_sign_in(
+    config: SignInConfig, store: CredentialStore | None, session: requests.Session
+) -> DeviceSignIn:
+    """Ask the authority for a device code (msal's device-code flow) for the Graph scopes rgsync needs.
+
+    The token cache goes into `store` once the user has signed in (None: keep it in the result only).
+    """
     cache = msal.SerializableTokenCache()
     try:
         app = msal.PublicClientApplication(
@@ -276,9 +322,17 @@ def start_device_sign_in(config: SignInConfig, store: CredentialStore, session: 
         )
         flow = app.initiate_device_flow(scopes=list(GRAPH_SCOPES))
     except ValueError as exc:
-        raise AuthError(f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice="check mailbox.authority-url and mailbox.tenant-id") from exc
+        raise AuthError(
+            f"Microsoft 365 sign-in authority refused: {exc}",
+            code="MAIL-AUTH",
+            advice="check mailbox.authority-url and mailbox.tenant-id",
+        ) from exc
     except requests.RequestException as exc:
-        raise AuthError(f"cannot reach the Microsoft 365 sign-in authority: {type(exc).__name__}", code="MAIL-AUTH", advice="check the network and mailbox.authority-url") from exc
+        raise AuthError(
+            f"cannot reach the Microsoft 365 sign-in authority: {type(exc).__name__}",
+            code="MAIL-AUTH",
+            advice="check the network and mailbox.authority-url",
+        ) from exc
     if "user_code" not in flow:
         raise _failure(flow, "device code")
     return DeviceSignIn(app, cache, flow, store)

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
 
-from rgsync.providers.base import AuthError, FatalError, ItemError, ProviderError, RetriableError, RetryPolicy
+from rgsync.providers.base import AuthError, ItemError, ProviderError, RetriableError, RetryPolicy
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -41,7 +42,9 @@ class DeltaExpired(ProviderError):
 class TokenSource(Protocol):
     """Gives access tokens for Graph; `fresh=True` asks for a new one (after a 401)."""
 
-    def token(self, *, fresh: bool = False) -> str: ...
+    def token(self, *, fresh: bool = False) -> str:
+        """An access token for Graph."""
+        ...
 
 
 def graph_failure(status: int, headers: Mapping[str, str], body: Any, *, what: str) -> ProviderError:
@@ -69,7 +72,9 @@ def graph_failure(status: int, headers: Mapping[str, str], body: Any, *, what: s
             advice=RECONNECT,
         )
     if status == 403:
-        return ItemError(text, code="MAIL-ACCESS-DENIED", advice="check the app's Graph permissions for this mailbox")
+        return ItemError(
+            text, code="MAIL-ACCESS-DENIED", advice="check the app's Graph permissions for this mailbox"
+        )
     if status == 404:
         return ItemError(text, code="MAIL-NOT-FOUND")
     return ItemError(text, code="MAIL-REFUSED")
@@ -91,8 +96,6 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     if value.replace(".", "", 1).isdigit():
         return float(value)
     try:
-        from datetime import UTC, datetime
-
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
@@ -121,6 +124,7 @@ class SubResponse:
 
     @property
     def ok(self) -> bool:
+        """True for a 2xx answer."""
         return 200 <= self.status < 300
 
 
@@ -192,11 +196,16 @@ class GraphClient:
                     self.url(path),
                     params=params,
                     data=None if body is None else json.dumps(body),
-                    headers={**self._headers(token, headers), **({"Content-Type": "application/json"} if body is not None else {})},
+                    headers={
+                        **self._headers(token, headers),
+                        **({"Content-Type": "application/json"} if body is not None else {}),
+                    },
                     timeout=TIMEOUT,
                 )
             except requests.RequestException as exc:
-                raise RetriableError(f"Microsoft 365 did not answer {what}: {type(exc).__name__}", code="MAIL-UNAVAILABLE") from exc
+                raise RetriableError(
+                    f"Microsoft 365 did not answer {what}: {type(exc).__name__}", code="MAIL-UNAVAILABLE"
+                ) from exc
             if response.status_code == 401 and not fresh:
                 fresh = True
                 continue
@@ -205,7 +214,9 @@ class GraphClient:
                 raise graph_failure(response.status_code, dict(response.headers), payload, what=what)
             return payload
 
-    def batch(self, requests_: Sequence[SubRequest], *, what: str = "a batch of changes") -> list[SubResponse]:
+    def batch(
+        self, requests_: Sequence[SubRequest], *, what: str = "a batch of changes"
+    ) -> list[SubResponse]:
         """Send up to 20 requests in one `$batch`; the answers come back in request order.
 
         Requests throttled inside the batch (429) are sent again, alone, until they get through or
@@ -223,14 +234,20 @@ class GraphClient:
             hints: list[float] = []
             for index, answer in zip(waiting, got, strict=True):
                 answers[index] = answer
-                if answer.status == 429 or (answer.status in (500, 502, 503, 504) and requests_[index].retry_on_5xx):
+                if answer.status == 429 or (
+                    answer.status in (500, 502, 503, 504) and requests_[index].retry_on_5xx
+                ):
                     again.append(index)
                     hint = retry_after(answer.headers)
                     if hint is not None:
                         hints.append(hint)
             if not again or attempt >= self.retry.attempts - 1:
                 break
-            log.info("%d of %d requests in a Graph batch were throttled; sending them again", len(again), len(waiting))
+            log.info(
+                "%d of %d requests in a Graph batch were throttled; sending them again",
+                len(again),
+                len(waiting),
+            )
             self.retry.sleep(self.retry.delay(attempt, max(hints) if hints else None))
             attempt += 1
             waiting = again
@@ -239,7 +256,12 @@ class GraphClient:
     def _batch_once(self, requests_: Sequence[SubRequest], what: str) -> list[SubResponse]:
         entries = []
         for n, sub in enumerate(requests_, start=1):
-            entry: dict[str, Any] = {"id": str(n), "method": sub.method, "url": sub.url, "headers": {"Prefer": PREFER}}
+            entry: dict[str, Any] = {
+                "id": str(n),
+                "method": sub.method,
+                "url": sub.url,
+                "headers": {"Prefer": PREFER},
+            }
             if sub.body is not None:
                 entry["body"] = sub.body
                 entry["headers"]["Content-Type"] = "application/json"
@@ -248,11 +270,21 @@ class GraphClient:
         by_id: dict[str, SubResponse] = {}
         for item in (payload or {}).get("responses", []):
             by_id[str(item.get("id"))] = SubResponse(
-                int(item.get("status") or 0), item.get("body"), {str(k): str(v) for k, v in (item.get("headers") or {}).items()}
+                int(item.get("status") or 0),
+                item.get("body"),
+                {str(k): str(v) for k, v in (item.get("headers") or {}).items()},
             )
         return [by_id.get(str(n), SubResponse(0)) for n in range(1, len(requests_) + 1)]
 
-    def pages(self, first: str, *, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None, what: str, kind: str) -> Any:
+    def pages(
+        self,
+        first: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        what: str,
+        kind: str,
+    ) -> Any:
         """Yield each page (JSON) of a collection, following `@odata.nextLink`."""
         link: str | None = first
         query = params
@@ -270,18 +302,3 @@ def _json(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-ErrorFactory = Callable[[int, Mapping[str, str], Any], ProviderError]
-__all__ = [
-    "MAX_BATCH",
-    "PREFER",
-    "DeltaExpired",
-    "FatalError",
-    "GraphClient",
-    "SubRequest",
-    "SubResponse",
-    "TokenSource",
-    "graph_failure",
-    "retry_after",
-]

@@ -6,7 +6,8 @@ How rgsync marks what it created in the mailbox (SPEC §4.3, §5, §6.2):
   `find_tagged` searches with `$filter`), and a `transactionId` 'rgsync-{Salesforce Id}-{nonce}'
   that makes a retried POST idempotent and, because a calendar-view delta returns it while it
   cannot return extended properties, tells the origin of each event read;
-* contacts: the same extended property (read back with a filtered listing);
+* contacts: the same extended property (read back in a batch of GETs, since a contact delta
+  cannot expand it);
 * To Do tasks: a linked resource with application name 'Salesforce' and the Salesforce Id as
   external id (todoTask has no extended properties; linked resources are the documented way to
   say where a task came from).
@@ -157,7 +158,10 @@ def date_time_zone(moment: datetime, zone_name: str) -> dict[str, str]:
     """An aware datetime as a dateTimeTimeZone in `zone_name`."""
     zone = find_zone(zone_name) or ZoneInfo("UTC")
     local = moment.astimezone(zone).replace(tzinfo=None)
-    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone_name if find_zone(zone_name) else "UTC"}
+    return {
+        "dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"),
+        "timeZone": zone_name if find_zone(zone_name) else "UTC",
+    }
 
 
 def html_to_text(content: str) -> str:
@@ -212,7 +216,10 @@ def tag_of(resource: Mapping[str, Any]) -> str | None:
 
 def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
     """A Graph message as an EmailItem (headers give Content-Type, Auto-Submitted, In-Reply-To)."""
-    headers = {str(h.get("name", "")).lower(): str(h.get("value", "")) for h in message.get("internetMessageHeaders") or []}
+    headers = {
+        str(h.get("name", "")).lower(): str(h.get("value", ""))
+        for h in message.get("internetMessageHeaders") or []
+    }
     problems: list[str] = []
     sent = parse_instant(message.get("sentDateTime")) or parse_instant(message.get("receivedDateTime"))
     message_id = str(message.get("internetMessageId") or "").strip()
@@ -228,7 +235,9 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
             message_class = str(prop.get("value") or "")
     if message.get("@odata.type") == "#microsoft.graph.eventMessage" and not message_class:
         message_class = "IPM.Schedule.Meeting.Request"
-    content_type = headers.get("content-type", "text/html" if is_html else "text/plain").split(";")[0].strip().lower()
+    content_type = (
+        headers.get("content-type", "text/html" if is_html else "text/plain").split(";")[0].strip().lower()
+    )
     return EmailItem(
         mailbox_id=str(message["id"]),
         message_id=message_id,
@@ -277,7 +286,9 @@ def calendar_item_from_event(event: Mapping[str, Any]) -> CalendarItem:
         if (address := _address(a)) is not None
     )
     response = str((event.get("responseStatus") or {}).get("response") or "")
-    my_response = Response.ORGANIZER if event.get("isOrganizer") else _RESPONSE_IN.get(response, Response.NONE)
+    my_response = (
+        Response.ORGANIZER if event.get("isOrganizer") else _RESPONSE_IN.get(response, Response.NONE)
+    )
     return CalendarItem(
         id=str(event["id"]),
         subject=str(event.get("subject") or ""),
@@ -313,7 +324,11 @@ def _event_times(item: CalendarItem, zone_name: str) -> dict[str, Any]:
             "start": {"dateTime": f"{item.start_day.isoformat()}T00:00:00", "timeZone": zone_name},
             "end": {"dateTime": f"{item.end_day.isoformat()}T00:00:00", "timeZone": zone_name},
         }
-    return {"isAllDay": False, "start": date_time_zone(item.start, zone_name), "end": date_time_zone(item.end, zone_name)}
+    return {
+        "isAllDay": False,
+        "start": date_time_zone(item.start, zone_name),
+        "end": date_time_zone(item.end, zone_name),
+    }
 
 
 def event_body(item: CalendarItem, zone_name: str, transaction_id: str) -> dict[str, Any]:
@@ -413,7 +428,11 @@ def todo_body(item: TaskItem, zone_name: str) -> dict[str, Any]:
         body["dueDateTime"] = _due(item.due, zone_name)
     if item.salesforce_id:
         body["linkedResources"] = [
-            {"applicationName": TASK_APPLICATION, "externalId": item.salesforce_id, "displayName": item.subject or item.salesforce_id}
+            {
+                "applicationName": TASK_APPLICATION,
+                "externalId": item.salesforce_id,
+                "displayName": item.subject or item.salesforce_id,
+            }
         ]
     return body
 

@@ -48,21 +48,31 @@ def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) ->
         has_cache = bool(store.get(TOKEN_CACHE))
         adapter = mailbox_from_settings(mailbox, store)
     except UsageError as exc:
-        return [Finding(ERROR, "Microsoft 365 settings", exc.message, "`rgsync connect microsoft365 --client-id ID`")]
+        return [
+            Finding(
+                ERROR, "Microsoft 365 settings", exc.message, "`rgsync connect microsoft365 --client-id ID`"
+            )
+        ]
     except (CredentialsError, AuthError) as exc:
         return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, RECONNECT)]
     if not app_only and not has_cache:
         return [Finding(ERROR, "Microsoft 365 sign-in", f"{address} is not connected", RECONNECT)]
     kind = "app-only (client credentials)" if app_only else "user sign-in (refreshed silently)"
     prefix = adapter.client.prefix
-    subs = [SubRequest("GET", prefix)] + [SubRequest("GET", prefix + path) for _name, path, _scope in PERMISSIONS]
+    subs = [SubRequest("GET", prefix)] + [
+        SubRequest("GET", prefix + path) for _name, path, _scope in PERMISSIONS
+    ]
     try:
         # The sign-in is proven by Graph accepting its token, not by msal's cache alone.
         answers = adapter.client.batch(subs, what="the doctor's checks")
     except AuthError as exc:
         return [Finding(ERROR, "Microsoft 365 sign-in", exc.message, exc.advice or RECONNECT)]
     except ProviderError as exc:
-        return [Finding(ERROR, "Microsoft Graph", exc.message, exc.advice or "check the network and mailbox.graph-url")]
+        return [
+            Finding(
+                ERROR, "Microsoft Graph", exc.message, exc.advice or "check the network and mailbox.graph-url"
+            )
+        ]
     finally:
         adapter.close()
     findings = [Finding(OK, "Microsoft 365 sign-in", f"{kind}, credentials in {store.backend_name}")]
@@ -70,7 +80,14 @@ def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) ->
     if user.ok and isinstance(user.body, dict):
         seen = str(user.body.get("mail") or user.body.get("userPrincipalName") or "").lower()
         if seen and seen != address.lower():
-            findings.append(Finding(WARNING, "Microsoft 365 mailbox", f"signed in as {seen}, settings say {address}", RECONNECT))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "Microsoft 365 mailbox",
+                    f"signed in as {seen}, settings say {address}",
+                    RECONNECT,
+                )
+            )
         else:
             findings.append(Finding(OK, "Microsoft 365 mailbox", address))
     else:
@@ -81,5 +98,12 @@ def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) ->
             findings.append(Finding(OK, f"Microsoft 365 {name}", "readable"))
         else:
             error = graph_failure(answer.status, answer.headers, answer.body, what=name.lower())
-            findings.append(Finding(ERROR, f"Microsoft 365 {name}", error.message, f"grant the app the {scope} permission (and admin consent)"))
+            findings.append(
+                Finding(
+                    ERROR,
+                    f"Microsoft 365 {name}",
+                    error.message,
+                    f"grant the app the {scope} permission (and admin consent)",
+                )
+            )
     return findings

@@ -1,38 +1,23 @@
-"""The Microsoft 365 mailbox over Microsoft Graph: delta reads, batched writes, tags and categories.
-
-Reads (one delta round per stream, so an idle session costs one call per stream, two for emails):
-
-* emails: `mailFolders/inbox|sentitems/messages/delta` (the first listing filtered to
-  `receivedDateTime ge` the history window); the cursor holds both folders' deltaLinks;
-* calendar: `calendarView/delta` over the sync window plus four weeks, so the window can slide for
-  a while on one round; when it outgrows the round, a new listing starts (full, not a reset);
-* tasks: `todo/lists/{Salesforce Tasks}/tasks/delta?$expand=linkedResources`;
-* contacts: `contactFolders/{Salesforce Contacts}/contacts/delta`; the origin tags of contacts
-  read are fetched in a batch (delta cannot expand extended properties).
-
-The list and the folder are created when missing. A deltaLink Graph forgot (410 Gone,
-syncStateNotFound) starts a full listing with `reset=True`.
+"""The Microsoft 365 mailbox over Microsoft Graph: the `Mailbox` protocol (reads in `reads`).
 
 Writes go through `$batch`, 20 at a time. A request throttled inside a batch is sent again alone
 (see `GraphClient.batch`). When a whole batch call fails before anything of this `apply` was
 written, the error goes to the session's retry; once something was written, later batches are
 retried here, so a retry of the whole `apply` never repeats writes that went through. Creates
-whose outcome is unknown (the connection dropped) are looked up by tag before they are sent again.
+whose outcome is unknown (the connection dropped, the answer was lost) are looked up by their
+origin tag before they are sent again; event creates carry an idempotent transactionId instead.
+Categories on emails are read once per run (from the delta rows, else in a batch) and written
+only when they change.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Collection, Sequence
 from urllib.parse import quote
 
 from rgsync.model import (
-    CONTACT_FOLDER_NAME,
-    TASK_LIST_NAME,
     CalendarItem,
     ContactItem,
     Create,
@@ -46,41 +31,21 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import ItemError, MailboxReadOptions, ProviderError, RetriableError, RetryPolicy
+from rgsync.providers.base import ItemError, ProviderError, RetriableError, RetryPolicy
 from rgsync.providers.microsoft365 import convert
-from rgsync.providers.microsoft365.client import MAX_BATCH, DeltaExpired, GraphClient, SubRequest, SubResponse, graph_failure
+from rgsync.providers.microsoft365.client import (
+    MAX_BATCH,
+    GraphClient,
+    SubRequest,
+    SubResponse,
+    graph_failure,
+)
+from rgsync.providers.microsoft365.reads import PAGE_SIZE, DeltaReads, odata_literal
 
 log = logging.getLogger("rgsync.microsoft365")
 
-PAGE_SIZE = 50
-WINDOW_SLACK = timedelta(days=28)
-_EMAIL_FOLDERS = (("inbox", Folder.INBOX), ("sentitems", Folder.SENT))
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _load_cursor(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        parsed = json.loads(cursor)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) and parsed.get("m365") == 1 else {}
-
-
-def _dump_cursor(**values: Any) -> str:
-    return json.dumps({"m365": 1, **values}, sort_keys=True)
-
-
-def _quote(text: str) -> str:
-    """A string literal for an OData $filter."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-class Microsoft365Mailbox:
+class Microsoft365Mailbox(DeltaReads):
     """A Microsoft 365 mailbox (the `Mailbox` protocol) reached with a `GraphClient`."""
 
     def __init__(
@@ -119,230 +84,6 @@ class Microsoft365Mailbox:
     def _prefer_pages(self) -> dict[str, str]:
         return {"Prefer": f"odata.maxpagesize={self.page_size}"}
 
-    # -- reading ---------------------------------------------------------------------------------
-    def changes(self, stream: Stream, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
-        """Pages of what changed in `stream` since `cursor` (see the module docstring)."""
-        if stream is Stream.EMAILS:
-            return self._email_changes(cursor, options)
-        if stream is Stream.EVENTS:
-            return self._event_changes(cursor, options)
-        if stream is Stream.TASKS:
-            return self._task_changes(cursor)
-        return self._contact_changes(cursor)
-
-    def _rounds(self, first: str, params: Mapping[str, str] | None, what: str, kind: str) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
-        """(page, nextLink, deltaLink) of one delta round."""
-        link: str | None = first
-        query = params
-        while link:
-            page = self.client.call("GET", link, params=query, headers=self._prefer_pages(), what=what, kind=kind) or {}
-            following = page.get("@odata.nextLink")
-            delta = page.get("@odata.deltaLink")
-            yield page, following, delta
-            link, query = following, None
-
-    @staticmethod
-    def _split(page: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-        rows = page.get("value") or []
-        return [r for r in rows if "@removed" not in r], [str(r["id"]) for r in rows if "@removed" in r]
-
-    def _email_changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
-        links: dict[str, str | None] = {key: _load_cursor(cursor).get(key) for key, _ in _EMAIL_FOLDERS}
-        for key, folder in _EMAIL_FOLDERS:
-            reset = False
-            if links[key]:
-                try:
-                    yield from self._email_round(key, folder, str(links[key]), None, links, full=False, reset=False)
-                    continue
-                except DeltaExpired:
-                    log.info("the %s delta token expired; listing the folder again", key)
-                    reset = True
-            params = {
-                "$select": ",".join(convert.MESSAGE_FIELDS),
-                "$filter": f"receivedDateTime ge {_iso(options.email_since)}",
-                "$expand": f"singleValueExtendedProperties($filter=id eq {_quote(convert.MESSAGE_CLASS_PROPERTY)})",
-            }
-            first = f"{self.prefix}/mailFolders/{key}/messages/delta"
-            yield from self._email_round(key, folder, first, params, links, full=True, reset=reset)
-
-    def _email_round(
-        self, key: str, folder: Folder, first: str, params: Mapping[str, str] | None, links: dict[str, str | None], *, full: bool, reset: bool
-    ) -> Iterator[Page]:
-        for page, following, delta in self._rounds(first, params, f"the {key} changes", "messages.delta"):
-            rows, removed = self._split(page)
-            for row in rows:
-                self._categories[str(row["id"])] = [str(c) for c in row.get("categories") or []]
-            links[key] = following or delta
-            yield Page(
-                items=tuple(convert.email_from_message(r, folder) for r in rows),
-                deleted=tuple(removed),
-                cursor=_dump_cursor(**links),
-                full=full,
-                last=delta is not None,
-                reset=reset,
-            )
-
-    def _event_changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
-        saved = _load_cursor(cursor)
-        reset = False
-        if saved.get("link") and saved.get("start") and saved.get("end"):
-            start, end = datetime.fromisoformat(saved["start"]), datetime.fromisoformat(saved["end"])
-            if start <= options.calendar_start and end >= options.calendar_end:
-                try:
-                    yield from self._event_round(str(saved["link"]), None, start, end, full=False, reset=False)
-                    return
-                except DeltaExpired:
-                    log.info("the calendar delta token expired; listing the calendar again")
-                    reset = True
-        start = options.calendar_start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = options.calendar_end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + WINDOW_SLACK
-        params = {"startDateTime": _iso(start), "endDateTime": _iso(end)}
-        yield from self._event_round(f"{self.prefix}/calendarView/delta", params, start, end, full=True, reset=reset)
-
-    def _event_round(self, first: str, params: Mapping[str, str] | None, start: datetime, end: datetime, *, full: bool, reset: bool) -> Iterator[Page]:
-        for page, following, delta in self._rounds(first, params, "the calendar changes", "calendarView.delta"):
-            rows, removed = self._split(page)
-            link = delta or following
-            store = delta is not None or not full
-            yield Page(
-                items=tuple(convert.calendar_item_from_event(r) for r in rows),
-                deleted=tuple(removed),
-                cursor=_dump_cursor(link=link, start=start.isoformat(), end=end.isoformat()) if store else None,
-                full=full,
-                last=delta is not None,
-                reset=reset,
-            )
-
-    def _task_changes(self, cursor: str | None) -> Iterator[Page]:
-        saved = _load_cursor(cursor)
-        reset = False
-        if saved.get("link") and saved.get("list"):
-            self._task_list_id = str(saved["list"])
-            try:
-                yield from self._task_round(str(saved["link"]), None, full=False, reset=False)
-                return
-            except (DeltaExpired, ItemError) as exc:
-                if isinstance(exc, ItemError) and exc.code != "MAIL-NOT-FOUND":
-                    raise
-                log.info("the task list's delta token is gone (%s); listing the tasks again", exc.code)
-                self._task_list_id = None
-                reset = True
-        list_id = self._ensure_task_list()
-        first = f"{self.prefix}/todo/lists/{list_id}/tasks/delta"
-        yield from self._task_round(first, {"$expand": "linkedResources"}, full=True, reset=reset)
-
-    def _task_round(self, first: str, params: Mapping[str, str] | None, *, full: bool, reset: bool) -> Iterator[Page]:
-        for page, following, delta in self._rounds(first, params, "the task changes", "tasks.delta"):
-            rows, removed = self._split(page)
-            link = delta or following
-            store = delta is not None or not full
-            yield Page(
-                items=tuple(convert.task_from_todo(r, self.time_zone) for r in rows),
-                deleted=tuple(removed),
-                cursor=_dump_cursor(link=link, list=self._task_list_id) if store else None,
-                full=full,
-                last=delta is not None,
-                reset=reset,
-            )
-
-    def _contact_changes(self, cursor: str | None) -> Iterator[Page]:
-        saved = _load_cursor(cursor)
-        reset = False
-        if saved.get("link") and saved.get("folder"):
-            self._contact_folder_id = str(saved["folder"])
-            try:
-                yield from self._contact_round(str(saved["link"]), None, full=False, reset=False)
-                return
-            except (DeltaExpired, ItemError) as exc:
-                if isinstance(exc, ItemError) and exc.code != "MAIL-NOT-FOUND":
-                    raise
-                log.info("the contact folder's delta token is gone (%s); listing the contacts again", exc.code)
-                self._contact_folder_id = None
-                reset = True
-        folder_id = self._ensure_contact_folder()
-        first = f"{self.prefix}/contactFolders/{folder_id}/contacts/delta"
-        yield from self._contact_round(first, {"$select": ",".join(convert.CONTACT_FIELDS)}, full=True, reset=reset)
-
-    def _contact_round(self, first: str, params: Mapping[str, str] | None, *, full: bool, reset: bool) -> Iterator[Page]:
-        folder_tags: dict[str, str] | None = None
-        for page, following, delta in self._rounds(first, params, "the contact changes", "contacts.delta"):
-            rows, removed = self._split(page)
-            if rows and full and folder_tags is None:
-                folder_tags = self._folder_tags()  # one listing for a whole first sync
-            tags = folder_tags if folder_tags is not None else self._contact_tags([str(r["id"]) for r in rows])
-            link = delta or following
-            store = delta is not None or not full
-            yield Page(
-                items=tuple(convert.contact_from_graph(r, tags.get(str(r["id"]))) for r in rows),
-                deleted=tuple(removed),
-                cursor=_dump_cursor(link=link, folder=self._contact_folder_id) if store else None,
-                full=full,
-                last=delta is not None,
-                reset=reset,
-            )
-
-    def _contact_tags(self, contact_ids: Sequence[str]) -> dict[str, str]:
-        """Salesforce Ids of these contacts (contact id → Salesforce Id), read in batches."""
-        out: dict[str, str] = {}
-        expand = f"singleValueExtendedProperties($filter=id eq {_quote(convert.TAG_PROPERTY)})"
-        for start in range(0, len(contact_ids), MAX_BATCH):
-            chunk = contact_ids[start : start + MAX_BATCH]
-            subs = [SubRequest("GET", f"{self.prefix}/contacts/{quote(i)}?$select=id&$expand={expand}") for i in chunk]
-            for contact_id, answer in zip(chunk, self.client.batch(subs, what="the contacts' origin"), strict=True):
-                if answer.ok and isinstance(answer.body, dict):
-                    tag = convert.tag_of(answer.body)
-                    if tag:
-                        out[contact_id] = tag
-                elif answer.status != 404:
-                    raise graph_failure(answer.status, answer.headers, answer.body, what="the contacts' origin")
-        return out
-
-    def _folder_tags(self) -> dict[str, str]:
-        """Contact id → Salesforce Id for every tagged contact of the folder, in one listing."""
-        folder_id = self._ensure_contact_folder()
-        params = {
-            "$select": "id",
-            "$expand": f"singleValueExtendedProperties($filter=id eq {_quote(convert.TAG_PROPERTY)})",
-            "$top": "1000",
-        }
-        out: dict[str, str] = {}
-        for page in self.client.pages(f"{self.prefix}/contactFolders/{folder_id}/contacts", params=params, what="the contacts' origin", kind="contacts.list"):
-            for row in page.get("value") or []:
-                tag = convert.tag_of(row)
-                if tag:
-                    out[str(row["id"])] = tag
-        return out
-
-    # -- containers ------------------------------------------------------------------------------
-    def _ensure_task_list(self) -> str:
-        """The id of the `Salesforce Tasks` list, created when missing."""
-        if self._task_list_id:
-            return self._task_list_id
-        for page in self.client.pages(f"{self.prefix}/todo/lists", what="the task lists", kind="todoLists.list"):
-            for entry in page.get("value") or []:
-                if str(entry.get("displayName", "")).strip().lower() == TASK_LIST_NAME.lower():
-                    self._task_list_id = str(entry["id"])
-                    return self._task_list_id
-        created = self.client.call("POST", f"{self.prefix}/todo/lists", body={"displayName": TASK_LIST_NAME}, what="creating the task list", kind="todoLists.create")
-        self._task_list_id = str(created["id"])
-        return self._task_list_id
-
-    def _ensure_contact_folder(self) -> str:
-        """The id of the `Salesforce Contacts` folder, created when missing."""
-        if self._contact_folder_id:
-            return self._contact_folder_id
-        params = {"$filter": f"displayName eq {_quote(CONTACT_FOLDER_NAME)}"}
-        found = self.client.call("GET", f"{self.prefix}/contactFolders", params=params, what="the contact folders", kind="contactFolders.list") or {}
-        rows = found.get("value") or []
-        if rows:
-            self._contact_folder_id = str(rows[0]["id"])
-        else:
-            created = self.client.call(
-                "POST", f"{self.prefix}/contactFolders", body={"displayName": CONTACT_FOLDER_NAME}, what="creating the contact folder", kind="contactFolders.create"
-            )
-            self._contact_folder_id = str(created["id"])
-        return self._contact_folder_id
-
     # -- writing ---------------------------------------------------------------------------------
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete items of `stream` in `$batch` calls; one result per write, in order."""
@@ -360,12 +101,17 @@ class Microsoft365Mailbox:
                 if not written:
                     raise
                 for n in chunk[:] + waiting[start + MAX_BATCH :]:
-                    results[n] = WriteResult(ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message)
+                    results[n] = WriteResult(
+                        ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message
+                    )
                 break
             written = True
             for n, answer in zip(chunk, answers, strict=True):
                 results[n] = self._result(stream, writes[n], answer)
-        return [r if r is not None else WriteResult(ok=False, error_code="MAIL-UNAVAILABLE", message="not sent") for r in results]
+        return [
+            r if r is not None else WriteResult(ok=False, error_code="MAIL-UNAVAILABLE", message="not sent")
+            for r in results
+        ]
 
     def _send(self, subs: Sequence[SubRequest], *, retry_here: bool) -> list[SubResponse]:
         attempt = 0
@@ -385,12 +131,15 @@ class Microsoft365Mailbox:
                 if salesforce_id:
                     self._uncertain.add((stream, str(salesforce_id)))
 
-    def _adopt_uncertain(self, stream: Stream, writes: Sequence[Write], results: list[WriteResult | None]) -> None:
+    def _adopt_uncertain(
+        self, stream: Stream, writes: Sequence[Write], results: list[WriteResult | None]
+    ) -> None:
         """Creates whose earlier attempt may have gone through are looked up by tag first."""
         pending = {
             str(getattr(w.record, "salesforce_id", "")): n
             for n, w in enumerate(writes)
-            if isinstance(w, Create) and (stream, str(getattr(w.record, "salesforce_id", ""))) in self._uncertain
+            if isinstance(w, Create)
+            and (stream, str(getattr(w.record, "salesforce_id", ""))) in self._uncertain
         }
         if not pending or stream is Stream.EVENTS:  # events: the transactionId already makes it safe
             return
@@ -407,7 +156,10 @@ class Microsoft365Mailbox:
             return self._task_request(write)
         if stream is Stream.CONTACTS:
             return self._contact_request(write)
-        raise ProviderError(f"rgsync does not write emails into the mailbox (got {type(write).__name__})", code="MAIL-UNSUPPORTED")
+        raise ProviderError(
+            f"rgsync does not write emails into the mailbox (got {type(write).__name__})",
+            code="MAIL-UNSUPPORTED",
+        )
 
     def _transaction_id(self, salesforce_id: str) -> str:
         # The same id on every retry within this run: Graph then creates the event only once.
@@ -419,11 +171,22 @@ class Microsoft365Mailbox:
         if isinstance(write, Create):
             item = write.record
             if not isinstance(item, CalendarItem):
-                raise ProviderError(f"an event write needs a CalendarItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED")
+                raise ProviderError(
+                    f"an event write needs a CalendarItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED"
+                )
             transaction = self._transaction_id(item.salesforce_id or write.key or secrets.token_hex(8))
-            return SubRequest("POST", f"{self.prefix}/events", convert.event_body(item, self.time_zone, transaction), retry_on_5xx=True)
+            return SubRequest(
+                "POST",
+                f"{self.prefix}/events",
+                convert.event_body(item, self.time_zone, transaction),
+                retry_on_5xx=True,
+            )
         if isinstance(write, Update):
-            return SubRequest("PATCH", f"{self.prefix}/events/{quote(write.id)}", convert.event_changes(write.changes, self.time_zone))
+            return SubRequest(
+                "PATCH",
+                f"{self.prefix}/events/{quote(write.id)}",
+                convert.event_changes(write.changes, self.time_zone),
+            )
         return SubRequest("DELETE", f"{self.prefix}/events/{quote(write.id)}")
 
     def _task_request(self, write: Write) -> SubRequest:
@@ -432,21 +195,34 @@ class Microsoft365Mailbox:
         if isinstance(write, Create):
             item = write.record
             if not isinstance(item, TaskItem):
-                raise ProviderError(f"a task write needs a TaskItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED")
+                raise ProviderError(
+                    f"a task write needs a TaskItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED"
+                )
             return SubRequest("POST", base, convert.todo_body(item, self.time_zone), retry_on_5xx=False)
         if isinstance(write, Update):
-            return SubRequest("PATCH", f"{base}/{quote(write.id)}", convert.todo_changes(write.changes, self.time_zone))
+            return SubRequest(
+                "PATCH", f"{base}/{quote(write.id)}", convert.todo_changes(write.changes, self.time_zone)
+            )
         return SubRequest("DELETE", f"{base}/{quote(write.id)}")
 
     def _contact_request(self, write: Write) -> SubRequest:
         if isinstance(write, Create):
             item = write.record
             if not isinstance(item, ContactItem):
-                raise ProviderError(f"a contact write needs a ContactItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED")
+                raise ProviderError(
+                    f"a contact write needs a ContactItem, not {type(item).__name__}", code="MAIL-UNSUPPORTED"
+                )
             folder_id = self._ensure_contact_folder()
-            return SubRequest("POST", f"{self.prefix}/contactFolders/{quote(folder_id)}/contacts", convert.contact_body(item), retry_on_5xx=False)
+            return SubRequest(
+                "POST",
+                f"{self.prefix}/contactFolders/{quote(folder_id)}/contacts",
+                convert.contact_body(item),
+                retry_on_5xx=False,
+            )
         if isinstance(write, Update):
-            return SubRequest("PATCH", f"{self.prefix}/contacts/{quote(write.id)}", convert.contact_changes(write.changes))
+            return SubRequest(
+                "PATCH", f"{self.prefix}/contacts/{quote(write.id)}", convert.contact_changes(write.changes)
+            )
         return SubRequest("DELETE", f"{self.prefix}/contacts/{quote(write.id)}")
 
     def _result(self, stream: Stream, write: Write, answer: SubResponse) -> WriteResult:
@@ -476,7 +252,10 @@ class Microsoft365Mailbox:
             list_id = self._ensure_task_list()
             out: dict[str, str] = {}
             for page in self.client.pages(
-                f"{self.prefix}/todo/lists/{quote(list_id)}/tasks", params={"$expand": "linkedResources", "$top": "100"}, what="the tagged tasks", kind="tasks.list"
+                f"{self.prefix}/todo/lists/{quote(list_id)}/tasks",
+                params={"$expand": "linkedResources", "$top": "100"},
+                what="the tagged tasks",
+                kind="tasks.list",
             ):
                 for row in page.get("value") or []:
                     task = convert.task_from_todo(row, self.time_zone)
@@ -487,17 +266,19 @@ class Microsoft365Mailbox:
 
     def _tagged_events(self, salesforce_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        tag = _quote(convert.TAG_PROPERTY)
+        tag = odata_literal(convert.TAG_PROPERTY)
         for start in range(0, len(salesforce_ids), MAX_BATCH):
             chunk = salesforce_ids[start : start + MAX_BATCH]
             subs = [
                 SubRequest(
                     "GET",
-                    f"{self.prefix}/events?$select=id&$filter=singleValueExtendedProperties/any(ep: ep/id eq {tag} and ep/value eq {_quote(sf)})",
+                    f"{self.prefix}/events?$select=id&$filter=singleValueExtendedProperties/any(ep: ep/id eq {tag} and ep/value eq {odata_literal(sf)})",
                 )
                 for sf in chunk
             ]
-            for salesforce_id, answer in zip(chunk, self.client.batch(subs, what="the tagged events"), strict=True):
+            for salesforce_id, answer in zip(
+                chunk, self.client.batch(subs, what="the tagged events"), strict=True
+            ):
                 if not answer.ok:
                     raise graph_failure(answer.status, answer.headers, answer.body, what="the tagged events")
                 rows = (answer.body or {}).get("value") or []
@@ -514,13 +295,17 @@ class Microsoft365Mailbox:
         for start in range(0, len(unknown), MAX_BATCH):
             chunk = unknown[start : start + MAX_BATCH]
             subs = [SubRequest("GET", f"{self.prefix}/messages/{quote(i)}?$select=categories") for i in chunk]
-            for message_id, answer in zip(chunk, self.client.batch(subs, what="the emails' categories"), strict=True):
+            for message_id, answer in zip(
+                chunk, self.client.batch(subs, what="the emails' categories"), strict=True
+            ):
                 if answer.ok and isinstance(answer.body, dict):
                     self._categories[message_id] = [str(c) for c in answer.body.get("categories") or []]
                 elif answer.status == 404:
                     missing.add(message_id)
                 else:
-                    raise graph_failure(answer.status, answer.headers, answer.body, what="the emails' categories")
+                    raise graph_failure(
+                        answer.status, answer.headers, answer.body, what="the emails' categories"
+                    )
         wanted: dict[str, list[str]] = {}
         for mark in marks:
             if mark.mailbox_id in missing:
@@ -531,17 +316,33 @@ class Microsoft365Mailbox:
                     current.remove(mark.label)
             elif mark.label not in current:
                 current.append(mark.label)
+        outcome: dict[str, WriteResult] = {
+            i: WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found") for i in missing
+        }
+        # An email that already carries its categories is left alone: a PATCH would show up as a
+        # change in the next delta round and bring the email back for nothing.
+        for message_id in [
+            i for i, categories in wanted.items() if categories == self._categories.get(i, [])
+        ]:
+            outcome[message_id] = WriteResult(ok=True, id=message_id)
+            del wanted[message_id]
         ids = list(wanted)
-        outcome: dict[str, WriteResult] = {i: WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found") for i in missing}
         for start in range(0, len(ids), MAX_BATCH):
             chunk = ids[start : start + MAX_BATCH]
-            subs = [SubRequest("PATCH", f"{self.prefix}/messages/{quote(i)}", {"categories": wanted[i]}) for i in chunk]
-            for message_id, answer in zip(chunk, self.client.batch(subs, what="labelling emails"), strict=True):
+            subs = [
+                SubRequest("PATCH", f"{self.prefix}/messages/{quote(i)}", {"categories": wanted[i]})
+                for i in chunk
+            ]
+            for message_id, answer in zip(
+                chunk, self.client.batch(subs, what="labelling emails"), strict=True
+            ):
                 if answer.ok:
                     self._categories[message_id] = wanted[message_id]
                     outcome[message_id] = WriteResult(ok=True, id=message_id)
                 else:
-                    error = graph_failure(answer.status, answer.headers, answer.body, what="labelling an email")
+                    error = graph_failure(
+                        answer.status, answer.headers, answer.body, what="labelling an email"
+                    )
                     if not isinstance(error, ItemError | RetriableError):
                         raise error
                     outcome[message_id] = WriteResult(ok=False, error_code=error.code, message=error.message)
@@ -550,9 +351,13 @@ class Microsoft365Mailbox:
     def fetch_email(self, mailbox_id: str) -> Page:
         """One email by id (for `rgsync save`), in one batch with the ids of Inbox and Sent Items."""
         select = ",".join(convert.MESSAGE_FIELDS)
-        expand = f"singleValueExtendedProperties($filter=id eq {_quote(convert.MESSAGE_CLASS_PROPERTY)})"
+        expand = (
+            f"singleValueExtendedProperties($filter=id eq {odata_literal(convert.MESSAGE_CLASS_PROPERTY)})"
+        )
         subs = [
-            SubRequest("GET", f"{self.prefix}/messages/{quote(mailbox_id)}?$select={select}&$expand={expand}"),
+            SubRequest(
+                "GET", f"{self.prefix}/messages/{quote(mailbox_id)}?$select={select}&$expand={expand}"
+            ),
             SubRequest("GET", f"{self.prefix}/mailFolders/inbox?$select=id"),
             SubRequest("GET", f"{self.prefix}/mailFolders/sentitems?$select=id"),
         ]

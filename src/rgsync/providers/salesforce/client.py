@@ -173,9 +173,11 @@ class SubResponse:
 
     @property
     def ok(self) -> bool:
+        """True for a 2xx/3xx answer."""
         return self.status < 400
 
     def error(self) -> ProviderError:
+        """The rgsync error for this subrequest's failure."""
         return error_for_status(self.status, self.body)
 
 
@@ -235,6 +237,7 @@ class SalesforceClient:
     # -- the Salesforce object ------------------------------------------------------------------
     @property
     def version(self) -> str:
+        """The pinned REST API version."""
         return self.config.api_version
 
     def _build(self, access_token: str, instance_url: str) -> Salesforce:
@@ -260,6 +263,7 @@ class SalesforceClient:
 
     @property
     def instance_url(self) -> str:
+        """The org's instance URL (signing in first when needed)."""
         return f"https://{self.salesforce().sf_instance}"
 
     # -- the one place errors are mapped -----------------------------------------------------------

@@ -219,4 +219,5 @@ class SalesforceCrm:
         return self.client.api_calls
 
     def close(self) -> None:
+        """Close the HTTP session (the stored token stays for the next run)."""
         self.client.http.close()

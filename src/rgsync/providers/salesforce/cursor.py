@@ -116,6 +116,7 @@ class StreamCursor:
         return self.mark - OVERLAP if self.mark else None
 
     def already_read(self, record_id: str, modstamp: str) -> bool:
+        """True when this version of the record was read before (inside the overlap)."""
         return self.seen.get(record_id) == modstamp
 
 

@@ -42,6 +42,7 @@ class Finding:
     fix: str = ""
 
     def to_json(self) -> dict[str, str]:
+        """The finding as `rgsync doctor --json` prints it."""
         return {"status": self.status, "check": self.check, "detail": self.detail, "fix": self.fix}
 
 

@@ -93,6 +93,7 @@ class OrgShape:
     time_zone: tzinfo = UTC
 
     def key_field(self, sobject: str) -> str | None:
+        """rgsync's external-id field on `sobject`, when the org has one."""
         return self.key_fields.get(sobject)
 
 
@@ -113,6 +114,7 @@ def parse_datetime(value: object) -> datetime | None:
 
 
 def parse_date(value: object) -> date | None:
+    """A Salesforce date ('2024-05-01') as a date (None when empty or malformed)."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -342,6 +344,7 @@ def header_block(email: EmailItem) -> str:
 
 
 def plain_body(email: EmailItem) -> str:
+    """The email's text body, or its HTML body rendered as text."""
     return email.text_body or (html_to_text(email.html_body) if email.html_body else "")
 
 

@@ -88,6 +88,7 @@ class ChangeReader:
     # -- scope ------------------------------------------------------------------------------------
     @staticmethod
     def scope_key(stream: Stream, options: CrmReadOptions) -> str:
+        """What a cursor's listing covered; a different key means the cursor no longer applies."""
         if stream is Stream.CONTACTS:
             view = options.contacts_view if options.contacts_scope == "view" else ""
             return f"contacts|{options.user_id}|{options.contacts_scope}|{view}"

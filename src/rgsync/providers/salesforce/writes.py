@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import RetriableError
+from rgsync.providers.base import ProviderError, RetriableError
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.client import SalesforceClient
 from rgsync.providers.salesforce.lookups import Lookups
@@ -64,6 +65,8 @@ from rgsync.providers.salesforce.mapping import (
     task_create,
     task_update,
 )
+
+log = logging.getLogger("rgsync.salesforce")
 
 BATCH = 200
 MAX_CHUNKS = 10
@@ -469,9 +472,14 @@ class Writer:
         outcome: list[WriteResult | None] = [None] * len(relations)
         try:
             self._execute(relations, outcome, _Attempt())
-        except RetriableError:
-            # The emails are saved; a missing sender relation does not undo that. Not retried.
+        except ProviderError as exc:
+            # The emails are saved; a missing sender relation must not undo that (nor be retried
+            # by sending the emails again). The next call that fails the same way says so.
+            log.warning("could not relate %d emails to their senders: %s", len(relations), exc.message)
             return
+        refused = [r for r in outcome if r is not None and not r.ok]
+        if refused:
+            log.warning("Salesforce refused %d sender relations (%s)", len(refused), refused[0].error_code)
 
 
 def _chunks(ops: list[_Op], *, by_type: bool = True) -> list[list[_Op]]:

@@ -52,9 +52,13 @@ DEFAULT_PASSWORD = "sandbox-password"
 class EwsEmulator:
     """What `EmulatorServer` serves: authenticates, parses the SOAP request and runs the operation."""
 
-    def __init__(self, state: MailboxState, token: str) -> None:
+    def __init__(
+        self, state: MailboxState, token: str, service_accounts: dict[str, str] | None = None
+    ) -> None:
         self.state = state
         self.token = token
+        # Sign-ins (name -> password) that may reach the mailbox only through impersonation.
+        self.service_accounts = {k.lower(): v for k, v in (service_accounts or {}).items()}
 
     def route_name(self, request: Request) -> str:
         """The SOAP operation ('SyncFolderItems', 'GetItem', …), 'http' for anything else."""
@@ -67,11 +71,13 @@ class EwsEmulator:
         return f"{request.method} {request.path} {route}"
 
     def handle(self, request: Request) -> Response:
+        """Answer one HTTP request: 401 without a valid sign-in, a SOAP fault for a bad request, else the operation's response messages."""
         if request.path.lower() != EWS_PATH.lower():
             return Response(404, "Not Found", content_type="text/plain")
         if request.method != "POST":
             return Response(405, "Method Not Allowed", headers={"Allow": "POST"}, content_type="text/plain")
-        if not self._authenticated(request.header("authorization")):
+        principal = self._principal(request.header("authorization"))
+        if principal is None:
             return Response(
                 401,
                 "",
@@ -87,7 +93,12 @@ class EwsEmulator:
         if handler is None:
             return fault("ErrorInvalidRequest", f"The sandbox does not implement the {operation} operation.")
         try:
-            self._check_impersonation(header)
+            impersonating = self._check_impersonation(header)
+            if principal in self.service_accounts and not impersonating:
+                raise EwsError(
+                    "ErrorAccessDenied",
+                    "The service account has no access to this mailbox; use impersonation.",
+                )
             with self.state.lock:
                 messages = handler(self.state, op)
         except SchemaError as exc:
@@ -96,26 +107,31 @@ class EwsEmulator:
             return fault(exc.code, exc.text)
         return envelope(operation, messages)
 
-    def _authenticated(self, authorization: str) -> bool:
+    def _principal(self, authorization: str) -> str | None:
+        """Who signed in (a user name, 'bearer' for the token), or None when the sign-in is refused."""
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer":
-            return secrets.compare_digest(value.strip(), self.token)
+            return "bearer" if secrets.compare_digest(value.strip(), self.token) else None
         if scheme.lower() != "basic":
-            return False
+            return None
         try:
             user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return False
+            return None
         user = user.lower().lstrip("\\")
-        known = {self.state.username.lower(), self.state.address}
-        return user in known and secrets.compare_digest(password, self.state.password)
+        if user in {self.state.username.lower(), self.state.address}:
+            return user if secrets.compare_digest(password, self.state.password) else None
+        if user in self.service_accounts:
+            return user if secrets.compare_digest(password, self.service_accounts[user]) else None
+        return None
 
-    def _check_impersonation(self, header: Any) -> None:
+    def _check_impersonation(self, header: Any) -> bool:
+        """Whether the request impersonates the mailbox owner; a fault for anyone else's mailbox."""
         if header is None:
-            return
+            return False
         impersonation = header.find(t("ExchangeImpersonation"))
         if impersonation is None:
-            return
+            return False
         target = {
             (e.text or "").strip().lower()
             for e in impersonation.iter()
@@ -125,6 +141,7 @@ class EwsEmulator:
             raise EwsError(
                 "ErrorNonExistentMailbox", f"No mailbox with such address: {', '.join(sorted(target))}"
             )
+        return True
 
 
 @dataclass
@@ -207,8 +224,9 @@ def start_ews(
 ) -> RunningEws:
     """Start the emulator on 127.0.0.1 (a free port unless `port` is given) in a background thread.
 
-    `scenario` is {"user": {"address", "name", "username", "password", "token"}} plus the mailbox
-    data `MailboxState.load` takes; `clock` returns the aware "now" used for server timestamps.
+    `scenario` is {"user": {"address", "name", "username", "password", "token", "service_accounts":
+    [{"username", "password"}]}} plus the mailbox data `MailboxState.load` takes (service accounts
+    sign in with Basic and reach the mailbox only through ExchangeImpersonation); `clock` returns the aware "now" used for server timestamps.
     """
     data = dict(scenario or {})
     user = dict(data.get("user") or {})
@@ -222,7 +240,8 @@ def start_ews(
     )
     state.load(data)
     token = str(user.get("token") or "ews-sandbox-" + secrets.token_urlsafe(16))
-    server = EmulatorServer(EwsEmulator(state, token), port=port)
+    service = {str(a["username"]): str(a["password"]) for a in user.get("service_accounts") or []}
+    server = EmulatorServer(EwsEmulator(state, token, service), port=port)
     server.start()
     return RunningEws(
         url=server.url + EWS_PATH,

@@ -1,4 +1,5 @@
-"""Build stored item properties from what tests and scenario files say (plain dicts, raw MIME).
+"""Build stored item properties from what tests and scenario files say (plain dicts; raw MIME is
+read in `mime`).
 
 These are the emulator's set-up paths: the user receiving an email, creating a meeting, a task or
 a contact in Outlook. They produce the same elements a client would send in CreateItem, plus the
@@ -7,17 +8,11 @@ properties Exchange fills in itself (Organizer, MyResponseType, UID, InternetMes
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
-from email import message_from_bytes
-from email.header import decode_header, make_header
-from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from lxml import etree
@@ -67,6 +62,7 @@ def strings(name: str, values: Iterable[str]) -> Any:
 
 
 def body(value: str, body_type: str = "Text") -> Any:
+    """A Body element of the given BodyType."""
     elem = etree.Element(t("Body"))
     elem.set("BodyType", body_type)
     elem.text = value
@@ -74,6 +70,7 @@ def body(value: str, body_type: str = "Text") -> Any:
 
 
 def mailbox(parent: Any, email: str, name: str = "") -> Any:
+    """Append a t:Mailbox (SMTP) to `parent`; returns it."""
     box = sub(parent, t("Mailbox"))
     if name:
         sub(box, t("Name"), name)
@@ -91,6 +88,7 @@ def single_mailbox(name: str, email: str, display: str = "") -> Any:
 
 
 def recipients(name: str, addresses: Iterable[tuple[str, str]]) -> Any:
+    """A recipients property (ToRecipients, …) from (display name, address) pairs."""
     elem = etree.Element(t(name))
     for display, email in addresses:
         mailbox(elem, email, display)
@@ -109,6 +107,7 @@ def extended_property(name: str, value: str, property_type: str = "String") -> t
 
 
 def extended_map(values: Mapping[str, object] | None) -> Extended:
+    """Named PublicStrings extended properties from {name: value}."""
     out: Extended = {}
     for name, value in (values or {}).items():
         key, elem = extended_property(name, str(value))
@@ -121,160 +120,6 @@ def html_to_text(markup: str) -> str:
     without_blocks = re.sub(r"(?is)<(script|style).*?</\1>", "", markup)
     with_breaks = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", without_blocks)
     return html.unescape(re.sub(r"<[^>]+>", "", with_breaks)).strip()
-
-
-# --- messages -----------------------------------------------------------------------------------------
-
-
-def message_tag(item_class: str) -> str:
-    """The element name EWS uses for an item class (meeting messages have their own)."""
-    lowered = item_class.lower()
-    if lowered.startswith("ipm.schedule.meeting.request"):
-        return "MeetingRequest"
-    if lowered.startswith("ipm.schedule.meeting.resp"):
-        return "MeetingResponse"
-    if lowered.startswith("ipm.schedule.meeting.canceled"):
-        return "MeetingCancellation"
-    return "Message"
-
-
-def message_props(
-    raw: bytes,
-    *,
-    item_class: str,
-    categories: Iterable[str],
-    received: datetime | None,
-    now: datetime,
-    is_read: bool = False,
-) -> Props:
-    """The properties of a delivered message, read from its raw MIME (kept as MimeContent).
-
-    Headers are read with the legacy (compat32) parser and decoded on demand: the modern header
-    registry is ten times slower, and a sandbox loads thousands of messages.
-    """
-    parsed = message_from_bytes(raw)
-    props: Props = {}
-    props["MimeContent"] = etree.Element(t("MimeContent"), CharacterSet="UTF-8")
-    props["MimeContent"].text = base64.b64encode(raw).decode("ascii")
-    props["ItemClass"] = text("ItemClass", item_class)
-    subject = _header(parsed, "Subject")
-    props["Subject"] = text("Subject", subject)
-    props["Sensitivity"] = text("Sensitivity", _sensitivity(_header(parsed, "Sensitivity")))
-    html_part, text_part = _bodies(parsed)
-    props["Body"] = body(html_part, "HTML") if html_part else body(text_part, "Text")
-    props["TextBody"] = body(text_part or html_to_text(html_part), "Text")
-    props["TextBody"].tag = t("TextBody")
-    sent = _date(_header(parsed, "Date")) or received or now
-    props["DateTimeSent"] = text("DateTimeSent", sent)
-    props["DateTimeReceived"] = text("DateTimeReceived", received or sent)
-    props["Size"] = text("Size", len(raw))
-    props["Categories"] = strings("Categories", categories)
-    props["Importance"] = text("Importance", _importance(parsed))
-    props["HasAttachments"] = text("HasAttachments", _has_attachments(parsed))
-    headers = etree.Element(t("InternetMessageHeaders"))
-    for name, value in parsed.items():
-        sub(headers, t("InternetMessageHeader"), _xml_safe(str(value)), HeaderName=name)
-    props["InternetMessageHeaders"] = headers
-    in_reply_to = _header(parsed, "In-Reply-To")
-    if in_reply_to:
-        props["InReplyTo"] = text("InReplyTo", in_reply_to)
-    references = _header(parsed, "References")
-    if references:
-        props["References"] = text("References", references)
-    conversation = etree.Element(t("ConversationId"))
-    root_id = (references.split() or [in_reply_to or _header(parsed, "Message-ID") or subject])[0]
-    conversation.set("Id", "AAQk" + hashlib.sha1(root_id.encode()).hexdigest()[:24])
-    props["ConversationId"] = conversation
-    props["ConversationTopic"] = text("ConversationTopic", re.sub(r"(?i)^(re|fw|fwd):\s*", "", subject))
-    senders = getaddresses([_header(parsed, "From")])
-    if senders and senders[0][1]:
-        display, email = senders[0]
-        props["Sender"] = single_mailbox("Sender", email.lower(), display)
-        props["From"] = single_mailbox("From", email.lower(), display)
-    for header, name in (("To", "ToRecipients"), ("Cc", "CcRecipients"), ("Bcc", "BccRecipients")):
-        found = [(d, e.lower()) for d, e in getaddresses([_header(parsed, header)]) if e]
-        if found:
-            props[name] = recipients(name, found)
-    message_id = _header(parsed, "Message-ID")
-    if message_id:
-        props["InternetMessageId"] = text("InternetMessageId", message_id)
-    props["IsRead"] = text("IsRead", is_read)
-    return props
-
-
-_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _xml_safe(value: str) -> str:
-    return _XML_UNSAFE.sub("", value)
-
-
-def _header(parsed: Message, name: str) -> str:
-    """A header's text with encoded words decoded ('' when absent or undecodable)."""
-    value = parsed.get(name)
-    if value is None:
-        return ""
-    try:
-        decoded = str(make_header(decode_header(str(value))))
-    except (LookupError, ValueError, UnicodeError):
-        decoded = str(value)
-    return _xml_safe(" ".join(decoded.split()))
-
-
-def _date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _sensitivity(value: str) -> str:
-    return {"private": "Private", "personal": "Personal", "company-confidential": "Confidential"}.get(
-        value.lower(), "Normal"
-    )
-
-
-def _importance(parsed: Message) -> str:
-    value = _header(parsed, "Importance").lower() or {"1": "high", "5": "low"}.get(
-        _header(parsed, "X-Priority")[:1], ""
-    )
-    return {"high": "High", "low": "Low"}.get(value, "Normal")
-
-
-def _is_attachment(part: Message) -> bool:
-    return "attachment" in str(part.get("Content-Disposition", "")).lower()
-
-
-def _has_attachments(parsed: Message) -> bool:
-    return any(_is_attachment(part) for part in parsed.walk())
-
-
-def _bodies(parsed: Message) -> tuple[str, str]:
-    """(HTML, plain text) of the first inline text parts."""
-    html_part = text_part = ""
-    for part in parsed.walk():
-        if part.is_multipart() or _is_attachment(part):
-            continue
-        kind = part.get_content_type()
-        if kind == "text/html" and not html_part:
-            html_part = _content(part)
-        elif kind == "text/plain" and not text_part:
-            text_part = _content(part)
-    return _xml_safe(html_part), _xml_safe(text_part)
-
-
-def _content(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(payload or "")
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
 
 
 # --- calendar items -------------------------------------------------------------------------------------

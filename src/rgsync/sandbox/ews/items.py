@@ -1,25 +1,27 @@
-"""Items as EWS shows and changes them: response shapes, restrictions, updates, calendar views.
+"""Items as EWS shows and changes them: response shapes, restrictions, updates, normalisation.
 
 * `Shape` is an ItemShape (BaseShape + AdditionalProperties): IdOnly returns only the ids and the
   properties asked for; Default/AllProperties return what is stored, but never extended properties
   that were not asked for and never MimeContent unless IncludeMimeContent is set — as Exchange.
 * `matches` evaluates a Restriction (And/Or/Not, IsEqualTo …, Exists, Contains) on FieldURI,
   IndexedFieldURI and ExtendedFieldURI paths.
-* `apply_updates` carries out SetItemField / AppendToItemField / DeleteItemField.
-* `calendar_view` lists singles, occurrences and exceptions overlapping a time range.
+* `apply_updates` carries out SetItemField / AppendToItemField / DeleteItemField; `normalise`
+  fills in and checks what Exchange derives (Organizer, UID, task status and percentage, …).
+
+Calendar views and occurrences are in `views`.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 
 from .builders import html_to_text
-from .recurrence import occurrence_id, occurrence_starts, read_pattern, split_occurrence_id, zone
+from .recurrence import read_pattern
 from .soap import format_bool, format_datetime, local, parse_datetime, sub, t
 from .store import EwsError, EwsState, StoredItem, extended_key
 
@@ -42,7 +44,6 @@ READ_ONLY = {
     "ConversationId",
     "IsComplete",
 }
-DATETIME_PROPS = {"Start", "End", "DateTimeSent", "DateTimeReceived", "DueDate", "StartDate", "CompleteDate"}
 
 
 def prop_for_uri(uri: str) -> str:
@@ -91,6 +92,7 @@ class Shape:
         return shape
 
     def wants(self, name: str) -> bool:
+        """Whether a property belongs in the response for this shape."""
         if name == "MimeContent":
             return self.mime
         if name in self.fields or name in self.indexed:
@@ -419,92 +421,3 @@ def normalise(item: StoredItem, owner: str, owner_name: str) -> None:
             name = " ".join(v for v in (item.text("GivenName"), item.text("Surname")) if v)
             item.set_text("DisplayName", name or item.text("CompanyName"))
         item.props.setdefault("FileAs", _text("FileAs", item.text("DisplayName")))
-
-
-# --- calendar views ----------------------------------------------------------------------------------------
-
-
-def occurrence(master: StoredItem, original_start: datetime) -> StoredItem | None:
-    """The occurrence (or exception) of a recurring master that originally started then."""
-    key = format_datetime(original_start)
-    if key in master.deleted_occurrences:
-        return None
-    start, end = master.datetime_of("Start"), master.datetime_of("End")
-    assert start is not None and end is not None
-    props = {
-        name: copy.deepcopy(value)
-        for name, value in master.props.items()
-        if name
-        not in (
-            "Recurrence",
-            "ModifiedOccurrences",
-            "DeletedOccurrences",
-            "FirstOccurrence",
-            "LastOccurrence",
-        )
-    }
-    props["Start"] = _text("Start", key)
-    props["End"] = _text("End", format_datetime(original_start + (end - start)))
-    props["OriginalStart"] = _text("OriginalStart", key)
-    item_type = "Occurrence"
-    overrides = master.exceptions.get(key)
-    if overrides:
-        item_type = "Exception"
-        props.update({name: copy.deepcopy(value) for name, value in overrides.items()})
-    props["CalendarItemType"] = _text("CalendarItemType", item_type)
-    props["IsRecurring"] = _text("IsRecurring", "true")
-    virtual = StoredItem(
-        occurrence_id(master.id, original_start),
-        master.folder_id,
-        "CalendarItem",
-        props,
-        {k: copy.deepcopy(v) for k, v in master.extended.items()},
-        master.version,
-    )
-    return virtual
-
-
-def resolve_item(state: EwsState, item_id: str) -> StoredItem:
-    """A stored item or a (virtual) occurrence by id; ErrorItemNotFound otherwise."""
-    split = split_occurrence_id(item_id)
-    if split is None:
-        return state.item(item_id)
-    master = state.item(split[0])
-    found = occurrence(master, split[1]) if master.is_recurring_master else None
-    if found is None:
-        raise EwsError("ErrorItemNotFound", "The specified object was not found in the store.")
-    return found
-
-
-def expand(master: StoredItem, until: datetime) -> list[StoredItem]:
-    """Every occurrence of a master starting before `until` (deleted ones left out)."""
-    first = master.datetime_of("Start")
-    assert first is not None
-    tz = zone(master.props["StartTimeZone"].get("Id") if "StartTimeZone" in master.props else None)
-    pattern = read_pattern(master.props["Recurrence"])
-    found = []
-    for start in occurrence_starts(pattern, first, tz, until):
-        occ = occurrence(master, start)
-        if occ is not None:
-            found.append(occ)
-    return found
-
-
-def calendar_view(state: EwsState, folder_id: str, start: datetime, end: datetime) -> list[StoredItem]:
-    """Singles, occurrences and exceptions overlapping [start, end), by start time."""
-    if end - start > timedelta(days=731):
-        raise EwsError("ErrorCalendarViewRangeTooBig", "The calendar view range is larger than two years.")
-    found: list[StoredItem] = []
-    for item in state.folder_items(folder_id):
-        if item.tag != "CalendarItem":
-            continue
-        candidates = expand(item, end + timedelta(days=1)) if item.is_recurring_master else [item]
-        for candidate in candidates:
-            item_start, item_end = candidate.datetime_of("Start"), candidate.datetime_of("End")
-            if item_start is None or item_end is None:
-                continue
-            # Exchange includes an item when it overlaps the range (zero-length items at the start too).
-            if item_start < end and (item_end > start or item_start >= start):
-                found.append(candidate)
-    found.sort(key=lambda i: (i.datetime_of("Start") or datetime.min.replace(tzinfo=UTC), i.id))
-    return found

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import builders
-from .items import calendar_view, expand, normalise, occurrence, resolve_item
+from . import builders, mime
+from .items import normalise
 from .recurrence import split_occurrence_id
 from .soap import t
 from .store import EwsError, EwsState, StoredItem, extended_key
+from .views import calendar_view, expand, occurrence, resolve_item
 
 
 class MailboxState(EwsState):
@@ -39,7 +40,7 @@ class MailboxState(EwsState):
         (IPM.Note, IPM.Schedule.Meeting.Request, REPORT.IPM.Note.NDR, …)."""
         with self.lock:
             target = self.resolve_folder(folder)
-            props = builders.message_props(
+            props = mime.message_props(
                 raw,
                 item_class=item_class,
                 categories=list(categories),
@@ -47,7 +48,7 @@ class MailboxState(EwsState):
                 now=self.now(),
                 is_read=is_read,
             )
-            return self.insert(target.id, builders.message_tag(item_class), props, {}).id
+            return self.insert(target.id, mime.message_tag(item_class), props, {}).id
 
     def add_calendar_item(self, spec: Mapping[str, Any], folder: str = "calendar") -> str:
         """Create a calendar item as the user would (see `builders.calendar_props` for the keys;
@@ -211,7 +212,13 @@ class MailboxState(EwsState):
     def load(self, scenario: Mapping[str, Any]) -> None:
         """Load scenario data: {"messages": [{"raw", "folder", "categories", "item_class",
         "received"}], "calendar": [calendar specs], "tasks": [task specs with optional "folder"],
-        "contacts": [contact specs with optional "folder"], "folders": ["tasks/Salesforce Tasks", …]}."""
+        "contacts": [contact specs with optional "folder"], "folders": ["tasks/Salesforce Tasks", …]},
+        or the Google emulator's shapes (`Scenario.google_scenario()`, see `scenario.py`)."""
+        from .scenario import is_google_shaped, load_google_scenario
+
+        if is_google_shaped(scenario):
+            load_google_scenario(self, scenario)
+            return
         for path in scenario.get("folders") or []:
             self.resolve_folder(str(path))
         for entry in scenario.get("messages") or []:

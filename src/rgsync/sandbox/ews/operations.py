@@ -1,4 +1,4 @@
-"""The EWS operations the emulator answers, one function each.
+"""The EWS operations the emulator answers, one function each (folder operations in `folder_ops`).
 
 Each takes the mailbox state and the operation element of the request and returns the response
 messages (one per requested folder or item, in request order). A problem with one item becomes an
@@ -7,25 +7,20 @@ Error response message for that item, as Exchange does; the other items go on.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
 
-from .items import (
-    Shape,
-    apply_updates,
-    calendar_view,
-    matches,
-    normalise,
-    occurrence,
-    render,
-    resolve_item,
-)
+from . import mime
+from .folder_ops import create_folder, find_folder, folder_of, get_folder, single_folder
+from .items import Shape, apply_updates, matches, normalise, render
 from .recurrence import split_occurrence_id
-from .soap import format_bool, local, m, message, parse_datetime, sub, t
-from .store import DISTINGUISHED, EwsError, EwsState, StoredFolder, StoredItem, extended_key
+from .soap import SchemaError, format_bool, local, m, message, parse_datetime, sub, t
+from .store import DISTINGUISHED, EwsError, EwsState, StoredItem, extended_key
+from .views import calendar_view, occurrence, resolve_item
 
 ITEM_TAGS = {
     "Message",
@@ -40,158 +35,14 @@ SENDING_MODES = {"SendOnlyToAll", "SendToAllAndSaveCopy", "SendOnlyToChanged", "
 MAX_SYNC_CHANGES = 512
 
 
-class SchemaError(Exception):
-    """The request violates the EWS schema: answered with an ErrorSchemaValidation fault."""
-
-
 Handler = Callable[[EwsState, Any], list[Any]]
-
-
-def folder_of(state: EwsState, elem: Any) -> StoredFolder:
-    """The folder a `t:FolderId` / `t:DistinguishedFolderId` element names."""
-    kind = local(elem.tag)
-    if kind == "DistinguishedFolderId":
-        box = elem.find(f"{t('Mailbox')}/{t('EmailAddress')}")
-        if box is not None and (box.text or "").strip().lower() != state.address:
-            raise EwsError("ErrorNonExistentMailbox", f"No mailbox with such guid or address: {box.text}")
-        return state.folder(state.folder_id(elem.get("Id", "")))
-    if kind == "FolderId":
-        return state.folder(elem.get("Id", ""))
-    raise SchemaError(f"unexpected folder id element {kind}")
-
-
-def _single_folder(state: EwsState, container: Any) -> StoredFolder:
-    if container is None or len(container) == 0:
-        raise SchemaError("a folder id is required")
-    return folder_of(state, container[0])
-
-
-# --- folders ----------------------------------------------------------------------------------------------
-
-
-def render_folder(state: EwsState, folder: StoredFolder, fields: set[str] | None) -> Any:
-    """A folder element (`t:Folder`, `t:CalendarFolder`, …); `fields` None means every property."""
-    elem = etree.Element(t(folder.tag))
-    sub(elem, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
-
-    def wanted(name: str) -> bool:
-        return fields is None or name in fields
-
-    parent = state.folders.get(folder.parent_id)
-    if parent is not None and wanted("ParentFolderId"):
-        sub(elem, t("ParentFolderId"), Id=parent.id, ChangeKey=parent.changekey)
-    if wanted("FolderClass") and folder.folder_class:
-        sub(elem, t("FolderClass"), folder.folder_class)
-    if wanted("DisplayName"):
-        sub(elem, t("DisplayName"), folder.name)
-    if wanted("TotalCount"):
-        sub(elem, t("TotalCount"), str(state.item_count(folder.id)))
-    if wanted("ChildFolderCount"):
-        sub(elem, t("ChildFolderCount"), str(len(state.children(folder.id))))
-    if wanted("DistinguishedFolderId") and folder.distinguished:
-        sub(elem, t("DistinguishedFolderId"), folder.distinguished)
-    if wanted("UnreadCount") and folder.tag == "Folder":
-        unread = sum(
-            1 for i in state.folder_items(folder.id) if i.tag == "Message" and i.text("IsRead") != "true"
-        )
-        sub(elem, t("UnreadCount"), str(unread))
-    return elem
-
-
-def _folder_fields(shape: Any) -> set[str] | None:
-    if shape is None:
-        return set()
-    base = (shape.findtext(t("BaseShape")) or "IdOnly").strip()
-    if base in ("Default", "AllProperties"):
-        return None
-    return {(uri.get("FieldURI") or "").partition(":")[2] for uri in shape.iter(t("FieldURI"))}
-
-
-def get_folder(state: EwsState, op: Any) -> list[Any]:
-    fields = _folder_fields(op.find(m("FolderShape")))
-    out = []
-    for ref in op.find(m("FolderIds")):
-        reply = message("GetFolder")
-        try:
-            folder = folder_of(state, ref)
-        except EwsError as exc:
-            out.append(message("GetFolder", exc.code, exc.text))
-            continue
-        sub(reply, m("Folders")).append(render_folder(state, folder, fields))
-        out.append(reply)
-    return out
-
-
-def _folder_matches(folder: StoredFolder, restriction: Any) -> bool:
-    if restriction is None:
-        return True
-    pseudo = StoredItem(folder.id, folder.parent_id, "Folder")
-    pseudo.set_text("DisplayName", folder.name)
-    pseudo.set_text("FolderClass", folder.folder_class)
-    return all(matches(pseudo, expression) for expression in restriction)
-
-
-def find_folder(state: EwsState, op: Any) -> list[Any]:
-    fields = _folder_fields(op.find(m("FolderShape")))
-    deep = op.get("Traversal", "Shallow") == "Deep"
-    view = op.find(m("IndexedPageFolderView"))
-    offset = int(view.get("Offset", "0")) if view is not None else 0
-    limit = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
-    out = []
-    for ref in op.find(m("ParentFolderIds")):
-        try:
-            parent = folder_of(state, ref)
-        except EwsError as exc:
-            out.append(message("FindFolder", exc.code, exc.text))
-            continue
-        found = [f for f in state.children(parent.id, deep) if _folder_matches(f, op.find(m("Restriction")))]
-        page = found[offset : offset + limit]
-        reply = message("FindFolder")
-        root = sub(
-            reply,
-            m("RootFolder"),
-            IndexedPagingOffset=str(offset + len(page)),
-            TotalItemsInView=str(len(found)),
-            IncludesLastItemInRange=format_bool(offset + len(page) >= len(found)),
-        )
-        folders = sub(root, t("Folders"))
-        for folder in page:
-            folders.append(render_folder(state, folder, fields))
-        out.append(reply)
-    return out
-
-
-def create_folder(state: EwsState, op: Any) -> list[Any]:
-    parent = _single_folder(state, op.find(m("ParentFolderId")))
-    out = []
-    for spec in op.find(m("Folders")):
-        name = (spec.findtext(t("DisplayName")) or "").strip()
-        folder_class = (spec.findtext(t("FolderClass")) or "").strip()
-        if not folder_class:
-            folder_class = {
-                v: k
-                for k, v in {
-                    "IPF.Appointment": "CalendarFolder",
-                    "IPF.Task": "TasksFolder",
-                    "IPF.Contact": "ContactsFolder",
-                }.items()
-            }.get(local(spec.tag), "IPF.Note")
-        try:
-            folder = state.create_folder(parent.id, name, folder_class)
-        except EwsError as exc:
-            out.append(message("CreateFolder", exc.code, exc.text))
-            continue
-        reply = message("CreateFolder")
-        created = sub(sub(reply, m("Folders")), t(local(spec.tag)))
-        sub(created, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
-        out.append(reply)
-    return out
 
 
 # --- reading items ----------------------------------------------------------------------------------------
 
 
 def sync_folder_items(state: EwsState, op: Any) -> list[Any]:
+    """SyncFolderItems: the net changes since a SyncState, at most MaxChangesReturned (1-512) per call."""
     shape = Shape.parse(op.find(m("ItemShape")))
     try:
         limit = int((op.findtext(m("MaxChangesReturned")) or "").strip())
@@ -201,7 +52,7 @@ def sync_folder_items(state: EwsState, op: Any) -> list[Any]:
         raise SchemaError(f"The value '{limit}' of MaxChangesReturned is out of range (1-512).")
     ignore = {i.get("Id", "") for i in op.find(m("Ignore"))} if op.find(m("Ignore")) is not None else set()
     try:
-        folder = _single_folder(state, op.find(m("SyncFolderId")))
+        folder = single_folder(state, op.find(m("SyncFolderId")))
         with state.lock:
             position = state.position_of(folder.id, op.findtext(m("SyncState")))
             changes, new_position, last = state.changes_since(folder.id, position, limit, ignore)
@@ -232,6 +83,7 @@ def sync_folder_items(state: EwsState, op: Any) -> list[Any]:
 
 
 def get_item(state: EwsState, op: Any) -> list[Any]:
+    """GetItem: items and occurrences by id, shaped by ItemShape; ErrorItemNotFound per missing id."""
     shape = Shape.parse(op.find(m("ItemShape")))
     out = []
     for ref in op.find(m("ItemIds")):
@@ -257,6 +109,7 @@ def _sort_key(order: Any) -> tuple[str, bool] | None:
 
 
 def find_item(state: EwsState, op: Any) -> list[Any]:
+    """FindItem: a CalendarView (occurrences expanded) or an IndexedPageItemView with an optional Restriction."""
     shape = Shape.parse(op.find(m("ItemShape")))
     restriction = op.find(m("Restriction"))
     view = op.find(m("CalendarView"))
@@ -337,6 +190,7 @@ def _record_invitations(state: EwsState, operation: str, mode: str, items: list[
 
 
 def create_item(state: EwsState, op: Any) -> list[Any]:
+    """CreateItem: new items (calendar items need SendMeetingInvitations, which is recorded)."""
     disposition = op.get("MessageDisposition", "")
     invitations = op.get("SendMeetingInvitations", "")
     target = op.find(m("SavedItemFolderId"))
@@ -353,7 +207,7 @@ def create_item(state: EwsState, op: Any) -> list[Any]:
             if tag not in ITEM_TAGS:
                 raise EwsError("ErrorInvalidItemForOperation", f"{tag} items cannot be created here.")
             if target is not None:
-                folder = _single_folder(state, target)
+                folder = single_folder(state, target)
             else:
                 default = {"CalendarItem": "calendar", "Task": "tasks", "Contact": "contacts"}.get(
                     tag, "drafts"
@@ -371,6 +225,14 @@ def create_item(state: EwsState, op: Any) -> list[Any]:
                     raise EwsError("ErrorInvalidPropertySet", f"{name} cannot be set on a new item.")
                 else:
                     props[name] = copy.deepcopy(child)
+            if tag == "Message" and "MimeContent" in props:
+                # Exchange imports a message given as MIME: its headers and body become properties.
+                raw = base64.b64decode(props["MimeContent"].text or "")
+                imported = mime.message_props(
+                    raw, item_class="IPM.Note", categories=(), received=None, now=state.now()
+                )
+                props = {**imported, **{k: v for k, v in props.items() if k != "MimeContent"}}
+                props["MimeContent"] = imported["MimeContent"]
             probe = StoredItem("new", folder.id, tag, props, extended)
             normalise(probe, state.address, state.name)
             item = state.insert(folder.id, tag, probe.props, probe.extended)
@@ -386,6 +248,7 @@ def create_item(state: EwsState, op: Any) -> list[Any]:
 
 
 def update_item(state: EwsState, op: Any) -> list[Any]:
+    """UpdateItem: Set/Append/DeleteItemField per ItemChange; an occurrence becomes an exception."""
     conflict = op.get("ConflictResolution", "AutoResolve")
     mode = op.get("SendMeetingInvitationsOrCancellations", "")
     out: list[Any] = []
@@ -451,6 +314,7 @@ def _update_occurrence(state: EwsState, master: StoredItem, original_start: Any,
 
 
 def delete_item(state: EwsState, op: Any) -> list[Any]:
+    """DeleteItem: hard/soft delete or move to Deleted Items; an occurrence is removed from its series."""
     delete_type = op.get("DeleteType", "")
     cancellations = op.get("SendMeetingCancellations", "")
     out: list[Any] = []

@@ -34,6 +34,10 @@ SERVER_VERSION = {
 _OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)")
 
 
+class SchemaError(Exception):
+    """The request violates the EWS schema: answered with an ErrorSchemaValidation fault."""
+
+
 def t(name: str) -> str:
     """Clark name of a types-namespace element."""
     return f"{{{T_NS}}}{name}"
@@ -162,8 +166,10 @@ def parse_date(text: str) -> date:
 
 
 def format_bool(value: bool) -> str:
+    """xs:boolean text."""
     return "true" if value else "false"
 
 
 def parse_bool(text: str | None) -> bool:
+    """An xs:boolean ('true'/'1') as a bool."""
     return (text or "").strip().lower() in ("true", "1")

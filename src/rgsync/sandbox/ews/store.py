@@ -81,6 +81,7 @@ class StoredFolder:
 
     @property
     def changekey(self) -> str:
+        """The ChangeKey of the current version."""
         return _changekey(self.id, self.version)
 
 
@@ -100,6 +101,7 @@ class StoredItem:
 
     @property
     def changekey(self) -> str:
+        """The ChangeKey of the current version."""
         return _changekey(self.id, self.version)
 
     def text(self, name: str, default: str = "") -> str:
@@ -114,11 +116,13 @@ class StoredItem:
         self.props[name] = elem
 
     def datetime_of(self, name: str) -> datetime | None:
+        """A dateTime property as an aware datetime (None when absent)."""
         value = self.text(name)
         return parse_datetime(value) if value else None
 
     @property
     def is_recurring_master(self) -> bool:
+        """Whether this calendar item is the master of a recurring series."""
         return self.tag == "CalendarItem" and "Recurrence" in self.props
 
 
@@ -136,6 +140,8 @@ def extended_key(uri: Any) -> tuple[str, str]:
 
 @dataclass
 class JournalEntry:
+    """One change of one item in a folder's journal, at a position shared by all folders."""
+
     position: int
     item_id: str
     kind: str  # create / update / delete / read
@@ -181,6 +187,7 @@ class EwsState:
             self.epochs[folder_id] = 0
 
     def now(self) -> datetime:
+        """The emulator's clock, in UTC."""
         return self.clock().astimezone(UTC)
 
     def _new_id(self, prefix: str = "AAMkAD") -> str:
@@ -197,6 +204,7 @@ class EwsState:
             raise EwsError("ErrorFolderNotFound", f"no distinguished folder {distinguished!r}") from None
 
     def folder(self, folder_id: str) -> StoredFolder:
+        """A folder by id; ErrorFolderNotFound otherwise."""
         found = self.folders.get(folder_id)
         if found is None:
             raise EwsError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
@@ -219,12 +227,14 @@ class EwsState:
             return folder
 
     def child_folder(self, parent_id: str, name: str) -> StoredFolder | None:
+        """The subfolder of a folder with this display name (case-insensitive), if any."""
         for folder in self.folders.values():
             if folder.parent_id == parent_id and folder.name.lower() == name.lower():
                 return folder
         return None
 
     def children(self, parent_id: str, deep: bool = False) -> list[StoredFolder]:
+        """Subfolders of a folder (all levels below with `deep`)."""
         found = [f for f in self.folders.values() if f.parent_id == parent_id]
         if deep:
             for child in list(found):
@@ -260,17 +270,20 @@ class EwsState:
             del self.journal[folder.id]
 
     def item_count(self, folder_id: str) -> int:
+        """How many items a folder holds."""
         return sum(1 for i in self.items.values() if i.folder_id == folder_id)
 
     # --- items ------------------------------------------------------------------------------------------
 
     def item(self, item_id: str) -> StoredItem:
+        """An item by id; ErrorItemNotFound otherwise."""
         found = self.items.get(item_id)
         if found is None:
             raise EwsError("ErrorItemNotFound", "The specified object was not found in the store.")
         return found
 
     def folder_items(self, folder_id: str) -> list[StoredItem]:
+        """The items of a folder, oldest first."""
         return [i for i in self.items.values() if i.folder_id == folder_id]
 
     def insert(
@@ -408,4 +421,5 @@ def clone(elem: Any) -> Any:
 
 
 def prop_name(elem: Any) -> str:
+    """The property name (local element name) of a stored property element."""
     return local(elem.tag)

@@ -36,13 +36,6 @@ from rgsync.sandbox.http import EmulatorServer, Fault, make_tls
 __all__ = ["DEFAULT_ADDRESS", "GraphEmulator", "GraphState", "RunningGraph", "start_graph"]
 
 DEFAULT_ADDRESS = "ann@acme.com"
-GRAPH_SCOPES = (
-    "https://graph.microsoft.com/Mail.ReadWrite",
-    "https://graph.microsoft.com/Calendars.ReadWrite",
-    "https://graph.microsoft.com/Contacts.ReadWrite",
-    "https://graph.microsoft.com/Tasks.ReadWrite",
-    "https://graph.microsoft.com/User.Read",
-)
 
 
 @dataclass
@@ -85,13 +78,19 @@ class RunningGraph:
     # --- faults (a regular expression matched against 'METHOD /path' of whole HTTP calls) ---------
     def inject_throttling(self, match: str = ".*", times: int = 1, *, retry_after: int = 1) -> Fault:
         """The next `times` matching calls get 429 TooManyRequests with Retry-After."""
-        return self.server.faults.add(Fault(match=match, response=throttled_response(retry_after), times=times))
+        return self.server.faults.add(
+            Fault(match=match, response=throttled_response(retry_after), times=times)
+        )
 
     def inject_5xx(self, match: str = ".*", times: int = 1, *, status: int = 503) -> Fault:
         """The next `times` matching calls get 503 ServiceUnavailable or 504 GatewayTimeout."""
         code = {503: "ServiceUnavailable", 504: "GatewayTimeout"}.get(status, "InternalServerError")
-        message = {503: "The service is temporarily unavailable.", 504: "The gateway timed out."}.get(status, "An internal server error occurred.")
-        return self.server.faults.add(Fault(match=match, response=error_response(status, code, message), times=times))
+        message = {503: "The service is temporarily unavailable.", 504: "The gateway timed out."}.get(
+            status, "An internal server error occurred."
+        )
+        return self.server.faults.add(
+            Fault(match=match, response=error_response(status, code, message), times=times)
+        )
 
     def inject_latency(self, match: str = ".*", seconds: float = 1.0, times: int = 1) -> Fault:
         """Delay the next `times` matching calls (through `server.sleep`, which tests may replace)."""
@@ -104,7 +103,11 @@ class RunningGraph:
     def fail_nth(self, match: str = ".*", nth: int = 1, *, status: int = 500) -> Fault:
         """Answer the N-th matching call with a Graph error of this status."""
         return self.server.faults.add(
-            Fault(match=match, response=error_response(status, "InternalServerError", "An internal server error occurred."), nth=nth)
+            Fault(
+                match=match,
+                response=error_response(status, "InternalServerError", "An internal server error occurred."),
+                nth=nth,
+            )
         )
 
 

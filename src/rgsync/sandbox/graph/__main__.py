@@ -23,9 +23,13 @@ def _load(path: str | None) -> dict[str, Any] | None:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SystemExit(f"Cannot read the scenario file {path}: {exc.strerror}. Pass an existing JSON file.") from None
+        raise SystemExit(
+            f"Cannot read the scenario file {path}: {exc.strerror}. Pass an existing JSON file."
+        ) from None
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"The scenario file {path} is not valid JSON (line {exc.lineno}). Fix it and retry.") from None
+        raise SystemExit(
+            f"The scenario file {path} is not valid JSON (line {exc.lineno}). Fix it and retry."
+        ) from None
     if not isinstance(data, dict):
         raise SystemExit(f"The scenario file {path} must hold a JSON object. Fix it and retry.")
     return data

@@ -15,10 +15,9 @@ the calendar returns that event instead of creating a second one.
 
 from __future__ import annotations
 
-import calendar as month_calendar
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rgsync.sandbox.graph.common import (
@@ -35,16 +34,24 @@ from rgsync.sandbox.graph.common import (
     zone,
 )
 from rgsync.sandbox.graph.delta import ChangeLog
+from rgsync.sandbox.graph.recurrence import check_recurrence, occurrence_starts
 
 COLLECTION = "calendar"
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 SENSITIVITY = ("normal", "personal", "private", "confidential")
 RESPONSES = ("none", "organizer", "tentativelyAccepted", "accepted", "declined", "notResponded")
 _OCCURRENCE = "_occ_"
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_INDEX = {"first": 0, "second": 1, "third": 2, "fourth": 3, "last": -1}
 # Fields a PATCH may set directly (stored as given); the rest are handled one by one.
-_PLAIN_FIELDS = ("subject", "importance", "categories", "isReminderOn", "reminderMinutesBeforeStart", "responseRequested", "hideAttendees", "allowNewTimeProposals")
+_PLAIN_FIELDS = (
+    "subject",
+    "importance",
+    "categories",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+    "responseRequested",
+    "hideAttendees",
+    "allowNewTimeProposals",
+)
 
 
 @dataclass
@@ -91,6 +98,7 @@ class StoredEvent:
 
     @property
     def is_organizer(self) -> bool:
+        """True when the calendar's owner organizes the event (Outlook notifies only then)."""
         return self.response == "organizer"
 
     def others(self, owner: str) -> tuple[str, ...]:
@@ -136,7 +144,11 @@ class CalendarStore:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         if marker:
             original = _stamp_to_iso(stamp)
-            if original is None or original in stored.cancelled_occurrences or not self._is_occurrence(stored, original):
+            if (
+                original is None
+                or original in stored.cancelled_occurrences
+                or not self._is_occurrence(stored, original)
+            ):
                 raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             return stored, original
         return stored, None
@@ -147,26 +159,39 @@ class CalendarStore:
 
     def _is_occurrence(self, stored: StoredEvent, original_iso: str) -> bool:
         moment = datetime.fromisoformat(original_iso)
-        for start in _occurrence_starts(stored, moment - timedelta(days=1), moment + timedelta(days=1)):
+        for start in _starts(stored, moment - timedelta(days=1), moment + timedelta(days=1)):
             if start == moment:
                 return True
         return False
 
     # -- writes ----------------------------------------------------------------------------------
-    def create(self, body: Mapping[str, Any], *, method: str = "POST", path: str = "/me/events") -> tuple[StoredEvent, bool]:
+    def create(
+        self, body: Mapping[str, Any], *, method: str = "POST", path: str = "/me/events"
+    ) -> tuple[StoredEvent, bool]:
         """Create an event from a Graph event body; returns (event, created). With a transactionId
         already used by an event of this calendar, that event is returned and nothing is created."""
         transaction = body.get("transactionId")
         if transaction is not None:
             if not isinstance(transaction, str) or not transaction:
-                raise GraphError(400, "ErrorInvalidRequest", "The property 'transactionId' must be a non-empty string.")
+                raise GraphError(
+                    400, "ErrorInvalidRequest", "The property 'transactionId' must be a non-empty string."
+                )
             existing = self.find_transaction(transaction)
             if existing is not None:
                 return existing, False
         if "start" not in body or "end" not in body:
-            raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. The event needs a 'start' and an 'end'.")
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. The event needs a 'start' and an 'end'.",
+            )
         now = iso_utc(self.clock())
-        stored = StoredEvent(id=new_id("AAMkAE", 64), subject="", start=datetime.min.replace(tzinfo=UTC), end=datetime.min.replace(tzinfo=UTC))
+        stored = StoredEvent(
+            id=new_id("AAMkAE", 64),
+            subject="",
+            start=datetime.min.replace(tzinfo=UTC),
+            end=datetime.min.replace(tzinfo=UTC),
+        )
         stored.ical_uid = "040000008200E00074C5B7101A82E008" + new_id("", 48).upper()
         stored.organizer = {"emailAddress": {"name": self.name, "address": self.address}}
         stored.created = now
@@ -180,16 +205,31 @@ class CalendarStore:
             self._notify("invitation", stored, method, path)
         return stored, True
 
-    def update(self, event_id: str, changes: Mapping[str, Any], *, method: str = "PATCH", path: str = "") -> StoredEvent:
+    def update(
+        self, event_id: str, changes: Mapping[str, Any], *, method: str = "PATCH", path: str = ""
+    ) -> StoredEvent:
         """PATCH an event or one occurrence (which then becomes an exception)."""
         stored, original = self.resolve(event_id)
         before = deep_copy(stored)
         if "transactionId" in changes and changes["transactionId"] != stored.transaction_id:
-            raise GraphError(400, "ErrorInvalidPropertyUpdate", "The property 'transactionId' can't be changed once the event is created.")
+            raise GraphError(
+                400,
+                "ErrorInvalidPropertyUpdate",
+                "The property 'transactionId' can't be changed once the event is created.",
+            )
         if original is not None:
             exception = stored.exceptions.setdefault(original, {})
             for name, value in changes.items():
-                if name in ("subject", "location", "showAs", "start", "end", "body", "sensitivity", "isCancelled"):
+                if name in (
+                    "subject",
+                    "location",
+                    "showAs",
+                    "start",
+                    "end",
+                    "body",
+                    "sensitivity",
+                    "isCancelled",
+                ):
                     if name in ("start", "end"):
                         parse_date_time_zone(value, name)
                     exception[name] = deep_copy(value)
@@ -199,7 +239,11 @@ class CalendarStore:
         stored.change_key = change_key()
         self.log.record(COLLECTION, stored.id, before)
         visible = {"start", "end", "location", "subject", "attendees", "isAllDay", "recurrence", "body"}
-        if stored.is_organizer and (stored.others(self.address) or before.others(self.address)) and visible & set(changes):
+        if (
+            stored.is_organizer
+            and (stored.others(self.address) or before.others(self.address))
+            and visible & set(changes)
+        ):
             self._notify("update", stored, method, path or f"/me/events/{event_id}")
         return stored
 
@@ -232,7 +276,10 @@ class CalendarStore:
                     stored.extra[name] = deep_copy(body[name])
         if "body" in body:
             value = body["body"] or {}
-            stored.body = {"contentType": str(value.get("contentType", "text")).lower(), "content": str(value.get("content", ""))}
+            stored.body = {
+                "contentType": str(value.get("contentType", "text")).lower(),
+                "content": str(value.get("content", "")),
+            }
         if "location" in body:
             value = body["location"] or {}
             stored.location = str(value.get("displayName", "")) if isinstance(value, Mapping) else str(value)
@@ -247,19 +294,31 @@ class CalendarStore:
         if "organizer" in body and creating and body["organizer"]:
             stored.organizer = deep_copy(body["organizer"])
         if "responseStatus" in body and creating:
-            stored.response = _choice((body["responseStatus"] or {}).get("response", "organizer"), RESPONSES, "responseStatus")
+            stored.response = _choice(
+                (body["responseStatus"] or {}).get("response", "organizer"), RESPONSES, "responseStatus"
+            )
         if "attendees" in body:
             stored.attendees = [_attendee(a) for a in body["attendees"] or []]
         if "singleValueExtendedProperties" in body:
             stored.extended.update(read_extended_properties(body))
         if "recurrence" in body:
-            stored.recurrence = _recurrence(body["recurrence"]) if body["recurrence"] else None
+            stored.recurrence = check_recurrence(body["recurrence"]) if body["recurrence"] else None
         all_day = bool(body.get("isAllDay", stored.is_all_day))
         if "start" in body or "end" in body or "isAllDay" in body:
-            start, start_zone = parse_date_time_zone(body["start"], "start") if "start" in body else (stored.start, stored.time_zone)
-            end, _ = parse_date_time_zone(body["end"], "end") if "end" in body else (stored.end, stored.time_zone)
+            start, start_zone = (
+                parse_date_time_zone(body["start"], "start")
+                if "start" in body
+                else (stored.start, stored.time_zone)
+            )
+            end, _ = (
+                parse_date_time_zone(body["end"], "end") if "end" in body else (stored.end, stored.time_zone)
+            )
             if end < start:
-                raise GraphError(400, "ErrorInvalidRequest", "The end time of the event can't be earlier than its start time.")
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "The end time of the event can't be earlier than its start time.",
+                )
             if all_day:
                 local_zone = zone(start_zone)
                 for moment in (start, end):
@@ -271,21 +330,27 @@ class CalendarStore:
                             "At least one property failed validation: an all-day event's start and end must be at midnight.",
                         )
                 if end == start:
-                    raise GraphError(400, "ErrorPropertyValidationFailure", "An all-day event must last at least one day.")
+                    raise GraphError(
+                        400, "ErrorPropertyValidationFailure", "An all-day event must last at least one day."
+                    )
             stored.start, stored.end, stored.time_zone, stored.is_all_day = start, end, start_zone, all_day
 
     # -- reading ---------------------------------------------------------------------------------
-    def instances(self, stored: StoredEvent | None, window_start: datetime, window_end: datetime) -> list[Instance]:
+    def instances(
+        self, stored: StoredEvent | None, window_start: datetime, window_end: datetime
+    ) -> list[Instance]:
         """What a calendar view over the window shows of this event (nothing for None)."""
         if stored is None:
             return []
         if stored.recurrence is None:
-            if stored.start < window_end and (stored.end > window_start or (stored.end == stored.start and stored.start >= window_start)):
+            if stored.start < window_end and (
+                stored.end > window_start or (stored.end == stored.start and stored.start >= window_start)
+            ):
                 return [Instance(stored.id, stored, stored.start, stored.end, "singleInstance")]
             return []
         found: list[Instance] = []
         duration = stored.end - stored.start
-        for original in _occurrence_starts(stored, window_start - duration - timedelta(days=1), window_end):
+        for original in _starts(stored, window_start - duration - timedelta(days=1), window_end):
             iso = original.isoformat()
             if iso in stored.cancelled_occurrences:
                 continue
@@ -294,7 +359,11 @@ class CalendarStore:
             end = parse_date_time_zone(changes["end"], "end")[0] if "end" in changes else start + duration
             if start < window_end and end > window_start:
                 occurrence_id = f"{stored.id}{_OCCURRENCE}{original.strftime('%Y%m%dT%H%M%SZ')}"
-                found.append(Instance(occurrence_id, stored, start, end, "exception" if changes else "occurrence", changes))
+                found.append(
+                    Instance(
+                        occurrence_id, stored, start, end, "exception" if changes else "occurrence", changes
+                    )
+                )
         return found
 
     def instance_at(self, stored: StoredEvent, original_iso: str) -> Instance:
@@ -325,7 +394,9 @@ class CalendarStore:
                 body[name] = deep_copy(changes[name])
         if "location" in changes:
             value = changes["location"] or {}
-            body["location"] = _location(str(value.get("displayName", "")) if isinstance(value, Mapping) else str(value))
+            body["location"] = _location(
+                str(value.get("displayName", "")) if isinstance(value, Mapping) else str(value)
+            )
         return body
 
     def _when(self, moment: datetime, stored: StoredEvent, time_zone: str) -> Json:
@@ -335,7 +406,14 @@ class CalendarStore:
             return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000", "timeZone": time_zone}
         return date_time_zone(moment, time_zone)
 
-    def render(self, stored: StoredEvent, time_zone: str = "UTC", *, expand_property: str | None = None, expand: bool = False) -> Json:
+    def render(
+        self,
+        stored: StoredEvent,
+        time_zone: str = "UTC",
+        *,
+        expand_property: str | None = None,
+        expand: bool = False,
+    ) -> Json:
         """The event (single or series master) as Graph's event resource."""
         body: Json = {
             "@odata.etag": f'W/"{stored.change_key}"',
@@ -385,14 +463,19 @@ class CalendarStore:
             body["singleValueExtendedProperties"] = extended_properties(stored.extended, expand_property)
         return body
 
-    def view_rows(self, position: int | None, window_start: datetime, window_end: datetime, time_zone: str) -> list[Json]:
+    def view_rows(
+        self, position: int | None, window_start: datetime, window_end: datetime, time_zone: str
+    ) -> list[Json]:
         """The rows of a calendar-view delta round: everything in the window (position None), or
         what changed since `position`: changed instances, and `@removed` for instances that left
         the view (Graph also reports changes outside the window as removed)."""
         rows: list[Json] = []
         if position is None:
             for stored in sorted(self.events.values(), key=lambda e: e.start):
-                rows += [self.render_instance(i, time_zone) for i in self.instances(stored, window_start, window_end)]
+                rows += [
+                    self.render_instance(i, time_zone)
+                    for i in self.instances(stored, window_start, window_end)
+                ]
             return rows
         for event_id, before in self.log.changed_since(COLLECTION, position).items():
             current = self.events.get(event_id)
@@ -426,7 +509,13 @@ def _preview(body: Mapping[str, Any]) -> str:
 
 
 def _location(name: str) -> Json:
-    return {"displayName": name, "locationType": "default", "uniqueIdType": "unknown" if not name else "private", "address": {}, "coordinates": {}}
+    return {
+        "displayName": name,
+        "locationType": "default",
+        "uniqueIdType": "unknown" if not name else "private",
+        "address": {},
+        "coordinates": {},
+    }
 
 
 def _choice(value: object, allowed: tuple[str, ...], name: str) -> str:
@@ -434,12 +523,24 @@ def _choice(value: object, allowed: tuple[str, ...], name: str) -> str:
     for option in allowed:
         if option.lower() == text.lower():
             return option
-    raise GraphError(400, "ErrorInvalidRequest", f"The value '{text}' of property '{name}' is not valid; use one of: {', '.join(allowed)}.")
+    raise GraphError(
+        400,
+        "ErrorInvalidRequest",
+        f"The value '{text}' of property '{name}' is not valid; use one of: {', '.join(allowed)}.",
+    )
 
 
 def _attendee(value: Any) -> Json:
-    if not isinstance(value, Mapping) or not isinstance(value.get("emailAddress"), Mapping) or not value["emailAddress"].get("address"):
-        raise GraphError(400, "ErrorInvalidRecipients", "An attendee is {'emailAddress': {'address': ...}, 'type': 'required'}.")
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("emailAddress"), Mapping)
+        or not value["emailAddress"].get("address")
+    ):
+        raise GraphError(
+            400,
+            "ErrorInvalidRecipients",
+            "An attendee is {'emailAddress': {'address': ...}, 'type': 'required'}.",
+        )
     status = value.get("status") or {}
     return {
         "type": _choice(value.get("type", "required"), ("required", "optional", "resource"), "type"),
@@ -454,19 +555,6 @@ def _attendee(value: Any) -> Json:
     }
 
 
-def _recurrence(value: Any) -> Json:
-    if not isinstance(value, Mapping) or not isinstance(value.get("pattern"), Mapping) or not isinstance(value.get("range"), Mapping):
-        raise GraphError(400, "ErrorInvalidRequest", "The recurrence needs a 'pattern' and a 'range'.")
-    pattern, span = dict(value["pattern"]), dict(value["range"])
-    if pattern.get("type") not in ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly"):
-        raise GraphError(400, "ErrorInvalidRequest", f"The recurrence pattern type '{pattern.get('type')}' is not supported here.")
-    if span.get("type") not in ("endDate", "noEnd", "numbered"):
-        raise GraphError(400, "ErrorInvalidRequest", f"The recurrence range type '{span.get('type')}' is not valid.")
-    pattern.setdefault("interval", 1)
-    pattern.setdefault("firstDayOfWeek", "sunday")
-    return {"pattern": pattern, "range": span}
-
-
 def _stamp_to_iso(stamp: str) -> str | None:
     try:
         return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat()
@@ -474,80 +562,7 @@ def _stamp_to_iso(stamp: str) -> str | None:
         return None
 
 
-def _occurrence_starts(stored: StoredEvent, window_start: datetime, window_end: datetime) -> Iterator[datetime]:
-    """Original starts (UTC) of a series' occurrences up to `window_end`, from the first one;
-    generated in the series' own zone so the local time holds across DST changes."""
+def _starts(stored: StoredEvent, _window_start: datetime, window_end: datetime) -> Iterator[datetime]:
+    """Original starts of a stored series' occurrences up to `window_end`."""
     assert stored.recurrence is not None
-    pattern, span = stored.recurrence["pattern"], stored.recurrence["range"]
-    local_zone = zone(stored.time_zone)
-    first_local = stored.start.astimezone(local_zone)
-    clock_time = first_local.timetz().replace(tzinfo=None)
-    start_day = date.fromisoformat(str(span.get("startDate") or first_local.date().isoformat()))
-    end_day = date.fromisoformat(str(span["endDate"])) if span.get("type") == "endDate" else None
-    limit = int(span.get("numberOfOccurrences") or 0) if span.get("type") == "numbered" else None
-    interval = max(1, int(pattern.get("interval") or 1))
-    count = 0
-    for day in _days(pattern, start_day, interval):
-        if end_day is not None and day > end_day:
-            return
-        if limit is not None and count >= limit:
-            return
-        moment = datetime.combine(day, clock_time, tzinfo=local_zone).astimezone(UTC)
-        if moment > window_end + timedelta(days=1):
-            return
-        count += 1
-        yield moment
-        if count > 5000:  # a series runs at most this far in the emulator
-            return
-
-
-def _days(pattern: Mapping[str, Any], first: date, interval: int) -> Iterator[date]:
-    kind = pattern["type"]
-    if kind == "daily":
-        day = first
-        while True:
-            yield day
-            day += timedelta(days=interval)
-    elif kind == "weekly":
-        wanted = sorted(_DAYS.index(d.lower()) for d in pattern.get("daysOfWeek") or [_DAYS[first.weekday()]])
-        week_start_index = _DAYS.index(str(pattern.get("firstDayOfWeek", "sunday")).lower())
-        offset = (first.weekday() - week_start_index) % 7
-        week = first - timedelta(days=offset)
-        while True:
-            for index in wanted:
-                day = week + timedelta(days=(index - week_start_index) % 7)
-                if day >= first:
-                    yield day
-            week += timedelta(weeks=interval)
-    elif kind in ("absoluteMonthly", "relativeMonthly"):
-        year, month = first.year, first.month
-        while True:
-            day = _month_day(pattern, year, month)
-            if day is not None and day >= first:
-                yield day
-            month += interval
-            year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    elif kind == "absoluteYearly":
-        year = first.year
-        month = int(pattern.get("month") or first.month)
-        while True:
-            day_number = int(pattern.get("dayOfMonth") or first.day)
-            if day_number <= month_calendar.monthrange(year, month)[1]:
-                day = date(year, month, day_number)
-                if day >= first:
-                    yield day
-            year += interval
-
-
-def _month_day(pattern: Mapping[str, Any], year: int, month: int) -> date | None:
-    length = month_calendar.monthrange(year, month)[1]
-    if pattern["type"] == "absoluteMonthly":
-        number = int(pattern.get("dayOfMonth") or 1)
-        return date(year, month, number) if number <= length else None
-    weekdays = [_DAYS.index(d.lower()) for d in pattern.get("daysOfWeek") or ["monday"]]
-    matches = [date(year, month, d) for d in range(1, length + 1) if date(year, month, d).weekday() in weekdays]
-    index = _INDEX.get(str(pattern.get("index", "first")).lower(), 0)
-    try:
-        return matches[index]
-    except IndexError:
-        return None
+    return occurrence_starts(stored.recurrence, stored.start, stored.time_zone, window_end)

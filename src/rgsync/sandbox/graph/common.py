@@ -14,15 +14,16 @@ import re
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rgsync.sandbox.http import Response
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -30,7 +31,9 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 class GraphError(Exception):
     """A refusal in Graph's words: HTTP status, error `code`, `message`, extra response headers."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -55,7 +58,12 @@ def error_body(code: str, message: str, now: datetime | None = None, client_requ
 
 
 def error_response(
-    status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None, now: datetime | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> Response:
     """A complete error `Response` (used by handlers and by fault injection)."""
     return Response(status, error_body(code, message, now), headers=dict(headers or {}))
@@ -140,7 +148,9 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError):
         raise GraphError(
-            400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'."
+            400,
+            "TimeZoneNotSupportedException",
+            f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
         ) from None
 
 
@@ -148,7 +158,9 @@ def parse_date_time_zone(value: object, what: str) -> tuple[datetime, str]:
     """A Graph dateTimeTimeZone {"dateTime": "2026-11-28T11:00:00.0000000", "timeZone": "UTC"} as an
     aware UTC datetime plus the zone name it was given in."""
     if not isinstance(value, Mapping) or not isinstance(value.get("dateTime"), str):
-        raise GraphError(400, "ErrorInvalidRequest", f"The property '{what}' must be a dateTimeTimeZone object.")
+        raise GraphError(
+            400, "ErrorInvalidRequest", f"The property '{what}' must be a dateTimeTimeZone object."
+        )
     zone_name = str(value.get("timeZone") or "UTC")
     text = _trim_fraction(str(value["dateTime"]).strip())
     if text.endswith("Z"):
@@ -156,7 +168,11 @@ def parse_date_time_zone(value: object, what: str) -> tuple[datetime, str]:
     try:
         local = datetime.fromisoformat(text)
     except ValueError:
-        raise GraphError(400, "ErrorInvalidRequest", f"Cannot convert the literal '{value['dateTime']}' to the expected type 'Edm.DateTime'.") from None
+        raise GraphError(
+            400,
+            "ErrorInvalidRequest",
+            f"Cannot convert the literal '{value['dateTime']}' to the expected type 'Edm.DateTime'.",
+        ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone(zone_name))
     return local.astimezone(UTC), zone_name
@@ -166,11 +182,6 @@ def date_time_zone(moment: datetime, zone_name: str = "UTC") -> Json:
     """Render an aware datetime as Graph's dateTimeTimeZone in `zone_name` (7 fraction digits)."""
     local = moment.astimezone(zone(zone_name)).replace(tzinfo=None)
     return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000", "timeZone": zone_name}
-
-
-def day_at_midnight(day: date, zone_name: str) -> datetime:
-    """Midnight of `day` in the named zone, as an aware UTC datetime."""
-    return datetime(day.year, day.month, day.day, tzinfo=zone(zone_name)).astimezone(UTC)
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +252,9 @@ def expand_param(query: Mapping[str, list[str]]) -> dict[str, str | None]:
         for part in _split_top_level(value):
             match = _EXPAND_PROPERTY.match(part)
             if not match:
-                raise GraphError(400, "BadRequest", f"Parsing OData Select and Expand failed: '{part}' is not understood.")
+                raise GraphError(
+                    400, "BadRequest", f"Parsing OData Select and Expand failed: '{part}' is not understood."
+                )
             out[match.group(1)] = match.group(2)
     return out
 
@@ -311,13 +324,17 @@ def parse_filter(text: str) -> Filter:
     match = _EXT_FILTER.match(expression)
     if match:
         value = match.group(3)
-        return ExtendedPropertyFilter(match.group(2).replace("''", "'"), None if value is None else value.replace("''", "'"))
+        return ExtendedPropertyFilter(
+            match.group(2).replace("''", "'"), None if value is None else value.replace("''", "'")
+        )
     match = _RECEIVED_FILTER.match(expression)
     if match:
         try:
             since = parse_offset_datetime(match.group(2))
         except ValueError:
-            raise GraphError(400, "BadRequest", f"Invalid filter clause: '{match.group(2)}' is not a DateTimeOffset.") from None
+            raise GraphError(
+                400, "BadRequest", f"Invalid filter clause: '{match.group(2)}' is not a DateTimeOffset."
+            ) from None
         return ReceivedFilter(since, match.group(1).lower() == "ge")
     match = _EQUALS_FILTER.match(expression)
     if match:
@@ -345,10 +362,19 @@ def read_extended_properties(body: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in body.get("singleValueExtendedProperties") or []:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
-            raise GraphError(400, "ErrorInvalidExtendedProperty", "An extended property needs an 'id' and a 'value'.")
+            raise GraphError(
+                400, "ErrorInvalidExtendedProperty", "An extended property needs an 'id' and a 'value'."
+            )
         prop_id = entry["id"]
-        if not re.match(r"^(String|Integer|Boolean|SystemTime|Binary)\s+(\{[0-9A-Fa-f-]{36}\}\s+(Name|Id)\s+\S+|0x[0-9A-Fa-f]{4})$", prop_id):
-            raise GraphError(400, "ErrorInvalidExtendedPropertyValue", f"The extended property id '{prop_id}' is not valid.")
+        if not re.match(
+            r"^(String|Integer|Boolean|SystemTime|Binary)\s+(\{[0-9A-Fa-f-]{36}\}\s+(Name|Id)\s+\S+|0x[0-9A-Fa-f]{4})$",
+            prop_id,
+        ):
+            raise GraphError(
+                400,
+                "ErrorInvalidExtendedPropertyValue",
+                f"The extended property id '{prop_id}' is not valid.",
+            )
         out[prop_id] = str(entry.get("value", ""))
     return out
 
@@ -357,21 +383,6 @@ def read_extended_properties(body: Mapping[str, Any]) -> dict[str, str]:
 # Small things
 
 
-def deep_copy(value: Any) -> Any:
+def deep_copy(value: T) -> T:
     """A deep copy (stores hand out copies so a caller never edits the stored item)."""
     return copy.deepcopy(value)
-
-
-@dataclass
-class Clocked:
-    """Holds the emulator's clock so stores can stamp items."""
-
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-    def now(self) -> datetime:
-        return self.clock()
-
-
-def plus_seconds(moment: datetime, seconds: float) -> datetime:
-    """`moment` + seconds (a tiny helper that keeps call sites short)."""
-    return moment + timedelta(seconds=seconds)

@@ -78,7 +78,7 @@ class Round:
     epoch: int = 0
 
 
-RowsFunction = Callable[[int | None, Mapping[str, Any]], list[Json]]
+RowsFunction = Callable[[int | None, dict[str, Any]], list[Json]]
 
 
 @dataclass
@@ -157,7 +157,10 @@ class DeltaRounds:
     def _page(self, base: str, round_id: str, current: Round) -> Json:
         chunk = current.rows[current.served : current.served + current.page_size]
         current.served += len(chunk)
-        body: Json = {"@odata.context": f"{base}/v1.0/$metadata#Collection(microsoft.graph.entity)", "value": chunk}
+        body: Json = {
+            "@odata.context": f"{base}/v1.0/$metadata#Collection(microsoft.graph.entity)",
+            "value": chunk,
+        }
         if current.served < len(current.rows):
             body["@odata.nextLink"] = f"{base}{current.path}?$skiptoken={quote(round_id)}"
         else:
@@ -172,7 +175,12 @@ def _first(query: Mapping[str, list[str]], name: str) -> str | None:
 
 
 def page_list(
-    base: str, path: str, query: Mapping[str, list[str]], items: list[Json], page_size: int | None, default: int = DEFAULT_PAGE_SIZE
+    base: str,
+    path: str,
+    query: Mapping[str, list[str]],
+    items: list[Json],
+    page_size: int | None,
+    default: int = DEFAULT_PAGE_SIZE,
 ) -> Json:
     """A plain collection GET with `$top` / `Prefer: odata.maxpagesize` and `$skip` paging."""
     top = _first(query, "$top")
@@ -181,9 +189,17 @@ def page_list(
     skip_text = _first(query, "$skip") or "0"
     skip = int(skip_text) if skip_text.isdigit() else 0
     chunk = items[skip : skip + size]
-    body: Json = {"@odata.context": f"{base}/v1.0/$metadata#Collection(microsoft.graph.entity)", "value": chunk}
+    body: Json = {
+        "@odata.context": f"{base}/v1.0/$metadata#Collection(microsoft.graph.entity)",
+        "value": chunk,
+    }
     if skip + size < len(items):
-        kept = [f"{quote(k, safe='$')}={quote(v, safe='')}" for k, vs in query.items() if k not in ("$skip",) for v in vs]
+        kept = [
+            f"{quote(k, safe='$')}={quote(v, safe='')}"
+            for k, vs in query.items()
+            if k not in ("$skip",)
+            for v in vs
+        ]
         kept.append(f"$skip={skip + size}")
         if top is None:
             kept.append(f"$top={size}")

@@ -15,8 +15,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from rgsync.sandbox.graph.call import Call
 from rgsync.sandbox.graph.common import GraphError, error_response, parse_prefer
-from rgsync.sandbox.graph.routes import Call, GraphApi, batch_body
+from rgsync.sandbox.graph.routes import GraphApi, batch_body
 from rgsync.sandbox.graph.state import GraphState
 from rgsync.sandbox.http import EmulatorServer, Request, Response
 
@@ -55,20 +56,31 @@ class GraphEmulator:
             try:
                 if request.path == "/v1.0/$batch":
                     if request.method != "POST":
-                        raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+                        raise GraphError(
+                            405,
+                            "Request_BadRequest",
+                            "Specified HTTP method is not allowed for the request target.",
+                        )
                     token_kind = self.state.identity.check(request.header("authorization")).kind
                     response = self._batch(request, base, token_kind == "app")
                 else:
                     response = self._graph(request, base)
             except GraphError as exc:
-                return error_response(exc.status, exc.code, exc.message, headers=exc.headers, now=self.state.clock())
+                return error_response(
+                    exc.status, exc.code, exc.message, headers=exc.headers, now=self.state.clock()
+                )
             return self._maybe_lost(f"{request.method} {request.path}", response)
 
     def _maybe_lost(self, line: str, response: Response) -> Response:
         """The answer, unless a `lose_answer` fault swallows it after the work was done."""
         fault = self.state.lost_answers.take(line)
         if fault is not None and fault.response is not None:
-            return Response(fault.response.status, fault.response.body, dict(fault.response.headers), fault.response.content_type)
+            return Response(
+                fault.response.status,
+                fault.response.body,
+                dict(fault.response.headers),
+                fault.response.content_type,
+            )
         return response
 
     def _base(self, request: Request) -> str:
@@ -83,26 +95,44 @@ class GraphEmulator:
         if rest.startswith("/users/"):
             user, _, tail = rest[len("/users/") :].partition("/")
             return ("/" + tail if tail else ""), user
-        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest.strip('/').split('/')[0]}'.")
+        raise GraphError(
+            400, "BadRequest", f"Resource not found for the segment '{rest.strip('/').split('/')[0]}'."
+        )
 
     def _graph(self, request: Request, base: str) -> Response:
         token = self.state.identity.check(request.header("authorization"))
         relative, user = self._mailbox_path(request.path)
         if user is None and token.kind == "app":
-            raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+            raise GraphError(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow."
+            )
         if user is not None and user.lower() not in (self.state.address.lower(), self.state.identity.user_id):
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
         found = self.api.match(request.method, relative)
         if found is None:
             if self.api.known_path(relative):
-                raise GraphError(405, "ErrorInvalidRequest", "The OData request is not supported: the method is not allowed on this resource.")
-            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{relative.strip('/').split('/')[-1] or 'me'}'.")
+                raise GraphError(
+                    405,
+                    "ErrorInvalidRequest",
+                    "The OData request is not supported: the method is not allowed on this resource.",
+                )
+            raise GraphError(
+                400,
+                "BadRequest",
+                f"Resource not found for the segment '{relative.strip('/').split('/')[-1] or 'me'}'.",
+            )
         _name, handler, groups = found
         prefs = parse_prefer(", ".join(_prefer_values(request)))
         if not prefs.immutable_ids:
             self.state.requests_without_immutable_ids.append((request.method, request.path))
-        if request.method in ("POST", "PATCH") and request.body and "json" not in request.header("content-type").lower():
-            raise GraphError(415, "UnsupportedMediaType", "The request's Content-Type must be application/json.")
+        if (
+            request.method in ("POST", "PATCH")
+            and request.body
+            and "json" not in request.header("content-type").lower()
+        ):
+            raise GraphError(
+                415, "UnsupportedMediaType", "The request's Content-Type must be application/json."
+            )
         call = Call(request, relative, request.path, base, prefs, token.kind == "app", groups)
         response = handler(call)
         applied = []
@@ -122,33 +152,59 @@ class GraphEmulator:
             raise GraphError(400, "BadRequest", "Invalid batch payload format.") from None
         requests = payload.get("requests") if isinstance(payload, dict) else None
         if not isinstance(requests, list) or not requests:
-            raise GraphError(400, "BadRequest", "Invalid batch payload format: 'requests' is missing or empty.")
+            raise GraphError(
+                400, "BadRequest", "Invalid batch payload format: 'requests' is missing or empty."
+            )
         if len(requests) > MAX_BATCH:
-            raise GraphError(400, "BadRequest", f"Number of batch requests exceeds the maximum of {MAX_BATCH}.")
+            raise GraphError(
+                400, "BadRequest", f"Number of batch requests exceeds the maximum of {MAX_BATCH}."
+            )
         seen: set[str] = set()
         for entry in requests:
-            if not isinstance(entry, dict) or not entry.get("id") or not entry.get("method") or not entry.get("url"):
-                raise GraphError(400, "BadRequest", "Each batch request needs an 'id', a 'method' and a 'url'.")
+            if (
+                not isinstance(entry, dict)
+                or not entry.get("id")
+                or not entry.get("method")
+                or not entry.get("url")
+            ):
+                raise GraphError(
+                    400, "BadRequest", "Each batch request needs an 'id', a 'method' and a 'url'."
+                )
             key = str(entry["id"]).lower()
             if key in seen:
                 raise GraphError(400, "BadRequest", "Batch request ids must be unique.")
             for dependency in entry.get("dependsOn") or []:
                 if str(dependency).lower() not in seen:
-                    raise GraphError(400, "BadRequest", f"Request '{entry['id']}' depends on '{dependency}', which is not an earlier request of the batch.")
+                    raise GraphError(
+                        400,
+                        "BadRequest",
+                        f"Request '{entry['id']}' depends on '{dependency}', which is not an earlier request of the batch.",
+                    )
             seen.add(key)
             if "body" in entry and not any(k.lower() == "content-type" for k in (entry.get("headers") or {})):
-                raise GraphError(400, "BadRequest", f"Request '{entry['id']}' has a body but no Content-Type header.")
+                raise GraphError(
+                    400, "BadRequest", f"Request '{entry['id']}' has a body but no Content-Type header."
+                )
         statuses: dict[str, int] = {}
         responses: list[dict[str, Any]] = []
         for entry in requests:
             inner_id = str(entry["id"])
             failed = [d for d in entry.get("dependsOn") or [] if statuses.get(str(d).lower(), 200) >= 400]
             if failed:
-                response = error_response(424, "FailedDependency", "The request depends on a request that failed.", now=self.state.clock())
+                response = error_response(
+                    424,
+                    "FailedDependency",
+                    "The request depends on a request that failed.",
+                    now=self.state.clock(),
+                )
             else:
                 response = self._inner(entry, request, base)
             statuses[inner_id.lower()] = response.status
-            item: dict[str, Any] = {"id": inner_id, "status": response.status, "headers": {"Content-Type": response.content_type, **response.headers}}
+            item: dict[str, Any] = {
+                "id": inner_id,
+                "status": response.status,
+                "headers": {"Content-Type": response.content_type, **response.headers},
+            }
             body = batch_body(response)
             if body is not None:
                 item["body"] = body
@@ -161,14 +217,23 @@ class GraphEmulator:
             url = "/" + url
         parts = urlsplit(url)
         if parts.path.startswith("/v1.0/") or parts.path == "/$batch":
-            return error_response(400, "BadRequest", "A batch request url is relative to the version, e.g. '/me/events'.", now=self.state.clock())
+            return error_response(
+                400,
+                "BadRequest",
+                "A batch request url is relative to the version, e.g. '/me/events'.",
+                now=self.state.clock(),
+            )
         headers = {k.lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
         headers["authorization"] = outer.header("authorization")
         headers["host"] = outer.header("host")
         if "prefer" not in headers and outer.header("prefer"):
             headers["prefer"] = outer.header("prefer")
         body = entry.get("body")
-        raw = b"" if body is None else (json.dumps(body).encode("utf-8") if not isinstance(body, str) else body.encode("utf-8"))
+        raw = (
+            b""
+            if body is None
+            else (json.dumps(body).encode("utf-8") if not isinstance(body, str) else body.encode("utf-8"))
+        )
         inner = Request(
             method=str(entry["method"]).upper(),
             path="/v1.0" + parts.path,
@@ -183,11 +248,18 @@ class GraphEmulator:
                 self.server.log.append((inner.method, inner.path + " (batch)"))
         fault = self.state.batch_faults.take(f"{inner.method} {parts.path}")
         if fault is not None and fault.response is not None:
-            return Response(fault.response.status, fault.response.body, dict(fault.response.headers), fault.response.content_type)
+            return Response(
+                fault.response.status,
+                fault.response.body,
+                dict(fault.response.headers),
+                fault.response.content_type,
+            )
         try:
             response = self._graph(inner, base)
         except GraphError as exc:
-            return error_response(exc.status, exc.code, exc.message, headers=exc.headers, now=self.state.clock())
+            return error_response(
+                exc.status, exc.code, exc.message, headers=exc.headers, now=self.state.clock()
+            )
         return self._maybe_lost(f"{inner.method} {parts.path}", response)
 
 

@@ -32,7 +32,6 @@ from urllib.parse import parse_qs
 from rgsync.sandbox.graph.common import GraphError
 from rgsync.sandbox.http import Request, Response
 
-GRAPH_RESOURCE = "https://graph.microsoft.com"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
@@ -84,6 +83,7 @@ class IdentityStore:
 
     @property
     def domain(self) -> str:
+        """The tenant's domain: the part of the mailbox address after '@'."""
         return self.address.rpartition("@")[2].lower()
 
     # -- tokens Graph checks ---------------------------------------------------------------------
@@ -95,13 +95,20 @@ class IdentityStore:
 
     def check(self, authorization: str) -> AccessToken:
         """The token behind an `Authorization: Bearer …` header; Graph's 401 otherwise."""
-        header = {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'}
+        header = {
+            "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'
+        }
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.", headers=header)
         info = self.tokens.get(token.strip())
         if info is None:
-            raise GraphError(401, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed, there are no dots (.).", headers=header)
+            raise GraphError(
+                401,
+                "InvalidAuthenticationToken",
+                "IDX14100: JWT is not well formed, there are no dots (.).",
+                headers=header,
+            )
         if info.revoked:
             raise GraphError(
                 401,
@@ -110,7 +117,12 @@ class IdentityStore:
                 headers=header,
             )
         if info.expires_at is not None and self.clock() >= info.expires_at:
-            raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.", headers=header)
+            raise GraphError(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+                headers=header,
+            )
         return info
 
     def revoke_all(self) -> None:
@@ -164,7 +176,13 @@ class IdentityStore:
                 {
                     "tenant_discovery_endpoint": f"{base}/{tenant}/v2.0/.well-known/openid-configuration",
                     "api-version": "1.1",
-                    "metadata": [{"preferred_network": base.split("//", 1)[1], "preferred_cache": base.split("//", 1)[1], "aliases": [base.split("//", 1)[1]]}],
+                    "metadata": [
+                        {
+                            "preferred_network": base.split("//", 1)[1],
+                            "preferred_cache": base.split("//", 1)[1],
+                            "aliases": [base.split("//", 1)[1]],
+                        }
+                    ],
                 },
             )
         if not parts:
@@ -193,7 +211,11 @@ class IdentityStore:
         """The OpenID Connect discovery document of the authority."""
         return {
             "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
             "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
@@ -208,7 +230,19 @@ class IdentityStore:
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,
             "end_session_endpoint": f"{base}/{tenant}/oauth2/v2.0/logout",
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "preferred_username", "name", "tid", "ver", "oid"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nonce",
+                "preferred_username",
+                "name",
+                "tid",
+                "ver",
+                "oid",
+            ],
             "tenant_region_scope": "EU",
             "cloud_instance_name": "microsoftonline.com",
             "msgraph_host": "graph.microsoft.com",
@@ -297,8 +331,18 @@ class IdentityStore:
             token = _access_token()
             self.tokens[token] = AccessToken("app", self._expiry(), (scope,))
             self.sign_ins.append("client_credentials")
-            return Response(200, {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime, "access_token": token})
-        return self._error(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'.")
+            return Response(
+                200,
+                {
+                    "token_type": "Bearer",
+                    "expires_in": self.token_lifetime,
+                    "ext_expires_in": self.token_lifetime,
+                    "access_token": token,
+                },
+            )
+        return self._error(
+            400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
+        )
 
     def _client_authentication(self, form: Mapping[str, str], base: str, tenant: str) -> Response | None:
         if "client_secret" in form:
@@ -312,7 +356,12 @@ class IdentityStore:
             return None
         if form.get("client_assertion_type") == ASSERTION_TYPE and form.get("client_assertion"):
             if self.certificate_public_pem is None:
-                return self._error(401, "invalid_client", 700027, "Client assertion failed signature validation: no certificate is registered for the app.")
+                return self._error(
+                    401,
+                    "invalid_client",
+                    700027,
+                    "Client assertion failed signature validation: no certificate is registered for the app.",
+                )
             import jwt
 
             try:
@@ -324,9 +373,19 @@ class IdentityStore:
                     options={"require": ["exp", "aud", "iss", "sub"]},
                 )
             except jwt.PyJWTError as exc:
-                return self._error(401, "invalid_client", 700027, f"Client assertion failed signature validation ({type(exc).__name__}).")
+                return self._error(
+                    401,
+                    "invalid_client",
+                    700027,
+                    f"Client assertion failed signature validation ({type(exc).__name__}).",
+                )
             if claims.get("iss") != self.client_id or claims.get("sub") != self.client_id:
-                return self._error(401, "invalid_client", 700023, "Client assertion audience or issuer claim does not match the app.")
+                return self._error(
+                    401,
+                    "invalid_client",
+                    700023,
+                    "Client assertion audience or issuer claim does not match the app.",
+                )
             return None
         return self._error(
             401,
@@ -340,14 +399,30 @@ class IdentityStore:
         if code is None or code.status == "redeemed":
             return self._error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
         if self.clock() >= code.expires_at:
-            return self._error(400, "expired_token", 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired.")
+            return self._error(
+                400,
+                "expired_token",
+                70020,
+                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+            )
         code.polls += 1
-        if code.status == "pending" and self.auto_approve_after is not None and code.polls > self.auto_approve_after:
+        if (
+            code.status == "pending"
+            and self.auto_approve_after is not None
+            and code.polls > self.auto_approve_after
+        ):
             code.status = "approved"
         if code.status == "declined":
-            return self._error(400, "authorization_declined", 70000, "The end-user declined the sign-in request.")
+            return self._error(
+                400, "authorization_declined", 70000, "The end-user declined the sign-in request."
+            )
         if code.status == "pending":
-            return self._error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+            return self._error(
+                400,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            )
         code.status = "redeemed"
         self.sign_ins.append("device_code")
         return Response(200, self._delegated_tokens(code.scopes, base))
@@ -392,8 +467,20 @@ class IdentityStore:
         if code:
             decline = (form.get("decline") or request.param("decline") or "") not in ("", "0", "false")
             done = self.decline(code) if decline else self.approve(code)
-            message = ("Sign-in declined." if decline else f"You have signed in as {html.escape(self.address)}. You can close this window.") if done else "That code is not valid or has expired."
-            return Response(200 if done else 400, f"<html><body><p>{message}</p></body></html>", content_type="text/html; charset=utf-8")
+            message = (
+                (
+                    "Sign-in declined."
+                    if decline
+                    else f"You have signed in as {html.escape(self.address)}. You can close this window."
+                )
+                if done
+                else "That code is not valid or has expired."
+            )
+            return Response(
+                200 if done else 400,
+                f"<html><body><p>{message}</p></body></html>",
+                content_type="text/html; charset=utf-8",
+            )
         page = (
             "<html><body><h1>Enter code</h1><form method='post' action='/devicelogin'>"
             "<input name='otc' autofocus><button type='submit'>Next</button></form></body></html>"
@@ -412,13 +499,10 @@ def _b64(raw: bytes) -> str:
 
 def _unsigned_jwt(claims: Mapping[str, Any]) -> str:
     header = {"typ": "JWT", "alg": "RS256", "kid": "sandbox"}
-    return ".".join((_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(b"sandbox-signature")))
+    return ".".join(
+        (_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(b"sandbox-signature"))
+    )
 
 
 def _access_token() -> str:
     return "eyJ0eXAiOiJKV1QiLCJub25jZSI6" + secrets.token_urlsafe(48)
-
-
-def now_utc() -> datetime:
-    """The real clock (the emulator's default)."""
-    return datetime.now(UTC)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,7 +102,14 @@ class MailStore:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return stored
 
-    def render(self, stored: StoredMessage, *, immutable: bool, expand_property: str | None = None, expand: bool = False) -> Json:
+    def render(
+        self,
+        stored: StoredMessage,
+        *,
+        immutable: bool,
+        expand_property: str | None = None,
+        expand: bool = False,
+    ) -> Json:
         """The message resource as Graph returns it (id form per the ImmutableId preference)."""
         body = deep_copy(stored.resource)
         body["id"] = stored.immutable_id if immutable else stored.rest_id
@@ -213,9 +219,7 @@ class MailStore:
             "replyTo": _recipients(parsed.get_all("Reply-To", [])),
             "internetMessageHeaders": headers,
             "flag": {"flagStatus": "notFlagged"},
-            "_references": " ".join(
-                [str(parsed.get("In-Reply-To", "")), str(parsed.get("References", ""))]
-            ),
+            "_references": " ".join([str(parsed.get("In-Reply-To", "")), str(parsed.get("References", ""))]),
         }
         if resource["sender"] is None:
             resource["sender"] = resource["from"]
@@ -226,7 +230,9 @@ class MailStore:
         resource = deep_copy(dict(fields))
         message_class = str(resource.pop("messageClass", "IPM.Note"))
         moment = received or (
-            parse_offset_datetime(str(resource["receivedDateTime"])) if resource.get("receivedDateTime") else self.clock()
+            parse_offset_datetime(str(resource["receivedDateTime"]))
+            if resource.get("receivedDateTime")
+            else self.clock()
         )
         resource.setdefault("receivedDateTime", iso_utc(moment))
         resource.setdefault("sentDateTime", resource["receivedDateTime"])
@@ -255,14 +261,22 @@ class MailStore:
         for name, value in changes.items():
             if name == "categories":
                 if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-                    raise GraphError(400, "ErrorInvalidRequest", "The property 'categories' must be a collection of strings.")
+                    raise GraphError(
+                        400,
+                        "ErrorInvalidRequest",
+                        "The property 'categories' must be a collection of strings.",
+                    )
                 stored.categories = list(dict.fromkeys(value))
             elif name in ("isRead", "flag", "importance", "inferenceClassification"):
                 stored.resource[name] = deep_copy(value)
             elif name.startswith("@odata"):
                 continue
             else:
-                raise GraphError(400, "ErrorInvalidPropertyUpdateSentMessage", f"Update operation is not supported for the property '{name}' of a sent message.")
+                raise GraphError(
+                    400,
+                    "ErrorInvalidPropertyUpdateSentMessage",
+                    f"Update operation is not supported for the property '{name}' of a sent message.",
+                )
         self._stamp(stored.resource)
         self.log.record(self._collection(stored.folder), stored.immutable_id, before)
         return stored
@@ -300,14 +314,19 @@ class MailStore:
         if stored.raw:
             return stored.raw
         resource = stored.resource
-        lines = [f"Message-ID: {resource.get('internetMessageId', '')}", f"Subject: {resource.get('subject', '')}"]
+        lines = [
+            f"Message-ID: {resource.get('internetMessageId', '')}",
+            f"Subject: {resource.get('subject', '')}",
+        ]
         sender = resource.get("from") or {}
         lines.append(f"From: {_format(sender)}")
         to = ", ".join(_format(r) for r in resource.get("toRecipients", []))
         if to:
             lines.append(f"To: {to}")
         lines.append("Content-Type: text/plain; charset=utf-8")
-        return ("\r\n".join(lines) + "\r\n\r\n" + str(resource.get("body", {}).get("content", ""))).encode("utf-8")
+        return ("\r\n".join(lines) + "\r\n\r\n" + str(resource.get("body", {}).get("content", ""))).encode(
+            "utf-8"
+        )
 
 
 def _content(part: Any) -> str:
@@ -341,15 +360,12 @@ def _as_recipient(value: Any) -> Json:
         return found
     if isinstance(value, Mapping) and isinstance(value.get("emailAddress"), Mapping):
         return {"emailAddress": dict(value["emailAddress"])}
-    raise GraphError(400, "ErrorInvalidRecipients", "A recipient is {'emailAddress': {'name': ..., 'address': ...}}.")
+    raise GraphError(
+        400, "ErrorInvalidRecipients", "A recipient is {'emailAddress': {'name': ..., 'address': ...}}."
+    )
 
 
 def _format(recipient: Mapping[str, Any]) -> str:
     box = recipient.get("emailAddress") or {}
     name, address = box.get("name", ""), box.get("address", "")
     return f"{name} <{address}>" if name and name != address else str(address)
-
-
-def stable_hash(text: str) -> str:
-    """A short stable digest (used for ids derived from content)."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]

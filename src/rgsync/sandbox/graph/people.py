@@ -27,12 +27,40 @@ from rgsync.sandbox.graph.delta import ChangeLog
 DEFAULT_FOLDER = "contacts"
 CONTACT_FIELDS = frozenset(
     {
-        "givenName", "surname", "middleName", "displayName", "nickName", "title", "initials", "generation",
-        "emailAddresses", "businessPhones", "homePhones", "mobilePhone", "jobTitle", "department",
-        "companyName", "officeLocation", "profession", "manager", "assistantName", "businessHomePage",
-        "businessAddress", "homeAddress", "otherAddress", "personalNotes", "categories", "fileAs",
-        "birthday", "spouseName", "imAddresses", "children", "yomiGivenName", "yomiSurname",
-        "yomiCompanyName", "singleValueExtendedProperties",
+        "givenName",
+        "surname",
+        "middleName",
+        "displayName",
+        "nickName",
+        "title",
+        "initials",
+        "generation",
+        "emailAddresses",
+        "businessPhones",
+        "homePhones",
+        "mobilePhone",
+        "jobTitle",
+        "department",
+        "companyName",
+        "officeLocation",
+        "profession",
+        "manager",
+        "assistantName",
+        "businessHomePage",
+        "businessAddress",
+        "homeAddress",
+        "otherAddress",
+        "personalNotes",
+        "categories",
+        "fileAs",
+        "birthday",
+        "spouseName",
+        "imAddresses",
+        "children",
+        "yomiGivenName",
+        "yomiSurname",
+        "yomiCompanyName",
+        "singleValueExtendedProperties",
     }
 )
 _ADDRESS_PARTS = ("street", "city", "state", "postalCode", "countryOrRegion")
@@ -80,7 +108,9 @@ class ContactStore:
 
     def find_folder(self, name: str) -> str | None:
         """The id of the folder with this display name (case-insensitive), if any."""
-        return next((f["id"] for f in self.folders.values() if f["displayName"].lower() == name.lower()), None)
+        return next(
+            (f["id"] for f in self.folders.values() if f["displayName"].lower() == name.lower()), None
+        )
 
     # -- contacts --------------------------------------------------------------------------------
     def resolve(self, contact_id: str, folder: str | None = None) -> StoredContact:
@@ -124,7 +154,9 @@ class ContactStore:
         """The contacts of one folder, in creation order."""
         return [c for c in self.contacts.values() if c.folder_id == folder_id]
 
-    def render(self, stored: StoredContact, *, expand_property: str | None = None, expand: bool = False) -> Json:
+    def render(
+        self, stored: StoredContact, *, expand_property: str | None = None, expand: bool = False
+    ) -> Json:
         """The contact as Graph's contact resource."""
         body = deep_copy(stored.resource)
         body["id"] = stored.id
@@ -140,7 +172,13 @@ class ContactStore:
 
     def _apply(self, stored: StoredContact, body: Mapping[str, Any]) -> None:
         for name, value in body.items():
-            if name.startswith("@odata") or name in ("id", "parentFolderId", "changeKey", "createdDateTime", "lastModifiedDateTime"):
+            if name.startswith("@odata") or name in (
+                "id",
+                "parentFolderId",
+                "changeKey",
+                "createdDateTime",
+                "lastModifiedDateTime",
+            ):
                 continue
             if name not in CONTACT_FIELDS:
                 raise GraphError(
@@ -166,8 +204,18 @@ class ContactStore:
             resource.setdefault(name, [])
         for name in ("businessAddress", "homeAddress", "otherAddress"):
             resource.setdefault(name, {})
-        for name in ("givenName", "surname", "mobilePhone", "jobTitle", "department", "companyName", "personalNotes"):
+        for name in (
+            "givenName",
+            "surname",
+            "mobilePhone",
+            "jobTitle",
+            "department",
+            "companyName",
+            "personalNotes",
+        ):
             resource.setdefault(name, None)
         if "displayName" not in body:
-            resource["displayName"] = " ".join(p for p in (resource.get("givenName"), resource.get("surname")) if p)
+            resource["displayName"] = " ".join(
+                p for p in (resource.get("givenName"), resource.get("surname")) if p
+            )
         resource["fileAs"] = resource.get("fileAs") or ""

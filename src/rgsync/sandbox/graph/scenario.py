@@ -24,10 +24,29 @@ from rgsync.sandbox.graph.common import parse_offset_datetime, zone
 if TYPE_CHECKING:
     from rgsync.sandbox.graph.state import GraphState
 
-_FOLDER_OF_LABEL = (("INBOX", "inbox"), ("SENT", "sentitems"), ("SPAM", "junkemail"), ("DRAFT", "drafts"), ("TRASH", "deleteditems"))
+_FOLDER_OF_LABEL = (
+    ("INBOX", "inbox"),
+    ("SENT", "sentitems"),
+    ("SPAM", "junkemail"),
+    ("DRAFT", "drafts"),
+    ("TRASH", "deleteditems"),
+)
 _SYSTEM_LABELS = {"INBOX", "SENT", "SPAM", "DRAFT", "TRASH", "UNREAD", "STARRED", "IMPORTANT", "CHAT"}
-_RESPONSE = {"accepted": "accepted", "tentative": "tentativelyAccepted", "declined": "declined", "needsAction": "none"}
-_WEEKDAYS = {"MO": "monday", "TU": "tuesday", "WE": "wednesday", "TH": "thursday", "FR": "friday", "SA": "saturday", "SU": "sunday"}
+_RESPONSE = {
+    "accepted": "accepted",
+    "tentative": "tentativelyAccepted",
+    "declined": "declined",
+    "needsAction": "none",
+}
+_WEEKDAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 
 
@@ -39,7 +58,11 @@ def load_scenario(state: GraphState, scenario: Mapping[str, Any]) -> None:
     for message in scenario.get("messages") or []:
         _load_message(state, message)
     for event in scenario.get("events") or []:
-        state.add_event(event if "subject" in event or "summary" not in event else google_event(event, state.address, user_zone))
+        state.add_event(
+            event
+            if "subject" in event or "summary" not in event
+            else google_event(event, state.address, user_zone)
+        )
     tasks = scenario.get("tasks") or {}
     for list_name, items in tasks.items():
         state.task_list(str(list_name))
@@ -56,13 +79,19 @@ def _load_message(state: GraphState, message: Mapping[str, Any]) -> None:
     if "raw" in message and "labels" in message:
         labels = [str(label) for label in message.get("labels") or []]
         folder = next((f for label, f in _FOLDER_OF_LABEL if label in labels), "archive")
-        categories = [label for label in labels if label not in _SYSTEM_LABELS and not label.startswith("CATEGORY_")]
+        categories = [
+            label for label in labels if label not in _SYSTEM_LABELS and not label.startswith("CATEGORY_")
+        ]
         state.add_message(message["raw"], folder, categories, thread=message.get("thread"), received=received)
         return
     fields = {k: v for k, v in message.items() if k not in ("folder", "categories", "thread", "internalDate")}
     content = fields.pop("raw") if "raw" in fields else fields
     state.add_message(
-        content, str(message.get("folder") or "inbox"), message.get("categories") or (), thread=message.get("thread"), received=received
+        content,
+        str(message.get("folder") or "inbox"),
+        message.get("categories") or (),
+        thread=message.get("thread"),
+        received=received,
     )
 
 
@@ -75,7 +104,11 @@ def _moment(value: Any) -> datetime | None:
 
 
 def _is_graph_task(task: Mapping[str, Any]) -> bool:
-    return "dueDateTime" in task or "body" in task or task.get("status") in ("notStarted", "inProgress", "waitingOnOthers", "deferred")
+    return (
+        "dueDateTime" in task
+        or "body" in task
+        or task.get("status") in ("notStarted", "inProgress", "waitingOnOthers", "deferred")
+    )
 
 
 def google_event(event: Mapping[str, Any], owner: str, user_zone: str) -> dict[str, Any]:
@@ -99,7 +132,12 @@ def google_event(event: Mapping[str, Any], owner: str, user_zone: str) -> dict[s
     organizer = event.get("organizer") or {}
     mine = bool(organizer.get("self")) or str(organizer.get("email", "")).lower() == owner.lower()
     if organizer.get("email"):
-        out["organizer"] = {"emailAddress": {"name": organizer.get("displayName") or organizer["email"], "address": organizer["email"]}}
+        out["organizer"] = {
+            "emailAddress": {
+                "name": organizer.get("displayName") or organizer["email"],
+                "address": organizer["email"],
+            }
+        }
     response = "organizer"
     attendees = []
     for attendee in event.get("attendees") or []:
@@ -111,7 +149,9 @@ def google_event(event: Mapping[str, Any], owner: str, user_zone: str) -> dict[s
         attendees.append(
             {
                 "type": "optional" if attendee.get("optional") else "required",
-                "status": {"response": _RESPONSE.get(str(attendee.get("responseStatus", "needsAction")), "none")},
+                "status": {
+                    "response": _RESPONSE.get(str(attendee.get("responseStatus", "needsAction")), "none")
+                },
                 "emailAddress": {"name": attendee.get("displayName") or address, "address": address},
             }
         )
@@ -149,16 +189,24 @@ def rrule_to_recurrence(rule: str, first_day: date, tz: str) -> dict[str, Any]:
         pattern["type"] = "daily"
     elif freq == "WEEKLY":
         pattern["type"] = "weekly"
-        pattern["daysOfWeek"] = [_WEEKDAYS[d[-2:]] for d in days] or [list(_WEEKDAYS.values())[first_day.weekday()]]
+        pattern["daysOfWeek"] = [_WEEKDAYS[d[-2:]] for d in days] or [
+            list(_WEEKDAYS.values())[first_day.weekday()]
+        ]
     elif freq == "MONTHLY" and days:
         ordinal = days[0][:-2] or "1"
         if int(ordinal) not in _ORDINALS:
             raise ValueError(f"the recurrence rule '{rule}' cannot be expressed in Microsoft 365")
-        pattern.update(type="relativeMonthly", daysOfWeek=[_WEEKDAYS[days[0][-2:]]], index=_ORDINALS[int(ordinal)])
+        pattern.update(
+            type="relativeMonthly", daysOfWeek=[_WEEKDAYS[days[0][-2:]]], index=_ORDINALS[int(ordinal)]
+        )
     elif freq == "MONTHLY":
         pattern.update(type="absoluteMonthly", dayOfMonth=int(parts.get("BYMONTHDAY", first_day.day)))
     elif freq == "YEARLY":
-        pattern.update(type="absoluteYearly", month=int(parts.get("BYMONTH", first_day.month)), dayOfMonth=int(parts.get("BYMONTHDAY", first_day.day)))
+        pattern.update(
+            type="absoluteYearly",
+            month=int(parts.get("BYMONTH", first_day.month)),
+            dayOfMonth=int(parts.get("BYMONTHDAY", first_day.day)),
+        )
     else:
         raise ValueError(f"the recurrence rule '{rule}' cannot be expressed in Microsoft 365")
     span: dict[str, Any] = {"type": "noEnd", "startDate": first_day.isoformat(), "recurrenceTimeZone": tz}
@@ -181,7 +229,10 @@ def google_task(task: Mapping[str, Any]) -> dict[str, Any]:
         out["status"] = "completed"
         if task.get("completed"):
             done = parse_offset_datetime(str(task["completed"]))
-            out["completedDateTime"] = {"dateTime": done.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000", "timeZone": "UTC"}
+            out["completedDateTime"] = {
+                "dateTime": done.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000",
+                "timeZone": "UTC",
+            }
     return out
 
 

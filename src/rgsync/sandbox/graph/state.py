@@ -169,7 +169,11 @@ class GraphState:
         """The tasks of a list, with their linked resources."""
         with self.lock:
             list_id = self.todo.find_list(list_name)
-            return [] if list_id is None else [self.todo.render(t, expand_links=True) for t in self.todo.in_list(list_id)]
+            return (
+                []
+                if list_id is None
+                else [self.todo.render(t, expand_links=True) for t in self.todo.in_list(list_id)]
+            )
 
     def _task(self, task_id: str) -> Any:
         stored = self.todo.tasks.get(task_id)
@@ -208,7 +212,11 @@ class GraphState:
         """The contacts of a named folder (default: Contacts), with their extended properties."""
         with self.lock:
             folder_id = self.people.find_folder(folder) if folder else self.people.root_id
-            return [] if folder_id is None else [self.people.render(c, expand=True) for c in self.people.in_folder(folder_id)]
+            return (
+                []
+                if folder_id is None
+                else [self.people.render(c, expand=True) for c in self.people.in_folder(folder_id)]
+            )
 
     # -- sync state, tokens, faults --------------------------------------------------------------
     def expire_delta_tokens(self, *, code: str = "syncStateNotFound", status: int = 410) -> None:
@@ -226,7 +234,9 @@ class GraphState:
         with self.lock:
             return self.identity.approve(user_code)
 
-    def throttle_in_batch(self, match: str = ".*", times: int = 1, *, retry_after: int = 1, nth: int | None = None) -> Fault:
+    def throttle_in_batch(
+        self, match: str = ".*", times: int = 1, *, retry_after: int = 1, nth: int | None = None
+    ) -> Fault:
         """Requests inside a `$batch` matching `match` ('METHOD /url' of the inner request) get a 429
         with Retry-After while the batch itself succeeds (the next `times`, or only the N-th)."""
         from rgsync.sandbox.graph.common import throttled_response
@@ -240,9 +250,15 @@ class GraphState:
         a gateway that timed out after the mailbox did the work (the case idempotent retries guard)."""
         from rgsync.sandbox.graph.common import error_response
 
-        message = "The gateway did not receive a response in time." if status == 504 else "The service is temporarily unavailable."
+        message = (
+            "The gateway did not receive a response in time."
+            if status == 504
+            else "The service is temporarily unavailable."
+        )
         code = "GatewayTimeout" if status == 504 else "ServiceUnavailable"
-        return self.lost_answers.add(Fault(match=match, response=error_response(status, code, message), times=times, nth=nth))
+        return self.lost_answers.add(
+            Fault(match=match, response=error_response(status, code, message), times=times, nth=nth)
+        )
 
     def fail_in_batch(self, match: str, response: Response, times: int = 1) -> Fault:
         """Requests inside a `$batch` matching `match` get `response` instead of their answer."""

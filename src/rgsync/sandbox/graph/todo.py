@@ -25,8 +25,19 @@ from rgsync.sandbox.graph.delta import ChangeLog
 
 TASK_FIELDS = frozenset(
     {
-        "title", "body", "importance", "status", "dueDateTime", "startDateTime", "completedDateTime",
-        "reminderDateTime", "isReminderOn", "categories", "recurrence", "linkedResources", "checklistItems",
+        "title",
+        "body",
+        "importance",
+        "status",
+        "dueDateTime",
+        "startDateTime",
+        "completedDateTime",
+        "reminderDateTime",
+        "isReminderOn",
+        "categories",
+        "recurrence",
+        "linkedResources",
+        "checklistItems",
         "hasAttachments",
     }
 )
@@ -56,7 +67,7 @@ class TodoStore:
         self._add_list("Flagged Emails", "flaggedEmails")
 
     def _add_list(self, name: str, well_known: str = "none") -> Json:
-        entry = {
+        entry: Json = {
             "@odata.etag": 'W/"' + new_id("", 16) + '"',
             "id": new_id("AAMkAGT", 40),
             "displayName": name,
@@ -83,7 +94,9 @@ class TodoStore:
 
     def find_list(self, name: str) -> str | None:
         """The id of the first list with this display name, if any."""
-        return next((i for i, entry in self.lists.items() if entry["displayName"].lower() == name.lower()), None)
+        return next(
+            (i for i, entry in self.lists.items() if entry["displayName"].lower() == name.lower()), None
+        )
 
     # -- tasks -----------------------------------------------------------------------------------
     def resolve(self, list_id: str, task_id: str) -> StoredTask:
@@ -148,25 +161,42 @@ class TodoStore:
                 )
             if name == "status":
                 if value not in STATUSES:
-                    raise GraphError(400, "invalidRequest", f"The status '{value}' is not valid; use one of: {', '.join(STATUSES)}.")
+                    raise GraphError(
+                        400,
+                        "invalidRequest",
+                        f"The status '{value}' is not valid; use one of: {', '.join(STATUSES)}.",
+                    )
                 resource["status"] = value
                 if value == "completed" and "completedDateTime" not in body:
-                    resource["completedDateTime"] = {"dateTime": iso_utc(self.clock())[:-1] + ".0000000", "timeZone": "UTC"}
+                    resource["completedDateTime"] = {
+                        "dateTime": iso_utc(self.clock())[:-1] + ".0000000",
+                        "timeZone": "UTC",
+                    }
                 elif value != "completed":
                     resource.pop("completedDateTime", None)
             elif name == "importance":
                 if value not in IMPORTANCE:
-                    raise GraphError(400, "invalidRequest", f"The importance '{value}' is not valid; use low, normal or high.")
+                    raise GraphError(
+                        400,
+                        "invalidRequest",
+                        f"The importance '{value}' is not valid; use low, normal or high.",
+                    )
                 resource["importance"] = value
             elif name in ("dueDateTime", "startDateTime", "completedDateTime", "reminderDateTime"):
                 if value is None:
                     resource.pop(name, None)
                 else:
                     parse_date_time_zone(value, name)
-                    resource[name] = {"dateTime": str(value["dateTime"]), "timeZone": str(value.get("timeZone") or "UTC")}
+                    resource[name] = {
+                        "dateTime": str(value["dateTime"]),
+                        "timeZone": str(value.get("timeZone") or "UTC"),
+                    }
             elif name == "body":
                 value = value or {}
-                resource["body"] = {"content": str(value.get("content", "")), "contentType": str(value.get("contentType", "text")).lower()}
+                resource["body"] = {
+                    "content": str(value.get("content", "")),
+                    "contentType": str(value.get("contentType", "text")).lower(),
+                }
             elif name == "linkedResources":
                 stored.linked = [_linked(v) for v in value or []]
             else:

@@ -1,0 +1,355 @@
+"""Writing to the Exchange mailbox: batched creates, updates and deletes, tags, categories."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from exchangelib import CalendarItem as EwsCalendarItem
+from exchangelib import Contact as EwsContact
+from exchangelib import Message
+from exchangelib.folders import Folder
+from exchangelib.items import (
+    ALL_OCCURRENCES,
+    ALWAYS_OVERWRITE,
+    AUTO_RESOLVE,
+    ID_ONLY,
+    MOVE_TO_DELETED_ITEMS,
+    SAVE_ONLY,
+    SEND_TO_NONE,
+    SHALLOW,
+)
+from exchangelib.restriction import Q, Restriction
+from exchangelib.services import FindItem
+
+from rgsync.model import (
+    CalendarItem,
+    ContactItem,
+    Create,
+    Delete,
+    MarkLabel,
+    Stream,
+    TaskItem,
+    Update,
+    Write,
+    WriteResult,
+)
+from rgsync.providers.base import RetriableError
+
+from . import convert, records
+from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
+from .connection import UncertainFailure, chunked, provider_error
+
+
+class Writes(MailboxAccess):
+    """The write half of `ExchangeMailbox`."""
+
+    def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
+        """Create, update or delete items of `stream` in batches; one result per write, in order.
+
+        A batch that still fails after the retries raises when nothing was written yet in this call
+        (the session retries or stops the stream); after earlier batches succeeded, its writes are
+        reported as failed instead, so the successes are recorded.
+        """
+        results: list[WriteResult | None] = [None] * len(writes)
+        if stream is Stream.EMAILS:
+            return [
+                WriteResult(
+                    ok=False, error_code="MAIL-UNSUPPORTED", message="emails are not written to the mailbox"
+                )
+                for _ in writes
+            ]
+        runs: list[tuple[type, list[tuple[int, Any]]]] = []
+        for n, write in enumerate(writes):
+            if runs and runs[-1][0] is type(write):
+                runs[-1][1].append((n, write))
+            else:
+                runs.append((type(write), [(n, write)]))
+        written = False
+        for kind, run in runs:
+            for chunk in chunked(run, BATCH):
+                try:
+                    if kind is Create:
+                        outcome = self._create(stream, chunk)
+                    elif kind is Update:
+                        outcome = self._update(stream, chunk)
+                    else:
+                        outcome = self._delete(chunk)
+                except RetriableError as exc:
+                    if not written:
+                        raise
+                    outcome = {
+                        n: WriteResult(
+                            ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message
+                        )
+                        for n, _w in chunk
+                    }
+                for n, result in outcome.items():
+                    results[n] = result
+                    written = written or result.ok
+        return [r or WriteResult(ok=False, error_code="MAIL-ERROR", message="not written") for r in results]
+
+    def _create(self, stream: Stream, chunk: list[tuple[int, Create]]) -> dict[int, WriteResult]:
+        folder = self._folder(stream)
+        out: dict[int, WriteResult] = {}
+        pending: list[tuple[int, Any, str | None]] = []
+        for n, write in chunk:
+            try:
+                pending.append(
+                    (
+                        n,
+                        self._new_item(stream, write.record, folder),
+                        getattr(write.record, "salesforce_id", None),
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                out[n] = WriteResult(ok=False, error_code="MAIL-INVALID", message=str(exc))
+        for attempt in range(self.connection.retry.attempts):
+            if not pending:
+                break
+            items = [item for _n, item, _sf in pending]
+
+            def send(items: list[Any] = items) -> list[Any]:
+                return list(
+                    self._account.bulk_create(
+                        folder=folder,
+                        items=items,
+                        message_disposition=SAVE_ONLY,
+                        send_meeting_invitations=SEND_TO_NONE,
+                        chunk_size=len(items),
+                    )
+                )
+
+            try:
+                answers = self.connection.call("CreateItem", send, repeatable=False)
+            except UncertainFailure:
+                if attempt == self.connection.retry.attempts - 1:
+                    raise
+                # The server may have created some of them: adopt those, send only the others.
+                tagged = [sf for _n, _i, sf in pending if sf]
+                found = self.find_tagged(stream, tagged) if tagged else {}
+                for n, _item, sf in pending:
+                    if sf and sf in found:
+                        out[n] = WriteResult(ok=True, id=found[sf])
+                pending = [p for p in pending if not (p[2] and p[2] in found)]
+                self.connection.retry.sleep(self.connection.retry.delay(attempt, None))
+                continue
+            for (n, _item, _sf), answer in zip(pending, answers, strict=True):
+                out[n] = self._result(answer, "CreateItem")
+            pending = []
+        return out
+
+    def _new_item(self, stream: Stream, record: Any, folder: Folder) -> Any:
+        if stream is Stream.EVENTS and isinstance(record, CalendarItem):
+            return records.new_calendar_item(
+                record, account=self._account, folder=folder, tz=self.tz, owner=self._owner
+            )
+        if stream is Stream.TASKS and isinstance(record, TaskItem):
+            return records.new_task(record, account=self._account, folder=folder, tz=self.tz)
+        if stream is Stream.CONTACTS and isinstance(record, ContactItem):
+            return records.new_contact(record, account=self._account, folder=folder)
+        raise ValueError(f"a {type(record).__name__} cannot be created in the {stream.value} stream")
+
+    def _update(self, stream: Stream, chunk: list[tuple[int, Update]]) -> dict[int, WriteResult]:
+        out: dict[int, WriteResult] = {}
+        cls = ITEM_CLASSES.get(stream)
+        if cls is None:
+            return {
+                n: WriteResult(ok=False, error_code="MAIL-UNSUPPORTED", message="not supported")
+                for n, _w in chunk
+            }
+        current = self._current_for_update(stream, chunk)
+        updates: list[tuple[int, Any, list[str]]] = []
+        for n, write in chunk:
+            if current is not None and write.id not in current:
+                out[n] = WriteResult(
+                    ok=False, error_code="MAIL-NOT-FOUND", message="the item is no longer in the mailbox"
+                )
+                continue
+            item = cls(account=self._account, id=write.id, changekey=None)
+            now = (current or {}).get(write.id)
+            try:
+                if stream is Stream.EVENTS:
+                    fields = records.calendar_changes(
+                        item,
+                        write.changes,
+                        tz=self.tz,
+                        owner=self._owner,
+                        all_day=bool(getattr(now, "is_all_day", False)),
+                    )
+                elif stream is Stream.TASKS:
+                    fields = records.task_changes(item, write.changes, self.tz)
+                else:
+                    fields = records.contact_changes(item, write.changes, now)
+            except (ValueError, TypeError) as exc:
+                out[n] = WriteResult(ok=False, error_code="MAIL-INVALID", message=str(exc))
+                continue
+            if not fields:
+                out[n] = WriteResult(ok=True, id=write.id)
+                continue
+            updates.append((n, item, fields))
+        if updates:
+            answers = self.connection.call(
+                "UpdateItem",
+                lambda: self._account.bulk_update(
+                    items=[(item, fields) for _n, item, fields in updates],
+                    conflict_resolution=ALWAYS_OVERWRITE,
+                    message_disposition=SAVE_ONLY,
+                    send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                    suppress_read_receipts=True,
+                    chunk_size=len(updates),
+                ),
+            )
+            for (n, _item, _fields), answer in zip(updates, answers, strict=True):
+                out[n] = self._result(answer, "UpdateItem")
+        return out
+
+    def _current_for_update(self, stream: Stream, chunk: list[tuple[int, Update]]) -> dict[str, Any] | None:
+        """What some updates need to know about the item first (None when none needs anything):
+        whether a calendar item is all-day when its times change, and a contact's other emails,
+        phones and addresses when one of them changes."""
+        if stream is Stream.EVENTS:
+            needed = [
+                w.id for _n, w in chunk if {"start", "end"} & set(w.changes) and "all_day" not in w.changes
+            ]
+            fields: tuple[str, ...] = ("is_all_day",)
+            cls: type = EwsCalendarItem
+        elif stream is Stream.CONTACTS:
+            needed = [
+                w.id
+                for _n, w in chunk
+                if (records.CONTACT_INDEXED | {"first_name", "last_name"}) & set(w.changes)
+            ]
+            fields = ("given_name", "surname", "email_addresses", "phone_numbers", "physical_addresses")
+            cls = EwsContact
+        else:
+            return None
+        if not needed:
+            return None
+        found = {item.id: item for item, _noted in self._fetch(cls, needed, fields)}
+        # Updates that needed nothing are let through; a missing one is reported as not found.
+        for _n, write in chunk:
+            if write.id not in needed:
+                found.setdefault(write.id, None)
+        return found
+
+    def _delete(self, chunk: list[tuple[int, Delete]]) -> dict[int, WriteResult]:
+        answers = self.connection.call(
+            "DeleteItem",
+            lambda: self._account.bulk_delete(
+                ids=[(w.id, None) for _n, w in chunk],
+                delete_type=MOVE_TO_DELETED_ITEMS,
+                send_meeting_cancellations=SEND_TO_NONE,
+                affected_task_occurrences=ALL_OCCURRENCES,
+                suppress_read_receipts=True,
+                chunk_size=len(chunk),
+            ),
+        )
+        out: dict[int, WriteResult] = {}
+        for (n, write), answer in zip(chunk, answers, strict=True):
+            result = self._result(answer, "DeleteItem", item_id=write.id)
+            if not result.ok and result.error_code == "MAIL-NOT-FOUND":
+                result = WriteResult(ok=True, id=write.id)  # already gone: the goal state holds
+            out[n] = result
+        return out
+
+    @staticmethod
+    def _result(answer: Any, what: str, item_id: str | None = None) -> WriteResult:
+        if isinstance(answer, Exception):
+            mapped = provider_error(answer, what)
+            return WriteResult(ok=False, error_code=mapped.code or "MAIL-REFUSED", message=mapped.message)
+        if answer is True:
+            return WriteResult(ok=True, id=item_id)
+        new_id = getattr(answer, "id", None) or (answer[0] if isinstance(answer, tuple) else None)
+        return WriteResult(ok=True, id=new_id or item_id)
+
+    # --- tags, labels, single emails -----------------------------------------------------------------------
+
+    def find_tagged(self, stream: Stream, salesforce_ids: Collection[str]) -> dict[str, str]:
+        """Mailbox ids of items tagged with these Salesforce ids (FindItem on the named property)."""
+        wanted = sorted(set(salesforce_ids))
+        if not wanted or stream not in ITEM_CLASSES:
+            return {}
+        if stream is Stream.EVENTS:
+            folder = self._folder(stream)
+        else:
+            folder_id = self._subfolder_id(stream, create=False)
+            if folder_id is None:
+                return {}
+            folder = self._folder(stream, folder_id)
+        cls = ITEM_CLASSES[stream]
+        found: dict[str, str] = {}
+        for chunk in chunked(wanted, TAG_QUERY):
+            restriction = Restriction(
+                Q(**{f"{convert.SALESFORCE_FIELD}__in": chunk}),
+                folders=[folder],
+                applies_to=Restriction.ITEMS,
+            )
+
+            def find(restriction: Restriction = restriction) -> list[Any]:
+                return list(
+                    FindItem(account=self._account).call(
+                        folders=[folder],
+                        additional_fields=convert.field_paths(cls, (convert.SALESFORCE_FIELD,)),
+                        restriction=restriction,
+                        order_fields=None,
+                        shape=ID_ONLY,
+                        query_string=None,
+                        depth=SHALLOW,
+                        calendar_view=None,
+                        max_items=None,
+                        offset=0,
+                    )
+                )
+
+            items = self.connection.call("FindItem", find)
+            for item in items:
+                tag = getattr(item, convert.SALESFORCE_FIELD, None)
+                if not isinstance(item, Exception) and tag in chunk:
+                    found.setdefault(tag, item.id)
+        return found
+
+    def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
+        """Add or remove categories on emails: one GetItem and one UpdateItem per 100 emails."""
+        if not marks:
+            return []
+        ids = list(dict.fromkeys(m.mailbox_id for m in marks))
+        current = {
+            item.id: list(item.categories or [])
+            for item, _noted in self._fetch(Message, ids, ("categories",))
+        }
+        wanted = {i: list(c) for i, c in current.items()}
+        for mark in marks:
+            if mark.mailbox_id not in wanted:
+                continue
+            labels = wanted[mark.mailbox_id]
+            if mark.remove:
+                wanted[mark.mailbox_id] = [c for c in labels if c != mark.label]
+            elif mark.label not in labels:
+                labels.append(mark.label)
+        changed = [i for i in wanted if wanted[i] != current[i]]
+        outcome: dict[str, WriteResult] = {i: WriteResult(ok=True, id=i) for i in wanted}
+        for chunk in chunked(changed, BATCH):
+            stubs = []
+            for item_id in chunk:
+                stub = convert.message_stub(item_id, self._account)
+                stub.categories = wanted[item_id] or None
+                stubs.append((stub, ["categories"]))
+
+            def update(stubs: list[tuple[Any, list[str]]] = stubs) -> list[Any]:
+                return list(
+                    self._account.bulk_update(
+                        items=stubs,
+                        conflict_resolution=AUTO_RESOLVE,
+                        message_disposition=SAVE_ONLY,
+                        send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                        suppress_read_receipts=True,
+                        chunk_size=len(stubs),
+                    )
+                )
+
+            answers = self.connection.call("UpdateItem", update)
+            for item_id, answer in zip(chunk, answers, strict=True):
+                outcome[item_id] = self._result(answer, "UpdateItem", item_id=item_id)
+        missing = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found")
+        return [outcome.get(m.mailbox_id, missing) for m in marks]

@@ -1,0 +1,154 @@
+"""The Microsoft 365 side of `rgsync demo`: read the emulated mailbox through Graph, and change it as
+the user would in Outlook.
+
+`GraphReader` answers in the shapes the demo already prints for Gmail (Calendar events with
+`summary`/`start`, Tasks with `title`/`status`/`due`, People with `names`/`emailAddresses`), so one
+snapshot tells both mailboxes. `mailbox_edits` delivers Bob's reply (through the emulator, as the
+mail server would: Graph has no call that delivers a received email) and moves the renewal review
+by an hour with a Graph PATCH.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from rgsync.sandbox.graph import RunningGraph
+
+PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+
+
+class GraphReader:
+    """Reads (and patches) the emulated mailbox through Graph, as any client would."""
+
+    def __init__(self, running: RunningGraph) -> None:
+        self.base = running.graph_url
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.verify = str(running.ca_file)
+        self.http.headers.update({"Authorization": f"Bearer {running.token}", "Prefer": PREFER})
+        self.now = datetime.now(UTC)
+
+    def pages(self, path: str, **params: str) -> Iterator[dict[str, Any]]:
+        """Every row of a collection or a delta round, following its links."""
+        link: str | None = self.base + path
+        query: dict[str, str] | None = params
+        while link:
+            response = self.http.get(link, params=query, timeout=10)
+            response.raise_for_status()
+            body = response.json()
+            yield from body.get("value") or []
+            link, query = body.get("@odata.nextLink"), None
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH a resource and return Graph's answer."""
+        response = self.http.patch(self.base + path, json=body, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def events(self) -> list[dict[str, Any]]:
+        """The calendar view around now, as Calendar API events (id, summary, start)."""
+        rows = self.pages(
+            "/me/calendarView/delta",
+            startDateTime=(self.now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            endDateTime=(self.now + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        out = []
+        for row in rows:
+            if "@removed" in row:
+                continue
+            start = str(row["start"]["dateTime"])[:19]
+            when = {"date": start[:10]} if row.get("isAllDay") else {"dateTime": start + "+00:00"}
+            out.append({"id": row["id"], "summary": row.get("subject", ""), "start": when})
+        return out
+
+    def tasks(self, list_title: str) -> list[dict[str, Any]]:
+        """The tasks of a To Do list, as Google Tasks (title, status, due)."""
+        for entry in self.pages("/me/todo/lists"):
+            if entry.get("displayName") == list_title:
+                out = []
+                for task in self.pages(f"/me/todo/lists/{entry['id']}/tasks"):
+                    item: dict[str, Any] = {
+                        "title": task.get("title", ""),
+                        "status": "completed" if task.get("status") == "completed" else "needsAction",
+                    }
+                    if task.get("dueDateTime"):
+                        item["due"] = str(task["dueDateTime"]["dateTime"])[:10] + "T00:00:00.000Z"
+                    out.append(item)
+                return out
+        return []
+
+    def contacts(self, folder_name: str) -> list[dict[str, Any]]:
+        """The contacts of a folder, as People API persons (names, emailAddresses)."""
+        for folder in self.pages("/me/contactFolders"):
+            if folder.get("displayName") == folder_name:
+                return [
+                    {
+                        "names": [
+                            {
+                                "displayName": c.get("displayName", ""),
+                                "givenName": c.get("givenName"),
+                                "familyName": c.get("surname"),
+                            }
+                        ],
+                        "emailAddresses": [
+                            {"value": e.get("address")} for e in c.get("emailAddresses") or []
+                        ],
+                    }
+                    for c in self.pages(f"/me/contactFolders/{folder['id']}/contacts")
+                ]
+        return []
+
+
+def mailbox_edits(sandbox: Any) -> list[str]:
+    """Bob's reply arrives and the renewal review moves by an hour (see the module docstring)."""
+    running: RunningGraph = sandbox.mailbox
+    scenario = sandbox.scenario
+    zone = ZoneInfo(scenario.user.time_zone)
+    edits: list[str] = []
+    pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
+    message = EmailMessage(policy=SMTP)
+    message["From"] = "Bob Baker <bob@globex.com>"
+    message["To"] = f"{scenario.user.name} <{scenario.user.address}>"
+    message["Subject"] = "Re: Globex renewal: signed order form"
+    message["Date"] = format_datetime(datetime.now(zone))
+    message["Message-ID"] = f"<demo-{int(time.time() * 1000)}@globex.com>"
+    if pricing is not None:
+        message["In-Reply-To"] = pricing.message_id
+        message["References"] = pricing.message_id
+    message.set_content("Hi Ann, the signed order form is attached. Bob")
+    running.state.add_message(message.as_bytes(), "inbox")
+    edits.append(
+        f"Microsoft 365: a new email from Bob arrived: “{message['Subject']}” (delivered to the Inbox)"
+    )
+    review = next((e for e in scenario.calendar if e.get("key") == "renewal-review"), None)
+    if review is None:
+        return edits
+    reader = GraphReader(running)
+    found = next((e for e in reader.pages("/me/events") if e.get("iCalUId") == review["iCalUID"]), None)
+    if found is None:
+        return edits
+    start = datetime.fromisoformat(str(found["start"]["dateTime"])[:19]).replace(tzinfo=UTC) + timedelta(
+        hours=1
+    )
+    end = datetime.fromisoformat(str(found["end"]["dateTime"])[:19]).replace(tzinfo=UTC) + timedelta(hours=1)
+    reader.patch(
+        f"/me/events/{found['id']}",
+        {
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "location": {"displayName": "Globex HQ, room 4.12"},
+        },
+    )
+    edits.append(
+        f"Calendar: “{found.get('subject')}” moved to {start.astimezone(zone):%a %H:%M}, new room (Graph PATCH /me/events)"
+    )
+    return edits
