@@ -107,27 +107,30 @@ def issues_table(
 ) -> Table:
     """The issues table of SPEC §8: id, when last seen, severity, code, source, item, message, advice, count.
 
-    With `include_resolved` a column says when each issue was resolved.
+    The code heads the "Issue" cell with severity and source under it, so the user's words (item,
+    message, advice) keep a readable width on an 80-column terminal. With `include_resolved` a
+    column says when each issue was resolved.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=False, expand=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=True, expand=False)
     table.add_column("ID", justify="right", no_wrap=True)
     table.add_column("When", no_wrap=True)
-    table.add_column("Severity", no_wrap=True)
-    table.add_column("Code", no_wrap=True)
-    table.add_column("Source", no_wrap=True)
-    table.add_column("Item", overflow="fold")
-    table.add_column("Message", overflow="fold")
-    table.add_column("Advice", overflow="fold")
-    table.add_column("Count", justify="right", no_wrap=True)
+    table.add_column("Issue", no_wrap=True)
+    table.add_column("Item", overflow="fold", ratio=2)
+    table.add_column("Message", overflow="fold", ratio=3)
+    table.add_column("Advice", overflow="fold", ratio=3)
+    table.add_column("×", justify="right", no_wrap=True)
     if include_resolved:
         table.add_column("Resolved", no_wrap=True)
     for issue in issues:
+        when = format_time(issue.last_seen)
+        heading = Text(issue.code, style="bold")
+        heading.append("\n")
+        heading.append_text(severity_text(issue.severity))
+        heading.append(f" · {issue.source.value}")
         row: list[Text] = [
             Text(str(issue.id)),
-            Text(format_time(issue.last_seen)),
-            severity_text(issue.severity),
-            Text(issue.code),
-            Text(issue.source.value),
+            Text(when.replace(" ", "\n", 1)),
+            heading,
             Text(_issue_subject(issue)),
             Text(issue.message),
             Text(issue.advice or NONE_SHOWN),
