@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "system"))
 
-from memory_world import make_world  # noqa: E402
+from memory_world import make_world
 
 SENDERS = ["bob@globex.com", "carol@initech.com", "erin@hooli.com", "frank@acme.com", "dave@gmail.com"]
 

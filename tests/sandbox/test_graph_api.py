@@ -397,5 +397,5 @@ def test_a_google_shaped_scenario_loads_as_outlook_sees_it(tmp_path: Path) -> No
 def test_the_emulator_runs_on_its_own_and_refuses_a_missing_scenario_file(tmp_path: Path) -> None:
     from rgsync.sandbox.graph.__main__ import main
 
-    with pytest.raises(SystemExit, match="Cannot read the scenario file .*none.json"):
+    with pytest.raises(SystemExit, match=r"Cannot read the scenario file .*none\.json"):
         main(["--scenario", str(tmp_path / "none.json")])

@@ -49,7 +49,7 @@ def test_foreground_server_prints_how_to_reach_it_and_stops_on_ctrl_c(tmp_path: 
         assert [r["Name"] for r in response.json()["records"]] == ["Globex", "Initech"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
-        assert "stopped" in process.stdout.read()
+        assert "Stopped." in process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()

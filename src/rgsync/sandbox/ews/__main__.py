@@ -7,39 +7,10 @@ the emulator's own shapes. Prints the endpoint and the Basic sign-in, then serve
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import threading
-from pathlib import Path
-from typing import Any
 
 from rgsync.sandbox.ews import start_ews
-
-
-def _load(path: str | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    if path.endswith(".toml"):
-        from rgsync.errors import UsageError
-        from rgsync.sandbox.scenario import load_scenario
-
-        try:
-            return load_scenario(path).google_scenario()
-        except UsageError as exc:
-            raise SystemExit(str(exc)) from None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SystemExit(
-            f"Cannot read the scenario file {path}: {exc.strerror}. Pass an existing file."
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise SystemExit(
-            f"The scenario file {path} is not valid JSON (line {exc.lineno}). Fix it and retry."
-        ) from None
-    if not isinstance(data, dict):
-        raise SystemExit(f"The scenario file {path} must hold a JSON object. Fix it and retry.")
-    return data
+from rgsync.sandbox.foreground import read_scenario, run_main, serve_until_interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,19 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     args = parser.parse_args(argv)
-    ews = start_ews(scenario=_load(args.scenario), port=args.port)
-    print(f"EWS emulator serving at {ews.url}", flush=True)
-    print(f"Basic sign-in: {ews.username} / {ews.password}", flush=True)
-    print(f"Mailbox: {ews.address}  (Ctrl-C to stop)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        ews.stop()
-    print("Stopped.", file=sys.stderr)
-    return 0
+    ews = start_ews(
+        scenario=read_scenario(args.scenario, from_toml=lambda s: s.google_scenario()), port=args.port
+    )
+    return serve_until_interrupted(
+        [
+            f"EWS emulator serving at {ews.url}",
+            f"Basic sign-in: {ews.username} / {ews.password}",
+            f"Mailbox: {ews.address}  (Ctrl-C to stop)",
+        ],
+        ews.stop,
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -4,11 +4,11 @@ serve an emulated org in the foreground, print how to reach it, stop cleanly on 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-import threading
 from pathlib import Path
+
+from rgsync.sandbox.foreground import read_scenario, run_main, serve_until_interrupted
 
 from . import ScenarioError, start_salesforce
 
@@ -24,16 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     args = parser.parse_args(argv)
-    scenario = None
-    if args.scenario is not None:
-        try:
-            scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as problem:
-            print(
-                f"error: can't read scenario {args.scenario}: {problem}; give a readable JSON file",
-                file=sys.stderr,
-            )
-            return 2
+    scenario = read_scenario(args.scenario)
     with tempfile.TemporaryDirectory(prefix="rgsync-salesforce-") as scratch:
         directory = args.directory or Path(scratch)
         try:
@@ -47,20 +38,17 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        print(f"url:      {running.url}", flush=True)
-        print(f"ca file:  {running.ca_file}", flush=True)
-        print(f"token:    {running.token}", flush=True)
-        print(f"user id:  {running.user_id}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            running.stop()
-    print("stopped", flush=True)
-    return 0
+        return serve_until_interrupted(
+            [
+                f"url:      {running.url}",
+                f"ca file:  {running.ca_file}",
+                f"token:    {running.token}",
+                f"user id:  {running.user_id}",
+                "Press Ctrl-C to stop.",
+            ],
+            running.stop,
+        )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
