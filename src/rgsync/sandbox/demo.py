@@ -676,17 +676,7 @@ def make_edits(sandbox: Sandbox) -> list[str]:
 
         return edits + ews_edits(sandbox)
     google = _GoogleReader(sandbox)
-    pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
-    message = EmailMessage(policy=SMTP)
-    message["From"] = "Bob Baker <bob@globex.com>"
-    message["To"] = f"{scenario.user.name} <{scenario.user.address}>"
-    message["Subject"] = "Re: Globex renewal: signed order form"
-    message["Date"] = format_datetime(datetime.now(zone))
-    message["Message-ID"] = f"<demo-{int(time.time() * 1000)}@globex.com>"
-    if pricing is not None:
-        message["In-Reply-To"] = pricing.message_id
-        message["References"] = pricing.message_id
-    message.set_content("Hi Ann, the signed order form is attached. Bob")
+    message = bob_reply(scenario)
     raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
     google.send("POST", "/gmail/v1/users/me/messages", {"raw": raw, "labelIds": ["INBOX", "UNREAD"]})
     edits.append(f"Gmail: a new email from Bob arrived: “{message['Subject']}” (Gmail API messages.insert)")
@@ -713,6 +703,23 @@ def make_edits(sandbox: Sandbox) -> list[str]:
                 f"Calendar: “{event.get('summary')}” moved to {start.astimezone(zone):%a %H:%M}, new room (Calendar API events.patch)"
             )
     return edits
+
+
+def bob_reply(scenario: Scenario) -> EmailMessage:
+    """The email the demo delivers between sessions: Bob answers the pricing thread (every mailbox kind)."""
+    zone = ZoneInfo(scenario.user.time_zone)
+    pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
+    message = EmailMessage(policy=SMTP)
+    message["From"] = "Bob Baker <bob@globex.com>"
+    message["To"] = f"{scenario.user.name} <{scenario.user.address}>"
+    message["Subject"] = "Re: Globex renewal: signed order form"
+    message["Date"] = format_datetime(datetime.now(zone))
+    message["Message-ID"] = f"<demo-{int(time.time() * 1000)}@globex.com>"
+    if pricing is not None:
+        message["In-Reply-To"] = pricing.message_id
+        message["References"] = pricing.message_id
+    message.set_content("Hi Ann, the signed order form is attached. Bob")
+    return message
 
 
 def scenario_summary(scenario: Scenario) -> str:

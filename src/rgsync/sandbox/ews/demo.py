@@ -9,13 +9,9 @@ to a new room (UpdateItem, SendToNone).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +39,8 @@ from exchangelib.properties import Mailbox as MailboxElement
 from exchangelib.protocol import CachingProtocol
 from exchangelib.restriction import Q, Restriction
 from exchangelib.services import FindFolder, FindItem, GetItem
+
+from rgsync.sandbox.demo import bob_reply
 
 from . import RunningEws
 
@@ -191,17 +189,7 @@ def mailbox_edits(sandbox: Any) -> list[str]:
     scenario = sandbox.scenario
     zone = ZoneInfo(scenario.user.time_zone)
     edits: list[str] = []
-    pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
-    message = EmailMessage(policy=SMTP)
-    message["From"] = "Bob Baker <bob@globex.com>"
-    message["To"] = f"{scenario.user.name} <{scenario.user.address}>"
-    message["Subject"] = "Re: Globex renewal: signed order form"
-    message["Date"] = format_datetime(datetime.now(zone))
-    message["Message-ID"] = f"<demo-{int(time.time() * 1000)}@globex.com>"
-    if pricing is not None:
-        message["In-Reply-To"] = pricing.message_id
-        message["References"] = pricing.message_id
-    message.set_content("Hi Ann, the signed order form is attached. Bob")
+    message = bob_reply(scenario)
     with ews_account(running) as account:
         inbox = _distinguished(account, Inbox, "inbox")
         account.bulk_create(

@@ -10,17 +10,14 @@ by an hour with a Graph PATCH.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 
+from rgsync.sandbox.demo import bob_reply
 from rgsync.sandbox.graph import RunningGraph
 
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
@@ -114,17 +111,7 @@ def mailbox_edits(sandbox: Any) -> list[str]:
     scenario = sandbox.scenario
     zone = ZoneInfo(scenario.user.time_zone)
     edits: list[str] = []
-    pricing = next((e for e in scenario.emails if e.key == "pricing"), None)
-    message = EmailMessage(policy=SMTP)
-    message["From"] = "Bob Baker <bob@globex.com>"
-    message["To"] = f"{scenario.user.name} <{scenario.user.address}>"
-    message["Subject"] = "Re: Globex renewal: signed order form"
-    message["Date"] = format_datetime(datetime.now(zone))
-    message["Message-ID"] = f"<demo-{int(time.time() * 1000)}@globex.com>"
-    if pricing is not None:
-        message["In-Reply-To"] = pricing.message_id
-        message["References"] = pricing.message_id
-    message.set_content("Hi Ann, the signed order form is attached. Bob")
+    message = bob_reply(scenario)
     running.state.add_message(message.as_bytes(), "inbox")
     edits.append(
         f"Microsoft 365: a new email from Bob arrived: “{message['Subject']}” (delivered to the Inbox)"
