@@ -212,11 +212,14 @@ class Snap:
         return None
 
     def email(self, subject: str) -> list[dict[str, Any]]:
-        """The saved email activities with this subject: EmailMessages, or email Tasks (`Email: …`)."""
-        return self.rows("EmailMessage", Subject=subject) + [
+        """The saved email activities with this subject: EmailMessages, and email Tasks (`Email: …`)
+        other than the ones Salesforce made for an EmailMessage itself."""
+        messages = self.rows("EmailMessage", Subject=subject)
+        made_by_salesforce = {m.get("ActivityId") for m in self.rows("EmailMessage")}
+        return messages + [
             t
             for t in self.rows("Task", Subject=f"Email: {subject}")
-            if t.get("TaskSubtype") == "Email"
+            if t.get("TaskSubtype") == "Email" and t["Id"] not in made_by_salesforce
         ]
 
     def events_in_org(self, subject: str) -> list[dict[str, Any]]:
