@@ -223,7 +223,7 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     # is what a quiet cron run costs.
     run_session(sandbox.paths, RunOptions(force=True))
     idle = run_session(sandbox.paths, RunOptions(force=True))
-    _show_calls(console, first, second, idle)
+    _show_calls(console, first, second, idle, sandbox.mailbox_kind)
     return DemoRun(sandbox.directory, sandbox, first, second, idle, edits, before, after, kept)
 
 
@@ -373,7 +373,17 @@ def _show_changes(console: Console, before: Snapshot, after: Snapshot) -> None:
         console.print("The second session found nothing to change.")
 
 
-def _show_calls(console: Console, first: SessionResult, second: SessionResult, idle: SessionResult) -> None:
+# How each mailbox kind reads "what changed since last time", for the demo's closing line.
+CHANGE_FEEDS = {
+    "gmail": "Gmail history, Calendar/People sync tokens",
+    "exchange": "one SyncFolderItems sync state per folder",
+    "microsoft365": "Graph delta links per folder, calendar view and list",
+}
+
+
+def _show_calls(
+    console: Console, first: SessionResult, second: SessionResult, idle: SessionResult, mailbox_kind: str
+) -> None:
     table = Table(title="API calls per session", box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
     for column in ("Session", "Salesforce", "Mailbox", "Written"):
         table.add_column(column)
@@ -391,8 +401,8 @@ def _show_calls(console: Console, first: SessionResult, second: SessionResult, i
     console.print()
     console.print(table)
     console.print(
-        "Each run reads only what changed since the last one (Gmail history, Calendar/People sync "
-        "tokens, one Salesforce Composite call for every delta query).",
+        f"Each run reads only what changed since the last one ({CHANGE_FEEDS.get(mailbox_kind, 'the mailbox')}, "
+        "one Salesforce Composite call for every delta query).",
         highlight=False,
     )
 
