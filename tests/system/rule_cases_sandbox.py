@@ -35,8 +35,7 @@ from rgsync.model import CONTACT_FOLDER_NAME, TASK_LIST_NAME, Link, Stream
 from rgsync.sandbox.scenario import parse_scenario
 from rgsync.sandbox.serve import API_VERSION, Sandbox, start_sandbox
 from rgsync.session import RunOptions, SessionResult
-from rgsync.state import StateStore
-from rgsync.state.issues import StoredIssue
+from rgsync.state import StateStore, StoredIssue
 from rgsync.sync import run_session
 
 ZONE = "Europe/Berlin"
@@ -187,7 +186,8 @@ def scenario_text(
 @dataclass
 class Snap:
     """Both emulators' data at one moment: org rows by object, and the mailbox's calendar events,
-    `Salesforce Tasks` tasks, `Salesforce Contacts` members, and each message's label names."""
+    `Salesforce Tasks` tasks, `Salesforce Contacts` members, each message's label names; and from
+    the state store, the links and the open issues."""
 
     org: dict[str, list[dict[str, Any]]]
     events: list[dict[str, Any]]
@@ -196,20 +196,16 @@ class Snap:
     labels: dict[str, set[str]]  # Gmail subject → label names (system and user)
     send_updates: list[tuple[str, str, str | None]]
     links: dict[Stream, dict[str, Link]]
+    open_issues: list[StoredIssue]
     types: dict[str, str] = field(default_factory=dict)  # Salesforce Id → object name
+
+    def issues(self, code: str) -> list[StoredIssue]:
+        """The open issues with this code, as `rgsync issues list` showed them at that moment."""
+        return [i for i in self.open_issues if i.code == code]
 
     def rows(self, object_name: str, **where: Any) -> list[dict[str, Any]]:
         """The live rows of `object_name` whose fields equal `where`."""
-        return [
-            r for r in self.org.get(object_name, []) if all(r.get(k) == v for k, v in where.items())
-        ]
-
-    def get(self, record_id: str) -> dict[str, Any] | None:
-        for rows in self.org.values():
-            for row in rows:
-                if row.get("Id") == record_id:
-                    return row
-        return None
+        return [r for r in self.org.get(object_name, []) if all(r.get(k) == v for k, v in where.items())]
 
     def email(self, subject: str) -> list[dict[str, Any]]:
         """The saved email activities with this subject: EmailMessages, and email Tasks (`Email: …`)
@@ -223,6 +219,7 @@ class Snap:
         ]
 
     def events_in_org(self, subject: str) -> list[dict[str, Any]]:
+        """The Salesforce Events with this subject."""
         return self.rows("Event", Subject=subject)
 
     def people(self, activity: dict[str, Any]) -> set[str]:
@@ -241,10 +238,13 @@ class Snap:
                 if self.types.get(activity_id) == "Event"
                 else ("TaskRelation", "TaskId")
             )
+            # An Event's people are its Who relations (IsParent); its invitees are not "related to".
             found |= {
                 r["RelationId"]
                 for r in self.rows(kind, **{parent: activity_id})
-                if r.get("RelationId") and not r.get("IsWhat")
+                if r.get("RelationId")
+                and not r.get("IsWhat")
+                and (kind == "TaskRelation" or r.get("IsParent"))
             }
         return {p for p in found if self.types.get(p) in ("Contact", "Lead")}
 
@@ -258,18 +258,17 @@ class Snap:
         return [e for e in self.events if e.get("summary") == summary and e.get("status") != "cancelled"]
 
     def task_titles(self) -> set[str]:
+        """The titles in the mailbox's `Salesforce Tasks` list."""
         return {str(t.get("title")) for t in self.tasks if not t.get("deleted")}
 
     def task(self, title: str) -> dict[str, Any]:
+        """The one task with this title in `Salesforce Tasks`."""
         [task] = [t for t in self.tasks if t.get("title") == title and not t.get("deleted")]
         return task
 
     def contact_names(self) -> set[str]:
+        """The names in the mailbox's `Salesforce Contacts` group."""
         return {_display_name(p) for p in self.contacts}
-
-    def contact(self, name: str) -> dict[str, Any]:
-        [person] = [p for p in self.contacts if _display_name(p) == name]
-        return person
 
 
 def _display_name(person: dict[str, Any]) -> str:
@@ -286,37 +285,34 @@ def _display_name(person: dict[str, Any]) -> str:
 
 @dataclass
 class Box:
-    """A started sandbox for one group of cases, and every session run on it."""
+    """A started sandbox for one group of cases: sessions, settings, and changes on either side."""
 
     sandbox: Sandbox
-    results: list[SessionResult] = field(default_factory=list)
 
     @property
     def keys(self) -> dict[str, str]:
+        """The scenario's record keys → Salesforce Ids."""
         return self.sandbox.keys
 
     @property
     def org(self) -> Any:
+        """The Salesforce emulator's org (its Python setup and inspection helpers)."""
         return self.sandbox.salesforce.org
 
     @property
     def google(self) -> Any:
+        """The Google emulator's state (its Python setup and inspection helpers)."""
         return self.sandbox.mailbox.state
 
     @property
-    def config(self) -> str:
-        return str(self.sandbox.settings_file)
-
-    @property
     def user_id(self) -> str:
+        """Ann's Salesforce User Id."""
         return str(self.sandbox.salesforce.user_id)
 
     # -- sessions and settings ---------------------------------------------------------------
     def run(self, **options: Any) -> SessionResult:
         """One session as `rgsync run --force` runs it: real adapters over real HTTP."""
-        result = run_session(self.sandbox.paths, RunOptions(force=True, **options))
-        self.results.append(result)
-        return result
+        return run_session(self.sandbox.paths, RunOptions(force=True, **options))
 
     def cli(self, *args: str) -> tuple[int, str]:
         """`rgsync --config SANDBOX ARGS` in this process: (exit code, what it printed)."""
@@ -324,7 +320,7 @@ class Box:
         code = 0
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             try:
-                main(["--config", self.config, *args])
+                main(["--config", str(self.sandbox.settings_file), *args])
             except SystemExit as exc:
                 code = int(exc.code or 0)
         return code, out.getvalue()
@@ -337,15 +333,12 @@ class Box:
     # -- the state store ----------------------------------------------------------------------
     @contextlib.contextmanager
     def state(self) -> Iterator[StateStore]:
+        """The profile's state store (links, cursors, issues), open for the block."""
         store = StateStore.open(self.sandbox.paths.state_db)
         try:
             yield store
         finally:
             store.close()
-
-    def issues(self, code: str | None = None) -> list[StoredIssue]:
-        with self.state() as store:
-            return [i for i in store.issues() if code is None or i.code == code]
 
     # -- changing the Salesforce side (its REST API, through simple-salesforce) ---------------
     def sf(self) -> Any:
@@ -361,6 +354,7 @@ class Box:
 
     # -- changing the mailbox side (the Google REST APIs, as another client would) ------------
     def google_call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
+        """One call to the Google emulator's REST API with Ann's token; the JSON answer, if any."""
         running = self.sandbox.mailbox
         with requests.Session() as http:
             http.trust_env = False
@@ -376,31 +370,21 @@ class Box:
         return response.json() if response.content else None
 
     def deliver(
-        self,
-        subject: str,
-        sender: str,
-        to: str = "Ann Lee <ann@acme.com>",
-        *,
-        message_id: str | None = None,
-        in_reply_to: str | None = None,
-        thread: str | None = None,
-        labels: tuple[str, ...] = ("INBOX",),
-        when: datetime | None = None,
+        self, subject: str, sender: str, *, in_reply_to: str | None = None, thread: str | None = None
     ) -> str:
-        """A new email arrives in the mailbox; returns the Gmail message id."""
-        sent = when or datetime.now().astimezone() - timedelta(minutes=5)
+        """A new email to Ann arrives in her Inbox (a reply in `thread` when given); its Gmail id."""
         message = EmailMessage(policy=SMTP)
         message["From"] = sender
-        message["To"] = to
+        message["To"] = "Ann Lee <ann@acme.com>"
         message["Subject"] = subject
-        message["Date"] = format_datetime(sent)
-        message["Message-ID"] = message_id or f"<{'.'.join(subject.lower().split())}@rule-cases.test>"
+        message["Date"] = format_datetime(datetime.now().astimezone() - timedelta(minutes=5))
+        message["Message-ID"] = f"<{'.'.join(subject.lower().split())}@rule-cases.test>"
         if in_reply_to:
             message["In-Reply-To"] = in_reply_to
             message["References"] = in_reply_to
         message.set_content(f"About: {subject}")
         thread_id = self.google.gmail.thread_of(thread) if thread else None
-        return str(self.google.add_message(message.as_bytes(), labels=list(labels), thread_id=thread_id))
+        return str(self.google.add_message(message.as_bytes(), labels=["INBOX"], thread_id=thread_id))
 
     def event_id(self, summary: str) -> str:
         """The Calendar id of the (single, not recurring) mailbox event with this title."""
@@ -415,14 +399,18 @@ class Box:
         """The id of the task with this title in `Salesforce Tasks`."""
         tasks = self.google.tasks
         list_id = tasks.list_id(TASK_LIST_NAME)
-        [found] = [tid for tid, t in tasks.tasks[list_id].items() if t.get("title") == title and not t.get("deleted")]
+        [found] = [
+            tid for tid, t in tasks.tasks[list_id].items() if t.get("title") == title and not t.get("deleted")
+        ]
         return str(found)
 
     def delete_task_in_mailbox(self, title: str) -> None:
+        """Ann deletes a task from `Salesforce Tasks` (Tasks API tasks.delete)."""
         list_id = self.google.tasks.list_id(TASK_LIST_NAME)
         self.google_call("DELETE", f"/tasks/v1/lists/{list_id}/tasks/{self.task_id(title)}")
 
     def contact_resource(self, name: str) -> str:
+        """The People resource name of the mailbox contact with this name."""
         [found] = [
             rn
             for rn, stored in self.google.people.people.items()
@@ -465,7 +453,42 @@ class Box:
             send_updates = list(state.calendar.send_updates_log)
         with self.state() as store:
             links = {stream: store.links(stream) for stream in Stream}
-        return Snap(rows, events, tasks, contacts, labels, send_updates, links, types)
+            issues = store.issues()
+        return Snap(rows, events, tasks, contacts, labels, send_updates, links, issues, types)
+
+
+@dataclass
+class Story:
+    """A sandbox after its sessions: each session's result and a copy of both sides after it, by
+    the name of the session's step in the story ("first", "edited", …)."""
+
+    box: Box
+    results: dict[str, SessionResult] = field(default_factory=dict)
+    snaps: dict[str, Snap] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # anything else a test needs to know
+
+    def step(self, name: str, **options: Any) -> SessionResult:
+        """Run one session (RunOptions as keywords) and keep what both sides hold afterwards."""
+        result = self.box.run(**options)
+        self.results[name] = result
+        self.snaps[name] = self.box.snap()
+        return result
+
+    def key(self, name: str) -> str:
+        """The Salesforce Id of the scenario record (or user) with this key."""
+        return self.box.keys[name]
+
+    def message_id(self, subject: str) -> str:
+        """The Internet Message-ID the scenario gave the email with this subject."""
+        [found] = [e.message_id for e in self.box.sandbox.scenario.emails if e.subject == subject]
+        return found
+
+
+@contextlib.contextmanager
+def open_story(directory: Path, text: str) -> Iterator[Story]:
+    """`open_box`, as the start of a story."""
+    with open_box(directory, text) as box:
+        yield Story(box)
 
 
 @contextlib.contextmanager

@@ -17,20 +17,19 @@ test_rule_cases_sandbox_settings.py.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from rule_cases_sandbox import ZONE, Box, Snap, open_box, scenario_text, skip_reasons
+from rule_cases_sandbox import ZONE, Box, Snap, Story, open_story, scenario_text, skip_reasons
 
 from rgsync.model import LABEL_SAVE, LABEL_SYNC_ERROR, Stream, Write, WriteResult
 from rgsync.providers.memory import SimulatedCrash
 from rgsync.providers.salesforce import SalesforceCrm
-from rgsync.session import SessionResult
 from rgsync.state import ProfileLock
 
 MAIN_ITEMS = r'''
@@ -316,43 +315,13 @@ duration = "1h"
 attendees = ["bob@globex.com"]
 '''
 
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "general.emails": {"save-as": "email-message"},
     "general.tasks": {"sync-salesforce-tasks": True},
 }
 S3_COUNT = 200
 S3_REJECTED = "S3 Globex order line 057 REJECTED"
 NEW_MOBILE = "+49 170 5550123"
-
-
-@dataclass
-class Story:
-    """The default-settings sandbox after its sessions, with a copy of both sides after each."""
-
-    box: Box
-    first: SessionResult
-    at_first: Snap
-    idle: SessionResult
-    idle_salesforce_calls: int
-    edited: SessionResult
-    at_edited: Snap
-    readded: SessionResult
-    at_readded: Snap
-    reset: SessionResult
-    at_reset: Snap
-    crashed: bool
-    saved_before_rerun: int
-    rerun: SessionResult
-    at_rerun: Snap
-    frank_email_id: str
-
-    def key(self, name: str) -> str:
-        return self.box.keys[name]
-
-    def message_id(self, subject: str) -> str:
-        """The Internet Message-ID the scenario gave the email with this subject."""
-        [found] = [e.message_id for e in self.box.sandbox.scenario.emails if e.subject == subject]
-        return found
 
 
 def _crash_after_salesforce_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,10 +338,12 @@ def _crash_after_salesforce_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    """The default-settings sandbox after all its sessions (see the module docstring)."""
     text = scenario_text("rule-cases-defaults", settings=SETTINGS, items=MAIN_ITEMS)
-    with open_box(tmp_path_factory.mktemp("defaults") / "sandbox", text) as box:
+    with open_story(tmp_path_factory.mktemp("defaults") / "sandbox", text) as story:
+        box = story.box
         # E19: Frank saved the same email (same Message-ID) in the org before Ann's first session.
-        frank_email_id = box.org.insert(
+        story.facts["Frank's email"] = box.org.insert(
             "EmailMessage",
             {
                 "Subject": "E19 Globex rollout kickoff",
@@ -389,42 +360,31 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         for n in range(S3_COUNT):
             subject = S3_REJECTED if n == 57 else f"S3 Globex order line {n:03d}"
             box.deliver(subject, "Bob Baker <bob@globex.com>")
-
-        first = box.run()
-        at_first = box.snap()
+        story.step("first")
 
         box.sandbox.salesforce.server.reset_counters()
-        idle = box.run()  # S1: nothing changed since the first session
-        idle_calls = sum(box.sandbox.salesforce.server.calls.values())
+        story.step("idle")  # S1: nothing changed since the first session
+        story.facts["idle Salesforce calls"] = sum(box.sandbox.salesforce.server.calls.values())
 
-        _edit_both_sides(box, at_first)
-        edited = box.run()
-        at_edited = box.snap()
+        _edit_both_sides(box, story.snaps["first"])
+        story.step("edited")
 
         box.google.people.delete_contact(box.contact_resource("Bob Baker"))  # C4
-        readded = box.run()
-        at_readded = box.snap()
+        story.step("contact deleted")
 
         box.google.expire_history()  # S5
         box.deliver("S5 Globex order confirmation", "Bob Baker <bob@globex.com>")
-        reset = box.run()
-        at_reset = box.snap()
+        story.step("history expired")
 
         box.deliver("S2 Globex signed contract", "Bob Baker <bob@globex.com>")  # S2
-        crashed = False
         with pytest.MonkeyPatch.context() as patch:
             _crash_after_salesforce_accepts(patch)
-            try:
+            with contextlib.suppress(SimulatedCrash):
                 box.run()
-            except SimulatedCrash:
-                crashed = True
-        saved_before_rerun = len(box.snap().email("S2 Globex signed contract"))
-        rerun = box.run()
-        at_rerun = box.snap()
-        yield Story(
-            box, first, at_first, idle, idle_calls, edited, at_edited, readded, at_readded,
-            reset, at_reset, crashed, saved_before_rerun, rerun, at_rerun, frank_email_id,
-        )  # fmt: skip
+                story.facts["no crash"] = True
+        story.facts["saved before the rerun"] = len(box.snap().email("S2 Globex signed contract"))
+        story.step("rerun")
+        yield story
 
 
 def _edit_both_sides(box: Box, before: Snap) -> None:
@@ -469,10 +429,10 @@ def _the_one_email(snap: Snap, subject: str) -> dict[str, Any]:
 
 
 def _not_saved(story: Story, subject: str, reason: str | None) -> None:
-    assert story.at_first.email(subject) == [], f"{subject!r} was saved"
-    assert LABEL_SAVE not in story.at_first.labels[subject]
+    assert story.snaps["first"].email(subject) == [], f"{subject!r} was saved"
+    assert LABEL_SAVE not in story.snaps["first"].labels[subject]
     if reason is not None:
-        assert skip_reasons(story.first, subject) == {reason}
+        assert skip_reasons(story.results["first"], subject) == {reason}
 
 
 def _tomorrow_at(hour: int) -> datetime:
@@ -485,28 +445,32 @@ def _tomorrow_at(hour: int) -> datetime:
 
 
 def test_the_sessions_complete(story: Story) -> None:
-    for result in (story.first, story.idle, story.edited, story.readded, story.reset, story.rerun):
+    assert list(story.results) == ["first", "idle", "edited", "contact deleted", "history expired", "rerun"]
+    for result in story.results.values():
         assert result.status == "completed", result.message
 
 
 def test_E1_email_from_bob_is_saved_with_bob_and_o2(story: Story) -> None:
+    first = story.snaps["first"]
     subject = "E1 Globex pricing question"
-    email = _the_one_email(story.at_first, subject)
+    email = _the_one_email(first, subject)
     assert email["MessageIdentifier"] == story.message_id(subject)
-    assert story.at_first.people(email) == {story.key("bob")}
+    assert first.people(email) == {story.key("bob")}
     assert email["RelatedToId"] == story.key("o2")  # the newest of Ann's Globex opportunities
-    assert LABEL_SAVE in story.at_first.labels[subject]  # Ann sees it was saved
+    assert LABEL_SAVE in first.labels[subject]  # Ann sees it was saved
 
 
 def test_E2_email_from_carol_is_linked_to_initech_not_franks_o3(story: Story) -> None:
-    email = _the_one_email(story.at_first, "E2 Initech kickoff agenda")
-    assert story.at_first.people(email) == {story.key("carol")}
+    first = story.snaps["first"]
+    email = _the_one_email(first, "E2 Initech kickoff agenda")
+    assert first.people(email) == {story.key("carol")}
     assert email["RelatedToId"] == story.key("initech")
 
 
 def test_E3_email_from_lead_erin_names_erin_only(story: Story) -> None:
-    email = _the_one_email(story.at_first, "E3 Hooli intro call")
-    assert story.at_first.people(email) == {story.key("erin")}
+    first = story.snaps["first"]
+    email = _the_one_email(first, "E3 Hooli intro call")
+    assert first.people(email) == {story.key("erin")}
     assert email["RelatedToId"] is None
 
 
@@ -515,9 +479,10 @@ def test_E4_email_from_gus_without_opportunity_or_account_is_not_saved(story: St
 
 
 def test_E6_sent_email_to_bob_cc_frank_names_bob_only(story: Story) -> None:
-    email = _the_one_email(story.at_first, "E6 Price list for Globex")
+    first = story.snaps["first"]
+    email = _the_one_email(first, "E6 Price list for Globex")
     assert email["Incoming"] is False
-    assert story.at_first.people(email) == {story.key("bob")}  # Frank is internal
+    assert first.people(email) == {story.key("bob")}  # Frank is internal
     assert email["RelatedToId"] == story.key("o2")
 
 
@@ -530,10 +495,11 @@ def test_E8_email_from_free_mail_address_is_not_saved(story: Story) -> None:
 
 
 def test_E10_blocklisted_cc_is_left_out(story: Story) -> None:
-    email = _the_one_email(story.at_first, "E10 Globex security review")
-    assert story.at_first.people(email) == {story.key("bob")}
+    first = story.snaps["first"]
+    email = _the_one_email(first, "E10 Globex security review")
+    assert first.people(email) == {story.key("bob")}
     assert "x@blocked.com" not in {
-        r.get("RelationAddress") for r in story.at_first.rows("EmailMessageRelation", EmailMessageId=email["Id"])
+        r.get("RelationAddress") for r in first.rows("EmailMessageRelation", EmailMessageId=email["Id"])
     }
 
 
@@ -542,17 +508,18 @@ def test_E11_email_from_blocklisted_domain_is_not_saved(story: Story) -> None:
 
 
 def test_E12_unknown_cc_is_ignored_and_nothing_is_created(story: Story) -> None:
-    email = _the_one_email(story.at_first, "E12 Meet our new buyer")
-    assert story.at_first.people(email) == {story.key("bob")}
-    assert story.at_first.rows("Contact", Email="zed@globex.com") == []
-    assert story.at_first.rows("Lead", Email="zed@globex.com") == []
+    first = story.snaps["first"]
+    email = _the_one_email(first, "E12 Meet our new buyer")
+    assert first.people(email) == {story.key("bob")}
+    assert first.rows("Contact", Email="zed@globex.com") == []
+    assert first.rows("Lead", Email="zed@globex.com") == []
 
 
 def test_E16_spam_is_never_read(story: Story) -> None:
     subject = "E16 You have won a prize"
     _not_saved(story, subject, None)
-    assert skip_reasons(story.first, subject) == set()  # not even considered
-    assert story.at_first.labels[subject] == {"SPAM"}
+    assert skip_reasons(story.results["first"], subject) == set()  # not even considered
+    assert story.snaps["first"].labels[subject] == {"SPAM"}
 
 
 def test_E17_delivery_report_is_a_service_message(story: Story) -> None:
@@ -564,12 +531,13 @@ def test_E18_email_older_than_history_days_is_not_saved_on_the_first_session(sto
 
 
 def test_E19_email_a_colleague_already_saved_is_linked_not_saved_again(story: Story) -> None:
-    saved = story.at_first.rows("EmailMessage", MessageIdentifier="<e19-rollout@globex.com>")
-    assert [r["Id"] for r in saved] == [story.frank_email_id]
+    first = story.snaps["first"]
+    saved = first.rows("EmailMessage", MessageIdentifier="<e19-rollout@globex.com>")
+    assert [r["Id"] for r in saved] == [story.facts["Frank's email"]]
     ann_links = [
         link
-        for link in story.at_first.links[Stream.EMAILS].values()
-        if link.salesforce_id == story.frank_email_id
+        for link in first.links[Stream.EMAILS].values()
+        if link.salesforce_id == story.facts["Frank's email"]
     ]
     assert len(ann_links) == 1
 
@@ -578,145 +546,154 @@ def test_E19_email_a_colleague_already_saved_is_linked_not_saved_again(story: St
 
 
 def test_H2_without_thread_tracking_a_later_email_needs_its_own_people(story: Story) -> None:
-    first = _the_one_email(story.at_first, "H2 Globex installation plan")
-    assert story.at_first.people(first) == {story.key("bob")}
-    assert first["RelatedToId"] == story.key("o2")
+    m1 = _the_one_email(story.snaps["first"], "H2 Globex installation plan")
+    assert story.snaps["first"].people(m1) == {story.key("bob")}
+    assert m1["RelatedToId"] == story.key("o2")
     later = "Re: H2 Globex installation plan"
-    assert story.at_edited.email(later) == []
-    assert skip_reasons(story.edited, later) == {"no-related-record"}
+    assert story.snaps["edited"].email(later) == []
+    assert skip_reasons(story.results["edited"], later) == {"no-related-record"}
 
 
 # --- calendar (SPEC §4) --------------------------------------------------------------------------
 
 
 def test_V1_meeting_with_bob_is_saved_in_utc_with_bob_and_o2(story: Story) -> None:
-    [event] = story.at_first.events_in_org("V1 Globex renewal review")
+    first = story.snaps["first"]
+    [event] = first.events_in_org("V1 Globex renewal review")
     start = _tomorrow_at(10)  # 10:00 in Berlin
     assert event["StartDateTime"] == start.astimezone(UTC)
     assert event["EndDateTime"] == (start + timedelta(hours=1)).astimezone(UTC)
-    assert story.at_first.people(event) == {story.key("bob")}
+    assert first.people(event) == {story.key("bob")}
     assert event["WhatId"] == story.key("o2")
 
 
 def test_V2_unanswered_invitation_is_not_saved(story: Story) -> None:
-    assert story.at_first.events_in_org("V2 Globex roadmap preview") == []
-    assert skip_reasons(story.first, "V2 Globex roadmap preview") == {"unanswered"}
+    assert story.snaps["first"].events_in_org("V2 Globex roadmap preview") == []
+    assert skip_reasons(story.results["first"], "V2 Globex roadmap preview") == {"unanswered"}
 
 
 def test_V3_tentatively_accepted_invitation_is_saved(story: Story) -> None:
-    [event] = story.at_first.events_in_org("V3 Globex pricing workshop")
-    assert story.at_first.people(event) == {story.key("bob")}
+    first = story.snaps["first"]
+    [event] = first.events_in_org("V3 Globex pricing workshop")
+    assert first.people(event) == {story.key("bob")}
 
 
 def test_V5_meeting_with_colleagues_only_is_not_saved(story: Story) -> None:
-    assert story.at_first.events_in_org("V5 1:1 Ann and Frank") == []
-    assert skip_reasons(story.first, "V5 1:1 Ann and Frank") == {"internal"}
+    assert story.snaps["first"].events_in_org("V5 1:1 Ann and Frank") == []
+    assert skip_reasons(story.results["first"], "V5 1:1 Ann and Frank") == {"internal"}
 
 
 def test_V6_meeting_whose_attendees_are_all_blocklisted_is_not_saved(story: Story) -> None:
-    assert story.at_first.events_in_org("V6 Vendor pitch") == []
-    assert skip_reasons(story.first, "V6 Vendor pitch") == {"blocklisted"}
+    assert story.snaps["first"].events_in_org("V6 Vendor pitch") == []
+    assert skip_reasons(story.results["first"], "V6 Vendor pitch") == {"blocklisted"}
 
 
 def test_V7_meeting_with_a_blocklisted_attendee_and_bob_names_bob(story: Story) -> None:
-    [event] = story.at_first.events_in_org("V7 Globex security sync")
-    assert story.at_first.people(event) == {story.key("bob")}
+    first = story.snaps["first"]
+    [event] = first.events_in_org("V7 Globex security sync")
+    assert first.people(event) == {story.key("bob")}
 
 
 def test_V8_appointment_is_not_saved_by_default(story: Story) -> None:
-    assert story.at_first.events_in_org("V8 Dentist") == []
-    assert skip_reasons(story.first, "V8 Dentist") == {"appointments-off"}
+    assert story.snaps["first"].events_in_org("V8 Dentist") == []
+    assert skip_reasons(story.results["first"], "V8 Dentist") == {"appointments-off"}
 
 
 def test_V10_private_meeting_is_not_saved(story: Story) -> None:
-    assert story.at_first.events_in_org("V10 Farewell planning") == []
-    assert skip_reasons(story.first, "V10 Farewell planning") == {"private"}
+    assert story.snaps["first"].events_in_org("V10 Farewell planning") == []
+    assert skip_reasons(story.results["first"], "V10 Farewell planning") == {"private"}
 
 
 def test_V12_meeting_beyond_the_calendar_window_is_not_saved(story: Story) -> None:
-    assert story.at_first.calendar("V12 Globex annual kick-off")  # it is in Ann's calendar
-    assert story.at_first.events_in_org("V12 Globex annual kick-off") == []
+    first = story.snaps["first"]
+    assert first.calendar("V12 Globex annual kick-off")  # it is in Ann's calendar
+    assert first.events_in_org("V12 Globex annual kick-off") == []
 
 
 def test_V14_weekly_meeting_is_one_event_per_occurrence(story: Story) -> None:
-    events = story.at_first.events_in_org("V14 Globex weekly stand-up")
+    events = story.snaps["first"].events_in_org("V14 Globex weekly stand-up")
     starts = sorted(e["StartDateTime"] for e in events)
     assert len(starts) == 3
     assert starts[0] == _tomorrow_at(9).astimezone(UTC)
-    assert [b - a for a, b in zip(starts, starts[1:], strict=False)] == [timedelta(weeks=1)] * 2
+    assert [b - a for a, b in itertools.pairwise(starts)] == [timedelta(weeks=1)] * 2
 
 
 def test_V15_salesforce_event_is_in_the_calendar_tagged_and_nobody_was_invited(story: Story) -> None:
-    [event] = story.at_first.calendar("V15 QBR prep")
+    first = story.snaps["first"]
+    [event] = first.calendar("V15 QBR prep")
     assert event["extendedProperties"]["private"]["rgsync_salesforce_id"] == story.key("v15")
     start = datetime.fromisoformat(event["start"]["dateTime"])
     assert start == _tomorrow_at(14)
-    sends = [choice for _method, eid, choice in story.at_first.send_updates if eid == event["id"]]
+    sends = [choice for _method, eid, choice in first.send_updates if eid == event["id"]]
     assert sends and set(sends) == {"none"}
-    assert {choice for _m, _e, choice in story.at_rerun.send_updates} <= {"none"}
+    assert {choice for _m, _e, choice in story.snaps["rerun"].send_updates} <= {"none"}
 
 
 def test_V17_subject_changed_on_both_sides_keeps_the_mailbox_subject(story: Story) -> None:
-    assert story.at_edited.calendar("V17 Pricing call (mailbox)")
-    assert [e["Subject"] for e in story.at_edited.rows("Event") if e["Subject"].startswith("V17")] == [
+    edited = story.snaps["edited"]
+    assert edited.calendar("V17 Pricing call (mailbox)")
+    assert [e["Subject"] for e in edited.rows("Event") if e["Subject"].startswith("V17")] == [
         "V17 Pricing call (mailbox)"
     ]
 
 
 def test_V18_meeting_cancelled_in_the_mailbox_deletes_its_event(story: Story) -> None:
-    assert story.at_first.events_in_org("V18 Globex product demo")
-    assert story.at_edited.events_in_org("V18 Globex product demo") == []
+    assert story.snaps["first"].events_in_org("V18 Globex product demo")
+    assert story.snaps["edited"].events_in_org("V18 Globex product demo") == []
 
 
 def test_V19_event_deleted_in_salesforce_leaves_the_meeting_unlinked(story: Story) -> None:
-    [meeting] = story.at_edited.calendar("V19 Globex lunch")
-    assert story.at_edited.events_in_org("V19 Globex lunch") == []
-    links = story.at_edited.links[Stream.EVENTS]
-    assert meeting["id"] in story.at_first.links[Stream.EVENTS]
-    assert meeting["id"] not in links
+    edited = story.snaps["edited"]
+    [meeting] = edited.calendar("V19 Globex lunch")
+    assert edited.events_in_org("V19 Globex lunch") == []
+    assert meeting["id"] in story.snaps["first"].links[Stream.EVENTS]
+    assert meeting["id"] not in edited.links[Stream.EVENTS]
+    assert story.snaps["rerun"].events_in_org("V19 Globex lunch") == []  # not saved again later
 
 
 def test_V20_down_synced_event_deleted_in_salesforce_leaves_the_calendar(story: Story) -> None:
-    assert story.at_first.calendar("V20 Call planning")
-    assert story.at_edited.calendar("V20 Call planning") == []
+    assert story.snaps["first"].calendar("V20 Call planning")
+    assert story.snaps["edited"].calendar("V20 Call planning") == []
 
 
 # --- tasks (SPEC §5) -----------------------------------------------------------------------------
 
 
 def test_K1_open_task_of_ann_is_in_the_salesforce_tasks_list(story: Story) -> None:
-    task = story.at_first.task("K1 Send Globex the revised quote")
-    [row] = story.at_first.rows("Task", Id=story.key("k1"))
+    first = story.snaps["first"]
+    task = first.task("K1 Send Globex the revised quote")
+    [row] = first.rows("Task", Id=story.key("k1"))
     assert task["due"][:10] == row["ActivityDate"].isoformat()
     assert task["status"] == "needsAction"
 
 
 def test_K2_task_of_frank_is_not_synced(story: Story) -> None:
-    assert "K2 Initech security questionnaire" not in story.at_first.task_titles()
+    assert "K2 Initech security questionnaire" not in story.snaps["first"].task_titles()
 
 
 def test_K3_task_completed_three_days_ago_is_synced(story: Story) -> None:
-    assert story.at_first.task("K3 Call Gus about the trial")["status"] == "completed"
+    assert story.snaps["first"].task("K3 Call Gus about the trial")["status"] == "completed"
 
 
 def test_K4_task_completed_long_ago_is_not_synced(story: Story) -> None:
-    assert "K4 Q3 check-in with Dave" not in story.at_first.task_titles()
+    assert "K4 Q3 check-in with Dave" not in story.snaps["first"].task_titles()
 
 
 def test_K5_email_activity_is_not_synced(story: Story) -> None:
-    titles = story.at_first.task_titles()
+    titles = story.snaps["first"].task_titles()
     assert "K5 Email: Globex intro" not in titles
     assert not any(title.startswith(("Email:", "E1 ")) for title in titles)  # saved emails neither
 
 
 def test_K6_task_deleted_in_the_mailbox_comes_back(story: Story) -> None:
+    edited = story.snaps["edited"]
     title = "K6 Prepare the contract draft"
-    assert title in story.at_edited.task_titles()
-    assert story.at_edited.rows("Task", Id=story.key("k6"))  # Salesforce keeps it
+    assert title in edited.task_titles()
+    assert edited.rows("Task", Id=story.key("k6"))  # Salesforce keeps it
 
 
 def test_K8_task_completed_in_the_mailbox_is_completed_in_salesforce(story: Story) -> None:
-    [row] = story.at_edited.rows("Task", Id=story.key("k8"))
+    [row] = story.snaps["edited"].rows("Task", Id=story.key("k8"))
     assert row["Status"] == "Completed"
 
 
@@ -724,17 +701,17 @@ def test_K8_task_completed_in_the_mailbox_is_completed_in_salesforce(story: Stor
 
 
 def test_C1_scope_mine_brings_anns_contacts(story: Story) -> None:
-    assert story.at_first.contact_names() == {"Bob Baker", "Dave Dunn", "Gus Grant"}
+    assert story.snaps["first"].contact_names() == {"Bob Baker", "Dave Dunn", "Gus Grant"}
 
 
 def test_C4_contact_deleted_in_the_mailbox_comes_back(story: Story) -> None:
-    assert story.readded.streams[Stream.CONTACTS].created["mailbox"] == 1
-    assert story.at_readded.contact_names() == {"Bob Baker", "Dave Dunn", "Gus Grant"}
-    assert story.at_readded.rows("Contact", Id=story.key("bob"))  # never deleted in Salesforce
+    assert story.results["contact deleted"].streams[Stream.CONTACTS].created["mailbox"] == 1
+    assert story.snaps["contact deleted"].contact_names() == {"Bob Baker", "Dave Dunn", "Gus Grant"}
+    assert story.snaps["contact deleted"].rows("Contact", Id=story.key("bob"))  # never deleted in Salesforce
 
 
 def test_C6_mobile_changed_in_the_mailbox_updates_salesforce(story: Story) -> None:
-    [bob] = story.at_edited.rows("Contact", Id=story.key("bob"))
+    [bob] = story.snaps["edited"].rows("Contact", Id=story.key("bob"))
     assert bob["MobilePhone"] == NEW_MOBILE
 
 
@@ -742,48 +719,55 @@ def test_C6_mobile_changed_in_the_mailbox_updates_salesforce(story: Story) -> No
 
 
 def test_S1_a_second_session_with_nothing_changed_writes_nothing(story: Story) -> None:
-    idle = story.idle
+    idle = story.results["idle"]
     assert idle.changes == 0
     assert sum(s.writes for s in idle.streams.values()) == 0
-    assert idle.api_calls["salesforce"] <= 1 and story.idle_salesforce_calls <= 1
+    assert idle.api_calls["salesforce"] <= 1 and story.facts["idle Salesforce calls"] <= 1
 
 
 def test_S2_create_accepted_before_a_crash_is_adopted_not_duplicated(story: Story) -> None:
-    assert story.crashed and story.saved_before_rerun == 1  # Salesforce had it; rgsync did not know
+    assert "no crash" not in story.facts
+    assert story.facts["saved before the rerun"] == 1  # Salesforce had it; rgsync did not know
     subject = "S2 Globex signed contract"
-    email = _the_one_email(story.at_rerun, subject)
+    email = _the_one_email(story.snaps["rerun"], subject)
     assert email["RelatedToId"] == story.key("o2")
-    assert any(link.salesforce_id == email["Id"] for link in story.at_rerun.links[Stream.EMAILS].values())
+    assert any(
+        link.salesforce_id == email["Id"] for link in story.snaps["rerun"].links[Stream.EMAILS].values()
+    )
     with story.box.state() as state:
         assert state.pending_intents() == []
 
 
 def test_S3_one_record_refused_by_a_validation_rule_is_one_issue(story: Story) -> None:
-    saved = [r for r in story.at_first.rows("EmailMessage") if str(r["Subject"]).startswith("S3 ")]
+    first = story.snaps["first"]
+    saved = [r for r in first.rows("EmailMessage") if str(r["Subject"]).startswith("S3 ")]
     assert len(saved) == S3_COUNT - 1
-    assert story.at_first.email(S3_REJECTED) == []
-    issues = [i for i in story.box.issues("SF-VALIDATION")]
-    assert [i.item.subject for i in issues] == [S3_REJECTED]
-    assert LABEL_SYNC_ERROR in story.at_first.labels[S3_REJECTED]
+    assert first.email(S3_REJECTED) == []
+    assert [i.item.subject for i in first.issues("SF-VALIDATION")] == [S3_REJECTED]
+    assert LABEL_SYNC_ERROR in first.labels[S3_REJECTED]
 
 
 def test_S5_expired_gmail_history_relists_without_duplicates(story: Story) -> None:
-    ids = [r["MessageIdentifier"] for r in story.at_reset.rows("EmailMessage")]
+    after = story.snaps["history expired"]
+    ids = [r["MessageIdentifier"] for r in after.rows("EmailMessage")]
     assert len(ids) == len(set(ids))
-    assert len(ids) == len(story.at_readded.rows("EmailMessage")) + 1  # only the new email
-    _the_one_email(story.at_reset, "S5 Globex order confirmation")
-    [notice] = story.box.issues("CURSOR-RESET")
-    assert notice.severity == "notice"
+    assert len(ids) == len(story.snaps["contact deleted"].rows("EmailMessage")) + 1  # only the new email
+    _the_one_email(after, "S5 Globex order confirmation")
+    assert story.snaps["contact deleted"].issues("CURSOR-RESET") == []
+    [notice] = after.issues("CURSOR-RESET")
+    assert notice.severity == "notice" and notice.stream is Stream.EMAILS
 
 
 def test_S6_a_run_while_another_holds_the_lock_exits_75(story: Story) -> None:
     box = story.box
-    before = len(box.org.records("EmailMessage"))
-    with ProfileLock(box.sandbox.paths.lock_file):
+    box.sandbox.salesforce.server.reset_counters()
+    box.sandbox.mailbox.server.reset_counters()
+    with ProfileLock(box.sandbox.paths.lock_file):  # another `rgsync run` is under way
         code, out = box.cli("run", "--force")
     assert code == 75
-    assert "another rgsync run" in out and "Traceback" not in out
-    assert len(box.org.records("EmailMessage")) == before
+    assert out.count("\n") == 1 and "another rgsync run is in progress" in out  # one line, no traceback
+    assert sum(box.sandbox.mailbox.server.calls.values()) == 0
+    assert sum(box.sandbox.salesforce.server.calls.values()) == 0
 
 
 def test_S7_a_run_while_paused_touches_nothing(story: Story) -> None:

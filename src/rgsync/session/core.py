@@ -502,6 +502,8 @@ class SyncSession(PlanExecution):
                 raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
         self._execute_plan(stream, plan, ctx, options, summary, result)
         if not options.dry_run:
+            # The guard's deletions went through (or were no longer needed): its issue is over.
+            self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
             if mailbox.cursor:
                 self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
             if salesforce.cursor:

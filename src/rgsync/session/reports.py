@@ -85,7 +85,8 @@ def mass_delete(stream: Stream, side: Side, count: int, max_deletes: int) -> Iss
             f"more than max-deletes ({max_deletes}); nothing was changed"
         ),
         advice="check that nothing went wrong (an emptied folder, a changed setting), then run `rgsync run --allow-mass-delete`",
-        item=IssueItem(kind=stream.value, subject=f"{count} deletions in the {side.value}"),
+        # One issue per stream and side, whatever the count, so repeats add up instead of piling up.
+        item=IssueItem(kind=stream.value, subject=f"deletions in the {side.value}"),
         stream=stream,
     )
 

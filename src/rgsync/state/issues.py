@@ -149,12 +149,15 @@ class IssueLog(Database):
             params.append(stream.value)
         return self._write(sql, tuple(params)).rowcount
 
-    def resolve_issues_by_code(self, code: str, now: datetime) -> int:
-        """Resolve every open issue with `code` (its condition has cleared, e.g. the API budget); return how many."""
-        cursor = self._write(
-            "UPDATE issues SET resolved_at = ? WHERE resolved_at IS NULL AND code = ?", (to_text(now), code)
-        )
-        return cursor.rowcount
+    def resolve_issues_by_code(self, code: str, now: datetime, stream: Stream | None = None) -> int:
+        """Resolve every open issue with `code` (its condition has cleared, e.g. the API budget), of one
+        stream when `stream` is given; return how many."""
+        sql = "UPDATE issues SET resolved_at = ? WHERE resolved_at IS NULL AND code = ?"
+        params: tuple[object, ...] = (to_text(now), code)
+        if stream is not None:
+            sql += " AND stream = ?"
+            params += (stream.value,)
+        return self._write(sql, params).rowcount
 
     def issues(self, include_resolved: bool = False, since: datetime | None = None) -> list[StoredIssue]:
         """Issues, most recently seen first: the open ones, or all with `include_resolved`.
