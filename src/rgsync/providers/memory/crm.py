@@ -1,19 +1,10 @@
-"""In-memory providers that behave like the services, for tests of the engine and the session.
-
-They keep a change journal per stream so cursors are real (a cursor is a journal position); a
-cursor can be expired on demand, which forces a full listing exactly as an expired Gmail history id
-or Calendar sync token does. Writes echo back as changes at the next read, as real services do.
-Failures can be injected per record (`reject`), per call (`fail_calls`), and as a crash after the
-N-th accepted write (`crash_after_writes`), which models a process killed after the service
-accepted a create but before rgsync recorded it (SPEC §7.1).
-"""
+"""The in-memory Salesforce org (see `rgsync.providers.memory`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from rgsync.model import (
@@ -24,12 +15,9 @@ from rgsync.model import (
     Create,
     Delete,
     EmailActivity,
-    EmailItem,
     EventInvitee,
     EventRecord,
     ExistingEvent,
-    Folder,
-    MarkLabel,
     NewAccount,
     NewPerson,
     Opportunity,
@@ -39,7 +27,6 @@ from rgsync.model import (
     PersonKind,
     RecordKind,
     Stream,
-    SyncRecord,
     TaskItem,
     Update,
     Write,
@@ -50,310 +37,16 @@ from rgsync.model import (
 from rgsync.providers.base import (
     ApiBudgetError,
     CrmReadOptions,
-    MailboxReadOptions,
     ProviderError,
 )
-
-
-class SimulatedCrash(BaseException):
-    """Raised by a memory provider to model the process being killed mid-session.
-
-    A BaseException so that no `except Exception` in the session swallows it, like a real kill.
-    """
-
-
-@dataclass
-class _Journal:
-    """Append-only log of (position, id, deleted) for one stream; positions start at 1.
-
-    `epoch` grows each time the service "forgets" sync positions: cursors of older epochs are expired.
-    """
-
-    entries: list[tuple[int, str, bool]] = field(default_factory=list)
-    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    epoch: int = 0
-
-    def record(self, item_id: str, deleted: bool = False) -> None:
-        self.entries.append((next(self.counter), item_id, deleted))
-
-    @property
-    def position(self) -> int:
-        return self.entries[-1][0] if self.entries else 0
-
-    @property
-    def cursor(self) -> str:
-        return f"m{self.epoch}.{self.position}"
-
-    def since(self, position: int) -> tuple[list[str], list[str]]:
-        """Ids changed and ids deleted after `position`, each once, latest state wins."""
-        state: dict[str, bool] = {}
-        for pos, item_id, deleted in self.entries:
-            if pos > position:
-                state.pop(item_id, None)
-                state[item_id] = deleted
-        return [i for i, d in state.items() if not d], [i for i, d in state.items() if d]
-
-    def expire(self) -> None:
-        self.epoch += 1
-
-    def position_of(self, cursor: str | None) -> int | None:
-        """The journal position of a cursor, or None when it is missing, foreign or expired."""
-        if not cursor or not cursor.startswith("m") or "." not in cursor:
-            return None
-        epoch, _, position = cursor[1:].partition(".")
-        if not (epoch.isdigit() and position.isdigit()) or int(epoch) != self.epoch:
-            return None
-        return int(position)
-
-
-@dataclass
-class FailureInjection:
-    """Failures shared by both memory providers."""
-
-    reject: Callable[[Write], str | None] = lambda _w: None  # -> error code to refuse this write
-    fail_calls: list[ProviderError] = field(default_factory=list)  # raised by the next calls, in order
-    crash_after_writes: int | None = None  # accepted writes before a SimulatedCrash
-    accepted_writes: int = 0
-
-    def on_call(self) -> None:
-        if self.fail_calls:
-            raise self.fail_calls.pop(0)
-
-    def after_accepted_write(self) -> None:
-        self.accepted_writes += 1
-        if self.crash_after_writes is not None and self.accepted_writes >= self.crash_after_writes:
-            self.crash_after_writes = None
-            raise SimulatedCrash(f"simulated crash after {self.accepted_writes} accepted writes")
-
-
-class _Applied:
-    """Writes that already succeeded: a retried `apply` returns their results instead of resending.
-
-    Real adapters must be just as safe to retry (see `Mailbox.apply` / `Crm.apply`); keyed by the
-    write object itself, because a retry hands the very same writes again.
-    """
-
-    def __init__(self) -> None:
-        self._done: dict[int, tuple[Write, WriteResult]] = {}
-
-    def get(self, write: Write) -> WriteResult | None:
-        hit = self._done.get(id(write))
-        return hit[1] if hit is not None and hit[0] is write else None
-
-    def add(self, write: Write, result: WriteResult) -> None:
-        self._done[id(write)] = (write, result)
-
-
-def _apply_batches(
-    writes: Sequence[Write],
-    size: int,
-    call: Callable[[], None],
-    write_one: Callable[[Write], WriteResult],
-    failures: FailureInjection,
-    applied: _Applied,
-    service: str,
-) -> list[WriteResult]:
-    """Send writes in batches of `size` (one counted call each), one result per write, in order."""
-    results: list[WriteResult] = []
-    for start in range(0, len(writes), size):
-        batch = writes[start : start + size]
-        if any(applied.get(w) is None for w in batch):
-            call()
-        for write in batch:
-            done = applied.get(write)
-            if done is not None:
-                results.append(done)
-                continue
-            code = failures.reject(write)
-            if code:
-                results.append(
-                    WriteResult(ok=False, error_code=code, message=f"{service} refused the record ({code})")
-                )
-                continue
-            result = write_one(write)
-            results.append(result)
-            if result.ok:
-                applied.add(write, result)
-                failures.after_accepted_write()
-    return results
-
-
-def _pages(
-    items: list[SyncRecord], deleted: list[str], cursor: str, full: bool, reset: bool, size: int
-) -> Iterator[Page]:
-    """Split a listing into pages; only the last page carries the cursor of a full listing."""
-    chunks = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
-    for n, chunk in enumerate(chunks):
-        last = n == len(chunks) - 1
-        yield Page(
-            items=tuple(chunk),
-            deleted=tuple(deleted) if last else (),
-            cursor=cursor if (last or not full) else None,
-            full=full,
-            last=last,
-            reset=reset,
-        )
-
-
-def _apply_changes(record: Any, changes: Mapping[str, object]) -> Any:
-    known = {f.name for f in dataclasses.fields(record)}
-    unknown = set(changes) - known
-    if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)} for {type(record).__name__}")
-    return dataclasses.replace(record, **changes)
-
-
-class MemoryMailbox:
-    """A mailbox held in memory: emails in folders, a calendar, a task list and a contact folder."""
-
-    def __init__(self, address: str, aliases: Collection[str] = (), page_size: int = 50) -> None:
-        self.address = address.lower()
-        self.aliases = frozenset(a.lower() for a in aliases)
-        self.page_size = page_size
-        self.emails: dict[str, EmailItem] = {}
-        self.events: dict[str, CalendarItem] = {}
-        self.tasks: dict[str, TaskItem] = {}
-        self.contacts: dict[str, ContactItem] = {}
-        self.invitations_sent = 0
-        self.failures = FailureInjection()
-        self._applied = _Applied()
-        self._journals = {s: _Journal() for s in Stream}
-        self._ids = itertools.count(1)
-        self._calls = 0
-
-    # -- setup helpers for tests -------------------------------------------------------------
-    def _store(self, stream: Stream) -> dict[str, Any]:
-        stores: dict[Stream, dict[str, Any]] = {
-            Stream.EMAILS: self.emails,
-            Stream.EVENTS: self.events,
-            Stream.TASKS: self.tasks,
-            Stream.CONTACTS: self.contacts,
-        }
-        return stores[stream]
-
-    def put(self, stream: Stream, item: SyncRecord) -> SyncRecord:
-        """Add or replace an item as the user would (recorded in the change journal)."""
-        key = item.mailbox_id if isinstance(item, EmailItem) else item.id
-        self._store(stream)[key] = item
-        self._journals[stream].record(key)
-        return item
-
-    def remove(self, stream: Stream, item_id: str) -> None:
-        """Delete an item as the user would."""
-        self._store(stream).pop(item_id, None)
-        self._journals[stream].record(item_id, deleted=True)
-
-    def edit(self, stream: Stream, item_id: str, **changes: object) -> SyncRecord:
-        """Change fields of an item as the user would."""
-        item = _apply_changes(self._store(stream)[item_id], changes)
-        return self.put(stream, item)
-
-    def expire_cursor(self, stream: Stream) -> None:
-        """Make every stored cursor of `stream` invalid (like a Gmail 404 / Calendar 410)."""
-        self._journals[stream].expire()
-
-    def new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
-
-    # -- Mailbox protocol ----------------------------------------------------------------------
-    @property
-    def api_calls(self) -> int:
-        return self._calls
-
-    def _call(self) -> None:
-        self._calls += 1
-        self.failures.on_call()
-
-    def _visible(self, stream: Stream, item: Any, options: MailboxReadOptions, full: bool) -> bool:
-        if stream is Stream.EMAILS:
-            if item.folder not in (Folder.INBOX, Folder.SENT):
-                return False  # only Inbox and Sent are ever read (SPEC §3.1)
-            return not full or item.sent_at >= options.email_since
-        if stream is Stream.EVENTS and full:
-            return bool(options.calendar_start <= item.start < options.calendar_end)
-        return True
-
-    def changes(self, stream: Stream, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
-        journal = self._journals[stream]
-        store = self._store(stream)
-        position = journal.position_of(cursor)
-        self._call()
-        end = journal.cursor
-        if position is None:
-            items = [i for i in store.values() if self._visible(stream, i, options, True)]
-            yield from _pages(items, [], end, True, cursor is not None, self.page_size)
-            return
-        changed_ids, deleted = journal.since(position)
-        items = [
-            store[i] for i in changed_ids if i in store and self._visible(stream, store[i], options, False)
-        ]
-        yield from _pages(items, deleted, end, False, False, self.page_size)
-
-    def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
-        return _apply_batches(
-            writes,
-            100,
-            self._call,
-            lambda w: self._write(stream, w),
-            self.failures,
-            self._applied,
-            "the mailbox",
-        )
-
-    def _write(self, stream: Stream, write: Write) -> WriteResult:
-        store = self._store(stream)
-        if isinstance(write, Create):
-            prefix = {Stream.EVENTS: "ev", Stream.TASKS: "tk", Stream.CONTACTS: "ct"}.get(stream, "it")
-            item_id = self.new_id(prefix)
-            store[item_id] = dataclasses.replace(write.record, id=item_id)  # type: ignore[arg-type]
-            self._journals[stream].record(item_id)
-            return WriteResult(ok=True, id=item_id)
-        if isinstance(write, Update):
-            if write.id not in store:
-                return WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="item not found")
-            store[write.id] = _apply_changes(store[write.id], write.changes)
-            self._journals[stream].record(write.id)
-            return WriteResult(ok=True, id=write.id)
-        # Deleting an item that is already gone counts as done: the goal state holds.
-        store.pop(write.id, None)
-        self._journals[stream].record(write.id, deleted=True)
-        return WriteResult(ok=True, id=write.id)
-
-    def find_tagged(self, stream: Stream, salesforce_ids: Collection[str]) -> dict[str, str]:
-        self._call()
-        wanted = set(salesforce_ids)
-        return {
-            item.salesforce_id: item_id
-            for item_id, item in self._store(stream).items()
-            if getattr(item, "salesforce_id", None) in wanted
-        }
-
-    def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
-        if not marks:
-            return []
-        self._call()
-        results = []
-        for mark in marks:
-            email = self.emails.get(mark.mailbox_id)
-            if email is None:
-                results.append(WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found"))
-                continue
-            labels = email.labels - {mark.label} if mark.remove else email.labels | {mark.label}
-            self.emails[mark.mailbox_id] = dataclasses.replace(email, labels=frozenset(labels))
-            # Label changes show in Gmail history too; the engine ignores emails it already linked.
-            self._journals[Stream.EMAILS].record(mark.mailbox_id)
-            results.append(WriteResult(ok=True, id=mark.mailbox_id))
-        return results
-
-    def fetch_email(self, mailbox_id: str) -> Page:
-        self._call()
-        email = self.emails.get(mailbox_id)
-        if email is None:
-            raise ProviderError(f"no email with id {mailbox_id!r} in the mailbox", code="MAIL-NOT-FOUND")
-        return Page(items=(email,))
-
-    def close(self) -> None:
-        return None
+from rgsync.providers.memory.common import (
+    AppliedWrites,
+    FailureInjection,
+    Journal,
+    apply_batches,
+    apply_changes,
+    pages_of,
+)
 
 
 class MemoryCrm:
@@ -386,8 +79,8 @@ class MemoryCrm:
         self.edit_access: dict[tuple[str, str], bool] = {}  # (event id, user id) -> may edit
         self.list_views: dict[str, Callable[[ContactItem], bool]] = {}
         self.failures = FailureInjection()
-        self._applied = _Applied()
-        self._journals = {s: _Journal() for s in (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)}
+        self._applied = AppliedWrites()
+        self._journals = {s: Journal() for s in (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)}
         self._ids = itertools.count(1)
         self._calls = 0
         self.calls_by_kind: dict[str, int] = {}
@@ -435,7 +128,7 @@ class MemoryCrm:
 
     def edit(self, stream: Stream, record_id: str, **changes: object) -> Any:
         store = self._store(stream)
-        store[record_id] = _apply_changes(store[record_id], changes)
+        store[record_id] = apply_changes(store[record_id], changes)
         self._journals[stream].record(record_id)
         return store[record_id]
 
@@ -509,7 +202,7 @@ class MemoryCrm:
             end = journal.cursor
             if position is None:
                 items = [r for r in store.values() if self._in_scope(stream, r, options)]
-                out[stream] = list(_pages(items, [], end, True, cursor is not None, 2000))
+                out[stream] = list(pages_of(items, [], end, True, cursor is not None, 2000))
                 continue
             changed_ids, deleted = journal.since(position)
             items, gone = [], list(deleted)
@@ -521,7 +214,7 @@ class MemoryCrm:
                     items.append(record)
                 else:
                     gone.append(record_id)  # left the scope: the mailbox copy goes (SPEC §5, §6.2)
-            out[stream] = list(_pages(items, gone, end, False, False, 2000))
+            out[stream] = list(pages_of(items, gone, end, False, False, 2000))
         return out
 
     def _people(self) -> list[Person]:
@@ -619,7 +312,7 @@ class MemoryCrm:
 
     # -- Crm protocol: writes ----------------------------------------------------------------------------
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
-        return _apply_batches(
+        return apply_batches(
             writes,
             self.BATCH,
             lambda: self._call("apply"),
@@ -647,7 +340,7 @@ class MemoryCrm:
             store = self._store(stream)
             if write.id not in store:
                 return WriteResult(ok=False, error_code="SF-NOT-FOUND", message="entity is deleted")
-            store[write.id] = _apply_changes(store[write.id], write.changes)
+            store[write.id] = apply_changes(store[write.id], write.changes)
             self._journals[stream].record(write.id)
             return WriteResult(ok=True, id=write.id)
         assert isinstance(write, Delete)
