@@ -10,47 +10,22 @@ natural key at the start of the next session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from rgsync.engine import calendar as calendar_rules
-from rgsync.engine import contacts as contact_rules
-from rgsync.engine import emails as email_rules
-from rgsync.engine import tasks as task_rules
-from rgsync.engine.email_items import message_key
 from rgsync.engine.types import (
-    Action,
-    AutoResolve,
-    Directory,
     Identity,
-    Plan,
     Rules,
-    SideChanges,
-    StreamContext,
-    ThreadLinks,
 )
 from rgsync.model import (
-    CalendarItem,
-    Create,
-    EmailItem,
-    NewAccount,
-    NewPerson,
-    Opportunity,
     OrgInfo,
     Page,
-    Person,
-    PersonKind,
-    RecordKind,
     Side,
     Stream,
-    SyncRecord,
-    WriteResult,
 )
 from rgsync.providers.base import (
     ApiBudgetError,
-    AuthError,
     Crm,
     CrmReadOptions,
     FatalError,
@@ -61,9 +36,10 @@ from rgsync.providers.base import (
     with_retries,
 )
 from rgsync.session import reports
-from rgsync.session.execute import PlanExecution
+from rgsync.session.emails import EmailStream
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
 from rgsync.session.rules import free_mail_domains, rules_from_settings
+from rgsync.session.two_way import TwoWayStream
 from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
@@ -72,13 +48,9 @@ ORG_INFO_MAX_AGE = timedelta(days=1)
 # Back-off after the API budget guard stops a session (SPEC §7.4): 30 min, 2.5 h, 4.5 h, then 4.5 h.
 BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedelta(hours=4, minutes=30))
 TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
-# Emails planned and written together: two full Salesforce collections of 200 (SPEC §10), and
-# four lookups for the lot, while memory stays bounded by the chunk, not the mailbox.
-EMAIL_CHUNK = 400
-T = TypeVar("T")
 
 
-class SyncSession(PlanExecution):
+class SyncSession(EmailStream, TwoWayStream):
     """Runs sessions for one profile over one mailbox and one org.
 
     The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the back-off
@@ -266,293 +238,6 @@ class SyncSession(PlanExecution):
             )
         return info
 
-    def _emails(
-        self,
-        rules: Rules,
-        identity: Identity,
-        read: MailboxReadOptions,
-        now: datetime,
-        options: RunOptions,
-        summary: StreamSummary,
-        result: SessionResult,
-    ) -> None:
-        """Emails (SPEC §3), a chunk of pages at a time so memory stays flat and writes fill batches.
-
-        Pages are gathered until a chunk holds `EMAIL_CHUNK` emails (whole Salesforce collections),
-        planned and written together; the cursor of the chunk's last page is committed only then.
-        """
-        tracked = {
-            thread: ThreadLinks(thread, who, what)
-            for thread, (who, what) in self.state.tracked_threads().items()
-        }
-        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
-        if options.manual:
-            pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
-        else:
-            pages = self._read_mailbox(Stream.EMAILS, cursor, read)
-        chunk: list[EmailItem] = []
-        chunk_cursor: str | None = None
-
-        def flush() -> None:
-            if chunk:
-                links = self.state.links_for(
-                    Stream.EMAILS, [e.mailbox_id for e in chunk], [message_key(e) for e in chunk]
-                )
-                ctx = StreamContext(
-                    identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
-                )
-                self._email_page(list(chunk), ctx, tracked, options, summary, result)
-            if chunk_cursor and not options.dry_run and not options.manual:
-                self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
-            chunk.clear()
-
-        for page in pages:
-            if page.reset:
-                self._cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
-            emails = [i for i in page.items if isinstance(i, EmailItem)]
-            summary.changes_read[Side.MAILBOX.value] += len(emails)
-            chunk.extend(emails)
-            chunk_cursor = page.cursor or chunk_cursor
-            if len(chunk) >= EMAIL_CHUNK:
-                flush()
-                chunk_cursor = None
-        flush()
-
-    def _fetch(self, mailbox_id: str) -> Page:
-        return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)
-
-    def _email_page(
-        self,
-        emails: list[EmailItem],
-        ctx: StreamContext,
-        tracked: dict[str, ThreadLinks],
-        options: RunOptions,
-        summary: StreamSummary,
-        result: SessionResult,
-    ) -> None:
-        manual = options.manual
-        manual_thread = options.manual if options.manual_thread else ()
-        needs = email_rules.email_lookups(emails, ctx, tracked, manual, manual_thread=manual_thread)
-        people = self._find_people(needs.addresses)
-        existing = (
-            self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
-            if needs.message_ids
-            else {}
-        )
-        directory = Directory(people=people, existing_emails=existing)
-        if ctx.rules.auto_resolve is not AutoResolve.OFF:
-            domains = email_rules.auto_resolve_domains(
-                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
-            )
-            by_domain = self._crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
-            directory = replace(directory, accounts_by_domain=by_domain)
-            creates = email_rules.plan_auto_resolve(
-                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
-            )
-            if creates:
-                new_people = self._auto_resolve(creates, ctx, options, summary, result)
-                merged = {k: tuple(v) for k, v in people.items()}
-                for person in new_people:
-                    merged[person.email] = (*merged.get(person.email, ()), person)
-                directory = replace(directory, people=merged)
-        directory = self._with_business_records(directory, ctx)
-        plan = email_rules.plan_emails(emails, directory, ctx, tracked, manual, manual_thread)
-        self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
-        if not options.dry_run:
-            for thread in plan.tracked_threads:
-                self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)
-                tracked[thread.thread_id] = thread
-
-    def _find_people(self, addresses: Iterable[str]) -> dict[str, tuple[Person, ...]]:
-        wanted = sorted(set(addresses))
-        if not wanted:
-            return {}
-        found = self._crm_read(lambda: self.crm.find_people(wanted))
-        return {k.lower(): tuple(v) for k, v in found.items()}
-
-    def _auto_resolve(
-        self,
-        creates: list[Action],
-        ctx: StreamContext,
-        options: RunOptions,
-        summary: StreamSummary,
-        result: SessionResult,
-    ) -> list[Person]:
-        """Create Accounts, then the Leads/Contacts that need them (SPEC §3.4); returns the new people.
-
-        A Contact whose Account is created in the same session learns the new Account's Id here,
-        between the two batches. In a dry run nothing is written: the planned people stand in, so the
-        plan shows which emails they would let through.
-        """
-        accounts = [a for a in creates if _new_record(a, NewAccount) is not None]
-        persons = [a for a in creates if _new_record(a, NewPerson) is not None]
-        if options.dry_run:
-            result.planned += creates
-            return [_planned_person(_new_record(a, NewPerson)) for a in persons]  # type: ignore[arg-type]
-        account_ids: dict[str, str] = {}
-        for action, res in zip(accounts, self._write_records(accounts, ctx, options, summary), strict=True):
-            account = _new_record(action, NewAccount)
-            if res.ok and res.id and account is not None:
-                account_ids[account.website] = res.id
-        ready: list[Action] = []
-        for action in persons:
-            record = _new_record(action, NewPerson)
-            assert record is not None and isinstance(action.write, Create)
-            if record.kind is PersonKind.CONTACT and record.account_id is None:
-                domain = record.email.rpartition("@")[2]
-                if account_id := account_ids.get(domain) or account_ids.get(record.company):
-                    action = replace(
-                        action, write=replace(action.write, record=replace(record, account_id=account_id))
-                    )
-            ready.append(action)
-        people: list[Person] = []
-        for action, res in zip(ready, self._write_records(ready, ctx, options, summary), strict=True):
-            record = _new_record(action, NewPerson)
-            if res.ok and res.id and record is not None:
-                people.append(
-                    Person(
-                        res.id,
-                        record.kind,
-                        record.email,
-                        record.first_name,
-                        record.last_name,
-                        record.account_id,
-                        ctx.identity.user_id,
-                    )
-                )
-        return people
-
-    def _write_records(
-        self, actions: list[Action], ctx: StreamContext, options: RunOptions, summary: StreamSummary
-    ) -> list[WriteResult]:
-        """Create auto-resolved records: they need no link (the next lookup by address finds them)."""
-        if not actions:
-            return []
-        results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, actions)
-        self._forget(intents)
-        for action, res in zip(actions, results, strict=True):
-            if res.ok:
-                summary.created[Side.SALESFORCE.value] += 1
-            else:
-                summary.failed += 1
-                self._issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
-        return results
-
-    def _two_way(
-        self,
-        stream: Stream,
-        rules: Rules,
-        identity: Identity,
-        read: MailboxReadOptions,
-        crm_pages: list[Page],
-        now: datetime,
-        options: RunOptions,
-        summary: StreamSummary,
-        result: SessionResult,
-    ) -> None:
-        """Events, tasks or contacts (SPEC §4–§6): both sides read whole, planned once, then written."""
-        links = self.state.links(stream)
-        by_sf = {link.salesforce_id: link for link in links.values()}
-        mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
-        mailbox, salesforce = _SideRead(), _SideRead()
-        for page in self._read_mailbox(stream, mailbox_cursor, read):
-            mailbox.add(page)
-        for page in crm_pages:
-            salesforce.add(page)
-        for side, side_read in ((Side.MAILBOX, mailbox), (Side.SALESFORCE, salesforce)):
-            if side_read.reset:
-                self._cursor_reset(stream, side, now, options)
-        mailbox_changes = mailbox.changes(links)
-        sf_changes = salesforce.changes(by_sf)
-        summary.changes_read[Side.MAILBOX.value] += len(mailbox_changes.changed) + len(
-            mailbox_changes.deleted
-        )
-        summary.changes_read[Side.SALESFORCE.value] += len(sf_changes.changed) + len(sf_changes.deleted)
-        ctx = StreamContext(
-            identity=identity,
-            rules=rules,
-            now=now,
-            links=links,
-            links_by_salesforce_id=by_sf,
-            first_session=mailbox_cursor is None,
-        )
-        plan: Plan
-        if stream is Stream.EVENTS:
-            events = [i for i in mailbox_changes.changed if isinstance(i, CalendarItem)]
-            needs = calendar_rules.event_lookups(events, ctx)
-            meetings = (
-                self._crm_read(lambda: self.crm.find_meetings(needs.meeting_keys))
-                if needs.meeting_keys
-                else {}
-            )
-            directory = Directory(people=self._find_people(needs.addresses), existing_events=meetings)
-            directory = self._with_business_records(directory, ctx)
-            plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
-        elif stream is Stream.TASKS:
-            plan = task_rules.plan_tasks(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
-        else:
-            plan = contact_rules.plan_contacts(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
-        # Mass-deletion guard (SPEC §7.5): one side of one stream deleting too much stops the stream.
-        for side in (Side.MAILBOX, Side.SALESFORCE):
-            count = plan.deletes(stream, side)
-            if count > rules.max_deletes and not options.allow_mass_delete:
-                self._issue(reports.mass_delete(stream, side, count, rules.max_deletes), now, options)
-                summary.skipped.update(s.reason.value for s in plan.skips)
-                result.skips += plan.skips
-                raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
-        self._execute_plan(stream, plan, ctx, options, summary, result)
-        if not options.dry_run:
-            # The guard's deletions went through (or were no longer needed): its issue is over.
-            self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
-            if mailbox.cursor:
-                self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
-            if salesforce.cursor:
-                self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)
-
-    def _with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
-        """Add the matched Contacts' Accounts and the user's Opportunities on them (SPEC §3.5)."""
-        accounts = {
-            p.account_id
-            for found in directory.people.values()
-            for p in found
-            if p.kind is PersonKind.CONTACT and p.account_id
-        }
-        if not accounts:
-            return directory
-        by_id = self._crm_read(lambda: self.crm.accounts_by_id(accounts))
-        opportunities: list[Opportunity] = []
-        if ctx.rules.link_to_opportunities:
-            opportunities = self._crm_read(lambda: self.crm.opportunities_for(accounts, ctx.identity.user_id))
-        return replace(directory, accounts=by_id, opportunities=tuple(opportunities))
-
-    def _read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
-        """Pages from the mailbox; a transient failure is retried, the iterator restarted from `cursor`."""
-        attempt = 0
-        while True:
-            try:
-                yield from self.mailbox.changes(stream, cursor, read)
-                return
-            except RetriableError as exc:
-                if attempt >= self.retry.attempts - 1:
-                    raise StreamStopped("failed", exc.message) from exc
-                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
-                attempt += 1
-            except AuthError:
-                raise
-            except FatalError as exc:
-                raise StreamStopped("failed", exc.message) from exc
-
-    def _crm_read(self, call: Callable[[], Any]) -> Any:
-        try:
-            return with_retries(call, self.retry)
-        except ApiBudgetError as exc:
-            raise StreamStopped("budget", exc.message) from exc
-        except RetriableError as exc:
-            raise StreamStopped("failed", exc.message) from exc
-
-    def _cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
-        self._issue(reports.cursor_reset(stream, side), now, options)
-
     def _budget_stop(self, message: str, now: datetime, options: RunOptions) -> None:
         self._issue(reports.api_budget(message), now, options)
         if not options.dry_run:
@@ -582,51 +267,3 @@ class SyncSession(PlanExecution):
             self.state.set_meta("budget_backoff_count", 0)
         self.state.set_meta("next_due_at", next_due.isoformat())
         result.next_due_at = next_due
-
-
-def _new_record(action: Action, kind: type[T]) -> T | None:
-    """The record an auto-resolve action creates, if it is of `kind`."""
-    write = action.write
-    if isinstance(write, Create) and isinstance(write.record, kind):
-        return write.record
-    return None
-
-
-def _planned_person(record: NewPerson) -> Person:
-    """A stand-in for a person a dry run would create, so the plan shows what it would unlock."""
-    return Person(
-        f"(new {record.kind.value})", record.kind, record.email, record.first_name, record.last_name
-    )
-
-
-@dataclass
-class _SideRead:
-    """One side's pages of a two-way stream, gathered whole.
-
-    Items are kept by id, so a listing restarted after a transient failure adds no twin. A full
-    listing says what exists: linked items it does not show are gone (SPEC §7.6).
-    """
-
-    items: dict[str, SyncRecord] = field(default_factory=dict)
-    deleted: dict[str, None] = field(default_factory=dict)
-    full: bool = False
-    reset: bool = False
-    cursor: str | None = None
-
-    def add(self, page: Page) -> None:
-        for item in page.items:
-            item_id = getattr(item, "id", "")
-            self.items[item_id] = item
-            self.deleted.pop(item_id, None)
-        for item_id in page.deleted:
-            self.items.pop(item_id, None)
-            self.deleted[item_id] = None
-        self.full = self.full or page.full
-        self.reset = self.reset or page.reset
-        self.cursor = page.cursor or self.cursor
-
-    def changes(self, linked: Mapping[str, object]) -> SideChanges[SyncRecord]:
-        deleted = dict(self.deleted)
-        if self.full:
-            deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
-        return SideChanges(tuple(self.items.values()), tuple(deleted))

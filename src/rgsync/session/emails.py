@@ -1,0 +1,229 @@
+"""The emails stream of a session (SPEC §3): chunks of pages, lookups, auto-resolve, plan, write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+from rgsync.engine import emails as email_rules
+from rgsync.engine.email_items import message_key
+from rgsync.engine.types import (
+    Action,
+    AutoResolve,
+    Directory,
+    Identity,
+    Rules,
+    StreamContext,
+    ThreadLinks,
+)
+from rgsync.model import (
+    Create,
+    EmailItem,
+    NewAccount,
+    NewPerson,
+    Page,
+    Person,
+    PersonKind,
+    RecordKind,
+    Side,
+    Stream,
+    WriteResult,
+)
+from rgsync.providers.base import (
+    MailboxReadOptions,
+    with_retries,
+)
+from rgsync.session import reports
+from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
+from rgsync.session.reading import StreamReading
+
+# Emails planned and written together: two full Salesforce collections of 200 (SPEC §10), and
+# four lookups for the lot, while memory stays bounded by the chunk, not the mailbox.
+EMAIL_CHUNK = 400
+T = TypeVar("T")
+
+
+class EmailStream(StreamReading):
+    """Emails, mailbox → Salesforce, one way."""
+
+    def _emails(
+        self,
+        rules: Rules,
+        identity: Identity,
+        read: MailboxReadOptions,
+        now: datetime,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        """Emails (SPEC §3), a chunk of pages at a time so memory stays flat and writes fill batches.
+
+        Pages are gathered until a chunk holds `EMAIL_CHUNK` emails (whole Salesforce collections),
+        planned and written together; the cursor of the chunk's last page is committed only then.
+        """
+        tracked = {
+            thread: ThreadLinks(thread, who, what)
+            for thread, (who, what) in self.state.tracked_threads().items()
+        }
+        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        if options.manual:
+            pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
+        else:
+            pages = self._read_mailbox(Stream.EMAILS, cursor, read)
+        chunk: list[EmailItem] = []
+        chunk_cursor: str | None = None
+
+        def flush() -> None:
+            if chunk:
+                links = self.state.links_for(
+                    Stream.EMAILS, [e.mailbox_id for e in chunk], [message_key(e) for e in chunk]
+                )
+                ctx = StreamContext(
+                    identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
+                )
+                self._email_page(list(chunk), ctx, tracked, options, summary, result)
+            if chunk_cursor and not options.dry_run and not options.manual:
+                self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
+            chunk.clear()
+
+        for page in pages:
+            if page.reset:
+                self._cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
+            emails = [i for i in page.items if isinstance(i, EmailItem)]
+            summary.changes_read[Side.MAILBOX.value] += len(emails)
+            chunk.extend(emails)
+            chunk_cursor = page.cursor or chunk_cursor
+            if len(chunk) >= EMAIL_CHUNK:
+                flush()
+                chunk_cursor = None
+        flush()
+
+    def _fetch(self, mailbox_id: str) -> Page:
+        return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)
+
+    def _email_page(
+        self,
+        emails: list[EmailItem],
+        ctx: StreamContext,
+        tracked: dict[str, ThreadLinks],
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        manual = options.manual
+        manual_thread = options.manual if options.manual_thread else ()
+        needs = email_rules.email_lookups(emails, ctx, tracked, manual, manual_thread=manual_thread)
+        people = self._find_people(needs.addresses)
+        existing = (
+            self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
+            if needs.message_ids
+            else {}
+        )
+        directory = Directory(people=people, existing_emails=existing)
+        if ctx.rules.auto_resolve is not AutoResolve.OFF:
+            domains = email_rules.auto_resolve_domains(
+                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
+            )
+            by_domain = self._crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
+            directory = replace(directory, accounts_by_domain=by_domain)
+            creates = email_rules.plan_auto_resolve(
+                emails, directory, ctx, tracked, manual, manual_thread=manual_thread
+            )
+            if creates:
+                new_people = self._auto_resolve(creates, ctx, options, summary, result)
+                merged = {k: tuple(v) for k, v in people.items()}
+                for person in new_people:
+                    merged[person.email] = (*merged.get(person.email, ()), person)
+                directory = replace(directory, people=merged)
+        directory = self._with_business_records(directory, ctx)
+        plan = email_rules.plan_emails(emails, directory, ctx, tracked, manual, manual_thread)
+        self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
+        if not options.dry_run:
+            for thread in plan.tracked_threads:
+                self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)
+                tracked[thread.thread_id] = thread
+
+    def _auto_resolve(
+        self,
+        creates: list[Action],
+        ctx: StreamContext,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> list[Person]:
+        """Create Accounts, then the Leads/Contacts that need them (SPEC §3.4); returns the new people.
+
+        A Contact whose Account is created in the same session learns the new Account's Id here,
+        between the two batches. In a dry run nothing is written: the planned people stand in, so the
+        plan shows which emails they would let through.
+        """
+        accounts = [a for a in creates if _new_record(a, NewAccount) is not None]
+        persons = [a for a in creates if _new_record(a, NewPerson) is not None]
+        if options.dry_run:
+            result.planned += creates
+            return [_planned_person(_new_record(a, NewPerson)) for a in persons]  # type: ignore[arg-type]
+        account_ids: dict[str, str] = {}
+        for action, res in zip(accounts, self._write_records(accounts, ctx, options, summary), strict=True):
+            account = _new_record(action, NewAccount)
+            if res.ok and res.id and account is not None:
+                account_ids[account.website] = res.id
+        ready: list[Action] = []
+        for action in persons:
+            record = _new_record(action, NewPerson)
+            assert record is not None and isinstance(action.write, Create)
+            if record.kind is PersonKind.CONTACT and record.account_id is None:
+                domain = record.email.rpartition("@")[2]
+                if account_id := account_ids.get(domain) or account_ids.get(record.company):
+                    action = replace(
+                        action, write=replace(action.write, record=replace(record, account_id=account_id))
+                    )
+            ready.append(action)
+        people: list[Person] = []
+        for action, res in zip(ready, self._write_records(ready, ctx, options, summary), strict=True):
+            record = _new_record(action, NewPerson)
+            if res.ok and res.id and record is not None:
+                people.append(
+                    Person(
+                        res.id,
+                        record.kind,
+                        record.email,
+                        record.first_name,
+                        record.last_name,
+                        record.account_id,
+                        ctx.identity.user_id,
+                    )
+                )
+        return people
+
+    def _write_records(
+        self, actions: list[Action], ctx: StreamContext, options: RunOptions, summary: StreamSummary
+    ) -> list[WriteResult]:
+        """Create auto-resolved records: they need no link (the next lookup by address finds them)."""
+        if not actions:
+            return []
+        results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, actions)
+        self._forget(intents)
+        for action, res in zip(actions, results, strict=True):
+            if res.ok:
+                summary.created[Side.SALESFORCE.value] += 1
+            else:
+                summary.failed += 1
+                self._issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
+        return results
+
+
+def _new_record(action: Action, kind: type[T]) -> T | None:
+    """The record an auto-resolve action creates, if it is of `kind`."""
+    write = action.write
+    if isinstance(write, Create) and isinstance(write.record, kind):
+        return write.record
+    return None
+
+
+def _planned_person(record: NewPerson) -> Person:
+    """A stand-in for a person a dry run would create, so the plan shows what it would unlock."""
+    return Person(
+        f"(new {record.kind.value})", record.kind, record.email, record.first_name, record.last_name
+    )

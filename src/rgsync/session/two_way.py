@@ -1,0 +1,140 @@
+"""The two-way streams of a session (SPEC §4–§6): events, tasks and contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rgsync.engine import calendar as calendar_rules
+from rgsync.engine import contacts as contact_rules
+from rgsync.engine import tasks as task_rules
+from rgsync.engine.types import (
+    Directory,
+    Identity,
+    Plan,
+    Rules,
+    SideChanges,
+    StreamContext,
+)
+from rgsync.model import (
+    CalendarItem,
+    Page,
+    Side,
+    Stream,
+    SyncRecord,
+)
+from rgsync.providers.base import (
+    MailboxReadOptions,
+)
+from rgsync.session import reports
+from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.reading import StreamReading
+
+
+class TwoWayStream(StreamReading):
+    """Events, tasks and contacts: both sides read whole, planned once, then written."""
+
+    def _two_way(
+        self,
+        stream: Stream,
+        rules: Rules,
+        identity: Identity,
+        read: MailboxReadOptions,
+        crm_pages: list[Page],
+        now: datetime,
+        options: RunOptions,
+        summary: StreamSummary,
+        result: SessionResult,
+    ) -> None:
+        """Events, tasks or contacts (SPEC §4–§6): both sides read whole, planned once, then written."""
+        links = self.state.links(stream)
+        by_sf = {link.salesforce_id: link for link in links.values()}
+        mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
+        mailbox, salesforce = _SideRead(), _SideRead()
+        for page in self._read_mailbox(stream, mailbox_cursor, read):
+            mailbox.add(page)
+        for page in crm_pages:
+            salesforce.add(page)
+        for side, side_read in ((Side.MAILBOX, mailbox), (Side.SALESFORCE, salesforce)):
+            if side_read.reset:
+                self._cursor_reset(stream, side, now, options)
+        mailbox_changes = mailbox.changes(links)
+        sf_changes = salesforce.changes(by_sf)
+        summary.changes_read[Side.MAILBOX.value] += len(mailbox_changes.changed) + len(
+            mailbox_changes.deleted
+        )
+        summary.changes_read[Side.SALESFORCE.value] += len(sf_changes.changed) + len(sf_changes.deleted)
+        ctx = StreamContext(
+            identity=identity,
+            rules=rules,
+            now=now,
+            links=links,
+            links_by_salesforce_id=by_sf,
+            first_session=mailbox_cursor is None,
+        )
+        plan: Plan
+        if stream is Stream.EVENTS:
+            events = [i for i in mailbox_changes.changed if isinstance(i, CalendarItem)]
+            needs = calendar_rules.event_lookups(events, ctx)
+            meetings = (
+                self._crm_read(lambda: self.crm.find_meetings(needs.meeting_keys))
+                if needs.meeting_keys
+                else {}
+            )
+            directory = Directory(people=self._find_people(needs.addresses), existing_events=meetings)
+            directory = self._with_business_records(directory, ctx)
+            plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
+        elif stream is Stream.TASKS:
+            plan = task_rules.plan_tasks(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
+        else:
+            plan = contact_rules.plan_contacts(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
+        # Mass-deletion guard (SPEC §7.5): one side of one stream deleting too much stops the stream.
+        for side in (Side.MAILBOX, Side.SALESFORCE):
+            count = plan.deletes(stream, side)
+            if count > rules.max_deletes and not options.allow_mass_delete:
+                self._issue(reports.mass_delete(stream, side, count, rules.max_deletes), now, options)
+                summary.skipped.update(s.reason.value for s in plan.skips)
+                result.skips += plan.skips
+                raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
+        self._execute_plan(stream, plan, ctx, options, summary, result)
+        if not options.dry_run:
+            # The guard's deletions went through (or were no longer needed): its issue is over.
+            self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
+            if mailbox.cursor:
+                self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
+            if salesforce.cursor:
+                self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)
+
+
+@dataclass
+class _SideRead:
+    """One side's pages of a two-way stream, gathered whole.
+
+    Items are kept by id, so a listing restarted after a transient failure adds no twin. A full
+    listing says what exists: linked items it does not show are gone (SPEC §7.6).
+    """
+
+    items: dict[str, SyncRecord] = field(default_factory=dict)
+    deleted: dict[str, None] = field(default_factory=dict)
+    full: bool = False
+    reset: bool = False
+    cursor: str | None = None
+
+    def add(self, page: Page) -> None:
+        for item in page.items:
+            item_id = getattr(item, "id", "")
+            self.items[item_id] = item
+            self.deleted.pop(item_id, None)
+        for item_id in page.deleted:
+            self.items.pop(item_id, None)
+            self.deleted[item_id] = None
+        self.full = self.full or page.full
+        self.reset = self.reset or page.reset
+        self.cursor = page.cursor or self.cursor
+
+    def changes(self, linked: Mapping[str, object]) -> SideChanges[SyncRecord]:
+        deleted = dict(self.deleted)
+        if self.full:
+            deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
+        return SideChanges(tuple(self.items.values()), tuple(deleted))
