@@ -68,7 +68,7 @@ from rgsync.sandbox.salesforce import (
     RunningSalesforce,
     start_salesforce,
 )
-from rgsync.sandbox.salesforce.store import ManualClock
+from rgsync.sandbox.salesforce.clock import ManualClock
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from rgsync.sandbox.salesforce import RunningSalesforce, start_salesforce
-from rgsync.sandbox.salesforce.store import ManualClock
+from rgsync.sandbox.salesforce.clock import ManualClock
 
 # Saturday 2026-11-28, 11:00 UTC: the "today" of the shared test world.
 NOW = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)

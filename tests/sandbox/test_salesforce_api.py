@@ -21,7 +21,7 @@ from simple_salesforce.exceptions import (
 )
 
 from rgsync.sandbox.salesforce import RunningSalesforce, start_salesforce
-from rgsync.sandbox.salesforce.store import ManualClock
+from rgsync.sandbox.salesforce.clock import ManualClock
 
 
 @pytest.fixture

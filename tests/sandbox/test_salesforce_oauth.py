@@ -17,7 +17,7 @@ from salesforce_support import NOW, SCENARIO, Api, start
 from simple_salesforce import Salesforce
 
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforce
-from rgsync.sandbox.salesforce.store import ManualClock
+from rgsync.sandbox.salesforce.clock import ManualClock
 
 JWT_CLIENT = "jwt-app"
 

@@ -9,8 +9,9 @@ import pytest
 from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
+from rgsync.sandbox.salesforce.clock import ManualClock
 from rgsync.sandbox.salesforce.soql import QueryError, run
-from rgsync.sandbox.salesforce.store import ManualClock, Org
+from rgsync.sandbox.salesforce.store import Org
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ import pytest
 from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
+from rgsync.sandbox.salesforce.clock import ManualClock
+from rgsync.sandbox.salesforce.errors import RecordError, RequestError
 from rgsync.sandbox.salesforce.ids import checksum, normalize
-from rgsync.sandbox.salesforce.store import ManualClock, Org, RecordError, RequestError
+from rgsync.sandbox.salesforce.store import Org
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ from rgsync.providers.salesforce.mapping import (
     website_domain,
     who_list,
 )
-from rgsync.providers.salesforce.writes import _chunks, _Op, error_code
+from rgsync.providers.salesforce.writes import error_code
+from rgsync.providers.salesforce.writes.batches import _chunks, _Op
 
 SENT = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
 C1, C2, L1 = "003000000000001AAA", "003000000000002AAA", "00Q000000000001AAA"

@@ -16,6 +16,9 @@ What cannot be synced (§4.7) becomes an issue, never an exception.
 The link base (`Link.fields`) holds the merged fields of `rgsync.engine.fields.EVENT_FIELDS` plus
 bookkeeping keys: the mailbox attendee addresses, the Salesforce WhoIds and WhatId, whether the
 Event was saved as private, and whether the link is to a colleague's Event the user was added to.
+
+Modules: `common` (the window, participants, limits, lookups), `planner` (`plan_events`, the pass)
+and the rules it runs: `up_sync`, `down_sync`, `linked`, `deletions`, on `bookkeeping`.
 """
 
 from rgsync.engine.calendar.common import (

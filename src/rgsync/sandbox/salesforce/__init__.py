@@ -34,9 +34,12 @@ from typing import Any
 
 from rgsync.sandbox.http import EmulatorServer, make_tls
 
+from .clock import ManualClock
+from .errors import RecordError, RequestError, SalesforceError
 from .oauth import ConnectedApp, load_public_key
 from .server import SalesforceEmulator
-from .store import DEFAULT_API_LIMIT, ManualClock, Org, RecordError, RequestError, SalesforceError
+from .store import Org
+from .store.state import DEFAULT_API_LIMIT
 
 __all__ = [
     "DEFAULT_CLIENT_ID",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .errors import RecordError
 
 if TYPE_CHECKING:
     from .schema import SObjectType
@@ -25,8 +26,6 @@ _NAMED = ("Contact", "Lead", "User")
 
 
 def _error(code: str, message: str, fields: tuple[str, ...] = ()) -> Exception:
-    from .store import RecordError
-
     return RecordError(code, message, fields)
 
 

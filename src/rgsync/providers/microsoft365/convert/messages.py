@@ -1,0 +1,76 @@
+"""Messages: a Graph message as an EmailItem (SPEC §3.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rgsync.model import EmailItem, Folder
+from rgsync.providers.microsoft365.convert.values import _address, _addresses, html_to_text, parse_instant
+
+MESSAGE_CLASS_PROPERTY = "String 0x001A"
+MESSAGE_FIELDS = (
+    "id",
+    "subject",
+    "from",
+    "sender",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "receivedDateTime",
+    "sentDateTime",
+    "internetMessageId",
+    "conversationId",
+    "body",
+    "categories",
+    "internetMessageHeaders",
+    "parentFolderId",
+)
+
+
+def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
+    """A Graph message as an EmailItem (headers give Content-Type, Auto-Submitted, In-Reply-To)."""
+    headers = {
+        str(h.get("name", "")).lower(): str(h.get("value", ""))
+        for h in message.get("internetMessageHeaders") or []
+    }
+    problems: list[str] = []
+    sent = parse_instant(message.get("sentDateTime")) or parse_instant(message.get("receivedDateTime"))
+    message_id = str(message.get("internetMessageId") or "").strip()
+    if not message_id:
+        problems.append("the email has no Message-ID")
+    sender = _address(message.get("from")) or _address(message.get("sender"))
+    body = message.get("body") or {}
+    is_html = str(body.get("contentType", "")).lower() == "html"
+    content = str(body.get("content") or "")
+    message_class = ""
+    for prop in message.get("singleValueExtendedProperties") or []:
+        if str(prop.get("id", "")).lower() == MESSAGE_CLASS_PROPERTY.lower():
+            message_class = str(prop.get("value") or "")
+    if message.get("@odata.type") == "#microsoft.graph.eventMessage" and not message_class:
+        message_class = "IPM.Schedule.Meeting.Request"
+    content_type = (
+        headers.get("content-type", "text/html" if is_html else "text/plain").split(";")[0].strip().lower()
+    )
+    return EmailItem(
+        mailbox_id=str(message["id"]),
+        message_id=message_id,
+        thread_id=str(message.get("conversationId") or message["id"]),
+        folder=folder,
+        subject=str(message.get("subject") or ""),
+        sent_at=sent or datetime(1970, 1, 1, tzinfo=UTC),
+        sender=sender,
+        to=_addresses(message.get("toRecipients")),
+        cc=_addresses(message.get("ccRecipients")),
+        bcc=_addresses(message.get("bccRecipients")),
+        text_body=html_to_text(content) if is_html else content,
+        html_body=content if is_html else "",
+        labels=frozenset(str(c) for c in message.get("categories") or []),
+        content_type=content_type or "text/plain",
+        auto_submitted=headers.get("auto-submitted", ""),
+        item_class=message_class,
+        in_reply_to=headers.get("in-reply-to", "").strip(),
+        problems=tuple(problems),
+        unreadable="" if sent else "the email has no sent or received date",
+    )

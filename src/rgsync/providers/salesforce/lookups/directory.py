@@ -1,0 +1,168 @@
+"""Batched lookups of people by address, Accounts and Opportunities (SPEC §3.3, §3.5).
+
+Every lookup sends many values per SOQL `IN` list, chunked to stay under the URI limit, and
+bundles the chunks into Composite requests of up to five queries (SPEC §3.3, §10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime
+
+from rgsync.model import Account, Opportunity, OrgInfo, Person, PersonKind
+from rgsync.providers.salesforce import soql
+from rgsync.providers.salesforce.client import SalesforceClient
+from rgsync.providers.salesforce.mapping import OrgShape, parse_date, parse_datetime, website_domain
+
+
+class DirectoryLookups:
+    """People, Accounts and Opportunities, many values per query; the base of `Lookups`."""
+
+    client: SalesforceClient
+    org: Callable[[], OrgInfo]
+    shape: Callable[[], OrgShape]
+    # People addresses seen this session (Id → address), so an EmailMessage can put each
+    # person in the right junction list without another query.
+    person_emails: dict[str, str]
+
+    # -- people ---------------------------------------------------------------------------------------
+    def find_people(self, emails: Collection[str]) -> dict[str, list[Person]]:
+        """Contacts and unconverted Leads by email, many addresses per query (SPEC §3.3)."""
+        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        if not wanted:
+            return {}
+        contact_queries = soql.chunked_in_queries(
+            lambda values: (
+                f"SELECT Id, Email, FirstName, LastName, AccountId, OwnerId FROM Contact WHERE Email IN {values}"
+            ),
+            wanted,
+        )
+        lead_queries = soql.chunked_in_queries(
+            lambda values: (
+                "SELECT Id, Email, FirstName, LastName, OwnerId FROM Lead "
+                f"WHERE IsConverted = false AND Email IN {values}"
+            ),
+            wanted,
+        )
+        answers = self.client.queries(contact_queries + lead_queries)
+        found: dict[str, list[Person]] = {}
+        for n, rows in enumerate(answers):
+            kind = PersonKind.CONTACT if n < len(contact_queries) else PersonKind.LEAD
+            for row in rows:
+                address = str(row.get("Email") or "").lower()
+                if address not in wanted:
+                    continue
+                person = Person(
+                    id=str(row["Id"]),
+                    kind=kind,
+                    email=address,
+                    first_name=str(row.get("FirstName") or ""),
+                    last_name=str(row.get("LastName") or ""),
+                    account_id=str(row.get("AccountId") or "") or None,
+                    owner_id=str(row.get("OwnerId") or "") or None,
+                )
+                self.person_emails[person.id] = address
+                found.setdefault(address, []).append(person)
+        # Contacts first, then Leads (an address found as both links the Contact, SPEC §3.3).
+        return {
+            k: sorted(v, key=lambda p: (p.kind is not PersonKind.CONTACT, p.id)) for k, v in found.items()
+        }
+
+    def person_addresses(self, ids: Iterable[str]) -> dict[str, str]:
+        """Addresses of Contacts/Leads by Id, from this session's lookups or one batched query."""
+        missing = sorted({i for i in ids if soql.is_id(i) and i not in self.person_emails})
+        if missing:
+            queries: list[str] = []
+            for sobject, prefix in (("Contact", "003"), ("Lead", "00Q")):
+                of_type = [i for i in missing if i.startswith(prefix)]
+                if of_type:
+                    template = f"SELECT Id, Email FROM {sobject} WHERE Id IN "
+                    queries += soql.chunked_in_queries(template.__add__, of_type, soql.record_id)
+            for rows in self.client.queries(queries):
+                for row in rows:
+                    self.person_emails[str(row["Id"])] = str(row.get("Email") or "").lower()
+        return {i: self.person_emails.get(i, "") for i in ids}
+
+    # -- accounts and opportunities -----------------------------------------------------------------------
+    def find_accounts_by_domain(self, domains: Collection[str]) -> dict[str, Account]:
+        """An Account whose Website has each domain: LIKE in SOQL, the exact domain check here."""
+        wanted = sorted({d.strip().lower() for d in domains if d and d.strip()})
+        if not wanted:
+            return {}
+        queries = soql.chunked_in_queries(
+            lambda values: f"SELECT Id, Name, Website FROM Account WHERE {values} ORDER BY Id",
+            wanted,
+            lambda domain: f"Website LIKE {soql.like(domain)}",
+            " OR ",
+        )
+        found: dict[str, Account] = {}
+        for rows in self.client.queries(queries):
+            for row in sorted(rows, key=lambda r: str(r["Id"])):
+                domain = website_domain(str(row.get("Website") or ""))
+                if domain in wanted and domain not in found:
+                    found[domain] = Account(
+                        str(row["Id"]), str(row.get("Name") or ""), str(row.get("Website") or "")
+                    )
+        return found
+
+    def accounts_by_id(self, ids: Collection[str]) -> dict[str, Account]:
+        """Accounts by Id."""
+        wanted = sorted({i for i in ids if soql.is_id(i)})
+        if not wanted:
+            return {}
+        queries = soql.chunked_in_queries(
+            lambda values: f"SELECT Id, Name, Website FROM Account WHERE Id IN {values}",
+            wanted,
+            soql.record_id,
+        )
+        out: dict[str, Account] = {}
+        for rows in self.client.queries(queries):
+            for row in rows:
+                account = Account(str(row["Id"]), str(row.get("Name") or ""), str(row.get("Website") or ""))
+                out[account.id] = account
+                out[account.id[:15]] = account
+        return {i: out[i] for i in ids if i in out}
+
+    def accounts_by_name(self, names: Collection[str]) -> dict[str, str]:
+        """Account Ids by name (case-insensitive; the lowest Id when several share a name)."""
+        wanted = sorted({n.strip() for n in names if n and n.strip()})
+        if not wanted:
+            return {}
+        queries = soql.chunked_in_queries(
+            lambda values: f"SELECT Id, Name FROM Account WHERE Name IN {values} ORDER BY Id", wanted
+        )
+        out: dict[str, str] = {}
+        for rows in self.client.queries(queries):
+            for row in rows:
+                out.setdefault(str(row.get("Name") or "").casefold(), str(row["Id"]))
+        return {name: out[name.casefold()] for name in wanted if name.casefold() in out}
+
+    def opportunities_for(self, account_ids: Collection[str], owner_id: str) -> list[Opportunity]:
+        """Opportunities owned by `owner_id` on these Accounts (SPEC §3.5)."""
+        wanted = sorted({i for i in account_ids if soql.is_id(i)})
+        if not wanted:
+            return []
+        owner = soql.record_id(owner_id)
+        queries = soql.chunked_in_queries(
+            lambda values: (
+                "SELECT Id, Name, AccountId, OwnerId, LastModifiedDate, CloseDate FROM Opportunity "
+                f"WHERE OwnerId = {owner} AND AccountId IN {values}"
+            ),
+            wanted,
+            soql.record_id,
+        )
+        out: list[Opportunity] = []
+        for rows in self.client.queries(queries):
+            for row in rows:
+                out.append(
+                    Opportunity(
+                        id=str(row["Id"]),
+                        name=str(row.get("Name") or ""),
+                        account_id=str(row.get("AccountId") or "") or None,
+                        owner_id=str(row.get("OwnerId") or ""),
+                        last_modified=parse_datetime(row.get("LastModifiedDate"))
+                        or datetime.min.replace(tzinfo=UTC),
+                        close_date=parse_date(row.get("CloseDate")),
+                    )
+                )
+        return out

@@ -1,0 +1,96 @@
+"""Writing to the org: sObject Collections, ≤ 200 records a call, one WriteResult per write.
+
+* Creates go through `POST composite/sobjects` (allOrNone false), records grouped by type so a
+  call never has more than the 10 type chunks Salesforce allows; records of a type that carries
+  rgsync's external-id field go through the upsert form (`PATCH composite/sobjects/{Type}/{Field}`)
+  so a create that is sent twice cannot make two records. Email Tasks and EmailMessages are never
+  upserted: their create-only fields (TaskSubtype, the email's body) would refuse the update half.
+* Updates go through `PATCH composite/sobjects`, deletes through `DELETE composite/sobjects?ids=`.
+* Per-record refusals become failed WriteResults: FIELD_CUSTOM_VALIDATION_EXCEPTION → SF-VALIDATION,
+  REQUIRED_FIELD_MISSING → SF-REQUIRED-FIELD, DUPLICATES_DETECTED → SF-DUPLICATE, others
+  'SF-' + Salesforce's code. Deleting a record that is already gone counts as done.
+* Creates and updates carry `Sforce-Duplicate-Rule-Header: allowSave=false;
+  includeRecordDetails=false; runAsCurrentUser=true`: a duplicate rule that fires on a Lead or
+  Contact rgsync creates refuses it (SF-DUPLICATE, an issue the user can act on) instead of
+  silently making a second record of a person; the rule runs with the user's own sharing, the same
+  visibility rgsync's address lookup had; record details are not needed and would only grow the
+  answer.
+* A call that fails transiently may have been carried out all the same (a timeout after Salesforce
+  saved the records). The session retries `apply` with the same writes; creates already answered
+  are not sent again, and creates of the failed call are first looked up by natural key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rgsync.model import Create, OrgInfo, RecordKind, Write, WriteResult
+from rgsync.providers.base import RetriableError
+from rgsync.providers.salesforce.client import SalesforceClient
+from rgsync.providers.salesforce.lookups import Lookups
+from rgsync.providers.salesforce.mapping import OrgShape
+from rgsync.providers.salesforce.writes.batches import _Attempt
+from rgsync.providers.salesforce.writes.prepare import WritePreparation
+
+
+class Writer(WritePreparation):
+    """`Crm.apply` for the Salesforce adapter (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        lookups: Lookups,
+        org: Callable[[], OrgInfo],
+        shape: Callable[[], OrgShape],
+    ) -> None:
+        self.client = client
+        self.lookups = lookups
+        self.org = org
+        self.shape = shape
+        self._failed: _Attempt | None = None
+
+    # -- entry ---------------------------------------------------------------------------------------
+    def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """One result per write, in order; transient failures raise (the session retries)."""
+        results: list[WriteResult | None] = [None] * len(writes)
+        previous, attempt = self._failed, _Attempt()
+        self._failed = None
+        if previous is not None:
+            self._recover(writes, results, previous, attempt)
+        try:
+            ops = self._prepare(writes, results)
+            self._execute(ops, results, attempt)
+        except RetriableError:
+            self._failed = attempt
+            raise
+        return [r if r is not None else WriteResult(ok=False, error_code="SF-WRITE-FAILED") for r in results]
+
+    def _recover(
+        self,
+        writes: Sequence[Write],
+        results: list[WriteResult | None],
+        previous: _Attempt,
+        attempt: _Attempt,
+    ) -> None:
+        """Reuse answers of the failed attempt; look up its uncertain creates by natural key."""
+        uncertain: dict[RecordKind, list[tuple[int, str]]] = {}
+        for n, write in enumerate(writes):
+            if not isinstance(write, Create):
+                continue
+            key = (write.kind.value, write.key)
+            if key in previous.done:
+                results[n] = attempt.done[key] = previous.done[key]
+            elif key in previous.uncertain:
+                uncertain.setdefault(write.kind, []).append((n, write.key))
+        for kind, entries in uncertain.items():
+            try:
+                found = self.lookups.find_existing(kind, [k for _, k in entries])
+            except RetriableError:
+                attempt.uncertain |= {(kind.value, k) for _, k in entries}
+                attempt.done |= previous.done
+                raise
+            for n, natural_key in entries:
+                if natural_key in found:
+                    results[n] = attempt.done[(kind.value, natural_key)] = WriteResult(
+                        ok=True, id=found[natural_key]
+                    )
