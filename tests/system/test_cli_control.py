@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,23 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import CliResult as Result
+from cli_support import invoke
 
-from rgsync.cli import main
 from rgsync.cli.issues_cmd import parse_since
 from rgsync.errors import UsageError
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
 from rgsync.state import StateStore
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> object:
-        return json.loads(self.out)
 
 
 @dataclass
@@ -47,14 +36,7 @@ class Profile:
         return self.root / ".rgsync-state" / "default" / "state.sqlite3"
 
     def run(self, *args: str) -> Result:
-        self.capsys.readouterr()
-        try:
-            main(["--config", str(self.settings), *args])
-            code = 0
-        except SystemExit as exited:
-            code = int(exited.code or 0)
-        captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return invoke(self.capsys, "--config", str(self.settings), *args)
 
     def store(self) -> StateStore:
         return StateStore.open(self.state_db)

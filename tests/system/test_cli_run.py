@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from cli_support import invoke
 from memory_world import NOW, World, make_world
 
 from rgsync.cli import main
@@ -30,13 +31,8 @@ def world(tmp_path, monkeypatch) -> World:
 
 
 def rgsync(world: World, *args: str, capsys) -> tuple[int, str, str]:
-    try:
-        main(["--config", str(world.root / "settings.toml"), *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = invoke(capsys, "--config", str(world.root / "settings.toml"), *args)
+    return result.code, result.out, result.err
 
 
 def test_spec_8_run_prints_a_summary_and_exits_0(world: World, capsys) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,24 +11,15 @@ from typing import Any
 import click
 import pytest
 import requests
+from cli_support import CliResult as Result
+from cli_support import invoke
 
-from rgsync.cli import connect_cmd, main
+from rgsync.cli import connect_cmd
 from rgsync.credentials import CredentialStore
 from rgsync.providers.salesforce.auth import SECRET_REFRESH_TOKEN, SECRET_SESSION
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, RunningSalesforce, start_salesforce
 
 USERS = [{"key": "ann", "Name": "Ann Lee", "Email": "ann@acme.com", "Username": "ann@acme.com"}]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass
@@ -46,14 +36,7 @@ class Profile:
         return CredentialStore("default", self.root / ".rgsync-state" / "default" / "credentials.json")
 
     def run(self, *args: str) -> Result:
-        self.capsys.readouterr()
-        try:
-            main(["--config", str(self.settings), *args])
-            code = 0
-        except SystemExit as exited:
-            code = int(exited.code or 0)
-        captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return invoke(self.capsys, "--config", str(self.settings), *args)
 
     def salesforce_table(self) -> dict[str, Any]:
         return dict(tomllib.loads(self.settings.read_text()).get("salesforce", {}))

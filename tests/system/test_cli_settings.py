@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from cli_support import invoke
 
-from rgsync.cli import main
 from rgsync.settings import KEYS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -41,13 +41,8 @@ def config(tmp_path: Path) -> Path:
 
 def rgsync(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = invoke(capsys, *argv)
+    return result.code, result.out, result.err
 
 
 # --- acceptance --------------------------------------------------------------------------------
