@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import invoke
 from google.oauth2.credentials import Credentials
 
-from rgsync.cli import main
 from rgsync.providers.google import auth
 from rgsync.sandbox.google import RunningGoogle, start_google
 
@@ -45,13 +45,8 @@ class Outcome:
 @pytest.fixture
 def rgsync(config: Path, capsys: pytest.CaptureFixture[str]) -> Any:
     def run(*args: str) -> Outcome:
-        try:
-            main(["--config", str(config), *args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return Outcome(code, out + err)
+        result = invoke(capsys, "--config", str(config), *args)
+        return Outcome(result.code, result.out + result.err)
 
     return run
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import invoke
 
-from rgsync.cli import connect_microsoft365, main
+from rgsync.cli import connect_microsoft365
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE
 from rgsync.sandbox.graph import RunningGraph, start_graph
 
@@ -40,6 +41,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class Outcome:
+    """Exit code and what the command printed (stdout and stderr together)."""
+
     def __init__(self, exit_code: int, output: str) -> None:
         self.exit_code = exit_code
         self.output = output
@@ -48,13 +51,8 @@ class Outcome:
 @pytest.fixture
 def rgsync(config: Path, capsys: pytest.CaptureFixture[str]) -> Any:
     def run(*args: str) -> Outcome:
-        try:
-            main(["--config", str(config), *args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return Outcome(code, out + err)
+        result = invoke(capsys, "--config", str(config), *args)
+        return Outcome(result.code, result.out + result.err)
 
     return run
 

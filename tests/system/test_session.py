@@ -116,6 +116,7 @@ def test_spec_7_7_rejected_record_issue_is_resolved_when_it_later_syncs(world: W
 
 
 def test_S4_mass_deletion_guard_stops_the_stream_until_allowed(world: World) -> None:
+    """SPEC §7.5: more than max-deletes deletions on one side stop the stream until allowed."""
     for n in range(80):
         world.crm.put_contact(
             ContactItem(
