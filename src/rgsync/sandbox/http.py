@@ -86,6 +86,11 @@ class Fault:
     matching calls. `response` is returned instead of the emulator's answer; `drop` closes the
     connection without an answer; `latency` (seconds) delays the call and then lets it through
     unless a response or drop is also set.
+
+    Two faults act after the emulator has carried the call out, the way a real service can apply a
+    write and then fail to answer: `lose_reply` applies the call and closes the connection without
+    the answer, and `on_applied` (a callable) runs after the call is applied and before the answer
+    goes back — a harness uses it to kill the client at that exact moment or to freeze it.
     """
 
     match: str = ".*"
@@ -94,6 +99,8 @@ class Fault:
     latency: float = 0.0
     times: int = 1
     nth: int | None = None
+    lose_reply: bool = False
+    on_applied: Callable[[], None] | None = None
     seen: int = 0
     fired: int = 0
 
@@ -217,7 +224,13 @@ class EmulatorServer:
                 raise _DroppedConnection
             if fault.response is not None:
                 return fault.response
-        return self.emulator.handle(request)
+        response = self.emulator.handle(request)
+        if fault is not None:
+            if fault.on_applied is not None:
+                fault.on_applied()
+            if fault.lose_reply:
+                raise _DroppedConnection
+        return response
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
