@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,10 +118,7 @@ class Database:
             # isolation_level=None: the module never opens transactions behind our back; we do.
             connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed intent or link survives a power cut, which exactly-once relies on.
-            connection.execute("PRAGMA synchronous=FULL")
-            _migrate(connection, path)
+            _prepare(connection, path)
         except sqlite3.DatabaseError as exc:
             if connection is not None:
                 connection.close()
@@ -204,6 +202,31 @@ class Database:
     def schema_version(self) -> int:
         """The schema version of the open database."""
         return _schema_version(self._conn)
+
+
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL and migrate, waiting out other processes that are doing the same.
+
+    SQLite does not call its busy handler for every lock the WAL switch and WAL recovery take, so
+    two runs started by cron at the same instant on a fresh profile can see "database is locked"
+    at once instead of after the busy timeout. Both steps are idempotent, so they are simply tried
+    again until the timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed intent or link survives a power cut, which exactly-once relies on.
+            connection.execute("PRAGMA synchronous=FULL")
+            _migrate(connection, path)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def _schema_version(connection: sqlite3.Connection) -> int:
