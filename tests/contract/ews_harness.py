@@ -19,9 +19,9 @@ from typing import Any
 from rgsync.credentials import CredentialStore
 from rgsync.model import CalendarItem, Folder, Response, ShowAs, Stream
 from rgsync.paths import Paths
-from rgsync.providers.base import RetryPolicy
 from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeMailbox, open_mailbox
 from rgsync.sandbox.ews import RunningEws, start_ews
+from rgsync.session.retry import Retrier, RetryPolicy
 
 FOLDERS = {
     Folder.INBOX: "inbox",
@@ -54,6 +54,10 @@ class Sleeps:
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+    def clock(self) -> float:
+        """A clock that moves only by the waits recorded."""
+        return sum(self.waits)
 
 
 def raw_email(
@@ -151,6 +155,8 @@ class EwsHarness:
         self.ews = ews
         self.mailbox = mailbox
         self.sleeps = sleeps
+        # Adapters never retry: the session's policy does, on a clock that only `sleeps` moves.
+        self.retrier = Retrier(RetryPolicy(sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.5))
 
     def add_email(
         self,
@@ -223,7 +229,7 @@ def open_harness(
                 **mailbox,
             }
         )
-        adapter = open_mailbox(settings, paths, retry=RetryPolicy(attempts=4, sleep=sleeps))
+        adapter = open_mailbox(settings, paths)
         try:
             yield EwsHarness(ews, adapter, sleeps)
         finally:

@@ -9,7 +9,7 @@ carries a token msal obtained silently from that cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from rgsync.credentials import CredentialStore
-from rgsync.model import CalendarItem, Folder, Response, Stream
-from rgsync.providers.base import RetryPolicy
+from rgsync.model import CalendarItem, Folder, Response, Stream, Write, WriteResult
 from rgsync.providers.microsoft365 import Microsoft365Mailbox, mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import http_session, start_device_sign_in
 from rgsync.providers.microsoft365.convert import contact_changes, event_changes, todo_changes
 from rgsync.sandbox.graph import RunningGraph, start_graph
+from rgsync.session.reconcile import send_reconciled
+from rgsync.session.retry import Retrier, RetryPolicy
 
 FOLDERS = {
     Folder.INBOX: "inbox",
@@ -50,6 +51,10 @@ class Sleeps:
 
     def __call__(self, delay: float) -> None:
         self.seconds.append(delay)
+
+    def clock(self) -> float:
+        """A clock that moves only by the waits recorded."""
+        return sum(self.seconds)
 
 
 def mailbox_settings(graph: RunningGraph, **extra: object) -> dict[str, object]:
@@ -84,9 +89,18 @@ class GraphHarness:
         self.sleeps = sleeps or Sleeps()
         self.store = CredentialStore("contract", directory / "credentials.json")
         connect(graph, self.store)
-        self.retry = RetryPolicy(attempts=4, sleep=self.sleeps, jitter=lambda: 0.5)
-        self.mailbox: Microsoft365Mailbox = mailbox_from_settings(
-            mailbox_settings(graph), self.store, retry=self.retry
+        # Adapters never retry: the session's policy does, on a clock that only `sleeps` moves.
+        self.retrier = Retrier(RetryPolicy(sleep=self.sleeps, clock=self.sleeps.clock, jitter=lambda: 0.5))
+        self.mailbox: Microsoft365Mailbox = mailbox_from_settings(mailbox_settings(graph), self.store)
+
+    def send(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
+        """`apply` as the session sends it: retried by its policy, uncertain creates reconciled."""
+        return send_reconciled(
+            writes,
+            lambda ws: self.mailbox.apply(stream, ws),
+            lambda _kind, keys: self.mailbox.find_tagged(stream, keys),
+            self.retrier,
+            stream.value,
         )
 
     def add_email(

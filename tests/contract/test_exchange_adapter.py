@@ -27,7 +27,9 @@ from rgsync.model import (
     TaskItem,
     Update,
 )
-from rgsync.providers.base import AuthError, MailboxReadOptions, RetriableError
+from rgsync.providers.base import AuthError, MailboxReadOptions, RetriableError, UncertainWrite
+from rgsync.sandbox.http import Fault
+from rgsync.session.reconcile import send_reconciled
 
 ALL_STREAMS = (Stream.EMAILS, Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
 
@@ -108,44 +110,81 @@ def test_a_crash_in_the_middle_of_a_long_listing_resumes_where_it_stopped(harnes
     assert harness.ews.calls("SyncFolderItems") == 4
 
 
-# --- retries (SPEC §7.3) ---------------------------------------------------------------------------
+# --- failures are classified here, retried by the session's one policy (SPEC §7.3) ------------------
 
 
-def test_throttling_is_retried_after_the_servers_back_off_and_then_succeeds(harness: EwsHarness) -> None:
+def read_emails(harness: EwsHarness) -> tuple[list[object], str | None]:
+    """A full email read as the session does it: the whole listing again after a transient failure."""
+    items, _gone, cursor, _full, _reset = harness.retrier.call(
+        lambda: drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+    )
+    return items, cursor
+
+
+def test_spec_7_3_throttling_is_retried_after_the_servers_back_off_and_then_succeeds(
+    harness: EwsHarness,
+) -> None:
     inbox_email(harness, "Through the throttle")
     harness.ews.inject_server_busy("SyncFolderItems", times=2, back_off_ms=1500)
-    items, _gone, cursor, _full, _reset = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+    items, cursor = read_emails(harness)
     assert [e.subject for e in items if isinstance(e, EmailItem)] == ["Through the throttle"]
     assert harness.sleeps.waits == [1.5, 1.5]  # BackOffMilliseconds honoured, nothing slept for real
     assert harness.ews.calls("SyncFolderItems") == 4  # 2 refused + Inbox + Sent Items
     assert cursor
 
 
-def test_throttling_that_outlasts_the_retries_fails_the_stream_retriably(harness: EwsHarness) -> None:
+def test_spec_7_3_the_adapter_sends_a_throttled_call_once_and_says_how_long_to_wait(
+    harness: EwsHarness,
+) -> None:
     harness.ews.inject_server_busy("SyncFolderItems", times=10, back_off_ms=2000)
     with pytest.raises(RetriableError) as failure:
         drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
     assert failure.value.code == "MAIL-THROTTLED" and failure.value.retry_after == 2.0
-    assert harness.ews.calls("SyncFolderItems") == 4  # the adapter's four attempts, then the session decides
+    assert harness.ews.calls("SyncFolderItems") == 1  # no retry inside the adapter: no nesting
+    assert harness.sleeps.waits == []
 
 
-def test_server_errors_and_dropped_connections_are_retried(harness: EwsHarness) -> None:
+def test_spec_7_3_server_errors_and_dropped_connections_are_retried_by_the_session(
+    harness: EwsHarness,
+) -> None:
     inbox_email(harness, "Bumpy road")
     harness.ews.inject_5xx("SyncFolderItems", status=503)
     harness.ews.drop_connection("GetItem")
-    items, *_ = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+    items, _cursor = read_emails(harness)
     assert [e.subject for e in items if isinstance(e, EmailItem)] == ["Bumpy road"]
     assert len(harness.sleeps.waits) == 2
 
 
-def test_a_create_whose_answer_was_lost_is_not_created_twice(harness: EwsHarness) -> None:
+@pytest.mark.parametrize("applied", [True, False], ids=["reply-lost-after-create", "dropped-before-create"])
+def test_spec_7_1_a_create_whose_answer_was_lost_is_reconciled_not_sent_blind(
+    harness: EwsHarness, applied: bool
+) -> None:
     record = TaskItem(id="", subject="Call Bob", salesforce_id="00T000000000009AAA")
     drain(harness.mailbox.changes(Stream.TASKS, None, OPTIONS))
-    harness.ews.drop_connection("CreateItem")
-    [result] = harness.mailbox.apply(Stream.TASKS, [Create(RecordKind.TASK, "00T000000000009AAA", record)])
+    harness.ews.server.faults.add(Fault(match=r" CreateItem$", lose_reply=applied, drop=not applied))
+    writes = [Create(RecordKind.TASK, "00T000000000009AAA", record)]
+    [result] = send_reconciled(
+        writes,
+        lambda ws: harness.mailbox.apply(Stream.TASKS, ws),
+        lambda _kind, keys: harness.mailbox.find_tagged(Stream.TASKS, keys),
+        harness.retrier,
+        "tasks",
+    )
     assert result.ok
     assert harness.ews.state.items_in("tasks/Salesforce Tasks") == [result.id]
-    assert harness.ews.calls("FindItem") == 1  # looked for the tag before sending again
+    assert harness.ews.calls("FindItem") == 1  # looked for the tag before deciding
+    # Applied: adopted, never sent again. Not applied: not found, so sent again once.
+    assert harness.ews.calls("CreateItem") == (1 if applied else 2)
+
+
+def test_spec_7_1_the_adapter_reports_a_lost_create_as_uncertain_not_retriable(harness: EwsHarness) -> None:
+    record = TaskItem(id="", subject="Call Ann", salesforce_id="00T000000000010AAA")
+    drain(harness.mailbox.changes(Stream.TASKS, None, OPTIONS))
+    harness.ews.drop_connection("CreateItem")
+    with pytest.raises(UncertainWrite) as failure:
+        harness.mailbox.apply(Stream.TASKS, [Create(RecordKind.TASK, "00T000000000010AAA", record)])
+    assert not isinstance(failure.value, RetriableError)  # never re-sent blind by a generic retry
+    assert harness.ews.calls("CreateItem") == 1
 
 
 def test_a_refused_password_is_a_mail_auth_error_with_the_fix(

@@ -32,7 +32,7 @@ from rgsync.model import (
     Update,
 )
 from rgsync.paths import resolve_paths
-from rgsync.providers.base import AuthError, RetriableError, RetryPolicy
+from rgsync.providers.base import AuthError, RetriableError, UncertainWrite
 from rgsync.providers.google import gmail as gmail_module
 from rgsync.providers.google import open_mailbox
 from rgsync.providers.google.api import GoogleApi
@@ -42,6 +42,7 @@ from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.sandbox.google import RunningGoogle, start_google
 from rgsync.sandbox.google.common import error_response
 from rgsync.sandbox.http import Fault
+from rgsync.session.retry import Retrier, RetryPolicy
 
 SF_EVENT = "00U000000000001AAA"
 
@@ -56,7 +57,7 @@ def google() -> Iterator[RunningGoogle]:
 
 
 class Sleeps:
-    """A RetryPolicy sleep that records instead of waiting."""
+    """A retry policy's sleep that records instead of waiting."""
 
     def __init__(self) -> None:
         self.waits: list[float] = []
@@ -213,26 +214,27 @@ def test_expired_people_sync_token_gives_a_full_listing_of_the_group_only(google
 # -- SPEC §7.3: retries -------------------------------------------------------------------------------
 
 
-def test_a_batch_part_refused_with_429_is_retried_alone(google: RunningGoogle) -> None:
-    ids = [email(google, n) for n in range(3)]
-    google.inject_rate_limit(match=f"GET /gmail/v1/users/me/messages/{ids[1]}$", times=1)
-    sleeps = Sleeps()
-    mailbox = google_mailbox(google, RetryPolicy(attempts=3, sleep=sleeps))
-    items, _, _, _, _ = drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))
-    assert sorted(e.mailbox_id for e in items if isinstance(e, EmailItem)) == sorted(ids)
-    assert google.server.calls["gmail.messages.get"] == 4  # three parts, then the refused one again
-    assert google.server.calls["batch"] == 1  # the retry of a single part is a plain call
-    assert len(sleeps.waits) == 1
-
-
-def test_batch_parts_still_refused_after_the_retries_fail_the_listing_as_transient(
+def test_spec_7_3_a_batch_part_refused_with_429_fails_the_read_once_and_the_session_repeats_it(
     google: RunningGoogle,
 ) -> None:
+    ids = [email(google, n) for n in range(3)]
+    google.inject_rate_limit(match=f"GET /gmail/v1/users/me/messages/{ids[1]}$", times=1, retry_after=4)
+    sleeps = Sleeps()
+    retrier = Retrier(RetryPolicy(sleep=sleeps, clock=lambda: sum(sleeps.waits)))
+    mailbox = google_mailbox(google)
+    items, _, _, _, _ = retrier.call(lambda: drain(mailbox.changes(Stream.EMAILS, None, OPTIONS)))
+    assert sorted(e.mailbox_id for e in items if isinstance(e, EmailItem)) == sorted(ids)
+    assert google.server.calls["batch"] == 2  # the adapter never repeats a part itself
+    assert sleeps.waits == [4.0]  # Google's Retry-After, honoured by the session's one policy
+
+
+def test_spec_7_3_a_batch_with_a_failing_part_is_sent_once_and_raises_retriable(google: RunningGoogle) -> None:
     ids = [email(google, n) for n in range(2)]
     google.inject_5xx(match=f"GET /gmail/v1/users/me/messages/{ids[0]}$", times=10)
-    mailbox = google_mailbox(google, RetryPolicy(attempts=3, sleep=Sleeps()))
+    mailbox = google_mailbox(google)
     with pytest.raises(RetriableError):
         drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))
+    assert google.server.calls["batch"] == 1 and google.server.calls["gmail.messages.get"] == 2
 
 
 def test_a_rate_limited_call_is_a_retriable_error_for_the_session(google: RunningGoogle) -> None:
@@ -454,10 +456,11 @@ def test_a_task_create_repeated_by_the_session_is_not_sent_twice(google: Running
         Create(RecordKind.TASK, "00T1", TaskItem(id="", subject="One", salesforce_id="00T1")),
         Create(RecordKind.TASK, "00T2", TaskItem(id="", subject="Two", salesforce_id="00T2")),
     ]
-    # The first create goes through, the second meets a 503: the session retries the whole apply.
+    # The first create goes through, the second meets a 503: its outcome is unknown to the adapter,
+    # which says so (UncertainWrite) instead of sending it again; the session retries the apply.
     unavailable = error_response(503, "backendError", "The service is currently unavailable.")
     google.server.faults.add(Fault(match="POST /tasks/v1/lists/.*/tasks", nth=2, response=unavailable))
-    with pytest.raises(RetriableError):
+    with pytest.raises(UncertainWrite):
         mailbox.apply(Stream.TASKS, writes)
     results = mailbox.apply(Stream.TASKS, writes)
     assert all(r.ok for r in results)
@@ -553,7 +556,7 @@ def test_contacts_whose_group_membership_failed_are_found_and_put_in_the_group_n
     drain(mailbox.changes(Stream.CONTACTS, None, OPTIONS))
     writes = [Create(RecordKind.CONTACT, "0031", ContactItem(id="", last_name="Baker", salesforce_id="0031"))]
     google.inject_5xx(match="members:modify", times=1)
-    with pytest.raises(RetriableError):
+    with pytest.raises(UncertainWrite):  # created, but did the rest go through? Only Google knows
         mailbox.apply(Stream.CONTACTS, writes)
     [result] = mailbox.apply(Stream.CONTACTS, writes)  # the session's retry
     assert result.ok

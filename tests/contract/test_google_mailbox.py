@@ -14,7 +14,6 @@ from google.oauth2.credentials import Credentials
 from mailbox_contract import MailboxContract
 
 from rgsync.model import CalendarItem, Folder, Response, ShowAs, Stream
-from rgsync.providers.base import NO_WAIT, RetryPolicy
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.sandbox.google import RunningGoogle, start_google
@@ -37,9 +36,9 @@ _RESPONSE_STATUS = {
 }
 
 
-def google_mailbox(google: RunningGoogle, retry: RetryPolicy = NO_WAIT) -> GoogleMailbox:
+def google_mailbox(google: RunningGoogle) -> GoogleMailbox:
     """The adapter pointed at the emulator, signed in with the emulator's bearer token."""
-    api = GoogleApi(lambda: Credentials(token=google.token), endpoint=google.url, retry=retry)
+    api = GoogleApi(lambda: Credentials(token=google.token), endpoint=google.url)
     return GoogleMailbox(api, address=google.address)
 
 

@@ -45,8 +45,6 @@ from rgsync.providers.base import (
     AuthError,
     FatalError,
     RetriableError,
-    RetryPolicy,
-    with_retries,
 )
 from rgsync.providers.salesforce import SalesforceCrm
 from rgsync.providers.salesforce.auth import (
@@ -69,6 +67,8 @@ from rgsync.sandbox.salesforce import (
     start_salesforce,
 )
 from rgsync.sandbox.salesforce.clock import ManualClock
+from rgsync.session.reconcile import send_reconciled
+from rgsync.session.retry import NO_WAIT, Retrier, RetryPolicy
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +90,6 @@ class TestSalesforceCrmContract(CrmContract):
 
 # The adapter's own promises (beyond the shared contract)
 
-NO_SLEEP = RetryPolicy(attempts=3, sleep=lambda _s: None)
 
 
 def _now() -> datetime:
@@ -467,9 +466,8 @@ def test_503_is_retriable_and_honours_retry_after(org: RunningSalesforce, crm: S
     assert transient.value.retry_after == 7.0
     waits: list[float] = []
     org.emulator.inject_503(1)
-    found = with_retries(
-        lambda: crm.find_people(["a@x.com", "b@y.com"]), RetryPolicy(attempts=3, sleep=waits.append)
-    )
+    retrier = Retrier(RetryPolicy(sleep=waits.append, clock=lambda: sum(waits)))
+    found = retrier.call(lambda: crm.find_people(["a@x.com", "b@y.com"]))
     assert found == {} and len(waits) == 1
 
 
@@ -615,7 +613,8 @@ def test_a_create_whose_answer_was_lost_is_not_sent_twice(org: RunningSalesforce
 
     crm.client._adapter.send = lose_the_second_answer  # type: ignore[method-assign]
 
-    results = with_retries(lambda: crm.apply(writes), NO_SLEEP)
+    # The lost answer is an UncertainWrite: the session looks the emails up by Message-ID first.
+    results = send_reconciled(writes, crm.apply, crm.find_existing, Retrier(NO_WAIT), "emails")
 
     assert all(r.ok for r in results) and len({r.id for r in results}) == 450
     assert len([t for t in org.org.records("Task") if t["TaskSubtype"] == "Email"]) == 450

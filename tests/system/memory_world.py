@@ -32,9 +32,9 @@ from rgsync.model import (
     TaskItem,
 )
 from rgsync.paths import Paths, resolve_paths
-from rgsync.providers.base import NO_WAIT
 from rgsync.providers.memory import MemoryCrm, MemoryMailbox
 from rgsync.session import RunOptions, SessionResult, SyncSession
+from rgsync.session.retry import NO_WAIT
 from rgsync.settings import load_settings
 from rgsync.state import ProfileLock, StateStore
 

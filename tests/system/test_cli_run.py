@@ -15,8 +15,8 @@ from memory_world import NOW, World, make_world
 
 from rgsync.cli import main
 from rgsync.model import Stream
-from rgsync.providers.base import NO_WAIT
 from rgsync.session import SyncSession
+from rgsync.session.retry import NO_WAIT
 
 
 @pytest.fixture

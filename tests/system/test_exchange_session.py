@@ -17,7 +17,6 @@ from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 from rgsync.credentials import CredentialStore
 from rgsync.model import Stream
 from rgsync.paths import Paths
-from rgsync.providers.base import NO_WAIT
 from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
 from rgsync.sandbox.ews import RunningEws, start_ews
 
@@ -40,7 +39,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Wor
             "time-zone": "Europe/Berlin",
         }
     )
-    mailbox = open_mailbox(settings, paths, retry=NO_WAIT, clock=lambda: world.now)
+    mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
     world.mailbox = mailbox  # type: ignore[assignment]
     try:
         yield world, ews

@@ -14,7 +14,6 @@ import pytest
 from google.oauth2.credentials import Credentials
 from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
-from rgsync.providers.base import NO_WAIT
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.sandbox.google import RunningGoogle, start_google
@@ -36,7 +35,7 @@ def world(tmp_path: Path, google: RunningGoogle) -> World:
 
 def run(world: World, google: RunningGoogle) -> object:
     """One session with a fresh adapter, as each `rgsync run` opens its own."""
-    api = GoogleApi(lambda: Credentials(token=google.token), endpoint=google.url, retry=NO_WAIT)
+    api = GoogleApi(lambda: Credentials(token=google.token), endpoint=google.url)
     world.mailbox = GoogleMailbox(
         api, address="ann@acme.com", aliases=["a.lee@acme.com"], time_zone="Europe/Berlin"
     )  # type: ignore[assignment]

@@ -15,7 +15,6 @@ import pytest
 from memory_world import BERLIN, World, make_world, sf_event
 
 from rgsync.credentials import CredentialStore
-from rgsync.providers.base import NO_WAIT
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import http_session, start_device_sign_in
 from rgsync.sandbox.graph import RunningGraph, start_graph
@@ -59,7 +58,7 @@ def _table(graph: RunningGraph) -> dict[str, object]:
 
 def run(world: World, graph: RunningGraph, store: CredentialStore) -> object:
     """One session with a fresh adapter (signed in silently from the stored cache), like `rgsync run`."""
-    world.mailbox = mailbox_from_settings(_table(graph), store, retry=NO_WAIT)  # type: ignore[assignment]
+    world.mailbox = mailbox_from_settings(_table(graph), store)  # type: ignore[assignment]
     try:
         return world.run()
     finally:

@@ -20,12 +20,12 @@ import pytest
 from rgsync.credentials import CredentialStore
 from rgsync.model import LABEL_SAVE, Address, EmailItem, Folder, Stream, Write, WriteResult
 from rgsync.paths import resolve_paths
-from rgsync.providers.base import NO_WAIT
 from rgsync.providers.memory import MemoryMailbox, SimulatedCrash
 from rgsync.providers.salesforce import SalesforceCrm
 from rgsync.providers.salesforce.auth import SECRET_SESSION, SalesforceConfig
 from rgsync.sandbox.salesforce import RunningSalesforce, start_salesforce
 from rgsync.session import RunOptions, SessionResult, SyncSession
+from rgsync.session.retry import NO_WAIT
 from rgsync.settings import load_settings
 from rgsync.state import StateStore
 

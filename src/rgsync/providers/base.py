@@ -1,11 +1,15 @@
-"""The two provider protocols (Mailbox, Crm), the errors adapters raise, and the one retry loop.
+"""The two provider protocols (Mailbox, Crm) and the kinds of error adapters raise.
 
 Adapters translate between a service's API and the domain records of `rgsync.model`; they never
 decide what to sync (that is the engine's job). Every adapter maps its service's failures into the
 three kinds below, so the session handles failure in one way whatever the service:
 
-* `RetriableError`: the call may succeed if repeated (timeouts, 5xx, 429, throttling). Retrying
-  happens in `with_retries`, never at each call site.
+* `RetriableError`: the call may succeed if repeated (timeouts, 5xx, 429, throttling), and it is
+  known to have changed nothing. Adapters never repeat a call themselves: the session's one
+  policy does (`rgsync.session.retry`), so retries never nest.
+* `UncertainWrite`: a write whose request may have been carried out (the connection broke after
+  it was sent, the answer was lost, a 5xx on a create). It is never sent again blind: the session
+  first looks for what it would have made, by natural key or idempotency key, and adopts it.
 * `ItemError`: one record failed (validation rule, required field): it becomes an issue and the
   rest of the batch goes on. Batched writes report these as failed `WriteResult`s instead of raising.
 * `FatalError`: the stream cannot go on this session (authentication, configuration, API budget).
@@ -13,12 +17,10 @@ three kinds below, so the session handles failure in one way whatever the servic
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from rgsync.model import (
     Account,
@@ -34,8 +36,6 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-
-T = TypeVar("T")
 
 
 class ProviderError(Exception):
@@ -56,6 +56,17 @@ class RetriableError(ProviderError):
         self.retry_after = retry_after
 
 
+class UncertainWrite(ProviderError):
+    """A write that may or may not have been applied; `retry_after` is the service's hint, if any.
+
+    Deliberately not a `RetriableError`: repeating such a call blindly could create twice.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str = "") -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 class ItemError(ProviderError):
     """One record was refused; the rest of the work goes on."""
 
@@ -70,39 +81,6 @@ class AuthError(FatalError):
 
 class ApiBudgetError(FatalError):
     """Salesforce refused because the org's daily API allocation is used up (REQUEST_LIMIT_EXCEEDED)."""
-
-
-@dataclass
-class RetryPolicy:
-    """Capped exponential back-off (SPEC §7.3). `sleep` is injectable so tests never wait."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = field(default=random.random)
-
-    def delay(self, attempt: int, hint: float | None) -> float:
-        """Seconds to wait before attempt number `attempt + 1` (0-based), honouring the service's hint."""
-        if hint is not None:
-            return min(max(hint, 0.0), self.max_delay)
-        backoff: float = self.base_delay * (2**attempt)
-        return min(backoff * (0.5 + self.jitter() / 2), self.max_delay)
-
-
-NO_WAIT = RetryPolicy(attempts=5, sleep=lambda _s: None)
-
-
-def with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run `call`, repeating it on `RetriableError` with back-off; the last error propagates."""
-    for attempt in range(policy.attempts):
-        try:
-            return call()
-        except RetriableError as exc:
-            if attempt == policy.attempts - 1:
-                raise
-            policy.sleep(policy.delay(attempt, exc.retry_after))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -151,8 +129,9 @@ class Mailbox(Protocol):
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete items of `stream`, one result per write, in order.
 
-        Safe to call again with the same writes after a `RetriableError`: writes that already
-        succeeded in this session are not sent twice.
+        Raises `RetriableError` only when nothing of this call was applied; once something may
+        have been, `UncertainWrite` (the session then looks creates up with `find_tagged` before
+        sending again). Updates and deletes are safe to send twice.
 
         Creates carry a record whose `salesforce_id` is set: the item is tagged as Salesforce-origin,
         and calendar items are created without sending any invitation.
@@ -232,8 +211,9 @@ class Crm(Protocol):
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete records in batches of at most 200, one result per write, in order.
 
-        Safe to call again with the same writes after a `RetriableError`: writes that already
-        succeeded in this session are not sent twice (their first results are returned).
+        A `RetriableError` leaves it safe to call again with the same writes (writes that already
+        succeeded in this session are not sent twice); after `UncertainWrite` the session looks
+        creates up with `find_existing` before sending again.
         """
         ...
 

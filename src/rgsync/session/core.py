@@ -32,12 +32,11 @@ from rgsync.providers.base import (
     Mailbox,
     MailboxReadOptions,
     RetriableError,
-    RetryPolicy,
-    with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.emails import EmailStream
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.retry import OutageError, Retrier, RetryPolicy
 from rgsync.session.rules import free_mail_domains, rules_from_settings
 from rgsync.session.two_way import TwoWayStream
 from rgsync.state import StateStore
@@ -53,8 +52,9 @@ TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
 class SyncSession(EmailStream, TwoWayStream):
     """Runs sessions for one profile over one mailbox and one org.
 
-    The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the back-off
-    policy for transient failures (tests pass one that does not sleep).
+    The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the one
+    back-off policy for transient failures (default: `RetryPolicy.from_environment()`; tests pass
+    one that does not sleep). Adapters never retry on their own.
     """
 
     def __init__(
@@ -74,7 +74,8 @@ class SyncSession(EmailStream, TwoWayStream):
         self.mailbox = mailbox
         self.crm = crm
         self.clock = clock
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_environment()
+        self.retrier = Retrier(self.retry)
         self.free_mail = free_mail if free_mail is not None else free_mail_domains()
         self.time_zone = time_zone
 
@@ -94,6 +95,7 @@ class SyncSession(EmailStream, TwoWayStream):
         if not options.dry_run:
             result.session_id = self.state.start_session(now, dry_run=False)
         mailbox_calls0, crm_calls0 = self.mailbox.api_calls, self.crm.api_calls
+        self.retrier = Retrier(self.retry)  # the deadline is per session
         try:
             self._run_streams(now, options, result)
         except FatalError as exc:
@@ -101,9 +103,9 @@ class SyncSession(EmailStream, TwoWayStream):
             result.message = exc.message
             self._issue(reports.fatal(exc), now, options)
         except RetriableError as exc:
-            # Still failing after the retries (SPEC §7.3): the next session starts from the old cursors.
+            # Not retried here (a caller let it through): the next session starts from the old cursors.
             result.status = "failed"
-            result.message = f"a service did not answer after {self.retry.attempts} attempts: {exc.message}"
+            result.message = f"a service did not answer: {exc.message}"
         finally:
             result.ended_at = self.clock()
             result.api_calls = {
@@ -149,7 +151,9 @@ class SyncSession(EmailStream, TwoWayStream):
                 streams=frozenset(two_way),
             )
             try:
-                crm_pages = with_retries(lambda: self.crm.changes(cursors, crm_options), self.retry)
+                crm_pages = self.retrier.call(
+                    lambda: self.crm.changes(cursors, crm_options), "reading Salesforce"
+                )
             except ApiBudgetError as exc:
                 self._budget_stop(exc.message, now, options)
                 for s in [Stream.EMAILS, *two_way]:
@@ -157,6 +161,8 @@ class SyncSession(EmailStream, TwoWayStream):
                 result.status = "failed"
                 result.message = exc.message
                 return
+            except OutageError:
+                raise
             except RetriableError as exc:
                 for s in two_way:
                     result.streams[s] = StreamSummary(s, status="failed", error=exc.message)
@@ -223,7 +229,7 @@ class SyncSession(EmailStream, TwoWayStream):
                     external_id_fields=dict(cached.get("external_id_fields", {})),
                     fetched_at=fetched,
                 )
-        info = with_retries(self.crm.org_info, self.retry)
+        info = self.retrier.call(self.crm.org_info, "reading the org")
         if not options.dry_run:
             self.state.set_meta(
                 "org_info",

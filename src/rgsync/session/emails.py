@@ -33,7 +33,6 @@ from rgsync.model import (
 )
 from rgsync.providers.base import (
     MailboxReadOptions,
-    with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
@@ -101,7 +100,7 @@ class EmailStream(StreamReading):
         flush()
 
     def _fetch(self, mailbox_id: str) -> Page:
-        return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)
+        return self.retrier.call(lambda: self.mailbox.fetch_email(mailbox_id), "reading the email")
 
     def _email_page(
         self,

@@ -1,6 +1,6 @@
 """Carrying out a plan: journal before creates, batched writes per side, links and issues after.
 
-`PlanExecution` is mixed into `SyncSession`; it expects `state`, `mailbox`, `crm`, `retry` and
+`PlanExecution` is mixed into `SyncSession`; it expects `state`, `mailbox`, `crm`, `retrier` and
 `settings` attributes and the session's `_issue` method. Every create is journalled before it is
 sent and resolved after (SPEC §7.1), so `_recover` can adopt what a killed session left behind.
 """
@@ -37,11 +37,11 @@ from rgsync.providers.base import (
     Mailbox,
     ProviderError,
     RetriableError,
-    RetryPolicy,
-    with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.reconcile import send_reconciled
+from rgsync.session.retry import Retrier
 from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
@@ -53,7 +53,7 @@ class PlanExecution:
     state: StateStore
     mailbox: Mailbox
     crm: Crm
-    retry: RetryPolicy
+    retrier: Retrier
     settings: Any
 
     def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
@@ -74,9 +74,9 @@ class PlanExecution:
         for (side, kind, stream), intents in by_side_kind.items():
             keys = [i.natural_key for i in intents]
             if side is Side.SALESFORCE:
-                found = with_retries(lambda: self.crm.find_existing(RecordKind(kind), keys), self.retry)  # noqa: B023
+                found = self.retrier.call(lambda: self.crm.find_existing(RecordKind(kind), keys), "recovery")  # noqa: B023
             else:
-                found = with_retries(lambda: self.mailbox.find_tagged(stream, keys), self.retry)  # noqa: B023
+                found = self.retrier.call(lambda: self.mailbox.find_tagged(stream, keys), "recovery")  # noqa: B023
             with self.state.transaction():
                 for intent in intents:
                     record_id = found.get(intent.natural_key)
@@ -161,16 +161,25 @@ class PlanExecution:
     ) -> tuple[list[WriteResult], dict[int, int]]:
         """Journal the creates, then send every write of one side in batches (the provider chunks).
 
-        On a transient failure that outlasts the retries the intents stay pending: the next session
+        Retries and reconciliation of uncertain writes follow `session.reconcile`. On a transient
+        failure that outlasts the session's deadline the intents stay pending: the next session
         finds whatever was created and adopts it instead of creating it again.
         """
         intents = self._journal(stream, side, actions)
         writes = [a.write for a in actions if a.write is not None]
         try:
             if side is Side.SALESFORCE:
-                results = with_retries(lambda: self.crm.apply(writes), self.retry)
+                results = send_reconciled(
+                    writes, self.crm.apply, self.crm.find_existing, self.retrier, f"Salesforce {stream.value}"
+                )
             else:
-                results = with_retries(lambda: self.mailbox.apply(stream, writes), self.retry)
+                results = send_reconciled(
+                    writes,
+                    lambda ws: self.mailbox.apply(stream, ws),
+                    lambda _kind, keys: self.mailbox.find_tagged(stream, keys),
+                    self.retrier,
+                    f"mailbox {stream.value}",
+                )
         except ApiBudgetError as exc:
             raise StreamStopped("budget", exc.message) from exc
         except RetriableError as exc:
@@ -227,7 +236,7 @@ class PlanExecution:
                         labels.append(MarkLabel(mailbox_id, LABEL_SYNC_ERROR))
         if labels:
             try:
-                with_retries(lambda: self.mailbox.mark(labels), self.retry)
+                self.retrier.call(lambda: self.mailbox.mark(labels), "labelling emails")
             except ProviderError as exc:  # labels are a courtesy to the user; the save itself stands
                 log.warning("could not label saved emails: %s", exc.message)
 

@@ -1,4 +1,5 @@
-"""Reading for a session: mailbox pages and org lookups with retries, people and business records."""
+"""Reading for a session: mailbox pages and org lookups under the session's retry policy, people and
+business records."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ from rgsync.providers.base import (
     FatalError,
     MailboxReadOptions,
     RetriableError,
-    with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, StreamStopped
+from rgsync.session.retry import OutageError
 
 
 class StreamReading(PlanExecution):
@@ -66,18 +67,16 @@ class StreamReading(PlanExecution):
                 yield from self.mailbox.changes(stream, cursor, read)
                 return
             except RetriableError as exc:
-                if attempt >= self.retry.attempts - 1:
-                    raise StreamStopped("failed", exc.message) from exc
-                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
+                self.retrier.wait(exc, attempt, f"reading {stream.value}")
                 attempt += 1
-            except AuthError:
+            except (AuthError, OutageError):
                 raise
             except FatalError as exc:
                 raise StreamStopped("failed", exc.message) from exc
 
     def _crm_read(self, call: Callable[[], Any]) -> Any:
         try:
-            return with_retries(call, self.retry)
+            return self.retrier.call(call, "a Salesforce lookup")
         except ApiBudgetError as exc:
             raise StreamStopped("budget", exc.message) from exc
         except RetriableError as exc:

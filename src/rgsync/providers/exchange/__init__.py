@@ -2,7 +2,7 @@
 exchangelib.
 
 `open_mailbox(settings, paths)` is what `rgsync.registry` calls for `[mailbox] provider =
-"exchange"`. Modules: `connection` (configuration, the one error mapping, retries, request
+"exchange"`. Modules: `connection` (configuration, the one error mapping, request
 counting), `convert` and `records` (EWS items ↔ domain records, time zones), `access`, `reads` and
 `writes` (the `Mailbox` protocol, put together in `mailbox`), and `doctor` (the checks of
 `rgsync doctor` and `rgsync connect exchange`).
@@ -17,7 +17,7 @@ from typing import Any
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.paths import Paths
-from rgsync.providers.base import AuthError, RetryPolicy
+from rgsync.providers.base import AuthError
 from rgsync.providers.exchange.connection import (
     PASSWORD_SECRET,
     RECONNECT_ADVICE,
@@ -61,14 +61,13 @@ def open_mailbox(
     settings: Any,
     paths: Paths,
     *,
-    retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> ExchangeMailbox:
     """The Exchange mailbox of a profile, from `[mailbox]` settings and the profile's credentials.
 
     Nothing is sent yet. A missing password (or token) becomes a MAIL-AUTH failure of the session
-    with the advice to run `rgsync connect exchange`. `retry` paces the retries of transient
-    failures (tests pass one that does not sleep).
+    with the advice to run `rgsync connect exchange`. Nothing is retried in the adapter: the
+    session's one retry policy does that.
     """
     mailbox = settings.mailbox
     store = CredentialStore(paths.profile, paths.credentials_file)
@@ -76,7 +75,7 @@ def open_mailbox(
     secret_name = TOKEN_SECRET if auth_type == "oauth" else PASSWORD_SECRET
     secret = store.get(secret_name) or ""
     details = connection_settings(mailbox, secret, paths)
-    connection = EwsConnection(details, retry=retry or RetryPolicy())
+    connection = EwsConnection(details)
     if not secret:
         connection.missing_secret = AuthError(
             f"no Exchange {'token' if auth_type == 'oauth' else 'password'} is stored for this profile",

@@ -1,10 +1,11 @@
-"""The connection to an Exchange server: exchangelib configuration, the one error mapping, retries,
-request counting, folders, and closing.
+"""The connection to an Exchange server: exchangelib configuration, the one error mapping, request
+counting, folders, and closing.
 
 exchangelib is always given the server version and the authentication type, so it never probes
 the server (it would otherwise send a burst of unauthenticated requests first). Its own retry
-policy is left at FailFast: rgsync retries each SOAP call here, with a `RetryPolicy` whose clock
-tests can shorten, honouring ErrorServerBusy's BackOffMilliseconds (SPEC §7.3).
+policy is FailFast and nothing is repeated here: each SOAP call is sent once and its failure
+classified; the session's one retry policy waits (honouring ErrorServerBusy's
+BackOffMilliseconds, SPEC §7.3) and repeats.
 
 exchangelib keeps one Protocol (HTTP session pool) per endpoint and credentials in a process-wide
 cache, and a cached Protocol keeps the settings it was first created with. `EwsConnection` drops
@@ -19,7 +20,7 @@ import logging
 import re
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
@@ -49,7 +50,7 @@ from rgsync.providers.base import (
     ItemError,
     ProviderError,
     RetriableError,
-    RetryPolicy,
+    UncertainWrite,
 )
 
 log = logging.getLogger("rgsync.exchange")
@@ -75,7 +76,7 @@ _REFUSED = (
     ews_errors.ErrorExceededConnectionCount,
     ews_errors.ErrorConnectionFailedTransientError,
 )
-# Failures whose outcome is unknown (the connection broke): retried, but creates check first.
+# Failures whose outcome is unknown (the connection broke): a create then becomes an `UncertainWrite`.
 _UNCERTAIN = (
     ews_errors.ErrorTimeoutExpired,
     ews_errors.ErrorInternalServerError,
@@ -104,10 +105,6 @@ _ITEM_CODES = {
 }
 
 
-class UncertainFailure(RetriableError):
-    """A transient failure after which the server may or may not have carried out the request."""
-
-
 def provider_error(exc: BaseException, what: str) -> ProviderError:
     """The rgsync error for a failure of an EWS call or one item of it (`what` names the call).
 
@@ -133,7 +130,7 @@ def provider_error(exc: BaseException, what: str) -> ProviderError:
     if isinstance(exc, ews_errors.MalformedResponseError) and _status_of(str(exc)) == 429:
         return RetriableError(text, code="MAIL-THROTTLED")
     if isinstance(exc, _UNCERTAIN):
-        return UncertainFailure(f"the connection to Exchange failed ({what}): {exc}", code="MAIL-UNAVAILABLE")
+        return RetriableError(f"the connection to Exchange failed ({what}): {exc}", code="MAIL-UNAVAILABLE")
     if isinstance(exc, _AUTH):
         return AuthError(
             f"Exchange did not accept the sign-in ({what}): {exc}", code="MAIL-AUTH", advice=RECONNECT_ADVICE
@@ -177,10 +174,9 @@ class ConnectionSettings:
 
 @dataclass
 class EwsConnection:
-    """An exchangelib Account for one mailbox, the SOAP request counter and the retrying call path."""
+    """An exchangelib Account for one mailbox, the SOAP request counter and the one call path."""
 
     settings: ConnectionSettings
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
     requests_sent: int = 0
     # Set when the credentials store holds no secret: raised at the first call, so the session
     # reports MAIL-AUTH with the fix instead of failing to open the mailbox.
@@ -270,28 +266,24 @@ class EwsConnection:
     # --- calls ----------------------------------------------------------------------------------------
 
     def call(self, what: str, send: Callable[[], T], *, repeatable: bool = True) -> T:
-        """Run one EWS call (`send` must consume the service's answer), mapping failures and
-        retrying transient ones with back-off. A call that is not `repeatable` (a create) is not
-        sent again after an uncertain failure: the `UncertainFailure` goes to the caller, which
-        finds out first what the server did."""
-        for attempt in range(self.retry.attempts):
-            try:
-                with warnings.catch_warnings():
-                    # exchangelib warns when a server sends a time zone it cannot map; the
-                    # adapter reports those itself (see convert.unmapped_zone).
-                    warnings.simplefilter("ignore")
-                    return send()
-            except Exception as exc:
-                mapped = provider_error(exc, what)
-                if not isinstance(mapped, RetriableError):
-                    raise mapped from exc
-                if isinstance(mapped, UncertainFailure) and not repeatable:
-                    raise mapped from exc
-                if attempt == self.retry.attempts - 1:
-                    raise mapped from exc
-                log.info("retrying %s after %s", what, mapped.message)
-                self.retry.sleep(self.retry.delay(attempt, mapped.retry_after))
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send one EWS call once (`send` must consume the service's answer), mapping failures.
+
+        A transient failure of a call that is not `repeatable` (a create) is an `UncertainWrite`
+        unless the server said it was throttled (then it did nothing): a broken connection or a
+        5xx leaves unknown what the server made, so the session looks before sending again. For
+        any other call it is a plain `RetriableError`.
+        """
+        try:
+            with warnings.catch_warnings():
+                # exchangelib warns when a server sends a time zone it cannot map; the
+                # adapter reports those itself (see convert.unmapped_zone).
+                warnings.simplefilter("ignore")
+                return send()
+        except Exception as exc:
+            mapped = provider_error(exc, what)
+            if not repeatable and isinstance(mapped, RetriableError) and mapped.code != "MAIL-THROTTLED":
+                mapped = UncertainWrite(mapped.message, retry_after=mapped.retry_after, code=mapped.code)
+            raise mapped from exc
 
     # --- folders ---------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from exchangelib.services import GetFolder
 
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.model import CONTACT_FOLDER_NAME, TASK_LIST_NAME, Stream
-from rgsync.providers.base import ProviderError, RetryPolicy
+from rgsync.providers.base import ProviderError
 
 from .connection import PASSWORD_SECRET, RECONNECT_ADVICE, TOKEN_SECRET, ConnectionSettings, EwsConnection
 from .mailbox import ExchangeMailbox
@@ -48,10 +48,10 @@ def secret_name(auth_type: str) -> str:
     return TOKEN_SECRET if auth_type.lower() == "oauth" else PASSWORD_SECRET
 
 
-def probe(details: ConnectionSettings, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
+def probe(details: ConnectionSettings) -> dict[str, Any]:
     """Sign in and read the folders rgsync syncs (one GetFolder; two FindFolder for the Salesforce
     folders). Returns what was found; raises `ProviderError` (AuthError for a refused sign-in)."""
-    connection = EwsConnection(details, retry=retry or RetryPolicy(attempts=2))
+    connection = EwsConnection(details)
     mailbox = ExchangeMailbox(connection, address=details.address, time_zone=details.time_zone)
     try:
         folders = [connection.distinguished(cls, name) for name, cls in CHECKED_FOLDERS]
@@ -77,9 +77,7 @@ def probe(details: ConnectionSettings, *, retry: RetryPolicy | None = None) -> d
         connection.close()
 
 
-def exchange_findings(
-    mailbox: Mapping[str, object], store: CredentialStore, *, retry: RetryPolicy | None = None
-) -> list[Finding]:
+def exchange_findings(mailbox: Mapping[str, object], store: CredentialStore) -> list[Finding]:
     """The Exchange checks for a profile whose `[mailbox]` table is `mailbox`."""
     address = str(mailbox.get("address") or "").strip()
     ews_url = str(mailbox.get("ews-url") or "").strip()
@@ -111,7 +109,7 @@ def exchange_findings(
     mode = f"as {user}" + (f", impersonating {address}" if details.impersonate else "")
     findings = [Finding(OK, "Exchange settings", f"{ews_url} ({auth_type} sign-in {mode})")]
     try:
-        found = probe(details, retry=retry)
+        found = probe(details)
     except ProviderError as exc:
         findings.append(
             Finding(ERROR, "Exchange sign-in", exc.message, exc.advice or "check `mailbox.ews-url`")

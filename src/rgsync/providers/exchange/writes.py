@@ -34,11 +34,11 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import RetriableError
+from rgsync.providers.base import RetriableError, UncertainWrite
 
 from . import convert, records
 from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
-from .connection import UncertainFailure, chunked, provider_error
+from .connection import chunked, provider_error
 
 
 class Writes(MailboxAccess):
@@ -47,9 +47,10 @@ class Writes(MailboxAccess):
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete items of `stream` in batches; one result per write, in order.
 
-        A batch that still fails after the retries raises when nothing was written yet in this call
-        (the session retries or stops the stream); after earlier batches succeeded, its writes are
-        reported as failed instead, so the successes are recorded.
+        Nothing is repeated here. A transient failure raises `RetriableError` when nothing was
+        written yet in this call; once something may have been (an earlier batch went through, or
+        a create's connection broke), it raises `UncertainWrite` and the session looks the creates
+        up by their origin tag before sending again (updates and deletes are safe to repeat).
         """
         results: list[WriteResult | None] = [None] * len(writes)
         if stream is Stream.EMAILS:
@@ -78,12 +79,11 @@ class Writes(MailboxAccess):
                 except RetriableError as exc:
                     if not written:
                         raise
-                    outcome = {
-                        n: WriteResult(
-                            ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message
-                        )
-                        for n, _w in chunk
-                    }
+                    raise UncertainWrite(
+                        f"{exc.message} (after part of the changes were written)",
+                        retry_after=exc.retry_after,
+                        code=exc.code,
+                    ) from exc
                 for n, result in outcome.items():
                     results[n] = result
                     written = written or result.ok
@@ -104,39 +104,25 @@ class Writes(MailboxAccess):
                 )
             except (ValueError, TypeError) as exc:
                 out[n] = WriteResult(ok=False, error_code="MAIL-INVALID", message=str(exc))
-        for attempt in range(self.connection.retry.attempts):
-            if not pending:
-                break
-            items = [item for _n, item, _sf in pending]
+        if not pending:
+            return out
+        items = [item for _n, item, _sf in pending]
 
-            def send(items: list[Any] = items) -> list[Any]:
-                return list(
-                    self._account.bulk_create(
-                        folder=folder,
-                        items=items,
-                        message_disposition=SAVE_ONLY,
-                        send_meeting_invitations=SEND_TO_NONE,
-                        chunk_size=len(items),
-                    )
+        def send() -> list[Any]:
+            return list(
+                self._account.bulk_create(
+                    folder=folder,
+                    items=items,
+                    message_disposition=SAVE_ONLY,
+                    send_meeting_invitations=SEND_TO_NONE,
+                    chunk_size=len(items),
                 )
+            )
 
-            try:
-                answers = self.connection.call("CreateItem", send, repeatable=False)
-            except UncertainFailure:
-                if attempt == self.connection.retry.attempts - 1:
-                    raise
-                # The server may have created some of them: adopt those, send only the others.
-                tagged = [sf for _n, _i, sf in pending if sf]
-                found = self.find_tagged(stream, tagged) if tagged else {}
-                for n, _item, sf in pending:
-                    if sf and sf in found:
-                        out[n] = WriteResult(ok=True, id=found[sf])
-                pending = [p for p in pending if not (p[2] and p[2] in found)]
-                self.connection.retry.sleep(self.connection.retry.delay(attempt, None))
-                continue
-            for (n, _item, _sf), answer in zip(pending, answers, strict=True):
-                out[n] = self._result(answer, "CreateItem")
-            pending = []
+        # Not repeatable: if the connection breaks the server may have made them (UncertainWrite).
+        answers = self.connection.call("CreateItem", send, repeatable=False)
+        for (n, _item, _sf), answer in zip(pending, answers, strict=True):
+            out[n] = self._result(answer, "CreateItem")
         return out
 
     def _new_item(self, stream: Stream, record: Any, folder: Folder) -> Any:

@@ -13,7 +13,6 @@ from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.model import LABEL_SAVE, LABEL_SAVE_THREAD
 from rgsync.paths import Paths
-from rgsync.providers.base import RetryPolicy
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.auth import load_credentials, token_saver
 from rgsync.providers.google.mailbox import GoogleMailbox
@@ -21,11 +20,11 @@ from rgsync.providers.google.mailbox import GoogleMailbox
 __all__ = ["GoogleMailbox", "open_mailbox"]
 
 
-def open_mailbox(settings: Any, paths: Paths, *, retry: RetryPolicy | None = None) -> GoogleMailbox:
+def open_mailbox(settings: Any, paths: Paths) -> GoogleMailbox:
     """The Gmail mailbox of a profile, from `[mailbox]` settings and the profile's credentials.
 
     Nothing is sent yet: the sign-in is loaded at the first call, so a missing or revoked one
-    becomes a MAIL-AUTH issue of the session. `retry` paces the retries of failed batch parts.
+    becomes a MAIL-AUTH issue of the session. Nothing is retried in the adapter.
     Raises `UsageError` when the settings lack the mailbox address.
     """
     mailbox = settings.mailbox
@@ -40,7 +39,6 @@ def open_mailbox(settings: Any, paths: Paths, *, retry: RetryPolicy | None = Non
     api = GoogleApi(
         lambda: load_credentials(mailbox, store),
         endpoint=str(endpoint) if endpoint else None,
-        retry=retry,
     )
     aliases = mailbox.get("aliases") or []
     time_zone = mailbox.get("time-zone")

@@ -9,8 +9,8 @@ Failures are mapped in one place (`provider_error`) into the three kinds of `pro
 429, 5xx, the 403 rate-limit reasons and transport failures are retriable (Retry-After honoured);
 401 and refused refresh tokens are `AuthError` (MAIL-AUTH); everything else is an `ItemError`
 with a code callers can act on (MAIL-NOT-FOUND for 404, MAIL-GONE for 410, …) or a `FatalError`.
-The client library never retries on its own (`num_retries=0`): single calls are retried by the
-session, failed parts of a batch by `GoogleApi.batch` with the injected `RetryPolicy`.
+Nothing is retried here and the client library never retries on its own (`num_retries=0`): a
+batch whose parts were throttled raises, and the session's one retry policy repeats the read.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from rgsync.providers.base import (
     ItemError,
     ProviderError,
     RetriableError,
-    RetryPolicy,
 )
 
 log = logging.getLogger("rgsync.providers.google")
@@ -207,11 +206,9 @@ class GoogleApi:
         credentials: Callable[[], Credentials],
         *,
         endpoint: str | None = None,
-        retry: RetryPolicy | None = None,
     ) -> None:
         self._credentials_factory = credentials
         self.endpoint = endpoint.rstrip("/") if endpoint else None
-        self.retry = retry or RetryPolicy()
         self._http: CountingHttp | None = None
         self._authorized: google_auth_httplib2.AuthorizedHttp | None = None
         self.credentials: Credentials | None = None
@@ -264,28 +261,23 @@ class GoogleApi:
         """Send `requests` (key → request) in batches of at most `size`; returns key → response.
 
         A key whose call failed maps to its `ProviderError` (ItemError, …) instead of a response.
-        Parts refused with 429/5xx/rate-limit reasons are retried on their own, in a new batch,
-        after the policy's back-off; when the retries run out a `RetriableError` is raised. An
-        `AuthError` in any part is raised at once.
+        Only for reads (they are safe to repeat). When parts are refused with 429/5xx/rate-limit
+        reasons a `RetriableError` carrying the longest Retry-After is raised and the session's
+        retry policy repeats the read. An `AuthError` in any part is raised at once.
         """
         results: dict[str, Any] = {}
         keys = list(requests)
         for start in range(0, len(keys), size):
             pending = keys[start : start + size]
-            for attempt in range(self.retry.attempts):
-                failed = self._send_batch(name, {k: requests[k] for k in pending}, what, results)
-                if not failed:
-                    break
-                if attempt == self.retry.attempts - 1:
-                    last = failed[-1][1]
-                    raise RetriableError(
-                        f"{len(failed)} of {what} still failed after {self.retry.attempts} attempts: {last.message}",
-                        retry_after=last.retry_after,
-                        code="MAIL-UNAVAILABLE",
-                    )
+            failed = self._send_batch(name, {k: requests[k] for k in pending}, what, results)
+            if failed:
+                last = failed[-1][1]
                 hints = [err.retry_after for _k, err in failed if err.retry_after is not None]
-                self.retry.sleep(self.retry.delay(attempt, max(hints) if hints else None))
-                pending = [k for k, _err in failed]
+                raise RetriableError(
+                    f"{len(failed)} of {what} failed: {last.message}",
+                    retry_after=max(hints) if hints else None,
+                    code="MAIL-UNAVAILABLE",
+                )
         return results
 
     def _send_batch(

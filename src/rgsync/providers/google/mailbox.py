@@ -7,8 +7,9 @@ point of view:
   `apply` after a transient failure; remembered results make that retry repeat nothing that
   Google already did (a task or a contact created twice would be a duplicate: neither has an id
   rgsync can choose).
-* A create whose outcome is unknown (the connection failed after the request left) is looked up
-  by its origin tag before it is sent again.
+* A transient failure while creates were in flight raises `UncertainWrite`: their outcome is
+  unknown, and they are looked up by their origin tag (the Salesforce id in the event's private
+  property, the task's notes trailer, the contact's client data) before being sent again.
 * A refreshed OAuth token is written back to the credentials store, so the next session starts
   with it.
 """
@@ -29,7 +30,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import MailboxReadOptions, RetriableError
+from rgsync.providers.base import MailboxReadOptions, RetriableError, UncertainWrite
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.calendar import CalendarEvents
 from rgsync.providers.google.gmail import GmailEmails
@@ -98,11 +99,16 @@ class GoogleMailbox:
             target = self.people
         try:
             target.apply(writes, results)
-        except RetriableError:
+        except RetriableError as exc:
+            unknown = False
             for write, result in zip(writes, results, strict=True):
                 if result is None and isinstance(write, Create):
                     # Sent or not? Only the service knows: ask it before sending this one again.
                     self._uncertain.setdefault(stream, set()).add(_tag(write))
+                    unknown = True
+            if unknown:
+                # The session must look before it sends again (never blind: no client ids here).
+                raise UncertainWrite(exc.message, retry_after=exc.retry_after, code=exc.code) from exc
             raise
         finally:
             for write, result in zip(writes, results, strict=True):

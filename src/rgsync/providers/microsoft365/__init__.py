@@ -18,7 +18,6 @@ from typing import Any
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.paths import Paths
-from rgsync.providers.base import RetryPolicy
 from rgsync.providers.microsoft365.auth import (
     AppTokens,
     DelegatedTokens,
@@ -57,7 +56,6 @@ def mailbox_from_settings(
     mailbox: Mapping[str, Any],
     store: CredentialStore,
     *,
-    retry: RetryPolicy | None = None,
     tokens: TokenSource | None = None,
 ) -> Microsoft365Mailbox:
     """The adapter for a `[mailbox]` table; `tokens` replaces the stored sign-in (scripts, tests)."""
@@ -74,20 +72,17 @@ def mailbox_from_settings(
             prefix = GraphClient.user_prefix(address)
         else:
             tokens = DelegatedTokens(config, store, sign_in, address=address)
-    policy = retry or RetryPolicy()
     client = GraphClient(
         http_session(config.ca_file),
         tokens,
         graph_url=str(mailbox.get("graph-url") or DEFAULT_GRAPH_URL),
         prefix=prefix,
-        retry=policy,
     )
     return Microsoft365Mailbox(
         client,
         address,
         [str(a) for a in mailbox.get("aliases") or []],
         time_zone=str(mailbox.get("time-zone") or "UTC"),
-        retry=policy,
     )
 
 

@@ -21,6 +21,7 @@ ignores the environment (`trust_env=False`): REQUESTS_CA_BUNDLE would otherwise 
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -29,10 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msal
+import msal.exceptions
 import requests
+from requests.adapters import HTTPAdapter
 
 from rgsync.credentials import CredentialStore
-from rgsync.providers.base import AuthError, RetriableError
+from rgsync.providers.base import AuthError, ProviderError, RetriableError
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "organizations"
@@ -81,22 +84,64 @@ def authority_url(base: str | None, tenant: str | None) -> str:
     return f"{root}/{tenant or DEFAULT_TENANT}"
 
 
+class _NoThrottleCache(dict[Any, Any]):
+    """A mapping that keeps nothing: msal's throttling cache would otherwise replay a 429/5xx of
+    the sign-in service for up to a minute without asking again, a retry policy hidden from the
+    session's own (which honours Retry-After itself)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+
+def _unavailable(exc: Exception, what: str) -> RetriableError:
+    """A transient failure of the sign-in service (msal's `MsalServiceError` or a transport error)."""
+    status = re.search(r"\b([45]\d\d)\b", str(exc))
+    detail = f"HTTP {status.group(1)}" if status else type(exc).__name__
+    return RetriableError(
+        f"the Microsoft 365 sign-in service is unavailable ({what}: {detail})", code="MAIL-UNAVAILABLE"
+    )
+
+
 def http_session(ca_file: str | None) -> requests.Session:
-    """A requests session; with `ca_file`, it trusts that CA only and ignores proxy/CA env vars."""
+    """A requests session; with `ca_file`, it trusts that CA only and ignores proxy/CA env vars.
+
+    Its adapters never retry (`max_retries=0`): the session's one retry policy does that.
+    """
     session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     if ca_file:
         session.trust_env = False
         session.verify = ca_file
     return session
 
 
-def _failure(result: Mapping[str, Any] | None, what: str) -> AuthError:
-    description = str(
-        (result or {}).get("error_description") or (result or {}).get("error") or "no token in the cache"
-    )
+def _failure(result: Mapping[str, Any] | None, what: str) -> ProviderError:
+    """The error for a token request msal answered without a token.
+
+    No answer at all (msal found no refresh token it could use) or `invalid_grant` /
+    `interaction_required` mean the stored sign-in was revoked or has expired: only signing in
+    again fixes that. A 5xx-like `temporarily_unavailable` is transient.
+    """
+    error = str((result or {}).get("error") or "")
+    description = str((result or {}).get("error_description") or "")
     first_line = description.splitlines()[0] if description else ""
+    if error in ("temporarily_unavailable", "server_error"):
+        return RetriableError(
+            f"the Microsoft 365 sign-in service is unavailable ({what}: {error})", code="MAIL-UNAVAILABLE"
+        )
+    if error in ("invalid_grant", "interaction_required") or (not error and what == "silent refresh"):
+        reason = f" ({first_line})" if first_line else ""
+        return AuthError(
+            f"the Microsoft 365 sign-in was revoked or has expired{reason}; run `rgsync connect microsoft365`",
+            code="MAIL-AUTH",
+            advice=RECONNECT,
+        )
     return AuthError(
-        f"Microsoft 365 sign-in failed ({what}): {first_line}", code="MAIL-AUTH", advice=RECONNECT
+        f"Microsoft 365 sign-in failed ({what}): {first_line or error or 'no token came back'}",
+        code="MAIL-AUTH",
+        advice=RECONNECT,
     )
 
 
@@ -136,16 +181,15 @@ class DelegatedTokens:
                     authority=self.config.authority,
                     token_cache=self._cache,
                     http_client=self.session,
+                    http_cache=_NoThrottleCache(),
                     instance_discovery=self.config.instance_discovery,
                 )
             except ValueError as exc:  # msal's words for an authority it cannot use
                 raise AuthError(
                     f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT
                 ) from exc
-            except requests.RequestException as exc:
-                raise RetriableError(
-                    f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE"
-                ) from exc
+            except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+                raise _unavailable(exc, "opening the sign-in") from exc
         return self._app
 
     def token(self, *, fresh: bool = False) -> str:
@@ -162,11 +206,11 @@ class DelegatedTokens:
                 advice=RECONNECT,
             )
         try:
-            result = app.acquire_token_silent(self.scopes, account=mine[0], force_refresh=fresh)
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"Microsoft 365 sign-in did not answer: {type(exc).__name__}", code="MAIL-UNAVAILABLE"
-            ) from exc
+            # The `_with_error` form keeps the service's reason (invalid_grant: revoked) instead
+            # of a bare None.
+            result = app.acquire_token_silent_with_error(self.scopes, account=mine[0], force_refresh=fresh)
+        except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+            raise _unavailable(exc, "refreshing the token") from exc
         if not result or "access_token" not in result:
             raise _failure(result, "silent refresh")
         self._save()
@@ -192,20 +236,23 @@ class AppTokens:
 
     def token(self, *, fresh: bool = False) -> str:
         """An app-only access token (msal keeps it in memory until it nearly expires)."""
-        if self._app is None or fresh:
-            try:
+        try:
+            if self._app is None or fresh:
                 self._app = msal.ConfidentialClientApplication(
                     self.config.client_id,
                     client_credential=self.credential,
                     authority=self.config.authority,
                     http_client=self.session,
+                    http_cache=_NoThrottleCache(),
                     instance_discovery=self.config.instance_discovery,
                 )
-            except ValueError as exc:
-                raise AuthError(
-                    f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT
-                ) from exc
-        result = self._app.acquire_token_for_client(list(APP_SCOPES))
+            result = self._app.acquire_token_for_client(list(APP_SCOPES))
+        except ValueError as exc:
+            raise AuthError(
+                f"Microsoft 365 sign-in authority refused: {exc}", code="MAIL-AUTH", advice=RECONNECT
+            ) from exc
+        except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+            raise _unavailable(exc, "client credentials") from exc
         if not result or "access_token" not in result:
             raise _failure(result, "client credentials")
         return str(result["access_token"])

@@ -6,8 +6,8 @@ folders (https://learn.microsoft.com/graph/outlook-immutable-id), together with
 `outlook.timezone="UTC"` (calendar times come back in UTC) in the same header.
 
 `$batch` carries at most 20 requests (https://learn.microsoft.com/graph/json-batching). Graph
-answers 200 for the batch and a status per request; a request throttled inside a successful batch
-(429 + Retry-After) is sent again alone, after the wait the RetryPolicy allows.
+answers 200 for the batch and a status per request; nothing is retried here (the session's one
+retry policy does that, honouring Retry-After).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import requests
 
-from rgsync.providers.base import AuthError, ItemError, ProviderError, RetriableError, RetryPolicy
+from rgsync.providers.base import AuthError, ItemError, ProviderError, RetriableError
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -142,13 +142,11 @@ class GraphClient:
         *,
         graph_url: str = DEFAULT_GRAPH_URL,
         prefix: str = "/me",
-        retry: RetryPolicy | None = None,
     ) -> None:
         self.session = session
         self.tokens = tokens
         self.root = graph_url.rstrip("/")
         self.prefix = prefix
-        self.retry = retry or RetryPolicy()
         self.api_calls = 0
         self.calls_by_kind: dict[str, int] = {}
 
@@ -219,39 +217,13 @@ class GraphClient:
     ) -> list[SubResponse]:
         """Send up to 20 requests in one `$batch`; the answers come back in request order.
 
-        Requests throttled inside the batch (429) are sent again, alone, until they get through or
-        the RetryPolicy runs out (then their 429 is what comes back). A failure of the batch call
-        itself raises, as `call` does.
+        Nothing is sent again here: a request throttled or failed inside the batch comes back with
+        its status, and the caller decides what kind of failure that is. A failure of the batch
+        call itself raises, as `call` does.
         """
         if len(requests_) > MAX_BATCH:
             raise ValueError(f"a Graph batch holds at most {MAX_BATCH} requests")
-        answers: list[SubResponse | None] = [None] * len(requests_)
-        waiting = list(range(len(requests_)))
-        attempt = 0
-        while waiting:
-            got = self._batch_once([requests_[i] for i in waiting], what)
-            again: list[int] = []
-            hints: list[float] = []
-            for index, answer in zip(waiting, got, strict=True):
-                answers[index] = answer
-                if answer.status == 429 or (
-                    answer.status in (500, 502, 503, 504) and requests_[index].retry_on_5xx
-                ):
-                    again.append(index)
-                    hint = retry_after(answer.headers)
-                    if hint is not None:
-                        hints.append(hint)
-            if not again or attempt >= self.retry.attempts - 1:
-                break
-            log.info(
-                "%d of %d requests in a Graph batch were throttled; sending them again",
-                len(again),
-                len(waiting),
-            )
-            self.retry.sleep(self.retry.delay(attempt, max(hints) if hints else None))
-            attempt += 1
-            waiting = again
-        return [a if a is not None else SubResponse(0) for a in answers]
+        return self._batch_once(requests_, what)
 
     def _batch_once(self, requests_: Sequence[SubRequest], what: str) -> list[SubResponse]:
         entries = []

@@ -1,11 +1,11 @@
 """The Microsoft 365 mailbox over Microsoft Graph: the `Mailbox` protocol (reads in `reads`).
 
-Writes go through `$batch`, 20 at a time. A request throttled inside a batch is sent again alone
-(see `GraphClient.batch`). When a whole batch call fails before anything of this `apply` was
-written, the error goes to the session's retry; once something was written, later batches are
-retried here, so a retry of the whole `apply` never repeats writes that went through. Creates
-whose outcome is unknown (the connection dropped, the answer was lost) are looked up by their
-origin tag before they are sent again; event creates carry an idempotent transactionId instead.
+Writes go through `$batch`, 20 at a time, and nothing is repeated here: a throttled or failed
+request (inside a batch or the batch call itself) raises, and the session's one retry policy
+decides. It raises `RetriableError` only when Graph cannot have applied anything of the call,
+otherwise `UncertainWrite`. Creates whose outcome is unknown (the connection dropped, the answer
+was lost) are looked up by their origin tag before they are sent again; event creates also carry
+an idempotent transactionId.
 Categories on emails are read once per run (from the delta rows, else in a batch) and written
 only when they change.
 """
@@ -31,7 +31,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import ItemError, ProviderError, RetriableError, RetryPolicy
+from rgsync.providers.base import ItemError, ProviderError, RetriableError, UncertainWrite
 from rgsync.providers.microsoft365 import convert
 from rgsync.providers.microsoft365.client import (
     MAX_BATCH,
@@ -56,14 +56,12 @@ class Microsoft365Mailbox(DeltaReads):
         *,
         time_zone: str = "UTC",
         page_size: int = PAGE_SIZE,
-        retry: RetryPolicy | None = None,
     ) -> None:
         self.client = client
         self.address = address.lower()
         self.aliases = frozenset(a.lower() for a in aliases)
         self.time_zone = time_zone or "UTC"
         self.page_size = page_size
-        self.retry = retry or client.retry
         self.prefix = client.prefix
         self._task_list_id: str | None = None
         self._contact_folder_id: str | None = None
@@ -86,7 +84,12 @@ class Microsoft365Mailbox(DeltaReads):
 
     # -- writing ---------------------------------------------------------------------------------
     def apply(self, stream: Stream, writes: Sequence[Write]) -> list[WriteResult]:
-        """Create, update or delete items of `stream` in `$batch` calls; one result per write, in order."""
+        """Create, update or delete items of `stream` in `$batch` calls; one result per write, in order.
+
+        Nothing is repeated here. A transient failure raises `RetriableError` when Graph cannot
+        have applied anything of this call (a 429 before anything was written); otherwise it
+        raises `UncertainWrite`, and the session looks the creates up by tag before sending again.
+        """
         results: list[WriteResult | None] = [None] * len(writes)
         self._adopt_uncertain(stream, writes, results)
         waiting = [n for n, r in enumerate(results) if r is None]
@@ -95,34 +98,35 @@ class Microsoft365Mailbox(DeltaReads):
             chunk = waiting[start : start + MAX_BATCH]
             subs = [self._sub_request(stream, writes[n]) for n in chunk]
             try:
-                answers = self._send(subs, retry_here=written)
+                answers = self.client.batch(subs)
             except RetriableError as exc:
                 self._note_uncertain(stream, [writes[n] for n in chunk])
-                if not written:
-                    raise
-                for n in chunk[:] + waiting[start + MAX_BATCH :]:
-                    results[n] = WriteResult(
-                        ok=False, error_code=exc.code or "MAIL-UNAVAILABLE", message=exc.message
-                    )
-                break
-            written = True
+                raise self._transient(exc, written=written, throttled=exc.code == "MAIL-THROTTLED") from exc
+            transient: list[RetriableError] = []
             for n, answer in zip(chunk, answers, strict=True):
-                results[n] = self._result(stream, writes[n], answer)
+                result = self._result(stream, writes[n], answer)
+                if isinstance(result, RetriableError):
+                    transient.append(result)
+                else:
+                    results[n] = result
+                    written = written or result.ok
+            if transient:
+                throttled = all(t.code == "MAIL-THROTTLED" for t in transient)
+                # Wait as long as the most patient of Graph's hints asks.
+                longest = max(transient, key=lambda t: t.retry_after or 0.0)
+                raise self._transient(longest, written=written, throttled=throttled)
+            written = True
         return [
             r if r is not None else WriteResult(ok=False, error_code="MAIL-UNAVAILABLE", message="not sent")
             for r in results
         ]
 
-    def _send(self, subs: Sequence[SubRequest], *, retry_here: bool) -> list[SubResponse]:
-        attempt = 0
-        while True:
-            try:
-                return self.client.batch(subs)
-            except RetriableError as exc:
-                if not retry_here or attempt >= self.retry.attempts - 1:
-                    raise
-                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
-                attempt += 1
+    @staticmethod
+    def _transient(exc: RetriableError, *, written: bool, throttled: bool) -> ProviderError:
+        """RetriableError when nothing can have been applied, else UncertainWrite."""
+        if throttled and not written:
+            return RetriableError(exc.message, retry_after=exc.retry_after, code=exc.code)
+        return UncertainWrite(exc.message, retry_after=exc.retry_after, code=exc.code)
 
     def _note_uncertain(self, stream: Stream, writes: Sequence[Write]) -> None:
         for write in writes:
@@ -225,16 +229,17 @@ class Microsoft365Mailbox(DeltaReads):
             )
         return SubRequest("DELETE", f"{self.prefix}/contacts/{quote(write.id)}")
 
-    def _result(self, stream: Stream, write: Write, answer: SubResponse) -> WriteResult:
+    def _result(self, stream: Stream, write: Write, answer: SubResponse) -> WriteResult | RetriableError:
         if answer.ok:
             new_id = answer.body.get("id") if isinstance(answer.body, dict) else None
             return WriteResult(ok=True, id=str(new_id or getattr(write, "id", "")))
         if isinstance(write, Delete) and answer.status == 404:
             return WriteResult(ok=True, id=write.id)  # already gone: the goal state holds
         error = graph_failure(answer.status, answer.headers, answer.body, what=f"a {stream.value[:-1]} write")
-        if isinstance(error, ItemError | RetriableError):
-            if isinstance(error, RetriableError):
-                self._note_uncertain(stream, [write])
+        if isinstance(error, RetriableError):
+            self._note_uncertain(stream, [write])
+            return error
+        if isinstance(error, ItemError):
             return WriteResult(ok=False, error_code=error.code, message=error.message)
         raise error
 

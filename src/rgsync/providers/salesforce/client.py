@@ -9,7 +9,8 @@ and the ONE place where Salesforce's failures become rgsync's error kinds.
 * Errors (`translate`): 401 → renew the token once, then AuthError (SF-AUTH); 403
   REQUEST_LIMIT_EXCEEDED → ApiBudgetError (SF-API-BUDGET); 429/5xx/timeouts/connection errors →
   RetriableError with the server's Retry-After; other 4xx → FatalError with Salesforce's code.
-  Nothing is retried here: the session's `with_retries` does that.
+  A transient failure of a create is an `UncertainWrite` (see `restful`). Nothing is retried here
+  (the session's one retry policy does that); requests' own adapter retries are off.
 * API usage is read from the Sforce-Limit-Info header of every response, in the transport
   adapter (with simple-salesforce's own parser), so error answers count too: a 403
   REQUEST_LIMIT_EXCEEDED also tells how much is used. `Salesforce.api_usage` would miss those,
@@ -47,6 +48,7 @@ from rgsync.providers.base import (
     ItemError,
     ProviderError,
     RetriableError,
+    UncertainWrite,
 )
 from rgsync.providers.salesforce.auth import AUTH_CODE, RECONNECT, SalesforceConfig, SignIn, auth_error
 from rgsync.providers.salesforce.soql import MAX_ENCODED_QUERY, encoded_length
@@ -66,7 +68,9 @@ class _CallingAdapter(HTTPAdapter):
     def __init__(
         self, timeout: float | tuple[float, float], on_response: Callable[[requests.Response], None]
     ) -> None:
-        super().__init__()
+        # No urllib3 retries (max_retries=0): a repeated POST could create twice; the session's
+        # one retry policy repeats what is safe to repeat.
+        super().__init__(max_retries=0)
         self._timeout = timeout
         self._on_response = on_response
         self.calls = 0
@@ -339,16 +343,31 @@ class SalesforceClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        creates: bool | None = None,
     ) -> Any:
-        """`Salesforce.restful` under `call` (JSON body, optional extra headers)."""
+        """`Salesforce.restful` under `call` (JSON body, optional extra headers).
+
+        `creates` says whether the call makes new records (default: a POST other than a
+        Composite of queries). A transient failure of such a call, other than Salesforce saying
+        it is busy, is an `UncertainWrite`: the records may have been saved before the answer was
+        lost, so the session looks them up by natural key before sending them again. Updates,
+        upserts by external id and deletes are safe to repeat and stay `RetriableError`.
+        """
         kwargs: dict[str, Any] = {}
         if body is not None:
             kwargs["json"] = body
         if headers:
             kwargs["headers"] = dict(headers)
-        return self.call(
-            lambda sf: sf.restful(path, params=dict(params) if params else None, method=method, **kwargs)
-        )
+        if creates is None:
+            creates = method == "POST" and path != "composite"
+        try:
+            return self.call(
+                lambda sf: sf.restful(path, params=dict(params) if params else None, method=method, **kwargs)
+            )
+        except RetriableError as exc:
+            if creates and exc.code not in ("SF-BUSY", "SF-HTTP-429"):
+                raise UncertainWrite(exc.message, retry_after=exc.retry_after, code=exc.code) from exc
+            raise
 
     def data_path(self, path: str) -> str:
         """A `/services/data/vXX.X/...` path for Composite subrequests."""
@@ -367,7 +386,10 @@ class SalesforceClient:
                 f"{len(subrequests)} subrequests in one Composite request (max {COMPOSITE_SUBREQUESTS})"
             )
         answer = self.restful(
-            "composite", method="POST", body={"allOrNone": False, "compositeRequest": list(subrequests)}
+            "composite",
+            method="POST",
+            body={"allOrNone": False, "compositeRequest": list(subrequests)},
+            creates=any(str(s.get("method", "GET")).upper() == "POST" for s in subrequests),
         )
         responses = (answer or {}).get("compositeResponse") or []
         return [

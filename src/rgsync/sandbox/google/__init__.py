@@ -73,14 +73,23 @@ class RunningGoogle:
     # --- fault helpers (all match a regular expression against 'METHOD /path') -------------------
 
     def inject_rate_limit(
-        self, match: str = ".*", times: int = 1, *, status: int = 429, reason: str = "rateLimitExceeded"
+        self,
+        match: str = ".*",
+        times: int = 1,
+        *,
+        status: int = 429,
+        reason: str = "rateLimitExceeded",
+        retry_after: int | None = 1,
     ) -> Fault:
         """The next `times` matching calls get Google's rate-limit error (429 rateLimitExceeded by
-        default; status=403, reason='userRateLimitExceeded' for the per-user quota)."""
+        default; status=403, reason='userRateLimitExceeded' for the per-user quota). A 429 carries
+        `Retry-After: retry_after` seconds as Google's front end sends it (None: no header)."""
         if reason == "userRateLimitExceeded":
             body = error_response(status, reason, "User Rate Limit Exceeded", domain="usageLimits")
         else:
             body = error_response(status, reason, "Resource has been exhausted (e.g. check quota).")
+        if status == 429 and retry_after is not None:
+            body.headers["Retry-After"] = str(retry_after)
         return self.server.faults.add(Fault(match=match, response=body, times=times))
 
     def inject_5xx(self, match: str = ".*", times: int = 1, *, status: int = 503) -> Fault:
