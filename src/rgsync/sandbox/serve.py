@@ -68,9 +68,11 @@ def _gmail_endpoints(running: Any) -> dict[str, Any]:
 def _gmail_secrets(running: Any) -> dict[str, str]:
     # The adapter's own name for a bearer token given as is (imported here: Google's client
     # libraries are only loaded when a sandbox starts).
-    from rgsync.providers.google.auth import ACCESS_TOKEN
+    # A refreshable sign-in, as `rgsync connect gmail` stores it: the adapter renews an expired
+    # access token at the emulator's token endpoint, and a revoked one fails as it would for real.
+    from rgsync.providers.google.auth import TOKEN
 
-    return {ACCESS_TOKEN: running.token}
+    return {TOKEN: json.dumps(running.authorized_user())}
 
 
 def _start_gmail(scenario: Scenario, _directory: Path) -> Any:

@@ -49,6 +49,13 @@ BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedel
 TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
 
 
+def with_fix(exc: FatalError) -> str:
+    """The failure in one line that also names the fix (the `rgsync connect …` to run, …)."""
+    if not exc.advice or exc.advice in exc.message or "rgsync connect" in exc.message:
+        return exc.message
+    return f"{exc.message}; {exc.advice}"
+
+
 class SyncSession(EmailStream, TwoWayStream):
     """Runs sessions for one profile over one mailbox and one org.
 
@@ -100,7 +107,7 @@ class SyncSession(EmailStream, TwoWayStream):
             self._run_streams(now, options, result)
         except FatalError as exc:
             result.status = "failed"
-            result.message = exc.message
+            result.message = with_fix(exc)
             self._issue(reports.fatal(exc), now, options)
         except RetriableError as exc:
             # Not retried here (a caller let it through): the next session starts from the old cursors.

@@ -7,8 +7,9 @@ service's own hint (Retry-After, EWS BackOffMilliseconds), and keeps one deadlin
 session: once a service has been failing past it, the session ends with `OutageError` (exit 1, one
 line naming the service) instead of waiting on an outage for ever.
 
-The pace can be shortened for tests and the sandbox with two environment variables:
-`RGSYNC_RETRY_DEADLINE` (seconds, default 120) and `RGSYNC_RETRY_BASE_DELAY` (seconds, default 1).
+The pace can be shortened for tests and the sandbox with environment variables (seconds):
+`RGSYNC_RETRY_DEADLINE` (default 120), `RGSYNC_RETRY_BASE_DELAY` (default 1) and
+`RGSYNC_RETRY_MAX_WAIT` (caps a service's own Retry-After; by default it is honoured as given).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class RetryPolicy:
     deadline: float = DEFAULT_DEADLINE
     base_delay: float = DEFAULT_BASE_DELAY
     max_delay: float = DEFAULT_MAX_DELAY
+    max_hint: float | None = None  # None: a service's hint is honoured as given
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = field(default=random.random)
@@ -70,20 +72,23 @@ class RetryPolicy:
     def from_environment(cls) -> RetryPolicy:
         """The default policy, with `RGSYNC_RETRY_DEADLINE` / `RGSYNC_RETRY_BASE_DELAY` applied."""
         base = _env_seconds("RGSYNC_RETRY_BASE_DELAY", DEFAULT_BASE_DELAY)
+        max_wait = os.environ.get("RGSYNC_RETRY_MAX_WAIT", "").strip()
         return cls(
             deadline=_env_seconds("RGSYNC_RETRY_DEADLINE", DEFAULT_DEADLINE),
             base_delay=base,
             max_delay=max(min(DEFAULT_MAX_DELAY, base * 32), base),
+            max_hint=_env_seconds("RGSYNC_RETRY_MAX_WAIT", DEFAULT_MAX_DELAY) if max_wait else None,
         )
 
     def delay(self, attempt: int, hint: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (0-based), the service's hint first.
 
-        A hint is honoured as given (never shortened) but capped at `max_delay`; the deadline
-        check in `Retrier.wait` decides whether waiting that long is still worth it.
+        A hint is honoured as given (never shortened); the deadline check in `Retrier.wait`
+        decides whether waiting that long is still worth it.
         """
         if hint is not None:
-            return min(max(hint, 0.0), self.max_delay)
+            hint = max(hint, 0.0)
+            return hint if self.max_hint is None else min(hint, self.max_hint)
         backoff: float = self.base_delay * (2**attempt)
         return min(backoff * (0.5 + self.jitter() / 2), self.max_delay)
 
@@ -158,8 +163,8 @@ def outage(exc: RetriableError | UncertainWrite, elapsed: float) -> OutageError:
     service = _SERVICE_NAMES.get(prefix, "a service")
     code = f"{prefix}-UNAVAILABLE" if prefix in _SERVICE_NAMES else "SERVICE-UNAVAILABLE"
     return OutageError(
-        f"{service} kept failing for {elapsed:.0f}s ({exc.message}); nothing was lost, "
-        "rgsync will carry on at the next run — check the service's status if this persists",
+        f"{service} kept failing for {elapsed:.0f}s, so this run stopped ({exc.message}); "
+        "nothing was lost and the next run carries on",
         code=code,
-        advice="nothing to do if it passes; check the service's status page or your network if it persists",
+        advice="nothing to do if it passes; if it persists, check the service's status page and your network",
     )

@@ -69,8 +69,38 @@ RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "b
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 
 
+class _AnswerLost(ConnectionResetError):
+    """The server closed the connection before its answer came (the request may have been applied)."""
+
+
+def _no_replay(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+    """A connection class whose lost answer is a plain error instead of a BadStatusLine.
+
+    httplib2 silently sends a request again, whatever its method, when the first answer on a
+    connection is missing (it takes that for a stale keep-alive connection). For a create that is a
+    duplicate in the making: here the loss surfaces, and the session reconciles before re-sending.
+    """
+
+    class NoReplay(base):  # type: ignore[valid-type, misc]
+        def getresponse(self) -> http.client.HTTPResponse:
+            try:
+                return super().getresponse()  # type: ignore[no-any-return]
+            except (http.client.BadStatusLine, http.client.ResponseNotReady) as exc:
+                raise _AnswerLost(f"the connection closed before the answer ({exc!r})") from exc
+
+    NoReplay.__name__ = f"NoReplay{base.__name__}"
+    return NoReplay
+
+
+_NO_REPLAY = {
+    "http": _no_replay(httplib2.HTTPConnectionWithTimeout),
+    "https": _no_replay(httplib2.HTTPSConnectionWithTimeout),
+}
+
+
 class CountingHttp(httplib2.Http):  # type: ignore[misc]
-    """An `httplib2.Http` that counts the HTTP requests it sends (token refreshes included)."""
+    """An `httplib2.Http` that counts the HTTP requests it sends (token refreshes included) and
+    never sends one twice on its own (see `_no_replay`)."""
 
     def __init__(self, timeout: float = HTTP_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
@@ -79,6 +109,9 @@ class CountingHttp(httplib2.Http):  # type: ignore[misc]
     def request(self, *args: Any, **kwargs: Any) -> Any:
         """Send one request, as `httplib2.Http.request` does, counting it."""
         self.calls += 1
+        if kwargs.get("connection_type") is None:
+            uri = str(args[0] if args else kwargs.get("uri", ""))
+            kwargs["connection_type"] = _NO_REPLAY["https" if uri.startswith("https:") else "http"]
         return super().request(*args, **kwargs)
 
 

@@ -62,7 +62,14 @@ def load_credentials(mailbox: Mapping[str, object], store: CredentialStore) -> C
     if token_json:
         try:
             info = json.loads(token_json)
-            return oauth_credentials.Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call, no-any-return]
+            credentials: Credentials = oauth_credentials.Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call]
+            endpoint = mailbox.get("gmail-api-url")
+            if endpoint:
+                # google-auth always refreshes at Google's token endpoint (whatever the stored file
+                # says, so a token file cannot redirect a refresh token). With the API pointed
+                # elsewhere by the settings (the sandbox), the refresh goes to that same host.
+                credentials = credentials.with_token_uri(str(endpoint).rstrip("/") + "/token")  # type: ignore[attr-defined]
+            return credentials
         except (ValueError, TypeError) as exc:
             raise AuthError(
                 "the stored Gmail sign-in is damaged", code="MAIL-AUTH", advice=RECONNECT_ADVICE

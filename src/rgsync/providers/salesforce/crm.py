@@ -21,7 +21,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import CrmReadOptions, FatalError
+from rgsync.providers.base import CrmReadOptions, FatalError, UncertainWrite
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.auth import SalesforceConfig, SignIn
 from rgsync.providers.salesforce.client import DEFAULT_TIMEOUT, SalesforceClient
@@ -206,8 +206,16 @@ class SalesforceCrm:
         return self.lookups.find_meetings(keys)
 
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
-        """Create, update or delete records through sObject Collections (see writes.py)."""
-        return self.writer.apply(writes) if writes else []
+        """Create, update or delete records through sObject Collections (see writes.py).
+
+        After an `UncertainWrite` the email Tasks known to this session are read again at the next
+        lookup: the lost answer may have been for Tasks that were saved.
+        """
+        try:
+            return self.writer.apply(writes) if writes else []
+        except UncertainWrite:
+            self.lookups.forget_email_tasks()
+            raise
 
     def usage(self) -> ApiUsage | None:
         """The daily API allocation as of the last response."""

@@ -21,11 +21,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rgsync.sandbox.google.common import error_response
 from rgsync.sandbox.google.emulator import GoogleEmulator, GoogleState
+from rgsync.sandbox.google.oauth import SCOPE, TOKEN_PATH, GoogleSignIn
 from rgsync.sandbox.http import EmulatorServer, Fault
 
 __all__ = ["DEFAULT_ADDRESS", "GoogleEmulator", "GoogleState", "RunningGoogle", "start_google"]
@@ -69,6 +70,37 @@ class RunningGoogle:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+    # --- the OAuth side ---------------------------------------------------------------------------
+
+    @property
+    def sign_in(self) -> GoogleSignIn:
+        """The OAuth client, refresh token and issued access tokens (`POST /token`)."""
+        emulator = self.server.emulator
+        assert isinstance(emulator, GoogleEmulator)
+        return emulator.sign_in
+
+    def authorized_user(self) -> dict[str, Any]:
+        """What `rgsync connect gmail` stores: google-auth's authorized-user JSON, refreshable here."""
+        sign_in = self.sign_in
+        return {
+            "token": self.token,
+            "refresh_token": sign_in.refresh_token,
+            "token_uri": self.url.rstrip("/") + TOKEN_PATH,
+            "client_id": sign_in.client_id,
+            "client_secret": sign_in.client_secret,
+            "scopes": SCOPE.split(),
+            # As connecting stores it: the ready token is good for the next hour.
+            "expiry": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def expire_access_tokens(self) -> None:
+        """Every access token expires now: calls answer 401 until the client refreshes."""
+        self.sign_in.expire_access_tokens()
+
+    def revoke_sign_in(self) -> None:
+        """The user removed rgsync's access: 401 on calls, invalid_grant on refresh."""
+        self.sign_in.revoke()
 
     # --- fault helpers (all match a regular expression against 'METHOD /path') -------------------
 

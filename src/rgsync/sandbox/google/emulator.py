@@ -11,6 +11,7 @@ from typing import Any
 
 from rgsync.sandbox.google import batch, calendar, gmail, people, tasks
 from rgsync.sandbox.google.common import JSON_TYPE, GoogleApiError, Route, apply_fields, parse_fields
+from rgsync.sandbox.google.oauth import TOKEN_PATH, GoogleSignIn
 from rgsync.sandbox.http import EmulatorServer, Request, Response
 
 WWW_AUTHENTICATE = 'Bearer realm="https://accounts.google.com/"'
@@ -120,6 +121,8 @@ class GoogleEmulator:
 
     def __init__(self, state: GoogleState, token: str) -> None:
         self.token = token
+        # The OAuth side: refresh tokens, issued access tokens, expiry and revocation.
+        self.sign_in = GoogleSignIn()
         self.server: EmulatorServer | None = None
         self.state = state
         self.routes: list[Route] = []
@@ -127,6 +130,9 @@ class GoogleEmulator:
 
     def use(self, state: GoogleState) -> None:
         """Serve `state` from now on (a fresh start for the next test, same URL and token)."""
+        old = getattr(self, "sign_in", None)
+        if old is not None:  # same client and refresh token, nothing expired or revoked
+            self.sign_in = GoogleSignIn(old.client_id, old.client_secret, old.refresh_token)
         with state.lock:
             self.routes = (
                 gmail.routes(state.gmail)
@@ -137,7 +143,9 @@ class GoogleEmulator:
             self.state = state
 
     def route_name(self, request: Request) -> str:
-        """'batch', the route's name such as 'gmail.messages.get', or 'unknown'."""
+        """'batch', 'oauth.token', the route's name such as 'gmail.messages.get', or 'unknown'."""
+        if request.path == TOKEN_PATH:
+            return "oauth.token"
         if batch.is_batch(request):
             return "batch"
         for candidate in self.routes:
@@ -147,6 +155,8 @@ class GoogleEmulator:
 
     def handle(self, request: Request) -> Response:
         """Answer one call; emulator bugs become Google's 500 backendError rather than a hang."""
+        if request.path == TOKEN_PATH and request.method == "POST":
+            return self.sign_in.token_endpoint(request)
         if batch.is_batch(request):
             try:
                 return batch.handle_batch(request, self._dispatch_inner)
@@ -180,7 +190,9 @@ class GoogleEmulator:
                 location_type="header",
                 headers={"WWW-Authenticate": WWW_AUTHENTICATE},
             )
-        if token.strip() != self.token:
+        live = self.sign_in.accepts(token.strip())
+        ready = token.strip() == self.token and not self.sign_in.ready_expired
+        if not (live or (live is None and ready)):
             raise GoogleApiError(
                 401,
                 "authError",

@@ -224,6 +224,11 @@ class GraphState:
         with self.lock:
             self.rounds.expire(code=code, status=status)
 
+    def expire_access_tokens(self) -> None:
+        """Every access token has expired (401 on Graph); the refresh token still gets new ones."""
+        with self.lock:
+            self.identity.expire_access_tokens()
+
     def revoke_tokens(self) -> None:
         """The user's sign-in is revoked: access and refresh tokens stop working (401 / invalid_grant)."""
         with self.lock:

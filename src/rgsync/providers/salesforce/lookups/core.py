@@ -122,6 +122,10 @@ class Lookups(EventLookups):
                     found[key] = self._email_tasks[key]
         return found
 
+    def forget_email_tasks(self) -> None:
+        """Drop the email Tasks read so far: a write whose answer was lost may have made more."""
+        self._email_tasks = None
+
     def remember_email_task(self, message_id: str, task_id: str) -> None:
         """An email Task this session created, so a later lookup finds it without a query."""
         if self._email_tasks is not None and message_id:

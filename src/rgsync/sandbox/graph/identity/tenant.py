@@ -106,6 +106,12 @@ class Tenant:
             )
         return info
 
+    def expire_access_tokens(self) -> None:
+        """Every access token handed out (ready ones too) has expired; refresh tokens still work."""
+        past = self.clock() - timedelta(seconds=1)
+        for info in self.tokens.values():
+            info.expires_at = past
+
     def revoke_all(self) -> None:
         """The user's sessions are revoked: every access and refresh token stops working."""
         for info in self.tokens.values():
