@@ -39,3 +39,22 @@ class SyncFailedError(RgsyncError):
     """A stream or the session failed (authentication, network, API budget): exit 1."""
 
     exit_code = EXIT_FAILED
+
+
+def state_store_failure(exc: Exception) -> str:
+    """One line for a state store that could not be read or written during a run (exit 1)."""
+    # SQLite rolls a transaction back by itself on SQLITE_FULL / SQLITE_IOERR, so the store's own
+    # rollback then fails ("no such savepoint"): the cause the user can act on is further down.
+    first: BaseException = exc
+    cause: BaseException | None = exc
+    while cause is not None:
+        if any(word in str(cause).lower() for word in ("full", "i/o", "disk")):
+            first = cause
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = str(first) or type(first).__name__
+    if "full" in text.lower():
+        fix = "free some space on the disk that holds rgsync's state (~/.local/state/rgsync) and run again"
+    else:
+        fix = "check the disk that holds rgsync's state (~/.local/state/rgsync), then run again"
+    return f"the state store could not be written ({text}); {fix}; nothing is lost, the next run carries on"

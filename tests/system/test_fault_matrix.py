@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from rgsync.sandbox.scenario import parse_scenario
 from rgsync.sandbox.serve import Sandbox, sandbox_credentials, start_sandbox
 from rgsync.settings import load_settings
 from rgsync.state import StateStore
+from rgsync.state import db as state_db
 
 KINDS = ("gmail", "exchange", "microsoft365")
 DEADLINE = 1.0  # seconds: what a persistent fault may cost a run here
@@ -493,3 +495,47 @@ def test_spec_7_1_a_create_whose_answer_is_lost_before_an_outage_is_not_duplicat
             assert not store.pending_intents() and len(store.links(Stream.EMAILS)) == 2
         finally:
             store.close()
+
+
+# --- the state store (SPEC §7.1, §8) ----------------------------------------------------------------
+
+MANY_EMAILS = "".join(
+    f"""
+[[mailbox.emails]]
+key = "order-{n}"
+from = "Bob Baker <bob@globex.com>"
+to = ["sam@example.com"]
+subject = "Globex order line {n:03d}"
+when = "-2d 09:{n % 60:02d}"
+body = "Line {n}."
+"""
+    for n in range(60)
+)
+
+
+def test_spec_8_a_full_disk_under_the_state_store_exits_1_naming_the_fix_and_the_next_run_converges(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state store is the same whatever the mailbox: one kind is enough here."""
+    with open_box(tmp_path_factory.mktemp("reference-many"), "gmail", extra=MANY_EMAILS) as box:
+        assert box.run()[0] == 0 and box.run()[0] == 0
+        expected = box.view()
+    prepare = state_db._prepare
+
+    def no_room_to_grow(connection: sqlite3.Connection, path: Path) -> None:
+        # SQLite's own "database or disk is full" (SQLITE_FULL), without filling a real disk: the
+        # file may not grow past the pages it has once its tables exist.
+        prepare(connection, path)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {int(pages)}")
+
+    with open_box(tmp_path / "sandbox", "gmail", extra=MANY_EMAILS) as box:
+        monkeypatch.setattr(state_db, "_prepare", no_room_to_grow)
+        code, out = box.run()
+        assert code == 1, out
+        assert "database or disk is full" in out and "free some space" in out, out
+        assert "Traceback" not in out and "unexpected error" not in out
+        monkeypatch.setattr(state_db, "_prepare", prepare)
+        code, out = box.run()
+        assert code == 0, out
+        assert box.view() == expected

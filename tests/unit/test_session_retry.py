@@ -3,10 +3,12 @@ on a virtual clock: the decisions are the real ones, no test waits."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 
 import pytest
 
+from rgsync.errors import state_store_failure
 from rgsync.model import Create, RecordKind, TaskItem, Update, Write, WriteResult
 from rgsync.providers.base import RetriableError, UncertainWrite
 from rgsync.session.reconcile import send_reconciled
@@ -158,3 +160,10 @@ def test_spec_7_3_uncertain_writes_that_keep_failing_end_at_the_deadline_without
 def test_outage_names_the_service_by_the_failures_code() -> None:
     assert outage(RetriableError("x", code="MAIL-THROTTLED"), 3).code == "MAIL-UNAVAILABLE"
     assert outage(RetriableError("x", code=""), 3).message.startswith("a service kept failing")
+
+
+def test_spec_8_a_state_store_that_cannot_be_written_is_one_line_naming_the_fix() -> None:
+    full = state_store_failure(sqlite3.OperationalError("database or disk is full"))
+    assert "free some space" in full and "nothing is lost" in full and "\n" not in full
+    broken = state_store_failure(sqlite3.OperationalError("disk I/O error"))
+    assert "check the disk" in broken and "disk I/O error" in broken

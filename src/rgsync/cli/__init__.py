@@ -8,6 +8,7 @@ line and mapped to the exit codes of SPEC §8; a traceback is shown only with `-
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import traceback
 
@@ -15,7 +16,7 @@ import click
 
 from rgsync import __version__
 from rgsync.cli.common import App
-from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError
+from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError, state_store_failure
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -87,6 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("rgsync: interrupted", err=True)
         sys.exit(130)
+    except sqlite3.Error as exc:
+        # The state store failed mid-run (full disk, I/O error): every create was journalled
+        # before it was sent, so the next run adopts what this one made.
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"rgsync: {state_store_failure(exc)}", err=True)
+        sys.exit(EXIT_FAILED)
     except Exception as exc:
         if verbose:
             traceback.print_exc()
