@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rgsync.engine import budget
 from rgsync.engine.types import (
     Action,
     LinkChange,
@@ -124,10 +125,13 @@ class PlanExecution:
                     )
         sf_actions = [a for a in plan.actions if a.write is not None and a.side is Side.SALESFORCE]
         mailbox_actions = [a for a in plan.actions if a.write is not None and a.side is Side.MAILBOX]
-        if sf_actions:
-            self._check_budget(ctx, options)
-            results, intents = self._send(stream, Side.SALESFORCE, sf_actions)
-            self._after_writes(stream, sf_actions, results, intents, ctx, options, summary, result)
+        # Batch by batch, each checked against the API budget before it is sent (SPEC §7.4).
+        for start in range(0, len(sf_actions), budget.COLLECTION_SIZE):
+            batch = sf_actions[start : start + budget.COLLECTION_SIZE]
+            calls = budget.calls_for_writes([a.write for a in batch if a.write is not None])
+            self._check_budget(ctx, options, calls=calls)
+            results, intents = self._send(stream, Side.SALESFORCE, batch)
+            self._after_writes(stream, batch, results, intents, ctx, options, summary, result)
         if mailbox_actions:
             results, intents = self._send(stream, Side.MAILBOX, mailbox_actions)
             self._after_writes(stream, mailbox_actions, results, intents, ctx, options, summary, result)
@@ -260,13 +264,15 @@ class PlanExecution:
             )
         )
 
-    def _check_budget(self, ctx: StreamContext, options: RunOptions) -> None:
-        """Stop writing before the org's API allocation falls below `min-api-remaining` (SPEC §7.4)."""
+    def _check_budget(self, ctx: StreamContext, options: RunOptions, *, calls: int = 0) -> None:
+        """Stop before the next `calls` Salesforce calls would leave less of the org's daily API
+        allocation than `min-api-remaining` (SPEC §7.4)."""
         usage = self.crm.usage()
         floor = float(self.settings.value("min-api-remaining"))
-        if usage is not None and usage.remaining_percent < floor:
+        if usage is not None and not budget.check_budget(usage, floor, calls).allowed:
+            needs = f"; the next batch needs {calls} more" if calls else ""
             message = (
-                f"Salesforce API allocation is down to {usage.remaining_percent:.1f}% "
-                f"({usage.used}/{usage.limit} used), below min-api-remaining ({floor:g}%)"
+                f"Salesforce API allocation is at {usage.remaining_percent:.1f}% left "
+                f"({usage.used}/{usage.limit} used{needs}), and rgsync keeps min-api-remaining ({floor:g}%)"
             )
             raise StreamStopped("budget", message)
