@@ -241,6 +241,10 @@ class PlanExecution:
         if change is None:
             return
         if change.remove:
+            if change.do_not_resave and change.mailbox_id:
+                self.state.remember_unlinked(
+                    stream, change.mailbox_id, change.salesforce_id, change.do_not_resave
+                )
             if change.mailbox_id:
                 self.state.remove_link(stream, change.mailbox_id)
             elif change.salesforce_id:

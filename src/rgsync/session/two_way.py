@@ -72,6 +72,7 @@ class TwoWayStream(StreamReading):
             links=links,
             links_by_salesforce_id=by_sf,
             first_session=mailbox_cursor is None,
+            unlinked=self.state.unlinked_items(stream) if stream is Stream.EVENTS else {},
         )
         plan: Plan
         if stream is Stream.EVENTS:
