@@ -20,7 +20,6 @@ from rgsync.engine.merge import LinkedPair, Pairing, unlink, unlink_for_good, wr
 from rgsync.engine.types import LinkChange
 from rgsync.model import CalendarItem, Create, Delete, EventRecord, RecordKind, Side, event_key, utc
 
-
 # Why a mailbox item is not saved again (kept in the state store, shown in `--json` skips).
 REMOVED_IN_SALESFORCE = "its Event was deleted in Salesforce, or left the user's calendar there"
 
