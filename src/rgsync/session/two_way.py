@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,7 +60,10 @@ class TwoWayStream(StreamReading):
             if side_read.reset:
                 self._cursor_reset(stream, side, now, options)
         mailbox_changes = mailbox.changes(links)
-        sf_changes = salesforce.changes(by_sf)
+        # Salesforce reports records that changed and left the scope whether or not the mailbox
+        # has them; only the linked ones and orphan copies (tagged, not linked) concern the plan.
+        tagged = {str(getattr(i, "salesforce_id", "") or "") for i in mailbox.items.values()} - {""}
+        sf_changes = salesforce.changes(by_sf, concerned=tagged)
         summary.changes_read[Side.MAILBOX.value] += len(mailbox_changes.changed) + len(
             mailbox_changes.deleted
         )
@@ -134,8 +137,14 @@ class _SideRead:
         self.reset = self.reset or page.reset
         self.cursor = page.cursor or self.cursor
 
-    def changes(self, linked: Mapping[str, object]) -> SideChanges[SyncRecord]:
+    def changes(
+        self, linked: Mapping[str, object], concerned: Collection[str] | None = None
+    ) -> SideChanges[SyncRecord]:
+        """The side's changes; with `concerned`, deletions are kept only for linked items and
+        those ids (the rest name records this side never had)."""
         deleted = dict(self.deleted)
+        if concerned is not None:
+            deleted = {i: None for i in deleted if i in linked or i in concerned}
         if self.full:
             deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
         return SideChanges(tuple(self.items.values()), tuple(deleted))
