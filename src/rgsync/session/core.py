@@ -45,7 +45,7 @@ from rgsync.session.rules import (
     switched_back_on,
 )
 from rgsync.session.two_way import TwoWayStream
-from rgsync.state import StateStore
+from rgsync.state import StateStore, StoredIssue
 
 log = logging.getLogger("rgsync.session")
 
@@ -82,6 +82,9 @@ class SyncSession(EmailStream, TwoWayStream):
         self.retry = retry or RetryPolicy()
         self.free_mail = free_mail if free_mail is not None else free_mail_domains()
         self.time_zone = time_zone
+        # Issues whose items this session re-queued, and the emails among them (`issues retry`).
+        self.retry_taken_up: list[StoredIssue] = []
+        self.retry_emails: tuple[str, ...] = ()
 
     def run(self, options: RunOptions | None = None) -> SessionResult:
         """Run one session (SPEC §2). The caller must hold the profile lock."""
@@ -116,6 +119,8 @@ class SyncSession(EmailStream, TwoWayStream):
                 Side.SALESFORCE.value: self.crm.api_calls - crm_calls0,
             }
         if not options.dry_run:
+            if result.status == "completed" and self.retry_taken_up:
+                self.state.retry_taken(i.id for i in self.retry_taken_up)
             self._remember_usage()
             self._schedule_next(result, now)
             # The session row already holds id, times and status: keep what only the run knows.
@@ -143,6 +148,7 @@ class SyncSession(EmailStream, TwoWayStream):
         window_end = now + timedelta(days=rules.calendar_future_days)
         crm_pages: dict[Stream, list[Page]] = {}
         two_way = [s for s in TWO_WAY if self._stream_active(s, rules)] if not options.manual else []
+        self.retry_taken_up = self._take_up_retries(options)
         restarted = self._down_sync_restarts(rules, options)
         if two_way:
             cursors = {s: None if s in restarted else self.state.cursor(s, Side.SALESFORCE) for s in two_way}
@@ -205,6 +211,30 @@ class SyncSession(EmailStream, TwoWayStream):
                     # The org's allocation is shared by every stream: stop them all and back off.
                     self._budget_stop(stop.message, now, options)
                     break
+
+    def _take_up_retries(self, options: RunOptions) -> list[StoredIssue]:
+        """Re-queue the items behind the issues the user asked to retry (`rgsync issues retry`).
+
+        An email is read again by its mailbox id and planned as if it had just arrived; an item of
+        a two-way stream comes back with a full listing of that stream on both sides (diffed
+        against the links, so nothing linked is touched twice). The requests are closed when the
+        session ends; an item that fails again updates its issue.
+        """
+        if options.dry_run or options.manual:
+            self.retry_emails = ()
+            return []
+        retries = self.state.retry_requests()
+        self.retry_emails = tuple(
+            dict.fromkeys(
+                i.item.mailbox_id for i in retries if i.stream is Stream.EMAILS and i.item.mailbox_id
+            )
+        )
+        with self.state.transaction():
+            for stream in {i.stream for i in retries if i.stream in TWO_WAY}:
+                assert stream is not None
+                self.state.set_cursor(stream, Side.SALESFORCE, None)
+                self.state.set_cursor(stream, Side.MAILBOX, None)
+        return retries
 
     def _down_sync_restarts(self, rules: Rules, options: RunOptions) -> set[Stream]:
         """Streams whose down-sync was switched back on since the last session: their Salesforce
