@@ -3,6 +3,8 @@
 * One person, two Contact records (SPEC §3.3, §3.5): Pat Park works with Ann at Globex and at
   Umbrella, and Salesforce holds a Contact for each, with the same address. An email and a meeting
   with Pat relate both Contacts and take the newest of Ann's Opportunities across both Accounts.
+* V17 (SPEC §4.4, calendar-direction two-way): a meeting renamed in the mailbox and in Salesforce
+  before the next session carries the mailbox's subject on both sides.
 * V19 (SPEC §4.5): a meeting whose Event was deleted in Salesforce stays in the mailbox unlinked,
   and a later edit of it in the mailbox does not save it again.
 """
@@ -60,6 +62,12 @@ duration = "1h"
 attendees = ["Pat Park <pat@parkconsult.com>"]
 
 [[mailbox.calendar]]
+subject = "V17 Globex pricing call"
+start = "+4d 09:00"
+duration = "1h"
+attendees = ["Bob Baker <bob@globex.com>"]
+
+[[mailbox.calendar]]
 subject = "V19 Globex lunch"
 start = "+3d 12:00"
 duration = "1h"
@@ -79,6 +87,11 @@ def story(
         [v19] = [e for e in box.org.records("Event") if e["Subject"] == "V19 Globex lunch"]
         seen["v19 event"] = v19["Id"]
         box.sf().Event.delete(v19["Id"])
+        # V17, calendar-direction two-way: renamed on both sides before the next session.
+        [v17] = [e for e in box.org.records("Event") if e["Subject"] == "V17 Globex pricing call"]
+        seen["v17 event"] = v17["Id"]
+        box.sf().Event.update(v17["Id"], {"Subject": "V17 Pricing call (Salesforce)"})
+        hands.rename_meeting("V17 Globex pricing call", "V17 Pricing call (mailbox)")
         seen["results"]["deleted"] = box.run()
         seen["meeting"] = hands.calendar()["V19 Globex lunch"].id
         with box.state() as state:
@@ -140,3 +153,12 @@ def test_V19_a_meeting_whose_event_was_deleted_in_salesforce_is_not_saved_again_
     assert story["meeting"] not in story["links"]
     edited = story["results"]["edited"]
     assert {s.reason.value for s in edited.skips if s.subject.startswith("V19")} == {"removed-in-salesforce"}
+
+
+def test_V17_two_way_a_conflict_keeps_the_mailbox_subject_on_both_sides(story: dict[str, Any]) -> None:
+    """SPEC §4.4, §4.6 (calendar-direction two-way): the mailbox wins a conflict."""
+    box = story["box"]
+    [event] = [e for e in box.org.records("Event") if e["Id"] == story["v17 event"]]
+    assert event["Subject"] == "V17 Pricing call (mailbox)"
+    assert "V17 Pricing call (mailbox)" in story["calendar"]
+    assert "V17 Pricing call (Salesforce)" not in story["calendar"]
