@@ -73,6 +73,11 @@ class TwoWayStream(StreamReading):
             mailbox_changes.deleted
         )
         summary.changes_read[Side.SALESFORCE.value] += len(sf_changes.changed) + len(sf_changes.deleted)
+        unlinked = self.state.unlinked_items(stream) if stream is Stream.EVENTS else {}
+        if not options.dry_run:
+            # A remembered item deleted from the mailbox since: nothing left to keep from saving.
+            for mailbox_id in set(unlinked) & set(mailbox_changes.deleted):
+                self.state.forget_unlinked(stream, mailbox_id)
         ctx = StreamContext(
             identity=identity,
             rules=rules,
@@ -80,7 +85,7 @@ class TwoWayStream(StreamReading):
             links=links,
             links_by_salesforce_id=by_sf,
             first_session=mailbox_cursor is None,
-            unlinked=self.state.unlinked_items(stream) if stream is Stream.EVENTS else {},
+            unlinked=unlinked,
         )
         plan: Plan
         if stream is Stream.EVENTS:
