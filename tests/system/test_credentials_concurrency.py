@@ -1,0 +1,62 @@
+"""Two rgsync processes writing the same profile's credentials file at once lose no token
+(SPEC §9, SPEC §7: never lose data): a `connect` racing a cron run's token refresh, played by real
+processes that each store and refresh tokens as fast as they can."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from rgsync.credentials import CredentialStore
+
+    path, who, rounds, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    while not go.exists():  # start together, so the writes really overlap
+        time.sleep(0.001)
+    store = CredentialStore("default", path)
+    for n in range(rounds):
+        store.set(f"{who}.token.{n}", f"{who}-secret-{n}")  # a token this process adds
+        store.set("salesforce.session", f"{who}-session-{n}")  # a token both refresh
+        if n % 10 == 9:
+            store.delete(f"{who}.token.{n - 5}")  # and one it signs out of again
+    """
+)
+
+
+def _start(path: Path, who: str, rounds: int, go: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RGSYNC_")}
+    env["RGSYNC_KEYRING"] = "file"
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), who, str(rounds), str(go)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_spec_9_two_processes_storing_and_refreshing_tokens_at_once_lose_none(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "credentials.json"
+    go, rounds = tmp_path / "go", 150
+    writers = {who: _start(path, who, rounds, go) for who in ("connect", "run")}
+    time.sleep(0.5)  # both interpreters up and waiting
+    go.touch()
+    for who, process in writers.items():
+        _out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{who}: {err}"
+    secrets = json.loads(path.read_text(encoding="utf-8"))["secrets"]
+    for who in writers:
+        deleted = {n - 5 for n in range(rounds) if n % 10 == 9}
+        expected = {f"{who}.token.{n}": f"{who}-secret-{n}" for n in range(rounds) if n not in deleted}
+        assert {k: v for k, v in secrets.items() if k.startswith(f"{who}.")} == expected
+    # The shared token holds the last value one of the two wrote, never an older one.
+    assert secrets["salesforce.session"] in {f"{who}-session-{rounds - 1}" for who in writers}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
