@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from rgsync.cli import main
 from rgsync.logs import HTTP_LOGGERS, MASK, RedactingFilter, configure_logging, redact, remember_secret
 
 
@@ -91,3 +93,18 @@ def test_spec_9_the_filter_blanks_arguments_and_tracebacks() -> None:
     RedactingFilter().filter(record)
     formatted = logging.Formatter().format(record)
     assert "pa55-word" not in formatted and "1//0gTraceSecret" not in formatted and MASK in formatted
+
+
+def test_spec_9_a_verbose_traceback_and_the_error_line_are_scrubbed_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("GET https://login.example/token?access_token=tok-ABCDEFGH123 failed")
+
+    monkeypatch.setattr("rgsync.cli.run_cmd.run_session", failing)
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(tmp_path / "s.toml"), "-v", "run"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert "Traceback" in err and "RuntimeError" in err and "rgsync: unexpected error" in err
+    assert "tok-ABCDEFGH123" not in err

@@ -15,7 +15,7 @@ import click
 from rgsync import __version__
 from rgsync.cli.common import App
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError
-from rgsync.logs import DEBUG_HTTP_WARNING, configure_logging
+from rgsync.logs import DEBUG_HTTP_WARNING, configure_logging, redact
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except RgsyncError as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"rgsync: {exc.message}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -101,8 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(
-            f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True
+            # A client library's message may quote a URL or header with a token in it.
+            redact(f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)"),
+            err=True,
         )
         sys.exit(EXIT_FAILED)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, scrubbed like every log line (`-v` output is shared)."""
+    click.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)
