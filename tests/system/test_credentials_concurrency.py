@@ -56,7 +56,7 @@ def _start(path: Path, who: str, rounds: int, go: Path) -> subprocess.Popen[str]
 
 def test_spec_9_two_processes_storing_and_refreshing_tokens_at_once_lose_none(tmp_path: Path) -> None:
     path = tmp_path / "state" / "credentials.json"
-    go, rounds = tmp_path / "go", 150
+    go, rounds = tmp_path / "go", 80
     writers = {who: _start(path, who, rounds, go) for who in ("connect", "run")}
     time.sleep(0.5)  # both interpreters up and waiting
     go.touch()

@@ -211,3 +211,26 @@ def test_spec_3_2_one_idn_domain_in_any_spelling_is_blocked_in_every_position_an
     lead_emails = {str(r.get("Email")).lower() for r in org.records("Lead")}
     assert not any(("bcher-kva" in e or "bücher.example" in e) and "frei" not in e for e in lead_emails)
     assert not any(e.startswith(("kai@", "zoe@", "eve@", "ines@")) for e in lead_emails)
+
+
+def test_blocklist_add_takes_star_at_domain_as_the_domain_and_keeps_quoted_addresses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = ("--config", str(tmp_path / "settings.toml"))
+    added = invoke(capsys, *config, "blocklist", "add", "*@Evil.com", '"Q U"@X.com')
+    assert added.code == 0, added.err
+    assert "added domain evil.com" in added.out and 'added address "q u"@x.com' in added.out
+    listed = invoke(capsys, *config, "blocklist", "list", "--json").json["user"]
+    assert listed["domains"] == ["evil.com"] and listed["addresses"] == ['"q u"@x.com']
+    removed = invoke(capsys, *config, "blocklist", "remove", '"q u"@X.COM')
+    assert removed.code == 0 and 'removed address "q u"@x.com' in removed.out
+
+
+def test_star_at_domain_in_the_address_list_is_refused_with_the_domain_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = ("--config", str(tmp_path / "settings.toml"))
+    refused = invoke(capsys, *config, "settings", "set", "blocklist-addresses", "*@evil.com")
+    assert refused.code == 2
+    assert refused.err.count("\n") == 1 and "add the domain evil.com" in refused.err
+    assert not (tmp_path / "settings.toml").exists()
