@@ -14,6 +14,7 @@ Users paste `-v` output into bug reports, so:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -65,6 +66,7 @@ _SECRET_FIELDS = (
     "private_key",
     "api_key",
     "apikey",
+    "token",
 )
 _NAMES = "|".join(re.escape(name) for name in sorted(_SECRET_FIELDS, key=len, reverse=True))
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -97,11 +99,42 @@ _known_lock = threading.Lock()
 _MIN_SECRET = 6  # shorter values would blank ordinary words, and guess nothing anyway
 
 
+_SECRET_KEY = re.compile(r"(?i)token|secret|password|assertion")
+
+
 def remember_secret(secret: str | None) -> None:
-    """Blank `secret` wherever it appears in a log record from now on (the credentials store calls this)."""
-    if secret and len(secret) >= _MIN_SECRET:
-        with _known_lock:
-            _known.add(secret)
+    """Blank `secret` wherever it appears in a log record from now on (the credentials store calls this).
+
+    A secret stored as JSON (Google's authorised-user token, MSAL's token cache) also has each
+    token, secret and password inside it remembered, since a client library logs those one by one.
+    """
+    if not secret or len(secret) < _MIN_SECRET:
+        return
+    found = {secret}
+    if secret.lstrip().startswith("{"):
+        try:
+            document = json.loads(secret)
+        except ValueError:
+            document = None
+        found.update(_secret_leaves(document, secret_key=False))
+    with _known_lock:
+        _known.update(value for value in found if len(value) >= _MIN_SECRET)
+
+
+def _secret_leaves(value: object, *, secret_key: bool) -> set[str]:
+    """Strings in a JSON document whose own key names a token, secret or password.
+
+    Only the nearest key counts: MSAL files a token's public client id next to its `secret`
+    under an `AccessToken` table, and that id is no secret.
+    """
+    if isinstance(value, dict):
+        leaves: set[str] = set()
+        for key, item in value.items():
+            leaves |= _secret_leaves(item, secret_key=bool(_SECRET_KEY.search(str(key))))
+        return leaves
+    if isinstance(value, list):
+        return set().union(*(_secret_leaves(item, secret_key=secret_key) for item in value))
+    return {value} if secret_key and isinstance(value, str) else set()
 
 
 def redact(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -108,3 +109,19 @@ def test_spec_9_a_verbose_traceback_and_the_error_line_are_scrubbed_too(
     assert exited.value.code == 1
     assert "Traceback" in err and "RuntimeError" in err and "rgsync: unexpected error" in err
     assert "tok-ABCDEFGH123" not in err
+
+
+def test_spec_9_tokens_inside_a_stored_json_secret_are_each_remembered() -> None:
+    cache = {
+        "AccessToken": {"k1": {"secret": "eyJ0eXAi-access-from-cache", "client_id": "public-app-id"}},
+        "RefreshToken": {"k2": {"secret": "0.AAAA-refresh-from-cache"}},
+    }
+    remember_secret(json.dumps(cache))
+    remember_secret('{"token": "ya29.google-access", "refresh_token": "1//google-refresh", "client_id": "x"}')
+    line = redact(
+        "sent eyJ0eXAi-access-from-cache, got 0.AAAA-refresh-from-cache for public-app-id; ya29.google-access"
+    )
+    assert (
+        "access-from-cache" not in line and "refresh-from-cache" not in line and "google-access" not in line
+    )
+    assert "public-app-id" in line  # identifiers that are not secrets stay readable
