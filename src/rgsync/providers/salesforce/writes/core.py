@@ -119,12 +119,20 @@ class Writer(WritePreparation):
         if not todo:
             return results
         template = (
-            "SELECT EmailMessageId FROM EmailMessageRelation WHERE RelationType = 'FromAddress' "
-            "AND EmailMessageId IN "
+            "SELECT EmailMessageId, RelationId FROM EmailMessageRelation "
+            "WHERE RelationType = 'FromAddress' AND EmailMessageId IN "
         )
         queries = soql.chunked_in_queries(template.__add__, [e.record_id for _, e in todo], soql.record_id)
-        related = {str(row["EmailMessageId"])[:15] for rows in self.client.queries(queries) for row in rows}
-        missing = [(n, e) for n, e in todo if e.record_id[:15] not in related]
+        # Salesforce files every email's sender by address on its own; only a relation naming one
+        # of the email's people is the link rgsync writes.
+        related = {
+            (str(row["EmailMessageId"])[:15], str(row.get("RelationId") or "")[:15])
+            for rows in self.client.queries(queries)
+            for row in rows
+        }
+        missing = [
+            (n, e) for n, e in todo if not any((e.record_id[:15], who[:15]) in related for who in e.who_ids)
+        ]
         addresses = self.lookups.person_addresses({who for _, e in missing for who in e.who_ids})
         ops: list[_Op] = []
         for n, email in missing:
