@@ -88,6 +88,8 @@ class Writer(WritePreparation):
                 results[n] = attempt.done[key] = previous.done[key]
             elif key in previous.uncertain:
                 uncertain.setdefault(write.kind, []).append((n, write.key))
+        if RecordKind.EMAIL in uncertain:
+            self.lookups.forget_email_tasks()
         for kind, entries in uncertain.items():
             try:
                 found = self.lookups.find_existing(kind, [k for _, k in entries])
