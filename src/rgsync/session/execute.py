@@ -58,6 +58,7 @@ log = logging.getLogger("rgsync.session")
 LABEL_STEP = "label"
 SENDER_STEP = "email-sender"
 AFTER_STEPS = frozenset({LABEL_STEP, SENDER_STEP})
+EMAIL_GONE = frozenset({"MAIL-NOT-FOUND", "MAIL-GONE"})
 
 
 class PlanExecution:
@@ -142,7 +143,7 @@ class PlanExecution:
         refused: list[tuple[MarkLabel, WriteResult]] = []
         with self.state.transaction():
             for (intent_id, mark), res in zip(labels, results, strict=True):
-                if res.ok or res.error_code == "MAIL-NOT-FOUND":  # a deleted email needs no label
+                if res.ok or res.error_code in EMAIL_GONE:  # a deleted email needs no label
                     self.state.drop_intent(intent_id)
                 else:
                     refused.append((mark, res))
