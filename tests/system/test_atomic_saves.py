@@ -270,3 +270,30 @@ def test_spec_7_10_recovery_repairs_an_email_left_without_its_sender_link(tmp_pa
         assert run(sandbox).status == "completed"
         assert_whole(sandbox, "email-message")
         assert open_issues(sandbox) == []
+
+
+LABEL_CALLS = {
+    "gmail": r"POST \S+/messages/batchModify",
+    "exchange": "UpdateItem",
+    "microsoft365": r"POST /v1.0/\$batch",  # categories are set inside a JSON batch
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spec_7_10_when_the_mailbox_applies_the_label_the_journal_still_holds_it(
+    tmp_path: Path, kind: str
+) -> None:
+    """A kill at the instant the label lands (or before) leaves it journalled for the next session;
+    the save itself is already recorded (its link) by then."""
+    with started(tmp_path / "box", kind, "email-message") as sandbox:
+        moments: list[tuple[list[str], int, int]] = []
+
+        def look() -> None:
+            marks = linked_labels(sandbox)
+            moments.append((journal(sandbox), len(marks), sum(SAVE_LABEL in m for m in marks)))
+
+        sandbox.mailbox.server.faults.add(Fault(match=LABEL_CALLS[kind], on_applied=look, times=1000))
+        assert run(sandbox).status == "completed"
+
+        assert (["label"] * COUNT, COUNT, COUNT) in moments, moments
+        assert_whole(sandbox, "email-message")
