@@ -169,8 +169,16 @@ class WriteSending:
             for r in (answer or {}).get("compositeResponse") or []
             if isinstance(r, dict)
         }
+        if set(responses) != set(members):
+            # Without an answer for every part, whether the emails were saved is unknown: the
+            # retry looks them up by Message-ID first, as after a lost reply.
+            attempt.uncertain |= {op.key for op in ops if op.key is not None}
+            raise RetriableError(
+                f"Salesforce answered {len(responses)} parts of a {len(members)}-part email request",
+                code="SF-BAD-ANSWER",
+            )
         saved = all(
-            int(responses.get(ref, {}).get("httpStatusCode") or 0) < 300
+            200 <= int(responses[ref].get("httpStatusCode") or 0) < 300
             and _all_saved(responses[ref].get("body"), len(chunk))
             for ref, chunk in members.items()
         )
