@@ -25,6 +25,7 @@ from rgsync.engine.types import (
     StreamContext,
 )
 from rgsync.model import (
+    LABEL_SAVE,
     LABEL_SYNC_ERROR,
     Create,
     Delete,
@@ -107,7 +108,8 @@ class PlanExecution:
         """An email found saved by a killed session may lack its label and (saved by an older
         rgsync, in two steps) its sender relation: journal both checks (inside the caller's
         transaction)."""
-        label = payload.get("label")
+        # A journal written before labels were recorded in it gets the default label.
+        label = payload.get("label", LABEL_SAVE)
         if label and link.mailbox_id:
             self.state.add_intent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, link.mailbox_id, {"label": label})
         email = payload.get("email")
