@@ -15,7 +15,7 @@ from salesforce_harness import SalesforceHarness, emulated_org, open_adapter
 from rgsync.model import Address, Create, EmailActivity, EmailItem, EmailMode, Folder, RecordKind
 from rgsync.providers.base import RetriableError, RetryPolicy, SavedEmail, with_retries
 from rgsync.providers.salesforce import SalesforceCrm
-from rgsync.sandbox.http import Fault
+from rgsync.sandbox.http import Fault, Response
 from rgsync.sandbox.salesforce import RunningSalesforce
 
 EMAIL_SAVE = r"POST \S+/composite writes EmailMessage"
@@ -127,3 +127,23 @@ def test_complete_emails_adds_only_the_missing_sender_relations(
     assert sender_links(org, bob) == dict.fromkeys(ids, 1)
     # One query for the relations there are, one create for the missing one (Bob's address is known).
     assert dict(org.server.calls) == {"query": 1, "collections.create": 1}
+
+
+def test_an_answer_missing_parts_is_an_uncertain_save_that_is_looked_up_first(
+    org: RunningSalesforce, crm: SalesforceCrm
+) -> None:
+    bob = SalesforceHarness(org, crm).add_contact("Bob", "Stone", "bob@globex.com")
+    org.server.faults.add(Fault(match=EMAIL_SAVE, response=Response(200, {"compositeResponse": []})))
+    writes = creates(org.keys["ann"], bob, 5)
+
+    with pytest.raises(RetriableError) as failure:
+        crm.apply(writes)
+    assert failure.value.code == "SF-BAD-ANSWER"
+    org.server.reset_counters()
+    results = crm.apply(writes)
+
+    assert all(r.ok for r in results)
+    links = sender_links(org, bob)
+    assert len(links) == 5 and set(links.values()) == {1}
+    # The retry first asked which of the emails were there (none), then saved them with their links.
+    assert org.server.calls["composite"] == 1 and org.server.calls["query"] >= 1
