@@ -14,11 +14,14 @@ moves their SystemModstamp, so the delta read finds them and their mailbox copie
 * the Event of a meeting Ann saved from her calendar, reassigned to Frank, leaves the meeting in
   the calendar unlinked (SPEC §4.5, a mailbox-origin item), and a later edit does not save it again;
 * a Contact handed to Frank (scope mine) or edited out of the list view (scope view) leaves
-  `Salesforce Contacts`, and stays in Salesforce even with contacts-forbid-remove off.
+  `Salesforce Contacts`, and stays in Salesforce even with contacts-forbid-remove off;
+* a Task Ann can no longer read at all (no related record, Activities "Controlled by Parent") is
+  reported by nothing; the daily full listing of the scope removes its copy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +30,8 @@ import pytest
 from mailbox_kinds import KINDS, Hands, open_kind_box
 from rule_cases_sandbox import Box, scenario_text
 
-from rgsync.model import Stream
+from rgsync.model import Side, Stream
+from rgsync.providers.salesforce.cursor import RELIST_AFTER, StreamCursor
 
 ITEMS = """
 [[org.tasks]]
@@ -189,3 +193,56 @@ def test_spec_6_2_a_contact_leaving_the_scope_leaves_the_mailbox_and_stays_in_sa
     assert any(c["Id"] == box.keys[key] for c in box.org.records("Contact"))
     if story["scope"] == "view":
         assert {"Bob Baker", "Xena Xu"} <= story["again"]["contacts"]
+
+
+PRIVATE_ITEMS = """
+[[org.tasks]]
+key = "note"
+Subject = "Book the team offsite"
+ActivityDate = "+5d"
+"""
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def hidden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """A Task with no related record, handed to Frank in an org whose Activities are "Controlled
+    by Parent": Ann can no longer read it, so no query and no getDeleted tells her it left."""
+    kind = str(request.param)
+    settings: dict[str, dict[str, Any]] = {"general.tasks": {"sync-salesforce-tasks": True}}
+    text = scenario_text(f"hidden-{kind}", settings=settings, items=PRIVATE_ITEMS)
+    with open_kind_box(tmp_path_factory.mktemp(f"hidden-{kind}") / "sandbox", text, kind) as (box, hands):
+        box.org.activity_sharing = "parent"
+        seen: dict[str, Any] = {"box": box, "results": {}}
+        assert box.run().status == "completed"
+        seen["first"] = set(hands.tasks())
+        box.sf().Task.update(box.keys["note"], {"OwnerId": box.keys["frank"]})
+        seen["visible after"] = box.sf().query(f"SELECT Id FROM Task WHERE Id = '{box.keys['note']}'")[
+            "totalSize"
+        ]
+        assert box.run().status == "completed"
+        seen["same day"] = set(hands.tasks())
+        # A day later the Salesforce side of the stream is due for its daily full listing.
+        with box.state() as state:
+            stored = StreamCursor.decode(state.cursor(Stream.TASKS, Side.SALESFORCE))
+            assert stored is not None and stored.listed_at is not None
+            aged = dataclasses.replace(stored, listed_at=stored.listed_at - RELIST_AFTER)
+            state.set_cursor(Stream.TASKS, Side.SALESFORCE, aged.encode())
+        assert box.run().status == "completed"
+        seen["a day later"] = set(hands.tasks())
+        yield seen
+
+
+def test_spec_5_a_task_the_user_can_no_longer_read_leaves_the_mailbox_at_the_daily_listing(
+    hidden: dict[str, Any],
+) -> None:
+    """SPEC §5, §7.6: Salesforce reports nothing for a record that became unreadable; the daily
+    full listing of the scope finds it missing and its mailbox copy goes; Frank keeps the Task."""
+    box: Box = hidden["box"]
+    assert "Book the team offsite" in hidden["first"]
+    assert hidden["visible after"] == 0  # the emulator hides it from Ann, as Salesforce does
+    assert "Book the team offsite" in hidden["same day"]
+    assert "Book the team offsite" not in hidden["a day later"]
+    [task] = [t for t in box.org.records("Task") if t["Id"] == box.keys["note"]]
+    assert task["OwnerId"] == box.keys["frank"]
