@@ -20,6 +20,7 @@ from exchangelib.fields import FieldPath
 from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingResponse
 
 from rgsync.model import (
+    SERVICE_HEADERS,
     Address,
     EmailItem,
     Folder,
@@ -98,6 +99,9 @@ EMAIL_FIELDS = (
     "conversation_id",
     "rgsync_auto_submitted",
     "rgsync_content_type",
+    # InternetMessageHeaders: GetItem returns it only when asked by name. The service-message
+    # headers (SPEC §3.1) are picked from it, so the same set is read as on the other mailboxes.
+    "headers",
 )
 CALENDAR_FIELDS = (
     "subject",
@@ -251,7 +255,18 @@ def email_item(message: Any, folder: Folder, *, now: datetime) -> EmailItem:
         in_reply_to=(getattr(message, "in_reply_to", None) or "").strip(),
         problems=tuple(problems),
         unreadable=unreadable,
+        headers=service_headers(message),
     )
+
+
+def service_headers(message: Any) -> tuple[tuple[str, str], ...]:
+    """The `SERVICE_HEADERS` of a received message, from its InternetMessageHeaders (first of each)."""
+    found: dict[str, str] = {}
+    for header in getattr(message, "headers", None) or ():
+        name = str(getattr(header, "name", "") or "").strip().lower()
+        if name in SERVICE_HEADERS and name not in found:
+            found[name] = " ".join(str(getattr(header, "value", "") or "").split())
+    return tuple(found.items())
 
 
 def message_stub(item_id: str, account: Any) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rgsync.model import EmailItem, Folder
+from rgsync.model import SERVICE_HEADERS, EmailItem, Folder
 from rgsync.providers.microsoft365.convert.values import _address, _addresses, html_to_text, parse_instant
 
 MESSAGE_CLASS_PROPERTY = "String 0x001A"
@@ -31,10 +31,10 @@ MESSAGE_FIELDS = (
 
 def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
     """A Graph message as an EmailItem (headers give Content-Type, Auto-Submitted, In-Reply-To)."""
-    headers = {
-        str(h.get("name", "")).lower(): str(h.get("value", ""))
-        for h in message.get("internetMessageHeaders") or []
-    }
+    headers: dict[str, str] = {}
+    for header in message.get("internetMessageHeaders") or []:
+        # The first of a repeated header (the newest Received-style trace comes first).
+        headers.setdefault(str(header.get("name", "")).lower(), str(header.get("value", "")))
     problems: list[str] = []
     sent = parse_instant(message.get("sentDateTime")) or parse_instant(message.get("receivedDateTime"))
     message_id = str(message.get("internetMessageId") or "").strip()
@@ -73,4 +73,5 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
         in_reply_to=headers.get("in-reply-to", "").strip(),
         problems=tuple(problems),
         unreadable="" if sent else "the email has no sent or received date",
+        headers=tuple((name, " ".join(headers[name].split())) for name in SERVICE_HEADERS if name in headers),
     )
