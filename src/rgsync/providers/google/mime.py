@@ -196,6 +196,13 @@ class _Headers:
             return fallback
         if parsed.tzinfo is None:  # "-0000": the time is UTC, the sender's zone unknown (RFC 5322)
             parsed = parsed.replace(tzinfo=UTC)
+        if 100 <= parsed.year < 1000:
+            # RFC 5322 §4.3: an obsolete three-digit year is 1900 + year ("2 Apr 101" is 2001).
+            try:
+                parsed = parsed.replace(year=parsed.year + 1900)
+            except ValueError:
+                self.problems.append("malformed Date header; the time Gmail received the email is used")
+                return fallback
         return parsed
 
 

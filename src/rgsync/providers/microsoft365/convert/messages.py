@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,27 @@ MESSAGE_FIELDS = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrubbed(value: Any) -> Any:
+    """A JSON value with lone surrogates replaced by U+FFFD in every string.
+
+    JSON may escape half of a surrogate pair (`"\\ud83d"`), which decodes to a string no
+    UTF-8 encoder accepts: it would fail the Salesforce write of the whole batch (SPEC §7.8).
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, Mapping):
+        return {key: scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item) for item in value]
+    return value
+
+
 def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
     """A Graph message as an EmailItem (headers give Content-Type, Auto-Submitted, In-Reply-To)."""
+    message = scrubbed(message)
     headers: dict[str, str] = {}
     for header in message.get("internetMessageHeaders") or []:
         # The first of a repeated header (the newest Received-style trace comes first).
