@@ -6,9 +6,9 @@ from contextlib import nullcontext
 from typing import Any
 
 import click
-from rich.table import Table
 
 from rgsync.cli.common import App, F, json_option, pass_app
+from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
 from rgsync.errors import EXIT_OK, UsageError
 from rgsync.session import RunOptions, SessionResult
 from rgsync.sync import run_session
@@ -55,22 +55,25 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         else 0.0
     )
     colour = "green" if result.status == "completed" else "red"
+    # On a terminal, prose wraps at word boundaries; in a pipe or cron mail it stays one line.
+    wrap = out.is_terminal
     out.print(
         f"Session {result.session_id} [{colour}]{result.status}[/{colour}] in {duration:.1f} s — "
         f"API calls: Salesforce {result.api_calls.get('salesforce', 0)}, mailbox {result.api_calls.get('mailbox', 0)}",
         highlight=False,
+        soft_wrap=not wrap,
     )
-    table = Table(show_edge=False, header_style="bold")
-    for column in (
-        "stream",
-        "read",
-        "Salesforce +new ~upd -del",
-        "mailbox +new ~upd -del",
-        "linked",
-        "failed",
-        "status",
-    ):
-        table.add_column(column)
+    table = AdaptiveTable(
+        [
+            Column("stream"),
+            Column("read", justify="right", optional=True),
+            Column("Salesforce"),
+            Column("mailbox"),
+            Column("matched", justify="right", optional=True),
+            Column("failed", justify="right"),
+            Column("status"),
+        ]
+    )
     for stream, s in result.streams.items():
         table.add_row(
             stream.value,
@@ -82,6 +85,14 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
             s.status,
         )
     out.print(table)
+    if out.is_terminal:
+        # "matched": paired with a record already on the other side, nothing written.
+        out.print(
+            f"({COUNTS_LEGEND}; matched: found already there, linked)",
+            style="dim",
+            highlight=False,
+            soft_wrap=False,
+        )
     for stream, s in result.streams.items():
         if s.skipped:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items()))
