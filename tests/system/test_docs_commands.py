@@ -35,7 +35,7 @@ def _command_in(line: str) -> str | None:
     line = line.split(" #", 1)[0].strip()
     if line.startswith(("*", "@")) or line[:1].isdigit():
         line = _CRON_SCHEDULE.sub("", line, count=1)
-    for part in re.split(r"&&|;", line):
+    for part in re.split(r"&&|;|\|", line):
         found = _COMMAND.match(part.strip())
         if found:
             return found.group(1).strip()
@@ -59,7 +59,8 @@ def readme_commands() -> list[tuple[str, bool]]:
             if command:
                 found.append((command, True))
             continue
-        found += [(span, False) for span in re.findall(r"`(rgsync\s[^`]*)`", line)]
+        spans = [_command_in(span) for span in re.findall(r"`(rgsync\s[^`]*)`", line)]
+        found += [(span, False) for span in spans if span]
     return list(dict.fromkeys(found))
 
 
