@@ -176,13 +176,28 @@ class Opportunity:
 # Mailbox items
 
 
+# The headers every mailbox adapter reads for service-message detection (SPEC §3.1), by their
+# lower-case names; `EmailItem.headers` holds those a message has.
+SERVICE_HEADERS = (
+    "from",
+    "return-path",
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "content-type",
+)
+
+
 @dataclass(frozen=True)
 class EmailItem:
     """One email of the mailbox as the emails stream sees it.
 
     `content_type` is the top-level MIME type (e.g. 'multipart/report' for delivery reports),
     `auto_submitted` the Auto-Submitted header ('' when absent), `item_class` the Exchange item
-    class ('' for Gmail). The engine decides from these whether it is a service message (SPEC §3.1).
+    class ('' for Gmail), `headers` the `SERVICE_HEADERS` the message has as (lower-case name,
+    value) pairs. The engine decides from these whether it is a service message (SPEC §3.1).
     `problems` lists what the adapter had to clean up while parsing (malformed headers, bad charsets),
     so the planner can report it; an email whose essentials could not be read at all has `unreadable`
     set to the reason.
@@ -207,6 +222,7 @@ class EmailItem:
     in_reply_to: str = ""
     problems: tuple[str, ...] = ()
     unreadable: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def participants(self) -> tuple[Address, ...]:
