@@ -356,12 +356,16 @@ CASES = [
     ),
     Case("salesforce connection reset", lambda b: b.sf.drop_connection_nth(1, match=SF_DATA)),
     Case(
-        "salesforce create answer lost",
+        "salesforce create answer lost",  # the Event collections call
         lambda b: b.sf.server.faults.add(
             Fault(match=r"^POST /services/data/[^/]+/composite/sobjects$", lose_reply=True)
         ),
-        xfail="the email is adopted by Message-ID, but its sender relation is written by a second call "
-        "that recovery never repeats: needs the EmailMessage and its relations in one Composite request",
+    ),
+    Case(
+        "salesforce email save answer lost",  # the EmailMessage and its relations, one Composite
+        lambda b: b.sf.server.faults.add(
+            Fault(match=r"^POST \S+/composite writes EmailMessage", lose_reply=True)
+        ),
     ),
     Case(
         "salesforce REQUEST_LIMIT_EXCEEDED",

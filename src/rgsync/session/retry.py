@@ -33,6 +33,8 @@ DEFAULT_MAX_DELAY = 30.0
 
 # What a user reads when a service stays down; keyed by the first part of the failure's code.
 _SERVICE_NAMES = {"SF": "Salesforce", "MAIL": "the mailbox"}
+# The issue codes of a run that ended at its deadline (resolved by the next completed run).
+OUTAGE_CODES = ("SF-UNAVAILABLE", "MAIL-UNAVAILABLE", "SERVICE-UNAVAILABLE")
 
 
 class OutageError(FatalError):

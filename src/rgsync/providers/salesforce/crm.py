@@ -21,7 +21,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import CrmReadOptions, FatalError, UncertainWrite
+from rgsync.providers.base import CrmReadOptions, FatalError, SavedEmail, UncertainWrite
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.auth import SalesforceConfig, SignIn
 from rgsync.providers.salesforce.client import DEFAULT_TIMEOUT, SalesforceClient
@@ -216,6 +216,10 @@ class SalesforceCrm:
         except UncertainWrite:
             self.lookups.forget_email_tasks()
             raise
+
+    def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
+        """Write the missing sender relations of EmailMessages recovery adopted (see writes.core)."""
+        return self.writer.complete_emails(emails) if emails else []
 
     def usage(self) -> ApiUsage | None:
         """The daily API allocation as of the last response."""

@@ -123,7 +123,8 @@ class Lookups(EventLookups):
         return found
 
     def forget_email_tasks(self) -> None:
-        """Drop the email Tasks read so far: a write whose answer was lost may have made more."""
+        """Drop the email Tasks known from this session: after a save whose answer was lost, only
+        a fresh look at the org tells whether it was carried out."""
         self._email_tasks = None
 
     def remember_email_task(self, message_id: str, task_id: str) -> None:
