@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rgsync.model import IssueSource, Severity, Side, Stream
-from rgsync.state import db as state_db
-from rgsync.state.db import backups, from_text, missing_schema, schema_version_of
+from rgsync.state.db import backups, current_migrations, from_text, missing_schema, schema_version_of
 from rgsync.state.records import StateDamagedError
 
 # Enough examples to show what is wrong without flooding a terminal.
@@ -120,7 +119,7 @@ def _inspect(connection: sqlite3.Connection) -> tuple[int | None, list[Finding],
     version = _version(connection, findings)
     if version is None:
         return None, findings, counts
-    migrations = state_db.MIGRATIONS  # looked up now, like the migrations applied at open
+    migrations = current_migrations()
     if version > len(migrations):
         findings.append(
             Finding(f"it was written by a newer rgsync (schema {version}, this one knows {len(migrations)})")

@@ -88,6 +88,11 @@ def damaged(path: Path | None, what: str) -> StateDamagedError:
     return StateDamagedError(what, path)
 
 
+def current_migrations() -> tuple[str, ...]:
+    """The migrations this rgsync applies (looked up at call time, so tests can add one)."""
+    return tuple(MIGRATIONS)
+
+
 def backup_path(path: Path, version: int) -> Path:
     """Where the copy of the database taken before migrating it from schema `version` is kept."""
     return path.with_name(f"{path.name}.v{version}.backup")
