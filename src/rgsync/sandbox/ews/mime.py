@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email import message_from_bytes
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -131,7 +132,8 @@ def _header(parsed: Message, name: str) -> str:
         return ""
     try:
         decoded = str(make_header(decode_header(str(value))))
-    except (LookupError, ValueError, UnicodeError):
+    except (LookupError, ValueError, UnicodeError, HeaderParseError):
+        # Exchange stores a message whose encoded word is broken (bad base64) with the text as it came.
         decoded = str(value)
     return _xml_safe(" ".join(decoded.split()))
 
