@@ -10,6 +10,7 @@ simple-salesforce against the emulators on 127.0.0.1, through `run_session` as `
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -76,7 +77,7 @@ def _saved(sandbox: Sandbox, message_id: str) -> dict[str, Any]:
 
 
 def test_spec_7_8_text_is_saved_word_for_word_and_a_malformed_header_as_it_stands(sandbox: Sandbox) -> None:
-    encoded = "=?utf-8?B?" + __import__("base64").b64encode(TRICKY.encode()).decode() + "?="
+    encoded = "=?utf-8?B?" + base64.b64encode(TRICKY.encode()).decode() + "?="
     body = f"Line one {TRICKY}\nLine two \u2067isolate\u2069 and a bell\x07 removed"
     _deliver(sandbox, _raw(encoded.encode(), "tricky@globex.com", body))
     _deliver(sandbox, _raw(MALFORMED.encode(), "malformed@globex.com", "Body of the odd one"))
