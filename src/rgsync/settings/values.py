@@ -26,6 +26,7 @@ _VERSION = re.compile(r"^\d{2,3}\.0$")
 # DNS limits a host name to 253 characters and a label to 63; browsers cap URLs a little above 2,000.
 _HOST_MAX, _LABEL_MAX, _URL_MAX, _PATH_MAX = 253, 63, 2048, 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SHOWN_MAX = 80  # a refused value is quoted this far, so the message stays one readable line
 _MULTILINE_FROM = 4  # lists this long are written one entry per line, so diffs and edits stay readable
 
 
@@ -68,6 +69,8 @@ def expectation(key: Key, *, typed: bool = True) -> str:
 
 
 def _refuse(key: Key, shown: object, *, typed: bool, hint: str = "") -> SettingsError:
+    if isinstance(shown, str) and len(shown) > _SHOWN_MAX:
+        shown = shown[:_SHOWN_MAX] + "…"
     got = f"'{shown}'" if isinstance(shown, str) else _toml_repr(shown)
     return SettingsError(f"{key.name} expects {expectation(key, typed=typed)}, not {got}{hint}", key=key.name)
 
