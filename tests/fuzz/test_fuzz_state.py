@@ -96,8 +96,8 @@ def _apply(path: Path, kind: str, where: Any, extra: Any) -> None:
             column = extra.draw(st.sampled_from(TABLES[where]))
             connection.execute(f"UPDATE {where} SET {column} = ?", (extra.draw(values),))
         connection.commit()
-    except sqlite3.Error:
-        pass  # a constraint refused this damage: the database stays as it was
+    except (sqlite3.Error, UnicodeDecodeError):
+        pass  # this damage could not be made on top of the earlier ones: the file stays as it was
     finally:
         connection.close()
 

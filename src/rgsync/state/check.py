@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rgsync.model import IssueSource, Severity, Side, Stream
-from rgsync.state.db import backups, current_migrations, from_text, missing_schema, schema_version_of
+from rgsync.state.db import (
+    NOT_UTF8,
+    backups,
+    current_migrations,
+    from_text,
+    missing_schema,
+    schema_version_of,
+)
 from rgsync.state.records import StateDamagedError
 
 # Enough examples to show what is wrong without flooding a terminal.
@@ -93,6 +100,10 @@ def check_state(path: Path) -> StateReport:
         )
     try:
         version, findings, counts = _inspect(connection)
+    except UnicodeDecodeError:
+        version, findings, counts = None, [Finding(NOT_UTF8)], {}
+    except sqlite3.DatabaseError as exc:
+        version, findings, counts = None, [Finding(f"SQLite cannot read it ({exc})")], {}
     finally:
         connection.close()
     return StateReport(
@@ -154,6 +165,9 @@ def row_findings(
                         examples.append(f"row {row_id}: {problem}")
         except sqlite3.DatabaseError as exc:
             findings.append(Finding(f"its {table} table cannot be read ({exc})"))
+            continue
+        except UnicodeDecodeError:
+            findings.append(Finding(f"its {table} table holds text that is not UTF-8"))
             continue
         if counts is not None:
             counts[table] = total

@@ -31,6 +31,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 SCHEMA_VERSION_KEY = "schema_version"
+NOT_UTF8 = "it holds text that is not UTF-8"
 # How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -201,6 +202,10 @@ class Database:
             if connection is not None:
                 connection.close()
             raise damaged(path, f"SQLite cannot use it ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            if connection is not None:
+                connection.close()
+            raise damaged(path, NOT_UTF8) from exc
         except StateDamagedError as exc:
             if connection is not None:
                 connection.close()
@@ -299,6 +304,8 @@ class Database:
             raise damaged(self.path, str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise damaged(self.path, str(exc)) from exc
+        except UnicodeDecodeError as exc:
+            raise damaged(self.path, NOT_UTF8) from exc
         except StateDamagedError as exc:
             raise exc.at(self.path) from exc
 

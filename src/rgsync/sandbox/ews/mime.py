@@ -118,11 +118,14 @@ def item_class_of(raw: bytes) -> str:
     return "IPM.Note"
 
 
-_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What XML 1.0 cannot carry: most control characters, the non-characters U+FFFE/U+FFFF, and lone
+# surrogates (undecodable 8-bit bytes). Exchange drops them from the properties it serves.
+_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _xml_safe(value: str) -> str:
-    return _XML_UNSAFE.sub("", value)
+    return _SURROGATE.sub("\ufffd", _XML_UNSAFE.sub("", value))
 
 
 def _header(parsed: Message, name: str) -> str:
