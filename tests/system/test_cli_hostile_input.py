@@ -105,6 +105,9 @@ def test_spec_1_a_negative_number_after_a_key_gets_the_allowed_range(
         ("salesforce.login-url", "https://my org.example.com", "holds spaces"),
         ("salesforce.instance-url", "https://" + "a" * 300 + ".example.com", "longer than DNS allows"),
         ("salesforce.login-url", "https://example.com:99999", "expects an https://"),
+        ("mailbox.time-zone", "x" * 5000, "expects an IANA time zone"),
+        ("contacts-view", "line\nbreak", "contacts-view holds control characters"),
+        ("history-days", "1\n2\u202e", "not '1\\n2\\u202e'"),
     ],
 )
 def test_spec_1_a_bad_url_is_refused_by_settings_set(

@@ -59,6 +59,7 @@ DAMAGE: dict[str, tuple[str, ...]] = {
     "a session date that is not a date": ("UPDATE sessions SET started_at = 'yesterday'",),
     "the links table is missing": ("DROP TABLE links",),
     "a link with an unknown origin": ("UPDATE links SET origin = 'moon'",),
+    "text that is not UTF-8": ("UPDATE sessions SET status = CAST(x'80ff' AS TEXT)",),
 }
 
 

@@ -26,6 +26,7 @@ _VERSION = re.compile(r"^\d{2,3}\.0$")
 # DNS limits a host name to 253 characters and a label to 63; browsers cap URLs a little above 2,000.
 _HOST_MAX, _LABEL_MAX, _URL_MAX, _PATH_MAX = 253, 63, 2048, 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ZONE_MAX = 64  # the longest IANA zone name is about 30 characters
 _SHOWN_MAX = 80  # a refused value is quoted this far, so the message stays one readable line
 _MULTILINE_FROM = 4  # lists this long are written one entry per line, so diffs and edits stay readable
 
@@ -141,6 +142,10 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
                 raise _refuse(key, value, typed=typed, hint=did_you_mean(word, key.choices, cutoff=0.5))
             return word
         case KeyType.TEXT:
+            if _CONTROL.search(text):  # a name never holds a line break or an escape
+                raise SettingsError(
+                    f"{key.name} holds control characters; give {expectation(key)}", key=key.name
+                )
             return text
     if not text:
         raise SettingsError(
@@ -157,8 +162,11 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
             return _check_url(key, value, text, typed=typed)
         case KeyType.TIMEZONE:
             try:
+                if len(text) > _ZONE_MAX:
+                    raise ValueError("longer than any IANA zone name")
                 zoneinfo.ZoneInfo(text)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                # OSError: a name the file system refuses to look up (too long, a NUL, …).
                 raise _refuse(key, value, typed=typed) from None
             return text
         case KeyType.VERSION:
