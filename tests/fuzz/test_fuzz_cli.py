@@ -35,6 +35,8 @@ def _rgsync(*argv: str) -> tuple[int, str]:
 def _assert_clean(code: int, err: str) -> None:
     assert "Traceback" not in err and "unexpected error" not in err, err
     assert code in (0, 1, 2), (code, err)
+    if err.startswith("rgsync: "):
+        assert err.strip().count("\n") == 0, err  # the project's own errors are one line
 
 
 def _refuse_prompts(*_args: object, **_kwargs: object) -> str:

@@ -26,19 +26,11 @@ class SettingsError(UsageError):
         line: int | None = None,
         problems: Sequence[SettingsError] = (),
     ) -> None:
-        super().__init__(printable(message))
+        super().__init__(message)
         self.key = key
         self.file = file
         self.line = line
         self.problems: tuple[SettingsError, ...] = tuple(problems) or (self,)
-
-
-def printable(text: str) -> str:
-    """`text` with every character a terminal would act on (line breaks, escapes, bidi overrides,
-    zero-width marks) written as its escape, so a message stays one honest line whatever it quotes."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def located(file: Path | None, line: int | None, text: str) -> str:
