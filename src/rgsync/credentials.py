@@ -6,18 +6,28 @@ usable; on servers without one (cron on a headless box) they go into a JSON file
 mode 0600 and always rewritten atomically with the same mode. `RGSYNC_KEYRING=file` forces the
 file, `RGSYNC_KEYRING=keyring` forces the OS keyring.
 
-Secrets are never logged, printed or put into a repr: only their names are.
+Writes to the file are serialised between processes: a `connect`, a token refresh in a cron run
+and a second profile command may all write at once. Each write takes an exclusive `flock` on
+`credentials.json.lock` next to the file, re-reads the file under it and changes only its own
+entry, so no process ever puts back a token another one has just replaced or added.
+
+Secrets are never logged, printed or put into a repr: only their names are. Every secret read or
+written here is also handed to the log filter (`rgsync.logs.remember_secret`), which blanks it
+should a client library ever print it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -25,12 +35,16 @@ import platformdirs
 from keyring.backend import KeyringBackend
 
 from rgsync.errors import RgsyncError
+from rgsync.logs import remember_secret
 
 log = logging.getLogger(__name__)
 
 KEYRING_ENV = "RGSYNC_KEYRING"
 SERVICE_PREFIX = "rgsync"
 FILE_FORMAT_VERSION = 1
+# How long a write waits for another process's write to the credentials file (they take
+# milliseconds; a holder this slow is stuck, and the user should hear about it).
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class CredentialsError(RgsyncError):
@@ -118,14 +132,18 @@ class CredentialStore:
                 )
             else:
                 if secret is not None:
+                    remember_secret(secret)
                     return secret
-        return self._read_file().get(name)
+        found = self._read_file().get(name)
+        remember_secret(found)
+        return found
 
     def set(self, name: str, secret: str) -> None:
         """Store `secret` under `name`, replacing any earlier value."""
         _check_name(name)
         if not isinstance(secret, str) or not secret:
             raise ValueError(f"the secret for {name!r} must be a non-empty string")
+        remember_secret(secret)
         if self._keyring is not None:
             try:
                 self._keyring.set_password(self.service, name, secret)
@@ -140,9 +158,11 @@ class CredentialStore:
                 # lie around in plain text: remove it.
                 self._remove_from_file(name)
                 return
-        secrets = self._read_file()
-        secrets[name] = secret
-        self._write_file(secrets)
+        with self._write_lock():
+            # Read again under the lock: another process may have changed other entries since.
+            secrets = self._read_file()
+            secrets[name] = secret
+            self._write_file(secrets)
 
     def delete(self, name: str) -> None:
         """Forget the secret stored under `name` (nothing happens when there is none)."""
@@ -153,6 +173,44 @@ class CredentialStore:
         self._remove_from_file(name)
 
     # ------------------------------------------------------------------ the file
+
+    @property
+    def lock_file(self) -> Path:
+        """The file whose `flock` serialises writes to the credentials file (it stays, empty)."""
+        return self.fallback_file.with_name(self.fallback_file.name + ".lock")
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Hold the exclusive credentials lock; `CredentialsError` after `LOCK_TIMEOUT_SECONDS`.
+
+        A separate lock file, because the credentials file itself is replaced on every write (a
+        lock on its old inode would not exclude a writer that opened the new one). Not re-entrant.
+        """
+        path = self.lock_file
+        try:
+            _make_private_dir(path.parent)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise CredentialsError(f"cannot open the credentials lock {path}: {exc.strerror or exc}") from exc
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise CredentialsError(
+                            f"another rgsync process has held {path} for over {LOCK_TIMEOUT_SECONDS:.0f} s; "
+                            "stop it (or wait for it) and try again"
+                        ) from None
+                    time.sleep(0.01)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _read_file(self) -> dict[str, str]:
         path = self.fallback_file
@@ -209,10 +267,13 @@ class CredentialStore:
             ) from exc
 
     def _remove_from_file(self, name: str) -> None:
-        secrets = self._read_file()
-        if name in secrets:
-            del secrets[name]
-            self._write_file(secrets)
+        if name not in self._read_file():
+            return  # nothing to do: no lock, and no lock file created for nothing
+        with self._write_lock():
+            secrets = self._read_file()
+            if name in secrets:
+                del secrets[name]
+                self._write_file(secrets)
 
 
 def _check_name(name: str) -> None:

@@ -12,10 +12,13 @@ is what crash recovery searches by (SPEC §7.1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+
+import idna
 
 # Names of the mailbox labels (Gmail) / categories (Exchange, Microsoft 365) rgsync reads and writes.
 LABEL_SAVE = "Salesforce"
@@ -173,13 +176,28 @@ class Opportunity:
 # Mailbox items
 
 
+# The headers every mailbox adapter reads for service-message detection (SPEC §3.1), by their
+# lower-case names; `EmailItem.headers` holds those a message has.
+SERVICE_HEADERS = (
+    "from",
+    "return-path",
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "content-type",
+)
+
+
 @dataclass(frozen=True)
 class EmailItem:
     """One email of the mailbox as the emails stream sees it.
 
     `content_type` is the top-level MIME type (e.g. 'multipart/report' for delivery reports),
     `auto_submitted` the Auto-Submitted header ('' when absent), `item_class` the Exchange item
-    class ('' for Gmail). The engine decides from these whether it is a service message (SPEC §3.1).
+    class ('' for Gmail), `headers` the `SERVICE_HEADERS` the message has as (lower-case name,
+    value) pairs. The engine decides from these whether it is a service message (SPEC §3.1).
     `problems` lists what the adapter had to clean up while parsing (malformed headers, bad charsets),
     so the planner can report it; an email whose essentials could not be read at all has `unreadable`
     set to the reason.
@@ -204,6 +222,7 @@ class EmailItem:
     in_reply_to: str = ""
     problems: tuple[str, ...] = ()
     unreadable: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def participants(self) -> tuple[Address, ...]:
@@ -588,3 +607,71 @@ def event_key(subject: str, start: datetime, owner_id: str) -> str:
 def meeting_key(subject: str, start: datetime) -> str:
     """Key to find a colleague's Event for the same meeting: Subject + start (SPEC §4.2)."""
     return f"{subject.strip()}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing addresses and domains (SPEC §3.2)
+#
+# The blocklist, the org policy, `internal-domains`, the free-mail list and the participants of
+# every item must all be compared in one spelling, or `Bücher.example` in a list would not match
+# `bob@xn--bcher-kva.example` in a message. The comparison form lives here because both `settings`
+# (which validates what users type) and the pure `engine` (which sorts participants) need it, and
+# `model` is the one module both may import.
+
+# RFC 5322 atext (plus any non-ASCII character, RFC 6531) in dot-separated runs.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]+"
+_DOT_ATOM = re.compile(rf"^{_ATEXT}(\.{_ATEXT})*$")
+
+
+def canonical_domain(raw: str) -> str:
+    """`raw` as a domain in its comparison form: IDNA (UTS 46) ASCII, case-folded, no trailing dot.
+
+    `Bücher.Example`, `BÜCHER.example.` and `XN--BCHER-KVA.example` all give
+    `xn--bcher-kva.example`. A leading `@` and surrounding spaces are dropped. Raises `ValueError`
+    (an `idna.IDNAError`) when the text cannot be a domain name under IDNA.
+    """
+    text = raw.strip().lstrip("@").strip().rstrip(".")
+    if text.isascii() and "xn--" not in text.lower():
+        # Plain ASCII labels map to their lower case under UTS 46; skipping the codec keeps long
+        # lists (the free-mail list holds thousands) cheap to compare.
+        return text.lower()
+    return idna.encode(text, uts46=True).decode("ascii")
+
+
+def domain_key(raw: str) -> str:
+    """Like `canonical_domain`, but never fails: a domain IDNA refuses is compared case-folded.
+
+    Mailbox data is whatever senders wrote; an address whose domain IDNA refuses can match no
+    (validated) list entry, yet must still be kept and compared consistently.
+    """
+    try:
+        return canonical_domain(raw)
+    except ValueError:
+        return raw.strip().lstrip("@").strip().rstrip(".").casefold()
+
+
+def canonical_local_part(raw: str) -> str:
+    """The part before '@' in its comparison form: lower case, quotes only where they are needed.
+
+    `"Bob"` and `bob` are the same mailbox (RFC 5321 §4.1.2); `"q u"` keeps its quotes because a
+    space needs them. Backslash escapes in a quoted local part are undone, then redone where needed.
+    """
+    text = raw.strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        inner = re.sub(r"\\(.)", r"\1", text[1:-1])
+        if _DOT_ATOM.match(inner):
+            return inner.lower()
+        return '"' + inner.lower().replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text.lower()
+
+
+def address_key(raw: str) -> str:
+    """An address in its comparison form: canonical local part, '@', `domain_key` of the domain.
+
+    Only for comparing: the address a user sees or Salesforce stores keeps the spelling it came with.
+    Returns '' when there is no '@'.
+    """
+    local, at, domain = raw.strip().rpartition("@")
+    if not at:
+        return ""
+    return f"{canonical_local_part(local)}@{domain_key(domain)}"

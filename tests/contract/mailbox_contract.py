@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+import pytest
+
 from rgsync.model import (
     Address,
     Attendee,
@@ -31,7 +33,7 @@ from rgsync.model import (
     TaskItem,
     Update,
 )
-from rgsync.providers.base import Mailbox, MailboxReadOptions
+from rgsync.providers.base import Mailbox, MailboxReadOptions, ProviderError
 
 NOW = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
 OPTIONS = MailboxReadOptions(
@@ -215,6 +217,12 @@ class MailboxContract:
         page = harness.mailbox.fetch_email(mid)
         [email] = page.items
         assert isinstance(email, EmailItem) and email.subject == "Fetch"
+
+    def test_fetching_an_unknown_id_is_mail_not_found(self, harness: MailboxHarness) -> None:
+        """`rgsync save` turns this one error into a usage error naming where ids are (SPEC §8)."""
+        with pytest.raises(ProviderError) as raised:
+            harness.mailbox.fetch_email("AAMkAGNoSuchEmail0000")
+        assert raised.value.code == "MAIL-NOT-FOUND"
 
     # -- calendar ---------------------------------------------------------------------------------------
     def test_calendar_lists_meetings_in_the_window_with_attendees(self, harness: MailboxHarness) -> None:

@@ -492,8 +492,9 @@ def open_story(directory: Path, text: str) -> Iterator[Story]:
 
 
 @contextlib.contextmanager
-def open_box(directory: Path, text: str) -> Iterator[Box]:
-    """Start a sandbox for the scenario `text` in `directory`; stopped when the block ends.
+def open_box(directory: Path, text: str, *, mailbox: str = "gmail") -> Iterator[Box]:
+    """Start a sandbox for the scenario `text` in `directory` (a `mailbox` kind: gmail, exchange,
+    microsoft365); stopped when the block ends.
 
     Sandbox tokens go to the profile's own credentials file, never the OS keyring, and its state
     stays beside its settings file whatever RGSYNC_STATE_DIR says.
@@ -503,7 +504,7 @@ def open_box(directory: Path, text: str) -> Iterator[Box]:
     patch.delenv("RGSYNC_STATE_DIR", raising=False)
     patch.delenv("RGSYNC_CONFIG", raising=False)
     try:
-        sandbox = start_sandbox(parse_scenario(text), directory)
+        sandbox = start_sandbox(parse_scenario(text), directory, mailbox=mailbox)
         try:
             yield Box(sandbox)
         finally:

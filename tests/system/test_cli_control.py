@@ -212,7 +212,7 @@ def test_issues_list_table_and_json(profile: Profile) -> None:
     }
     assert set(email) == {
         "id", "code", "severity", "source", "stream", "item", "message", "advice",
-        "first_seen", "last_seen", "count", "resolved_at",
+        "first_seen", "last_seen", "count", "resolved_at", "retry",
     }  # fmt: skip
     assert datetime.fromisoformat(email["first_seen"]) < datetime.fromisoformat(email["last_seen"])
 

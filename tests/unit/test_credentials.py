@@ -77,7 +77,9 @@ def test_file_round_trip_with_mode_0600(tmp_path: Path) -> None:
     again.delete("never-stored")
     assert again.get("salesforce.refresh_token") is None
     assert again.get("gmail.refresh_token") == "other"
-    assert [p.name for p in path.parent.iterdir()] == ["credentials.json"]  # no temp files left
+    # No temp files left; the (empty, private) lock file that serialises writes stays.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["credentials.json", "credentials.json.lock"]
+    assert mode_of(path.parent / "credentials.json.lock") == 0o600
 
 
 @pytest.mark.usefixtures("file_backend")

@@ -110,3 +110,15 @@ def test_spec_3_7_at_most_50_people_are_related() -> None:
     assert links is not None
     assert len(links.who_ids) == MAX_WHO_IDS
     assert links.who_ids[0] == "003P000"
+
+
+def test_spec_3_3_one_person_with_two_contacts_relates_both_and_the_newest_opportunity_of_either() -> None:
+    """One address held by a Contact at Initech and one at Globex: both are related, and the newest
+    of Ann's Opportunities on either Account is chosen (here O4 on Initech over O2 on Globex)."""
+    at_initech = Person("003PAT1", PersonKind.CONTACT, "pat@park.com", "Pat", "Park", INITECH.id, ANN_ID)
+    at_globex = Person("003PAT2", PersonKind.CONTACT, "pat@park.com", "Pat", "Park", GLOBEX.id, ANN_ID)
+    newest = replace(O2, id="006O4", account_id=INITECH.id, last_modified=datetime(2026, 11, 26, tzinfo=UTC))
+    org = directory(people=people_index([at_initech, at_globex]), opportunities=(O1, O2, O3, newest))
+    people, _ = resolve_people(["pat@park.com"], org)
+    assert {p.id for p in people} == {"003PAT1", "003PAT2"}
+    assert choose_links(people, org, ctx()) == LinkChoice(tuple(p.id for p in people), "006O4")

@@ -392,3 +392,16 @@ def test_settings_table_and_jwt_audience() -> None:
 
 def test_dates_are_not_shifted() -> None:
     assert soql.date_literal(date(2026, 2, 28)) == "2026-02-28"
+
+
+def test_spec_6_2_a_salesforce_cursor_asks_for_a_full_listing_once_a_day() -> None:
+    """A record the user can no longer read shows in no delta query: the scope is listed again
+    daily, and the listing time survives the cursor's round trip through the state store."""
+    from rgsync.providers.salesforce.cursor import RELIST_AFTER, StreamCursor
+
+    listed = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    cursor = StreamCursor.decode(StreamCursor(scope="tasks|005A", listed_at=listed).encode())
+    assert cursor is not None and cursor.listed_at == listed
+    assert not cursor.relist_due(listed + RELIST_AFTER / 2)
+    assert cursor.relist_due(listed + RELIST_AFTER)
+    assert StreamCursor(scope="tasks|005A").relist_due(listed)  # never listed: list now

@@ -149,3 +149,15 @@ def test_policy_problems_name_the_policy_file_and_line(tmp_path: Path, text: str
     with pytest.raises(SettingsError, match=expected) as caught:
         load_settings(tmp_path / "s.toml", policy)
     assert caught.value.message.startswith(str(policy))
+
+
+def test_spec_4_3_a_down_sync_switch_turned_back_on_lists_its_stream_again() -> None:
+    """Off at the last session and on now: that stream's Salesforce side is listed whole again;
+    a stream never recorded (the first session) has nothing to catch up."""
+    from rgsync.model import Stream
+    from rgsync.session.rules import switched_back_on
+
+    current = {Stream.EVENTS: True, Stream.TASKS: True, Stream.CONTACTS: False}
+    previous = {"events": False, "tasks": True, "contacts": True}
+    assert switched_back_on(previous, current) == {Stream.EVENTS}
+    assert switched_back_on({}, current) == set()

@@ -136,3 +136,35 @@ def test_secrets_echoed_by_a_service_never_reach_an_issue(store: StateStore) -> 
 def test_hide_secrets_leaves_plain_prose_alone() -> None:
     text = "Check your password: it may have expired. Reconnect with `rgsync connect salesforce`."
     assert hide_secrets(text) == text
+
+
+def test_spec_8_a_retry_request_waits_on_open_issues_until_a_session_takes_it_up(tmp_path: Path) -> None:
+    """`rgsync issues retry`: queued on open issues only, listed until a session takes it up."""
+    with StateStore.open(tmp_path / "state.sqlite3") as store:
+        now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        first = store.record_issue(
+            IssueReport(
+                "SF-VALIDATION",
+                Severity.ERROR,
+                IssueSource.SALESFORCE,
+                "refused",
+                item=IssueItem("email", "A", "m1"),
+            ),
+            now,
+        )
+        second = store.record_issue(
+            IssueReport(
+                "SF-VALIDATION",
+                Severity.ERROR,
+                IssueSource.SALESFORCE,
+                "refused",
+                item=IssueItem("email", "B", "m2"),
+            ),
+            now,
+        )
+        store.resolve_issue(second, now)
+        queued = store.request_retry(None, now)
+        assert [i.id for i in queued] == [first]
+        assert store.issue(first).retry_requested_at == now  # type: ignore[union-attr]
+        store.retry_taken([first])
+        assert store.retry_requests() == []

@@ -365,3 +365,14 @@ def test_times_come_back_in_utc_whatever_zone_they_went_in(store: StateStore) ->
     store.start_session(started)
     last = store.last_session()
     assert last is not None and last.started_at == started and last.started_at.utcoffset() == timedelta(0)
+
+
+def test_spec_4_5_a_meeting_unlinked_by_a_salesforce_deletion_is_remembered_until_forgotten(
+    store: StateStore,
+) -> None:
+    """V19: the link store keeps "deleted in Salesforce, do not save again" per mailbox item."""
+    store.remember_unlinked(Stream.EVENTS, "mb-1", "00U1", "deleted in Salesforce")
+    assert store.unlinked_items(Stream.EVENTS) == {"mb-1": "deleted in Salesforce"}
+    assert store.unlinked_items(Stream.TASKS) == {}
+    store.forget_unlinked(Stream.EVENTS, "mb-1")
+    assert store.unlinked_items(Stream.EVENTS) == {}

@@ -7,7 +7,6 @@ line and mapped to the exit codes of SPEC §8; a traceback is shown only with `-
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
 
@@ -16,6 +15,7 @@ import click
 from rgsync import __version__
 from rgsync.cli.common import App
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError
+from rgsync.logs import DEBUG_HTTP_WARNING, configure_logging, redact
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,7 +29,14 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option(
     "--org-policy", metavar="PATH", help="Admin policy file with [defaults]/[forced] (env RGSYNC_ORG_POLICY)."
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show debug logging and full tracebacks.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show rgsync's debug logging and full tracebacks (no secrets)."
+)
+@click.option(
+    "--debug-http",
+    is_flag=True,
+    help="Also log the HTTP clients' requests and responses (implies -v). Prints secrets and mail: never share.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
 @click.option(
     "--json", "json_output", is_flag=True, help="Print JSON for scripts, where a command has output."
@@ -41,6 +48,7 @@ def cli(
     profile: str | None,
     org_policy: str | None,
     verbose: bool,
+    debug_http: bool,
     quiet: bool,
     json_output: bool,
 ) -> None:
@@ -51,10 +59,12 @@ def cli(
     """
     app = ctx.ensure_object(App)
     app.config, app.profile, app.org_policy = config, profile, org_policy
-    app.verbose, app.quiet = verbose, quiet
+    app.verbose, app.quiet = verbose or debug_http, quiet
     app.json = app.json or json_output
-    if verbose:
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Always our own handler, so even a plain warning goes through the redacting filter.
+    configure_logging(verbose=verbose, debug_http=debug_http)
+    if debug_http:
+        click.echo(DEBUG_HTTP_WARNING, err=True)
 
 
 def _register() -> None:
@@ -68,7 +78,9 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `rgsync` console script."""
     _register()
-    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    verbose = any(
+        a in ("-v", "--verbose", "--debug-http") for a in (argv if argv is not None else sys.argv[1:])
+    )
     try:
         cli.main(args=argv, prog_name="rgsync", standalone_mode=False)
     except click.exceptions.Abort:
@@ -81,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except RgsyncError as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"rgsync: {exc.message}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -89,8 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(
-            f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True
+            # A client library's message may quote a URL or header with a token in it.
+            redact(f"rgsync: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)"),
+            err=True,
         )
         sys.exit(EXIT_FAILED)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, scrubbed like every log line (`-v` output is shared)."""
+    click.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)

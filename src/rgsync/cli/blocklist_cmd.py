@@ -44,8 +44,9 @@ def _render(app: App, outcomes: list[BlocklistOutcome]) -> None:
 def blocklist_group() -> None:
     """Addresses and domains that are never saved, linked or auto-resolved.
 
-    A value with an @ in the middle is an address; anything else (or a value starting with @)
-    is a domain. Domains match exactly: no wildcards.
+    A value with an @ in the middle is an address ("q u"@x.com with its quotes, too); anything
+    else, a value starting with @, or *@domain is a whole domain. Domains match exactly (no
+    subdomains) in their Unicode or xn-- spelling, and case never matters.
     """
 
 

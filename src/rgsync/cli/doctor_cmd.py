@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import click
-from rich.table import Table
+from rich.text import Text
 
 from rgsync.cli.common import App, json_option, pass_app
+from rgsync.cli.render import AdaptiveTable, Column
 from rgsync.errors import EXIT_FAILED
 
 STYLE = {"ok": "green", "notice": "cyan", "warning": "yellow", "error": "red"}
@@ -111,12 +112,16 @@ def doctor_command(app: App) -> None:
             }
         )
     else:
-        table = Table(show_edge=False, header_style="bold")
-        for column in ("", "check", "found", "fix"):
-            table.add_column(column)
+        table = AdaptiveTable(
+            [
+                Column("status"),
+                Column("check"),  # never folded: the check's name is what the user looks for
+                Column("found", fold=True, min_width=16),
+                Column("fix", fold=True, min_width=16),
+            ]
+        )
         for f in findings:
-            style = STYLE.get(f.status, "")
-            table.add_row(f"[{style}]{f.status}[/{style}]", f.check, f.detail, f.fix)
+            table.add_row(Text(f.status, style=STYLE.get(f.status, "")), f.check, f.detail, f.fix)
         if not app.quiet:
             app.out.print(table)
     if failed:

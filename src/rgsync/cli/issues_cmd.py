@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -10,6 +11,7 @@ import click
 from rgsync.cli.common import App, json_option, pass_app
 from rgsync.cli.render import format_time, issue_details, issue_to_json, issues_table
 from rgsync.errors import UsageError
+from rgsync.model import Stream
 from rgsync.state import StateStore, StoredIssue
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
@@ -64,11 +66,13 @@ def list_command(app: App, include_resolved: bool, since: str | None) -> None:
     since_at = parse_since(since, datetime.now(UTC)) if since else None
     store = StateStore.open_existing(app.paths.state_db)
     issues: list[StoredIssue] = []
+    timing = RetryTiming()
     if store is not None:
         with store:
             issues = store.issues(include_resolved=include_resolved, since=since_at)
+            timing = RetryTiming.of(store)
     if app.json:
-        app.emit_json([issue_to_json(issue) for issue in issues])
+        app.emit_json([{**issue_to_json(issue), "retry": timing.note(issue)} for issue in issues])
         return
     if not issues:
         what = "No sync issues" if include_resolved else "No open sync issues"
@@ -77,6 +81,10 @@ def list_command(app: App, include_resolved: bool, since: str | None) -> None:
     if app.quiet:
         return
     app.out.print(issues_table(issues, include_resolved=include_resolved))
+    queued = [str(issue.id) for issue in issues if issue.is_open and issue.retry_requested_at]
+    if queued:
+        noun = "Issue" if len(queued) == 1 else "Issues"
+        app.say(f"{noun} {', '.join(queued)}: retried {timing.next_session()}.")
     open_count = sum(1 for issue in issues if issue.is_open)
     noun = "issue" if open_count == 1 else "issues"
     app.say(
@@ -101,11 +109,14 @@ def _find(app: App, issue_id: int) -> tuple[StateStore, StoredIssue]:
 def show_command(app: App, issue_id: int) -> None:
     """Show every detail of one issue."""
     store, issue = _find(app, issue_id)
-    store.close()
+    with store:
+        timing = RetryTiming.of(store)
     if app.json:
-        app.emit_json(issue_to_json(issue))
+        app.emit_json({**issue_to_json(issue), "retry": timing.note(issue)})
     elif not app.quiet:
         app.out.print(issue_details(issue))
+        if issue.is_open:
+            app.say(f"Retry: {timing.note(issue)}")
 
 
 @issues_group.command("resolve")
@@ -126,3 +137,100 @@ def resolve_command(app: App, issue_id: int) -> None:
         if changed
         else f"Issue {issue_id} was already resolved."
     )
+
+
+@issues_group.command("retry")
+@click.argument("issue_id", metavar="ID", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Retry the items of every open issue.")
+@json_option
+@pass_app
+def retry_command(app: App, issue_id: int | None, retry_all: bool) -> None:
+    """Queue the items behind an issue (or every open issue) for the next session.
+
+    Use it once the cause is fixed (a validation rule relaxed, a required field filled in): the
+    next `rgsync run` reads the items again and saves them; the issue resolves when they sync.
+    """
+    if (issue_id is None) == (not retry_all):
+        raise UsageError("give one issue ID or --all; `rgsync issues list` shows the issue ids")
+    now = datetime.now(UTC)
+    if retry_all:
+        store = StateStore.open_existing(app.paths.state_db)
+        if store is None:
+            app.say("No open sync issues.")
+            return
+    else:
+        assert issue_id is not None
+        store, issue = _find(app, issue_id)
+        if not issue.is_open:
+            store.close()
+            raise UsageError(
+                f"issue {issue_id} is resolved; nothing to retry (`rgsync issues list` shows the open ones)"
+            )
+    with store:
+        queued = store.request_retry(None if retry_all else [issue_id or 0], now)
+        if queued:
+            # The next cron run is due at once, whatever the interval or a budget back-off said.
+            store.set_meta("next_due_at", now.isoformat())
+            store.set_meta("budget_backoff_until", None)
+        timing = RetryTiming.of(store)
+    ids = [i.id for i in queued if retry_all or i.id == issue_id]
+    if app.json:
+        app.emit_json({"queued": ids, "retry": timing.next_session()})
+        return
+    if not ids:
+        app.say("No open sync issues.")
+        return
+    noun = "Issue" if len(ids) == 1 else "Issues"
+    app.say(
+        f"{noun} {', '.join(str(i) for i in ids)} queued: retried {timing.next_session()} "
+        "(`rgsync run` to retry now)."
+    )
+
+
+@dataclass(frozen=True)
+class RetryTiming:
+    """When issues are tried again, from the state store's schedule (SPEC §7.2, §7.4)."""
+
+    next_due_at: datetime | None = None
+    budget_backoff_until: datetime | None = None
+
+    @classmethod
+    def of(cls, store: StateStore) -> RetryTiming:
+        """The schedule as the last session (or `issues retry`) left it."""
+        return cls(_meta_time(store, "next_due_at"), _meta_time(store, "budget_backoff_until"))
+
+    def next_session(self) -> str:
+        """ "at the next session (due …)" in the user's words."""
+        if self.next_due_at is None:
+            return "at the next session"
+        if self.next_due_at <= datetime.now(UTC):
+            return "at the next session (due now)"
+        return f"at the next session (due {format_time(self.next_due_at)})"
+
+    def note(self, issue: StoredIssue) -> str:
+        """When this issue will be retried, in a sentence."""
+        if not issue.is_open:
+            return "resolved; not retried"
+        if issue.retry_requested_at is not None:
+            return self.next_session()
+        if issue.code == "SF-API-BUDGET" and self.budget_backoff_until is not None:
+            return (
+                f"after the API budget back-off, at the session due {format_time(self.budget_backoff_until)}"
+            )
+        if issue.stream is Stream.EMAILS and issue.item.mailbox_id:
+            # An email does not change once received: it is read again when asked.
+            return f"after `rgsync issues retry {issue.id}`, once the cause is fixed"
+        if issue.item.mailbox_id or issue.item.salesforce_id:
+            return f"when the item changes again, or after `rgsync issues retry {issue.id}`"
+        return self.next_session()
+
+
+def _meta_time(store: StateStore, key: str) -> datetime | None:
+    value = store.get_meta(key)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,16 +1,25 @@
-"""Rich tables and JSON shapes shared by the commands (issues, status, the end-of-run summary).
+"""Rich tables and JSON shapes shared by the commands (issues, status, doctor, the end-of-run summary).
 
 Cell values are passed as `Text`, never as markup strings: subjects and service messages may
 contain square brackets that rich would otherwise take for styles.
+
+Every table is an `AdaptiveTable`, which lays itself out for where it is printed: on a terminal
+wide enough, a table whose long cells fold onto several lines; on a narrower one, the same table
+without its optional columns, or else one block of "column: value" lines per row; and when stdout
+is not a terminal (a pipe, a file, cron's mail), plain tab-separated lines a script can cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from rich import box
+from rich.box import Box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +28,141 @@ from rgsync.state.records import SessionRecord, StoredIssue
 
 SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTICE: "cyan"}
 NONE_SHOWN = "—"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of an `AdaptiveTable`.
+
+    `fold`: long text, folded onto several lines and never narrower than `min_width`;
+    `optional`: left out first when the terminal is too narrow for every column.
+    """
+
+    header: str
+    fold: bool = False
+    optional: bool = False
+    justify: Literal["left", "right"] = "left"
+    style: str = ""
+    min_width: int = 14
+
+
+def _cell_width(text: Text) -> int:
+    return max((Text(line).cell_len for line in text.plain.split("\n")), default=0)
+
+
+def plain_cell(text: Text) -> str:
+    """A cell on one line for tab-separated output: lines joined by a space, tabs made spaces."""
+    return " ".join(part.strip() for part in text.plain.replace("\t", " ").split("\n") if part.strip())
+
+
+class AdaptiveTable:
+    """A table that fits where it is printed (see the module docstring).
+
+    Build it like a rich `Table` (`add_row`), print it with `console.print`; the layout is chosen
+    at print time from the console: its width, and whether it is a terminal at all.
+    """
+
+    def __init__(
+        self,
+        columns: Iterable[Column],
+        *,
+        title: str | None = None,
+        show_header: bool = True,
+        table_box: Box | None = box.SIMPLE_HEAD,
+        show_lines: bool = False,
+    ) -> None:
+        self.columns = list(columns)
+        self.title = title
+        self.show_header = show_header
+        self.table_box = table_box
+        self.show_lines = show_lines
+        self.rows: list[list[Text]] = []
+
+    def add_row(self, *cells: str | Text) -> None:
+        """Add a row: one value per column, as text (never markup)."""
+        self.rows.append([cell if isinstance(cell, Text) else Text(cell) for cell in cells])
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _needed(self, indexes: list[int]) -> int:
+        """Columns wide enough for their longest unfolded cell, folded ones at their minimum."""
+        total = 0
+        for i in indexes:
+            column = self.columns[i]
+            cells = [row[i] for row in self.rows]
+            natural = max(
+                [_cell_width(c) for c in cells] + [Text(column.header).cell_len if self.show_header else 0]
+            )
+            total += min(natural, column.min_width) if column.fold else natural
+        # One space of padding each side of a cell, a separator between columns when boxed.
+        n = len(indexes)
+        return total + 2 * n + (n - 1 if self.table_box is not None else 0)
+
+    def layout(self, width: int) -> list[int] | None:
+        """The columns shown on a terminal `width` cells wide; None when rows must be stacked."""
+        shown = list(range(len(self.columns)))
+        while self._needed(shown) > width:
+            optional = [i for i in shown if self.columns[i].optional]
+            if not optional:
+                return None
+            shown.remove(optional[-1])
+        return shown
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not console.is_terminal:
+            yield from self._tab_separated()
+            return
+        shown = self.layout(options.max_width)
+        if shown is None:
+            yield from self._stacked()
+        else:
+            yield self._table(shown)
+
+    def _tab_separated(self) -> Iterator[Segment]:
+        # Segments, not Text: rich would expand the tabs into spaces.
+        if self.show_header:
+            yield Segment("\t".join(c.header for c in self.columns) + "\n")
+        for row in self.rows:
+            yield Segment("\t".join(plain_cell(cell) for cell in row) + "\n")
+
+    def _table(self, shown: list[int]) -> Table:
+        table = Table(
+            title=self.title,
+            box=self.table_box,
+            show_header=self.show_header,
+            show_lines=self.show_lines,
+            show_edge=False,
+            header_style="bold",
+            padding=(0, 1),
+        )
+        for i in shown:
+            column = self.columns[i]
+            table.add_column(
+                column.header,
+                justify=column.justify,
+                style=column.style,
+                no_wrap=not column.fold,
+                overflow="fold",
+                min_width=column.min_width if column.fold else None,
+                ratio=1 if column.fold else None,
+            )
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown))
+        return table
+
+    def _stacked(self) -> Iterator[Table | Text]:
+        """One block per row, a line per column: fits any terminal, hides nothing."""
+        if self.title:
+            yield Text(self.title, style="bold")
+        for n, row in enumerate(self.rows):
+            if n:
+                yield Text("")
+            block = Table(box=None, show_header=False, padding=(0, 1, 0, 0))
+            block.add_column("key", style="bold", no_wrap=True)
+            block.add_column("value", overflow="fold")
+            for column, cell in zip(self.columns, row, strict=False):
+                if cell.plain.strip():
+                    block.add_row(Text(column.header) if self.show_header else Text(""), cell)
+            yield block
 
 
 def format_time(dt: datetime | None) -> str:
@@ -104,23 +248,26 @@ def severity_text(severity: Severity) -> Text:
 
 def issues_table(
     issues: Iterable[StoredIssue], include_resolved: bool = False, title: str | None = None
-) -> Table:
+) -> AdaptiveTable:
     """The issues table of SPEC §8: id, when last seen, severity, code, source, item, message, advice, count.
 
     The code heads the "Issue" cell with severity and source under it, so the user's words (item,
-    message, advice) keep a readable width on an 80-column terminal. With `include_resolved` a
-    column says when each issue was resolved.
+    message, advice) keep a readable width; on an 80-column terminal the time and count columns
+    make way for them, on a narrower one each issue is a block of lines. With `include_resolved`
+    a column says when each issue was resolved.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=True, expand=False)
-    table.add_column("ID", justify="right", no_wrap=True)
-    table.add_column("When", no_wrap=True)
-    table.add_column("Issue", no_wrap=True)
-    table.add_column("Item", overflow="fold", ratio=2)
-    table.add_column("Message", overflow="fold", ratio=3)
-    table.add_column("Advice", overflow="fold", ratio=3)
-    table.add_column("×", justify="right", no_wrap=True)
+    columns = [
+        Column("ID", justify="right"),
+        Column("When", optional=True),
+        Column("Issue"),
+        Column("Item", fold=True, min_width=12),
+        Column("Message", fold=True, min_width=14),
+        Column("Advice", fold=True, min_width=14),
+        Column("×", justify="right", optional=True),
+    ]
     if include_resolved:
-        table.add_column("Resolved", no_wrap=True)
+        columns.append(Column("Resolved", optional=True))
+    table = AdaptiveTable(columns, title=title, show_lines=True)
     for issue in issues:
         when = format_time(issue.last_seen)
         heading = Text(issue.code, style="bold")
@@ -142,17 +289,23 @@ def issues_table(
     return table
 
 
-def key_value_table(rows: Iterable[tuple[str, str | Text]], title: str | None = None) -> Table:
-    """Two columns, a label and its value, without borders: for `status`, `issues show` and the like."""
-    table = Table(title=title, box=None, show_header=False, padding=(0, 2, 0, 0))
-    table.add_column("key", style="bold", no_wrap=True)
-    table.add_column("value", overflow="fold")
+def key_value_table(rows: Iterable[tuple[str, str | Text]], title: str | None = None) -> AdaptiveTable:
+    """Two columns, a label and its value, without borders: for `status`, `issues show` and the like.
+
+    The value folds, so the table fits any terminal; without one it prints `label<TAB>value` lines.
+    """
+    table = AdaptiveTable(
+        [Column("key", style="bold"), Column("value", fold=True, min_width=10)],
+        title=title,
+        show_header=False,
+        table_box=None,
+    )
     for key, value in rows:
         table.add_row(Text(key), value if isinstance(value, Text) else Text(value))
     return table
 
 
-def issue_details(issue: StoredIssue) -> Table:
+def issue_details(issue: StoredIssue) -> AdaptiveTable:
     """Every field of one issue, as `rgsync issues show` prints it."""
     status = f"resolved {format_time(issue.resolved_at)}" if issue.resolved_at else "open"
     rows: list[tuple[str, str | Text]] = [
@@ -183,16 +336,30 @@ def _side_counts(counts: Mapping[str, Any], side: str) -> str:
     return f"+{n('created')} ~{n('updated')} -{n('deleted')}"
 
 
-def stream_counts_table(streams: Mapping[str, Mapping[str, Any]]) -> Table:
+# How a side's counts read in the tables: +created ~updated -deleted.
+COUNTS_LEGEND = "Salesforce and mailbox: +created ~updated -deleted"
+
+
+def stream_counts_table(streams: Mapping[str, Mapping[str, Any]]) -> AdaptiveTable:
     """Counts per stream (rows) and kind of count (columns, in first-seen order) from a session summary.
 
     A summary written by `rgsync run` (created/updated/deleted per side) is shown compactly:
-    +created ~updated -deleted for each side, then links, failures and skips.
+    +created ~updated -deleted for each side, then matches, failures and skips. "Matched" counts
+    the items paired with a record already on the other side, with nothing written (the summary's
+    `linked` key).
     """
     if any(isinstance(counts.get("created"), Mapping) for counts in streams.values()):
-        table = Table(box=box.SIMPLE_HEAD)
-        for column in ("Stream", "Status", "Salesforce", "Mailbox", "Linked", "Failed", "Skipped"):
-            table.add_column(column, no_wrap=True)
+        table = AdaptiveTable(
+            [
+                Column("Stream"),
+                Column("Status"),
+                Column("Salesforce"),
+                Column("Mailbox"),
+                Column("Matched", justify="right", optional=True),
+                Column("Failed", justify="right"),
+                Column("Skipped", justify="right", optional=True),
+            ]
+        )
         for stream, counts in streams.items():
             skipped = counts.get("skipped", {})
             table.add_row(
@@ -210,10 +377,10 @@ def stream_counts_table(streams: Mapping[str, Mapping[str, Any]]) -> Table:
         for name in counts:
             if name not in columns:
                 columns.append(name)
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("Stream", no_wrap=True)
-    for name in columns:
-        table.add_column(name.replace("_", " ").capitalize(), justify="right", no_wrap=True)
+    table = AdaptiveTable(
+        [Column("Stream")]
+        + [Column(name.replace("_", " ").capitalize(), justify="right") for name in columns]
+    )
     for stream, counts in streams.items():
         table.add_row(Text(stream), *(Text(str(counts.get(name, 0))) for name in columns))
     return table

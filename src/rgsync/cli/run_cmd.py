@@ -6,10 +6,10 @@ from contextlib import nullcontext
 from typing import Any
 
 import click
-from rich.table import Table
 
-from rgsync.cli.common import App, json_option, pass_app
-from rgsync.errors import EXIT_OK
+from rgsync.cli.common import App, F, json_option, pass_app
+from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
+from rgsync.errors import EXIT_OK, UsageError
 from rgsync.session import RunOptions, SessionResult
 from rgsync.sync import run_session
 
@@ -55,22 +55,25 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         else 0.0
     )
     colour = "green" if result.status == "completed" else "red"
+    # On a terminal, prose wraps at word boundaries; in a pipe or cron mail it stays one line.
+    wrap = out.is_terminal
     out.print(
         f"Session {result.session_id} [{colour}]{result.status}[/{colour}] in {duration:.1f} s — "
         f"API calls: Salesforce {result.api_calls.get('salesforce', 0)}, mailbox {result.api_calls.get('mailbox', 0)}",
         highlight=False,
+        soft_wrap=not wrap,
     )
-    table = Table(show_edge=False, header_style="bold")
-    for column in (
-        "stream",
-        "read",
-        "Salesforce +new ~upd -del",
-        "mailbox +new ~upd -del",
-        "linked",
-        "failed",
-        "status",
-    ):
-        table.add_column(column)
+    table = AdaptiveTable(
+        [
+            Column("stream"),
+            Column("read", justify="right", optional=True),
+            Column("Salesforce"),
+            Column("mailbox"),
+            Column("matched", justify="right", optional=True),
+            Column("failed", justify="right"),
+            Column("status"),
+        ]
+    )
     for stream, s in result.streams.items():
         table.add_row(
             stream.value,
@@ -82,6 +85,14 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
             s.status,
         )
     out.print(table)
+    if out.is_terminal:
+        # "matched": paired with a record already on the other side, nothing written.
+        out.print(
+            f"({COUNTS_LEGEND}; matched: found already there, linked)",
+            style="dim",
+            highlight=False,
+            soft_wrap=False,
+        )
     for stream, s in result.streams.items():
         if s.skipped:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items()))
@@ -94,6 +105,28 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         out.print(f"{result.open_issues} open sync issue(s): `rgsync issues list` shows them.")
 
 
+def quiet_option(func: F) -> F:
+    """Add `-q/--quiet` to a command; it sets `App.quiet` like the global option does.
+
+    Cron lines and systemd units are written `rgsync run --quiet`, so the option must be accepted
+    after the command name as well as before it.
+    """
+
+    def _set(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.ensure_object(App).quiet = True
+        return value
+
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set,
+        help="Print nothing on success (for cron); failures are still printed.",
+    )(func)
+
+
 @click.command("run")
 @click.option(
     "--dry-run", is_flag=True, help="Print what would be done and why items are skipped; change nothing."
@@ -102,6 +135,7 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
 @click.option(
     "--allow-mass-delete", is_flag=True, help="Carry out deletions the mass-deletion guard held back."
 )
+@quiet_option
 @json_option
 @pass_app
 def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -> None:
@@ -134,11 +168,27 @@ def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -
 @click.command("save")
 @click.argument("item")
 @click.option("--thread", is_flag=True, help="Also track the thread: later emails of it are saved too.")
+@quiet_option
 @json_option
 @pass_app
 def save_command(app: App, item: str, thread: bool) -> None:
-    """Save one email (by its mailbox id) to Salesforce now, whatever the auto-save settings."""
-    result = run_session(app.paths, RunOptions(force=True, manual=(item,), manual_thread=thread))
+    """Save one email (by its mailbox id) to Salesforce now, whatever the auto-save settings.
+
+    The id is the one rgsync shows for an email: `rgsync run --dry-run --json` (`item`) and
+    `rgsync issues list` (`mailbox …`) give it. Without an id, label the email `Salesforce`.
+    """
+    from rgsync.providers.base import ProviderError
+
+    try:
+        result = run_session(app.paths, RunOptions(force=True, manual=(item,), manual_thread=thread))
+    except ProviderError as exc:
+        if exc.code != "MAIL-NOT-FOUND":
+            raise
+        raise UsageError(
+            f"no email with id {item!r} in the mailbox; an email's id is the `item` of "
+            "`rgsync run --dry-run --json` or the `mailbox …` id of `rgsync issues list`, "
+            "or label the email `Salesforce` to save it at the next run"
+        ) from exc
     if app.json:
         app.emit_json(result.to_json())
     else:

@@ -5,6 +5,9 @@ mailbox domain (unless that is a free-mail domain) or on a domain listed in `int
 An address is *blocklisted* when it is listed itself, its exact domain is listed (no wildcards, no
 subdomains), or its domain is a free-mail domain while `block-free-email-domains` is on.
 Internal wins over blocklisted: a colleague is never reported as blocklisted.
+
+Every comparison is made on `model.address_key` / `model.domain_key` forms, the same ones the
+settings store, so a Unicode, punycode or mixed-case spelling of one domain is one domain.
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rgsync.engine.types import Blocklist, Identity
-from rgsync.model import Address
+from rgsync.model import Address, address_key, domain_key
 
-# Characters that never appear in an address we can match (after display names were split off).
+# Characters that never appear in an address we can match (after display names were split off);
+# inside a quoted local part ("q u"@x.com) only the line breaks stay forbidden.
 _FORBIDDEN = frozenset(' \t\r\n<>()[]\\,;:"')
+_FORBIDDEN_QUOTED = frozenset("\r\n")
 
 
 def normalise_address(raw: str) -> str:
     """Return `raw` as a matchable address: stripped, lower-cased, without angle brackets or `mailto:`.
 
-    Returns '' when it is not an address (no single '@', empty local part, a domain without a dot,
-    spaces or other forbidden characters): such values are ignored, never matched (SPEC §7.8).
+    Returns '' when it is not an address (no '@', empty local part, a domain without a dot,
+    spaces or other forbidden characters outside a quoted local part): such values are ignored,
+    never matched (SPEC §7.8). The domain keeps its spelling; comparisons use `address_key`.
     """
     text = raw.strip()
     if text.startswith("<") and text.endswith(">"):
@@ -33,9 +39,15 @@ def normalise_address(raw: str) -> str:
         text = text[len("mailto:") :]
     text = text.lower().rstrip(".")
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or "@" in local:
+    if not at or not local or not domain:
         return ""
-    if any(ch in _FORBIDDEN for ch in text):
+    quoted = len(local) >= 2 and local.startswith('"') and local.endswith('"')
+    if quoted:
+        if any(ch in _FORBIDDEN_QUOTED for ch in local):
+            return ""
+    elif "@" in local or any(ch in _FORBIDDEN for ch in local):
+        return ""
+    if "@" in domain or any(ch in _FORBIDDEN for ch in domain):
         return ""
     labels = domain.split(".")
     if len(labels) < 2 or any(not label for label in labels):
@@ -44,27 +56,22 @@ def normalise_address(raw: str) -> str:
 
 
 def _domain_of(email_or_domain: str) -> str:
-    """The domain of an address, or the value itself when it is already a domain."""
-    text = email_or_domain.strip().lower()
-    return text.rpartition("@")[2].strip(".")
-
-
-def _clean_domain(domain: str) -> str:
-    """A domain as listed in settings, tolerating a leading '@' or stray dots."""
-    return domain.strip().lower().lstrip("@").strip(".")
+    """The comparison form of an address's domain, or of the value itself when it is a domain."""
+    return domain_key(email_or_domain.strip().rpartition("@")[2])
 
 
 @lru_cache(maxsize=64)
 def _lists(blocklist: Blocklist) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
     """The blocklist's entries cleaned once: (addresses, domains, internal domains, free-mail domains).
 
-    Settings should already hold lower-case values, but an org policy file typed by hand may not;
-    comparing cleaned values keeps `Bob@Example.com` in a list from silently not matching.
+    Settings already hold comparison forms, but the session's lists may not (the free-mail package
+    is not ours); comparing `address_key`/`domain_key` forms keeps `Bob@Bücher.example` in a list
+    from silently not matching `bob@xn--bcher-kva.example` in a message.
     """
-    addresses = frozenset(a for a in (normalise_address(x) for x in blocklist.addresses) if a)
-    domains = frozenset(d for d in (_clean_domain(x) for x in blocklist.domains) if d)
-    internal = frozenset(d for d in (_clean_domain(x) for x in blocklist.internal_domains) if d)
-    free = frozenset(d for d in (_clean_domain(x) for x in blocklist.free_mail_domains) if d)
+    addresses = frozenset(address_key(a) for a in (normalise_address(x) for x in blocklist.addresses) if a)
+    domains = frozenset(d for d in (_domain_of(x) for x in blocklist.domains) if d)
+    internal = frozenset(d for d in (_domain_of(x) for x in blocklist.internal_domains) if d)
+    free = frozenset(d for d in (_domain_of(x) for x in blocklist.free_mail_domains) if d)
     return addresses, domains, internal, free
 
 
@@ -72,7 +79,9 @@ def _lists(blocklist: Blocklist) -> tuple[frozenset[str], frozenset[str], frozen
 def _own(identity: Identity, blocklist: Blocklist) -> tuple[frozenset[str], frozenset[str]]:
     """The user's own addresses and the domains they make internal (free-mail domains excluded)."""
     free = _lists(blocklist)[3]
-    own = frozenset(a for a in (normalise_address(x) for x in (identity.address, *identity.aliases)) if a)
+    own = frozenset(
+        address_key(a) for a in (normalise_address(x) for x in (identity.address, *identity.aliases)) if a
+    )
     # An alias on another company domain (e.g. ann@acme.de) makes that domain internal too; a
     # gmail.com mailbox must not make every gmail.com correspondent a colleague.
     own_domains = frozenset(d for d in (_domain_of(a) for a in own) if d and d not in free)
@@ -87,7 +96,7 @@ def is_free_mail(email_or_domain: str, blocklist: Blocklist) -> bool:
 
 def is_internal(email: str, identity: Identity, blocklist: Blocklist) -> bool:
     """True for the user's own addresses, their mailbox domain (unless free mail) and `internal-domains`."""
-    address = normalise_address(email)
+    address = address_key(normalise_address(email))
     if not address:
         return False
     own, own_domains = _own(identity, blocklist)
@@ -99,7 +108,7 @@ def is_internal(email: str, identity: Identity, blocklist: Blocklist) -> bool:
 
 def is_blocklisted(email: str, blocklist: Blocklist) -> bool:
     """True when the address, its exact domain, or (switch on) its free-mail domain is blocklisted."""
-    address = normalise_address(email)
+    address = address_key(normalise_address(email))
     if not address:
         return False
     addresses, domains, _internal, free = _lists(blocklist)
@@ -128,7 +137,8 @@ def split_participants(
     """Sort addresses into external, internal and blocklisted ones, de-duplicated, order kept.
 
     Invalid addresses are dropped (SPEC §7.8). An address both internal and blocklisted counts as
-    internal, so an all-colleague conversation is reported as internal.
+    internal, so an all-colleague conversation is reported as internal. Two spellings of one
+    address (`bob@Bücher.example`, `bob@xn--bcher-kva.example`) count once, in the first spelling.
     """
     seen: set[str] = set()
     external: list[str] = []
@@ -136,9 +146,10 @@ def split_participants(
     blocked: list[str] = []
     for item in addresses:
         address = normalise_address(item.email)
-        if not address or address in seen:
+        key = address_key(address)
+        if not address or key in seen:
             continue
-        seen.add(address)
+        seen.add(key)
         if is_internal(address, identity, blocklist):
             internal.append(address)
         elif is_blocklisted(address, blocklist):

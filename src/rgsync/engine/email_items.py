@@ -6,21 +6,8 @@ them and they are the part most exposed to odd input (SPEC §7.8).
 
 from __future__ import annotations
 
+from rgsync.engine.service_messages import service_message_kind
 from rgsync.model import EmailItem
-
-# Exchange item classes that are never a person's email (SPEC §3.1): meeting requests, responses
-# and cancellations (the calendar handles those), delivery/read reports, out-of-office and rule
-# auto-replies, recall requests. Compared case-insensitively, as prefixes.
-SERVICE_ITEM_CLASSES = (
-    "ipm.schedule.",
-    "report.",
-    "ipm.note.rules.ooftemplate",
-    "ipm.note.rules.replytemplate",
-    "ipm.outlook.recall",
-)
-
-# Senders of bounces and delivery reports.
-SERVICE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
 def message_key(email: EmailItem) -> str:
@@ -38,32 +25,29 @@ def message_key(email: EmailItem) -> str:
     return key
 
 
-def _media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
 def is_service_message(email: EmailItem) -> bool:
     """True for messages no person wrote (SPEC §3.1), which are never saved, not even manually.
 
-    Delivery reports and bounces (multipart/report, mailer-daemon/postmaster senders), read
-    receipts (disposition notifications), meeting requests/responses/cancellations (text/calendar
-    or an IPM.Schedule.* item class), out-of-office and other auto-replies (an `Auto-Submitted`
-    header other than `no`, or an Exchange auto-reply item class).
+    Decided by `service_messages.service_message_kind` from the headers the adapter read; the
+    `content_type` and `auto_submitted` fields stand in for headers an adapter did not pass.
     """
-    content_type = email.content_type.lower()
-    media_type = _media_type(content_type)
-    if media_type in ("multipart/report", "text/calendar", "application/ics"):
-        return True
-    if "disposition-notification" in content_type:
-        return True
-    auto_submitted = email.auto_submitted.split(";", 1)[0].strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return True
-    item_class = email.item_class.strip().lower()
-    if item_class and item_class.startswith(SERVICE_ITEM_CLASSES):
-        return True
-    if email.sender is not None:
-        local = email.sender.email.strip().lower().rpartition("@")[0]
-        if local in SERVICE_SENDERS:
-            return True
-    return False
+    return bool(service_kind(email))
+
+
+def service_kind(email: EmailItem) -> str:
+    """The kind of service message an email is ('' for a person's email): see `service_message_kind`."""
+    headers = {name.lower(): value for name, value in email.headers}
+    headers.setdefault("content-type", email.content_type)
+    if email.auto_submitted:
+        headers.setdefault("auto-submitted", email.auto_submitted)
+    kind = service_message_kind(
+        headers,
+        sender=email.sender.email if email.sender else "",
+        subject=email.subject,
+        item_class=email.item_class,
+    )
+    if not kind and email.content_type:
+        # The adapter's content type may name a part inside the message (an invitation's
+        # text/calendar in a multipart/mixed), which the top-level header does not show.
+        kind = service_message_kind({"content-type": email.content_type})
+    return kind

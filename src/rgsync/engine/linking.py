@@ -1,7 +1,8 @@
 """Resolution and linking of emails and meetings (SPEC §3.3, §3.5).
 
 `resolve_people` turns addresses into people records (a Contact wins over a Lead for the same
-address); `choose_links` picks the WhoIds and the one WhatId an activity is saved with:
+address; an address held by several Contacts — one person at two Accounts — stands for all of
+them, so the Opportunity is chosen across all their Accounts); `choose_links` picks the WhoIds and the one WhatId an activity is saved with:
 
 * by rule (automatic saving), with `link-to-opportunities` on and Contacts among the people: the
   most recent Opportunity owned by the user on an Account of a matched Contact (latest
@@ -53,8 +54,8 @@ def _best_for_address(candidates: Sequence[Person]) -> Person:
 def resolve_people(addresses: Sequence[str], directory: Directory) -> tuple[list[Person], list[str]]:
     """Look addresses up in the directory (case-insensitive), in their order (SPEC §3.3).
 
-    Returns (people records, one per resolved address and each record once; addresses that matched
-    nothing). Invalid addresses are dropped from both lists.
+    Returns (people records: every Contact of a resolved address, else its best Lead, each record
+    once; addresses that matched nothing). Invalid addresses are dropped from both lists.
     """
     people: list[Person] = []
     unresolved: list[str] = []
@@ -69,11 +70,21 @@ def resolve_people(addresses: Sequence[str], directory: Directory) -> tuple[list
         if not candidates:
             unresolved.append(address)
             continue
-        person = _best_for_address(candidates)
-        if person.id not in seen_ids:
-            seen_ids.add(person.id)
-            people.append(person)
+        for person in _records_for_address(candidates):
+            if person.id not in seen_ids:
+                seen_ids.add(person.id)
+                people.append(person)
     return people, unresolved
+
+
+def _records_for_address(candidates: Sequence[Person]) -> list[Person]:
+    """The people records one address stands for: every Contact with it (one person kept at two
+    Accounts is two Contacts, and the activity concerns both), else the best Lead."""
+    contacts = [p for p in candidates if p.kind is PersonKind.CONTACT]
+    if not contacts:
+        return [_best_for_address(candidates)]
+    # Contacts with an Account first: the first one's Account is the fallback business record.
+    return sorted(contacts, key=lambda p: 0 if p.account_id else 1)
 
 
 def _opportunity_order(opportunity: Opportunity) -> tuple[datetime, date, str]:

@@ -235,6 +235,12 @@ def unlink(stream: Stream, side: Side, link: Link, subject: str = "") -> Action:
     return Action(stream=stream, side=side, write=None, link=removed_link(link), subject=subject)
 
 
+def unlink_for_good(stream: Stream, side: Side, link: Link, subject: str, reason: str) -> Action:
+    """A link-only action whose mailbox item stays but must never be saved again (`reason`)."""
+    change = dataclasses.replace(removed_link(link), do_not_resave=reason)
+    return Action(stream=stream, side=side, write=None, link=change, subject=subject)
+
+
 def write_and_unlink(stream: Stream, side: Side, write: Write, link: Link, subject: str = "") -> Action:
     """A write (typically a delete) that also ends the link once it succeeds."""
     return Action(stream=stream, side=side, write=write, link=removed_link(link), subject=subject)

@@ -179,6 +179,7 @@ class SkipReason(StrEnum):
     EMAIL_ACTIVITY = "email-activity"
     COMPLETED_LONG_AGO = "completed-long-ago"
     CANCELLED = "cancelled"
+    REMOVED_IN_SALESFORCE = "removed-in-salesforce"
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,9 @@ class LinkChange:
     fields: Mapping[str, str] = field(default_factory=dict)
     natural_key: str = ""
     remove: bool = False
+    # With `remove`: the mailbox item stays, and must never be saved again (its Salesforce record
+    # was deleted or left the user's scope there); the reason is remembered in the state store.
+    do_not_resave: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,3 +258,5 @@ class StreamContext:
     links: Mapping[str, Link] = field(default_factory=dict)  # by mailbox id
     links_by_salesforce_id: Mapping[str, Link] = field(default_factory=dict)
     first_session: bool = False
+    # Mailbox ids → why they must not be saved again (see `LinkChange.do_not_resave`).
+    unlinked: Mapping[str, str] = field(default_factory=dict)

@@ -131,6 +131,19 @@ class CrmReadOptions:
     streams: frozenset[Stream] = frozenset({Stream.EVENTS, Stream.TASKS, Stream.CONTACTS})
 
 
+@dataclass(frozen=True)
+class SavedEmail:
+    """An email recovery found saved after an interrupted session, to be checked for completeness.
+
+    `sender` is the sender's address when a people record among `who_ids` may stand for it (the
+    sender is not also a recipient), else "".
+    """
+
+    record_id: str
+    sender: str = ""
+    who_ids: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Mailbox(Protocol):
     """The user's mailbox: emails, calendar, a task list and a contact folder."""
@@ -235,6 +248,11 @@ class Crm(Protocol):
         Safe to call again with the same writes after a `RetriableError`: writes that already
         succeeded in this session are not sent twice (their first results are returned).
         """
+        ...
+
+    def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
+        """Add what an email saved by an interrupted session may lack (an EmailMessage's
+        `FromAddress` relation to its sender's Contact or Lead); one result per email, in order."""
         ...
 
     def usage(self) -> ApiUsage | None:

@@ -38,9 +38,14 @@ from rgsync.providers.base import (
 from rgsync.session import reports
 from rgsync.session.emails import EmailStream
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
-from rgsync.session.rules import free_mail_domains, rules_from_settings
+from rgsync.session.rules import (
+    down_sync_switches,
+    free_mail_domains,
+    rules_from_settings,
+    switched_back_on,
+)
 from rgsync.session.two_way import TwoWayStream
-from rgsync.state import StateStore
+from rgsync.state import StateStore, StoredIssue
 
 log = logging.getLogger("rgsync.session")
 
@@ -77,6 +82,9 @@ class SyncSession(EmailStream, TwoWayStream):
         self.retry = retry or RetryPolicy()
         self.free_mail = free_mail if free_mail is not None else free_mail_domains()
         self.time_zone = time_zone
+        # Issues whose items this session re-queued, and the emails among them (`issues retry`).
+        self.retry_taken_up: list[StoredIssue] = []
+        self.retry_emails: tuple[str, ...] = ()
 
     def run(self, options: RunOptions | None = None) -> SessionResult:
         """Run one session (SPEC §2). The caller must hold the profile lock."""
@@ -111,6 +119,9 @@ class SyncSession(EmailStream, TwoWayStream):
                 Side.SALESFORCE.value: self.crm.api_calls - crm_calls0,
             }
         if not options.dry_run:
+            if result.status == "completed" and self.retry_taken_up:
+                self.state.retry_taken(i.id for i in self.retry_taken_up)
+            self._remember_usage()
             self._schedule_next(result, now)
             # The session row already holds id, times and status: keep what only the run knows.
             full = result.to_json()
@@ -137,8 +148,10 @@ class SyncSession(EmailStream, TwoWayStream):
         window_end = now + timedelta(days=rules.calendar_future_days)
         crm_pages: dict[Stream, list[Page]] = {}
         two_way = [s for s in TWO_WAY if self._stream_active(s, rules)] if not options.manual else []
+        self.retry_taken_up = self._take_up_retries(options)
+        restarted = self._down_sync_restarts(rules, options)
         if two_way:
-            cursors = {s: self.state.cursor(s, Side.SALESFORCE) for s in two_way}
+            cursors = {s: None if s in restarted else self.state.cursor(s, Side.SALESFORCE) for s in two_way}
             crm_options = CrmReadOptions(
                 user_id=org.user_id,
                 calendar_start=window_start,
@@ -149,13 +162,15 @@ class SyncSession(EmailStream, TwoWayStream):
                 streams=frozenset(two_way),
             )
             try:
+                self._check_budget_for_reads()
                 crm_pages = with_retries(lambda: self.crm.changes(cursors, crm_options), self.retry)
-            except ApiBudgetError as exc:
-                self._budget_stop(exc.message, now, options)
+            except (ApiBudgetError, StreamStopped) as exc:
+                message = exc.message
+                self._budget_stop(message, now, options)
                 for s in [Stream.EMAILS, *two_way]:
-                    result.streams[s] = StreamSummary(s, status="budget", error=exc.message)
+                    result.streams[s] = StreamSummary(s, status="budget", error=message)
                 result.status = "failed"
-                result.message = exc.message
+                result.message = message
                 return
             except RetriableError as exc:
                 for s in two_way:
@@ -196,6 +211,46 @@ class SyncSession(EmailStream, TwoWayStream):
                     # The org's allocation is shared by every stream: stop them all and back off.
                     self._budget_stop(stop.message, now, options)
                     break
+
+    def _take_up_retries(self, options: RunOptions) -> list[StoredIssue]:
+        """Re-queue the items behind the issues the user asked to retry (`rgsync issues retry`).
+
+        An email is read again by its mailbox id and planned as if it had just arrived; an item of
+        a two-way stream comes back with a full listing of that stream on both sides (diffed
+        against the links, so nothing linked is touched twice). The requests are closed when the
+        session ends; an item that fails again updates its issue.
+        """
+        if options.dry_run or options.manual:
+            self.retry_emails = ()
+            return []
+        retries = self.state.retry_requests()
+        self.retry_emails = tuple(
+            dict.fromkeys(
+                i.item.mailbox_id for i in retries if i.stream is Stream.EMAILS and i.item.mailbox_id
+            )
+        )
+        with self.state.transaction():
+            for stream in {i.stream for i in retries if i.stream in TWO_WAY}:
+                assert stream is not None
+                self.state.set_cursor(stream, Side.SALESFORCE, None)
+                self.state.set_cursor(stream, Side.MAILBOX, None)
+        return retries
+
+    def _down_sync_restarts(self, rules: Rules, options: RunOptions) -> set[Stream]:
+        """Streams whose down-sync was switched back on since the last session: their Salesforce
+        cursor is dropped, so this session lists the whole scope and the mailbox gets back what
+        the switch-off removed (SPEC §4.3, §5, §6.2). The cursor is dropped in the state store
+        at once, so a session that fails before committing lists again next time."""
+        current = down_sync_switches(rules)
+        recorded = self.state.get_meta("down_sync_switches")
+        previous = recorded if isinstance(recorded, dict) else {}
+        restarted = switched_back_on(previous, current)
+        if not options.dry_run and not options.manual:
+            with self.state.transaction():
+                for stream in restarted:
+                    self.state.set_cursor(stream, Side.SALESFORCE, None)
+                self.state.set_meta("down_sync_switches", {s.value: on for s, on in current.items()})
+        return restarted
 
     def _stream_active(self, stream: Stream, rules: Rules) -> bool:
         """A stream runs when its switch is on, or when it still has links to clean up after a switch-off."""

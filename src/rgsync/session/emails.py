@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -32,12 +34,15 @@ from rgsync.model import (
     WriteResult,
 )
 from rgsync.providers.base import (
+    ItemError,
     MailboxReadOptions,
     with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
 from rgsync.session.reading import StreamReading
+
+log = logging.getLogger("rgsync.session")
 
 # Emails planned and written together: two full Salesforce collections of 200 (SPEC §10), and
 # four lookups for the lot, while memory stays bounded by the chunk, not the mailbox.
@@ -47,6 +52,8 @@ T = TypeVar("T")
 
 class EmailStream(StreamReading):
     """Emails, mailbox → Salesforce, one way."""
+
+    retry_emails: tuple[str, ...] = ()
 
     def _emails(
         self,
@@ -72,6 +79,9 @@ class EmailStream(StreamReading):
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
             pages = self._read_mailbox(Stream.EMAILS, cursor, read)
+            if self.retry_emails:
+                # Emails the user asked to retry (`rgsync issues retry`) go first, planned by rule.
+                pages = itertools.chain(self._retry_pages(self.retry_emails), pages)
         chunk: list[EmailItem] = []
         chunk_cursor: str | None = None
 
@@ -99,6 +109,14 @@ class EmailStream(StreamReading):
                 flush()
                 chunk_cursor = None
         flush()
+
+    def _retry_pages(self, mailbox_ids: Iterable[str]) -> Iterator[Page]:
+        for mailbox_id in mailbox_ids:
+            try:
+                yield self._fetch(mailbox_id)
+            except ItemError as exc:
+                # Gone from the mailbox since: nothing left to retry.
+                log.info("email %s to retry is no longer in the mailbox: %s", mailbox_id, exc.message)
 
     def _fetch(self, mailbox_id: str) -> Page:
         return with_retries(lambda: self.mailbox.fetch_email(mailbox_id), self.retry)

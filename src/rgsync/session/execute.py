@@ -3,6 +3,12 @@
 `PlanExecution` is mixed into `SyncSession`; it expects `state`, `mailbox`, `crm`, `retry` and
 `settings` attributes and the session's `_issue` method. Every create is journalled before it is
 sent and resolved after (SPEC §7.1), so `_recover` can adopt what a killed session left behind.
+
+What follows a save is journalled too, as an intent of its own, in the same transaction that
+records the save (SPEC §7.10): the `Salesforce` label or category on the email (`label` intents)
+and, for an email recovery adopted, the check of its sender relation (`email-sender` intents). An
+after-step that fails stays journalled, becomes an issue (MAIL-LABEL, SF-SENDER-LINK) and is tried
+again at the start of every session until it is done; done, its issue resolves.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rgsync.engine import budget
 from rgsync.engine.types import (
     Action,
     LinkChange,
@@ -19,9 +26,11 @@ from rgsync.engine.types import (
     StreamContext,
 )
 from rgsync.model import (
+    LABEL_SAVE,
     LABEL_SYNC_ERROR,
     Create,
     Delete,
+    EmailActivity,
     IssueReport,
     Link,
     MarkLabel,
@@ -38,6 +47,7 @@ from rgsync.providers.base import (
     ProviderError,
     RetriableError,
     RetryPolicy,
+    SavedEmail,
     with_retries,
 )
 from rgsync.session import reports
@@ -45,6 +55,12 @@ from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, Str
 from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
+
+# Journal kinds of after-steps (see the module docstring); every other kind is a create.
+LABEL_STEP = "label"
+SENDER_STEP = "email-sender"
+AFTER_STEPS = frozenset({LABEL_STEP, SENDER_STEP})
+EMAIL_GONE = frozenset({"MAIL-NOT-FOUND", "MAIL-GONE"})
 
 
 class PlanExecution:
@@ -62,10 +78,9 @@ class PlanExecution:
             self.state.record_issue(report, now)
 
     def _recover(self, now: datetime) -> None:
-        """Adopt or forget creates left pending by a session that was killed."""
-        pending = self.state.pending_intents()
-        if not pending:
-            return
+        """Adopt or forget creates left pending by a session that was killed, then finish every
+        after-step still journalled (an adopted email gets its label and its sender check)."""
+        pending = [i for i in self.state.pending_intents() if i.kind not in AFTER_STEPS]
         by_side_kind: dict[tuple[Side, str, Stream], list[Any]] = {}
         for intent in pending:
             by_side_kind.setdefault((Side(intent.side), intent.kind, Stream(intent.stream)), []).append(
@@ -82,9 +97,92 @@ class PlanExecution:
                     record_id = found.get(intent.natural_key)
                     link = intent.payload.get("link")
                     if record_id and link:
-                        self.state.put_link(self._link_from_payload(stream, link, record_id))
+                        adopted = self._link_from_payload(stream, link, record_id)
+                        self.state.put_link(adopted)
                         log.info("recovered %s %s as %s", kind, intent.natural_key, record_id)
+                        if stream is Stream.EMAILS and side is Side.SALESFORCE:
+                            self._journal_adopted_email(adopted, intent.payload)
                     self.state.drop_intent(intent.id)
+        self._finish_after_steps(now)
+
+    def _journal_adopted_email(self, link: Link, payload: Mapping[str, Any]) -> None:
+        """An email found saved by a killed session may lack its label and (saved by an older
+        rgsync, in two steps) its sender relation: journal both checks (inside the caller's
+        transaction)."""
+        # A journal written before labels were recorded in it gets the default label.
+        label = payload.get("label", LABEL_SAVE)
+        if label and link.mailbox_id:
+            self.state.add_intent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, link.mailbox_id, {"label": label})
+        email = payload.get("email")
+        if isinstance(email, dict) and email.get("sender"):
+            self.state.add_intent(
+                Stream.EMAILS, Side.SALESFORCE, SENDER_STEP, link.salesforce_id, dict(email)
+            )
+
+    def _finish_after_steps(self, now: datetime) -> None:
+        """Carry out the journalled after-steps: labels, then sender checks (module docstring)."""
+        pending = [i for i in self.state.pending_intents(Stream.EMAILS) if i.kind in AFTER_STEPS]
+        labels = [
+            (i.id, MarkLabel(i.natural_key, str(i.payload.get("label")), bool(i.payload.get("remove"))))
+            for i in pending
+            if i.kind == LABEL_STEP
+        ]
+        if labels:
+            self._mark(labels, now)
+        senders = [i for i in pending if i.kind == SENDER_STEP]
+        if senders:
+            self._complete_emails(senders, now)
+
+    def _mark(self, labels: Sequence[tuple[int, MarkLabel]], now: datetime) -> None:
+        """Set journalled labels; each one set (or whose email is gone) leaves the journal, the
+        rest stay for the next session under one MAIL-LABEL issue."""
+        marks = [mark for _, mark in labels]
+        try:
+            results = with_retries(lambda: self.mailbox.mark(marks), self.retry)
+        except ProviderError as exc:
+            log.warning("could not label %d saved emails: %s", len(marks), exc.message)
+            self.state.record_issue(reports.labels_failed(len(marks), marks[0].label, exc.message), now)
+            return
+        refused: list[tuple[MarkLabel, WriteResult]] = []
+        with self.state.transaction():
+            for (intent_id, mark), res in zip(labels, results, strict=True):
+                if res.ok or res.error_code in EMAIL_GONE:  # a deleted email needs no label
+                    self.state.drop_intent(intent_id)
+                else:
+                    refused.append((mark, res))
+            if refused:
+                mark, res = refused[0]
+                message = res.message or res.error_code or "refused"
+                self.state.record_issue(reports.labels_failed(len(refused), mark.label, message), now)
+            elif not any(i.kind == LABEL_STEP for i in self.state.pending_intents(Stream.EMAILS)):
+                self.state.resolve_issues_by_code(reports.LABEL_FAILED, now, Stream.EMAILS)
+
+    def _complete_emails(self, intents: Sequence[Any], now: datetime) -> None:
+        """Add missing sender relations to adopted emails; what fails stays journalled (SF-SENDER-LINK)."""
+        emails = [
+            SavedEmail(
+                i.natural_key,
+                str(i.payload.get("sender") or ""),
+                tuple(str(w) for w in i.payload.get("who_ids") or ()),
+            )
+            for i in intents
+        ]
+        try:
+            results = with_retries(lambda: self.crm.complete_emails(emails), self.retry)
+        except ProviderError as exc:
+            log.warning("could not check the sender links of %d saved emails: %s", len(emails), exc.message)
+            self.state.record_issue(reports.sender_links_failed(len(emails), exc.message), now)
+            return
+        with self.state.transaction():
+            failed = [res for res in results if not res.ok]
+            for intent, res in zip(intents, results, strict=True):
+                if res.ok:
+                    self.state.drop_intent(intent.id)
+            if failed:
+                message = failed[0].message or failed[0].error_code or "refused"
+                self.state.record_issue(reports.sender_links_failed(len(failed), message), now)
+            elif not any(i.kind == SENDER_STEP for i in self.state.pending_intents(Stream.EMAILS)):
+                self.state.resolve_issues_by_code(reports.SENDER_LINK_FAILED, now, Stream.EMAILS)
 
     @staticmethod
     def _link_from_payload(stream: Stream, link: Mapping[str, Any], new_id: str) -> Link:
@@ -124,23 +222,32 @@ class PlanExecution:
                     )
         sf_actions = [a for a in plan.actions if a.write is not None and a.side is Side.SALESFORCE]
         mailbox_actions = [a for a in plan.actions if a.write is not None and a.side is Side.MAILBOX]
-        if sf_actions:
-            self._check_budget(ctx, options)
-            results, intents = self._send(stream, Side.SALESFORCE, sf_actions)
-            self._after_writes(stream, sf_actions, results, intents, ctx, options, summary, result)
+        # Batch by batch, each checked against the API budget before it is sent (SPEC §7.4).
+        for start in range(0, len(sf_actions), budget.COLLECTION_SIZE):
+            batch = sf_actions[start : start + budget.COLLECTION_SIZE]
+            calls = budget.calls_for_writes([a.write for a in batch if a.write is not None])
+            self._check_budget(ctx, options, calls=calls)
+            results, intents = self._send(stream, Side.SALESFORCE, batch, ctx.rules.save_label)
+            self._after_writes(stream, batch, results, intents, ctx, options, summary, result)
         if mailbox_actions:
             results, intents = self._send(stream, Side.MAILBOX, mailbox_actions)
             self._after_writes(stream, mailbox_actions, results, intents, ctx, options, summary, result)
         self._check_budget(ctx, options)
 
-    def _journal(self, stream: Stream, side: Side, actions: Sequence[Action]) -> dict[int, int]:
-        """Record the intent of every create before it is sent; returns action index → intent id."""
+    def _journal(
+        self, stream: Stream, side: Side, actions: Sequence[Action], label: str = ""
+    ) -> dict[int, int]:
+        """Record the intent of every create before it is sent; returns action index → intent id.
+
+        An email's intent also says what recovery needs to finish it: the label it gets and who
+        its sender relation names (see `_journal_adopted_email`).
+        """
         intents: dict[int, int] = {}
         with self.state.transaction():
             for n, action in enumerate(actions):
                 if isinstance(action.write, Create):
                     link = action.link
-                    payload = {
+                    payload: dict[str, Any] = {
                         "link": None
                         if link is None
                         else {
@@ -151,20 +258,24 @@ class PlanExecution:
                             "natural_key": link.natural_key,
                         }
                     }
+                    record = action.write.record
+                    if isinstance(record, EmailActivity):
+                        payload["label"] = label
+                        payload["email"] = _sender_payload(record)
                     intents[n] = self.state.add_intent(
                         stream, side, action.write.kind.value, action.write.key, payload
                     )
         return intents
 
     def _send(
-        self, stream: Stream, side: Side, actions: Sequence[Action]
+        self, stream: Stream, side: Side, actions: Sequence[Action], label: str = ""
     ) -> tuple[list[WriteResult], dict[int, int]]:
         """Journal the creates, then send every write of one side in batches (the provider chunks).
 
         On a transient failure that outlasts the retries the intents stay pending: the next session
         finds whatever was created and adopts it instead of creating it again.
         """
-        intents = self._journal(stream, side, actions)
+        intents = self._journal(stream, side, actions, label)
         writes = [a.write for a in actions if a.write is not None]
         try:
             if side is Side.SALESFORCE:
@@ -194,8 +305,11 @@ class PlanExecution:
         summary: StreamSummary,
         result: SessionResult,
     ) -> None:
-        """Record links for what succeeded and issues for what failed, then resolve the journal."""
-        labels: list[MarkLabel] = []
+        """Record links for what succeeded and issues for what failed, then resolve the journal.
+
+        Each email's label is journalled in the same transaction as its link, then set (`_mark`).
+        """
+        labels: list[tuple[int, MarkLabel]] = []
         with self.state.transaction():
             for n, (action, res) in enumerate(zip(actions, results, strict=True)):
                 side = action.side.value
@@ -216,7 +330,7 @@ class PlanExecution:
                     salesforce_id = (action.link.salesforce_id if action.link else "") or (res.id or "")
                     self.state.resolve_issues_for_item(stream, mailbox_id or "", salesforce_id, now=ctx.now)
                     if stream is Stream.EMAILS and isinstance(write, Create) and mailbox_id:
-                        labels.append(MarkLabel(mailbox_id, ctx.rules.save_label))
+                        labels.append(self._journal_label(MarkLabel(mailbox_id, ctx.rules.save_label)))
                 else:
                     summary.failed += 1
                     if n in intents:
@@ -224,12 +338,13 @@ class PlanExecution:
                     mailbox_id = action.link.mailbox_id if action.link else ""
                     self._issue(reports.write_failed(stream, action, res), ctx.now, options)
                     if stream is Stream.EMAILS and mailbox_id:
-                        labels.append(MarkLabel(mailbox_id, LABEL_SYNC_ERROR))
+                        labels.append(self._journal_label(MarkLabel(mailbox_id, LABEL_SYNC_ERROR)))
         if labels:
-            try:
-                with_retries(lambda: self.mailbox.mark(labels), self.retry)
-            except ProviderError as exc:  # labels are a courtesy to the user; the save itself stands
-                log.warning("could not label saved emails: %s", exc.message)
+            self._mark(labels, ctx.now)
+
+    def _journal_label(self, mark: MarkLabel) -> tuple[int, MarkLabel]:
+        payload = {"label": mark.label, "remove": mark.remove}
+        return self.state.add_intent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, mark.mailbox_id, payload), mark
 
     def _apply_link(
         self, stream: Stream, change: LinkChange | None, new_id: str | None, summary: StreamSummary
@@ -237,6 +352,10 @@ class PlanExecution:
         if change is None:
             return
         if change.remove:
+            if change.do_not_resave and change.mailbox_id:
+                self.state.remember_unlinked(
+                    stream, change.mailbox_id, change.salesforce_id, change.do_not_resave
+                )
             if change.mailbox_id:
                 self.state.remove_link(stream, change.mailbox_id)
             elif change.salesforce_id:
@@ -260,13 +379,24 @@ class PlanExecution:
             )
         )
 
-    def _check_budget(self, ctx: StreamContext, options: RunOptions) -> None:
-        """Stop writing before the org's API allocation falls below `min-api-remaining` (SPEC §7.4)."""
+    def _check_budget(self, ctx: StreamContext, options: RunOptions, *, calls: int = 0) -> None:
+        """Stop before the next `calls` Salesforce calls would leave less of the org's daily API
+        allocation than `min-api-remaining` (SPEC §7.4)."""
         usage = self.crm.usage()
         floor = float(self.settings.value("min-api-remaining"))
-        if usage is not None and usage.remaining_percent < floor:
+        if usage is not None and not budget.check_budget(usage, floor, calls).allowed:
+            needs = f"; the next batch needs {calls} more" if calls else ""
             message = (
-                f"Salesforce API allocation is down to {usage.remaining_percent:.1f}% "
-                f"({usage.used}/{usage.limit} used), below min-api-remaining ({floor:g}%)"
+                f"Salesforce API allocation is at {usage.remaining_percent:.1f}% left "
+                f"({usage.used}/{usage.limit} used{needs}), and rgsync keeps min-api-remaining ({floor:g}%)"
             )
             raise StreamStopped("budget", message)
+
+
+def _sender_payload(record: EmailActivity) -> dict[str, Any]:
+    """Who an email's sender relation names: the sender's address when it is not also a recipient
+    (a people record among `who_ids` with that address then stands for the sender)."""
+    email = record.email
+    sender = email.sender.email.lower() if email.sender else ""
+    recipients = {a.email.lower() for a in (*email.to, *email.cc, *email.bcc)}
+    return {"sender": "" if sender in recipients else sender, "who_ids": list(record.who_ids)}

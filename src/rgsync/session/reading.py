@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from rgsync.engine import budget
 from rgsync.engine.types import (
     Directory,
     StreamContext,
 )
 from rgsync.model import (
+    ApiUsage,
     Opportunity,
     Page,
     Person,
@@ -31,9 +33,15 @@ from rgsync.session import reports
 from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, StreamStopped
 
+# The allocation the last session saw stands for the current one this long (Salesforce counts
+# calls over a rolling 24 hours, so it changes slowly; the budget back-off is 30 minutes at least).
+LAST_USAGE_VALID = timedelta(minutes=30)
+
 
 class StreamReading(PlanExecution):
     """Reads shared by the email and two-way streams."""
+
+    clock: Callable[[], datetime]
 
     def _find_people(self, addresses: Iterable[str]) -> dict[str, tuple[Person, ...]]:
         wanted = sorted(set(addresses))
@@ -76,12 +84,45 @@ class StreamReading(PlanExecution):
                 raise StreamStopped("failed", exc.message) from exc
 
     def _crm_read(self, call: Callable[[], Any]) -> Any:
+        # A look-up only serves the writes after it: when the budget allows no more calls, the
+        # stream stops here rather than spend the org's last calls on reading (SPEC §7.4).
+        self._check_budget_for_reads()
         try:
             return with_retries(call, self.retry)
         except ApiBudgetError as exc:
             raise StreamStopped("budget", exc.message) from exc
         except RetriableError as exc:
             raise StreamStopped("failed", exc.message) from exc
+
+    def _check_budget_for_reads(self) -> None:
+        usage = self.crm.usage() or self._last_known_usage()
+        floor = float(self.settings.value("min-api-remaining"))
+        if usage is not None and not budget.check_budget(usage, floor, 1).allowed:
+            raise StreamStopped(
+                "budget",
+                f"Salesforce API allocation is at {usage.remaining_percent:.1f}% left "
+                f"({usage.used}/{usage.limit} used), and rgsync keeps min-api-remaining ({floor:g}%)",
+            )
+
+    def _last_known_usage(self) -> ApiUsage | None:
+        """The allocation as the previous session left it, while it is recent enough to stand for
+        today's: it lets the first call of a session be held back too (SPEC §7.4)."""
+        stored = self.state.get_meta("api_usage")
+        if not isinstance(stored, dict):
+            return None
+        try:
+            seen = datetime.fromisoformat(str(stored["at"]))
+            usage = ApiUsage(used=int(stored["used"]), limit=int(stored["limit"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return usage if abs(self.clock() - seen) <= LAST_USAGE_VALID else None
+
+    def _remember_usage(self) -> None:
+        usage = self.crm.usage()
+        if usage is not None:
+            self.state.set_meta(
+                "api_usage", {"used": usage.used, "limit": usage.limit, "at": self.clock().isoformat()}
+            )
 
     def _cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
         self._issue(reports.cursor_reset(stream, side), now, options)

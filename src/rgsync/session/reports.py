@@ -21,6 +21,8 @@ WRITE_ADVICE = {
     "SF-REQUIRED-FIELD": "the record misses a field your org requires; fill it in on the item or ask your admin",
     "SF-DUPLICATE": "a duplicate rule refused the record; merge the duplicates in Salesforce",
 }
+LABEL_FAILED = "MAIL-LABEL"
+SENDER_LINK_FAILED = "SF-SENDER-LINK"
 RETRIED_NEXT_TIME = "the item is tried again at the next session; `rgsync issues resolve ID` hides this issue"
 
 
@@ -100,4 +102,30 @@ def api_budget(message: str) -> IssueReport:
         message=message,
         advice="rgsync backs off and resumes later; lower min-api-remaining or raise the org's allocation",
         item=IssueItem(kind="session", subject="Salesforce API allocation"),
+    )
+
+
+def labels_failed(count: int, label: str, message: str) -> IssueReport:
+    """Saved emails whose mailbox label/category could not be set; retried every session until set."""
+    return IssueReport(
+        code=LABEL_FAILED,
+        severity=Severity.WARNING,
+        source=IssueSource.MAILBOX,
+        message=f"could not mark {count} email(s) with the '{label}' label or category: {message}",
+        advice="the emails are saved; rgsync sets the label at the next session. If this persists, "
+        "check that rgsync may change labels/categories in the mailbox (`rgsync doctor`)",
+        stream=Stream.EMAILS,
+    )
+
+
+def sender_links_failed(count: int, message: str) -> IssueReport:
+    """Saved EmailMessages still without their sender relation; repaired at the next session."""
+    return IssueReport(
+        code=SENDER_LINK_FAILED,
+        severity=Severity.ERROR,
+        source=IssueSource.SALESFORCE,
+        message=f"{count} saved email(s) are not yet related to their sender's Contact or Lead: {message}",
+        advice="rgsync adds the missing sender link at the next session; if this persists, check that "
+        "you may create Email Message Relations in Salesforce",
+        stream=Stream.EMAILS,
     )

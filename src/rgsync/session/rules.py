@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rgsync.engine.types import (
@@ -17,6 +18,7 @@ from rgsync.model import (
     LABEL_SAVE_THREAD,
     EmailMode,
     OrgInfo,
+    Stream,
 )
 
 
@@ -64,6 +66,26 @@ def rules_from_settings(settings: Any, org: OrgInfo, free_mail_domains: frozense
         save_label=str(mailbox.get("save-label") or LABEL_SAVE),
         thread_label=str(mailbox.get("thread-label") or LABEL_SAVE_THREAD),
     )
+
+
+def down_sync_switches(rules: Rules) -> dict[Stream, bool]:
+    """Each two-way stream's down-sync switch (SPEC §4.3, §5, §6): Salesforce → mailbox on or off."""
+    return {
+        Stream.EVENTS: rules.sync_salesforce_calendar,
+        Stream.TASKS: rules.sync_salesforce_tasks,
+        Stream.CONTACTS: rules.sync_salesforce_contacts,
+    }
+
+
+def switched_back_on(previous: Mapping[str, object], current: Mapping[Stream, bool]) -> set[Stream]:
+    """The streams whose down-sync switch was off at the last session and is on now.
+
+    While a switch is off, the Salesforce side's cursor moves past records the mailbox never got
+    (or the stream does not run at all), so such a stream must list its whole scope again.
+    A stream never recorded (the first session, or a state from before switches were recorded)
+    has nothing to catch up: its first read is a full listing anyway.
+    """
+    return {stream for stream, on in current.items() if on and previous.get(stream.value) is False}
 
 
 def free_mail_domains() -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from rgsync.engine.types import (
 )
 from rgsync.model import (
     CalendarItem,
+    Link,
     Page,
     Side,
     Stream,
@@ -26,6 +27,8 @@ from rgsync.model import (
 )
 from rgsync.providers.base import (
     MailboxReadOptions,
+    RetriableError,
+    with_retries,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
@@ -56,15 +59,25 @@ class TwoWayStream(StreamReading):
             mailbox.add(page)
         for page in crm_pages:
             salesforce.add(page)
+        if not mailbox.full:
+            self._confirm_unseen_creates(stream, links, mailbox)
         for side, side_read in ((Side.MAILBOX, mailbox), (Side.SALESFORCE, salesforce)):
             if side_read.reset:
                 self._cursor_reset(stream, side, now, options)
         mailbox_changes = mailbox.changes(links)
-        sf_changes = salesforce.changes(by_sf)
+        # Salesforce reports records that changed and left the scope whether or not the mailbox
+        # has them; only the linked ones and orphan copies (tagged, not linked) concern the plan.
+        tagged = {str(getattr(i, "salesforce_id", "") or "") for i in mailbox.items.values()} - {""}
+        sf_changes = salesforce.changes(by_sf, concerned=tagged)
         summary.changes_read[Side.MAILBOX.value] += len(mailbox_changes.changed) + len(
             mailbox_changes.deleted
         )
         summary.changes_read[Side.SALESFORCE.value] += len(sf_changes.changed) + len(sf_changes.deleted)
+        unlinked = self.state.unlinked_items(stream) if stream is Stream.EVENTS else {}
+        if not options.dry_run:
+            # A remembered item deleted from the mailbox since: nothing left to keep from saving.
+            for mailbox_id in set(unlinked) & set(mailbox_changes.deleted):
+                self.state.forget_unlinked(stream, mailbox_id)
         ctx = StreamContext(
             identity=identity,
             rules=rules,
@@ -72,6 +85,7 @@ class TwoWayStream(StreamReading):
             links=links,
             links_by_salesforce_id=by_sf,
             first_session=mailbox_cursor is None,
+            unlinked=unlinked,
         )
         plan: Plan
         if stream is Stream.EVENTS:
@@ -99,12 +113,53 @@ class TwoWayStream(StreamReading):
                 raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
         self._execute_plan(stream, plan, ctx, options, summary, result)
         if not options.dry_run:
+            # Mailbox items this session created: the next read must show them (see
+            # `_confirm_unseen_creates`).
+            now_linked = self.state.links(stream)
+            created = {
+                mid: link.salesforce_id
+                for mid, link in now_linked.items()
+                if mid not in links and link.origin is Side.SALESFORCE
+            }
+            self.state.set_meta(f"mailbox_creates:{stream.value}", created or None)
             # The guard's deletions went through (or were no longer needed): its issue is over.
             self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
             if mailbox.cursor:
                 self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
             if salesforce.cursor:
                 self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)
+
+    def _confirm_unseen_creates(self, stream: Stream, links: Mapping[str, Link], mailbox: _SideRead) -> None:
+        """Notice copies the user deleted before rgsync's next read had seen them at all.
+
+        A change feed reports net changes since a position: an item rgsync created after the
+        position it read from, then deleted by the user before the next read, nets out to nothing
+        (EWS SyncFolderItems does so), and the deletion would never be seen — the task would not
+        come back with forbid-remove on, nor be deleted in Salesforce with it off. So the copies
+        created by the last session that this read shows neither changed nor deleted are looked
+        up by their Salesforce tag (one call, only after a session that created some); the ones
+        missing are deletions.
+        """
+        recorded = self.state.get_meta(f"mailbox_creates:{stream.value}")
+        if not isinstance(recorded, dict) or not recorded:
+            return
+        unseen = {
+            str(mid): str(sf_id)
+            for mid, sf_id in recorded.items()
+            if mid in links and mid not in mailbox.items and mid not in mailbox.deleted
+        }
+        if not unseen:
+            return
+        try:
+            found = with_retries(
+                lambda: self.mailbox.find_tagged(stream, sorted(set(unseen.values()))), self.retry
+            )
+        except RetriableError as exc:
+            raise StreamStopped("failed", exc.message) from exc
+        present = set(found.values())
+        for mid, sf_id in unseen.items():
+            if mid not in present and found.get(sf_id) != mid:
+                mailbox.deleted[mid] = None
 
 
 @dataclass
@@ -133,8 +188,14 @@ class _SideRead:
         self.reset = self.reset or page.reset
         self.cursor = page.cursor or self.cursor
 
-    def changes(self, linked: Mapping[str, object]) -> SideChanges[SyncRecord]:
+    def changes(
+        self, linked: Mapping[str, object], concerned: Collection[str] | None = None
+    ) -> SideChanges[SyncRecord]:
+        """The side's changes; with `concerned`, deletions are kept only for linked items and
+        those ids (the rest name records this side never had)."""
         deleted = dict(self.deleted)
+        if concerned is not None:
+            deleted = {i: None for i in deleted if i in linked or i in concerned}
         if self.full:
             deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
         return SideChanges(tuple(self.items.values()), tuple(deleted))

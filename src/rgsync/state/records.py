@@ -87,6 +87,9 @@ class StoredIssue:
     last_seen: datetime
     count: int
     resolved_at: datetime | None = None
+    # `rgsync issues retry`: when the user asked for the issue's items to be tried again at the
+    # next session (None once a session has taken them up).
+    retry_requested_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

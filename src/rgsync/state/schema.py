@@ -89,6 +89,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX issues_mailbox_item ON issues (item_mailbox_id);
     CREATE INDEX issues_salesforce_item ON issues (item_salesforce_id);
     """,
+    # Adds `unlinked_items` (mailbox items that must not be saved again: their Salesforce record was
+    # deleted there, or left the user's scope, and the mailbox item stays unlinked, SPEC §4.5) and
+    # `issues.retry_requested_at` (`rgsync issues retry`: the issue's items are queued for the next
+    # session; cleared once a session has taken them up).
+    """
+    CREATE TABLE unlinked_items (
+        stream        TEXT NOT NULL,
+        mailbox_id    TEXT NOT NULL,
+        salesforce_id TEXT NOT NULL DEFAULT '',
+        reason        TEXT NOT NULL,
+        unlinked_at   TEXT NOT NULL,
+        PRIMARY KEY (stream, mailbox_id)
+    );
+    ALTER TABLE issues ADD COLUMN retry_requested_at TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

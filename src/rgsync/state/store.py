@@ -216,6 +216,28 @@ class StateStore(IssueLog):
         )
         return {row["natural_key"] for row in rows}
 
+    # ------------------------------------------------------------------ items never saved again
+
+    def remember_unlinked(self, stream: Stream, mailbox_id: str, salesforce_id: str, reason: str) -> None:
+        """Remember that a mailbox item was unlinked because its Salesforce record was deleted (or
+        left the user's scope) in Salesforce: later edits in the mailbox must not save it again."""
+        self._write(
+            "INSERT OR REPLACE INTO unlinked_items (stream, mailbox_id, salesforce_id, reason, unlinked_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (stream.value, mailbox_id, salesforce_id, reason, to_text(datetime.now(UTC))),
+        )
+
+    def unlinked_items(self, stream: Stream) -> dict[str, str]:
+        """Mailbox id → reason, for the items of a stream that must not be saved again."""
+        rows = self._all("SELECT mailbox_id, reason FROM unlinked_items WHERE stream = ?", (stream.value,))
+        return {str(row["mailbox_id"]): str(row["reason"]) for row in rows}
+
+    def forget_unlinked(self, stream: Stream, mailbox_id: str) -> None:
+        """The item is linked again (or gone from the mailbox): nothing to remember any more."""
+        self._write(
+            "DELETE FROM unlinked_items WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id)
+        )
+
     # ------------------------------------------------------------------ cursors
 
     def cursor(self, stream: Stream, side: Side) -> str | None:

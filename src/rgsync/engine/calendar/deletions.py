@@ -16,9 +16,12 @@ from rgsync.engine.calendar.common import (
     split_ids,
 )
 from rgsync.engine.fields import FALSE, TRUE, fields_of, item_from_fields
-from rgsync.engine.merge import LinkedPair, Pairing, unlink, write_and_unlink
+from rgsync.engine.merge import LinkedPair, Pairing, unlink, unlink_for_good, write_and_unlink
 from rgsync.engine.types import LinkChange
 from rgsync.model import CalendarItem, Create, Delete, EventRecord, RecordKind, Side, event_key, utc
+
+# Why a mailbox item is not saved again (kept in the state store, shown in `--json` skips).
+REMOVED_IN_SALESFORCE = "its Event was deleted in Salesforce, or left the user's calendar there"
 
 
 class DeletionRules(EventPlannerBase):
@@ -74,8 +77,11 @@ class DeletionRules(EventPlannerBase):
             delete = Delete(RecordKind.EVENT, link.mailbox_id)
             self.plan.actions.append(write_and_unlink(STREAM, Side.MAILBOX, delete, link, subject))
         else:
-            # A mailbox-origin item stays in the mailbox, unlinked.
-            self.plan.actions.append(unlink(STREAM, Side.SALESFORCE, link, subject))
+            # A mailbox-origin item stays in the mailbox, unlinked — and is never saved again by a
+            # later edit in the mailbox: the user (or a colleague) removed its Event on purpose.
+            self.plan.actions.append(
+                unlink_for_good(STREAM, Side.SALESFORCE, link, subject, REMOVED_IN_SALESFORCE)
+            )
 
     def recreate_in_salesforce(self, pair: LinkedPair[CalendarItem], subject: str) -> None:
         """mailbox-to-salesforce: an Event deleted in Salesforce comes back from the mailbox."""

@@ -31,6 +31,10 @@ class UpSyncRules(EventPlannerBase):
 
     def up_sync(self, item: CalendarItem) -> None:
         rules = self.rules
+        if item.id in self.ctx.unlinked:
+            # Its Event was removed in Salesforce (SPEC §4.5): an edit here must not bring it back.
+            self.skip(item, SkipReason.REMOVED_IN_SALESFORCE)
+            return
         if item.cancelled:
             self.skip(item, SkipReason.CANCELLED)
             return

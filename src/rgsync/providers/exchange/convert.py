@@ -20,6 +20,7 @@ from exchangelib.fields import FieldPath
 from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingResponse
 
 from rgsync.model import (
+    SERVICE_HEADERS,
     Address,
     EmailItem,
     Folder,
@@ -98,6 +99,9 @@ EMAIL_FIELDS = (
     "conversation_id",
     "rgsync_auto_submitted",
     "rgsync_content_type",
+    # InternetMessageHeaders: GetItem returns it only when asked by name. The service-message
+    # headers (SPEC §3.1) are picked from it, so the same set is read as on the other mailboxes.
+    "headers",
 )
 CALENDAR_FIELDS = (
     "subject",
@@ -164,9 +168,31 @@ def utc_time(value: Any) -> datetime | None:
     return None
 
 
+# A link whose target is worth keeping in plain text (web and mail addresses).
+_LINK = re.compile(
+    r"""(?is)<a\b[^>]*?\bhref\s*=\s*["']?((?:https?:|mailto:)[^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"""
+)
+
+
+def _keep_links(markup: str) -> str:
+    """Links as `text <target>`, the way Outlook's own HTML-to-text conversion writes them, so a
+    saved email keeps where its links pointed (the target alone when it is also the text)."""
+
+    def one(found: re.Match[str]) -> str:
+        target = html.unescape(found.group(1))
+        label = found.group(2)
+        shown = html.unescape(re.sub(r"<[^>]+>", "", label)).strip()
+        if not shown or shown == target or shown == target.removeprefix("mailto:"):
+            return html.escape(target)
+        return f"{label} &lt;{html.escape(target)}&gt;"
+
+    return _LINK.sub(one, markup)
+
+
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML body: blocks become lines, tags go, entities are decoded."""
-    without_blocks = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup)
+    """Readable text of an HTML body: blocks become lines, tags go, entities are decoded, links
+    are kept as `text <target>` (used when Exchange gave no TextBody)."""
+    without_blocks = _keep_links(re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup))
     with_breaks = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>|</h\d>", "\n", without_blocks)
     text = html.unescape(re.sub(r"<[^>]+>", "", with_breaks))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -251,7 +277,18 @@ def email_item(message: Any, folder: Folder, *, now: datetime) -> EmailItem:
         in_reply_to=(getattr(message, "in_reply_to", None) or "").strip(),
         problems=tuple(problems),
         unreadable=unreadable,
+        headers=service_headers(message),
     )
+
+
+def service_headers(message: Any) -> tuple[tuple[str, str], ...]:
+    """The `SERVICE_HEADERS` of a received message, from its InternetMessageHeaders (first of each)."""
+    found: dict[str, str] = {}
+    for header in getattr(message, "headers", None) or ():
+        name = str(getattr(header, "name", "") or "").strip().lower()
+        if name in SERVICE_HEADERS and name not in found:
+            found[name] = " ".join(str(getattr(header, "value", "") or "").split())
+    return tuple(found.items())
 
 
 def message_stub(item_id: str, account: Any) -> Any:

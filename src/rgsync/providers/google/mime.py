@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
-from rgsync.model import Address, EmailItem, Folder
+from rgsync.model import SERVICE_HEADERS, Address, EmailItem, Folder
 
 # Bodies longer than this are cut: nothing downstream keeps more (Salesforce's largest text field
 # holds 131,072 characters) and memory must stay flat for huge messages.
@@ -30,8 +30,6 @@ MAX_BODY_CHARS = 262_144
 # A plausible address: something@domain.tld, no spaces; anything else is dropped with a reason.
 _VALID_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 _ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc")
-# Headers other mail systems use instead of Auto-Submitted for vacation replies.
-_AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
 
 
 def parse_email(
@@ -89,10 +87,6 @@ def parse_email(
         problems.append("no Message-ID header")
     sent_at = reader.date(fallback_time)
     auto_submitted = reader.text("Auto-Submitted")
-    if not auto_submitted and any(reader.text(h) for h in _AUTO_REPLY_HEADERS):
-        auto_submitted = "auto-replied"
-    if not auto_submitted and reader.text("Precedence").strip().lower() == "auto_reply":
-        auto_submitted = "auto-replied"
     text_body, html_body = _bodies(message, problems)
     unreadable = ""
     if not senders and not to and not cc and not bcc:
@@ -116,6 +110,7 @@ def parse_email(
         in_reply_to=_clean_id(reader.text("In-Reply-To")),
         problems=tuple(dict.fromkeys(problems)),
         unreadable=unreadable,
+        headers=reader.service_headers(),
     )
 
 
@@ -150,6 +145,16 @@ class _Headers:
         if value is not None:
             return _one_line(str(value))
         return _one_line(decode_words(str(raw))) if raw is not None else ""
+
+    def service_headers(self) -> tuple[tuple[str, str], ...]:
+        """The `SERVICE_HEADERS` the message has, as received (unparsed, so `From: Postmaster <>`
+        keeps its null address), for the engine's service-message rule (SPEC §3.1)."""
+        found: list[tuple[str, str]] = []
+        for name in SERVICE_HEADERS:
+            raw = self.legacy.get(name)
+            if raw is not None:
+                found.append((name, _one_line(decode_words(str(raw)))))
+        return tuple(found)
 
     def addresses(self, name: str) -> tuple[Address, ...]:
         """An address header as lower-cased, de-duplicated addresses; invalid ones dropped with a reason."""
@@ -197,6 +202,13 @@ class _Headers:
             return fallback
         if parsed.tzinfo is None:  # "-0000": the time is UTC, the sender's zone unknown (RFC 5322)
             parsed = parsed.replace(tzinfo=UTC)
+        if 100 <= parsed.year < 1000:
+            # RFC 5322 §4.3: an obsolete three-digit year is 1900 + year ("2 Apr 101" is 2001).
+            try:
+                parsed = parsed.replace(year=parsed.year + 1900)
+            except ValueError:
+                self.problems.append("malformed Date header; the time Gmail received the email is used")
+                return fallback
         return parsed
 
 

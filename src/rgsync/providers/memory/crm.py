@@ -38,6 +38,7 @@ from rgsync.providers.base import (
     ApiBudgetError,
     CrmReadOptions,
     ProviderError,
+    SavedEmail,
 )
 from rgsync.providers.memory.common import (
     AppliedWrites,
@@ -311,6 +312,10 @@ class MemoryCrm:
         return out
 
     # -- Crm protocol: writes ----------------------------------------------------------------------------
+    def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
+        """Nothing to add: an email activity here carries its people in the one record."""
+        return [WriteResult(ok=True, id=e.record_id) for e in emails]
+
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
         return apply_batches(
             writes,

@@ -21,7 +21,7 @@ from rgsync.model import (
     Write,
     WriteResult,
 )
-from rgsync.providers.base import CrmReadOptions, FatalError
+from rgsync.providers.base import CrmReadOptions, FatalError, SavedEmail
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.auth import SalesforceConfig, SignIn
 from rgsync.providers.salesforce.client import DEFAULT_TIMEOUT, SalesforceClient
@@ -208,6 +208,10 @@ class SalesforceCrm:
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
         """Create, update or delete records through sObject Collections (see writes.py)."""
         return self.writer.apply(writes) if writes else []
+
+    def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
+        """Write the missing sender relations of EmailMessages recovery adopted (see writes.core)."""
+        return self.writer.complete_emails(emails) if emails else []
 
     def usage(self) -> ApiUsage | None:
         """The daily API allocation as of the last response."""

@@ -15,7 +15,10 @@ A cursor holds:
 * `view_filter` / `view_scope`: the WHERE condition and USING SCOPE of the contacts list view,
   resolved once at the full listing so an idle session does not spend calls on it;
 * `window_end`: the calendar window's end at the last read; Events that entered the window since
-  (by time passing, not by an edit) are listed once.
+  (by time passing, not by an edit) are listed once;
+* `listed_at`: when the scope was last listed whole. A record the user can no longer read (it was
+  handed to a colleague under a private sharing model) shows in no delta query, so the scope is
+  listed again once it is `RELIST_AFTER` old, and what the listing misses leaves the mailbox.
 
 getDeleted only reaches 15 days back: an older `deleted_from` means the cursor expired (SPEC §7.6).
 """
@@ -35,6 +38,7 @@ DELETED_REACH = timedelta(days=15)
 # Keep a margin: a cursor this close to the getDeleted limit is treated as expired locally.
 EXPIRY = DELETED_REACH - timedelta(hours=1)
 MAX_SEEN = 5000
+RELIST_AFTER = timedelta(days=1)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -63,6 +67,7 @@ class StreamCursor:
     view_filter: str = ""
     view_scope: str = ""
     window_end: datetime | None = None
+    listed_at: datetime | None = None
 
     def encode(self) -> str:
         """The opaque string stored by the session."""
@@ -75,6 +80,7 @@ class StreamCursor:
             "vf": self.view_filter,
             "vs": self.view_scope,
             "w": _iso(self.window_end),
+            "l": _iso(self.listed_at),
         }
         raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
         return PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
@@ -101,6 +107,7 @@ class StreamCursor:
             view_filter=str(payload.get("vf") or ""),
             view_scope=str(payload.get("vs") or ""),
             window_end=_parse(payload.get("w")),
+            listed_at=_parse(payload.get("l")),
         )
 
     def server_now(self, local_now: datetime) -> datetime:
@@ -110,6 +117,10 @@ class StreamCursor:
     def expired(self, local_now: datetime) -> bool:
         """True when getDeleted can no longer cover the time since this cursor (SPEC §7.6)."""
         return self.deleted_from is None or self.server_now(local_now) - self.deleted_from > EXPIRY
+
+    def relist_due(self, local_now: datetime) -> bool:
+        """True when the scope was last listed whole `RELIST_AFTER` ago or more (or never)."""
+        return self.listed_at is None or local_now - self.listed_at >= RELIST_AFTER
 
     def query_from(self) -> datetime | None:
         """Where the next delta query starts (the mark minus the overlap)."""
@@ -127,6 +138,7 @@ def advance(
     deleted_from: datetime | None,
     clock_offset: float | None,
     window_end: datetime | None,
+    listed_at: datetime | None = None,
 ) -> StreamCursor:
     """The cursor after reading `rows` = (Id, SystemModstamp, raw SystemModstamp) and getDeleted."""
     mark = previous.mark
@@ -149,4 +161,5 @@ def advance(
         deleted_from=deleted_from if deleted_from is not None else previous.deleted_from,
         clock_offset=clock_offset if clock_offset is not None else previous.clock_offset,
         window_end=window_end if window_end is not None else previous.window_end,
+        listed_at=listed_at if listed_at is not None else previous.listed_at,
     )

@@ -71,7 +71,7 @@ def _settings_findings(config: SalesforceConfig, store: CredentialStore) -> list
                 ERROR,
                 "Salesforce settings",
                 f"sign-in by {config.auth} needs {', '.join(missing)}",
-                f"{CONNECT} --auth {config.auth} (it asks for what is missing)",
+                f"run `rgsync connect salesforce --auth {config.auth}` (it asks for what is missing)",
             )
         ]
     needed = {"session": SECRET_SESSION, "password": SECRET_PASSWORD, "oauth": SECRET_REFRESH_TOKEN}.get(

@@ -17,8 +17,16 @@ Per stream in `CrmReadOptions.streams`:
   reaches 15 days back; an older cursor, or an answer whose earliestDateAvailable is past the
   start, means a full listing with `reset=True` (SPEC §7.6). A None cursor means a full listing.
 
-Changes of scope records that only changed owner (reassigned to a colleague) are noticed at the
-next full listing, not by a delta read: the delta query is kept narrow to the user's records.
+* Records that left the scope without being deleted — a Task or Event reassigned to a colleague,
+  a Contact handed over or edited out of a list view, an Event moved out of the window, an
+  invitation withdrawn. Salesforce reports no such event, and getDeleted does not list them; but
+  the change moves their SystemModstamp, the field getUpdated and delta queries go by. So a delta
+  read asks for what changed since the cursor *whoever owns it now* (the owner filter is applied
+  to the answer, not the query), and for a list view also for the Ids of changed Contacts
+  outside the view (`_left_scope_query`): a changed record no longer in scope is reported as
+  gone, and its mailbox copy leaves (SPEC §4.5, §5, §6.2). A record the user can no longer read
+  at all after the change is returned by no query: the next full listing notices it, which a
+  cursor older than `RELIST_AFTER` asks for.
 """
 
 from __future__ import annotations
@@ -68,6 +76,10 @@ class _StreamRead:
     full: bool
     reset: bool
     queries: list[str] = field(default_factory=list)
+    # A delta read's look-out for records that left the scope: the Ids of records changed since
+    # the cursor that the scope queries would no longer return (see `_left_scope_query`).
+    left_query: str = ""
+    left_rows: list[dict[str, Any]] = field(default_factory=list)
     deleted_window: tuple[datetime, datetime] | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -147,18 +159,22 @@ class ChangeReader:
                 f"AND StartDateTime < {soql.datetime_literal(options.calendar_end)}"
             )
             if changed:
+                # Changed Events whoever owns them now: one handed to a colleague comes back too,
+                # and leaves the scope (see the module docstring). Events that entered the window
+                # by time passing are asked for by owner (and by invitation below).
                 previous_end = read.cursor.window_end
+                entered = ""
                 if previous_end is not None and previous_end < options.calendar_end:
                     entered = (
                         f"StartDateTime >= {soql.datetime_literal(previous_end)} "
                         f"AND StartDateTime < {soql.datetime_literal(options.calendar_end)}"
                     )
-                    time_filter = f"({changed} OR ({entered}))"
-                else:
-                    time_filter = changed
+                owned_filter = f"({changed} OR (OwnerId = {user} AND {entered}))" if entered else changed
+                time_filter = f"({changed} OR ({entered}))" if entered else changed
             else:
+                owned_filter = f"OwnerId = {user} AND {window}"
                 time_filter = window
-            owned = f"SELECT {fields} FROM Event WHERE OwnerId = {user} AND IsChild = false AND {time_filter}{ORDER}"
+            owned = f"SELECT {fields} FROM Event WHERE IsChild = false AND {owned_filter}{ORDER}"
             invited = (
                 f"SELECT {fields} FROM Event WHERE Id IN (SELECT EventId FROM EventRelation "
                 f"WHERE RelationId = {user} AND IsInvitee = true) AND {time_filter}{ORDER}"
@@ -170,11 +186,15 @@ class ChangeReader:
                 f"OR ActivityDate >= {soql.date_literal(options.tasks_since.astimezone(UTC).date())} "
                 f"OR LastModifiedDate >= {soql.datetime_literal(options.tasks_since)})"
             )
-            where = f"{scope} AND {changed}" if changed else scope
+            # A delta read asks for changed Tasks whoever owns them now: one reassigned to a
+            # colleague comes back and leaves the scope (a change is recent, so the completed
+            # window always holds for it).
+            where = f"TaskSubtype != 'Email' AND {changed}" if changed else scope
             return [f"SELECT {TASK_READ_FIELDS}, IsDeleted FROM Task WHERE {where}{ORDER}"]
         conditions = []
         using = ""
-        if options.contacts_scope == "mine":
+        if options.contacts_scope == "mine" and not changed:
+            # A delta read takes changed Contacts whoever owns them now (see the module docstring).
             conditions.append(f"OwnerId = {user}")
         elif options.contacts_scope == "view":
             if read.cursor.view_scope:
@@ -185,6 +205,20 @@ class ChangeReader:
             conditions.append(changed)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return [f"SELECT {CONTACT_READ_FIELDS}, IsDeleted FROM Contact{using}{where}{ORDER}"]
+
+    @staticmethod
+    def _left_scope_query(read: _StreamRead, options: CrmReadOptions) -> str:
+        """For a list-view scope: Ids of Contacts changed since the cursor, in the view or not.
+
+        A Contact edited out of the list view stops matching the view's filter, and getDeleted
+        does not list it (it is not deleted). Its SystemModstamp moved, so a query on
+        SystemModstamp alone (as getUpdated does) returns it: an Id this query returns that the
+        view's query did not has left the scope (SPEC §6.2). Only Ids are read, in the same call.
+        """
+        since = None if read.full else read.cursor.query_from()
+        if since is None or read.stream is not Stream.CONTACTS or options.contacts_scope != "view":
+            return ""
+        return f"SELECT Id FROM Contact WHERE SystemModstamp >= {soql.datetime_literal(since)}"
 
     # -- the read -----------------------------------------------------------------------------------
     def changes(
@@ -200,11 +234,16 @@ class ChangeReader:
             given = cursors.get(stream)
             previous = StreamCursor.decode(given)
             key = self.scope_key(stream, options)
-            if previous is not None and previous.scope == key and not previous.expired(local_now):
+            if (
+                previous is not None
+                and previous.scope == key
+                and not previous.expired(local_now)
+                and not previous.relist_due(local_now)
+            ):
                 reads.append(_StreamRead(stream, previous, full=False, reset=False))
             else:
-                # A changed scope is a new listing, not an expired position.
-                expired = previous is not None and previous.scope == key
+                # A changed scope, or the daily relisting, is a new listing, not an expired position.
+                expired = previous is not None and previous.scope == key and previous.expired(local_now)
                 fresh = StreamCursor(scope=key)
                 reads.append(
                     _StreamRead(
@@ -216,6 +255,7 @@ class ChangeReader:
                 scope, where = self.resolve_view(options.contacts_view)
                 read.cursor = replace(read.cursor, view_scope=scope, view_filter=where)
             read.queries = self._queries(read, options, shape)
+            read.left_query = self._left_scope_query(read, options)
             if not read.full and read.cursor.deleted_from is not None:
                 start = read.cursor.deleted_from
                 end = _minute(read.cursor.server_now(local_now))
@@ -226,6 +266,7 @@ class ChangeReader:
         for read in [r for r in reads if r.expired_by_server]:
             # getDeleted can no longer cover the gap: list the scope again (one more call for all).
             read.full, read.reset, read.rows, read.deleted = True, True, [], []
+            read.left_query, read.left_rows = "", []
             read.cursor = replace(
                 StreamCursor(scope=read.cursor.scope),
                 view_scope=read.cursor.view_scope,
@@ -251,6 +292,10 @@ class ChangeReader:
                 url = self.client.query_url(query, include_deleted=not read.full)
                 subrequests.append({"method": "GET", "url": url, "referenceId": ref})
                 owners.append((read, "query"))
+            if read.left_query:
+                url = self.client.query_url(read.left_query, include_deleted=False)
+                subrequests.append({"method": "GET", "url": url, "referenceId": f"{read.stream.value}_left"})
+                owners.append((read, "left"))
             if read.deleted_window is not None:
                 start, end = read.deleted_window
                 params = urlencode({"start": _getdeleted_time(start), "end": _getdeleted_time(end)})
@@ -267,6 +312,10 @@ class ChangeReader:
                 if not answer.ok:
                     raise self._query_error(read, answer)
                 read.rows += list(self.client.more(answer.body or {}))
+            elif kind == "left":
+                if not answer.ok:
+                    raise self._query_error(read, answer)
+                read.left_rows += list(self.client.more(answer.body or {}))
             else:
                 self._file_deleted(read, answer)
 
@@ -339,6 +388,10 @@ class ChangeReader:
                 items.append(item)
             elif not read.full:
                 gone.append(record_id)  # changed and no longer in scope: the mailbox copy goes
+        for row in read.left_rows:
+            record_id = str(row.get("Id") or "")
+            if record_id and record_id not in seen_ids:
+                gone.append(record_id)  # changed, and no longer returned by the scope queries
         deleted_from: datetime | None
         if read.full:
             server_now = local_now + timedelta(seconds=offset or 0.0)
@@ -351,6 +404,7 @@ class ChangeReader:
             deleted_from=deleted_from,
             clock_offset=offset,
             window_end=options.calendar_end if read.stream is Stream.EVENTS else None,
+            listed_at=local_now if read.full else None,
         ).encode()
         chunks = [items[i : i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
         pages = []

@@ -81,13 +81,13 @@ def message_props(
     conversation.set("Id", "AAQk" + hashlib.sha1(root_id.encode()).hexdigest()[:24])
     props["ConversationId"] = conversation
     props["ConversationTopic"] = text("ConversationTopic", re.sub(r"(?i)^(re|fw|fwd):\s*", "", subject))
-    senders = getaddresses([_header(parsed, "From")])
+    senders = _addresses(parsed, "From")
     if senders and senders[0][1]:
         display, email = senders[0]
         props["Sender"] = single_mailbox("Sender", email.lower(), display)
         props["From"] = single_mailbox("From", email.lower(), display)
     for header, name in (("To", "ToRecipients"), ("Cc", "CcRecipients"), ("Bcc", "BccRecipients")):
-        found = [(d, e.lower()) for d, e in getaddresses([_header(parsed, header)]) if e]
+        found = [(d, e.lower()) for d, e in _addresses(parsed, header) if e]
         if found:
             props[name] = recipients(name, found)
     message_id = _header(parsed, "Message-ID")
@@ -118,13 +118,20 @@ def item_class_of(raw: bytes) -> str:
     return "IPM.Note"
 
 
-# What XML 1.0 cannot carry: most control characters, the non-characters U+FFFE/U+FFFF, and lone
-# surrogates (undecodable 8-bit bytes). Exchange drops them from the properties it serves.
+# What XML 1.0 cannot carry: most control characters and the non-characters U+FFFE/U+FFFF.
 _XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Charset names Exchange knows that Python's codecs do not.
+_CHARSET_ALIASES = {
+    "unicode-1-1-utf-7": "utf-7",
+    "unicode-2-0-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7",
+}
 
 
 def _xml_safe(value: str) -> str:
+    """Text XML can carry: control characters and non-characters dropped, lone surrogates (a UTF-7
+    body or undecodable 8-bit bytes) replaced by U+FFFD, as Exchange stores what it cannot read."""
     return _SURROGATE.sub("\ufffd", _XML_UNSAFE.sub("", value))
 
 
@@ -141,12 +148,37 @@ def _header(parsed: Message, name: str) -> str:
     return _xml_safe(" ".join(decoded.split()))
 
 
+def _addresses(parsed: Message, name: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an address header, split *before* encoded words are
+    decoded, as Exchange's transport does: an encoded comma (`=?iso-8859-1?Q?Doe=2C_Jane?=`) is
+    part of a name, not a separator."""
+    raw = [" ".join(str(value).split()) for value in parsed.get_all(name, [])]
+    return [(_decoded(display), _xml_safe(address)) for display, address in getaddresses(raw)]
+
+
+def _decoded(value: str) -> str:
+    try:
+        return _xml_safe(str(make_header(decode_header(value))))
+    except (LookupError, ValueError, UnicodeError):
+        return _xml_safe(value)
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if 100 <= parsed.year < 1000:
+        # RFC 5322 §4.3: an obsolete three-digit year is 1900 + year ("2 Apr 101" is 2001).
+        try:
+            parsed = parsed.replace(year=parsed.year + 1900)
+        except ValueError:
+            return None
+    if parsed.year < 1601:  # before the first FILETIME: Exchange cannot keep it
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -191,6 +223,7 @@ def _content(part: Message) -> str:
     if not isinstance(payload, bytes):
         return str(payload or "")
     charset = part.get_content_charset() or "utf-8"
+    charset = _CHARSET_ALIASES.get(charset, charset)
     try:
         return payload.decode(charset, "replace")
     except LookupError:

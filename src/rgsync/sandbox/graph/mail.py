@@ -183,10 +183,7 @@ class MailStore:
         raw = raw_message.encode("utf-8") if isinstance(raw_message, str) else raw_message
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        try:
-            sent = parsedate_to_datetime(str(parsed.get("Date", ""))).astimezone(UTC)
-        except (TypeError, ValueError):
-            sent = received or self.clock()
+        sent = _sent_date(str(parsed.get("Date", ""))) or received or self.clock()
         text_part = parsed.get_body(preferencelist=("plain",))
         html_part = parsed.get_body(preferencelist=("html",))
         if html_part is not None:
@@ -384,3 +381,34 @@ def _subject(parsed: EmailMessage) -> str:
     except email.errors.HeaderParseError:
         return " ".join(raw.split())
     return str(parsed.get("Subject", ""))
+
+
+# Exchange stores times as FILETIMEs, which start in 1601; an earlier date cannot be kept.
+_EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+def _sent_date(value: str) -> datetime | None:
+    """The Date header as Exchange keeps it, in UTC; None when it cannot be read or kept.
+
+    RFC 5322 §4.3 reads an obsolete three-digit year as 1900 + year (`Mon, 2 Apr 101` is 2001),
+    which Python's parser leaves as the year 101; a date still out of Exchange's range is
+    dropped, so the received time stands in for it as it does for a missing Date.
+    """
+    try:
+        sent = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if sent is None:
+        return None
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    if 100 <= sent.year < 1000:
+        try:
+            sent = sent.replace(year=sent.year + 1900)
+        except ValueError:  # 29 February of a year that is not a leap year once moved
+            return None
+    try:
+        sent = sent.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return sent if sent >= _EARLIEST else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rgsync.model import EmailItem, Folder
+from rgsync.model import SERVICE_HEADERS, EmailItem, Folder
 from rgsync.providers.microsoft365.convert.values import _address, _addresses, html_to_text, parse_instant
 
 MESSAGE_CLASS_PROPERTY = "String 0x001A"
@@ -29,12 +30,31 @@ MESSAGE_FIELDS = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrubbed(value: Any) -> Any:
+    """A JSON value with lone surrogates replaced by U+FFFD in every string.
+
+    JSON may escape half of a surrogate pair (`"\\ud83d"`), which decodes to a string no
+    UTF-8 encoder accepts: it would fail the Salesforce write of the whole batch (SPEC §7.8).
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, Mapping):
+        return {key: scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item) for item in value]
+    return value
+
+
 def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
     """A Graph message as an EmailItem (headers give Content-Type, Auto-Submitted, In-Reply-To)."""
-    headers = {
-        str(h.get("name", "")).lower(): str(h.get("value", ""))
-        for h in message.get("internetMessageHeaders") or []
-    }
+    message = scrubbed(message)
+    headers: dict[str, str] = {}
+    for header in message.get("internetMessageHeaders") or []:
+        # The first of a repeated header (the newest Received-style trace comes first).
+        headers.setdefault(str(header.get("name", "")).lower(), str(header.get("value", "")))
     problems: list[str] = []
     sent = parse_instant(message.get("sentDateTime")) or parse_instant(message.get("receivedDateTime"))
     message_id = str(message.get("internetMessageId") or "").strip()
@@ -73,4 +93,5 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
         in_reply_to=headers.get("in-reply-to", "").strip(),
         problems=tuple(problems),
         unreadable="" if sent else "the email has no sent or received date",
+        headers=tuple((name, " ".join(headers[name].split())) for name in SERVICE_HEADERS if name in headers),
     )

@@ -122,6 +122,11 @@ class Lookups(EventLookups):
                     found[key] = self._email_tasks[key]
         return found
 
+    def forget_email_tasks(self) -> None:
+        """Drop the email Tasks known from this session: after a save whose answer was lost, only
+        a fresh look at the org tells whether it was carried out."""
+        self._email_tasks = None
+
     def remember_email_task(self, message_id: str, task_id: str) -> None:
         """An email Task this session created, so a later lookup finds it without a query."""
         if self._email_tasks is not None and message_id:

@@ -15,6 +15,9 @@
   silently making a second record of a person; the rule runs with the user's own sharing, the same
   visibility rgsync's address lookup had; record details are not needed and would only grow the
   answer.
+* EmailMessages are saved together with their sender relations (see `writes.sending`). An email
+  that an older or interrupted session saved without its relation is completed by
+  `complete_emails`, which recovery calls for every email it adopts.
 * A call that fails transiently may have been carried out all the same (a timeout after Salesforce
   saved the records). The session retries `apply` with the same writes; creates already answered
   are not sent again, and creates of the failed call are first looked up by natural key.
@@ -25,12 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rgsync.model import Create, OrgInfo, RecordKind, Write, WriteResult
-from rgsync.providers.base import RetriableError
+from rgsync.providers.base import RetriableError, SavedEmail
+from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.client import SalesforceClient
 from rgsync.providers.salesforce.lookups import Lookups
-from rgsync.providers.salesforce.mapping import OrgShape
-from rgsync.providers.salesforce.writes.batches import _Attempt
+from rgsync.providers.salesforce.mapping import OrgShape, sender_relation
+from rgsync.providers.salesforce.writes.batches import _Attempt, _chunks, _Op
 from rgsync.providers.salesforce.writes.prepare import WritePreparation
+
+EMAIL_MESSAGE_PREFIX = "02s"
 
 
 class Writer(WritePreparation):
@@ -82,6 +88,8 @@ class Writer(WritePreparation):
                 results[n] = attempt.done[key] = previous.done[key]
             elif key in previous.uncertain:
                 uncertain.setdefault(write.kind, []).append((n, write.key))
+        if RecordKind.EMAIL in uncertain:
+            self.lookups.forget_email_tasks()
         for kind, entries in uncertain.items():
             try:
                 found = self.lookups.find_existing(kind, [k for _, k in entries])
@@ -94,3 +102,52 @@ class Writer(WritePreparation):
                     results[n] = attempt.done[(kind.value, natural_key)] = WriteResult(
                         ok=True, id=found[natural_key]
                     )
+
+    # -- completing adopted emails -----------------------------------------------------------------------
+    def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
+        """Create the `FromAddress` relation of EmailMessages that lack it; one result per email.
+
+        One query finds which emails already have one, one finds the people's addresses (the
+        sender relation goes to the person among `who_ids` whose address is the sender's, as when
+        the email was first sent), and the missing relations go out in sObject Collections calls.
+        Email Tasks carry their people in the Task itself and need nothing.
+        """
+        results = [WriteResult(ok=True, id=e.record_id) for e in emails]
+        todo = [
+            (n, e)
+            for n, e in enumerate(emails)
+            if e.sender and e.who_ids and e.record_id.startswith(EMAIL_MESSAGE_PREFIX)
+        ]
+        if not todo:
+            return results
+        template = (
+            "SELECT EmailMessageId, RelationId FROM EmailMessageRelation "
+            "WHERE RelationType = 'FromAddress' AND EmailMessageId IN "
+        )
+        queries = soql.chunked_in_queries(template.__add__, [e.record_id for _, e in todo], soql.record_id)
+        # Salesforce files every email's sender by address on its own; only a relation naming one
+        # of the email's people is the link rgsync writes.
+        related = {
+            (str(row["EmailMessageId"])[:15], str(row.get("RelationId") or "")[:15])
+            for rows in self.client.queries(queries)
+            for row in rows
+        }
+        missing = [
+            (n, e) for n, e in todo if not any((e.record_id[:15], who[:15]) in related for who in e.who_ids)
+        ]
+        addresses = self.lookups.person_addresses({who for _, e in missing for who in e.who_ids})
+        ops: list[_Op] = []
+        for n, email in missing:
+            sender = email.sender.lower()
+            person = next((w for w in email.who_ids if addresses.get(w) == sender), None)
+            if person is not None:
+                record = sender_relation(email.record_id, person, sender)
+                ops.append(_Op(n, "create", "EmailMessageRelation", record))
+        outcome: list[WriteResult | None] = [None] * len(emails)
+        for chunk in _chunks(ops):
+            self._send(chunk, "composite/sobjects", "POST", outcome, _Attempt())
+        for op in ops:
+            answer = outcome[op.index]
+            if answer is not None and not answer.ok:
+                results[op.index] = answer
+        return results

@@ -32,6 +32,30 @@ class CompositeRoutes(CollectionRoutes):
         # The router lives on SalesforceEmulator; subrequests go through it like top-level calls.
         def _route(self, request: Request, version: str, rest: str) -> _Route | None: ...
 
+    def fault_line(self, request: Request, route: str) -> str:
+        """What injected faults match against: 'METHOD /path', and for a Composite request the
+        sObject types its subrequests write ('… composite writes EmailMessage,EmailMessageRelation'),
+        so a fault can aim at the request that saves emails rather than at those that only read."""
+        line = f"{request.method} {request.path}"
+        if route != "composite":
+            return line
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return line
+        types: list[str] = []
+        for sub in body.get("compositeRequest") or [] if isinstance(body, dict) else []:
+            records = (
+                sub.get("body", {}).get("records")
+                if isinstance(sub, dict) and isinstance(sub.get("body"), dict)
+                else None
+            )
+            for record in records if isinstance(records, list) else []:
+                kind = (record.get("attributes") or {}).get("type") if isinstance(record, dict) else None
+                if kind and kind not in types:
+                    types.append(str(kind))
+        return f"{line} writes {','.join(types)}" if types else line
+
     def _composite(self, request: Request, version: str) -> Response:
         body = _json_body(request)
         subrequests = body.get("compositeRequest") if isinstance(body, dict) else None

@@ -149,6 +149,9 @@ class _Evaluator:
         candidates: Iterable[dict[str, Any]] = self.org.iter_rows(
             obj.name, include_deleted=self.include_deleted
         )
+        if obj.name in ("Task", "Event"):
+            # Activity sharing: what the acting user may read (see `Org.activity_visible`).
+            candidates = (r for r in candidates if self.org.activity_visible(r))
         rows = [r for r in candidates if (extra is None or extra(r)) and (predicate is None or predicate(r))]
         for resolved, key in reversed(order):
             present = [r for r in rows if self.value_of(r, resolved) is not None]

@@ -27,7 +27,28 @@ class Org(SaveChecks, Replication, ApiAllocation, Savepoints):
     TaskRelation rows; `api_limit` is the daily API allocation.
     """
 
+    # Activity sharing, as the org-wide default for Activities sets it: "all" lets every user read
+    # every Task and Event (a user with View All Data); "parent" is Salesforce's "Controlled by
+    # Parent": a user reads the activities they own, the Events they are invited to, and those
+    # related to a record (WhoId/WhatId) — every Contact, Lead, Account and Opportunity is
+    # readable in the emulator. A Task handed to a colleague with no related record then
+    # vanishes from its former owner's queries, and no API reports that it left.
+    activity_sharing = "all"
+
     # --- reading ----------------------------------------------------------------------------
+
+    def activity_visible(self, row: Mapping[str, Any]) -> bool:
+        """True when the acting user may read this Task or Event row (see `activity_sharing`)."""
+        user = self.acting_user_id
+        if self.activity_sharing != "parent" or not user:
+            return True
+        if row.get("OwnerId") == user or row.get("WhoId") or row.get("WhatId"):
+            return True
+        record_id = row.get("Id")
+        return any(
+            r.get("EventId") == record_id and r.get("RelationId") == user and not r.get("IsDeleted")
+            for r in self._by_type.get("EventRelation", {}).values()
+        )
 
     def get(self, record_id: str, *, include_deleted: bool = False) -> dict[str, Any] | None:
         """A copy of the record with this Id (15 or 18 characters), or None."""

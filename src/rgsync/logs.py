@@ -1,0 +1,211 @@
+"""Logging for the command line: what `-v` and `--debug-http` show, and secrets never shown.
+
+Users paste `-v` output into bug reports, so:
+
+* `-v` shows rgsync's own debug messages only. The HTTP and mail client libraries (exchangelib,
+  urllib3, requests, googleapiclient, msal, simple_salesforce, …) stay at WARNING: at DEBUG they
+  log request headers and bodies, which carry passwords, tokens and whole emails.
+* `--debug-http` lets them log at DEBUG too, after a warning that the output holds secrets.
+* Every handler rgsync installs carries `RedactingFilter`, which blanks credentials in every
+  record: header values (Authorization, Cookie), token and password fields in JSON, form, query
+  string and XML spellings, Salesforce session ids, and any secret rgsync itself read from or wrote
+  to its credentials store (`remember_secret`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from typing import TextIO
+
+MASK = "***"
+
+# Client libraries whose DEBUG output holds request headers, bodies or tokens.
+HTTP_LOGGERS = (
+    "exchangelib",
+    "urllib3",
+    "requests",
+    "requests_oauthlib",
+    "oauthlib",
+    "googleapiclient",
+    "google",
+    "google_auth_httplib2",
+    "httplib2",
+    "msal",
+    "simple_salesforce",
+    "zeep",
+    "http.client",
+    "charset_normalizer",
+)
+
+# Field names whose values are secrets, in any of the spellings below.
+_SECRET_FIELDS = (
+    "authorization",
+    "proxy-authorization",
+    "access_token",
+    "accesstoken",
+    "refresh_token",
+    "refreshtoken",
+    "id_token",
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "password",
+    "passwd",
+    "pwd",
+    "sessionid",
+    "session_id",
+    "sid",
+    "x-sfdc-session",
+    "cookie",
+    "set-cookie",
+    "code_verifier",
+    "private_key",
+    "api_key",
+    "apikey",
+    "token",
+)
+_NAMES = "|".join(re.escape(name) for name in sorted(_SECRET_FIELDS, key=len, reverse=True))
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # HTTP header lines and dict entries whose value runs to the end of the line or the quote:
+    # "Authorization: Basic dXNlcjpwYXNz", {'Authorization': 'Bearer ey…'}, Cookie: a=b; c=d
+    (
+        re.compile(
+            r"(?i)(\b(?:proxy-)?authorization|\b(?:set-)?cookie|\bx-sfdc-session)"
+            r"""(["']?\s*[:=]\s*)(["']?)([^"'\r\n]+)"""
+        ),
+        rf"\1\2\3{MASK}",
+    ),
+    # XML elements: <sessionId>…</sessionId>, <t:Password>…</t:Password>
+    (
+        re.compile(rf"(?i)(<(?:[\w-]+:)?(?:{_NAMES})(?:\s[^>]*)?>)([^<]+)(</)"),
+        rf"\1{MASK}\3",
+    ),
+    # JSON, Python reprs, form bodies and query strings: "access_token": "…", password=…&
+    (
+        re.compile(rf"""(?i)(["']?\b(?:{_NAMES})\b["']?\s*[:=]\s*)(["']?)([^"'&\s,;}}<>\]]+)"""),
+        rf"\1\2{MASK}",
+    ),
+    # Tokens that give themselves away wherever they appear.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
+    (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+"), MASK),  # Salesforce session id
+)
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+_MIN_SECRET = 6  # shorter values would blank ordinary words, and guess nothing anyway
+
+
+_SECRET_KEY = re.compile(r"(?i)token|secret|password|assertion")
+
+
+def remember_secret(secret: str | None) -> None:
+    """Blank `secret` wherever it appears in a log record from now on (the credentials store calls this).
+
+    A secret stored as JSON (Google's authorised-user token, MSAL's token cache) also has each
+    token, secret and password inside it remembered, since a client library logs those one by one.
+    """
+    if not secret or len(secret) < _MIN_SECRET:
+        return
+    found = {secret}
+    if secret.lstrip().startswith("{"):
+        try:
+            document = json.loads(secret)
+        except ValueError:
+            document = None
+        found.update(_secret_leaves(document, secret_key=False))
+    with _known_lock:
+        _known.update(value for value in found if len(value) >= _MIN_SECRET)
+
+
+def _secret_leaves(value: object, *, secret_key: bool) -> set[str]:
+    """Strings in a JSON document whose own key names a token, secret or password.
+
+    Only the nearest key counts: MSAL files a token's public client id next to its `secret`
+    under an `AccessToken` table, and that id is no secret.
+    """
+    if isinstance(value, dict):
+        leaves: set[str] = set()
+        for key, item in value.items():
+            leaves |= _secret_leaves(item, secret_key=bool(_SECRET_KEY.search(str(key))))
+        return leaves
+    if isinstance(value, list):
+        return set().union(*(_secret_leaves(item, secret_key=secret_key) for item in value))
+    return {value} if secret_key and isinstance(value, str) else set()
+
+
+def redact(text: str) -> str:
+    """`text` with every credential the patterns recognise, and every remembered secret, blanked."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Blanks credentials in a record's message, exception text and stack before any handler writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: show it raw, still redacted
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record arrives (it may be swapped after set-up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+DEBUG_HTTP_WARNING = (
+    "rgsync: warning: --debug-http logs HTTP requests and responses, which may hold passwords, "
+    "tokens and whole emails; rgsync blanks the ones it recognises, but do not share this output"
+)
+
+
+def configure_logging(*, verbose: bool, debug_http: bool) -> None:
+    """Install rgsync's one stderr handler (with `RedactingFilter`) and set the levels.
+
+    Without options only warnings are shown; `verbose` adds rgsync's debug messages; `debug_http`
+    adds the client libraries' debug messages (and implies `verbose`). Calling it again replaces the
+    handler it installed before, so nothing is printed twice.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _StderrHandler):
+            root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.addFilter(RedactingFilter())
+    if verbose or debug_http:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug_http else logging.WARNING)
+    # Without -v rgsync's loggers follow the root (WARNING) rather than being pinned to a level.
+    logging.getLogger("rgsync").setLevel(logging.DEBUG if (verbose or debug_http) else logging.NOTSET)
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug_http else logging.WARNING)
