@@ -13,12 +13,25 @@ EXIT_USAGE = 2
 EXIT_LOCKED = 75
 
 
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on (line breaks, escapes, bidi overrides,
+    zero-width marks) written as its escape, so a message stays one honest line whatever it quotes."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 class RgsyncError(Exception):
-    """A problem the user can act on; `message` names the thing and the fix."""
+    """A problem the user can act on; `message` names the thing and the fix.
+
+    The message is one line: whatever it quotes (a path, a value) has its invisible characters
+    written as escapes.
+    """
 
     exit_code = EXIT_FAILED
 
     def __init__(self, message: str) -> None:
+        message = printable(message)
         super().__init__(message)
         self.message = message
 
@@ -52,7 +65,7 @@ def state_store_failure(exc: Exception) -> str:
             first = cause
             break
         cause = cause.__cause__ or cause.__context__
-    text = str(first) or type(first).__name__
+    text = printable(str(first) or type(first).__name__)
     if "full" in text.lower():
         fix = "free some space on the disk that holds rgsync's state (~/.local/state/rgsync) and run again"
     else:

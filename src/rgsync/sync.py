@@ -20,6 +20,7 @@ def run_session(paths: Paths, options: RunOptions) -> SessionResult:
     with ProfileLock(paths.lock_file):
         state = StateStore.open(paths.state_db)
         try:
+            state.verify()  # never sync on a state that cannot be trusted (exit 1, before any call)
             if state.paused and not options.manual:
                 return SessionResult(
                     status="paused", message="rgsync is paused; run `rgsync resume` to sync again"

@@ -17,6 +17,7 @@ from rgsync.cli import (
     run_cmd,
     sandbox_cmd,
     settings_cmd,
+    state_cmd,
 )
 
 ALL: list[click.Command] = [
@@ -26,6 +27,7 @@ ALL: list[click.Command] = [
     blocklist_cmd.blocklist_group,
     issues_cmd.issues_group,
     *control.COMMANDS,
+    state_cmd.state_group,
     demo_cmd.demo_command,
     sandbox_cmd.sandbox_group,
     connect_cmd.connect_group,

@@ -8,6 +8,7 @@ capabilities and writes the connection details (not the secrets) into `[salesfor
 
 from __future__ import annotations
 
+import math
 import webbrowser
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 # How the authorize page is shown (a browser); tests drive the sandbox's page instead.
 OPEN_URL: Callable[[str], object] = webbrowser.open
+# A sign-in nobody finishes within a day is not coming; a longer wait only hides a mistake.
+MAX_WAIT_SECONDS = 86400.0
 
 
 @click.group("connect")
@@ -81,7 +84,7 @@ def _open_in_browser(app: App, no_browser: bool) -> Callable[[str], object]:
 )
 @click.option(
     "--port",
-    type=int,
+    type=click.IntRange(0, 65535),
     default=1717,
     show_default=True,
     help="oauth: local port of the redirect (callback URL http://127.0.0.1:PORT/oauth/callback).",
@@ -92,7 +95,7 @@ def _open_in_browser(app: App, no_browser: bool) -> Callable[[str], object]:
 @click.option(
     "--timeout",
     "wait_seconds",
-    type=float,
+    type=click.FloatRange(0, MAX_WAIT_SECONDS, min_open=True),
     default=300.0,
     show_default=True,
     help="oauth: seconds to wait for the browser.",
@@ -115,6 +118,8 @@ def connect_salesforce_command(
     wait_seconds: float,
 ) -> None:
     """Sign in to Salesforce (OAuth in the browser, JWT, password or a session id) and check the org."""
+    if not math.isfinite(wait_seconds):
+        raise UsageError(f"--timeout must be a number of seconds up to {MAX_WAIT_SECONDS:.0f}")
     from rgsync.credentials import CredentialStore
     from rgsync.providers.base import ProviderError
     from rgsync.providers.salesforce import config_of
@@ -268,8 +273,23 @@ def _check_options(config: SalesforceConfig) -> None:
             raise UsageError("--auth jwt needs --private-key-file (the connected app's private key, PEM)")
         if not Path(config.private_key_file).is_file():
             raise UsageError(f"--private-key-file {config.private_key_file} does not exist")
+    from rgsync.settings import SettingsError
+    from rgsync.settings.schema import key_by_name
+    from rgsync.settings.values import check_value
+
     for name, url in (("--instance-url", config.instance_url), ("--login-url", config.login_url)):
         if url and not url.startswith("https://"):
             raise UsageError(f"{name} must be an https:// URL, not {url!r}")
+        if url:
+            try:
+                check_value(key_by_name(f"salesforce.{name[2:]}"), url)
+            except SettingsError as exc:
+                raise UsageError(f"{name} {url!r} is not a usable URL ({exc.message})") from None
+    try:
+        check_value(key_by_name("salesforce.api-version"), config.api_version)
+    except SettingsError:
+        raise UsageError(
+            f"--api-version must be a Salesforce API version such as 59.0, not {config.api_version!r}"
+        ) from None
     if config.ca_file and not Path(config.ca_file).is_file():
         raise UsageError(f"--ca-file {config.ca_file} does not exist")

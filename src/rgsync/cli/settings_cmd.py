@@ -138,7 +138,10 @@ def get_command(app: App, key: str) -> None:
         click.echo(format_value(found, value))
 
 
-@settings_group.command("set", short_help="Change a setting.")
+# A value may start with '-' (`calendar-past-days -1`): it is a value to check, not an option.
+@settings_group.command(
+    "set", short_help="Change a setting.", context_settings={"ignore_unknown_options": True}
+)
 @click.argument("key")
 @click.argument("value", nargs=-1, required=True)
 @pass_app

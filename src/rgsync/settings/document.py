@@ -25,6 +25,7 @@ from tomlkit.exceptions import ParseError
 from tomlkit.items import Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
+from rgsync.paths import UnsafePathError, check_regular_file
 from rgsync.settings.errors import SettingsError, located
 from rgsync.settings.locate import Layout, scan
 from rgsync.settings.schema import Key
@@ -49,14 +50,9 @@ class TomlFile:
 
 def read_text(path: Path) -> tuple[str, bool] | None:
     """The file's text exactly as stored (newlines untouched) and whether it had a BOM; None if missing."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = _read_regular(path)
+    if raw is None:
         return None
-    except IsADirectoryError:
-        raise SettingsError(f"{path} is a folder, not a settings file") from None
-    except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -67,6 +63,46 @@ def read_text(path: Path) -> tuple[str, bool] | None:
     if text.startswith(BOM):
         return text[1:], True
     return text, False
+
+
+def _check_regular(path: Path) -> None:
+    try:
+        check_regular_file(path, "file")
+    except UnsafePathError as exc:
+        raise SettingsError(exc.message, file=path) from None
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of the regular file at `path`, None when missing; anything else is refused.
+
+    Opened without blocking and checked on the open descriptor, so a named pipe put there (even
+    between a check and the read) is refused at once instead of waiting forever for a writer.
+    """
+    _check_regular(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise SettingsError(f"{path} is a folder, not a settings file", file=path) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"cannot read {path}: {reason}", file=path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SettingsError(
+                f"{path} is not a regular file (a device, pipe or socket); rgsync reads only regular files",
+                file=path,
+            )
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}", file=path) from None
+    finally:
+        os.close(fd)
 
 
 def parse(text: str, path: Path) -> TOMLDocument:
@@ -96,9 +132,12 @@ def read_toml(path: Path) -> TomlFile | None:
 def atomic_write(path: Path, text: str, *, bom: bool = False) -> None:
     """Replace `path` with `text` in one step, keeping the file's permissions (0600 for a new file).
 
-    A symlinked settings file is followed, so the link stays and its target is updated.
+    A symlinked settings file is followed, so the link stays and its target is updated. Anything
+    but a regular file (or nothing) at the target is refused and left untouched (SPEC §7.11).
     """
-    target = path.resolve() if path.is_symlink() else path
+    _check_regular(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    _check_regular(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

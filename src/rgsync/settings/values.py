@@ -23,6 +23,11 @@ from rgsync.settings.schema import Key, KeyType
 TRUE_WORDS = frozenset({"on", "true", "yes", "1"})
 FALSE_WORDS = frozenset({"off", "false", "no", "0"})
 _VERSION = re.compile(r"^\d{2,3}\.0$")
+# DNS limits a host name to 253 characters and a label to 63; browsers cap URLs a little above 2,000.
+_HOST_MAX, _LABEL_MAX, _URL_MAX, _PATH_MAX = 253, 63, 2048, 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ZONE_MAX = 64  # the longest IANA zone name is about 30 characters
+_SHOWN_MAX = 80  # a refused value is quoted this far, so the message stays one readable line
 _MULTILINE_FROM = 4  # lists this long are written one entry per line, so diffs and edits stay readable
 
 
@@ -65,6 +70,8 @@ def expectation(key: Key, *, typed: bool = True) -> str:
 
 
 def _refuse(key: Key, shown: object, *, typed: bool, hint: str = "") -> SettingsError:
+    if isinstance(shown, str) and len(shown) > _SHOWN_MAX:
+        shown = shown[:_SHOWN_MAX] + "…"
     got = f"'{shown}'" if isinstance(shown, str) else _toml_repr(shown)
     return SettingsError(f"{key.name} expects {expectation(key, typed=typed)}, not {got}{hint}", key=key.name)
 
@@ -126,6 +133,8 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
     if not isinstance(value, str):
         raise _refuse(key, value, typed=typed)
     text = value.strip()
+    if "\x00" in text:
+        raise SettingsError(f"{key.name} holds a NUL character; give {expectation(key)}", key=key.name)
     match key.type:
         case KeyType.CHOICE:
             word = text.lower()
@@ -133,6 +142,10 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
                 raise _refuse(key, value, typed=typed, hint=did_you_mean(word, key.choices, cutoff=0.5))
             return word
         case KeyType.TEXT:
+            if _CONTROL.search(text):  # a name never holds a line break or an escape
+                raise SettingsError(
+                    f"{key.name} holds control characters; give {expectation(key)}", key=key.name
+                )
             return text
     if not text:
         raise SettingsError(
@@ -146,14 +159,14 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
             except SettingsError as exc:
                 raise SettingsError(f"{key.name}: {exc.message}", key=key.name) from exc
         case KeyType.URL:
-            parts = urlsplit(text)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise _refuse(key, value, typed=typed)
-            return text
+            return _check_url(key, value, text, typed=typed)
         case KeyType.TIMEZONE:
             try:
+                if len(text) > _ZONE_MAX:
+                    raise ValueError("longer than any IANA zone name")
                 zoneinfo.ZoneInfo(text)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                # OSError: a name the file system refuses to look up (too long, a NUL, …).
                 raise _refuse(key, value, typed=typed) from None
             return text
         case KeyType.VERSION:
@@ -161,7 +174,32 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
                 raise _refuse(key, value, typed=typed)
             return text
         case _:  # PATH
+            if len(text) > _PATH_MAX or _CONTROL.search(text):
+                problem = "is too long" if len(text) > _PATH_MAX else "holds control characters"
+                raise SettingsError(f"{key.name}: the path {problem}; give {expectation(key)}", key=key.name)
             return text
+
+
+def _check_url(key: Key, value: object, text: str, *, typed: bool) -> str:
+    """An http(s) URL with a plausible host; spaces, control characters and bad ports are refused."""
+    if len(text) > _URL_MAX or _CONTROL.search(text) or any(ch.isspace() for ch in text):
+        what = "is too long" if len(text) > _URL_MAX else "holds spaces or control characters"
+        raise SettingsError(f"{key.name}: the URL {what}; give {expectation(key)}", key=key.name)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise _refuse(key, value, typed=typed) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise _refuse(key, value, typed=typed)
+    labels = host.strip("[]").split(".")
+    if len(host) > _HOST_MAX or any(len(label) > _LABEL_MAX for label in labels):
+        raise SettingsError(
+            f"{key.name}: the host name of {text[:40]!r}… is longer than DNS allows; give {expectation(key)}",
+            key=key.name,
+        )
+    return text
 
 
 def _check_range(key: Key, number: int, *, typed: bool) -> int:

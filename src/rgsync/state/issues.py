@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
-from rgsync.state.db import Database, from_text, optional_from_text, to_text
+from rgsync.state.db import Database, from_text, optional_from_text, stored_rows, to_text
 from rgsync.state.records import StoredIssue
 
 _HIDDEN = "[hidden]"
@@ -43,6 +43,7 @@ _ISSUE_COLUMNS = (
 )
 
 
+@stored_rows("issues")
 def _issue_from_row(row: sqlite3.Row) -> StoredIssue:
     return StoredIssue(
         id=row["id"],

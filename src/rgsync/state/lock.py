@@ -10,11 +10,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 
 from rgsync.errors import LockHeldError
+from rgsync.paths import UnsafePathError, check_regular_file
 from rgsync.state.db import make_private_dir
+
+_MOVE_ASIDE = "move it aside; rgsync creates its lock file itself"
 
 
 def _read_pid(fd: int) -> int | None:
@@ -40,9 +44,18 @@ class ProfileLock:
         self._fd: int | None = None
 
     def __enter__(self) -> ProfileLock:
-        make_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        check_regular_file(self.path, "lock file", _MOVE_ASIDE)
         try:
+            make_private_dir(self.path.parent)
+            # O_NONBLOCK: a pipe put there between the check and the open must not hang the run.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o600)
+        except OSError as exc:
+            raise UnsafePathError(
+                f"cannot use the lock file {self.path}: {exc.strerror or exc}; {_MOVE_ASIDE}"
+            ) from exc
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnsafePathError(f"lock file {self.path} is not a regular file; {_MOVE_ASIDE}")
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = _read_pid(fd)
@@ -81,11 +94,16 @@ class ProfileLock:
         for an instant, so a run starting at that very instant may be turned away (it exits 75 and
         the next cron tick runs it); `rgsync status` is the only caller.
         """
+        check_regular_file(Path(path), "lock file", _MOVE_ASIDE)
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # no lock file (or no state folder at all): no run holds it
+        except OSError as exc:
+            raise UnsafePathError(f"cannot read the lock file {path}: {exc.strerror or exc}") from exc
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnsafePathError(f"lock file {path} is not a regular file; {_MOVE_ASIDE}")
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:

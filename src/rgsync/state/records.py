@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rgsync.errors import RgsyncError
@@ -12,6 +13,28 @@ from rgsync.model import IssueItem, IssueSource, Severity, Side, Stream
 
 class StateStoreError(RgsyncError):
     """The state database cannot be used (unreadable, not a database, or from a newer rgsync): exit 1."""
+
+
+class StateDamagedError(StateStoreError):
+    """The state database is damaged: a session must not trust it (exit 1, SPEC §8: the session failed).
+
+    The message names what is wrong and points at `rgsync state check`, which names the fix
+    (restore the copy kept before the last upgrade, or start a fresh state). `what` says what is
+    wrong; `path` is the database when known.
+    """
+
+    def __init__(self, what: str, path: Path | None = None) -> None:
+        where = f"the state database {path}" if path is not None else "the state database"
+        super().__init__(
+            f"{where} is damaged: {what}; run `rgsync state check`, "
+            "which says whether to restore a backup or move it aside"
+        )
+        self.what = what
+        self.path = path
+
+    def at(self, path: Path) -> StateDamagedError:
+        """The same error naming the database file (when it did not already)."""
+        return self if self.path is not None else StateDamagedError(self.what, path)
 
 
 @dataclass(frozen=True)

@@ -16,23 +16,62 @@ from pathlib import Path
 from typing import Any
 
 from rgsync.model import Link, Side, Stream
-from rgsync.state.db import SCHEMA_VERSION_KEY, dump_json, from_text, optional_from_text, to_text
+from rgsync.paths import check_regular_file
+from rgsync.state.check import row_findings
+from rgsync.state.db import (
+    SCHEMA_VERSION_KEY,
+    dump_json,
+    from_text,
+    optional_from_text,
+    stored_rows,
+    to_text,
+)
 from rgsync.state.issues import IssueLog
-from rgsync.state.records import Intent, SessionRecord
+from rgsync.state.records import Intent, SessionRecord, StateDamagedError
 
 PAUSED_KEY = "paused"
 SESSION_RUNNING = "running"
 
 
+@stored_rows("sessions")
 def _session_from_row(row: sqlite3.Row) -> SessionRecord:
+    summary = json.loads(row["summary"])
+    if not isinstance(summary, dict):
+        raise ValueError(f"session {row['id']} has a summary that is not a JSON object")
     return SessionRecord(
         id=row["id"],
         started_at=from_text(row["started_at"]),
         ended_at=optional_from_text(row["ended_at"]),
-        status=row["status"],
-        summary=json.loads(row["summary"]),
+        status=str(row["status"]),
+        summary=summary,
         dry_run=bool(row["dry_run"]),
     )
+
+
+@stored_rows("meta")
+def _meta_value(text: str) -> object:
+    return json.loads(text)
+
+
+@stored_rows("journal")
+def _intent_from_row(row: sqlite3.Row) -> Intent:
+    return Intent(
+        id=row["id"],
+        stream=Stream(row["stream"]),
+        side=Side(row["side"]),
+        kind=row["kind"],
+        natural_key=row["natural_key"],
+        payload=json.loads(row["payload"]),
+        created_at=from_text(row["created_at"]),
+    )
+
+
+@stored_rows("threads")
+def _thread_from_row(row: sqlite3.Row) -> tuple[tuple[str, ...], str | None]:
+    who_ids = json.loads(row["who_ids"])
+    if not isinstance(who_ids, list):
+        raise ValueError(f"thread {row['thread_id']} has who_ids that are not a list")
+    return tuple(str(who) for who in who_ids), row["what_id"]
 
 
 # SQLite allows at least 999 bound parameters per statement; stay well below.
@@ -62,16 +101,29 @@ class StateStore(IssueLog):
         For read-mostly views (`rgsync status`, `rgsync issues`) that must not leave files behind.
         """
         path = Path(path)
+        check_regular_file(path, "state file", "move it aside so rgsync can create the state database")
         if not path.is_file():
             return None
         return cls.open(path)
+
+    def verify(self) -> None:
+        """Read every stored row back as a session would; `StateDamagedError` names the first damage.
+
+        A session calls this before it touches either side: a link, cursor or intent that cannot be
+        read back must not be half-used (SPEC §7.1). The schema itself is checked at every open.
+        """
+        with self._sqlite_errors():
+            findings = row_findings(self._conn)
+        if findings:
+            more = f" (and {len(findings) - 1} more problem(s))" if len(findings) > 1 else ""
+            raise StateDamagedError(findings[0].what + more, self.path)
 
     # ------------------------------------------------------------------ meta
 
     def get_meta(self, key: str, default: object = None) -> object:
         """A small JSON value kept under `key`, or `default` when it has never been set."""
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
-        return default if row is None else json.loads(row["value"])
+        return default if row is None else _meta_value(row["value"])
 
     def set_meta(self, key: str, value: object) -> None:
         """Keep a JSON-able `value` under `key`; None removes the key."""
@@ -251,25 +303,14 @@ class StateStore(IssueLog):
         if stream is not None:
             sql += " WHERE stream = ?"
             params = (stream.value,)
-        return [
-            Intent(
-                id=row["id"],
-                stream=Stream(row["stream"]),
-                side=Side(row["side"]),
-                kind=row["kind"],
-                natural_key=row["natural_key"],
-                payload=json.loads(row["payload"]),
-                created_at=from_text(row["created_at"]),
-            )
-            for row in self._all(sql + " ORDER BY id", params)
-        ]
+        return [_intent_from_row(row) for row in self._all(sql + " ORDER BY id", params)]
 
     # ------------------------------------------------------------------ tracked threads (SPEC §3.6)
 
     def tracked_threads(self) -> dict[str, tuple[tuple[str, ...], str | None]]:
         """Threads whose later emails are saved too: thread id → (people ids, business record id)."""
         return {
-            row["thread_id"]: (tuple(json.loads(row["who_ids"])), row["what_id"])
+            row["thread_id"]: _thread_from_row(row)
             for row in self._all("SELECT thread_id, who_ids, what_id FROM threads")
         }
 
@@ -318,6 +359,7 @@ class StateStore(IssueLog):
         ]
 
 
+@stored_rows("links")
 def _link_from_row(stream: Stream, row: sqlite3.Row) -> Link:
     return Link(
         stream=stream,

@@ -12,6 +12,7 @@ email whose essentials (the message itself, or every participant) cannot be read
 from __future__ import annotations
 
 import email
+import email.errors
 import email.header
 import email.policy
 import email.utils
@@ -134,10 +135,15 @@ class _Headers:
 
     def text(self, name: str) -> str:
         """A header as decoded text ('' when absent); encoded words in unknown charsets replaced."""
+        raw = self.legacy.get(name)
+        if raw is not None and _broken_encoded_word(str(raw)):
+            # The lenient parser would keep a fragment of a broken encoded word (bad base64); the
+            # text as it came is what the sender's program wrote and what mail services show.
+            self.problems.append(f"{name} holds a malformed encoded word; kept as it came")
+            return _one_line(str(raw))
         value = self._modern(name)
         if value is not None:
             return _one_line(str(value))
-        raw = self.legacy.get(name)
         return _one_line(decode_words(str(raw))) if raw is not None else ""
 
     def service_headers(self) -> tuple[tuple[str, str], ...]:
@@ -204,6 +210,19 @@ class _Headers:
                 self.problems.append("malformed Date header; the time Gmail received the email is used")
                 return fallback
         return parsed
+
+
+def _broken_encoded_word(value: str) -> bool:
+    """True when an RFC 2047 encoded word in `value` cannot be decoded at all (bad base64)."""
+    if "=?" not in value:
+        return False
+    try:
+        email.header.decode_header(value)
+    except email.errors.HeaderParseError:
+        return True
+    except Exception:
+        return False  # an unknown charset and the like: decoded with replacements instead
+    return False
 
 
 def decode_words(value: str) -> str:

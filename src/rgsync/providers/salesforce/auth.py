@@ -395,6 +395,12 @@ def web_sign_in(
     """
     if not config.consumer_key:
         raise auth_error("the OAuth web flow needs the connected app's consumer key (--consumer-key)")
+    if not 0 <= port <= 65535:
+        raise FatalError(
+            f"port {port} is not a TCP port",
+            code="SF-AUTH",
+            advice="pass a --port from 0 (any free port) to 65535 that matches the connected app's callback URL",
+        )
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
     callback = _Callback()

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email import message_from_bytes
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -117,8 +118,9 @@ def item_class_of(raw: bytes) -> str:
     return "IPM.Note"
 
 
-_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# What XML 1.0 cannot carry: most control characters and the non-characters U+FFFE/U+FFFF.
+_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Charset names Exchange knows that Python's codecs do not.
 _CHARSET_ALIASES = {
     "unicode-1-1-utf-7": "utf-7",
@@ -128,8 +130,8 @@ _CHARSET_ALIASES = {
 
 
 def _xml_safe(value: str) -> str:
-    """Text XML can carry: control characters dropped, lone surrogates (a UTF-7 body can decode to
-    one) replaced by U+FFFD, as Exchange stores what it cannot read."""
+    """Text XML can carry: control characters and non-characters dropped, lone surrogates (a UTF-7
+    body or undecodable 8-bit bytes) replaced by U+FFFD, as Exchange stores what it cannot read."""
     return _SURROGATE.sub("\ufffd", _XML_UNSAFE.sub("", value))
 
 
@@ -140,7 +142,8 @@ def _header(parsed: Message, name: str) -> str:
         return ""
     try:
         decoded = str(make_header(decode_header(str(value))))
-    except (LookupError, ValueError, UnicodeError):
+    except (LookupError, ValueError, UnicodeError, HeaderParseError):
+        # Exchange stores a message whose encoded word is broken (bad base64) with the text as it came.
         decoded = str(value)
     return _xml_safe(" ".join(decoded.split()))
 

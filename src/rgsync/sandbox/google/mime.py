@@ -9,6 +9,7 @@ import email
 import email.message
 import html
 import re
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 from typing import Any
@@ -30,8 +31,10 @@ def decode_value(value: str) -> str:
         return unfolded
     try:
         return str(make_header(decode_header(unfolded)))
-    except (LookupError, UnicodeDecodeError, ValueError):
-        return unfolded  # an unknown charset: Gmail too shows such a header as it came
+    except (LookupError, UnicodeDecodeError, ValueError, HeaderParseError):
+        # An unknown charset or a broken encoded word (bad base64): Gmail delivers the message and
+        # shows such a header as it came, so the emulator must too.
+        return unfolded
 
 
 def header_list(part: email.message.Message) -> list[dict[str, str]]:

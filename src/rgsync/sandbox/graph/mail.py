@@ -10,6 +10,8 @@ Both are accepted in URLs while they are current.
 from __future__ import annotations
 
 import email
+import email.errors
+import email.header
 import email.policy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -202,7 +204,7 @@ class MailStore:
             "sentDateTime": iso_utc(sent),
             "hasAttachments": any(True for _ in parsed.iter_attachments()),
             "internetMessageId": str(parsed.get("Message-ID", "")).strip(),
-            "subject": str(parsed.get("Subject", "")),
+            "subject": _subject(parsed),
             "bodyPreview": preview_source[:255],
             "importance": "normal",
             "isRead": False,
@@ -366,6 +368,19 @@ def _format(recipient: Mapping[str, Any]) -> str:
     box = recipient.get("emailAddress") or {}
     name, address = box.get("name", ""), box.get("address", "")
     return f"{name} <{address}>" if name and name != address else str(address)
+
+
+def _subject(parsed: EmailMessage) -> str:
+    """The Subject as Exchange Online shows it: decoded, or as it came (unfolded) when an encoded
+    word is broken (bad base64), where the lenient parser would keep only a fragment of it."""
+    raw = next((str(v) for k, v in parsed.raw_items() if k.lower() == "subject"), None)
+    if raw is None:
+        return ""
+    try:
+        email.header.decode_header(raw)
+    except email.errors.HeaderParseError:
+        return " ".join(raw.split())
+    return str(parsed.get("Subject", ""))
 
 
 # Exchange stores times as FILETIMEs, which start in 1601; an earlier date cannot be kept.

@@ -88,6 +88,40 @@ def fit(text: str, limit: int) -> str:
     return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
 
 
+# XML 1.0 forbids these characters, and Salesforce keeps its data in a form that must be valid XML:
+# it refuses a record holding one. Tab, line feed and carriage return are allowed and kept.
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# A lone surrogate is no character at all (raw 8-bit bytes a parser could not decode end up as one).
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def salesforce_text(text: str) -> str:
+    """`text` as Salesforce can store it: everything kept word for word (right-to-left marks,
+    zero-width characters, emoji) except the control characters XML forbids, which are dropped,
+    and lone surrogates, which become U+FFFD."""
+    if _XML_FORBIDDEN.search(text):
+        text = _XML_FORBIDDEN.sub("", text)
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def salesforce_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record to send with every text value (also inside nested records and lists) passed
+    through `salesforce_text`; other values unchanged."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return salesforce_text(value)
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {key: clean(value) for key, value in record.items()}
+
+
 def key_value(natural_key: str) -> str:
     """The value of rgsync's external-id field for a natural key (hashed when longer than 255)."""
     if len(natural_key) <= KEY_MAX:

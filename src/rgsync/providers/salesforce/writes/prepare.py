@@ -33,6 +33,7 @@ from rgsync.providers.salesforce.mapping import (
     event_update,
     new_account,
     new_person,
+    salesforce_fields,
     task_create,
     task_update,
 )
@@ -65,6 +66,7 @@ class WritePreparation(WritePrefetch):
             if op is None:
                 results[n] = WriteResult(ok=True, id=getattr(write, "id", None))
             else:
+                op.record = salesforce_fields(op.record)  # only what Salesforce refuses is scrubbed
                 ops.append(op)
         return ops
 
