@@ -6,7 +6,6 @@ Message (and meeting/report messages) → `EmailItem`. Calendar items, tasks and
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from rgsync.model import (
     Response,
     ShowAs,
 )
+from rgsync.providers.text import html_to_text
 
 SALESFORCE_FIELD = "rgsync_salesforce_id"
 MAX_BODY_CHARS = 262_144  # nothing downstream keeps more; memory stays flat for huge bodies
@@ -166,36 +166,6 @@ def utc_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return datetime.fromtimestamp(value.timestamp(), UTC)
     return None
-
-
-# A link whose target is worth keeping in plain text (web and mail addresses).
-_LINK = re.compile(
-    r"""(?is)<a\b[^>]*?\bhref\s*=\s*["']?((?:https?:|mailto:)[^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"""
-)
-
-
-def _keep_links(markup: str) -> str:
-    """Links as `text <target>`, the way Outlook's own HTML-to-text conversion writes them, so a
-    saved email keeps where its links pointed (the target alone when it is also the text)."""
-
-    def one(found: re.Match[str]) -> str:
-        target = html.unescape(found.group(1))
-        label = found.group(2)
-        shown = html.unescape(re.sub(r"<[^>]+>", "", label)).strip()
-        if not shown or shown == target or shown == target.removeprefix("mailto:"):
-            return html.escape(target)
-        return f"{label} &lt;{html.escape(target)}&gt;"
-
-    return _LINK.sub(one, markup)
-
-
-def html_to_text(markup: str) -> str:
-    """Readable text of an HTML body: blocks become lines, tags go, entities are decoded, links
-    are kept as `text <target>` (used when Exchange gave no TextBody)."""
-    without_blocks = _keep_links(re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup))
-    with_breaks = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>|</h\d>", "\n", without_blocks)
-    text = html.unescape(re.sub(r"<[^>]+>", "", with_breaks))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _cut(text: str) -> str:

@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
-from html.parser import HTMLParser
 
 from rgsync.model import SERVICE_HEADERS, Address, EmailItem, Folder
+from rgsync.providers.text import html_to_text
 
 # Bodies longer than this are cut: nothing downstream keeps more (Salesforce's largest text field
 # holds 131,072 characters) and memory must stay flat for huge messages.
@@ -370,45 +370,3 @@ def _guess(payload: bytes) -> tuple[str, str]:
         return payload.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
         return payload.decode("cp1252", "replace"), "Windows-1252"
-
-
-class _TextExtractor(HTMLParser):
-    """Plain text from HTML: script/style dropped, block elements on their own lines."""
-
-    BLOCKS = frozenset(
-        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self.skip += 1
-        elif tag in self.BLOCKS:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BLOCKS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text rendering of an HTML body (never raises)."""
-    extractor = _TextExtractor()
-    try:
-        extractor.feed(html[: MAX_BODY_CHARS * 2])
-        extractor.close()
-    except Exception:
-        return re.sub(r"<[^>]*>", " ", html)
-    lines = [" ".join(line.split()) for line in "".join(extractor.out).splitlines()]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rgsync.model import SERVICE_HEADERS, EmailItem, Folder
-from rgsync.providers.microsoft365.convert.values import _address, _addresses, html_to_text, parse_instant
+from rgsync.providers.microsoft365.convert.values import _address, _addresses, parse_instant
+from rgsync.providers.text import html_to_text
 
 MESSAGE_CLASS_PROPERTY = "String 0x001A"
 MESSAGE_FIELDS = (

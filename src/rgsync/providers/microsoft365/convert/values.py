@@ -3,7 +3,6 @@ bodies as text, recipients as addresses, and the origin tag (`TAG_PROPERTY`)."""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -11,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rgsync.model import Address
+from rgsync.providers.text import html_to_text
 
 TAG_PROPERTY = "String {0f5e8a3c-7d21-4b9e-a6c4-52d1e8b7f903} Name rgsync-salesforce-id"
 # Windows time zone names Outlook may report, for the few cases a time comes back in one.
@@ -83,44 +83,6 @@ def date_time_zone(moment: datetime, zone_name: str) -> dict[str, str]:
         "dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"),
         "timeZone": zone_name if find_zone(zone_name) else "UTC",
     }
-
-
-# A link whose target is worth keeping in plain text (web and mail addresses).
-_LINK = re.compile(
-    r"""(?is)<a\b[^>]*?\bhref\s*=\s*["']?((?:https?:|mailto:)[^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"""
-)
-
-
-def _keep_links(markup: str) -> str:
-    """Links as `text <target>`, the way Outlook's own HTML-to-text conversion writes them, so a
-    saved email keeps where its links pointed (the target alone when it is also the text)."""
-
-    def one(found: re.Match[str]) -> str:
-        target = html.unescape(found.group(1))
-        label = found.group(2)
-        shown = html.unescape(re.sub(r"<[^>]+>", "", label)).strip()
-        if not shown or shown == target or shown == target.removeprefix("mailto:"):
-            return html.escape(target)
-        return f"{label} &lt;{html.escape(target)}&gt;"
-
-    return _LINK.sub(one, markup)
-
-
-def html_to_text(content: str) -> str:
-    """Plain text of an HTML body (line breaks for blocks, entities decoded, scripts and styles
-    dropped, links kept as `text <target>`).
-
-    Graph gives one body per message, the HTML Exchange stored; the sender's text/plain
-    alternative is only in the MIME (`$value`, a download per email), so the links it would have
-    shown are kept from the HTML instead.
-    """
-    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", content)
-    text = _keep_links(text)
-    text = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h\d)>", "\n", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = html.unescape(text).replace("\xa0", " ")
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def body_text(body: Mapping[str, Any] | None) -> str:

@@ -27,12 +27,12 @@ from rgsync.providers.salesforce.mapping.values import (
     THREAD_ID_MAX,
     OrgShape,
     fit,
-    html_to_text,
     key_value,
     sf_datetime,
     who_fields,
     who_list,
 )
+from rgsync.providers.text import html_to_text
 
 
 def _address(address: Address) -> str:

@@ -13,7 +13,6 @@ the people an activity relates to.
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,15 +126,6 @@ def key_value(natural_key: str) -> str:
     if len(natural_key) <= KEY_MAX:
         return natural_key
     return "sha256:" + hashlib.sha256(natural_key.encode("utf-8")).hexdigest()
-
-
-def html_to_text(markup: str) -> str:
-    """A plain-text rendering of an HTML body, for emails that have no text part."""
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", "", markup)
-    text = re.sub(r"(?i)<(br|/p|/div|/li|/tr|/h\d)\s*/?>", "\n", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = html.unescape(text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _ids(values: object) -> list[str]:
