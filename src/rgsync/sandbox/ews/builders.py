@@ -8,14 +8,17 @@ properties Exchange fills in itself (Organizer, MyResponseType, UID, InternetMes
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from inscriptis import Inscriptis
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 from lxml import etree
+from lxml import html as lxml_html
 
 from .recurrence import recurrence_element, zone
 from .soap import format_bool, format_datetime, sub, t
@@ -116,10 +119,30 @@ def extended_map(values: Mapping[str, object] | None) -> Extended:
 
 
 def html_to_text(markup: str) -> str:
-    """A plain-text rendering of an HTML body (what TextBody holds)."""
-    without_blocks = re.sub(r"(?is)<(script|style).*?</\1>", "", markup)
-    with_breaks = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", without_blocks)
-    return html.unescape(re.sub(r"<[^>]+>", "", with_breaks)).strip()
+    """A plain-text rendering of an HTML body (what TextBody holds).
+
+    Exchange renders the HTML as a browser would: comments, conditional comments, scripts and
+    styles leave no text, table cells stay apart, a non-breaking space reads as a space, and a
+    link to a web or mail address is written `text<target>`.
+    """
+    if not markup.strip():
+        return ""
+    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True)
+    root = etree.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", markup, count=1), parser)
+    if root is None:
+        return ""
+    for hidden in list(root.iter("script", "style", "head", "title")):
+        hidden.drop_tree()
+    for link in root.iter("a"):
+        target = (link.get("href") or "").strip()
+        if target.lower().startswith(("http:", "https:", "mailto:")) and link.text_content().strip():
+            if len(link):
+                link[-1].tail = f"{link[-1].tail or ''}<{target}>"
+            else:
+                link.text = f"{link.text or ''}<{target}>"
+    text = Inscriptis(root, ParserConfig(css=CSS_PROFILES["strict"])).get_text()
+    lines = [line.rstrip() for line in text.replace("\xa0", " ").splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 # --- calendar items -------------------------------------------------------------------------------------
