@@ -65,6 +65,7 @@ def html_to_text(markup: str) -> str:
             return ""
         _drop_hidden(root)
         _spell_out_links(root)
+        _flatten_layout_tables(root)
         text = Inscriptis(root, _config()).get_text()
     except Exception:  # a converter must not lose the email: fall back to the markup's bare text
         text = re.sub(r"<[^>]*>", " ", markup[:MAX_MARKUP_CHARS])
@@ -105,6 +106,29 @@ def _spell_out_links(root: HtmlElement) -> None:
             last.tail = (last.tail or "") + suffix
         else:
             link.text = (link.text or "") + suffix
+
+
+def _flatten_layout_tables(root: HtmlElement) -> None:
+    """Tables that only lay the page out (they hold other tables, or say role="presentation") as
+    plain blocks, one cell after another: marketing emails nest them many levels deep, and laying
+    them out as columns is slow and pads every line; data tables inside keep their columns."""
+    for table in list(root.iter("table")):
+        if table.find(".//table") is None:
+            continue
+        table.tag = "div"
+        for section in table.findall("./*"):
+            if section.tag in ("tbody", "thead", "tfoot"):
+                section.tag = "div"
+                rows = section.findall("./tr")
+            elif section.tag == "tr":
+                rows = [section]
+            else:
+                continue
+            for row in rows:
+                row.tag = "div"
+                for cell in row.findall("./*"):
+                    if cell.tag in ("td", "th"):
+                        cell.tag = "div"
 
 
 def _tidy(text: str) -> str:
