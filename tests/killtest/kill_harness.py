@@ -116,7 +116,13 @@ def mailbox_write(kind: str, route_name: Callable[[Request], str]) -> Callable[[
             return None
         if request.path.endswith("/$batch"):
             inner = (request.json() or {}).get("requests") or []
-            writes = sorted({f"{r.get('method')} {_shape(str(r.get('url', '')))}" for r in inner if r.get("method") != "GET"})
+            writes = sorted(
+                {
+                    f"{r.get('method')} {_shape(str(r.get('url', '')))}"
+                    for r in inner
+                    if r.get("method") != "GET"
+                }
+            )
             return f"batch {'+'.join(writes)}" if writes else None
         return name
 
@@ -266,22 +272,25 @@ class Harness:
 
     def scenario(self, world: World) -> Scenario:
         if world not in self._scenarios:
-            self._scenarios[world] = build_world(world.size, enhanced_email=world.enhanced_email, now=self.now)
+            self._scenarios[world] = build_world(
+                world.size, enhanced_email=world.enhanced_email, now=self.now
+            )
         return self._scenarios[world]
 
-    def _sandbox(self, world: World) -> Sandbox:
+    def start(self, world: World) -> Sandbox:
+        """A new sandbox loaded with `world`'s scenario, in a directory of its own."""
         self._serial += 1
         directory = Path(tempfile.mkdtemp(prefix=f"{world.name}-", dir=self.root))
         return start_sandbox(self.scenario(world), directory / "sbx", mailbox=world.mailbox)
 
-    def _run(self, sandbox: Sandbox, victim: _Victim | None = None) -> tuple[int, str]:
+    def run(self, sandbox: Sandbox, victim: _Victim | None = None) -> tuple[int, str]:
+        """`rgsync run` on the sandbox's profile in a process of its own: (exit code, output)."""
+
         def started(pid: int) -> None:
             if victim is not None:
                 victim.pid = pid
 
-        return self.launcher.run(
-            ["--config", str(sandbox.settings_file), "run"], sandbox.directory, started
-        )
+        return self.launcher.run(["--config", str(sandbox.settings_file), "run"], sandbox.directory, started)
 
     def _classifiers(self, sandbox: Sandbox) -> dict[str, tuple[Any, Callable[[Request], str | None]]]:
         mailbox_server = sandbox.mailbox.server
@@ -293,11 +302,15 @@ class Harness:
             ),
         }
 
+    def adopt(self, reference: Reference) -> None:
+        """Use a reference made elsewhere (by another process of the same benchmark)."""
+        self._references[reference.world] = reference
+
     def reference(self, world: World) -> Reference:
         """The uninterrupted run of `world` (then a second, idle one), its writes and its snapshot."""
         if world in self._references:
             return self._references[world]
-        sandbox = self._sandbox(world)
+        sandbox = self.start(world)
         try:
             writes: list[tuple[str, str]] = []
             for service, (server, classify) in self._classifiers(sandbox).items():
@@ -309,10 +322,10 @@ class Harness:
                     return False  # never fires: it only watches
 
                 server.faults.add(Fault(where=record, times=0))
-            first = self._run(sandbox)
+            first = self.run(sandbox)
             for _, (server, _classify) in self._classifiers(sandbox).items():
                 server.faults.clear()
-            second = self._run(sandbox)
+            second = self.run(sandbox)
             reference = Reference(world, writes, take_snapshot(sandbox), [first[0], second[0]], first[1])
         finally:
             sandbox.stop()
@@ -323,7 +336,7 @@ class Harness:
     def try_point(self, point: KillPoint) -> Outcome:
         """Interrupt a run at `point`, run again to the end, and compare with the reference."""
         reference = self.reference(point.world)
-        sandbox = self._sandbox(point.world)
+        sandbox = self.start(point.world)
         try:
             server, classify = self._classifiers(sandbox)[point.service]
             victim = _Victim()
@@ -334,17 +347,19 @@ class Harness:
                 on_applied=victim.kill if point.action == "kill" else None,
             )
             server.faults.add(fault)
-            first, first_output = self._run(sandbox, victim)
+            first, first_output = self.run(sandbox, victim)
             server.faults.clear()
-            second, second_output = self._run(sandbox)
+            # The run to the end, then an idle one, as the reference had after its clean run.
+            second, second_output = self.run(sandbox)
+            third, third_output = self.run(sandbox)
             duplicates, losses = compare(reference.snapshot, take_snapshot(sandbox))
             return Outcome(
                 point,
                 fired=fault.fired > 0,
-                codes=[first, second],
+                codes=[first, second, third],
                 duplicates=duplicates,
                 losses=losses,
-                output=first_output + second_output,
+                output=first_output + second_output + third_output,
             )
         finally:
             sandbox.stop()
@@ -373,25 +388,39 @@ class Reference:
 
 
 def spread(points: list[KillPoint], budget: int) -> list[KillPoint]:
-    """At most `budget` kill points, chosen deterministically to cover every kind of write first
-    (first, then last, then middle occurrences), alternating the actions."""
-    by_kind: dict[tuple[str, str, str], list[KillPoint]] = {}
+    """At most `budget` kill points, chosen deterministically to meet as many kinds of write as
+    possible: the services take turns, each service's kinds take turns (alternating the actions),
+    and within a kind the first write comes first, then the last, then ones in between."""
+    occurrences: dict[tuple[str, str, str], list[KillPoint]] = {}
     for point in points:
-        by_kind.setdefault((point.service, point.kind, point.action), []).append(point)
-    queues: list[list[KillPoint]] = []
-    for group in by_kind.values():
-        order: list[KillPoint] = []
-        if group:
-            order.append(group[0])
-        if len(group) > 1:
-            order.append(group[-1])
-        order += [p for p in group[1:-1][:: max(1, len(group) // 3)] if p not in order]
-        queues.append(order)
+        occurrences.setdefault((point.service, point.kind, point.action), []).append(point)
+    queues: dict[tuple[str, str, str], list[KillPoint]] = {}
+    for key, group in occurrences.items():
+        order = [group[0]] + ([group[-1]] if len(group) > 1 else [])
+        middle = group[1:-1]
+        order += middle[:: max(1, len(middle) // 2)] + [p for p in middle if p not in order]
+        queues[key] = list(dict.fromkeys(order))
+    services = sorted({key[0] for key in queues}, reverse=True)  # Salesforce first
+    turns: dict[str, list[tuple[str, str, str]]] = {}
+    for service in services:
+        kinds = sorted({key[1] for key in queues if key[0] == service})
+        actions = sorted({key[2] for key in queues if key[0] == service})
+        turns[service] = [
+            (service, kind, actions[(i + shift) % len(actions)])
+            for shift in range(len(actions))
+            for i, kind in enumerate(kinds)
+            if (service, kind, actions[(i + shift) % len(actions)]) in queues
+        ]
+    order: list[tuple[str, str, str]] = []
+    while any(turns.values()):
+        for service in services:
+            if turns[service]:
+                order.append(turns[service].pop(0))
     chosen: list[KillPoint] = []
     depth = 0
-    while len(chosen) < budget and any(depth < len(q) for q in queues):
-        for queue in queues:
-            if depth < len(queue) and len(chosen) < budget:
-                chosen.append(queue[depth])
+    while len(chosen) < budget and any(depth < len(queues[key]) for key in order):
+        for key in order:
+            if depth < len(queues[key]) and len(chosen) < budget:
+                chosen.append(queues[key][depth])
         depth += 1
     return chosen

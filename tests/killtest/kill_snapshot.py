@@ -90,7 +90,9 @@ def _plain(value: Any) -> Any:
     """Any stored value as JSON-able data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name not in VOLATILE
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in VOLATILE
         }
     if isinstance(value, dict):
         return {str(_plain(k)): _plain(v) for k, v in value.items() if k not in VOLATILE}
@@ -305,8 +307,8 @@ def _ews(running: Any, ids: _Ids) -> dict[str, list[Any]]:
             props = plain.get("props") or {}
             natural = (
                 props.get("InternetMessageId")
-                or f"{props.get('Subject', '')}|{props.get('Start', '')}"
                 or props.get("DisplayName")
+                or f"{props.get('Subject', '')}|{props.get('Start', '')}"
             )
             ids.add(key, f"item:{item.tag}:{natural}")
             plain["folder"] = folders.get(item.folder_id, item.folder_id)
