@@ -177,3 +177,18 @@ def test_spec_7_the_comparison_sees_a_lost_label_a_lost_relation_and_a_duplicate
     assert any(line.startswith("mailbox messages") and "Salesforce" in line for line in losses)
     assert any(line.startswith("Salesforce EmailMessageRelation") for line in losses)
     assert any(line.startswith("Salesforce Task") and "Book travel" in line for line in duplicates)
+
+
+def test_the_ci_sample_meets_every_kind_of_write_before_repeating_one() -> None:
+    """`spread` is deterministic and reaches each (service, kind) before a second point of any."""
+    from kill_harness import Reference
+
+    writes = [("mailbox", "tasks.tasks.insert")] * 6 + [("mailbox", "calendar.events.insert")] * 5
+    writes += [("salesforce", "create EmailMessage"), ("salesforce", "create Event")] * 2
+    reference = Reference(WORLDS[0], writes, {}, [0, 0], "")
+    every = list(reference.points())
+    first = spread(every, 4)
+    assert first == spread(every, 4)
+    assert {(p.service, p.kind) for p in first} == {(s, k) for s, k in writes}
+    assert {p.action for p in first} == {"kill", "lost-reply"}
+    assert len(spread(every, 1000)) == len(every) == 2 * len(writes)
