@@ -34,7 +34,8 @@ SLOTS = 5
 
 @dataclass(frozen=True)
 class KnownGap:
-    """Kill points that still duplicate or lose something, and why."""
+    """Kill points that still duplicate or lose something, and why. `nths` limits the gap to
+    those writes of the kind (1-based); None means every one of them."""
 
     mailboxes: tuple[str, ...]
     service: str
@@ -42,6 +43,7 @@ class KnownGap:
     action: str
     reason: str
     enhanced_email: bool | None = None
+    nths: tuple[int, ...] | None = None
 
     def covers(self, point: KillPoint) -> bool:
         return (
@@ -50,8 +52,24 @@ class KnownGap:
             and point.kind in self.kinds
             and point.action == self.action
             and self.enhanced_email in (None, point.world.enhanced_email)
+            and (self.nths is None or point.nth in self.nths)
         )
 
+
+_LABEL_AFTER_COMMIT = (
+    "the Salesforce label/category is applied after the commit and never by a later session: a run "
+    "killed after saving emails but before its label writes leaves those emails unlabelled"
+)
+_ATTENDEE_AFTER_KILL = (
+    "after a run killed in the events stream, the rerun creates the down-synced Salesforce Event "
+    "whose WhoId is a Contact ('Salesforce planning 01') in the mailbox without that Contact as "
+    "attendee, and its link base records no attendees"
+)
+_HTTPLIB2_RESEND = (
+    "httplib2 sends a request again by itself when the connection closes before the answer "
+    "(BadStatusLine on the first try, whatever the method), so a Google create whose answer was "
+    "lost is applied twice before rgsync can reconcile it by its rgsync_salesforce_id tag"
+)
 
 KNOWN_GAPS: tuple[KnownGap, ...] = (
     KnownGap(
@@ -59,26 +77,35 @@ KNOWN_GAPS: tuple[KnownGap, ...] = (
         "salesforce",
         ("create EmailMessage",),
         "kill",
-        "EmailMessage and its EmailMessageRelation rows are sent in two calls and the Salesforce "
-        "label/category is applied after the commit: a run killed between them leaves the adopted "
-        "emails without their relations and without the label, and recovery repairs neither",
+        "EmailMessage and its EmailMessageRelation rows are sent in two calls: a run killed between "
+        "them leaves the adopted emails without their relations (and unlabelled), and recovery "
+        "repairs neither",
         enhanced_email=True,
+        nths=(1,),
     ),
     KnownGap(
-        ("gmail",),
-        "mailbox",
-        ("gmail.labels.create", "gmail.messages.batchModify"),
-        "kill",
-        "the Salesforce label is applied after the commit and never by a later session: a run "
-        "killed before its label writes leaves saved emails unlabelled",
+        MAILBOXES,
+        "salesforce",
+        ("create EmailMessage",),
+        "lost-reply",
+        "an EmailMessage collection create whose reply was lost is adopted by Message-ID without "
+        "its EmailMessageRelation rows, which are never written",
+        enhanced_email=True,
+        nths=(1,),
     ),
+    KnownGap(
+        MAILBOXES, "salesforce", ("create EmailMessageRelation",), "kill", _LABEL_AFTER_COMMIT, True, (1,)
+    ),
+    KnownGap(MAILBOXES, "salesforce", ("create Task",), "kill", _LABEL_AFTER_COMMIT, False, (1,)),
+    KnownGap(("gmail",), "mailbox", ("gmail.labels.create",), "kill", _LABEL_AFTER_COMMIT, nths=(1,)),
+    KnownGap(("gmail",), "mailbox", ("gmail.messages.batchModify",), "kill", _LABEL_AFTER_COMMIT, nths=(1,)),
     KnownGap(
         ("microsoft365",),
         "mailbox",
         ("batch PATCH me/messages",),
         "kill",
-        "the Salesforce category is applied after the commit and never by a later session: a run "
-        "killed before its category writes leaves saved emails without it",
+        _LABEL_AFTER_COMMIT,
+        nths=(1, 2, 3),
     ),
     KnownGap(
         MAILBOXES,
@@ -88,25 +115,12 @@ KNOWN_GAPS: tuple[KnownGap, ...] = (
         "a collection create of Tasks whose reply was lost is sent again blind instead of being "
         "reconciled by its natural key first: every Task of the batch is created twice",
         enhanced_email=False,
+        nths=(1,),
     ),
-    KnownGap(
-        MAILBOXES,
-        "salesforce",
-        ("create Event",),
-        "kill",
-        "after a run killed in the events stream, the rerun creates the down-synced Salesforce "
-        "Event whose WhoId is a Contact ('Salesforce planning 01') in the mailbox without that "
-        "Contact as attendee, and its link base records no attendees",
-    ),
-    KnownGap(
-        ("gmail",),
-        "mailbox",
-        ("calendar.events.insert",),
-        "kill",
-        "after a run killed in the events stream, the rerun creates the down-synced Salesforce "
-        "Event whose WhoId is a Contact ('Salesforce planning 01') in the mailbox without that "
-        "Contact as attendee, and its link base records no attendees",
-    ),
+    KnownGap(MAILBOXES, "salesforce", ("create Event",), "kill", _ATTENDEE_AFTER_KILL, nths=(1,)),
+    KnownGap(("gmail",), "mailbox", ("calendar.events.insert",), "kill", _ATTENDEE_AFTER_KILL, nths=(1, 2)),
+    KnownGap(("gmail",), "mailbox", ("tasks.tasks.insert",), "lost-reply", _HTTPLIB2_RESEND),
+    KnownGap(("gmail",), "mailbox", ("people.batchCreateContacts",), "lost-reply", _HTTPLIB2_RESEND),
 )
 
 
