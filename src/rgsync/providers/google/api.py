@@ -70,17 +70,61 @@ RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "b
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 
 
+class AnswerLost(ConnectionError):
+    """The connection closed after a write was sent and before its answer came: it may have been
+    carried out. Raised instead of letting httplib2 send the write a second time on its own."""
+
+
+class _WriteOnce:
+    """A connection on which a write that loses its answer is not sent again.
+
+    httplib2 takes a connection closed before the status line for a stale keep-alive connection
+    and sends the request again, whatever its method. For a create the service already carried
+    out, that is a duplicate; so for writes the closed connection surfaces as `AnswerLost`, an
+    error the session settles by looking for the item before sending it again. Reads keep
+    httplib2's retry.
+    """
+
+    _method = "GET"
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        self._method = method
+        return super().putrequest(method, url, *args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self) -> Any:
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        except http.client.BadStatusLine as exc:
+            if self._method in ("GET", "HEAD"):
+                raise
+            raise AnswerLost(f"the connection closed before Google answered a {self._method}") from exc
+
+
+class _WriteOnceHttp(_WriteOnce, httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+    pass
+
+
+class _WriteOnceHttps(_WriteOnce, httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+    pass
+
+
+_CONNECTIONS = {"http": _WriteOnceHttp, "https": _WriteOnceHttps}
+
+
 class CountingHttp(httplib2.Http):  # type: ignore[misc]
-    """An `httplib2.Http` that counts the HTTP requests it sends (token refreshes included)."""
+    """An `httplib2.Http` that counts the HTTP requests it sends (token refreshes included) and
+    never sends a write twice by itself (see `_WriteOnce`)."""
 
     def __init__(self, timeout: float = HTTP_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
         self.calls = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, uri: str, *args: Any, **kwargs: Any) -> Any:
         """Send one request, as `httplib2.Http.request` does, counting it."""
         self.calls += 1
-        return super().request(*args, **kwargs)
+        if kwargs.get("connection_type") is None and len(args) < 5:
+            kwargs["connection_type"] = _CONNECTIONS.get(uri.partition(":")[0].lower())
+        return super().request(uri, *args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
