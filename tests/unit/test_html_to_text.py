@@ -78,6 +78,11 @@ def test_styles_and_the_head_leave_no_text() -> None:
     assert html_to_text(markup) == "Hi"
 
 
+def test_a_hidden_preview_line_leaves_no_text() -> None:
+    markup = '<div style="display:none;max-height:0">Preview only</div><p>Your order shipped.</p>'
+    assert html_to_text(markup) == "Your order shipped."
+
+
 def test_a_non_breaking_space_becomes_a_plain_space() -> None:
     assert html_to_text("<p>40&nbsp;seats&#160;at&nbsp;$5</p>") == "40 seats at $5"
     assert "\xa0" not in html_to_text(sample("outlook-mso"))
