@@ -41,8 +41,8 @@ def _config() -> ParserConfig:
     return ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
 
 
-@lru_cache(maxsize=1)
 def _parser() -> HTMLParser:
+    # A new parser each time: an lxml parser must not be shared between threads.
     return HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
 
 
@@ -52,8 +52,8 @@ def html_to_text(markup: str) -> str:
     Blocks and line breaks become lines, table cells are kept apart, `&nbsp;` and other entities
     become the characters they stand for (a non-breaking space becomes a plain space), scripts,
     styles, comments and Outlook conditional comments are dropped, and links to web or mail
-    addresses read `text <target>` (the target alone when it is also the text). Markup without a
-    tag or entity is returned as it is, stripped, without parsing.
+    addresses read `text <target>` (the target alone when it is also the text). Text without a
+    tag or entity is not parsed, only tidied (trailing spaces, runs of blank lines).
     """
     if not markup or not markup.strip():
         return ""
