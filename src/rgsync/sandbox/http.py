@@ -91,6 +91,10 @@ class Fault:
     write and then fail to answer: `lose_reply` applies the call and closes the connection without
     the answer, and `on_applied` (a callable) runs after the call is applied and before the answer
     goes back — a harness uses it to kill the client at that exact moment or to freeze it.
+
+    `where`, when given, narrows the fault to the matching calls it accepts: a predicate on the
+    whole request, for calls the line cannot tell apart (a Salesforce composite request that writes
+    rather than reads, the kind of item an EWS CreateItem carries).
     """
 
     match: str = ".*"
@@ -101,11 +105,14 @@ class Fault:
     nth: int | None = None
     lose_reply: bool = False
     on_applied: Callable[[], None] | None = None
+    where: Callable[[Request], bool] | None = None
     seen: int = 0
     fired: int = 0
 
-    def applies(self, line: str) -> bool:
+    def applies(self, line: str, request: Request | None = None) -> bool:
         if not re.search(self.match, line):
+            return False
+        if self.where is not None and (request is None or not self.where(request)):
             return False
         self.seen += 1
         if self.nth is not None:
@@ -133,11 +140,11 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, line: str) -> Fault | None:
+    def take(self, line: str, request: Request | None = None) -> Fault | None:
         """The first fault that fires for this call, if any."""
         with self._lock:
             for fault in self._faults:
-                if fault.applies(line):
+                if fault.applies(line, request):
                     return fault
         return None
 
@@ -216,7 +223,7 @@ class EmulatorServer:
         # path) may add the operation to what faults are matched against.
         fault_line = getattr(self.emulator, "fault_line", None)
         line = fault_line(request, name) if fault_line else f"{request.method} {request.path}"
-        fault = self.faults.take(line)
+        fault = self.faults.take(line, request)
         if fault is not None:
             if fault.latency:
                 self.sleep(fault.latency)
