@@ -82,6 +82,22 @@ def test_bash_completion_completes_commands_subcommands_options_and_choices(tmp_
     assert _complete("rgsync completion ", 2, tmp_path) == ["bash", "zsh", "fish"]
 
 
+@pytest.mark.parametrize(("shell", "cword"), [("zsh", "1"), ("fish", "iss")])
+def test_zsh_and_fish_completion_complete_commands_with_their_help(
+    shell: str, cword: str, tmp_path: Path
+) -> None:
+    """zsh and fish show each candidate's short help beside it; both go through the entry point."""
+    done = rgsync(
+        env={**ENV, "_RGSYNC_COMPLETE": f"{shell}_complete", "COMP_WORDS": "rgsync iss", "COMP_CWORD": cword},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    _register()
+    help_text = cli.commands["issues"].get_short_help_str()
+    expected = ["plain", "issues", help_text] if shell == "zsh" else [f"plain,issues\t{help_text}"]
+    assert done.stdout.splitlines() == expected
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_bash_script_itself_completes_in_bash(tmp_path: Path) -> None:
     script = tmp_path / "rgsync-completion.bash"
