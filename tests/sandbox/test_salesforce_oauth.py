@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,35 @@ def test_jwt_bearer_checks_signature_issuer_audience_and_expiry(
     clock.advance(minutes=5)
     expired = token_call(sf, grant_type=grant, assertion=jwt(signing_key, good))
     assert expired.json()["error"] == "invalid_grant"
+
+
+def test_jwt_bearer_refuses_unsigned_and_algorithm_swapped_assertions(
+    sf: RunningSalesforce, signing_key: rsa.RSAPrivateKey
+) -> None:
+    """Only RS256 signed by the connected app's key is a valid assertion: not `alg: none`, not an
+    HS256 token keyed with the app's public key (the classic algorithm confusion)."""
+    import jwt as pyjwt
+
+    claims = {
+        "iss": JWT_CLIENT,
+        "sub": "frank@acme.com",
+        "aud": "https://login.salesforce.com",
+        "exp": int(NOW.timestamp()) + 180,
+    }
+    grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    public_pem = signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    unsigned = f"{b64url(json.dumps({'alg': 'none'}).encode())}.{b64url(json.dumps(claims).encode())}."
+    swapped_head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    swapped_body = b64url(json.dumps(claims).encode())
+    mac = hmac.new(public_pem, f"{swapped_head}.{swapped_body}".encode(), hashlib.sha256).digest()
+    swapped = f"{swapped_head}.{swapped_body}.{b64url(mac)}"
+    for assertion in (unsigned, swapped):
+        refused = token_call(sf, grant_type=grant, assertion=assertion)
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    signed_by_library = pyjwt.encode(claims, signing_key, algorithm="RS256")
+    assert token_call(sf, grant_type=grant, assertion=signed_by_library).status_code == 200
 
 
 def test_authorization_code_with_pkce_and_refresh_and_revoke(sf: RunningSalesforce) -> None:

@@ -24,6 +24,7 @@ SYSTEMD = ROOT / "examples" / "systemd"
 
 # The README's command table writes arguments as placeholders; give each a value of its type.
 PLACEHOLDERS = {"ID": "12", "KEY": "history-days", "VALUE": "on", "VALUE…": "example.com", "…": ""}
+PLACEHOLDERS["SHELL"] = "bash"  # `rgsync completion SHELL`
 # A command starts with `rgsync` or a path to it (`%h/.local/bin/rgsync`).
 _COMMAND = re.compile(r"^(?:\S*/)?(rgsync(?:\s.*)?)$")
 # A crontab line: five schedule fields, then the command.
@@ -36,7 +37,7 @@ def _command_in(line: str) -> str | None:
     if line.startswith(("*", "@")) or line[:1].isdigit():
         line = _CRON_SCHEDULE.sub("", line, count=1)
     for part in re.split(r"&&|;|\|", line):
-        found = _COMMAND.match(part.strip())
+        found = _COMMAND.match(part.split(" > ", 1)[0].strip())  # without an output redirection
         if found:
             return found.group(1).strip()
     return None

@@ -55,8 +55,7 @@ def cli(
 ) -> None:
     """Keep your mailbox and your Salesforce org in step.
 
-    Shell completion: add `eval "$(_RGSYNC_COMPLETE=bash_source rgsync)"` to ~/.bashrc
-    (zsh: zsh_source, fish: fish_source).
+    Shell completion: see `rgsync completion --help`; man page: `rgsync manpage --help`.
     """
     app = ctx.ensure_object(App)
     app.config, app.profile, app.org_policy = config, profile, org_policy

@@ -9,6 +9,7 @@ import click
 
 from rgsync.cli import (
     blocklist_cmd,
+    completion_cmd,
     connect_cmd,
     control,
     demo_cmd,
@@ -32,4 +33,6 @@ ALL: list[click.Command] = [
     sandbox_cmd.sandbox_group,
     connect_cmd.connect_group,
     doctor_cmd.doctor_command,
+    completion_cmd.completion_command,
+    completion_cmd.manpage_command,
 ]

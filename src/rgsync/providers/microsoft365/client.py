@@ -16,14 +16,13 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
 
 from rgsync.providers.base import AuthError, ItemError, ProviderError, RetriableError
+from rgsync.providers.retry_hint import header_retry_after
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -89,16 +88,7 @@ def _error_parts(body: Any) -> tuple[str, str]:
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from a Retry-After header (delta seconds or an HTTP date), None when absent."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = str(value).strip()
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    return header_retry_after(headers)
 
 
 @dataclass

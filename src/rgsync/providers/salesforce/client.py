@@ -50,6 +50,7 @@ from rgsync.providers.base import (
     RetriableError,
     UncertainWrite,
 )
+from rgsync.providers.retry_hint import header_retry_after
 from rgsync.providers.salesforce.auth import AUTH_CODE, RECONNECT, SalesforceConfig, SignIn, auth_error
 from rgsync.providers.salesforce.soql import MAX_ENCODED_QUERY, encoded_length
 
@@ -157,18 +158,7 @@ def error_for_status(status: int, content: object, retry_after: float | None = N
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return header_retry_after(response.headers)
 
 
 @dataclass(frozen=True)

@@ -13,33 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rgsync.timezones import find_zone, windows_name
 
 from .soap import local, parse_date, t
-
-# The Windows zones the sandbox knows; Exchange knows more, but an id it does not know here is
-# still stored and returned verbatim (the client decides what to make of it).
-WINDOWS_ZONES: dict[str, str] = {
-    "UTC": "UTC",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Central European Standard Time": "Europe/Warsaw",
-    "E. Europe Standard Time": "Europe/Chisinau",
-    "FLE Standard Time": "Europe/Kiev",
-    "Russian Standard Time": "Europe/Moscow",
-    "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "India Standard Time": "Asia/Calcutta",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "China Standard Time": "Asia/Shanghai",
-    "Singapore Standard Time": "Asia/Singapore",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-}
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_OCCURRENCES = 5000  # a series with no end is expanded only up to the view's end anyway
@@ -47,21 +24,12 @@ MAX_OCCURRENCES = 5000  # a series with no end is expanded only up to the view's
 
 def zone(windows_id: str | None) -> tzinfo:
     """The zone for a Windows time zone id (an IANA name is accepted too); UTC when unknown."""
-    if not windows_id:
-        return UTC
-    name = WINDOWS_ZONES.get(windows_id, windows_id)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+    return find_zone(windows_id) or UTC
 
 
 def windows_id(iana: str) -> str:
-    """The Windows id of an IANA zone name the sandbox knows ('UTC' otherwise)."""
-    for ms_id, name in WINDOWS_ZONES.items():
-        if name == iana:
-            return ms_id
-    return iana if iana in WINDOWS_ZONES else "UTC"
+    """The Windows id Exchange reports for an IANA zone name ('UTC' when Windows has none)."""
+    return windows_name(iana) or "UTC"
 
 
 # --- occurrence ids ----------------------------------------------------------------------------------

@@ -172,6 +172,12 @@ def _month_days(rule: Rule, year: int, month: int, first: date) -> list[date]:
     return [date(year, month, d) for d in sorted(days) if 1 <= d <= length]
 
 
+def _on_month_day(day: date, month_days: tuple[int, ...]) -> bool:
+    """Whether `day` is one of the BYMONTHDAY values, counting negative ones from the month's end."""
+    length = calendar_module.monthrange(day.year, day.month)[1]
+    return day.day in month_days or day.day - length - 1 in month_days
+
+
 def _dates(rule: Rule, first: date) -> Iterator[date]:
     """Candidate dates of one rule, in order, starting at the first period (may precede `first`)."""
     for period in range(MAX_PERIODS):
@@ -192,19 +198,20 @@ def _dates(rule: Rule, first: date) -> Iterator[date]:
             if year > 9999:
                 return
             days = []
-            for month in rule.by_month or (first.month,):
+            # BYMONTHDAY without BYMONTH means that day of every month (RFC 5545 §3.3.10).
+            for month in rule.by_month or (range(1, 13) if rule.by_month_day else (first.month,)):
                 for month_day in rule.by_month_day or (first.day,):
                     length = calendar_module.monthrange(year, month)[1]
                     actual = month_day if month_day > 0 else length + month_day + 1
                     if 1 <= actual <= length:
                         days.append(date(year, month, actual))
-            days.sort()
+            days = sorted(set(days))  # BYMONTHDAY=28,-1 names February 28 twice; COUNT counts it once
         for day in days:
             if rule.by_month and day.month not in rule.by_month:
                 continue
             if rule.frequency == "DAILY" and rule.by_day and day.weekday() not in {w for _, w in rule.by_day}:
                 continue
-            if rule.frequency == "DAILY" and rule.by_month_day and day.day not in rule.by_month_day:
+            if rule.frequency == "DAILY" and rule.by_month_day and not _on_month_day(day, rule.by_month_day):
                 continue
             yield day
 

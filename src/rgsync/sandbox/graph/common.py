@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from rgsync.sandbox.http import Response
+from rgsync.timezones import find_zone
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -113,45 +114,16 @@ def _trim_fraction(text: str) -> str:
     return re.sub(r"(\.\d{6})\d+", r"\1", text)
 
 
-# Windows time zone names Outlook clients send, mapped to IANA names (the common ones).
-WINDOWS_ZONES: dict[str, str] = {
-    "UTC": "UTC",
-    "Coordinated Universal Time": "UTC",
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Romance Standard Time": "Europe/Paris",
-    "Central European Standard Time": "Europe/Warsaw",
-    "E. Europe Standard Time": "Europe/Chisinau",
-    "FLE Standard Time": "Europe/Kiev",
-    "Russian Standard Time": "Europe/Moscow",
-    "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver",
-    "US Mountain Standard Time": "America/Phoenix",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Alaskan Standard Time": "America/Anchorage",
-    "Hawaiian Standard Time": "Pacific/Honolulu",
-    "India Standard Time": "Asia/Kolkata",
-    "China Standard Time": "Asia/Shanghai",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-    "Singapore Standard Time": "Asia/Singapore",
-}
-
-
 def zone(name: str) -> ZoneInfo:
     """The zone for an IANA or (common) Windows time zone name; GraphError 400 when unknown."""
-    key = WINDOWS_ZONES.get(name, name)
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
+    found = find_zone(name)
+    if found is None:
         raise GraphError(
             400,
             "TimeZoneNotSupportedException",
             f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
-        ) from None
+        )
+    return found
 
 
 def parse_date_time_zone(value: object, what: str) -> tuple[datetime, str]:

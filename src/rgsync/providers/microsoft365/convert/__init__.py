@@ -44,7 +44,6 @@ from rgsync.providers.microsoft365.convert.todo import (
 )
 from rgsync.providers.microsoft365.convert.values import (
     TAG_PROPERTY,
-    WINDOWS_ZONES,
     body_text,
     date_time_zone,
     find_zone,
@@ -61,7 +60,6 @@ __all__ = [
     "MESSAGE_FIELDS",
     "TAG_PROPERTY",
     "TASK_APPLICATION",
-    "WINDOWS_ZONES",
     "body_text",
     "calendar_item_from_event",
     "contact_body",

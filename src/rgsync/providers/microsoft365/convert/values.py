@@ -7,26 +7,13 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from rgsync import timezones
 from rgsync.model import Address
 from rgsync.providers.text import html_to_text
 
 TAG_PROPERTY = "String {0f5e8a3c-7d21-4b9e-a6c4-52d1e8b7f903} Name rgsync-salesforce-id"
-# Windows time zone names Outlook may report, for the few cases a time comes back in one.
-WINDOWS_ZONES = {
-    "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "India Standard Time": "Asia/Kolkata",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-}
 
 
 def parse_instant(value: object) -> datetime | None:
@@ -42,11 +29,8 @@ def parse_instant(value: object) -> datetime | None:
 
 
 def find_zone(name: str) -> ZoneInfo | None:
-    """An IANA or common Windows zone, None when it cannot be mapped."""
-    try:
-        return ZoneInfo(WINDOWS_ZONES.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    """An IANA zone or a Windows zone id (Outlook reports either), None when it cannot be mapped."""
+    return timezones.find_zone(name)
 
 
 def parse_date_time_zone(value: Mapping[str, Any] | None) -> tuple[datetime | None, str]:
