@@ -1,27 +1,82 @@
 """The `rgsync` command line: global options, the command groups, and error handling.
 
 Each command group lives in its own module and only parses arguments, calls one function of the
-layers below and renders the result. Errors the user can act on (`RgsyncError`) are printed as one
+layers below and renders the result. Command modules are imported on demand (see
+`rgsync.cli.commands`), so `rgsync --help` and `rgsync run` start fast. Errors the user can act on (`RgsyncError`) are printed as one
 line and mapped to the exit codes of SPEC §8; a traceback is shown only with `-v`.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import importlib
 import sys
-import traceback
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
 from rgsync import __version__
-from rgsync.cli.common import App
+from rgsync.cli.commands import COMMANDS, CommandEntry
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError, state_store_failure
 from rgsync.logs import DEBUG_HTTP_WARNING, configure_logging, redact
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class LazyGroup(click.Group):
+    """A command group that imports each command's module only when that command is used.
+
+    `--help` lists every command from the summaries in the table, without importing any of them.
+    Commands added with `add_command` (or already loaded) behave as in a plain `click.Group`.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, CommandEntry], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            self.add_command(self.load(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def load(self, name: str) -> click.Command:
+        """Import the command registered under `name` from its module."""
+        module_name, _, attribute = self.lazy_commands[name].target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            # A wrong table entry is a programming error, found by the test that loads them all.
+            raise TypeError(f"{self.lazy_commands[name].target} is not a click command")
+        return command
+
+    def load_all(self) -> None:
+        """Import every command, for code that walks `self.commands` (docs, shell completion)."""
+        for name in self.lazy_commands:
+            self.get_command(click.Context(self), name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is not None:
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                # A bare command with the same help text shortens it exactly as the real one would.
+                summary = click.Command(name, help=self.lazy_commands[name].summary)
+                rows.append((name, summary.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="rgsync")
 @click.option(
     "--config", metavar="PATH", help="Settings file (default: the user config dir; env RGSYNC_CONFIG)."
@@ -57,6 +112,9 @@ def cli(
 
     Shell completion: see `rgsync completion --help`; man page: `rgsync manpage --help`.
     """
+    # Imported here: the console library it brings is not needed to print `rgsync --help`.
+    from rgsync.cli.common import App
+
     app = ctx.ensure_object(App)
     app.config, app.profile, app.org_policy = config, profile, org_policy
     app.verbose, app.quiet = verbose or debug_http, quiet
@@ -68,16 +126,13 @@ def cli(
 
 
 def _register() -> None:
-    # Imported here so that each module can import `cli` from this package without a cycle.
-    from rgsync.cli import commands
-
-    for command in commands.ALL:
-        cli.add_command(command)
+    """Load every command into `cli.commands`, for callers that walk the command tree."""
+    assert isinstance(cli, LazyGroup)
+    cli.load_all()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `rgsync` console script."""
-    _register()
     verbose = any(
         a in ("-v", "--verbose", "--debug-http") for a in (argv if argv is not None else sys.argv[1:])
     )
@@ -99,14 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("rgsync: interrupted", err=True)
         sys.exit(130)
-    except sqlite3.Error as exc:
-        # The state store failed mid-run (full disk, I/O error): every create was journalled
-        # before it was sent, so the next run adopts what this one made.
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"rgsync: {state_store_failure(exc)}", err=True)
-        sys.exit(EXIT_FAILED)
     except Exception as exc:
+        if _is_state_store_failure(exc):
+            # The state store failed mid-run (full disk, I/O error): every create was journalled
+            # before it was sent, so the next run adopts what this one made.
+            if verbose:
+                _print_traceback()
+            click.echo(f"rgsync: {state_store_failure(exc)}", err=True)
+            sys.exit(EXIT_FAILED)
         if verbose:
             _print_traceback()
         click.echo(
@@ -117,6 +172,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _is_state_store_failure(exc: Exception) -> bool:
+    """Whether `exc` is a database error; sqlite3 is only loaded once a command opened the store."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(exc, sqlite3.Error)
+
+
 def _print_traceback() -> None:
     """The current exception's traceback on stderr, scrubbed like every log line (`-v` output is shared)."""
+    import traceback
+
     click.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)

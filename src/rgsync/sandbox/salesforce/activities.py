@@ -92,8 +92,8 @@ def before_save(
         relation = ids.normalize(row.get("RelationId")) or ""
         row["IsWhat"] = org.type_of(relation) in ("Account", "Opportunity")
         if previous is None:
-            for other in org.iter_rows(obj.name):
-                if other[parent] == ids.normalize(row.get(parent)) and other["RelationId"] == relation:
+            for other in org.child_rows(obj.name, ids.normalize(row.get(parent)) or ""):
+                if other["RelationId"] == relation:
                     raise _error(
                         "DUPLICATE_VALUE",
                         f"duplicate value found: RelationId duplicates value on record with id: {other['Id']}",
@@ -142,23 +142,17 @@ def cascade(org: Org, obj: SObjectType, row: dict[str, Any]) -> list[tuple[str, 
     children: list[tuple[str, str]] = []
     record_id = row["Id"]
     if obj.name == "Task":
-        children += [
-            ("TaskRelation", r["Id"]) for r in org.iter_rows("TaskRelation") if r["TaskId"] == record_id
-        ]
+        children += [("TaskRelation", r["Id"]) for r in org.child_rows("TaskRelation", record_id)]
         children += [
             ("EmailMessage", r["Id"])
             for r in org.iter_rows("EmailMessage")
             if r.get("ActivityId") == record_id
         ]
     elif obj.name == "Event":
-        children += [
-            ("EventRelation", r["Id"]) for r in org.iter_rows("EventRelation") if r["EventId"] == record_id
-        ]
+        children += [("EventRelation", r["Id"]) for r in org.child_rows("EventRelation", record_id)]
     elif obj.name == "EmailMessage":
         children += [
-            ("EmailMessageRelation", r["Id"])
-            for r in org.iter_rows("EmailMessageRelation")
-            if r["EmailMessageId"] == record_id
+            ("EmailMessageRelation", r["Id"]) for r in org.child_rows("EmailMessageRelation", record_id)
         ]
         if row.get("ActivityId"):
             children.append(("Task", row["ActivityId"]))
@@ -219,7 +213,7 @@ def _sync_relations(
     who_list: list[str] | None = row.pop("_who_ids", None)
     if "_who_ids" in (previous or {}):
         previous = {k: v for k, v in (previous or {}).items() if k != "_who_ids"}
-    existing = [r for r in org.iter_rows(relation_type) if r[parent_field] == activity_id]
+    existing = org.child_rows(relation_type, activity_id)
     current_who = [
         r["RelationId"] for r in existing if not r["IsWhat"] and _is_who_relation(relation_type, r)
     ]

@@ -75,17 +75,9 @@ def routes(store: GmailStore) -> list[Route]:
             or any(label in ("SPAM", "TRASH") for label in label_ids)
             or wants_spam_or_trash(terms)
         )
-        predicate = compile_query(query, store.clock()) if query.strip() else None
-        found: list[StoredMessage] = []
-        for message in store.messages.values():
-            if not include_spam_trash and ("SPAM" in message.label_ids or "TRASH" in message.label_ids):
-                continue
-            if not all(label in message.label_ids for label in label_ids):
-                continue
-            if predicate is not None and not predicate(store._candidate(message)):
-                continue
-            found.append(message)
-        found.sort(key=lambda m: (m.internal_date_ms, m.id), reverse=True)
+        found = store.listing(
+            label_ids, query, include_spam_trash, lambda: compile_query(query, store.clock())
+        )
         size = call.integer("maxResults", DEFAULT_LIST_RESULTS, maximum=MAX_LIST_RESULTS, minimum=1)
         offset, _ = page_offset(call, "gm.")
         page = found[offset : offset + size]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from rgsync.sandbox.google import mime
+from rgsync.sandbox.google.gmail_search import Candidate
 
 SYSTEM_LABELS: tuple[str, ...] = (
     "CHAT",
@@ -49,6 +50,8 @@ class StoredMessage:
     internal_date_ms: int
     history_id: int
     _parsed: Message | None = field(default=None, repr=False)
+    # What searches read of the (immutable) raw bytes, worked out once: see `GmailStore._candidate`.
+    _content: Candidate | None = field(default=None, repr=False, compare=False)
 
     @property
     def parsed(self) -> Message:

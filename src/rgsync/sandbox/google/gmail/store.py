@@ -3,6 +3,7 @@ history journal every change writes, and a message as a resource in each of Gmai
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -42,6 +43,7 @@ class GmailStore:
         self.history_floor = FIRST_HISTORY_ID
         self.thread_aliases: dict[str, str] = {}
         self._by_rfc_id: dict[str, str] = {}
+        self._last_listing: tuple[tuple[Any, ...], list[StoredMessage]] | None = None
         self._next_message = 1
         self._next_label = 1
 
@@ -250,19 +252,65 @@ class GmailStore:
         return frozenset(names)
 
     def _candidate(self, message: StoredMessage) -> Candidate:
-        parsed = message.parsed
-        return Candidate(
+        content = message._content
+        if content is None:
+            # The raw bytes never change, so their searchable parts are read once per message,
+            # not once per message per page of every listing.
+            parsed = message.parsed
+            content = message._content = Candidate(
+                label_ids=frozenset(),
+                label_names=frozenset(),
+                internal_date_ms=0,
+                subject=mime.header(parsed, "Subject"),
+                senders=(*mime.addresses(parsed, "From"), mime.header(parsed, "From").lower()),
+                recipients=(*mime.addresses(parsed, "To", "Cc", "Bcc"), mime.header(parsed, "To").lower()),
+                copied=tuple(mime.addresses(parsed, "Cc")),
+                message_id=mime.header(parsed, "Message-ID"),
+                text=mime.body_text(parsed),
+                has_attachment=any(mime.is_attachment(p) for p in parsed.walk() if not p.is_multipart()),
+            )
+        return dataclasses.replace(
+            content,
             label_ids=frozenset(message.label_ids),
             label_names=self._label_names(message),
             internal_date_ms=message.internal_date_ms,
-            subject=mime.header(parsed, "Subject"),
-            senders=(*mime.addresses(parsed, "From"), mime.header(parsed, "From").lower()),
-            recipients=(*mime.addresses(parsed, "To", "Cc", "Bcc"), mime.header(parsed, "To").lower()),
-            copied=tuple(mime.addresses(parsed, "Cc")),
-            message_id=mime.header(parsed, "Message-ID"),
-            text=mime.body_text(parsed),
-            has_attachment=any(mime.is_attachment(p) for p in parsed.walk() if not p.is_multipart()),
         )
+
+    def listing(
+        self, label_ids: Sequence[str], query: str, include_spam_trash: bool, compile: Callable[[], Any]
+    ) -> list[StoredMessage]:
+        """The messages a list call matches, newest first.
+
+        Paging through a listing asks the same question once per page; the answer is kept until the
+        mailbox changes (every change moves `history_id`), a label is renamed, or, for a query with
+        an age (newer_than:/older_than:), the clock moves.
+        """
+        lowered = query.lower()
+        clock_key = self.clock() if ("newer_than" in lowered or "older_than" in lowered) else None
+        key = (
+            self.history_id,
+            len(self.messages),
+            tuple(label_ids),
+            query,
+            include_spam_trash,
+            tuple((label_id, label.get("name")) for label_id, label in self.user_labels.items()),
+            clock_key,
+        )
+        if self._last_listing is not None and self._last_listing[0] == key:
+            return self._last_listing[1]
+        predicate = compile() if query.strip() else None
+        found: list[StoredMessage] = []
+        for message in self.messages.values():
+            if not include_spam_trash and ("SPAM" in message.label_ids or "TRASH" in message.label_ids):
+                continue
+            if not all(label in message.label_ids for label in label_ids):
+                continue
+            if predicate is not None and not predicate(self._candidate(message)):
+                continue
+            found.append(message)
+        found.sort(key=lambda m: (m.internal_date_ms, m.id), reverse=True)
+        self._last_listing = (key, found)
+        return found
 
     # --- resources -------------------------------------------------------------------------------
 

@@ -63,6 +63,14 @@ class _Journal:
     delete_log_size: list[int] = field(default_factory=list)
 
 
+# Child objects looked up by their parent on every write of the parent: the parent field of each.
+CHILD_INDEX: dict[str, str] = {
+    "TaskRelation": "TaskId",
+    "EventRelation": "EventId",
+    "EmailMessageRelation": "EmailMessageId",
+}
+
+
 class OrgState:
     """The org's data and metadata, which the parts of `Org` build on; takes `Org`'s settings."""
 
@@ -86,6 +94,8 @@ class OrgState:
         self._type_by_prefix = {obj.key_prefix: obj.name for obj in self.objects.values()}
         self._rows: dict[str, dict[str, Any]] = {}
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.objects}
+        # Ids of the relation rows of each activity, in the order they were stored (see `child_rows`).
+        self._children: dict[tuple[str, str], dict[str, None]] = {}
         self._counters: dict[str, int] = {}
         self._delete_log: list[tuple[str, str, datetime]] = []
         self._earliest_deleted: dict[str, datetime] = {}
@@ -161,6 +171,29 @@ class OrgState:
         kind = self.type_of(record_id) or ""
         self._rows[record_id] = row
         self._by_type.setdefault(kind, {})[record_id] = row
+        parent_field = CHILD_INDEX.get(kind)
+        if parent_field is not None and row.get(parent_field):
+            self._children.setdefault((kind, row[parent_field]), {})[record_id] = None
+
+    def child_rows(self, kind: str, parent_id: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The live rows of `kind` (a key of `CHILD_INDEX`) whose parent is `parent_id`,
+        oldest first: what scanning `iter_rows(kind)` for that parent gives, without the scan.
+
+        The index only ever gains ids (rows rolled back or purged are skipped here), and each row
+        is checked again, so it can never answer more than the scan would.
+        """
+        parent_field = CHILD_INDEX[kind]
+        rows = self._by_type[kind]
+        found = []
+        for record_id in self._children.get((kind, parent_id), ()):
+            row = rows.get(record_id)
+            if (
+                row is not None
+                and row[parent_field] == parent_id
+                and (include_deleted or not row["IsDeleted"])
+            ):
+                found.append(row)
+        return found
 
     def _live_row(self, record_id: str) -> dict[str, Any]:
         normal = ids.normalize(record_id)

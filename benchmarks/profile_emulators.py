@@ -1,0 +1,94 @@
+"""How much of a first session the loopback emulators take, so benchmarks measure rgsync.
+
+Run: `python benchmarks/profile_emulators.py [--emails 10000] [--mailbox gmail] [--top 15]`.
+
+Delivers N emails (as bench_sandbox.py does), runs one first session through the real adapters,
+and prints its wall time, the CPU time spent in the emulators' request threads (Salesforce and
+mailbox together) and that share of the wall time. With --top, the request threads also run
+under cProfile and the emulator functions with the most own time are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import socketserver
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_sandbox import deliver
+
+from rgsync.sandbox.demo import scenario_path
+from rgsync.sandbox.scenario import load_scenario
+from rgsync.sandbox.serve import start_sandbox
+from rgsync.session import RunOptions
+from rgsync.sync import run_session
+
+
+class EmulatorClock:
+    """Sums the CPU time of every emulator request thread (one per client connection)."""
+
+    def __init__(self, profile: bool) -> None:
+        self.cpu = 0.0
+        self.lock = threading.Lock()
+        self.profiles: list[cProfile.Profile] = []
+        self.profile = profile
+
+    def install(self) -> None:
+        original = socketserver.ThreadingMixIn.process_request_thread
+        clock = self
+
+        def timed(server: Any, request: Any, client_address: Any) -> None:
+            profiler = cProfile.Profile() if clock.profile else None
+            started = time.thread_time()
+            try:
+                if profiler is not None:
+                    profiler.runcall(original, server, request, client_address)
+                else:
+                    original(server, request, client_address)
+            finally:
+                with clock.lock:
+                    clock.cpu += time.thread_time() - started
+                    if profiler is not None:
+                        clock.profiles.append(profiler)
+
+        socketserver.ThreadingMixIn.process_request_thread = timed  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument("--mailbox", default="gmail", choices=["gmail", "exchange", "microsoft365"])
+    parser.add_argument("--top", type=int, default=0, help="list the N emulator functions with most own time")
+    args = parser.parse_args()
+    os.environ["RGSYNC_KEYRING"] = "file"
+    clock = EmulatorClock(profile=args.top > 0)
+    clock.install()
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = load_scenario(scenario_path("minimal"))
+        sandbox = start_sandbox(scenario, Path(tmp) / "sbx", mailbox=args.mailbox)
+        try:
+            deliver(sandbox, args.emails)
+            started = time.perf_counter()
+            result = run_session(sandbox.paths, RunOptions(force=True))
+            wall = time.perf_counter() - started
+        finally:
+            sandbox.stop()
+    print(
+        f"{args.mailbox}, {args.emails} emails: first session {result.status} in {wall:.1f} s; "
+        f"emulators {clock.cpu:.1f} s CPU = {100 * clock.cpu / wall:.0f} % of the wall time"
+    )
+    if clock.profiles:
+        stats = pstats.Stats(clock.profiles[0])
+        for profiler in clock.profiles[1:]:
+            stats.add(profiler)
+        stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
+
+
+if __name__ == "__main__":
+    main()
