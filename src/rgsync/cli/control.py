@@ -16,6 +16,7 @@ from rgsync.cli.render import (
     session_to_json,
     stream_counts_table,
 )
+from rgsync.cli.session_log import log_file_path, log_level
 from rgsync.state import ProfileLock, SessionRecord, StateStore
 
 NEXT_DUE_KEY = "next_due_at"
@@ -91,6 +92,7 @@ def status_command(app: App) -> None:
             next_due_raw = store.get_meta(NEXT_DUE_KEY)
             open_issues = store.open_issue_count()
     next_due = _parse_due(next_due_raw)
+    log_file, level = log_file_path(app), log_level(app)
 
     if app.json:
         payload: dict[str, Any] = {
@@ -100,6 +102,8 @@ def status_command(app: App) -> None:
             "last_session": None if session is None else session_to_json(session),
             "next_due_at": next_due.isoformat() if next_due else next_due_raw,
             "open_issues": open_issues,
+            "log_file": None if level == "off" else str(log_file),
+            "log_level": level,
         }
         app.emit_json(payload)
         return
@@ -126,6 +130,7 @@ def status_command(app: App) -> None:
         rows.append(("Next due", str(next_due_raw)))
     issues_hint = " (`rgsync issues list` shows them)" if open_issues else ""
     rows.append(("Open issues", f"{open_issues}{issues_hint}"))
+    rows.append(("Log file", "off (log-level setting)" if level == "off" else f"{log_file} ({level})"))
     app.out.print(key_value_table(rows))
     streams = session.summary.get("streams") if session is not None else None
     if isinstance(streams, dict) and streams and all(isinstance(c, dict) for c in streams.values()):

@@ -9,7 +9,9 @@ import click
 
 from rgsync.cli.common import App, F, json_option, pass_app
 from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
+from rgsync.cli.session_log import log_session, start_session_log
 from rgsync.errors import EXIT_OK, UsageError
+from rgsync.logs import close_file_log
 from rgsync.session import RunOptions, SessionResult
 from rgsync.sync import run_session
 
@@ -146,8 +148,13 @@ def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -
         if app.err.is_terminal and not app.quiet and not app.json and not dry_run
         else nullcontext()
     )
-    with spinner:
-        result = run_session(app.paths, options)
+    start_session_log(app)
+    try:
+        with spinner:
+            result = run_session(app.paths, options)
+        log_session(app, result)
+    finally:
+        close_file_log()
     if app.json:
         payload = result.to_json()
         if dry_run:
@@ -179,8 +186,10 @@ def save_command(app: App, item: str, thread: bool) -> None:
     """
     from rgsync.providers.base import ProviderError
 
+    start_session_log(app)
     try:
         result = run_session(app.paths, RunOptions(force=True, manual=(item,), manual_thread=thread))
+        log_session(app, result)
     except ProviderError as exc:
         if exc.code != "MAIL-NOT-FOUND":
             raise
@@ -189,6 +198,8 @@ def save_command(app: App, item: str, thread: bool) -> None:
             "`rgsync run --dry-run --json` or the `mailbox …` id of `rgsync issues list`, "
             "or label the email `Salesforce` to save it at the next run"
         ) from exc
+    finally:
+        close_file_log()
     if app.json:
         app.emit_json(result.to_json())
     else:
