@@ -178,11 +178,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+FILE_ONLY: dict[str, object] = {"rgsync_file_only": True}
+"""`extra=` for a record meant for the log file only: the command already printed what it says, and
+cron mails whatever reaches stderr."""
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is when a record arrives (it may be swapped after set-up)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.addFilter(lambda record: not getattr(record, "rgsync_file_only", False))
 
     @property
     def stream(self) -> TextIO:

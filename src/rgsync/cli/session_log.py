@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rgsync.cli.common import App
 from rgsync.errors import RgsyncError
-from rgsync.logs import DEFAULT_LOG_LEVEL, configure_file_log
+from rgsync.logs import DEFAULT_LOG_LEVEL, FILE_ONLY, configure_file_log
 from rgsync.session import SessionResult
 from rgsync.settings import load_settings
 from rgsync.state import StateStore, StoredIssue
@@ -97,10 +97,10 @@ def log_session(app: App, result: SessionResult) -> None:
     """Write the session's line and one line per issue it opened or resolved to the log."""
     if result.status in ("paused", "not-due"):
         # Cron wakes rgsync every few minutes: a run with nothing due stays out of the INFO log.
-        log.debug("run: %s", result.status)
+        log.debug("run: %s", result.status, extra=FILE_ONLY)
         return
     log_method = log.info if result.status in ("completed", "dry-run") else log.warning
-    log_method("%s", session_line(result))
+    log_method("%s", session_line(result), extra=FILE_ONLY)
     for stream, summary in result.streams.items():
         # The detail behind the counts, for a bug report: changes read per side, skips by reason.
         read = ", ".join(f"{side} {n}" for side, n in sorted(summary.changes_read.items())) or "nothing"
@@ -112,6 +112,7 @@ def log_session(app: App, result: SessionResult) -> None:
             read,
             skipped,
             f"; {summary.error}" if summary.error else "",
+            extra=FILE_ONLY,
         )
     if result.started_at is None or result.status == "dry-run":
         return
@@ -121,6 +122,8 @@ def log_session(app: App, result: SessionResult) -> None:
     with store:
         opened, resolved = store.issue_changes(result.started_at)
     for issue in opened:
-        (log.warning if issue.severity.value == "error" else log.info)("opened %s", _issue_text(issue))
+        (log.warning if issue.severity.value == "error" else log.info)(
+            "opened %s", _issue_text(issue), extra=FILE_ONLY
+        )
     for issue in resolved:
-        log.info("resolved %s", _issue_text(issue))
+        log.info("resolved %s", _issue_text(issue), extra=FILE_ONLY)
