@@ -77,10 +77,9 @@ def _point(session: SessionRecord) -> SessionPoint:
         for name, counts in streams.items():
             if not isinstance(counts, dict):
                 continue
-            point.items[name] = (
-                sum(_side_total(counts, key) for key in ("created", "updated", "deleted"))
-                + _number(counts.get("linked"))
-            )
+            point.items[name] = sum(
+                _side_total(counts, key) for key in ("created", "updated", "deleted")
+            ) + _number(counts.get("linked"))
             point.read[name] = _side_total(counts, "changes_read")
     calls = session.summary.get("api_calls")
     point.api_calls = {side: _number(calls.get(side)) if isinstance(calls, dict) else 0 for side in SIDES}
