@@ -50,9 +50,7 @@ def _env(box: Box) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("RGSYNC_") and k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE")
     }
-    env.update(
-        RGSYNC_KEYRING="file", HOME=str(box.sandbox.settings_file.parent), TERM="xterm-256color"
-    )
+    env.update(RGSYNC_KEYRING="file", HOME=str(box.sandbox.settings_file.parent), TERM="xterm-256color")
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
     return env
