@@ -56,64 +56,9 @@ class KnownGap:
         )
 
 
-_LABEL_AFTER_COMMIT = (
-    "the Salesforce label/category is applied after the commit and never by a later session: a run "
-    "killed after saving emails but before its label writes leaves those emails unlabelled"
-)
-_ATTENDEE_AFTER_KILL = (
-    "after a run killed in the events stream, the rerun creates the down-synced Salesforce Event "
-    "whose WhoId is a Contact ('Salesforce planning 01') in the mailbox without that Contact as "
-    "attendee, and its link base records no attendees"
-)
-KNOWN_GAPS: tuple[KnownGap, ...] = (
-    KnownGap(
-        MAILBOXES,
-        "salesforce",
-        ("create EmailMessage",),
-        "kill",
-        "EmailMessage and its EmailMessageRelation rows are sent in two calls: a run killed between "
-        "them leaves the adopted emails without their relations (and unlabelled), and recovery "
-        "repairs neither",
-        enhanced_email=True,
-        nths=(1,),
-    ),
-    KnownGap(
-        MAILBOXES,
-        "salesforce",
-        ("create EmailMessage",),
-        "lost-reply",
-        "an EmailMessage collection create whose reply was lost is adopted by Message-ID without "
-        "its EmailMessageRelation rows, which are never written",
-        enhanced_email=True,
-        nths=(1,),
-    ),
-    KnownGap(
-        MAILBOXES, "salesforce", ("create EmailMessageRelation",), "kill", _LABEL_AFTER_COMMIT, True, (1,)
-    ),
-    KnownGap(MAILBOXES, "salesforce", ("create Task",), "kill", _LABEL_AFTER_COMMIT, False, (1,)),
-    KnownGap(("gmail",), "mailbox", ("gmail.labels.create",), "kill", _LABEL_AFTER_COMMIT, nths=(1,)),
-    KnownGap(("gmail",), "mailbox", ("gmail.messages.batchModify",), "kill", _LABEL_AFTER_COMMIT, nths=(1,)),
-    KnownGap(
-        ("microsoft365",),
-        "mailbox",
-        ("batch PATCH me/messages",),
-        "kill",
-        _LABEL_AFTER_COMMIT,
-        nths=(1, 2, 3),
-    ),
-    KnownGap(
-        MAILBOXES,
-        "salesforce",
-        ("create Task",),
-        "lost-reply",
-        "a collection create of Tasks whose reply was lost is sent again blind instead of being "
-        "reconciled by its natural key first: every Task of the batch is created twice",
-        enhanced_email=False,
-        nths=(1,),
-    ),
-    KnownGap(MAILBOXES, "salesforce", ("create Event",), "kill", _ATTENDEE_AFTER_KILL, nths=(1,)),
-    KnownGap(("gmail",), "mailbox", ("calendar.events.insert",), "kill", _ATTENDEE_AFTER_KILL, nths=(1, 2)),
-)
+# Kill points known to lose or duplicate something, each with the reason; empty when every
+# kill point converges. A covered point that has become clean fails, so the list stays true.
+KNOWN_GAPS: tuple[KnownGap, ...] = ()
 
 
 def known_gap(point: KillPoint) -> str | None:

@@ -197,6 +197,14 @@ class Crm(Protocol):
         """Contacts and unconverted Leads by email (lower-cased keys), many addresses per query."""
         ...
 
+    def people_by_id(self, ids: Collection[str]) -> dict[str, Person]:
+        """Contacts and Leads by Id (those with an address), many Ids per query.
+
+        A Salesforce Event names its people by Id only; a copy in the mailbox needs their addresses
+        as attendees, whether or not this session met them in the mailbox.
+        """
+        ...
+
     def find_accounts_by_domain(self, domains: Collection[str]) -> dict[str, Account]:
         """An Account whose Website has each domain (www./scheme/path ignored), for auto-resolve."""
         ...

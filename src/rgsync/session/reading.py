@@ -3,7 +3,7 @@ business records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,8 @@ from rgsync.engine.types import (
 )
 from rgsync.model import (
     ApiUsage,
+    CalendarItem,
+    Link,
     Opportunity,
     Page,
     Person,
@@ -50,6 +52,38 @@ class StreamReading(PlanExecution):
             return {}
         found = self._crm_read(lambda: self.crm.find_people(wanted))
         return {k.lower(): tuple(v) for k, v in found.items()}
+
+    def _with_event_people(
+        self,
+        people: dict[str, tuple[Person, ...]],
+        events: Iterable[object],
+        links_by_salesforce_id: Mapping[str, Link],
+    ) -> dict[str, tuple[Person, ...]]:
+        """Add the people Salesforce Events name by Id that the mailbox's attendees did not bring.
+
+        A down-synced copy lists an Event's Contacts and Leads as attendees (SPEC §4.3). Only the
+        mailbox's attendee addresses are looked up by address, so an Event whose people this
+        session did not meet in the mailbox (a new Event, or a rerun after an interrupted session
+        whose meetings are already linked) would otherwise be copied without them. Only people new
+        to an Event are wanted (a linked Event's base already has the others), so a session in
+        which nothing changed costs no lookup.
+        """
+        known = {p.id for found in people.values() for p in found}
+        wanted: set[str] = set()
+        for event in events:
+            if not isinstance(event, CalendarItem) or event.attendees:
+                continue
+            link = links_by_salesforce_id.get(event.id)
+            had = set(link.fields.get("who_ids", "").split(",")) if link else set()
+            wanted.update(who for who in event.who_ids if who not in known and who not in had)
+        if not wanted:
+            return people
+        found = self._crm_read(lambda: self.crm.people_by_id(wanted))
+        merged = dict(people)
+        for person in found.values():
+            key = person.email.lower()
+            merged[key] = (*merged.get(key, ()), person)
+        return merged
 
     def _with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
         """Add the matched Contacts' Accounts and the user's Opportunities on them (SPEC §3.5)."""

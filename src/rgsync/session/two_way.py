@@ -95,7 +95,9 @@ class TwoWayStream(StreamReading):
                 if needs.meeting_keys
                 else {}
             )
-            directory = Directory(people=self._find_people(needs.addresses), existing_events=meetings)
+            people = self._find_people(needs.addresses)
+            people = self._with_event_people(people, sf_changes.changed, by_sf)
+            directory = Directory(people=people, existing_events=meetings)
             directory = self._with_business_records(directory, ctx)
             plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
         elif stream is Stream.TASKS:

@@ -228,6 +228,13 @@ class MemoryCrm:
         ]
         return contacts + list(self.leads.values())
 
+    def people_by_id(self, ids: Collection[str]) -> dict[str, Person]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        self._call("people_by_id")
+        return {p.id: p for p in self._people() if p.id in wanted}
+
     def find_people(self, emails: Collection[str]) -> dict[str, list[Person]]:
         wanted = sorted({e.lower() for e in emails})
         out: dict[str, list[Person]] = {}

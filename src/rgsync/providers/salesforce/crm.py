@@ -181,6 +181,10 @@ class SalesforceCrm:
         """Changes of Events, Tasks and Contacts in scope since each cursor (see reads.py)."""
         return self.reader.changes(cursors, options)
 
+    def people_by_id(self, ids: Collection[str]) -> dict[str, Person]:
+        """Contacts and Leads by Id (see `Crm.people_by_id`)."""
+        return self.lookups.people_by_id(ids)
+
     def find_people(self, emails: Collection[str]) -> dict[str, list[Person]]:
         """Contacts and unconverted Leads by email, many addresses per query."""
         return self.lookups.find_people(emails)

@@ -68,6 +68,40 @@ class DirectoryLookups:
             k: sorted(v, key=lambda p: (p.kind is not PersonKind.CONTACT, p.id)) for k, v in found.items()
         }
 
+    def people_by_id(self, ids: Collection[str]) -> dict[str, Person]:
+        """Contacts and Leads by Id, in batched queries; records without an address are left out."""
+        wanted = sorted({i for i in ids if soql.is_id(i)})
+        queries: list[str] = []
+        kinds: list[PersonKind] = []
+        for sobject, prefix, kind, fields in (
+            ("Contact", "003", PersonKind.CONTACT, "Id, Email, FirstName, LastName, AccountId, OwnerId"),
+            ("Lead", "00Q", PersonKind.LEAD, "Id, Email, FirstName, LastName, OwnerId"),
+        ):
+            of_type = [i for i in wanted if i.startswith(prefix)]
+            if of_type:
+                template = f"SELECT {fields} FROM {sobject} WHERE Id IN "
+                chunk = soql.chunked_in_queries(template.__add__, of_type, soql.record_id)
+                queries += chunk
+                kinds += [kind] * len(chunk)
+        found: dict[str, Person] = {}
+        for kind, rows in zip(kinds, self.client.queries(queries) if queries else [], strict=True):
+            for row in rows:
+                address = str(row.get("Email") or "").lower()
+                if not address:
+                    continue
+                person = Person(
+                    id=str(row["Id"]),
+                    kind=kind,
+                    email=address,
+                    first_name=str(row.get("FirstName") or ""),
+                    last_name=str(row.get("LastName") or ""),
+                    account_id=str(row.get("AccountId") or "") or None,
+                    owner_id=str(row.get("OwnerId") or "") or None,
+                )
+                self.person_emails[person.id] = address
+                found[person.id] = person
+        return found
+
     def person_addresses(self, ids: Iterable[str]) -> dict[str, str]:
         """Addresses of Contacts/Leads by Id, from this session's lookups or one batched query."""
         missing = sorted({i for i in ids if soql.is_id(i) and i not in self.person_emails})
