@@ -54,8 +54,17 @@ class SyncFailedError(RgsyncError):
     exit_code = EXIT_FAILED
 
 
-def state_store_failure(exc: Exception) -> str:
-    """One line for a state store that could not be read or written during a run (exit 1)."""
+def is_disk_failure(exc: BaseException) -> bool:
+    """True for SQLite's full-disk and I/O errors: the disk failed, the database is not damaged."""
+    text = str(exc).lower()
+    return "disk is full" in text or "i/o error" in text
+
+
+def state_store_failure(exc: Exception, folder: object = None) -> str:
+    """One line for a state store that could not be read or written during a run (exit 1).
+
+    `folder` is where the state lives, named in the advice when known.
+    """
     # SQLite rolls a transaction back by itself on SQLITE_FULL / SQLITE_IOERR, so the store's own
     # rollback then fails ("no such savepoint"): the cause the user can act on is further down.
     first: BaseException = exc
@@ -66,8 +75,9 @@ def state_store_failure(exc: Exception) -> str:
             break
         cause = cause.__cause__ or cause.__context__
     text = printable(str(first) or type(first).__name__)
+    where = f" ({folder})" if folder is not None else ""
     if "full" in text.lower():
-        fix = "free some space on the disk that holds rgsync's state (~/.local/state/rgsync) and run again"
+        fix = f"free some space on the disk that holds rgsync's state{where} and run again"
     else:
-        fix = "check the disk that holds rgsync's state (~/.local/state/rgsync), then run again"
+        fix = f"check the disk that holds rgsync's state{where}, then run again"
     return f"the state store could not be written ({text}); {fix}; nothing is lost, the next run carries on"

@@ -228,7 +228,9 @@ def test_spec_7_3_a_batch_part_refused_with_429_fails_the_read_once_and_the_sess
     assert sleeps.waits == [4.0]  # Google's Retry-After, honoured by the session's one policy
 
 
-def test_spec_7_3_a_batch_with_a_failing_part_is_sent_once_and_raises_retriable(google: RunningGoogle) -> None:
+def test_spec_7_3_a_batch_with_a_failing_part_is_sent_once_and_raises_retriable(
+    google: RunningGoogle,
+) -> None:
     ids = [email(google, n) for n in range(2)]
     google.inject_5xx(match=f"GET /gmail/v1/users/me/messages/{ids[0]}$", times=10)
     mailbox = google_mailbox(google)

@@ -91,7 +91,6 @@ class TestSalesforceCrmContract(CrmContract):
 # The adapter's own promises (beyond the shared contract)
 
 
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 

@@ -32,6 +32,7 @@ from rgsync.providers.base import MailboxReadOptions
 from rgsync.providers.salesforce.auth import SECRET_CONSUMER_SECRET, SECRET_REFRESH_TOKEN, SECRET_SESSION
 from rgsync.sandbox.http import Fault, Response
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from rgsync.sandbox.salesforce.routes import query as sf_query_routes
 from rgsync.sandbox.scenario import parse_scenario
 from rgsync.sandbox.serve import Sandbox, sandbox_credentials, start_sandbox
 from rgsync.settings import load_settings
@@ -517,13 +518,26 @@ body = "Line {n}."
 )
 
 
+@pytest.fixture(scope="module")
+def many_emails_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both sides after clean runs of the many-emails world, per mailbox kind (made on demand)."""
+    views: dict[str, Any] = {}
+
+    def view(kind: str) -> Any:
+        if kind not in views:
+            with open_box(tmp_path_factory.mktemp(f"reference-many-{kind}"), kind, extra=MANY_EMAILS) as box:
+                assert box.run()[0] == 0 and box.run()[0] == 0
+                views[kind] = box.view()
+        return views[kind]
+
+    return {"view": view}
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_spec_8_a_full_disk_under_the_state_store_exits_1_naming_the_fix_and_the_next_run_converges(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, many_emails_reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The state store is the same whatever the mailbox: one kind is enough here."""
-    with open_box(tmp_path_factory.mktemp("reference-many"), "gmail", extra=MANY_EMAILS) as box:
-        assert box.run()[0] == 0 and box.run()[0] == 0
-        expected = box.view()
+    expected = many_emails_reference["view"](kind)
     prepare = state_db._prepare
 
     def no_room_to_grow(connection: sqlite3.Connection, path: Path) -> None:
@@ -533,13 +547,109 @@ def test_spec_8_a_full_disk_under_the_state_store_exits_1_naming_the_fix_and_the
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
         connection.execute(f"PRAGMA max_page_count = {int(pages)}")
 
-    with open_box(tmp_path / "sandbox", "gmail", extra=MANY_EMAILS) as box:
+    with open_box(tmp_path / "sandbox", kind, extra=MANY_EMAILS) as box:
         monkeypatch.setattr(state_db, "_prepare", no_room_to_grow)
         code, out = box.run()
         assert code == 1, out
         assert "database or disk is full" in out and "free some space" in out, out
-        assert "Traceback" not in out and "unexpected error" not in out
+        assert "Traceback" not in out and "unexpected error" not in out and "savepoint" not in out
         monkeypatch.setattr(state_db, "_prepare", prepare)
+        code, out = box.run()
+        assert code == 0, out
+        assert box.view() == expected
+
+
+class _FailingDisk(sqlite3.Connection):
+    """A state store connection whose disk fails at its n-th write statement (SQLITE_IOERR).
+
+    SQLite reports an I/O error from the operating system as "disk I/O error"; the connection
+    class raises the same error at a chosen write, so the run meets it mid-session.
+    """
+
+    fail_at = 0
+    writes = 0
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if sql.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            type(self).writes += 1
+            if type(self).writes == type(self).fail_at:
+                raise sqlite3.OperationalError("disk I/O error")
+        return super().execute(sql, parameters)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spec_8_an_io_error_under_the_state_store_exits_1_naming_the_fix_and_the_next_run_converges(
+    kind: str, tmp_path: Path, many_emails_reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fails in the middle of the session's own bookkeeping: after some emails were
+    journalled and saved, before the session ends. Nothing is lost and nothing is saved twice."""
+    expected = many_emails_reference["view"](kind)
+    connect = sqlite3.connect
+
+    def failing_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(*args, **kwargs, factory=_FailingDisk)
+
+    with open_box(tmp_path / "sandbox", kind, extra=MANY_EMAILS) as box:
+        _FailingDisk.writes, _FailingDisk.fail_at = 0, 40
+        monkeypatch.setattr(state_db.sqlite3, "connect", failing_connect)
+        code, out = box.run()
+        monkeypatch.setattr(state_db.sqlite3, "connect", connect)
+        assert _FailingDisk.writes >= 40, "the disk never failed: the session wrote less than assumed"
+        assert code == 1, out
+        assert "disk I/O error" in out and "check the disk" in out, out
+        assert "Traceback" not in out and "unexpected error" not in out and "savepoint" not in out
+        code, out = box.run()
+        assert code == 0, out
+        assert box.view() == expected
+
+
+# --- an expired query locator (SPEC §7.6) ---------------------------------------------------------
+
+QUERY_MORE = r"^GET /services/data/[^/]+/query/01g"
+MANY_CONTACTS = "".join(
+    f"""
+[[org.contacts]]
+key = "cora-{n}"
+FirstName = "Cora{n}"
+LastName = "Client"
+Email = "cora{n}@clients.example"
+"""
+    for n in range(12)
+)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spec_7_6_an_expired_query_locator_restarts_the_read_and_the_run_converges(
+    kind: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's next page is refused (400 INVALID_QUERY_LOCATOR: the locator expired or the org
+    dropped it). The read starts again from its first page; nothing is lost or read twice.
+
+    Salesforce may page answers in smaller batches than asked for; the emulator pages every five
+    rows here so the small world's queries have next pages at all."""
+    monkeypatch.setattr(sf_query_routes, "DEFAULT_BATCH", 5)
+    with open_box(tmp_path_factory.mktemp(f"reference-contacts-{kind}"), kind, extra=MANY_CONTACTS) as box:
+        assert box.run()[0] == 0 and box.run()[0] == 0
+        expected = box.view()
+    with open_box(tmp_path / "sandbox", kind, extra=MANY_CONTACTS) as box:
+        expired = box.sf.server.faults.add(
+            Fault(
+                match=QUERY_MORE,
+                response=Response(
+                    400,
+                    [
+                        {
+                            "message": "invalid query locator",
+                            "errorCode": "INVALID_QUERY_LOCATOR",
+                            "fields": [],
+                        }
+                    ],
+                ),
+            )
+        )
+        code, out = box.run()
+        assert expired.fired == 1, "no query had a next page: the test world is too small"
+        assert code == 0, out
         code, out = box.run()
         assert code == 0, out
         assert box.view() == expected

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from rgsync.errors import is_disk_failure, state_store_failure
 from rgsync.model import utc
 from rgsync.paths import check_regular_file
 from rgsync.state.records import StateDamagedError, StateStoreError
@@ -262,8 +263,11 @@ class Database:
             try:
                 yield
             except BaseException:
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
+                # SQLite rolls the whole transaction back by itself on SQLITE_FULL or an I/O
+                # error; the savepoint is then gone, and the error to report is the original one.
+                if self._conn.in_transaction:
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
                 raise
             else:
                 self._conn.execute(f"RELEASE {name}")
@@ -296,6 +300,9 @@ class Database:
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
             raise
         except sqlite3.OperationalError as exc:
+            if is_disk_failure(exc):
+                # The disk failed, not the database: the journal makes the next run carry on.
+                raise StateStoreError(state_store_failure(exc, self.path.parent)) from exc
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StateStoreError(
                     f"the state database {self.path} is busy ({exc}); another rgsync process is writing "

@@ -137,6 +137,10 @@ def error_for_status(status: int, content: object, retry_after: float | None = N
         )
     if status in RETRIABLE_STATUSES or code in ("SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"):
         return RetriableError(text, retry_after=retry_after, code=f"SF-HTTP-{status}")
+    if code == "INVALID_QUERY_LOCATOR":
+        # The next page of a query is gone (the locator expired, or the org keeps too many open).
+        # Reads are repeatable: the session's policy runs the whole read again from its first page.
+        return RetriableError(text, code="SF-QUERY-LOCATOR")
     if status == 403:
         return FatalError(
             text,
