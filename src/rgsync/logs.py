@@ -10,16 +10,27 @@ Users paste `-v` output into bug reports, so:
   record: header values (Authorization, Cookie), token and password fields in JSON, form, query
   string and XML spellings, Salesforce session ids, and any secret rgsync itself read from or wrote
   to its credentials store (`remember_secret`).
+
+For cron, `rgsync run` also writes a log file (`configure_file_log`): the profile's file in the
+platform's user log dir, rotated by size, at INFO unless `--log-level` or the `log-level` setting
+says otherwise; one line per session and one per issue opened or resolved. It carries the same
+filter, and the HTTP client libraries never write to it below WARNING whatever its level.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import logging.handlers
+import os
 import re
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
+
+from rgsync.paths import check_folder, check_regular_file
 
 MASK = "***"
 
@@ -167,11 +178,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+FILE_ONLY: dict[str, object] = {"rgsync_file_only": True}
+"""`extra=` for a record meant for the log file only: the command already printed what it says, and
+cron mails whatever reaches stderr."""
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is when a record arrives (it may be swapped after set-up)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.addFilter(lambda record: not getattr(record, "rgsync_file_only", False))
 
     @property
     def stream(self) -> TextIO:
@@ -203,9 +220,84 @@ def configure_logging(*, verbose: bool, debug_http: bool) -> None:
     handler.addFilter(RedactingFilter())
     if verbose or debug_http:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    # The handler keeps its own level: a log file at INFO must not make stderr chatty.
+    handler.setLevel(logging.DEBUG if (verbose or debug_http) else logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug_http else logging.WARNING)
-    # Without -v rgsync's loggers follow the root (WARNING) rather than being pinned to a level.
-    logging.getLogger("rgsync").setLevel(logging.DEBUG if (verbose or debug_http) else logging.NOTSET)
+    _stderr_level[0] = logging.DEBUG if (verbose or debug_http) else logging.WARNING
+    _set_rgsync_level()
     for name in HTTP_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if debug_http else logging.WARNING)
+
+
+# ---------------------------------------------------------------------------------- the log file
+
+LOG_LEVELS = ("off", "error", "warning", "info", "debug")
+"""The levels `--log-level` and the `log-level` setting accept; `off` writes no log file."""
+DEFAULT_LOG_LEVEL = "info"
+LOG_MAX_BYTES = 1_000_000
+LOG_BACKUPS = 3
+FILE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_stderr_level = [logging.WARNING]
+_file_level = [logging.CRITICAL + 1]
+
+
+def _set_rgsync_level() -> None:
+    # rgsync's loggers let through what the most talkative handler wants, and no more.
+    logging.getLogger("rgsync").setLevel(min(_stderr_level[0], _file_level[0]))
+
+
+class _FileLogHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file; created owner-only (0600), since it names emails and meetings."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)
+
+
+def check_log_file(path: Path) -> None:
+    """Refuse (`UnsafePathError`, exit 2) a log path that is not a regular file or absent, or
+    whose rotated copies (`PATH.1`, …) are not: rotation renames them, which must never replace a
+    device or a pipe."""
+    hint = "point --log-file at a file, or move it aside"
+    check_folder(path.parent, "log folder", hint)
+    check_regular_file(path, "log file", hint)
+    for number in range(1, LOG_BACKUPS + 1):
+        check_regular_file(path.with_name(f"{path.name}.{number}"), "rotated log file", hint)
+
+
+def configure_file_log(
+    path: Path, level: str = DEFAULT_LOG_LEVEL, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS
+) -> Path | None:
+    """Send rgsync's log records at `level` and above to `path`, rotated at `max_bytes`.
+
+    Replaces the log file handler installed before. The path is checked first (`check_log_file`);
+    its folder is created owner-only. The file itself is created when the first line is written.
+    Level `off` removes the handler and returns None; otherwise the path is returned.
+    """
+    close_file_log()
+    if level.lower() == "off":
+        return None
+    check_log_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = _FileLogHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter(FILE_LOG_FORMAT))
+    numeric = logging.getLevelName(level.upper())
+    handler.setLevel(numeric)
+    logging.getLogger().addHandler(handler)
+    _file_level[0] = numeric
+    _set_rgsync_level()
+    return path
+
+
+def close_file_log() -> None:
+    """Flush and remove the log file handler, if one is installed."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _FileLogHandler):
+            root.removeHandler(handler)
+            handler.close()
+    _file_level[0] = logging.CRITICAL + 1
+    _set_rgsync_level()

@@ -121,6 +121,13 @@ class Paths:
     settings_file: Path
     org_policy_file: Path | None
     state_dir: Path
+    # Where `rgsync run` writes its log unless `--log-file` says otherwise (None: next to the state).
+    default_log_file: Path | None = None
+
+    @property
+    def log_file(self) -> Path:
+        """The profile's log file: the platform's user log dir, or next to the state in a sandbox."""
+        return self.default_log_file or self.state_dir / "rgsync.log"
 
     @property
     def state_db(self) -> Path:
@@ -177,11 +184,15 @@ def resolve_paths(
         default_state = Path(platformdirs.user_state_dir(APP)) / profile
     state_env = os.environ.get("RGSYNC_STATE_DIR")
     state_dir = Path(state_env).expanduser().absolute() / profile if state_env else default_state
+    # A profile given its own settings file or state folder keeps its log there too, so a sandbox
+    # (and every test) stays inside its own folder; otherwise the platform's user log dir.
+    log_file = None if config or state_env else Path(platformdirs.user_log_dir(APP)) / f"{profile}.log"
     paths = Paths(
         profile=profile,
         settings_file=settings_file,
         org_policy_file=Path(policy).expanduser().absolute() if policy else None,
         state_dir=state_dir,
+        default_log_file=log_file,
     )
     paths.check()
     return paths

@@ -5,15 +5,17 @@ from __future__ import annotations
 from rgsync import registry
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult, SyncSession
+from rgsync.session.progress import NO_PROGRESS, ProgressReporter
 from rgsync.settings import load_settings
 from rgsync.state import ProfileLock, StateStore
 
 
-def run_session(paths: Paths, options: RunOptions) -> SessionResult:
+def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = NO_PROGRESS) -> SessionResult:
     """Lock the profile, load settings, open the providers and the state, and run one session.
 
     Raises `LockHeldError` (exit 75) when another run holds the lock and `SettingsError`/`UsageError`
-    (exit 2) for settings problems, before anything is touched.
+    (exit 2) for settings problems, before anything is touched. `progress` hears how far the
+    session has got (the terminal's progress display).
     """
     settings = load_settings(paths.settings_file, paths.org_policy_file)
     paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -30,7 +32,9 @@ def run_session(paths: Paths, options: RunOptions) -> SessionResult:
                 crm = registry.open_crm(settings, paths)
                 try:
                     time_zone = str(settings.mailbox.get("time-zone") or "UTC")
-                    return SyncSession(settings, state, mailbox, crm, time_zone=time_zone).run(options)
+                    return SyncSession(
+                        settings, state, mailbox, crm, time_zone=time_zone, progress=progress
+                    ).run(options)
                 finally:
                     crm.close()
             finally:

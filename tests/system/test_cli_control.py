@@ -104,6 +104,8 @@ def test_status_on_a_fresh_profile(profile: Profile) -> None:
         "last_session": None,
         "next_due_at": None,
         "open_issues": 0,
+        "log_file": str(profile.state_db.parent / "rgsync.log"),
+        "log_level": "info",
     }
     assert not profile.state_db.exists()
 

@@ -38,6 +38,8 @@ SPEC_1 = [
     ("max-deletes", "sync.max-deletes", 50),
     ("interval-minutes", "sync.interval-minutes", 30),
     ("min-api-remaining", "sync.min-api-remaining-percent", 10),
+    # Not in the product's settings page: how much `rgsync run` writes to its log file.
+    ("log-level", "sync.log-level", "info"),
 ]
 
 

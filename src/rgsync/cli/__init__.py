@@ -18,7 +18,7 @@ import click
 from rgsync import __version__
 from rgsync.cli.commands import COMMANDS, CommandEntry
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE, RgsyncError, state_store_failure
-from rgsync.logs import DEBUG_HTTP_WARNING, configure_logging, redact
+from rgsync.logs import DEBUG_HTTP_WARNING, LOG_LEVELS, configure_logging, redact
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -93,6 +93,16 @@ class LazyGroup(click.Group):
     is_flag=True,
     help="Also log the HTTP clients' requests and responses (implies -v). Prints secrets and mail: never share.",
 )
+@click.option(
+    "--log-file",
+    metavar="PATH",
+    help="Where `rgsync run` writes its log (default: the profile's file in the user log dir).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="What the log file gets (default: the log-level setting, info); off writes none.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
 @click.option(
     "--json", "json_output", is_flag=True, help="Print JSON for scripts, where a command has output."
@@ -105,6 +115,8 @@ def cli(
     org_policy: str | None,
     verbose: bool,
     debug_http: bool,
+    log_file: str | None,
+    log_level: str | None,
     quiet: bool,
     json_output: bool,
 ) -> None:
@@ -119,6 +131,7 @@ def cli(
     app.config, app.profile, app.org_policy = config, profile, org_policy
     app.verbose, app.quiet = verbose or debug_http, quiet
     app.json = app.json or json_output
+    app.log_file, app.log_level = log_file, log_level.lower() if log_level else None
     # Always our own handler, so even a plain warning goes through the redacting filter.
     configure_logging(verbose=verbose, debug_http=debug_http)
     if debug_http:

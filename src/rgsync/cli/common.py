@@ -26,6 +26,8 @@ class App:
     verbose: bool = False
     quiet: bool = False
     json: bool = False
+    log_file: str | None = None
+    log_level: str | None = None
     out: Console = field(default_factory=lambda: Console(soft_wrap=True))
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 

@@ -16,6 +16,8 @@ from rgsync.cli.render import (
     session_to_json,
     stream_counts_table,
 )
+from rgsync.cli.session_log import log_file_path, log_level
+from rgsync.errors import UsageError
 from rgsync.state import ProfileLock, SessionRecord, StateStore
 
 NEXT_DUE_KEY = "next_due_at"
@@ -74,11 +76,50 @@ def _session_line(session: SessionRecord, running_pid: int | None) -> str:
     return f"{started}{kind}, did not finish (interrupted)"
 
 
+def _history(app: App, days: int) -> None:
+    from rgsync.cli.history import history_json, load_history, plain_lines, render_history
+
+    store = StateStore.open_existing(app.paths.state_db)
+    if store is None:
+        points = []
+    else:
+        with store:
+            points = load_history(store, datetime.now(UTC), days)
+    if app.json:
+        app.emit_json(history_json(points, days))
+    elif app.quiet:
+        return
+    elif app.out.is_terminal:
+        render_history(app.out, points, days)
+    else:
+        for line in plain_lines(points) if points else [f"No session in the last {days} days."]:
+            click.echo(line)  # rich would expand the tabs that `cut -f` relies on
+
+
 @click.command("status")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Chart the last sessions: items synced per stream, API calls, issues opened and resolved.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    metavar="N",
+    help="With --history: how many days back (default 7).",
+)
 @json_option
 @pass_app
-def status_command(app: App) -> None:
-    """Show whether sync is paused, the last session, when the next one is due, and open issues."""
+def status_command(app: App, history: bool, days: int | None) -> None:
+    """Show whether sync is paused, the last session, when the next one is due, and open issues.
+
+    With --history, chart the sessions of the last days instead (one column per session).
+    """
+    if history:
+        _history(app, days or 7)
+        return
+    if days is not None:
+        raise UsageError("--days goes with --history: `rgsync status --history --days N`")
     paths = app.paths
     running_pid = ProfileLock.holder(paths.lock_file)
     store = StateStore.open_existing(paths.state_db)
@@ -91,6 +132,7 @@ def status_command(app: App) -> None:
             next_due_raw = store.get_meta(NEXT_DUE_KEY)
             open_issues = store.open_issue_count()
     next_due = _parse_due(next_due_raw)
+    log_file, level = log_file_path(app), log_level(app)
 
     if app.json:
         payload: dict[str, Any] = {
@@ -100,6 +142,8 @@ def status_command(app: App) -> None:
             "last_session": None if session is None else session_to_json(session),
             "next_due_at": next_due.isoformat() if next_due else next_due_raw,
             "open_issues": open_issues,
+            "log_file": None if level == "off" else str(log_file),
+            "log_level": level,
         }
         app.emit_json(payload)
         return
@@ -126,6 +170,7 @@ def status_command(app: App) -> None:
         rows.append(("Next due", str(next_due_raw)))
     issues_hint = " (`rgsync issues list` shows them)" if open_issues else ""
     rows.append(("Open issues", f"{open_issues}{issues_hint}"))
+    rows.append(("Log file", "off (log-level setting)" if level == "off" else f"{log_file} ({level})"))
     app.out.print(key_value_table(rows))
     streams = session.summary.get("streams") if session is not None else None
     if isinstance(streams, dict) and streams and all(isinstance(c, dict) for c in streams.values()):

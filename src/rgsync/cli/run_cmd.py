@@ -8,9 +8,13 @@ from typing import Any
 import click
 
 from rgsync.cli.common import App, F, json_option, pass_app
+from rgsync.cli.progress import SessionProgress
 from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
+from rgsync.cli.session_log import log_session, start_session_log
 from rgsync.errors import EXIT_OK, UsageError
+from rgsync.logs import close_file_log
 from rgsync.session import RunOptions, SessionResult
+from rgsync.session.progress import NO_PROGRESS
 from rgsync.sync import run_session
 
 
@@ -141,13 +145,15 @@ def quiet_option(func: F) -> F:
 def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -> None:
     """Run one sync session (what cron calls)."""
     options = RunOptions(force=force, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
-    spinner = (
-        app.err.status("Syncing…")
-        if app.err.is_terminal and not app.quiet and not app.json and not dry_run
-        else nullcontext()
-    )
-    with spinner:
-        result = run_session(app.paths, options)
+    # Progress only for a person at a terminal: never in cron mail, a pipe, --quiet or --json.
+    progress = SessionProgress(app.err) if app.err.is_terminal and not app.quiet and not app.json else None
+    start_session_log(app)
+    try:
+        with progress or nullcontext():
+            result = run_session(app.paths, options, progress or NO_PROGRESS)
+        log_session(app, result)
+    finally:
+        close_file_log()
     if app.json:
         payload = result.to_json()
         if dry_run:
@@ -179,8 +185,10 @@ def save_command(app: App, item: str, thread: bool) -> None:
     """
     from rgsync.providers.base import ProviderError
 
+    start_session_log(app)
     try:
         result = run_session(app.paths, RunOptions(force=True, manual=(item,), manual_thread=thread))
+        log_session(app, result)
     except ProviderError as exc:
         if exc.code != "MAIL-NOT-FOUND":
             raise
@@ -189,6 +197,8 @@ def save_command(app: App, item: str, thread: bool) -> None:
             "`rgsync run --dry-run --json` or the `mailbox …` id of `rgsync issues list`, "
             "or label the email `Salesforce` to save it at the next run"
         ) from exc
+    finally:
+        close_file_log()
     if app.json:
         app.emit_json(result.to_json())
     else:

@@ -36,6 +36,7 @@ from rgsync.providers.base import (
 from rgsync.session import reports
 from rgsync.session.emails import EmailStream
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.progress import NO_PROGRESS, ProgressReporter
 from rgsync.session.retry import OUTAGE_CODES, OutageError, Retrier, RetryPolicy
 from rgsync.session.rules import (
     down_sync_switches,
@@ -80,6 +81,7 @@ class SyncSession(EmailStream, TwoWayStream):
         retry: RetryPolicy | None = None,
         free_mail: frozenset[str] | None = None,
         time_zone: str = "UTC",
+        progress: ProgressReporter = NO_PROGRESS,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -90,6 +92,7 @@ class SyncSession(EmailStream, TwoWayStream):
         self.retrier = Retrier(self.retry)
         self.free_mail = free_mail if free_mail is not None else free_mail_domains()
         self.time_zone = time_zone
+        self.progress = progress
         # Issues whose items this session re-queued, and the emails among them (`issues retry`).
         self.retry_taken_up: list[StoredIssue] = []
         self.retry_emails: tuple[str, ...] = ()
@@ -203,6 +206,7 @@ class SyncSession(EmailStream, TwoWayStream):
         for stream in [Stream.EMAILS, *two_way]:
             summary = StreamSummary(stream)
             result.streams[stream] = summary
+            self.progress.stream_started(stream, summary)
             try:
                 if stream is Stream.EMAILS:
                     self._emails(rules, identity, mailbox_options, now, options, summary, result)
@@ -228,6 +232,8 @@ class SyncSession(EmailStream, TwoWayStream):
                     # The org's allocation is shared by every stream: stop them all and back off.
                     self._budget_stop(stop.message, now, options)
                     break
+            finally:
+                self.progress.stream_finished(stream, summary)
 
     def _take_up_retries(self, options: RunOptions) -> list[StoredIssue]:
         """Re-queue the items behind the issues the user asked to retry (`rgsync issues retry`).

@@ -50,6 +50,7 @@ from rgsync.providers.base import (
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.progress import ProgressReporter
 from rgsync.session.reconcile import send_reconciled
 from rgsync.session.retry import Retrier
 from rgsync.state import StateStore
@@ -71,6 +72,7 @@ class PlanExecution:
     crm: Crm
     retrier: Retrier
     settings: Any
+    progress: ProgressReporter
 
     def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
         """Record an issue (deduplicated by the store); a dry run records nothing."""
@@ -204,6 +206,7 @@ class PlanExecution:
         summary: StreamSummary,
         result: SessionResult,
     ) -> None:
+        self.progress.planned(stream, len(plan.actions))
         summary.skipped.update(s.reason.value for s in plan.skips)
         result.skips += plan.skips
         for report in plan.issues:

@@ -165,6 +165,9 @@ KEYS: tuple[Key, ...] = (
        "a cron-started run that is not yet due does nothing (0 = always due)", SYNC, minimum=0, maximum=1440),
     _k("min-api-remaining", "sync.min-api-remaining-percent", N, 10,
        "stop before the org's daily API allocation falls below this percentage", SYNC, minimum=0, maximum=100),
+    _k("log-level", "sync.log-level", C, "info",
+       "what `rgsync run` writes to its log file (off = no log file; --log-level overrides)", SYNC,
+       choices=("off", "error", "warning", "info", "debug")),
 )
 # fmt: on
 

@@ -26,8 +26,10 @@ from rgsync.state.db import (
     stored_rows,
     to_text,
 )
+from rgsync.state.issues import _ISSUE_COLUMNS as ISSUE_COLUMNS
 from rgsync.state.issues import IssueLog
-from rgsync.state.records import Intent, SessionRecord, StateDamagedError
+from rgsync.state.issues import _issue_from_row as issue_from_row
+from rgsync.state.records import Intent, SessionRecord, StateDamagedError, StoredIssue
 
 PAUSED_KEY = "paused"
 SESSION_RUNNING = "running"
@@ -357,6 +359,27 @@ class StateStore(IssueLog):
             _session_from_row(row)
             for row in self._all("SELECT * FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
         ]
+
+    def sessions_since(self, since: datetime, include_dry_run: bool = False) -> list[SessionRecord]:
+        """Sessions started at or after `since`, oldest first (`rgsync status --history`)."""
+        dry = "" if include_dry_run else " AND dry_run = 0"
+        rows = self._all(f"SELECT * FROM sessions WHERE started_at >= ?{dry} ORDER BY id", (to_text(since),))
+        return [_session_from_row(row) for row in rows]
+
+    def issue_changes(self, since: datetime) -> tuple[list[StoredIssue], list[StoredIssue]]:
+        """Issues first seen, and issues resolved, at or after `since`: (opened, resolved), oldest first.
+
+        The log file and `rgsync status --history` use it to tell what each session changed.
+        """
+        start = to_text(since)
+        opened = self._all(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE first_seen >= ? ORDER BY first_seen, id", (start,)
+        )
+        resolved = self._all(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE resolved_at >= ? ORDER BY resolved_at, id",
+            (start,),
+        )
+        return [issue_from_row(r) for r in opened], [issue_from_row(r) for r in resolved]
 
 
 @stored_rows("links")

@@ -1,0 +1,122 @@
+"""The progress display of `rgsync run` on a terminal: one line per stream, redrawn a few times a
+second, with the changes read, the actions planned, the records written out of those planned (a
+bar), the rate and the time spent.
+
+It listens to the session through `ProgressReporter`; the counts come from each stream's live
+summary. It is drawn on stderr, only on a terminal, and never with `--quiet` or `--json`: cron
+mail, pipes and scripts never see it. It disappears when the session ends, leaving the summary.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from rgsync.model import Stream
+from rgsync.session.outcome import StreamSummary
+
+
+@dataclass
+class _Line:
+    summary: StreamSummary
+    started: float = field(default_factory=time.monotonic)
+    planned: int = 0
+    finished: float | None = None
+
+
+def _total(counter: object) -> int:
+    # The session's thread may be adding to the counter while the display reads it.
+    try:
+        return sum(dict(counter).values())  # type: ignore[call-overload]
+    except RuntimeError:
+        return 0
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class SessionProgress:
+    """A `ProgressReporter` that draws the streams' progress on `console` while the session runs.
+
+    Use it as a context manager around the session: the display starts on entry and is removed on
+    exit.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._lines: dict[Stream, _Line] = {}
+        self._lock = threading.Lock()
+        self._spinner = Spinner("dots", style="cyan")
+        self._live = Live(console=console, get_renderable=self._render, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> SessionProgress:
+        self._live.start(refresh=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._live.stop()
+
+    # -- ProgressReporter ------------------------------------------------------------------------
+    def stream_started(self, stream: Stream, summary: StreamSummary) -> None:
+        with self._lock:
+            self._lines[stream] = _Line(summary)
+
+    def planned(self, stream: Stream, actions: int) -> None:
+        with self._lock:
+            line = self._lines.get(stream)
+            if line is not None:
+                line.planned += actions
+
+    def stream_finished(self, stream: Stream, summary: StreamSummary) -> None:
+        with self._lock:
+            line = self._lines.setdefault(stream, _Line(summary))
+            line.finished = time.monotonic()
+        self._live.refresh()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _render(self) -> RenderableType:
+        table = Table.grid(padding=(0, 1))
+        for justify in ("left", "left", "right", "right", "right", "left", "right", "right"):
+            table.add_column(justify=justify, no_wrap=True)
+        with self._lock:
+            lines = list(self._lines.items())
+        now = time.monotonic()
+        if not lines:
+            table.add_row(self._spinner, Text("Syncing…"), *[""] * 6)
+        for stream, line in lines:
+            summary = line.summary
+            read = _total(summary.changes_read)
+            written = _total(summary.created) + _total(summary.updated) + _total(summary.deleted)
+            done = written + summary.linked + summary.failed
+            end = line.finished or now
+            seconds = max(end - line.started, 1e-6)
+            # While writing, the rate of writes; before that, of changes read.
+            rate = (done if line.planned else read) / seconds
+            mark: RenderableType = Text("✓", style="green") if line.finished else self._spinner
+            table.add_row(
+                mark,
+                Text(stream.value, style="bold"),
+                f"read {read}",
+                f"planned {line.planned}",
+                f"written {done}/{line.planned}" if line.planned else "written 0",
+                ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0, width=12),
+                f"{rate:.0f}/s",
+                _elapsed(end - line.started),
+            )
+        return table
