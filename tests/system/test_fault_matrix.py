@@ -377,6 +377,13 @@ CASES = [
     Case("salesforce session revoked", _sf_revoke, 1, r"rgsync connect salesforce", warm=True),
     Case("salesforce access token expired", _sf_expire_token, warm=True),
     Case("salesforce refresh token revoked", _sf_revoke_refresh, 1, r"rgsync connect salesforce", warm=True),
+    Case(
+        # The org's delete log no longer reaches back to the cursor (purged, or older than 15
+        # days): getDeleted refuses the window, and the read becomes a full listing (SPEC §7.6).
+        "salesforce delete log purged past the cursor",
+        lambda b: b.sf.org.purge_deleted(before=b.sf.org.clock() + timedelta(minutes=2)),
+        warm=True,
+    ),
     Case("mailbox 5xx once", lambda b: _mail_5xx(b, 1)),
     Case(
         "mailbox 5xx persistent",
