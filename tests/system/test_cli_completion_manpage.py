@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from rgsync.cli import _register, cli
+from rgsync.cli import cli
 from rgsync.cli.manpage import walk
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
@@ -35,7 +35,6 @@ def rgsync(
 
 
 def command_tree() -> list[tuple[click.Command, click.Context]]:
-    _register()
     return list(walk(cli, click.Context(cli, info_name="rgsync")))
 
 
@@ -55,7 +54,6 @@ def test_completion_scripts_are_generated_for_each_shell_and_name_rgsync(tmp_pat
 
 
 def test_completion_help_says_how_to_install_it() -> None:
-    _register()
     result = CliRunner().invoke(cli, ["completion", "--help"])
     assert result.exit_code == 0
     for place in (
@@ -92,7 +90,6 @@ def test_zsh_and_fish_completion_complete_commands_with_their_help(
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    _register()
     help_text = cli.commands["issues"].get_short_help_str()
     expected = ["plain", "issues", help_text] if shell == "zsh" else [f"plain,issues\t{help_text}"]
     assert done.stdout.splitlines() == expected

@@ -14,7 +14,7 @@ from cli_support import invoke
 from memory_world import World, make_world
 from rich.console import Console
 
-from rgsync.cli import _register, cli
+from rgsync.cli import cli
 from rgsync.cli.common import App
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
 from rgsync.session import SyncSession
@@ -39,7 +39,6 @@ def world(tmp_path, monkeypatch) -> World:
 
 def on_terminal(world: World, width: int, *args: str) -> tuple[int, str]:
     """Run `rgsync ARGS` as on a terminal `width` columns wide: exit code and what it printed."""
-    _register()
     out = io.StringIO()
     app = App(
         out=Console(file=out, width=width, force_terminal=True, color_system=None, soft_wrap=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import click
@@ -23,38 +23,83 @@ from rgsync.logs import DEBUG_HTTP_WARNING, LOG_LEVELS, configure_logging, redac
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class LazyCommands(dict[str, click.Command]):
+    """A group's commands by name, each imported from its module the first time it is looked up.
+
+    The mapping is complete from the start: membership, length and names come from the table
+    without importing anything, and reading a command (by key, `get`, `items`, `values`) imports
+    what it needs. So code that walks `group.commands` (docs, completion, the man page, tests)
+    sees every command without a registration step.
+    """
+
+    def __init__(self, entries: Mapping[str, CommandEntry]) -> None:
+        super().__init__()
+        self.entries = dict(entries)
+
+    def __missing__(self, name: str) -> click.Command:
+        if name not in self.entries:
+            raise KeyError(name)
+        module_name, _, attribute = self.entries[name].target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            # A wrong table entry is a programming error, found by the test that loads them all.
+            raise TypeError(f"{self.entries[name].target} is not a click command")
+        super().__setitem__(name, command)
+        return command
+
+    def loaded(self, name: str) -> click.Command | None:
+        """The command if its module is imported already, without importing it."""
+        return super().get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            return default
+        return self[name]
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*super().keys(), *self.entries}))
+
+    def __len__(self) -> int:
+        return len({*super().keys(), *self.entries})
+
+    def keys(self) -> Any:
+        return list(self)
+
+    def values(self) -> Any:
+        return [self[name] for name in self]
+
+    def items(self) -> Any:
+        return [(name, self[name]) for name in self]
+
+
 class LazyGroup(click.Group):
     """A command group that imports each command's module only when that command is used.
 
     `--help` lists every command from the summaries in the table, without importing any of them.
-    Commands added with `add_command` (or already loaded) behave as in a plain `click.Group`.
+    Commands added with `add_command` behave as in a plain `click.Group`.
     """
+
+    commands: LazyCommands
 
     def __init__(self, *args: Any, lazy_commands: Mapping[str, CommandEntry], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy_commands = dict(lazy_commands)
+        self.commands = LazyCommands(lazy_commands)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *self.lazy_commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            self.add_command(self.load(cmd_name), cmd_name)
-        return self.commands.get(cmd_name)
+    @property
+    def lazy_commands(self) -> dict[str, CommandEntry]:
+        """The table of commands imported on demand (name → where it lives, its summary)."""
+        return self.commands.entries
 
     def load(self, name: str) -> click.Command:
-        """Import the command registered under `name` from its module."""
-        module_name, _, attribute = self.lazy_commands[name].target.partition(":")
-        command = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            # A wrong table entry is a programming error, found by the test that loads them all.
-            raise TypeError(f"{self.lazy_commands[name].target} is not a click command")
-        return command
+        """The command registered under `name`, imported from its module if need be."""
+        return self.commands[name]
 
     def load_all(self) -> None:
-        """Import every command, for code that walks `self.commands` (docs, shell completion)."""
-        for name in self.lazy_commands:
-            self.get_command(click.Context(self), name)
+        """Import every command (a test checks that each table entry is right)."""
+        self.commands.values()
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
@@ -63,7 +108,7 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
         for name in names:
-            command = self.commands.get(name)
+            command = self.commands.loaded(name)
             if command is not None:
                 if command.hidden:
                     continue
@@ -136,12 +181,6 @@ def cli(
     configure_logging(verbose=verbose, debug_http=debug_http)
     if debug_http:
         click.echo(DEBUG_HTTP_WARNING, err=True)
-
-
-def _register() -> None:
-    """Load every command into `cli.commands`, for callers that walk the command tree."""
-    assert isinstance(cli, LazyGroup)
-    cli.load_all()
 
 
 def main(argv: list[str] | None = None) -> None:
