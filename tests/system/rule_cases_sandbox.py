@@ -152,6 +152,35 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+REFUSED_SUBJECT = "REJECTED terms from Bob"
+
+
+def refused_email_items(body: str = "Our counter-proposal.") -> str:
+    """Two emails from Bob saved as Tasks: one a validation rule of the org refuses (an
+    `SF-VALIDATION` issue), one that saves. For tests of what a refused item leaves behind."""
+    return f"""
+[[org.validation-rules]]
+object = "Task"
+field = "Subject"
+contains = "REJECTED"
+message = "Subjects with REJECTED are not stored."
+
+[[mailbox.emails]]
+from = "Bob Baker <bob@globex.com>"
+to = ["ann@acme.com"]
+subject = "{REFUSED_SUBJECT}"
+when = "-1d 10:00"
+body = "{body}"
+
+[[mailbox.emails]]
+from = "Bob Baker <bob@globex.com>"
+to = ["ann@acme.com"]
+subject = "Accepted terms from Bob"
+when = "-1d 11:00"
+body = "We agree."
+"""
+
+
 def scenario_text(
     name: str, *, settings: Mapping[str, Mapping[str, Any]] | None = None, items: str = ""
 ) -> str:

@@ -13,30 +13,10 @@ from typing import Any
 
 import pytest
 from mailbox_kinds import KINDS, open_kind_box
-from rule_cases_sandbox import Box, scenario_text
+from rule_cases_sandbox import REFUSED_SUBJECT, Box, refused_email_items, scenario_text
 
-REFUSED = "REJECTED terms from Bob"
-ITEMS = f"""
-[[org.validation-rules]]
-object = "Task"
-field = "Subject"
-contains = "REJECTED"
-message = "Subjects with REJECTED are not stored."
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "{REFUSED}"
-when = "-1d 10:00"
-body = "Our counter-proposal."
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "Accepted terms from Bob"
-when = "-1d 11:00"
-body = "We agree."
-"""
+REFUSED = REFUSED_SUBJECT
+ITEMS = refused_email_items()
 
 
 def _saved(box: Box, subject: str) -> int:

@@ -13,33 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rule_cases_sandbox import Box, open_box, scenario_text
+from rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 from rgsync.logs import LOG_MAX_BYTES
 
-REFUSED = "REJECTED terms from Bob"
+REFUSED = REFUSED_SUBJECT
 BODY = "Our counter-proposal, confidential."
-ITEMS = f"""
-[[org.validation-rules]]
-object = "Task"
-field = "Subject"
-contains = "REJECTED"
-message = "Subjects with REJECTED are not stored."
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "{REFUSED}"
-when = "-1d 10:00"
-body = "{BODY}"
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "Accepted terms from Bob"
-when = "-1d 11:00"
-body = "We agree."
-"""
+ITEMS = refused_email_items(BODY)
 SESSION_LINE = re.compile(
     r"^\S+ \S+ INFO rgsync\.run: session (\d+) completed in [\d.]+ s: emails ok read (\d+) "
     r"salesforce \+(\d+) .*; API calls salesforce (\d+) mailbox (\d+)$"

@@ -14,32 +14,12 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rule_cases_sandbox import Box, open_box, scenario_text
+from rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 from rgsync.cli.history import load_history, render_history
 
-REFUSED = "REJECTED terms from Bob"
-ITEMS = f"""
-[[org.validation-rules]]
-object = "Task"
-field = "Subject"
-contains = "REJECTED"
-message = "Subjects with REJECTED are not stored."
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "{REFUSED}"
-when = "-1d 10:00"
-body = "Our counter-proposal."
-
-[[mailbox.emails]]
-from = "Bob Baker <bob@globex.com>"
-to = ["ann@acme.com"]
-subject = "Accepted terms from Bob"
-when = "-1d 11:00"
-body = "We agree."
-"""
+REFUSED = REFUSED_SUBJECT
+ITEMS = refused_email_items()
 
 
 def _items(stream: dict[str, Any]) -> int:

@@ -6,8 +6,9 @@ bundles the chunks into Composite requests of up to five queries (SPEC §3.3, §
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from rgsync.model import Account, Opportunity, OrgInfo, Person, PersonKind
 from rgsync.providers.salesforce import soql
@@ -52,16 +53,7 @@ class DirectoryLookups:
                 address = str(row.get("Email") or "").lower()
                 if address not in wanted:
                     continue
-                person = Person(
-                    id=str(row["Id"]),
-                    kind=kind,
-                    email=address,
-                    first_name=str(row.get("FirstName") or ""),
-                    last_name=str(row.get("LastName") or ""),
-                    account_id=str(row.get("AccountId") or "") or None,
-                    owner_id=str(row.get("OwnerId") or "") or None,
-                )
-                self.person_emails[person.id] = address
+                person = self._person(row, kind, address)
                 found.setdefault(address, []).append(person)
         # Contacts first, then Leads (an address found as both links the Contact, SPEC §3.3).
         return {
@@ -89,32 +81,30 @@ class DirectoryLookups:
                 address = str(row.get("Email") or "").lower()
                 if not address:
                     continue
-                person = Person(
-                    id=str(row["Id"]),
-                    kind=kind,
-                    email=address,
-                    first_name=str(row.get("FirstName") or ""),
-                    last_name=str(row.get("LastName") or ""),
-                    account_id=str(row.get("AccountId") or "") or None,
-                    owner_id=str(row.get("OwnerId") or "") or None,
-                )
-                self.person_emails[person.id] = address
+                person = self._person(row, kind, address)
                 found[person.id] = person
         return found
 
+    def _person(self, row: Mapping[str, Any], kind: PersonKind, address: str) -> Person:
+        """A Contact or Lead row as a Person; its address is remembered for later Id lookups."""
+        person = Person(
+            id=str(row["Id"]),
+            kind=kind,
+            email=address,
+            first_name=str(row.get("FirstName") or ""),
+            last_name=str(row.get("LastName") or ""),
+            account_id=str(row.get("AccountId") or "") or None,
+            owner_id=str(row.get("OwnerId") or "") or None,
+        )
+        self.person_emails[person.id] = address
+        return person
+
     def person_addresses(self, ids: Iterable[str]) -> dict[str, str]:
         """Addresses of Contacts/Leads by Id, from this session's lookups or one batched query."""
-        missing = sorted({i for i in ids if soql.is_id(i) and i not in self.person_emails})
+        ids = list(ids)
+        missing = {i for i in ids if soql.is_id(i) and i not in self.person_emails}
         if missing:
-            queries: list[str] = []
-            for sobject, prefix in (("Contact", "003"), ("Lead", "00Q")):
-                of_type = [i for i in missing if i.startswith(prefix)]
-                if of_type:
-                    template = f"SELECT Id, Email FROM {sobject} WHERE Id IN "
-                    queries += soql.chunked_in_queries(template.__add__, of_type, soql.record_id)
-            for rows in self.client.queries(queries):
-                for row in rows:
-                    self.person_emails[str(row["Id"])] = str(row.get("Email") or "").lower()
+            self.people_by_id(missing)  # remembers each address it finds
         return {i: self.person_emails.get(i, "") for i in ids}
 
     # -- accounts and opportunities -----------------------------------------------------------------------
