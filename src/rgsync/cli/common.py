@@ -48,19 +48,25 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def json_option(func: F) -> F:
-    """Add `--json` to a command; it sets `App.json` like the global option does."""
+def _app_flag(*declarations: str, attribute: str, help: str) -> Callable[[F], F]:
+    """A flag a command accepts as well as the global option of the same name: set, it turns the
+    `App` attribute on for the whole invocation (cron lines write `rgsync run --quiet`)."""
 
     def _set(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         if value:
-            ctx.ensure_object(App).json = True
+            setattr(ctx.ensure_object(App), attribute, True)
         return value
 
-    return click.option(
-        "--json",
-        "json_output",
-        is_flag=True,
-        expose_value=False,
-        callback=_set,
-        help="Print JSON for scripts.",
-    )(func)
+    return click.option(*declarations, is_flag=True, expose_value=False, callback=_set, help=help)
+
+
+# `--json` on a command: sets `App.json` like the global option does.
+json_option = _app_flag("--json", "json_output", attribute="json", help="Print JSON for scripts.")
+
+# `-q/--quiet` on a command: sets `App.quiet` like the global option does.
+quiet_option = _app_flag(
+    "-q",
+    "--quiet",
+    attribute="quiet",
+    help="Print nothing on success (for cron); failures are still printed.",
+)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rgsync.cli.common import App, F, json_option, pass_app
+from rgsync.cli.common import App, json_option, pass_app, quiet_option
 from rgsync.cli.progress import SessionProgress
 from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
 from rgsync.cli.session_log import log_session, start_session_log
@@ -107,28 +107,6 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
         out.print(f"[red]{result.message}[/red]", highlight=False)
     if result.open_issues:
         out.print(f"{result.open_issues} open sync issue(s): `rgsync issues list` shows them.")
-
-
-def quiet_option(func: F) -> F:
-    """Add `-q/--quiet` to a command; it sets `App.quiet` like the global option does.
-
-    Cron lines and systemd units are written `rgsync run --quiet`, so the option must be accepted
-    after the command name as well as before it.
-    """
-
-    def _set(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            ctx.ensure_object(App).quiet = True
-        return value
-
-    return click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=_set,
-        help="Print nothing on success (for cron); failures are still printed.",
-    )(func)
 
 
 @click.command("run")
