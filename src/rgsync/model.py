@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
@@ -86,6 +86,163 @@ class EmailMode(StrEnum):
 
     TASK = "task"
     EMAIL_MESSAGE = "email-message"
+
+
+# The choices of the SPEC §1 settings, declared here once: `settings.schema` offers their values,
+# the engine's `Rules` holds them typed.
+class SaveEmailsAs(StrEnum):
+    """Setting `save-emails-as` (SPEC §3.7): `auto` picks by the org's Enhanced Email."""
+
+    AUTO = "auto"
+    TASK = "task"
+    EMAIL_MESSAGE = "email-message"
+
+
+class EmailDirection(StrEnum):
+    """Setting `email-direction` (SPEC §3.1)."""
+
+    BOTH = "both"
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class AutoResolve(StrEnum):
+    """Setting `auto-resolve` (SPEC §3.4)."""
+
+    OFF = "off"
+    LEAD = "lead"
+    CONTACT = "contact"
+
+
+class CalendarDirection(StrEnum):
+    """Setting `calendar-direction` (SPEC §4.6)."""
+
+    TWO_WAY = "two-way"
+    MAILBOX_TO_SALESFORCE = "mailbox-to-salesforce"
+    SALESFORCE_TO_MAILBOX = "salesforce-to-mailbox"
+
+
+class ContactsScope(StrEnum):
+    """Setting `contacts-scope` (SPEC §6.1)."""
+
+    ALL = "all"
+    MINE = "mine"
+    VIEW = "view"
+
+
+class LogLevel(StrEnum):
+    """Setting `log-level`: what `rgsync run` writes to its log file."""
+
+    OFF = "off"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+class MailboxProvider(StrEnum):
+    """Setting `mailbox.provider`: which mail service holds the mailbox."""
+
+    GMAIL = "gmail"
+    EXCHANGE = "exchange"
+    MICROSOFT365 = "microsoft365"
+    MEMORY = "memory"
+
+
+class ExchangeAuth(StrEnum):
+    """Setting `mailbox.auth-type`: how to sign in to Exchange."""
+
+    NTLM = "ntlm"
+    BASIC = "basic"
+    OAUTH = "oauth"
+
+
+class SalesforceAuth(StrEnum):
+    """Setting `salesforce.auth`: how to sign in to Salesforce."""
+
+    SESSION = "session"
+    PASSWORD = "password"
+    JWT = "jwt"
+    OAUTH = "oauth"
+
+
+@dataclass(frozen=True)
+class MailboxConnection:
+    """The `[mailbox]` settings table, typed (SPEC §1, §9): which mailbox and how to reach it.
+
+    One field per key of the table, named after it (`time-zone` → `time_zone`); None = not set.
+    File paths are absolute. Secrets are never here: they live in the profile's credential store.
+    """
+
+    provider: MailboxProvider | None = None
+    address: str | None = None
+    aliases: tuple[str, ...] = ()
+    time_zone: str | None = None
+    save_label: str = LABEL_SAVE
+    thread_label: str = LABEL_SAVE_THREAD
+    error_label: str = LABEL_SYNC_ERROR
+    gmail_api_url: str | None = None
+    client_secrets_file: str | None = None
+    service_account_file: str | None = None
+    ews_url: str | None = None
+    username: str | None = None
+    auth_type: ExchangeAuth = ExchangeAuth.NTLM
+    impersonate: bool = False
+    graph_url: str | None = None
+    authority_url: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    ca_file: str | None = None
+
+    def table(self) -> dict[str, object]:
+        """The table as the settings file spells it (leaf name → value; lists for list keys)."""
+        return _table(self)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, object]) -> MailboxConnection:
+        """From a table spelled as the settings file does (`time-zone`, …); missing keys keep defaults."""
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            value = table.get(spec.name.replace("_", "-"))
+            if value is None:
+                continue
+            if spec.name == "provider":
+                value = MailboxProvider(str(value))
+            elif spec.name == "auth_type":
+                value = ExchangeAuth(str(value).lower())
+            elif isinstance(value, list | tuple):
+                value = tuple(str(v) for v in value)
+            values[spec.name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SalesforceConnection:
+    """The `[salesforce]` settings table, typed (SPEC §1, §9): where and how to sign in."""
+
+    instance_url: str | None = None
+    login_url: str = "https://login.salesforce.com"
+    username: str | None = None
+    api_version: str = "59.0"
+    auth: SalesforceAuth = SalesforceAuth.OAUTH
+    consumer_key: str | None = None
+    private_key_file: str | None = None
+    ca_file: str | None = None
+
+    def table(self) -> dict[str, object]:
+        """The table as the settings file spells it (leaf name → value)."""
+        return _table(self)
+
+
+def _table(connection: object) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for spec in fields(connection):  # type: ignore[arg-type]
+        name = spec.name
+        value = getattr(connection, name)
+        if isinstance(value, StrEnum):
+            value = value.value
+        out[name.replace("_", "-")] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 class Severity(StrEnum):

@@ -55,7 +55,7 @@ def _load(target: str, what: str) -> Callable[..., Any]:
 
 def open_mailbox(settings: Any, paths: Paths) -> Mailbox:
     """The mailbox adapter named by `[mailbox] provider`; a clear error when none is set or known."""
-    provider = str(settings.mailbox.get("provider") or "")
+    provider = str(settings.mailbox.provider or "")
     if not provider:
         raise UsageError(
             f"no mailbox is configured in {paths.settings_file}: run `rgsync connect gmail|exchange|microsoft365`"

@@ -17,7 +17,7 @@ def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = 
     (exit 2) for settings problems, before anything is touched. `progress` hears how far the
     session has got (the terminal's progress display).
     """
-    settings = load_settings(paths.settings_file, paths.org_policy_file)
+    settings = load_settings(paths.settings_file, paths.org_policy_file).effective()
     paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with ProfileLock(paths.lock_file):
         state = StateStore.open(paths.state_db)
@@ -31,9 +31,8 @@ def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = 
             try:
                 crm = registry.open_crm(settings, paths)
                 try:
-                    time_zone = str(settings.mailbox.get("time-zone") or "UTC")
                     return SyncSession(
-                        settings, state, mailbox, crm, time_zone=time_zone, progress=progress
+                        settings, state, mailbox, crm, time_zone=settings.time_zone, progress=progress
                     ).run(options)
                 finally:
                     crm.close()

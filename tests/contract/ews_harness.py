@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from rgsync.credentials import CredentialStore
-from rgsync.model import CalendarItem, Folder, Response, ShowAs, Stream
+from rgsync.model import CalendarItem, Folder, MailboxConnection, Response, ShowAs, Stream
 from rgsync.paths import Paths
 from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeMailbox, open_mailbox
 from rgsync.sandbox.ews import RunningEws, start_ews
@@ -219,15 +219,17 @@ def open_harness(
         )
         CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, password or ews.password)
         settings = SimpleNamespace(
-            mailbox={
-                "provider": "exchange",
-                "address": ews.address,
-                "ews-url": ews.url,
-                "username": ews.username,
-                "auth-type": "basic",
-                "time-zone": time_zone,
-                **mailbox,
-            }
+            mailbox=MailboxConnection.from_table(
+                {
+                    "provider": "exchange",
+                    "address": ews.address,
+                    "ews-url": ews.url,
+                    "username": ews.username,
+                    "auth-type": "basic",
+                    "time-zone": time_zone,
+                    **mailbox,
+                }
+            )
         )
         adapter = open_mailbox(settings, paths)
         try:

@@ -24,6 +24,7 @@ from rgsync.model import (
     Create,
     Delete,
     EmailItem,
+    MailboxConnection,
     MarkLabel,
     Priority,
     RecordKind,
@@ -532,7 +533,7 @@ def test_a_refused_token_is_a_mail_auth_error_naming_the_command(google: Running
 
 class _Settings:
     def __init__(self, mailbox: dict[str, object]) -> None:
-        self.mailbox = mailbox
+        self.mailbox = MailboxConnection.from_table(mailbox)
 
 
 def test_open_mailbox_signs_in_with_a_stored_access_token(

@@ -33,7 +33,9 @@ class Hands:
     @contextlib.contextmanager
     def _mailbox(self) -> Iterator[Mailbox]:
         paths = self.box.sandbox.paths
-        mailbox = registry.open_mailbox(load_settings(paths.settings_file, paths.org_policy_file), paths)
+        mailbox = registry.open_mailbox(
+            load_settings(paths.settings_file, paths.org_policy_file).effective(), paths
+        )
         try:
             yield mailbox
         finally:

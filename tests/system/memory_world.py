@@ -78,7 +78,7 @@ class World:
         """One session, as `rgsync run --force` would do it, at `self.now`."""
         options.setdefault("force", True)
         paths = self.paths
-        settings = load_settings(paths.settings_file, paths.org_policy_file)
+        settings = load_settings(paths.settings_file, paths.org_policy_file).effective()
         paths.state_dir.mkdir(parents=True, exist_ok=True)
         with ProfileLock(paths.lock_file):
             state = StateStore.open(paths.state_db)

@@ -98,7 +98,7 @@ def started(directory: Path, kind: str, save_as: str) -> Iterator[Sandbox]:
 def run(sandbox: Sandbox, *, attempts: int = 5) -> SessionResult:
     """One session as `rgsync run --force` opens it, with a retry policy that does not sleep."""
     paths = sandbox.paths
-    settings = load_settings(paths.settings_file, paths.org_policy_file)
+    settings = load_settings(paths.settings_file, paths.org_policy_file).effective()
     with StateStore.open(paths.state_db) as state:
         mailbox = registry.open_mailbox(settings, paths)
         try:

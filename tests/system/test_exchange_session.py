@@ -15,7 +15,7 @@ import pytest
 from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
 from rgsync.credentials import CredentialStore
-from rgsync.model import Stream
+from rgsync.model import MailboxConnection, Stream
 from rgsync.paths import Paths
 from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
 from rgsync.sandbox.ews import RunningEws, start_ews
@@ -31,13 +31,15 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Wor
     paths = Paths("default", tmp_path / "exchange.toml", None, tmp_path / "exchange-state")
     CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, ews.password)
     settings = SimpleNamespace(
-        mailbox={
-            "address": "ann@acme.com",
-            "aliases": ["a.lee@acme.com"],
-            "ews-url": ews.url,
-            "auth-type": "basic",
-            "time-zone": "Europe/Berlin",
-        }
+        mailbox=MailboxConnection.from_table(
+            {
+                "address": "ann@acme.com",
+                "aliases": ["a.lee@acme.com"],
+                "ews-url": ews.url,
+                "auth-type": "basic",
+                "time-zone": "Europe/Berlin",
+            }
+        )
     )
     mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
     world.mailbox = mailbox  # type: ignore[assignment]

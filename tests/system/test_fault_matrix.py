@@ -151,7 +151,9 @@ class Box:
             for obj in ("EmailMessage", "Event", "Task")
         }
         seen["EmailMessageRelation"] = len(org.records("EmailMessageRelation"))
-        settings = load_settings(self.sandbox.paths.settings_file, self.sandbox.paths.org_policy_file)
+        settings = load_settings(
+            self.sandbox.paths.settings_file, self.sandbox.paths.org_policy_file
+        ).effective()
         mailbox = registry.open_mailbox(settings, self.sandbox.paths)
         now = datetime.now(UTC)
         window = MailboxReadOptions(

@@ -21,6 +21,7 @@ from google.oauth2.credentials import Credentials
 from memory_world import World, make_world
 
 from rgsync.credentials import CredentialStore
+from rgsync.model import MailboxConnection
 from rgsync.paths import Paths
 from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
 from rgsync.providers.google.api import GoogleApi
@@ -112,12 +113,14 @@ def test_spec_3_1_exchange_saves_no_bounce_or_auto_reply(world: World, tmp_path:
     paths = Paths("default", tmp_path / "exchange.toml", None, tmp_path / "exchange-state")
     CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, ews.password)
     settings = SimpleNamespace(
-        mailbox={
-            "address": "ann@acme.com",
-            "ews-url": ews.url,
-            "auth-type": "basic",
-            "time-zone": "Europe/Berlin",
-        }
+        mailbox=MailboxConnection.from_table(
+            {
+                "address": "ann@acme.com",
+                "ews-url": ews.url,
+                "auth-type": "basic",
+                "time-zone": "Europe/Berlin",
+            }
+        )
     )
     mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
     try:

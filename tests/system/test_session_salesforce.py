@@ -88,7 +88,7 @@ class SalesforceWorld:
         store = CredentialStore("default", self.root / "credentials.json")
         store.set(SECRET_SESSION, self.org.token)
         config = SalesforceConfig(auth="session", instance_url=self.org.url, ca_file=str(self.org.ca_file))
-        save_as = str(load_settings(self.root / "settings.toml").value("save-emails-as"))
+        save_as = str(load_settings(self.root / "settings.toml").effective().save_emails_as)
         crm = SalesforceCrm(config, store, email_mode=save_as)
         self.adapters.append(crm)
         return crm
@@ -99,7 +99,7 @@ class SalesforceWorld:
         state = StateStore.open(paths.state_db)
         try:
             session = SyncSession(
-                load_settings(paths.settings_file),
+                load_settings(paths.settings_file).effective(),
                 state,
                 self.mailbox,
                 crm or self.adapter(),

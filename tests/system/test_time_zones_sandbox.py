@@ -13,6 +13,7 @@ import pytest
 from memory_world import World, make_world
 
 from rgsync.credentials import CredentialStore
+from rgsync.model import MailboxConnection
 from rgsync.paths import Paths
 from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
@@ -58,12 +59,14 @@ def test_spec_4_3_exchange_meetings_in_windows_zones_reach_salesforce_at_their_t
     paths = Paths("default", tmp_path / "exchange.toml", None, tmp_path / "exchange-state")
     CredentialStore(paths.profile, paths.credentials_file).set(PASSWORD_SECRET, ews.password)
     settings = SimpleNamespace(
-        mailbox={
-            "address": "ann@acme.com",
-            "ews-url": ews.url,
-            "auth-type": "basic",
-            "time-zone": "Asia/Kolkata",
-        }
+        mailbox=MailboxConnection.from_table(
+            {
+                "address": "ann@acme.com",
+                "ews-url": ews.url,
+                "auth-type": "basic",
+                "time-zone": "Asia/Kolkata",
+            }
+        )
     )
     mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
     world.mailbox = mailbox  # type: ignore[assignment]

@@ -139,7 +139,7 @@ def connect_salesforce_command(
 
     paths = app.paths
     settings = load_settings(paths.settings_file, paths.org_policy_file)
-    current = config_of(settings)
+    current = config_of(settings.effective())
     config = replace(
         current,
         auth=auth or current.auth,
@@ -198,7 +198,7 @@ def connect_salesforce_command(
             grant = SignIn(config, store, http, DEFAULT_TIMEOUT).renew()
             http.close()
             config = replace(config, instance_url=grant.instance_url or config.instance_url)
-        crm = SalesforceCrm(config, store, email_mode=str(settings.value("save-emails-as")))
+        crm = SalesforceCrm(config, store, email_mode=str(settings.effective().save_emails_as))
         try:
             info = crm.org_info()
         finally:

@@ -42,10 +42,10 @@ def _salesforce(settings: Any, paths: Any) -> list[FindingLike]:
 
     return list(
         salesforce_findings(
-            config_of(settings),
+            config_of(settings.effective()),
             CredentialStore(paths.profile, paths.credentials_file),
-            save_emails_as=str(settings.value("save-emails-as")),
-            min_api_remaining=float(settings.value("min-api-remaining")),
+            save_emails_as=str(settings.effective().save_emails_as),
+            min_api_remaining=float(settings.effective().schedule.min_api_remaining),
         )
     )
 

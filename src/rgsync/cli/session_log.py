@@ -35,7 +35,7 @@ def log_level(app: App) -> str:
         return app.log_level
     paths = app.paths
     try:
-        return str(load_settings(paths.settings_file, paths.org_policy_file).value("log-level"))
+        return str(load_settings(paths.settings_file, paths.org_policy_file).effective().schedule.log_level)
     except RgsyncError:
         return DEFAULT_LOG_LEVEL
 

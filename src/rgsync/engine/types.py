@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from rgsync.model import (
     Account,
+    EmailDirection,
     EmailMode,
     ExistingEvent,
     IssueReport,
@@ -25,36 +26,16 @@ from rgsync.model import (
     Stream,
     Write,
 )
+from rgsync.model import AutoResolve as AutoResolve
+from rgsync.model import CalendarDirection as CalendarDirection
+from rgsync.model import ContactsScope as ContactsScope
 
 T = TypeVar("T")
 
 
-class AutoResolve(StrEnum):
-    OFF = "off"
-    LEAD = "lead"
-    CONTACT = "contact"
-
-
-class Direction(StrEnum):
-    """Setting `email-direction`."""
-
-    BOTH = "both"
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-
-
-class CalendarDirection(StrEnum):
-    """Setting `calendar-direction` (SPEC §4.6)."""
-
-    TWO_WAY = "two-way"
-    MAILBOX_TO_SALESFORCE = "mailbox-to-salesforce"
-    SALESFORCE_TO_MAILBOX = "salesforce-to-mailbox"
-
-
-class ContactsScope(StrEnum):
-    ALL = "all"
-    MINE = "mine"
-    VIEW = "view"
+# The setting choices are declared once, in `rgsync.model`; `Direction` is the engine's name for
+# `email-direction`.
+Direction = EmailDirection
 
 
 @dataclass(frozen=True)

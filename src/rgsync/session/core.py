@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from rgsync.engine import schedule
+from rgsync.engine.streams import TWO_WAY, streams_to_run
 from rgsync.engine.types import (
     Identity,
     Rules,
@@ -45,14 +46,12 @@ from rgsync.session.rules import (
     switched_back_on,
 )
 from rgsync.session.two_way import TwoWayStream
+from rgsync.settings import EffectiveSettings
 from rgsync.state import StateStore, StoredIssue
 
 log = logging.getLogger("rgsync.session")
 
 ORG_INFO_MAX_AGE = timedelta(days=1)
-# Back-off after the API budget guard stops a session (SPEC §7.4): 30 min, 2.5 h, 4.5 h, then 4.5 h.
-BUDGET_BACKOFF = (timedelta(minutes=30), timedelta(hours=2, minutes=30), timedelta(hours=4, minutes=30))
-TWO_WAY = (Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
 
 
 def with_fix(exc: FatalError) -> str:
@@ -72,7 +71,7 @@ class SyncSession(EmailStream, TwoWayStream):
 
     def __init__(
         self,
-        settings: Any,
+        settings: EffectiveSettings,
         state: StateStore,
         mailbox: Mailbox,
         crm: Crm,
@@ -104,10 +103,10 @@ class SyncSession(EmailStream, TwoWayStream):
         if self.state.paused and not options.manual:
             return SessionResult(status="paused", message="rgsync is paused; `rgsync resume` to sync again")
         due = self.state.get_meta("next_due_at")
-        if not options.force and not options.dry_run and not options.manual and due:
-            due_at = datetime.fromisoformat(str(due))
-            if now < due_at:
-                return SessionResult(status="not-due", next_due_at=due_at)
+        due_at = datetime.fromisoformat(str(due)) if due else None
+        forced = bool(options.force or options.dry_run or options.manual)
+        if not schedule.is_due(now, due_at, forced=forced):
+            return SessionResult(status="not-due", next_due_at=due_at)
 
         result = SessionResult(status="dry-run" if options.dry_run else "completed", started_at=now)
         if not options.dry_run:
@@ -163,7 +162,8 @@ class SyncSession(EmailStream, TwoWayStream):
         window_start = now - timedelta(days=rules.calendar_past_days)
         window_end = now + timedelta(days=rules.calendar_future_days)
         crm_pages: dict[Stream, list[Page]] = {}
-        two_way = [s for s in TWO_WAY if self._stream_active(s, rules)] if not options.manual else []
+        has_links = {s: bool(self.state.links(s)) for s in TWO_WAY} if not options.manual else {}
+        two_way = [s for s in streams_to_run(rules, has_links, manual=bool(options.manual)) if s in TWO_WAY]
         self.retry_taken_up = self._take_up_retries(options)
         restarted = self._down_sync_restarts(rules, options)
         if two_way:
@@ -275,18 +275,6 @@ class SyncSession(EmailStream, TwoWayStream):
                 self.state.set_meta("down_sync_switches", {s.value: on for s, on in current.items()})
         return restarted
 
-    def _stream_active(self, stream: Stream, rules: Rules) -> bool:
-        """A stream runs when its switch is on, or when it still has links to clean up after a switch-off."""
-        if stream is Stream.EVENTS:
-            switched_on = (
-                rules.sync_salesforce_calendar or rules.auto_save_meetings or rules.auto_save_appointments
-            )
-        elif stream is Stream.TASKS:
-            switched_on = rules.sync_salesforce_tasks
-        else:
-            switched_on = rules.sync_salesforce_contacts
-        return switched_on or bool(self.state.links(stream))
-
     def _org_info(self, now: datetime, options: RunOptions) -> OrgInfo:
         """The user's Id and org capabilities, from the state store unless older than a day."""
         cached = self.state.get_meta("org_info")
@@ -321,27 +309,24 @@ class SyncSession(EmailStream, TwoWayStream):
         if not options.dry_run:
             count = int(str(self.state.get_meta("budget_backoff_count", 0) or 0))
             self.state.set_meta("budget_backoff_count", count + 1)
-            self.state.set_meta(
-                "budget_backoff_until",
-                (now + BUDGET_BACKOFF[min(count, len(BUDGET_BACKOFF) - 1)]).isoformat(),
-            )
+            self.state.set_meta("budget_backoff_until", (now + schedule.budget_backoff(count)).isoformat())
 
     def _schedule_next(self, result: SessionResult, now: datetime) -> None:
-        """The adaptive interval (SPEC §7.2): idle sessions double the gap up to 4× the interval."""
-        interval = timedelta(minutes=int(self.settings.value("interval-minutes")))
+        """Store when the next session is due (`engine.schedule.adaptive_interval`, SPEC §7.2, §7.4)."""
         gap_minutes = self.state.get_meta("gap_minutes")
-        if result.changes or gap_minutes is None:
-            gap = interval
-        else:
-            gap = min(timedelta(minutes=float(str(gap_minutes))) * 2, interval * 4)
-        if result.status == "failed" or any(s.status == "budget" for s in result.streams.values()):
-            gap = interval
-        self.state.set_meta("gap_minutes", gap.total_seconds() / 60)
-        next_due = now + gap
         backoff_until = self.state.get_meta("budget_backoff_until")
-        if backoff_until and any(s.status == "budget" for s in result.streams.values()):
-            next_due = max(next_due, datetime.fromisoformat(str(backoff_until)))
-        elif not any(s.status == "budget" for s in result.streams.values()):
+        budget_stopped = any(s.status == "budget" for s in result.streams.values())
+        nxt = schedule.adaptive_interval(
+            now,
+            timedelta(minutes=self.settings.schedule.interval_minutes),
+            None if gap_minutes is None else timedelta(minutes=float(str(gap_minutes))),
+            changed=bool(result.changes),
+            failed=result.status == "failed",
+            budget_stopped=budget_stopped,
+            backoff_until=datetime.fromisoformat(str(backoff_until)) if backoff_until else None,
+        )
+        self.state.set_meta("gap_minutes", nxt.gap.total_seconds() / 60)
+        if nxt.reset_backoff:
             self.state.set_meta("budget_backoff_count", 0)
-        self.state.set_meta("next_due_at", next_due.isoformat())
-        result.next_due_at = next_due
+        self.state.set_meta("next_due_at", nxt.due_at.isoformat())
+        result.next_due_at = nxt.due_at

@@ -10,13 +10,16 @@ from datetime import datetime
 from typing import TypeVar
 
 from rgsync.engine import emails as email_rules
+from rgsync.engine import streams as engine_streams
 from rgsync.engine.email_items import message_key
+from rgsync.engine.streams import EmailInputs, bind_new_contacts, new_account_key
 from rgsync.engine.types import (
     Action,
     AutoResolve,
     Directory,
     Identity,
     Rules,
+    SideChanges,
     StreamContext,
     ThreadLinks,
 )
@@ -27,10 +30,10 @@ from rgsync.model import (
     NewPerson,
     Page,
     Person,
-    PersonKind,
     RecordKind,
     Side,
     Stream,
+    SyncRecord,
     WriteResult,
 )
 from rgsync.providers.base import (
@@ -131,7 +134,9 @@ class EmailStream(StreamReading):
     ) -> None:
         manual = options.manual
         manual_thread = options.manual if options.manual_thread else ()
-        needs = email_rules.email_lookups(emails, ctx, tracked, manual, manual_thread=manual_thread)
+        inputs = EmailInputs(tracked, tuple(manual), tuple(manual_thread))
+        changes: SideChanges[SyncRecord] = SideChanges(tuple(emails))
+        needs = engine_streams.needs(Stream.EMAILS, changes, ctx, inputs)
         people = self._find_people(needs.addresses)
         existing = (
             self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
@@ -155,7 +160,7 @@ class EmailStream(StreamReading):
                     merged[person.email] = (*merged.get(person.email, ()), person)
                 directory = replace(directory, people=merged)
         directory = self._with_business_records(directory, ctx)
-        plan = email_rules.plan_emails(emails, directory, ctx, tracked, manual, manual_thread)
+        plan = engine_streams.plan(Stream.EMAILS, changes, SideChanges(), directory, ctx, inputs)
         self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
         if not options.dry_run:
             for thread in plan.tracked_threads:
@@ -183,20 +188,10 @@ class EmailStream(StreamReading):
             return [_planned_person(_new_record(a, NewPerson)) for a in persons]  # type: ignore[arg-type]
         account_ids: dict[str, str] = {}
         for action, res in zip(accounts, self._write_records(accounts, ctx, options, summary), strict=True):
-            account = _new_record(action, NewAccount)
-            if res.ok and res.id and account is not None:
-                account_ids[account.website] = res.id
-        ready: list[Action] = []
-        for action in persons:
-            record = _new_record(action, NewPerson)
-            assert record is not None and isinstance(action.write, Create)
-            if record.kind is PersonKind.CONTACT and record.account_id is None:
-                domain = record.email.rpartition("@")[2]
-                if account_id := account_ids.get(domain) or account_ids.get(record.company):
-                    action = replace(
-                        action, write=replace(action.write, record=replace(record, account_id=account_id))
-                    )
-            ready.append(action)
+            key = new_account_key(action)
+            if res.ok and res.id and key is not None:
+                account_ids[key] = res.id
+        ready = bind_new_contacts(persons, account_ids)
         people: list[Person] = []
         for action, res in zip(ready, self._write_records(ready, ctx, options, summary), strict=True):
             record = _new_record(action, NewPerson)

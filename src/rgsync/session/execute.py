@@ -53,6 +53,7 @@ from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, Str
 from rgsync.session.progress import ProgressReporter
 from rgsync.session.reconcile import send_reconciled
 from rgsync.session.retry import Retrier
+from rgsync.settings import EffectiveSettings
 from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
@@ -71,7 +72,7 @@ class PlanExecution:
     mailbox: Mailbox
     crm: Crm
     retrier: Retrier
-    settings: Any
+    settings: EffectiveSettings
     progress: ProgressReporter
 
     def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
@@ -395,7 +396,7 @@ class PlanExecution:
         """Stop before the next `calls` Salesforce calls would leave less of the org's daily API
         allocation than `min-api-remaining` (SPEC §7.4)."""
         usage = self.crm.usage()
-        floor = float(self.settings.value("min-api-remaining"))
+        floor = float(self.settings.schedule.min_api_remaining)
         if usage is not None and not budget.check_budget(usage, floor, calls).allowed:
             needs = f"; the next batch needs {calls} more" if calls else ""
             message = (

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rgsync.engine import budget
+from rgsync.engine.streams import business_records_needed
 from rgsync.engine.types import (
     Directory,
     StreamContext,
@@ -20,7 +21,6 @@ from rgsync.model import (
     Opportunity,
     Page,
     Person,
-    PersonKind,
     Side,
     Stream,
 )
@@ -87,18 +87,15 @@ class StreamReading(PlanExecution):
 
     def _with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
         """Add the matched Contacts' Accounts and the user's Opportunities on them (SPEC §3.5)."""
-        accounts = {
-            p.account_id
-            for found in directory.people.values()
-            for p in found
-            if p.kind is PersonKind.CONTACT and p.account_id
-        }
-        if not accounts:
+        wanted = business_records_needed(directory.people, ctx.rules)
+        if not wanted.account_ids:
             return directory
-        by_id = self._crm_read(lambda: self.crm.accounts_by_id(accounts))
+        by_id = self._crm_read(lambda: self.crm.accounts_by_id(wanted.account_ids))
         opportunities: list[Opportunity] = []
-        if ctx.rules.link_to_opportunities:
-            opportunities = self._crm_read(lambda: self.crm.opportunities_for(accounts, ctx.identity.user_id))
+        if wanted.opportunities:
+            opportunities = self._crm_read(
+                lambda: self.crm.opportunities_for(wanted.account_ids, ctx.identity.user_id)
+            )
         return replace(directory, accounts=by_id, opportunities=tuple(opportunities))
 
     def _read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
@@ -129,7 +126,7 @@ class StreamReading(PlanExecution):
 
     def _check_budget_for_reads(self) -> None:
         usage = self.crm.usage() or self._last_known_usage()
-        floor = float(self.settings.value("min-api-remaining"))
+        floor = float(self.settings.schedule.min_api_remaining)
         if usage is not None and not budget.check_budget(usage, floor, 1).allowed:
             raise StreamStopped(
                 "budget",

@@ -6,19 +6,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rgsync.engine import calendar as calendar_rules
-from rgsync.engine import contacts as contact_rules
-from rgsync.engine import tasks as task_rules
+from rgsync.engine import streams as engine_streams
+from rgsync.engine.guards import absent_from_full_listing, mass_deletion_guard
 from rgsync.engine.types import (
     Directory,
     Identity,
-    Plan,
     Rules,
     SideChanges,
     StreamContext,
 )
 from rgsync.model import (
-    CalendarItem,
     Link,
     Page,
     Side,
@@ -86,32 +83,24 @@ class TwoWayStream(StreamReading):
             first_session=mailbox_cursor is None,
             unlinked=unlinked,
         )
-        plan: Plan
+        wanted = engine_streams.needs(stream, mailbox_changes, ctx)
+        directory = Directory()
         if stream is Stream.EVENTS:
-            events = [i for i in mailbox_changes.changed if isinstance(i, CalendarItem)]
-            needs = calendar_rules.event_lookups(events, ctx)
             meetings = (
-                self._crm_read(lambda: self.crm.find_meetings(needs.meeting_keys))
-                if needs.meeting_keys
+                self._crm_read(lambda: self.crm.find_meetings(wanted.meeting_keys))
+                if wanted.meeting_keys
                 else {}
             )
-            people = self._find_people(needs.addresses)
+            people = self._find_people(wanted.addresses)
             people = self._with_event_people(people, sf_changes.changed, by_sf)
-            directory = Directory(people=people, existing_events=meetings)
-            directory = self._with_business_records(directory, ctx)
-            plan = calendar_rules.plan_events(mailbox_changes, sf_changes, directory, ctx)  # type: ignore[arg-type]
-        elif stream is Stream.TASKS:
-            plan = task_rules.plan_tasks(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
-        else:
-            plan = contact_rules.plan_contacts(mailbox_changes, sf_changes, ctx)  # type: ignore[arg-type]
-        # Mass-deletion guard (SPEC §7.5): one side of one stream deleting too much stops the stream.
-        for side in (Side.MAILBOX, Side.SALESFORCE):
-            count = plan.deletes(stream, side)
-            if count > rules.max_deletes and not options.allow_mass_delete:
-                self._issue(reports.mass_delete(stream, side, count, rules.max_deletes), now, options)
-                summary.skipped.update(s.reason.value for s in plan.skips)
-                result.skips += plan.skips
-                raise StreamStopped("guarded", f"{count} deletions held back by the mass-deletion guard")
+            directory = self._with_business_records(Directory(people=people, existing_events=meetings), ctx)
+        plan = engine_streams.plan(stream, mailbox_changes, sf_changes, directory, ctx)
+        guarded = mass_deletion_guard(plan, stream, rules.max_deletes, allowed=options.allow_mass_delete)
+        if guarded is not None:
+            self._issue(reports.mass_delete(stream, guarded.side, guarded.count, guarded.limit), now, options)
+            summary.skipped.update(s.reason.value for s in plan.skips)
+            result.skips += plan.skips
+            raise StreamStopped("guarded", f"{guarded.count} deletions held back by the mass-deletion guard")
         self._execute_plan(stream, plan, ctx, options, summary, result)
         if not options.dry_run:
             # Mailbox items this session created: the next read must show them (see
@@ -198,5 +187,5 @@ class _SideRead:
         if concerned is not None:
             deleted = {i: None for i in deleted if i in linked or i in concerned}
         if self.full:
-            deleted.update((item_id, None) for item_id in linked if item_id not in self.items)
+            deleted.update((item_id, None) for item_id in absent_from_full_listing(linked, self.items))
         return SideChanges(tuple(self.items.values()), tuple(deleted))

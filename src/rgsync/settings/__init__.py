@@ -1,7 +1,7 @@
 """Per-user settings (SPEC §1): the schema, the TOML file, the org policy layers and the blocklist.
 
-The rest of rgsync reads settings through `load_settings(...)` and the `Settings` it returns; the
-CLI changes them through `set_value`, `unset_value`, `write_connection` and the blocklist helpers.
+The rest of rgsync reads settings as one typed `EffectiveSettings` (`load_settings(...).effective()`);
+only the `settings` commands look at `Settings` and its layers. The CLI changes them through `set_value`, `unset_value`, `write_connection` and the blocklist helpers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from rgsync.settings.blocklist import (
     normalise_blocklist_entry,
     normalise_domain,
 )
+from rgsync.settings.effective import EffectiveSettings, Schedule
 from rgsync.settings.errors import SettingsError
 from rgsync.settings.policy import Policy, load_policy
 from rgsync.settings.schema import (
@@ -59,9 +60,11 @@ __all__ = [
     "BlocklistLayer",
     "BlocklistOutcome",
     "EditResult",
+    "EffectiveSettings",
     "Key",
     "KeyType",
     "Policy",
+    "Schedule",
     "Settings",
     "SettingsError",
     "blocklist_add",

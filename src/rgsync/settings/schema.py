@@ -8,10 +8,22 @@ the dotted TOML path (`mailbox.time-zone`). To add a setting, add one `Key` here
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rgsync.model import (
+    AutoResolve,
+    CalendarDirection,
+    ContactsScope,
+    EmailDirection,
+    ExchangeAuth,
+    LogLevel,
+    MailboxProvider,
+    SalesforceAuth,
+    SaveEmailsAs,
+)
 from rgsync.settings.errors import SettingsError, did_you_mean
 
 
@@ -53,6 +65,8 @@ class Key:
     minimum: int | None = None
     maximum: int | None = None
     example: object = None
+    # The enum (in `rgsync.model`) a CHOICE key's words come from; typed values are its members.
+    enum: builtins.type[StrEnum] | None = None
 
     @property
     def dotted(self) -> str:
@@ -70,6 +84,11 @@ class Key:
         return self.path[-1]
 
 
+def _choices(choice: type[StrEnum]) -> tuple[str, ...]:
+    """A choice setting's words, from its enum in `rgsync.model` (declared there once)."""
+    return tuple(member.value for member in choice)
+
+
 def _k(
     name: str,
     path: str,
@@ -78,7 +97,7 @@ def _k(
     help_: str,
     section: str,
     *,
-    choices: tuple[str, ...] = (),
+    choices: type[StrEnum] | None = None,
     minimum: int | None = None,
     maximum: int | None = None,
     example: object = None,
@@ -90,7 +109,8 @@ def _k(
         default=default,
         help=help_,
         section=section,
-        choices=choices,
+        choices=_choices(choices) if choices is not None else (),
+        enum=choices,
         minimum=minimum,
         maximum=maximum,
         example=example,
@@ -109,12 +129,12 @@ KEYS: tuple[Key, ...] = (
        "save every later email of a thread that is already saved", EMAILS),
     _k("save-emails-as", "general.emails.save-as", C, "auto",
        "auto = EmailMessage when the org has Enhanced Email, else Task", EMAILS,
-       choices=("auto", "task", "email-message")),
+       choices=SaveEmailsAs),
     _k("email-direction", "general.emails.direction", C, "both",
-       "which emails auto-saving considers", EMAILS, choices=("both", "inbound", "outbound")),
+       "which emails auto-saving considers", EMAILS, choices=EmailDirection),
     _k("auto-resolve", "general.emails.auto-resolve", C, "off",
        "create a Lead or Contact for an unresolved external address", EMAILS,
-       choices=("off", "lead", "contact")),
+       choices=AutoResolve),
     _k("history-days", "general.emails.history-days", N, 6,
        "on the first session, emails this many days back are considered", EMAILS, minimum=0, maximum=60),
     _k("auto-save-meetings", "general.events.auto-save-meetings", B, True,
@@ -125,7 +145,7 @@ KEYS: tuple[Key, ...] = (
        "down-sync Salesforce Events to the mailbox calendar", EVENTS),
     _k("calendar-direction", "general.events.direction", C, "two-way",
        "one-way sync option for calendar items", EVENTS,
-       choices=("two-way", "mailbox-to-salesforce", "salesforce-to-mailbox")),
+       choices=CalendarDirection),
     _k("save-private-events", "general.events.save-private", B, False,
        "also save calendar items marked private", EVENTS),
     _k("save-unanswered-invitations", "general.events.save-unanswered", B, False,
@@ -143,7 +163,7 @@ KEYS: tuple[Key, ...] = (
     _k("sync-salesforce-contacts", "general.contacts.sync-salesforce-contacts", B, True,
        "down-sync Salesforce Contacts to the mailbox", CONTACTS),
     _k("contacts-scope", "general.contacts.scope", C, "mine",
-       "which Contacts: all, the ones you own, or a list view", CONTACTS, choices=("all", "mine", "view")),
+       "which Contacts: all, the ones you own, or a list view", CONTACTS, choices=ContactsScope),
     _k("contacts-view", "general.contacts.view", T, "",
        "Salesforce list view (name or Id) used when contacts-scope is view", CONTACTS),
     _k("contacts-forbid-remove", "general.contacts.forbid-remove", B, True,
@@ -167,7 +187,7 @@ KEYS: tuple[Key, ...] = (
        "stop before the org's daily API allocation falls below this percentage", SYNC, minimum=0, maximum=100),
     _k("log-level", "sync.log-level", C, "info",
        "what `rgsync run` writes to its log file (off = no log file; --log-level overrides)", SYNC,
-       choices=("off", "error", "warning", "info", "debug")),
+       choices=LogLevel),
 )
 # fmt: on
 
@@ -176,7 +196,7 @@ MAILBOX, SALESFORCE = "Mailbox connection", "Salesforce connection"
 # fmt: off
 MAILBOX_KEYS: tuple[Key, ...] = (
     _k("mailbox.provider", "mailbox.provider", C, None, "which mail service holds the mailbox", MAILBOX,
-       choices=("gmail", "exchange", "microsoft365", "memory"), example="gmail"),
+       choices=MailboxProvider, example="gmail"),
     _k("mailbox.address", "mailbox.address", KeyType.ADDRESS, None, "the mailbox's primary address", MAILBOX,
        example="you@example.com"),
     _k("mailbox.aliases", "mailbox.aliases", KeyType.ADDRESSES, [],
@@ -202,7 +222,7 @@ MAILBOX_KEYS: tuple[Key, ...] = (
     _k("mailbox.username", "mailbox.username", T, None, "Exchange: sign-in name (default: the address)",
        MAILBOX, example="EXAMPLE\\you"),
     _k("mailbox.auth-type", "mailbox.auth-type", C, "ntlm", "Exchange: how to sign in", MAILBOX,
-       choices=("ntlm", "basic", "oauth")),
+       choices=ExchangeAuth),
     _k("mailbox.impersonate", "mailbox.impersonate", B, False,
        "Exchange: act on the mailbox through impersonation (service account)", MAILBOX),
     _k("mailbox.graph-url", "mailbox.graph-url", KeyType.URL, None,
@@ -229,7 +249,7 @@ SALESFORCE_KEYS: tuple[Key, ...] = (
     _k("salesforce.api-version", "salesforce.api-version", KeyType.VERSION, "59.0",
        "REST API version", SALESFORCE),
     _k("salesforce.auth", "salesforce.auth", C, "oauth", "how to sign in", SALESFORCE,
-       choices=("session", "password", "jwt", "oauth")),
+       choices=SalesforceAuth),
     _k("salesforce.consumer-key", "salesforce.consumer-key", T, None,
        "connected app consumer key (for jwt and oauth)", SALESFORCE, example="3MVG9..."),
     _k("salesforce.private-key-file", "salesforce.private-key-file", KeyType.PATH, None,

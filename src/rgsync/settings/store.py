@@ -18,6 +18,7 @@ from rgsync.settings.blocklist import (
     normalise_blocklist_entry,
 )
 from rgsync.settings.document import apply_changes, atomic_write, read_text, read_toml
+from rgsync.settings.effective import EffectiveSettings, effective_settings
 from rgsync.settings.errors import SettingsError, combine, did_you_mean
 from rgsync.settings.policy import Policy, load_policy, policy_problems
 from rgsync.settings.schema import (
@@ -111,6 +112,10 @@ class Settings:
     def org_blocklist(self) -> BlocklistLayer:
         """The org policy's blocklist layer (empty without a policy)."""
         return self.policy.blocklist
+
+    def effective(self) -> EffectiveSettings:
+        """The layers resolved into one typed, frozen value: what the session and adapters read."""
+        return effective_settings(self)
 
 
 def _copy(value: object) -> object:

@@ -69,7 +69,7 @@ def open_mailbox(
     with the advice to run `rgsync connect exchange`. Nothing is retried in the adapter: the
     session's one retry policy does that.
     """
-    mailbox = settings.mailbox
+    mailbox = settings.mailbox.table()
     store = CredentialStore(paths.profile, paths.credentials_file)
     auth_type = str(mailbox.get("auth-type") or "ntlm").lower()
     secret_name = TOKEN_SECRET if auth_type == "oauth" else PASSWORD_SECRET

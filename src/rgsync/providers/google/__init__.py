@@ -27,7 +27,7 @@ def open_mailbox(settings: Any, paths: Paths) -> GoogleMailbox:
     becomes a MAIL-AUTH issue of the session. Nothing is retried in the adapter.
     Raises `UsageError` when the settings lack the mailbox address.
     """
-    mailbox = settings.mailbox
+    mailbox = settings.mailbox.table()
     address = str(mailbox.get("address") or "").strip()
     if not address:
         raise UsageError(

@@ -88,4 +88,6 @@ def mailbox_from_settings(
 
 def open_mailbox(settings: Any, paths: Paths) -> Microsoft365Mailbox:
     """The Microsoft 365 mailbox of a profile (the registry's factory)."""
-    return mailbox_from_settings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
+    return mailbox_from_settings(
+        settings.mailbox.table(), CredentialStore(paths.profile, paths.credentials_file)
+    )

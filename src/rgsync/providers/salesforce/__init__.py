@@ -32,11 +32,11 @@ __all__ = ["RGSYNC_KEY_FIELD", "SalesforceConfig", "SalesforceCrm", "config_of",
 
 def config_of(settings: Any) -> SalesforceConfig:
     """The `[salesforce]` table of loaded settings, typed."""
-    return SalesforceConfig.from_table(dict(getattr(settings, "salesforce", {}) or {}))
+    return SalesforceConfig.from_table(settings.salesforce.table())
 
 
 def _time_zone(settings: Any) -> tzinfo:
-    name = str((getattr(settings, "mailbox", {}) or {}).get("time-zone") or "UTC")
+    name = str(settings.time_zone or "UTC")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -48,10 +48,7 @@ def open_crm(settings: Any, paths: Paths) -> SalesforceCrm:
 
     Nothing is sent here: the first call signs in (from the stored token when there is one).
     """
-    try:
-        email_mode = str(settings.value("save-emails-as"))
-    except (AttributeError, KeyError, ValueError):
-        email_mode = "auto"
+    email_mode = str(settings.save_emails_as)
     return SalesforceCrm(
         config_of(settings),
         CredentialStore(paths.profile, paths.credentials_file),
