@@ -1,7 +1,9 @@
 """One sync session (`rgsync run`): the one place that joins settings, state, providers and engine.
 
-`core.SyncSession` reads and plans (SPEC §2 order), `execute.PlanExecution` writes and records,
-`outcome` holds what a session reports and `rules` turns settings into the engine's rules.
+`core.SyncSession` runs the SPEC §2 order. It builds one `parts.SessionParts` (the two sides, the
+state, the retry policy) and hands it to `reading.StreamReading`, `execute.PlanExecution` (writes
+and records) and the per-stream runners `emails.EmailRunner` and `two_way.TwoWayRunner`. Every
+product rule they apply is an `rgsync.engine` function; `outcome` holds what a session reports.
 """
 
 from rgsync.session.core import SyncSession

@@ -35,9 +35,12 @@ from rgsync.providers.base import (
     RetriableError,
 )
 from rgsync.session import reports
-from rgsync.session.emails import EmailStream
+from rgsync.session.emails import EmailRunner
+from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.parts import SessionParts
 from rgsync.session.progress import NO_PROGRESS, ProgressReporter
+from rgsync.session.reading import StreamReading
 from rgsync.session.retry import OUTAGE_CODES, OutageError, Retrier, RetryPolicy
 from rgsync.session.rules import (
     down_sync_switches,
@@ -45,7 +48,7 @@ from rgsync.session.rules import (
     rules_from_settings,
     switched_back_on,
 )
-from rgsync.session.two_way import TwoWayStream
+from rgsync.session.two_way import TwoWayRunner
 from rgsync.settings import EffectiveSettings
 from rgsync.state import StateStore, StoredIssue
 
@@ -61,7 +64,7 @@ def with_fix(exc: FatalError) -> str:
     return f"{exc.message}; {exc.advice}"
 
 
-class SyncSession(EmailStream, TwoWayStream):
+class SyncSession:
     """Runs sessions for one profile over one mailbox and one org.
 
     The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the one
@@ -88,13 +91,18 @@ class SyncSession(EmailStream, TwoWayStream):
         self.crm = crm
         self.clock = clock
         self.retry = retry or RetryPolicy.from_environment()
-        self.retrier = Retrier(self.retry)
+        # One explicit object for the two sides, the state and the retry policy, shared by the
+        # reads, the writes and the stream runners.
+        self.parts = SessionParts(settings, state, mailbox, crm, Retrier(self.retry), clock, progress)
+        self.reading = StreamReading(self.parts)
+        self.writing = PlanExecution(self.parts)
+        self.emails = EmailRunner(self.parts, self.reading, self.writing)
+        self.two_way = TwoWayRunner(self.parts, self.reading, self.writing)
         self.free_mail = free_mail if free_mail is not None else free_mail_domains()
         self.time_zone = time_zone
         self.progress = progress
         # Issues whose items this session re-queued, and the emails among them (`issues retry`).
         self.retry_taken_up: list[StoredIssue] = []
-        self.retry_emails: tuple[str, ...] = ()
 
     def run(self, options: RunOptions | None = None) -> SessionResult:
         """Run one session (SPEC §2). The caller must hold the profile lock."""
@@ -112,13 +120,13 @@ class SyncSession(EmailStream, TwoWayStream):
         if not options.dry_run:
             result.session_id = self.state.start_session(now, dry_run=False)
         mailbox_calls0, crm_calls0 = self.mailbox.api_calls, self.crm.api_calls
-        self.retrier = Retrier(self.retry)  # the deadline is per session
+        self.parts.retrier = Retrier(self.retry)  # the deadline is per session
         try:
             self._run_streams(now, options, result)
         except FatalError as exc:
             result.status = "failed"
             result.message = with_fix(exc)
-            self._issue(reports.fatal(exc), now, options)
+            self.parts.issue(reports.fatal(exc), now, options)
         except RetriableError as exc:
             # Not retried here (a caller let it through): the next session starts from the old cursors.
             result.status = "failed"
@@ -136,7 +144,7 @@ class SyncSession(EmailStream, TwoWayStream):
                 # The services answered this time: an outage reported by an earlier run is over.
                 for code in OUTAGE_CODES:
                     self.state.resolve_issues_by_code(code, result.ended_at or now)
-            self._remember_usage()
+            self.reading.remember_usage()
             self._schedule_next(result, now)
             # The session row already holds id, times and status: keep what only the run knows.
             full = result.to_json()
@@ -158,7 +166,7 @@ class SyncSession(EmailStream, TwoWayStream):
             time_zone=self.time_zone,
         )
         if not options.dry_run:
-            self._recover(now)
+            self.writing.recover(now)
         window_start = now - timedelta(days=rules.calendar_past_days)
         window_end = now + timedelta(days=rules.calendar_future_days)
         crm_pages: dict[Stream, list[Page]] = {}
@@ -178,8 +186,8 @@ class SyncSession(EmailStream, TwoWayStream):
                 streams=frozenset(two_way),
             )
             try:
-                self._check_budget_for_reads()
-                crm_pages = self.retrier.call(
+                self.reading.check_budget_for_reads()
+                crm_pages = self.parts.retrier.call(
                     lambda: self.crm.changes(cursors, crm_options), "reading Salesforce"
                 )
             except (ApiBudgetError, StreamStopped) as exc:
@@ -209,9 +217,9 @@ class SyncSession(EmailStream, TwoWayStream):
             self.progress.stream_started(stream, summary)
             try:
                 if stream is Stream.EMAILS:
-                    self._emails(rules, identity, mailbox_options, now, options, summary, result)
+                    self.emails.run(rules, identity, mailbox_options, now, options, summary, result)
                 else:
-                    self._two_way(
+                    self.two_way.run(
                         stream,
                         rules,
                         identity,
@@ -244,10 +252,10 @@ class SyncSession(EmailStream, TwoWayStream):
         session ends; an item that fails again updates its issue.
         """
         if options.dry_run or options.manual:
-            self.retry_emails = ()
+            self.emails.retry_emails = ()
             return []
         retries = self.state.retry_requests()
-        self.retry_emails = tuple(
+        self.emails.retry_emails = tuple(
             dict.fromkeys(
                 i.item.mailbox_id for i in retries if i.stream is Stream.EMAILS and i.item.mailbox_id
             )
@@ -289,7 +297,7 @@ class SyncSession(EmailStream, TwoWayStream):
                     external_id_fields=dict(cached.get("external_id_fields", {})),
                     fetched_at=fetched,
                 )
-        info = self.retrier.call(self.crm.org_info, "reading the org")
+        info = self.parts.retrier.call(self.crm.org_info, "reading the org")
         if not options.dry_run:
             self.state.set_meta(
                 "org_info",
@@ -305,7 +313,7 @@ class SyncSession(EmailStream, TwoWayStream):
         return info
 
     def _budget_stop(self, message: str, now: datetime, options: RunOptions) -> None:
-        self._issue(reports.api_budget(message), now, options)
+        self.parts.issue(reports.api_budget(message), now, options)
         if not options.dry_run:
             count = int(str(self.state.get_meta("budget_backoff_count", 0) or 0))
             self.state.set_meta("budget_backoff_count", count + 1)

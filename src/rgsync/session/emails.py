@@ -41,7 +41,9 @@ from rgsync.providers.base import (
     MailboxReadOptions,
 )
 from rgsync.session import reports
+from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
+from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reading import StreamReading
 
 log = logging.getLogger("rgsync.session")
@@ -52,12 +54,17 @@ EMAIL_CHUNK = 400
 T = TypeVar("T")
 
 
-class EmailStream(StreamReading):
+class EmailRunner(UsesParts):
     """Emails, mailbox → Salesforce, one way."""
 
-    retry_emails: tuple[str, ...] = ()
+    def __init__(self, parts: SessionParts, reading: StreamReading, writing: PlanExecution) -> None:
+        super().__init__(parts)
+        self.reading = reading
+        self.writing = writing
+        # Emails the user asked to retry (`rgsync issues retry`), set by the session for this run.
+        self.retry_emails: tuple[str, ...] = ()
 
-    def _emails(
+    def run(
         self,
         rules: Rules,
         identity: Identity,
@@ -80,7 +87,7 @@ class EmailStream(StreamReading):
         if options.manual:
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
-            pages = self._read_mailbox(Stream.EMAILS, cursor, read)
+            pages = self.reading.read_mailbox(Stream.EMAILS, cursor, read)
             if self.retry_emails:
                 # Emails the user asked to retry (`rgsync issues retry`) go first, planned by rule.
                 pages = itertools.chain(self._retry_pages(self.retry_emails), pages)
@@ -102,7 +109,7 @@ class EmailStream(StreamReading):
 
         for page in pages:
             if page.reset:
-                self._cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
+                self.reading.cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
             emails = [i for i in page.items if isinstance(i, EmailItem)]
             summary.changes_read[Side.MAILBOX.value] += len(emails)
             chunk.extend(emails)
@@ -137,9 +144,9 @@ class EmailStream(StreamReading):
         inputs = EmailInputs(tracked, tuple(manual), tuple(manual_thread))
         changes: SideChanges[SyncRecord] = SideChanges(tuple(emails))
         needs = engine_streams.needs(Stream.EMAILS, changes, ctx, inputs)
-        people = self._find_people(needs.addresses)
+        people = self.reading.find_people(needs.addresses)
         existing = (
-            self._crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
+            self.reading.crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
             if needs.message_ids
             else {}
         )
@@ -148,7 +155,9 @@ class EmailStream(StreamReading):
             domains = email_rules.auto_resolve_domains(
                 emails, directory, ctx, tracked, manual, manual_thread=manual_thread
             )
-            by_domain = self._crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
+            by_domain = (
+                self.reading.crm_read(lambda: self.crm.find_accounts_by_domain(domains)) if domains else {}
+            )
             directory = replace(directory, accounts_by_domain=by_domain)
             creates = email_rules.plan_auto_resolve(
                 emails, directory, ctx, tracked, manual, manual_thread=manual_thread
@@ -159,9 +168,9 @@ class EmailStream(StreamReading):
                 for person in new_people:
                     merged[person.email] = (*merged.get(person.email, ()), person)
                 directory = replace(directory, people=merged)
-        directory = self._with_business_records(directory, ctx)
+        directory = self.reading.with_business_records(directory, ctx)
         plan = engine_streams.plan(Stream.EMAILS, changes, SideChanges(), directory, ctx, inputs)
-        self._execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
+        self.writing.execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
         if not options.dry_run:
             for thread in plan.tracked_threads:
                 self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)
@@ -215,14 +224,14 @@ class EmailStream(StreamReading):
         """Create auto-resolved records: they need no link (the next lookup by address finds them)."""
         if not actions:
             return []
-        results, intents = self._send(Stream.EMAILS, Side.SALESFORCE, actions)
-        self._forget(intents)
+        results, intents = self.writing.send(Stream.EMAILS, Side.SALESFORCE, actions)
+        self.writing.forget(intents)
         for action, res in zip(actions, results, strict=True):
             if res.ok:
                 summary.created[Side.SALESFORCE.value] += 1
             else:
                 summary.failed += 1
-                self._issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
+                self.writing.issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
         return results
 
 

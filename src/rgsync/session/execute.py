@@ -1,7 +1,7 @@
 """Carrying out a plan: journal before creates, batched writes per side, links and issues after.
 
-`PlanExecution` is mixed into `SyncSession`; it expects `state`, `mailbox`, `crm`, `retrier` and
-`settings` attributes and the session's `_issue` method. Every create is journalled before it is
+`PlanExecution` works on the session's shared `SessionParts` (the two sides, the state, the retry
+policy). Every create is journalled before it is
 sent and resolved after (SPEC §7.1), so `_recover` can adopt what a killed session left behind.
 
 What follows a save is journalled too, as an intent of its own, in the same transaction that
@@ -42,19 +42,14 @@ from rgsync.model import (
 )
 from rgsync.providers.base import (
     ApiBudgetError,
-    Crm,
-    Mailbox,
     ProviderError,
     RetriableError,
     SavedEmail,
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
-from rgsync.session.progress import ProgressReporter
+from rgsync.session.parts import UsesParts
 from rgsync.session.reconcile import send_reconciled
-from rgsync.session.retry import Retrier
-from rgsync.settings import EffectiveSettings
-from rgsync.state import StateStore
 
 log = logging.getLogger("rgsync.session")
 
@@ -65,22 +60,14 @@ AFTER_STEPS = frozenset({LABEL_STEP, SENDER_STEP})
 EMAIL_GONE = frozenset({"MAIL-NOT-FOUND", "MAIL-GONE"})
 
 
-class PlanExecution:
+class PlanExecution(UsesParts):
     """The write half of a session (see the module docstring)."""
 
-    state: StateStore
-    mailbox: Mailbox
-    crm: Crm
-    retrier: Retrier
-    settings: EffectiveSettings
-    progress: ProgressReporter
-
-    def _issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
+    def issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
         """Record an issue (deduplicated by the store); a dry run records nothing."""
-        if not options.dry_run:
-            self.state.record_issue(report, now)
+        self.parts.issue(report, now, options)
 
-    def _recover(self, now: datetime) -> None:
+    def recover(self, now: datetime) -> None:
         """Adopt or forget creates left pending by a session that was killed, then finish every
         after-step still journalled (an adopted email gets its label and its sender check)."""
         pending = [i for i in self.state.pending_intents() if i.kind not in AFTER_STEPS]
@@ -198,7 +185,7 @@ class PlanExecution:
             natural_key=link.get("natural_key", ""),
         )
 
-    def _execute_plan(
+    def execute_plan(
         self,
         stream: Stream,
         plan: Plan,
@@ -211,7 +198,7 @@ class PlanExecution:
         summary.skipped.update(s.reason.value for s in plan.skips)
         result.skips += plan.skips
         for report in plan.issues:
-            self._issue(report, ctx.now, options)
+            self.issue(report, ctx.now, options)
         if options.dry_run:
             result.planned += plan.actions
             return
@@ -231,10 +218,10 @@ class PlanExecution:
             batch = sf_actions[start : start + budget.COLLECTION_SIZE]
             calls = budget.calls_for_writes([a.write for a in batch if a.write is not None])
             self._check_budget(ctx, options, calls=calls)
-            results, intents = self._send(stream, Side.SALESFORCE, batch, ctx.rules.save_label)
+            results, intents = self.send(stream, Side.SALESFORCE, batch, ctx.rules.save_label)
             self._after_writes(stream, batch, results, intents, ctx, options, summary, result)
         if mailbox_actions:
-            results, intents = self._send(stream, Side.MAILBOX, mailbox_actions)
+            results, intents = self.send(stream, Side.MAILBOX, mailbox_actions)
             self._after_writes(stream, mailbox_actions, results, intents, ctx, options, summary, result)
         self._check_budget(ctx, options)
 
@@ -271,7 +258,7 @@ class PlanExecution:
                     )
         return intents
 
-    def _send(
+    def send(
         self, stream: Stream, side: Side, actions: Sequence[Action], label: str = ""
     ) -> tuple[list[WriteResult], dict[int, int]]:
         """Journal the creates, then send every write of one side in batches (the provider chunks).
@@ -301,7 +288,7 @@ class PlanExecution:
             raise StreamStopped("failed", exc.message) from exc
         return results, intents
 
-    def _forget(self, intents: Mapping[int, int]) -> None:
+    def forget(self, intents: Mapping[int, int]) -> None:
         """Close intents whose records need no link (auto-resolved people are found by address)."""
         with self.state.transaction():
             for intent_id in intents.values():
@@ -349,7 +336,7 @@ class PlanExecution:
                     if n in intents:
                         self.state.drop_intent(intents[n])
                     mailbox_id = action.link.mailbox_id if action.link else ""
-                    self._issue(reports.write_failed(stream, action, res), ctx.now, options)
+                    self.issue(reports.write_failed(stream, action, res), ctx.now, options)
                     if stream is Stream.EMAILS and mailbox_id:
                         labels.append(self._journal_label(MarkLabel(mailbox_id, LABEL_SYNC_ERROR)))
         if labels:

@@ -32,8 +32,8 @@ from rgsync.providers.base import (
     RetriableError,
 )
 from rgsync.session import reports
-from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, StreamStopped
+from rgsync.session.parts import UsesParts
 from rgsync.session.retry import OutageError
 
 # The allocation the last session saw stands for the current one this long (Salesforce counts
@@ -41,19 +41,17 @@ from rgsync.session.retry import OutageError
 LAST_USAGE_VALID = timedelta(minutes=30)
 
 
-class StreamReading(PlanExecution):
-    """Reads shared by the email and two-way streams."""
+class StreamReading(UsesParts):
+    """Reads shared by the email and two-way streams, under the session's retry policy and budget."""
 
-    clock: Callable[[], datetime]
-
-    def _find_people(self, addresses: Iterable[str]) -> dict[str, tuple[Person, ...]]:
+    def find_people(self, addresses: Iterable[str]) -> dict[str, tuple[Person, ...]]:
         wanted = sorted(set(addresses))
         if not wanted:
             return {}
-        found = self._crm_read(lambda: self.crm.find_people(wanted))
+        found = self.crm_read(lambda: self.crm.find_people(wanted))
         return {k.lower(): tuple(v) for k, v in found.items()}
 
-    def _with_event_people(
+    def with_event_people(
         self,
         people: dict[str, tuple[Person, ...]],
         events: Iterable[object],
@@ -78,27 +76,27 @@ class StreamReading(PlanExecution):
             wanted.update(who for who in event.who_ids if who not in known and who not in had)
         if not wanted:
             return people
-        found = self._crm_read(lambda: self.crm.people_by_id(wanted))
+        found = self.crm_read(lambda: self.crm.people_by_id(wanted))
         merged = dict(people)
         for person in found.values():
             key = person.email.lower()
             merged[key] = (*merged.get(key, ()), person)
         return merged
 
-    def _with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
+    def with_business_records(self, directory: Directory, ctx: StreamContext) -> Directory:
         """Add the matched Contacts' Accounts and the user's Opportunities on them (SPEC §3.5)."""
         wanted = business_records_needed(directory.people, ctx.rules)
         if not wanted.account_ids:
             return directory
-        by_id = self._crm_read(lambda: self.crm.accounts_by_id(wanted.account_ids))
+        by_id = self.crm_read(lambda: self.crm.accounts_by_id(wanted.account_ids))
         opportunities: list[Opportunity] = []
         if wanted.opportunities:
-            opportunities = self._crm_read(
+            opportunities = self.crm_read(
                 lambda: self.crm.opportunities_for(wanted.account_ids, ctx.identity.user_id)
             )
         return replace(directory, accounts=by_id, opportunities=tuple(opportunities))
 
-    def _read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
+    def read_mailbox(self, stream: Stream, cursor: str | None, read: MailboxReadOptions) -> Iterable[Page]:
         """Pages from the mailbox; a transient failure is retried, the iterator restarted from `cursor`."""
         attempt = 0
         while True:
@@ -113,10 +111,10 @@ class StreamReading(PlanExecution):
             except FatalError as exc:
                 raise StreamStopped("failed", exc.message) from exc
 
-    def _crm_read(self, call: Callable[[], Any]) -> Any:
+    def crm_read(self, call: Callable[[], Any]) -> Any:
         # A look-up only serves the writes after it: when the budget allows no more calls, the
         # stream stops here rather than spend the org's last calls on reading (SPEC §7.4).
-        self._check_budget_for_reads()
+        self.check_budget_for_reads()
         try:
             return self.retrier.call(call, "a Salesforce lookup")
         except ApiBudgetError as exc:
@@ -124,7 +122,7 @@ class StreamReading(PlanExecution):
         except RetriableError as exc:
             raise StreamStopped("failed", exc.message) from exc
 
-    def _check_budget_for_reads(self) -> None:
+    def check_budget_for_reads(self) -> None:
         usage = self.crm.usage() or self._last_known_usage()
         floor = float(self.settings.schedule.min_api_remaining)
         if usage is not None and not budget.check_budget(usage, floor, 1).allowed:
@@ -147,12 +145,12 @@ class StreamReading(PlanExecution):
             return None
         return usage if abs(self.clock() - seen) <= LAST_USAGE_VALID else None
 
-    def _remember_usage(self) -> None:
+    def remember_usage(self) -> None:
         usage = self.crm.usage()
         if usage is not None:
             self.state.set_meta(
                 "api_usage", {"used": usage.used, "limit": usage.limit, "at": self.clock().isoformat()}
             )
 
-    def _cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
-        self._issue(reports.cursor_reset(stream, side), now, options)
+    def cursor_reset(self, stream: Stream, side: Side, now: datetime, options: RunOptions) -> None:
+        self.parts.issue(reports.cursor_reset(stream, side), now, options)

@@ -27,14 +27,21 @@ from rgsync.providers.base import (
     RetriableError,
 )
 from rgsync.session import reports
+from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
+from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reading import StreamReading
 
 
-class TwoWayStream(StreamReading):
+class TwoWayRunner(UsesParts):
     """Events, tasks and contacts: both sides read whole, planned once, then written."""
 
-    def _two_way(
+    def __init__(self, parts: SessionParts, reading: StreamReading, writing: PlanExecution) -> None:
+        super().__init__(parts)
+        self.reading = reading
+        self.writing = writing
+
+    def run(
         self,
         stream: Stream,
         rules: Rules,
@@ -51,7 +58,7 @@ class TwoWayStream(StreamReading):
         by_sf = {link.salesforce_id: link for link in links.values()}
         mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
         mailbox, salesforce = _SideRead(), _SideRead()
-        for page in self._read_mailbox(stream, mailbox_cursor, read):
+        for page in self.reading.read_mailbox(stream, mailbox_cursor, read):
             mailbox.add(page)
         for page in crm_pages:
             salesforce.add(page)
@@ -59,7 +66,7 @@ class TwoWayStream(StreamReading):
             self._confirm_unseen_creates(stream, links, mailbox)
         for side, side_read in ((Side.MAILBOX, mailbox), (Side.SALESFORCE, salesforce)):
             if side_read.reset:
-                self._cursor_reset(stream, side, now, options)
+                self.reading.cursor_reset(stream, side, now, options)
         mailbox_changes = mailbox.changes(links)
         # Salesforce reports records that changed and left the scope whether or not the mailbox
         # has them; only the linked ones and orphan copies (tagged, not linked) concern the plan.
@@ -87,21 +94,25 @@ class TwoWayStream(StreamReading):
         directory = Directory()
         if stream is Stream.EVENTS:
             meetings = (
-                self._crm_read(lambda: self.crm.find_meetings(wanted.meeting_keys))
+                self.reading.crm_read(lambda: self.crm.find_meetings(wanted.meeting_keys))
                 if wanted.meeting_keys
                 else {}
             )
-            people = self._find_people(wanted.addresses)
-            people = self._with_event_people(people, sf_changes.changed, by_sf)
-            directory = self._with_business_records(Directory(people=people, existing_events=meetings), ctx)
+            people = self.reading.find_people(wanted.addresses)
+            people = self.reading.with_event_people(people, sf_changes.changed, by_sf)
+            directory = self.reading.with_business_records(
+                Directory(people=people, existing_events=meetings), ctx
+            )
         plan = engine_streams.plan(stream, mailbox_changes, sf_changes, directory, ctx)
         guarded = mass_deletion_guard(plan, stream, rules.max_deletes, allowed=options.allow_mass_delete)
         if guarded is not None:
-            self._issue(reports.mass_delete(stream, guarded.side, guarded.count, guarded.limit), now, options)
+            self.writing.issue(
+                reports.mass_delete(stream, guarded.side, guarded.count, guarded.limit), now, options
+            )
             summary.skipped.update(s.reason.value for s in plan.skips)
             result.skips += plan.skips
             raise StreamStopped("guarded", f"{guarded.count} deletions held back by the mass-deletion guard")
-        self._execute_plan(stream, plan, ctx, options, summary, result)
+        self.writing.execute_plan(stream, plan, ctx, options, summary, result)
         if not options.dry_run:
             # Mailbox items this session created: the next read must show them (see
             # `_confirm_unseen_creates`).
