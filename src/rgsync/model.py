@@ -97,6 +97,14 @@ class SaveEmailsAs(StrEnum):
     TASK = "task"
     EMAIL_MESSAGE = "email-message"
 
+    def resolved(self, enhanced_email: bool) -> EmailMode:
+        """The email-mode resolution (SPEC §1, §3.7): `auto` is EmailMessage when the org has
+        Enhanced Email, else Task. Kept on the choice itself so the engine (`resolve_email_mode`)
+        and the Salesforce adapter (which may not import the engine) apply the one rule."""
+        if self is SaveEmailsAs.AUTO:
+            return EmailMode.EMAIL_MESSAGE if enhanced_email else EmailMode.TASK
+        return EmailMode(self.value)
+
 
 class EmailDirection(StrEnum):
     """Setting `email-direction` (SPEC §3.1)."""

@@ -37,11 +37,6 @@ class BudgetCheck:
     limit: int
     floor_percent: float
 
-    @property
-    def remaining_percent_after(self) -> float:
-        """The share of the allocation left once the batch is sent."""
-        return 100.0 if self.limit <= 0 else max(0.0, 100.0 * (self.limit - self.used_after) / self.limit)
-
 
 def calls_for_writes(writes: Sequence[Write]) -> int:
     """A high estimate of the Salesforce calls sending `writes` costs (see the module docstring)."""

@@ -118,15 +118,6 @@ _DECODERS: Final[dict[type, dict[str, Callable[[str], object]]]] = {
 }
 
 
-def synced_fields(record_type: type[SyncedItem]) -> tuple[str, ...]:
-    """The base keys that flow both ways for one record type."""
-    if record_type is CalendarItem:
-        return EVENT_FIELDS
-    if record_type is TaskItem:
-        return TASK_FIELDS
-    return CONTACT_FIELDS
-
-
 def fields_of(item: SyncedItem) -> dict[str, str]:
     """The normalised synced field values of an item (what `Link.fields` stores for it)."""
     if isinstance(item, CalendarItem):

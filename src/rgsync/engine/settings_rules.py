@@ -20,10 +20,10 @@ DERIVED = frozenset({"email_mode", "blocklist", "save_label", "thread_label"})
 
 def resolve_email_mode(save_as: SaveEmailsAs, enhanced_email: bool) -> EmailMode:
     """`save-emails-as` resolved against the org (SPEC §1, §3.7): `auto` means EmailMessage when
-    the org has Enhanced Email, else Task; `task` and `email-message` are taken as they are."""
-    if save_as is SaveEmailsAs.AUTO:
-        return EmailMode.EMAIL_MESSAGE if enhanced_email else EmailMode.TASK
-    return EmailMode(save_as.value)
+    the org has Enhanced Email, else Task; `task` and `email-message` are taken as they are.
+    The rule is written once, on the choice (`SaveEmailsAs.resolved`), which the Salesforce
+    adapter applies too when it looks for emails saved either way."""
+    return save_as.resolved(enhanced_email)
 
 
 def rules_from_values(

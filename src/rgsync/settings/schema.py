@@ -43,9 +43,6 @@ class KeyType(StrEnum):
     VERSION = "version"  # Salesforce API version such as 59.0
 
 
-LIST_TYPES = frozenset({KeyType.ADDRESSES, KeyType.DOMAINS})
-
-
 @dataclass(frozen=True, eq=False)  # each Key is one module-level constant: identity is equality
 class Key:
     """One setting: its flat CLI `name`, its TOML `path`, type, allowed values, default and help line.
@@ -288,11 +285,6 @@ def secret_refusal(name: str) -> str:
         f"'{name}' looks like a secret, and secrets never go in settings — run `rgsync connect {target}`, "
         "which keeps them in the OS keyring (SPEC §9)"
     )
-
-
-def key_by_path(path: tuple[str, ...]) -> Key | None:
-    """The key at this TOML path, or None."""
-    return _BY_PATH.get(path)
 
 
 def key_by_name(name: str) -> Key:

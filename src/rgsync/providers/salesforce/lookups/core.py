@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from rgsync.model import OrgInfo, RecordKind
+from rgsync.model import EmailMode, OrgInfo, RecordKind, SaveEmailsAs
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.client import SalesforceClient
 from rgsync.providers.salesforce.lookups.events import EventLookups
@@ -84,9 +84,7 @@ class Lookups(EventLookups):
         email_message_queries = len(queries)
         task_field = shape.key_field("Task")
         by_key = {key_value(k): k for k in keys}
-        task_mode_possible = self.email_mode == "task" or (
-            self.email_mode == "auto" and not org.enhanced_email
-        )
+        task_mode_possible = SaveEmailsAs(self.email_mode).resolved(org.enhanced_email) is EmailMode.TASK
         if task_field:
             queries += soql.chunked_in_queries(
                 lambda values: f"SELECT Id, {task_field} FROM Task WHERE {task_field} IN {values}",
