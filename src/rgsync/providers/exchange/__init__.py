@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
-from rgsync.paths import Paths
 from rgsync.providers.base import AuthError
 from rgsync.providers.descriptor import ProfileOptions
 from rgsync.providers.exchange.config import ExchangeConnection
@@ -34,7 +32,6 @@ __all__ = [
     "ExchangeConnection",
     "ExchangeMailbox",
     "open_exchange",
-    "open_mailbox",
 ]
 
 
@@ -77,20 +74,5 @@ def open_exchange(
         address=details.address,
         aliases=list(config.aliases),
         time_zone=details.time_zone,
-        clock=clock,
-    )
-
-
-def open_mailbox(
-    settings: Any,
-    paths: Paths,
-    *,
-    clock: Callable[[], datetime] | None = None,
-) -> ExchangeMailbox:
-    """The Exchange mailbox of a loaded profile (`settings.mailbox` + the profile's credentials)."""
-    return open_exchange(
-        ExchangeConnection.from_table(dict(settings.mailbox)),
-        CredentialStore(paths.profile, paths.credentials_file),
-        ProfileOptions(settings_file=str(paths.settings_file)),
         clock=clock,
     )

@@ -9,18 +9,15 @@ Modules: `api` (services, error mapping, batches), `auth` (sign-in), `mime` (RFC
 
 from __future__ import annotations
 
-from typing import Any
-
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
-from rgsync.paths import Paths
 from rgsync.providers.descriptor import ProfileOptions
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.auth import load_credentials, token_saver
 from rgsync.providers.google.connection import GmailConnection
 from rgsync.providers.google.mailbox import GoogleMailbox
 
-__all__ = ["GmailConnection", "GoogleMailbox", "open_gmail", "open_mailbox"]
+__all__ = ["GmailConnection", "GoogleMailbox", "open_gmail"]
 
 
 def open_gmail(
@@ -48,13 +45,4 @@ def open_gmail(
         save_label=connection.save_label,
         thread_label=connection.thread_label,
         on_close=token_saver(store),
-    )
-
-
-def open_mailbox(settings: Any, paths: Paths) -> GoogleMailbox:
-    """The Gmail mailbox of a loaded profile (`settings.mailbox` + the profile's credentials)."""
-    return open_gmail(
-        GmailConnection.from_table(dict(settings.mailbox)),
-        CredentialStore(paths.profile, paths.credentials_file),
-        ProfileOptions(settings_file=str(paths.settings_file)),
     )

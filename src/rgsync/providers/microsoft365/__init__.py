@@ -17,7 +17,6 @@ from typing import Any
 
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
-from rgsync.paths import Paths
 from rgsync.providers.descriptor import ProfileOptions
 from rgsync.providers.microsoft365.auth import (
     AppTokens,
@@ -34,7 +33,6 @@ __all__ = [
     "Microsoft365Connection",
     "Microsoft365Mailbox",
     "mailbox_from_settings",
-    "open_mailbox",
     "open_microsoft365",
     "sign_in_config",
 ]
@@ -81,8 +79,3 @@ def mailbox_from_settings(
 ) -> Microsoft365Mailbox:
     """The adapter for a `[mailbox]` table (see `open_microsoft365`)."""
     return open_microsoft365(Microsoft365Connection.from_table(mailbox), store, tokens=tokens)
-
-
-def open_mailbox(settings: Any, paths: Paths) -> Microsoft365Mailbox:
-    """The Microsoft 365 mailbox of a loaded profile (`settings.mailbox` + its credentials)."""
-    return mailbox_from_settings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
