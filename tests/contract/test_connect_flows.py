@@ -25,12 +25,23 @@ from rgsync.providers.google.connection import GmailConnection
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE
 from rgsync.providers.microsoft365.config import Microsoft365Connection
 from rgsync.providers.microsoft365.connect import Microsoft365ConnectRequest, connect_microsoft365
-from rgsync.providers.salesforce.auth import SECRET_INSTANCE, SECRET_SESSION, SalesforceConfig
+from rgsync.providers.salesforce.auth import (
+    SECRET_INSTANCE,
+    SECRET_PASSWORD,
+    SECRET_SESSION,
+    SalesforceConfig,
+)
 from rgsync.providers.salesforce.connect import SalesforceConnectRequest, connect_salesforce
 from rgsync.sandbox.ews import RunningEws, start_ews
 from rgsync.sandbox.google import start_google
 from rgsync.sandbox.graph import start_graph
-from rgsync.sandbox.salesforce import start_salesforce
+from rgsync.sandbox.salesforce import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_SECURITY_TOKEN,
+    start_salesforce,
+)
 
 USERS = [{"key": "ann", "Name": "Ann Lee", "Email": "ann@acme.com", "Username": "ann@acme.com"}]
 
@@ -104,6 +115,36 @@ def test_spec_9_salesforce_session_flow_returns_the_secret_and_stores_nothing_it
     assert _stored(store) == {}  # nothing written until the caller commits
     commit_secrets(store, result.secrets)
     assert store.get(SECRET_SESSION) == org.token
+
+
+def test_spec_9_salesforce_password_flow_signs_in_now_and_keeps_the_org_instance(
+    tmp_path: Path, store: CredentialStore
+) -> None:
+    org = start_salesforce(tmp_path / "org", scenario={"users": USERS})
+    try:
+        store.set(SECRET_SESSION, "stale-session")  # an old session must not stand in for the sign-in
+        script = Script(DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_SECURITY_TOKEN)
+        request = SalesforceConnectRequest(
+            auth="password",
+            login_url=org.url,
+            username="ann@acme.com",
+            consumer_key=DEFAULT_CLIENT_ID,
+            ca_file=org.ca_file,
+            ask_secret=True,
+        )
+        result = connect_salesforce(request, SalesforceConfig(), _context(store, script))
+    finally:
+        org.stop()
+    assert script.asked == [
+        "Consumer secret",
+        "Password for ann@acme.com",
+        "Security token (Enter if your network is trusted)",
+    ]
+    assert result.settings["instance-url"] == org.url and result.settings["login-url"] == org.url
+    assert result.secrets[SECRET_PASSWORD] == DEFAULT_PASSWORD
+    assert result.secrets[SECRET_SESSION] not in (None, "stale-session")  # a fresh token from the sign-in
+    assert result.report["user_id"] == org.keys["ann"]
+    assert store.get(SECRET_SESSION) == "stale-session"  # untouched until the caller commits
 
 
 def test_spec_9_salesforce_flow_refuses_impossible_options_before_asking(store: CredentialStore) -> None:
