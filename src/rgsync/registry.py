@@ -21,6 +21,7 @@ from rgsync.errors import UsageError
 from rgsync.paths import Paths
 from rgsync.providers.base import Crm, Mailbox
 from rgsync.providers.descriptor import (
+    AnyDescriptor,
     ConnectContext,
     ConnectResult,
     FindingLike,
@@ -35,6 +36,7 @@ from rgsync.providers.descriptor import (
 __all__ = [
     "CRM_KINDS",
     "MAILBOX_KINDS",
+    "AnyDescriptor",
     "ConnectContext",
     "ConnectResult",
     "FindingLike",
@@ -71,12 +73,12 @@ CRM_KINDS: dict[str, str] = {
 MailboxFactory = Callable[[Any, Paths], Mailbox]
 CrmFactory = Callable[[Any, Paths], Crm]
 
-_extra_mailboxes: dict[str, ProviderDescriptor] = {}
+_extra_mailboxes: dict[str, AnyDescriptor] = {}
 _mailbox_overrides: dict[str, MailboxFactory] = {}
 _crm_override: list[CrmFactory] = []
 
 
-def register_kind(descriptor: ProviderDescriptor) -> None:
+def register_kind(descriptor: AnyDescriptor) -> None:
     """Add a mailbox kind at run time (a plug-in, a test); it joins `connect`, `doctor` and `run`."""
     _extra_mailboxes[descriptor.kind] = descriptor
 
@@ -108,7 +110,7 @@ def kinds() -> list[str]:
     return [*mailbox_kinds(), *CRM_KINDS]
 
 
-def _load(target: str, what: str) -> ProviderDescriptor:
+def _load(target: str, what: str) -> AnyDescriptor:
     module_name, _, attribute = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -122,7 +124,7 @@ def _load(target: str, what: str) -> ProviderDescriptor:
     return descriptor
 
 
-def descriptor(kind: str) -> ProviderDescriptor | None:
+def descriptor(kind: str) -> AnyDescriptor | None:
     """The descriptor of `kind` (mailbox or CRM); None when no such kind is registered."""
     if kind in _extra_mailboxes:
         return _extra_mailboxes[kind]
@@ -132,7 +134,7 @@ def descriptor(kind: str) -> ProviderDescriptor | None:
     return _load(target, f"'{kind}' mailbox" if kind in MAILBOX_KINDS else kind.capitalize())
 
 
-def crm_descriptor() -> ProviderDescriptor:
+def crm_descriptor() -> AnyDescriptor:
     """The CRM every profile syncs with."""
     found = descriptor(next(iter(CRM_KINDS)))
     assert found is not None  # listed in CRM_KINDS just above
@@ -169,7 +171,7 @@ def profile_options(settings: Any, paths: Paths | None = None) -> ProfileOptions
     )
 
 
-def connection_config(found: ProviderDescriptor, settings: Any) -> Any:
+def connection_config(found: AnyDescriptor, settings: Any) -> Any:
     """The typed connection config of a provider, read from its settings table."""
     return found.connection(_table(settings, found.section))
 
@@ -221,9 +223,7 @@ def doctor_findings(settings: Any, paths: Paths) -> list[FindingLike]:
     return out
 
 
-def connect_inputs(
-    found: ProviderDescriptor, settings: Any, paths: Paths
-) -> tuple[Any, bool, ProfileOptions]:
+def connect_inputs(found: AnyDescriptor, settings: Any, paths: Paths) -> tuple[Any, bool, ProfileOptions]:
     """What a connect flow starts from: the current config, whether it is of this kind, the options."""
     same = found.section != "mailbox" or mailbox_provider(settings) == found.kind
     return connection_config(found, settings), same, profile_options(settings, paths)

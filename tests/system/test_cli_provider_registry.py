@@ -83,7 +83,6 @@ def _doctor(config: MemoryConnection, store: CredentialStore, _options: ProfileO
 
 MEMORY = ProviderDescriptor(
     kind="memory",
-    title="Memory",
     section="mailbox",
     connect_help="Sign in to an in-memory mailbox (tests).",
     connection=MemoryConnection.from_table,

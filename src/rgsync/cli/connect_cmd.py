@@ -20,10 +20,10 @@ from rgsync import registry
 from rgsync.cli.common import App, json_option, pass_app
 from rgsync.errors import UsageError
 from rgsync.registry import (
+    AnyDescriptor,
     ConnectContext,
     ConnectResult,
     Option,
-    ProviderDescriptor,
     StagedSecrets,
     commit_secrets,
 )
@@ -90,7 +90,7 @@ def _click_option(option: Option) -> Callable[[Callable[..., Any]], Callable[...
     return click.option(option.flags, option.dest, help=option.help, **extra)
 
 
-def _check_settings_values(found: ProviderDescriptor, given: dict[str, Any]) -> None:
+def _check_settings_values(found: AnyDescriptor, given: dict[str, Any]) -> None:
     """Refuse an option bound for a setting with a value the settings would refuse, before any prompt."""
     from rgsync.settings import SettingsError
     from rgsync.settings.schema import key_by_name
@@ -108,7 +108,7 @@ def _check_settings_values(found: ProviderDescriptor, given: dict[str, Any]) -> 
             raise UsageError(f"{flag} must be {expectation(key)}, not {value!r}") from None
 
 
-def run_connect(app: App, found: ProviderDescriptor, given: dict[str, Any]) -> ConnectResult:
+def run_connect(app: App, found: AnyDescriptor, given: dict[str, Any]) -> ConnectResult:
     """Run a kind's sign-in flow for this profile and store what it returns."""
     from rgsync.settings import load_settings, write_connection
 
@@ -141,7 +141,7 @@ def _show(app: App, result: ConnectResult) -> None:
         app.err.print(f"[yellow]{warning}[/yellow]", highlight=False)
 
 
-def connect_command(found: ProviderDescriptor) -> click.Command:
+def connect_command(found: AnyDescriptor) -> click.Command:
     """`rgsync connect KIND` for one descriptor: its options, `--json`, and the generic run."""
 
     @pass_app

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from rgsync.credentials import CredentialStore
 
@@ -173,11 +173,12 @@ class ConnectResult:
     warnings: Sequence[str] = ()
 
 
-ConnectFlow = Callable[[Any, Any, ConnectContext], ConnectResult]
+ConfigT = TypeVar("ConfigT")
+RequestT = TypeVar("RequestT")
 
 
 @dataclass(frozen=True)
-class ProviderDescriptor:
+class ProviderDescriptor(Generic[ConfigT, RequestT]):
     """One provider kind, registered once in `rgsync.registry` (see the module docstring).
 
     `connection(table)` reads the kind's typed config from its settings table (never raising:
@@ -188,12 +189,15 @@ class ProviderDescriptor:
     """
 
     kind: str
-    title: str
     section: str
     connect_help: str
-    connection: Callable[[Mapping[str, Any]], Any]
-    open: Callable[[Any, CredentialStore, ProfileOptions], Any]
-    request: Callable[..., Any]
-    connect: ConnectFlow
-    doctor: Callable[[Any, CredentialStore, ProfileOptions], Sequence[FindingLike]]
+    connection: Callable[[Mapping[str, Any]], ConfigT]
+    open: Callable[[ConfigT, CredentialStore, ProfileOptions], Any]  # a Mailbox or a Crm
+    request: Callable[..., RequestT]
+    connect: Callable[[RequestT, ConfigT, ConnectContext], ConnectResult]
+    doctor: Callable[[ConfigT, CredentialStore, ProfileOptions], Sequence[FindingLike]]
     options: tuple[Option, ...] = ()
+
+
+AnyDescriptor = ProviderDescriptor[Any, Any]
+"""A descriptor of any kind, as the registry holds them."""

@@ -22,7 +22,6 @@ def findings(
 
 DESCRIPTOR = ProviderDescriptor(
     kind="exchange",
-    title="Exchange",
     section="mailbox",
     connect_help="Sign in to Exchange (2016, 2019, Subscription Edition) over EWS and remember the mailbox.",
     connection=ExchangeConnection.from_table,

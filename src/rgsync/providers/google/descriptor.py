@@ -22,7 +22,6 @@ def findings(
 
 DESCRIPTOR = ProviderDescriptor(
     kind="gmail",
-    title="Gmail",
     section="mailbox",
     connect_help="Sign in to Gmail / Google Workspace and remember the mailbox.",
     connection=GmailConnection.from_table,

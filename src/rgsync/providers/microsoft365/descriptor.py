@@ -22,7 +22,6 @@ def findings(
 
 DESCRIPTOR = ProviderDescriptor(
     kind="microsoft365",
-    title="Microsoft 365",
     section="mailbox",
     connect_help="Sign in to Microsoft 365 (device code, or app-only for admins) and remember the mailbox.",
     connection=Microsoft365Connection.from_table,

@@ -34,7 +34,6 @@ def findings(
 
 DESCRIPTOR = ProviderDescriptor(
     kind="salesforce",
-    title="Salesforce",
     section="salesforce",
     connect_help="Sign in to Salesforce (OAuth in the browser, JWT, password or a session id) and check the org.",
     connection=connection,
