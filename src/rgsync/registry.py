@@ -1,8 +1,13 @@
-"""Which adapter serves a profile: picked from `[mailbox] provider` and `[salesforce]` (SPEC §1).
+"""Every provider kind rgsync knows, registered once, and the adapters a profile uses (SPEC §1).
 
-Adapters are imported only when chosen, so a missing optional dependency of one provider never
-breaks the others. Tests and the sandbox can register extra factories (for instance the in-memory
-providers) under a provider name.
+A mailbox kind or a CRM is one `ProviderDescriptor` (see `rgsync.providers.descriptor`) living in
+its own package; the tables below list them, one line per kind. `rgsync connect KIND`,
+`rgsync doctor`, `rgsync run` and the sandbox read them from here, so adding a kind is its
+package plus one line.
+
+Descriptors are imported only when used, so a missing optional dependency of one provider never
+breaks the others and `rgsync --help` loads no client library. Tests and the sandbox can register
+extra descriptors, or extra adapter factories (the in-memory providers) under a provider name.
 """
 
 from __future__ import annotations
@@ -11,23 +16,76 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.paths import Paths
 from rgsync.providers.base import Crm, Mailbox
+from rgsync.providers.descriptor import (
+    AnyDescriptor,
+    ConnectContext,
+    ConnectResult,
+    FindingLike,
+    Interaction,
+    Option,
+    ProfileOptions,
+    ProviderDescriptor,
+    StagedSecrets,
+    commit_secrets,
+)
+
+__all__ = [
+    "CRM_KINDS",
+    "MAILBOX_KINDS",
+    "AnyDescriptor",
+    "ConnectContext",
+    "ConnectResult",
+    "FindingLike",
+    "Interaction",
+    "Option",
+    "ProfileOptions",
+    "ProviderDescriptor",
+    "StagedSecrets",
+    "commit_secrets",
+    "connect_inputs",
+    "descriptor",
+    "doctor_findings",
+    "kinds",
+    "mailbox_kinds",
+    "open_crm",
+    "open_mailbox",
+    "register_crm",
+    "register_kind",
+    "register_mailbox",
+    "store_of",
+    "unregister_kind",
+]
+
+# kind -> "module:attribute" of its descriptor; `[mailbox] provider` names one of these.
+MAILBOX_KINDS: dict[str, str] = {
+    "gmail": "rgsync.providers.google.descriptor:DESCRIPTOR",
+    "exchange": "rgsync.providers.exchange.descriptor:DESCRIPTOR",
+    "microsoft365": "rgsync.providers.microsoft365.descriptor:DESCRIPTOR",
+}
+CRM_KINDS: dict[str, str] = {
+    "salesforce": "rgsync.providers.salesforce.descriptor:DESCRIPTOR",
+}
 
 MailboxFactory = Callable[[Any, Paths], Mailbox]
 CrmFactory = Callable[[Any, Paths], Crm]
 
-# provider name -> "module:function" building the adapter from (settings, paths)
-MAILBOX_ADAPTERS: dict[str, str] = {
-    "gmail": "rgsync.providers.google:open_mailbox",
-    "exchange": "rgsync.providers.exchange:open_mailbox",
-    "microsoft365": "rgsync.providers.microsoft365:open_mailbox",
-}
-CRM_ADAPTER = "rgsync.providers.salesforce:open_crm"
-
+_extra_mailboxes: dict[str, AnyDescriptor] = {}
 _mailbox_overrides: dict[str, MailboxFactory] = {}
 _crm_override: list[CrmFactory] = []
+
+
+def register_kind(descriptor: AnyDescriptor) -> None:
+    """Add a mailbox kind at run time (a plug-in, a test); it joins `connect`, `doctor` and `run`."""
+    _extra_mailboxes[descriptor.kind] = descriptor
+
+
+def unregister_kind(kind: str) -> None:
+    """Forget a mailbox kind added with `register_kind`."""
+    _extra_mailboxes.pop(kind, None)
 
 
 def register_mailbox(name: str, factory: MailboxFactory) -> None:
@@ -42,36 +100,134 @@ def register_crm(factory: CrmFactory | None) -> None:
         _crm_override.append(factory)
 
 
-def _load(target: str, what: str) -> Callable[..., Any]:
-    module_name, _, function = target.partition(":")
+def mailbox_kinds() -> list[str]:
+    """The mailbox kinds, in registration order."""
+    return [*MAILBOX_KINDS, *(k for k in _extra_mailboxes if k not in MAILBOX_KINDS)]
+
+
+def kinds() -> list[str]:
+    """Every kind `rgsync connect` offers: the mailboxes, then the CRMs."""
+    return [*mailbox_kinds(), *CRM_KINDS]
+
+
+def _load(target: str, what: str) -> AnyDescriptor:
+    module_name, _, attribute = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
             raise UsageError(f"the {what} adapter is not available in this version of rgsync") from exc
         raise
-    return getattr(module, function)  # type: ignore[no-any-return]
+    descriptor = getattr(module, attribute)
+    if not isinstance(descriptor, ProviderDescriptor):
+        raise TypeError(f"{target} is not a ProviderDescriptor")
+    return descriptor
+
+
+def descriptor(kind: str) -> AnyDescriptor | None:
+    """The descriptor of `kind` (mailbox or CRM); None when no such kind is registered."""
+    if kind in _extra_mailboxes:
+        return _extra_mailboxes[kind]
+    target = MAILBOX_KINDS.get(kind) or CRM_KINDS.get(kind)
+    if target is None:
+        return None
+    return _load(target, f"'{kind}' mailbox" if kind in MAILBOX_KINDS else kind.capitalize())
+
+
+def crm_descriptor() -> AnyDescriptor:
+    """The CRM every profile syncs with."""
+    found = descriptor(next(iter(CRM_KINDS)))
+    assert found is not None  # listed in CRM_KINDS just above
+    return found
+
+
+# --- typed input from today's settings object: the one place provider code meets the settings ----
+
+
+def _effective(settings: Any) -> Any:
+    """The typed `EffectiveSettings` of loaded settings (they are passed through when already typed)."""
+    effective = getattr(settings, "effective", None)
+    return effective() if callable(effective) else settings
+
+
+def _table(settings: Any, section: str) -> dict[str, Any]:
+    connection = getattr(_effective(settings), section, None)
+    if connection is None:
+        return {}
+    table = connection.table() if callable(getattr(connection, "table", None)) else connection
+    return {key: value for key, value in dict(table).items() if value is not None}
+
+
+def mailbox_provider(settings: Any) -> str:
+    """The `[mailbox] provider` of a profile ('' when none is set)."""
+    return str(_table(settings, "mailbox").get("provider") or "")
+
+
+def profile_options(settings: Any, paths: Paths | None = None) -> ProfileOptions:
+    """The profile-wide values adapters need (time zone, email mode, API reserve), typed."""
+    effective = _effective(settings)
+    schedule = getattr(effective, "schedule", None)
+    return ProfileOptions(
+        time_zone=str(_table(settings, "mailbox").get("time-zone") or "UTC"),
+        email_mode=str(getattr(effective, "save_emails_as", "auto")),
+        min_api_remaining=float(getattr(schedule, "min_api_remaining", 10.0)),
+        settings_file=str(paths.settings_file) if paths is not None else "the settings file",
+    )
+
+
+def connection_config(found: AnyDescriptor, settings: Any) -> Any:
+    """The typed connection config of a provider, read from its settings table."""
+    return found.connection(_table(settings, found.section))
+
+
+def store_of(paths: Paths) -> CredentialStore:
+    """The credentials store of a profile."""
+    return CredentialStore(paths.profile, paths.credentials_file)
+
+
+# --- what the session and the CLI use ---------------------------------------------------------------
 
 
 def open_mailbox(settings: Any, paths: Paths) -> Mailbox:
     """The mailbox adapter named by `[mailbox] provider`; a clear error when none is set or known."""
-    provider = str(settings.mailbox.provider or "")
+    provider = mailbox_provider(settings)
     if not provider:
         raise UsageError(
-            f"no mailbox is configured in {paths.settings_file}: run `rgsync connect gmail|exchange|microsoft365`"
+            f"no mailbox is configured in {paths.settings_file}: run `rgsync connect {'|'.join(mailbox_kinds())}`"
         )
     if provider in _mailbox_overrides:
         return _mailbox_overrides[provider](settings, paths)
-    if provider not in MAILBOX_ADAPTERS:
-        known = ", ".join(sorted(MAILBOX_ADAPTERS))
+    found = descriptor(provider) if provider in mailbox_kinds() else None
+    if found is None:
+        known = ", ".join(sorted(mailbox_kinds()))
         raise UsageError(
             f"unknown mailbox provider {provider!r} in {paths.settings_file}; use one of: {known}"
         )
-    return _load(MAILBOX_ADAPTERS[provider], f"'{provider}' mailbox")(settings, paths)  # type: ignore[no-any-return]
+    return found.open(connection_config(found, settings), store_of(paths), profile_options(settings, paths))  # type: ignore[no-any-return]
 
 
 def open_crm(settings: Any, paths: Paths) -> Crm:
     """The Salesforce adapter for this profile."""
     if _crm_override:
         return _crm_override[0](settings, paths)
-    return _load(CRM_ADAPTER, "Salesforce")(settings, paths)  # type: ignore[no-any-return]
+    found = crm_descriptor()
+    return found.open(connection_config(found, settings), store_of(paths), profile_options(settings, paths))  # type: ignore[no-any-return]
+
+
+def doctor_findings(settings: Any, paths: Paths) -> list[FindingLike]:
+    """The findings of the profile's mailbox kind (none when no known kind is set), then the CRM's."""
+    out: list[FindingLike] = []
+    provider = mailbox_provider(settings)
+    found = descriptor(provider) if provider in mailbox_kinds() else None
+    options = profile_options(settings, paths)
+    if found is not None:
+        out += found.doctor(connection_config(found, settings), store_of(paths), options)
+    crm = crm_descriptor()
+    out += crm.doctor(connection_config(crm, settings), store_of(paths), options)
+    return out
+
+
+def connect_inputs(found: AnyDescriptor, settings: Any, paths: Paths) -> tuple[Any, bool, ProfileOptions]:
+    """What a connect flow starts from: the current config, whether it is of this kind, the options."""
+    same = found.section != "mailbox" or mailbox_provider(settings) == found.kind
+    return connection_config(found, settings), same, profile_options(settings, paths)

@@ -19,7 +19,7 @@ from typing import Any
 from rgsync.credentials import CredentialStore
 from rgsync.model import CalendarItem, Folder, MailboxConnection, Response, ShowAs, Stream
 from rgsync.paths import Paths
-from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeMailbox, open_mailbox
+from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeConnection, ExchangeMailbox, open_exchange
 from rgsync.sandbox.ews import RunningEws, start_ews
 from rgsync.session.retry import Retrier, RetryPolicy
 
@@ -204,7 +204,7 @@ def open_harness(
     password: str | None = None,
     **mailbox: Any,
 ) -> Iterator[EwsHarness]:
-    """Start an emulator, open the adapter on it through `open_mailbox`, and stop both afterwards.
+    """Start an emulator, open the adapter on it through `open_exchange`, and stop both afterwards.
 
     The password goes through the profile's credentials file, as `rgsync connect exchange` leaves it.
     """
@@ -231,7 +231,10 @@ def open_harness(
                 }
             )
         )
-        adapter = open_mailbox(settings, paths)
+        adapter = open_exchange(
+            ExchangeConnection.from_table(settings.mailbox.table()),
+            CredentialStore(paths.profile, paths.credentials_file),
+        )
         try:
             yield EwsHarness(ews, adapter, sleeps)
         finally:

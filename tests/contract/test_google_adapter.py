@@ -34,8 +34,8 @@ from rgsync.model import (
 )
 from rgsync.paths import resolve_paths
 from rgsync.providers.base import AuthError, RetriableError, UncertainWrite
+from rgsync.providers.google import GmailConnection, open_gmail
 from rgsync.providers.google import gmail as gmail_module
-from rgsync.providers.google import open_mailbox
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.auth import ACCESS_TOKEN
 from rgsync.providers.google.calendar import event_id_for
@@ -542,11 +542,15 @@ def test_open_mailbox_signs_in_with_a_stored_access_token(
     monkeypatch.setenv("RGSYNC_KEYRING", "file")
     paths = resolve_paths(config=str(tmp_path / "settings.toml"))
     settings = _Settings({"address": google.address, "gmail-api-url": google.url})
-    mailbox = open_mailbox(settings, paths)
+    mailbox = open_gmail(
+        GmailConnection.from_table(settings.mailbox.table()), CredentialStore(paths.profile, paths.credentials_file)
+    )
     with pytest.raises(AuthError):  # nothing stored yet: not connected
         drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))
     CredentialStore(paths.profile, paths.credentials_file).set(ACCESS_TOKEN, google.token)
-    mailbox = open_mailbox(settings, paths)
+    mailbox = open_gmail(
+        GmailConnection.from_table(settings.mailbox.table()), CredentialStore(paths.profile, paths.credentials_file)
+    )
     assert drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))[2]
     mailbox.close()
     assert ACCESS_TOKEN in json.loads(paths.credentials_file.read_text())["secrets"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cli_support import invoke
 
-from rgsync.cli import connect_microsoft365
+from rgsync.cli import connect_cmd
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE
 from rgsync.sandbox.graph import RunningGraph, start_graph
 
@@ -36,7 +36,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")
     waits: list[float] = []
-    monkeypatch.setattr(connect_microsoft365, "SLEEP", waits.append)
+    monkeypatch.setattr(connect_cmd, "SLEEP", waits.append)
     return tmp_path / "settings.toml"
 
 

@@ -17,7 +17,7 @@ from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection, Stream
 from rgsync.paths import Paths
-from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
+from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeConnection, open_exchange
 from rgsync.sandbox.ews import RunningEws, start_ews
 
 
@@ -41,7 +41,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Wor
             }
         )
     )
-    mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
+    mailbox = open_exchange(
+        ExchangeConnection.from_table(settings.mailbox.table()),
+        CredentialStore(paths.profile, paths.credentials_file),
+        clock=lambda: world.now,
+    )
     world.mailbox = mailbox  # type: ignore[assignment]
     try:
         yield world, ews

@@ -23,7 +23,7 @@ from memory_world import World, make_world
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection
 from rgsync.paths import Paths
-from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
+from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeConnection, open_exchange
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
@@ -122,7 +122,11 @@ def test_spec_3_1_exchange_saves_no_bounce_or_auto_reply(world: World, tmp_path:
             }
         )
     )
-    mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
+    mailbox = open_exchange(
+        ExchangeConnection.from_table(settings.mailbox.table()),
+        CredentialStore(paths.profile, paths.credentials_file),
+        clock=lambda: world.now,
+    )
     try:
         messages = service_messages()
         received = world.now - timedelta(hours=1)

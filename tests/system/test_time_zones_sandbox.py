@@ -15,7 +15,7 @@ from memory_world import World, make_world
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection
 from rgsync.paths import Paths
-from rgsync.providers.exchange import PASSWORD_SECRET, open_mailbox
+from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeConnection, open_exchange
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import http_session, start_device_sign_in
 from rgsync.sandbox.ews import start_ews
@@ -68,7 +68,11 @@ def test_spec_4_3_exchange_meetings_in_windows_zones_reach_salesforce_at_their_t
             }
         )
     )
-    mailbox = open_mailbox(settings, paths, clock=lambda: world.now)
+    mailbox = open_exchange(
+        ExchangeConnection.from_table(settings.mailbox.table()),
+        CredentialStore(paths.profile, paths.credentials_file),
+        clock=lambda: world.now,
+    )
     world.mailbox = mailbox  # type: ignore[assignment]
     try:
         for ms_id, iana, local in MEETINGS:

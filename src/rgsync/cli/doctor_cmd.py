@@ -1,98 +1,52 @@
 """`rgsync doctor`: check the connections and the org, and say what to fix (SPEC §9).
 
 Each part of rgsync contributes findings with the same shape (status, check, detail, fix): the
-settings file, Salesforce (sign-in, API version, Enhanced Email, permissions, optional fields,
-API allocation) and, where available, the mailbox. Exit code 1 when any finding is an error.
+settings file, then the profile's mailbox kind and the CRM, each through its descriptor in
+`rgsync.registry` (Salesforce: sign-in, API version, Enhanced Email, permissions, optional
+fields, API allocation). Exit code 1 when any finding is an error.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
 
 import click
 from rich.text import Text
 
+from rgsync import registry
 from rgsync.cli.common import App, json_option, pass_app
 from rgsync.cli.render import AdaptiveTable, Column
 from rgsync.errors import EXIT_FAILED
+from rgsync.registry import FindingLike
 
 STYLE = {"ok": "green", "notice": "cyan", "warning": "yellow", "error": "red"}
 
 
-class FindingLike(Protocol):
-    """What every check returns (see `rgsync.providers.salesforce.doctor.Finding`)."""
+@dataclass(frozen=True)
+class Finding:
+    """A finding of the doctor itself (the settings file)."""
 
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def check(self) -> str: ...
-
-    @property
-    def detail(self) -> str: ...
-
-    @property
-    def fix(self) -> str: ...
-
-
-def _salesforce(settings: Any, paths: Any) -> list[FindingLike]:
-    from rgsync.credentials import CredentialStore
-    from rgsync.providers.salesforce import config_of
-    from rgsync.providers.salesforce.doctor import salesforce_findings
-
-    return list(
-        salesforce_findings(
-            config_of(settings.effective()),
-            CredentialStore(paths.profile, paths.credentials_file),
-            save_emails_as=str(settings.effective().save_emails_as),
-            min_api_remaining=float(settings.effective().schedule.min_api_remaining),
-        )
-    )
-
-
-def _mailbox(settings: Any, paths: Any) -> list[FindingLike]:
-    """The mailbox's findings (Gmail for now; other providers add theirs here)."""
-    if settings.mailbox.get("provider") == "microsoft365":
-        from rgsync.credentials import CredentialStore
-        from rgsync.providers.microsoft365.doctor import microsoft365_findings
-
-        return list(
-            microsoft365_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
-        )
-    if settings.mailbox.get("provider") == "exchange":
-        from rgsync.credentials import CredentialStore
-        from rgsync.providers.exchange.doctor import exchange_findings
-
-        return list(
-            exchange_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file))
-        )
-    if settings.mailbox.get("provider") != "gmail":
-        return []
-    from rgsync.credentials import CredentialStore
-    from rgsync.providers.google.doctor import google_findings
-
-    return list(google_findings(settings.mailbox, CredentialStore(paths.profile, paths.credentials_file)))
+    status: str
+    check: str
+    detail: str
+    fix: str = ""
 
 
 def collect(app: App) -> list[FindingLike]:
     """Every finding for the profile, settings first."""
-    from rgsync.providers.salesforce.doctor import ERROR, OK, Finding
     from rgsync.settings import SettingsError, load_settings
 
     paths = app.paths
     try:
         settings = load_settings(paths.settings_file, paths.org_policy_file)
     except SettingsError as exc:
-        return [Finding(ERROR, "Settings", exc.message, "fix the file, or `rgsync settings set KEY VALUE`")]
+        return [Finding("error", "Settings", exc.message, "fix the file, or `rgsync settings set KEY VALUE`")]
     where = (
         str(paths.settings_file)
         if settings.exists
         else f"{paths.settings_file} (not created yet: defaults apply)"
     )
-    findings: list[FindingLike] = [Finding(OK, "Settings", where)]
-    findings += _mailbox(settings, paths)
-    findings += _salesforce(settings, paths)
-    return findings
+    return [Finding("ok", "Settings", where), *registry.doctor_findings(settings, paths)]
 
 
 @click.command("doctor")

@@ -7,7 +7,6 @@ a session needs), then one FindFolder each for `Salesforce Tasks` / `Salesforce 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from exchangelib.services import GetFolder
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.model import CONTACT_FOLDER_NAME, TASK_LIST_NAME, Stream
 from rgsync.providers.base import ProviderError
+from rgsync.providers.exchange.config import ExchangeConnection
 
 from .connection import PASSWORD_SECRET, RECONNECT_ADVICE, TOKEN_SECRET, ConnectionSettings, EwsConnection
 from .mailbox import ExchangeMailbox
@@ -77,11 +77,9 @@ def probe(details: ConnectionSettings) -> dict[str, Any]:
         connection.close()
 
 
-def exchange_findings(mailbox: Mapping[str, object], store: CredentialStore) -> list[Finding]:
-    """The Exchange checks for a profile whose `[mailbox]` table is `mailbox`."""
-    address = str(mailbox.get("address") or "").strip()
-    ews_url = str(mailbox.get("ews-url") or "").strip()
-    auth_type = str(mailbox.get("auth-type") or "ntlm")
+def exchange_findings(config: ExchangeConnection, store: CredentialStore) -> list[Finding]:
+    """The Exchange checks for a profile whose typed `[mailbox]` config is `config`."""
+    address, ews_url, auth_type = config.address, config.ews_url, config.auth_type
     if not address or not ews_url:
         what = "mailbox.address" if not address else "mailbox.ews-url"
         return [Finding(ERROR, "Exchange settings", f"{what} is not set", "run `rgsync connect exchange`")]
@@ -95,17 +93,8 @@ def exchange_findings(mailbox: Mapping[str, object], store: CredentialStore) -> 
                 ERROR, "Exchange sign-in", f"no {auth_type} secret stored for {address}", RECONNECT_ADVICE
             )
         ]
-    user = str(mailbox.get("username") or address)
-    details = ConnectionSettings(
-        address=address,
-        ews_url=ews_url,
-        username=user,
-        secret=secret,
-        auth_type=auth_type,
-        impersonate=bool(mailbox.get("impersonate")),
-        time_zone=str(mailbox.get("time-zone") or "UTC"),
-        ca_file=str(mailbox["ca-file"]) if mailbox.get("ca-file") else None,
-    )
+    user = config.sign_in_name
+    details = config.with_secret(secret)
     mode = f"as {user}" + (f", impersonating {address}" if details.impersonate else "")
     findings = [Finding(OK, "Exchange settings", f"{ews_url} ({auth_type} sign-in {mode})")]
     try:

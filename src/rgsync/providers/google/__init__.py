@@ -1,53 +1,48 @@
 """The Gmail / Google Workspace mailbox: Gmail, Google Calendar, Google Tasks and People.
 
-`open_mailbox(settings, paths)` is what `rgsync.registry` calls for `[mailbox] provider = "gmail"`.
+`descriptor.DESCRIPTOR` is what `rgsync.registry` lists for `[mailbox] provider = "gmail"`;
+`open_gmail` opens the mailbox from its typed config (`connection.GmailConnection`), `connect` is
+the sign-in flow and `doctor` the checks.
 Modules: `api` (services, error mapping, batches), `auth` (sign-in), `mime` (RFC 822 parsing),
 `gmail`, `calendar`, `tasks`, `people` (one per stream) and `mailbox` (the `Mailbox` protocol).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
-from rgsync.model import LABEL_SAVE, LABEL_SAVE_THREAD
-from rgsync.paths import Paths
+from rgsync.providers.descriptor import ProfileOptions
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.auth import load_credentials, token_saver
+from rgsync.providers.google.connection import GmailConnection
 from rgsync.providers.google.mailbox import GoogleMailbox
 
-__all__ = ["GoogleMailbox", "open_mailbox"]
+__all__ = ["GmailConnection", "GoogleMailbox", "open_gmail"]
 
 
-def open_mailbox(settings: Any, paths: Paths) -> GoogleMailbox:
-    """The Gmail mailbox of a profile, from `[mailbox]` settings and the profile's credentials.
+def open_gmail(
+    connection: GmailConnection, store: CredentialStore, options: ProfileOptions | None = None
+) -> GoogleMailbox:
+    """The Gmail mailbox for a typed connection config and the profile's credentials store.
 
     Nothing is sent yet: the sign-in is loaded at the first call, so a missing or revoked one
     becomes a MAIL-AUTH issue of the session. Nothing is retried in the adapter.
-    Raises `UsageError` when the settings lack the mailbox address.
+    Raises `UsageError` when the config lacks the mailbox address.
     """
-    mailbox = settings.mailbox.table()
-    address = str(mailbox.get("address") or "").strip()
-    if not address:
+    options = options or ProfileOptions()
+    if not connection.address:
         raise UsageError(
-            f"no mailbox address in {paths.settings_file}: run `rgsync connect gmail` "
+            f"no mailbox address in {options.settings_file}: run `rgsync connect gmail` "
             "or `rgsync settings set mailbox.address you@example.com`"
         )
-    store = CredentialStore(paths.profile, paths.credentials_file)
-    endpoint = mailbox.get("gmail-api-url")
-    api = GoogleApi(
-        lambda: load_credentials(mailbox, store),
-        endpoint=str(endpoint) if endpoint else None,
-    )
-    aliases = mailbox.get("aliases") or []
-    time_zone = mailbox.get("time-zone")
+    table = connection.sign_in_table()
+    api = GoogleApi(lambda: load_credentials(table, store), endpoint=connection.api_url or None)
     return GoogleMailbox(
         api,
-        address=address,
-        aliases=[str(a) for a in aliases] if isinstance(aliases, list) else [],
-        time_zone=str(time_zone) if time_zone else None,
-        save_label=str(mailbox.get("save-label") or LABEL_SAVE),
-        thread_label=str(mailbox.get("thread-label") or LABEL_SAVE_THREAD),
+        address=connection.address,
+        aliases=list(connection.aliases),
+        time_zone=connection.time_zone or None,
+        save_label=connection.save_label,
+        thread_label=connection.thread_label,
         on_close=token_saver(store),
     )

@@ -7,16 +7,15 @@ uses, so a check that passes means the stream can do its work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.errors import UsageError
 from rgsync.providers.base import AuthError, ProviderError
-from rgsync.providers.microsoft365 import mailbox_from_settings
+from rgsync.providers.microsoft365 import open_microsoft365
 from rgsync.providers.microsoft365.auth import RECONNECT, TOKEN_CACHE, app_credential
 from rgsync.providers.microsoft365.client import SubRequest, graph_failure
+from rgsync.providers.microsoft365.config import Microsoft365Connection
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 PERMISSIONS = (
@@ -38,15 +37,15 @@ class Finding:
     fix: str = ""
 
 
-def microsoft365_findings(mailbox: Mapping[str, Any], store: CredentialStore) -> list[Finding]:
-    """The Microsoft 365 checks for a profile whose `[mailbox]` table is `mailbox`."""
-    address = str(mailbox.get("address") or "")
+def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore) -> list[Finding]:
+    """The Microsoft 365 checks for a profile whose typed `[mailbox]` config is `config`."""
+    address = config.address
     if not address:
         return [Finding(ERROR, "Microsoft 365 address", "no mailbox address is set", RECONNECT)]
     try:
         app_only = app_credential(store) is not None
         has_cache = bool(store.get(TOKEN_CACHE))
-        adapter = mailbox_from_settings(mailbox, store)
+        adapter = open_microsoft365(config, store)
     except UsageError as exc:
         return [
             Finding(

@@ -11,47 +11,17 @@ Modules:
 * `lookups` — people, Accounts, Opportunities, records by natural key, meetings.
 * `writes` / `mapping` — sObject Collections writes and the domain ↔ sObject field mapping.
 * `doctor` — the Salesforce checks of `rgsync doctor`.
+* `connection` / `connect` / `descriptor` — opening the org, the sign-in flow, the registration.
 
-`open_crm(settings, paths)` is what `rgsync.registry` calls.
+`descriptor.DESCRIPTOR` is what `rgsync.registry` lists; `connection.open_salesforce` is the one
+place the org is opened; `connect` is the sign-in flow of `rgsync connect salesforce`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from rgsync.credentials import CredentialStore
-from rgsync.paths import Paths
 from rgsync.providers.salesforce.auth import SalesforceConfig
+from rgsync.providers.salesforce.connection import SalesforceConnection, open_salesforce
 from rgsync.providers.salesforce.crm import SalesforceCrm
 from rgsync.providers.salesforce.mapping import RGSYNC_KEY_FIELD
 
-__all__ = ["RGSYNC_KEY_FIELD", "SalesforceConfig", "SalesforceCrm", "config_of", "open_crm"]
-
-
-def config_of(settings: Any) -> SalesforceConfig:
-    """The `[salesforce]` table of loaded settings, typed."""
-    return SalesforceConfig.from_table(settings.salesforce.table())
-
-
-def _time_zone(settings: Any) -> tzinfo:
-    name = str(settings.time_zone or "UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def open_crm(settings: Any, paths: Paths) -> SalesforceCrm:
-    """The Salesforce adapter for a profile: settings' `[salesforce]` table + its credentials.
-
-    Nothing is sent here: the first call signs in (from the stored token when there is one).
-    """
-    email_mode = str(settings.save_emails_as)
-    return SalesforceCrm(
-        config_of(settings),
-        CredentialStore(paths.profile, paths.credentials_file),
-        email_mode=email_mode,
-        time_zone=_time_zone(settings),
-    )
+__all__ = ["RGSYNC_KEY_FIELD", "SalesforceConfig", "SalesforceConnection", "SalesforceCrm", "open_salesforce"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from rgsync.credentials import CredentialStore
 from rgsync.providers.base import ProviderError
+from rgsync.providers.descriptor import ProfileOptions
 from rgsync.providers.salesforce.auth import (
     AUTH_MODES,
     SECRET_PASSWORD,
@@ -22,6 +23,7 @@ from rgsync.providers.salesforce.auth import (
     SECRET_SESSION,
     SalesforceConfig,
 )
+from rgsync.providers.salesforce.connection import open_salesforce
 from rgsync.providers.salesforce.crm import SalesforceCrm
 from rgsync.providers.salesforce.mapping import RGSYNC_KEY_FIELD
 
@@ -126,7 +128,11 @@ def salesforce_findings(
     findings = _settings_findings(config, store)
     if findings[-1].status == ERROR:
         return findings
-    crm = open_crm() if open_crm is not None else SalesforceCrm(config, store, email_mode=save_emails_as)
+    crm = (
+        open_crm()
+        if open_crm is not None
+        else open_salesforce(config, store, ProfileOptions(email_mode=save_emails_as))
+    )
     try:
         try:
             crm.client.salesforce()  # the stored token, or a sign-in
