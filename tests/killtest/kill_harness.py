@@ -36,9 +36,9 @@ from typing import Any
 from kill_snapshot import Snapshot, compare, take_snapshot
 from kill_world import WorldSize, build_world
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.http import Fault, Request
 from rgsync.sandbox.scenario import Scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 
 HERE = Path(__file__).resolve().parent
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

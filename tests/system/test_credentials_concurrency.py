@@ -17,9 +17,9 @@ import pytest
 from cli_support import invoke
 
 from rgsync.credentials import CredentialStore
+from rgsync.demo.sandbox import start_sandbox
 from rgsync.providers.exchange import PASSWORD_SECRET
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import start_sandbox
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
 BODY = "Shall we meet next week?"  # the body of minimal.toml's email
