@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from google.oauth2.credentials import Credentials
-from mailbox_contract import NOW, OPTIONS, drain
-from test_google_mailbox import google_mailbox, rfc822
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import (
@@ -43,6 +41,8 @@ from rgsync.sandbox.google import RunningGoogle, start_google
 from rgsync.sandbox.google.common import error_response
 from rgsync.sandbox.http import Fault
 from rgsync.session.retry import Retrier, RetryPolicy
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
+from tests.contract.test_google_mailbox import google_mailbox, rfc822
 
 SF_EVENT = "00U000000000001AAA"
 

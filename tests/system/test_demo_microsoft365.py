@@ -17,8 +17,7 @@ from rgsync.cli import main
 from rgsync.demo.sandbox import start_sandbox
 from rgsync.demo.story import DemoRun, run_demo
 from rgsync.sandbox.scenario import load_scenario
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from rich.console import Console
 from rgsync.cli import main
 from rgsync.demo import story as demo_module
 from rgsync.demo.story import DemoRun, run_demo
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
 
 @dataclass
