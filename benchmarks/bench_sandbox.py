@@ -23,9 +23,9 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 
-from rgsync.sandbox.demo import scenario_path
+from rgsync.demo.sandbox import start_sandbox
+from rgsync.demo.scenarios import scenario_path
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import start_sandbox
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
 

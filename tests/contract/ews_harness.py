@@ -1,7 +1,6 @@
 """The Exchange adapter over the EWS emulator, with the real exchangelib in between, for tests.
 
-Import with `from ews_harness import ...` (pytest puts this folder on sys.path; it has no
-__init__.py). `EwsHarness` is the `MailboxHarness` of the shared contract: the adapter under test
+Import with `from tests.contract.ews_harness import ...`. `EwsHarness` is the `MailboxHarness` of the shared contract: the adapter under test
 plus the user's hands on the emulated mailbox.
 """
 

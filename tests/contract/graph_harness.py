@@ -1,6 +1,6 @@
 """The Microsoft 365 adapter against the Graph emulator, signed in for real with msal.
 
-Import with `from graph_harness import ...` (pytest puts this folder on sys.path). The harness
+Import with `from tests.contract.graph_harness import ...`. The harness
 runs msal's device-code flow against the emulator's authority once (the emulator approves the
 code by itself after the first poll), keeps msal's token cache in a file credentials store, and
 builds the adapter from a `[mailbox]` table exactly as `open_mailbox` does, so every Graph call

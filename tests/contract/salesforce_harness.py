@@ -1,6 +1,6 @@
 """The Salesforce adapter on the loopback emulator, with a Salesforce user's hands on the org.
 
-Imported by the contract tests (tests/contract is on sys.path). The real simple-salesforce runs
+Imported by the contract tests as `tests.contract.salesforce_harness`. The real simple-salesforce runs
 underneath: nothing is mocked; the emulator speaks HTTPS on 127.0.0.1 with a throw-away CA.
 """
 

@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ews_harness import EwsHarness, calendar_spec, open_harness, raw_email
-from mailbox_contract import NOW, OPTIONS, drain
 
 from rgsync.model import (
     Address,
@@ -30,6 +28,8 @@ from rgsync.model import (
 from rgsync.providers.base import AuthError, MailboxReadOptions, RetriableError, UncertainWrite
 from rgsync.sandbox.http import Fault
 from rgsync.session.reconcile import send_reconciled
+from tests.contract.ews_harness import EwsHarness, calendar_spec, open_harness, raw_email
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
 
 ALL_STREAMS = (Stream.EMAILS, Stream.EVENTS, Stream.TASKS, Stream.CONTACTS)
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ews_harness import EwsHarness, open_harness
-from mailbox_contract import MailboxContract
+
+from tests.contract.ews_harness import EwsHarness, open_harness
+from tests.contract.mailbox_contract import MailboxContract
 
 
 class TestExchangeMailbox(MailboxContract):

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from google.oauth2.credentials import Credentials
-from mailbox_contract import NOW, OPTIONS, drain
-from test_google_mailbox import google_mailbox, rfc822
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import (
@@ -44,6 +42,8 @@ from rgsync.sandbox.google import RunningGoogle, start_google
 from rgsync.sandbox.google.common import error_response
 from rgsync.sandbox.http import Fault
 from rgsync.session.retry import Retrier, RetryPolicy
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
+from tests.contract.test_google_mailbox import google_mailbox, rfc822
 
 SF_EVENT = "00U000000000001AAA"
 
@@ -543,13 +543,15 @@ def test_open_mailbox_signs_in_with_a_stored_access_token(
     paths = resolve_paths(config=str(tmp_path / "settings.toml"))
     settings = _Settings({"address": google.address, "gmail-api-url": google.url})
     mailbox = open_gmail(
-        GmailConnection.from_table(settings.mailbox.table()), CredentialStore(paths.profile, paths.credentials_file)
+        GmailConnection.from_table(settings.mailbox.table()),
+        CredentialStore(paths.profile, paths.credentials_file),
     )
     with pytest.raises(AuthError):  # nothing stored yet: not connected
         drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))
     CredentialStore(paths.profile, paths.credentials_file).set(ACCESS_TOKEN, google.token)
     mailbox = open_gmail(
-        GmailConnection.from_table(settings.mailbox.table()), CredentialStore(paths.profile, paths.credentials_file)
+        GmailConnection.from_table(settings.mailbox.table()),
+        CredentialStore(paths.profile, paths.credentials_file),
     )
     assert drain(mailbox.changes(Stream.EMAILS, None, OPTIONS))[2]
     mailbox.close()

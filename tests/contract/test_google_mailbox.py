@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from google.oauth2.credentials import Credentials
-from mailbox_contract import MailboxContract
 
 from rgsync.model import CalendarItem, Folder, Response, ShowAs, Stream
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.sandbox.google import RunningGoogle, start_google
+from tests.contract.mailbox_contract import MailboxContract
 
 TASK_LIST = "Salesforce Tasks"
 FOLDER_LABELS = {

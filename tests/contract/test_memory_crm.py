@@ -7,7 +7,6 @@ import itertools
 from datetime import UTC, date, datetime
 
 import pytest
-from crm_contract import NOW, CrmContract
 
 from rgsync.model import (
     CalendarItem,
@@ -22,6 +21,7 @@ from rgsync.model import (
     Write,
 )
 from rgsync.providers.memory import MemoryCrm
+from tests.contract.crm_contract import NOW, CrmContract
 
 ANN = "005A00000000001AAA"
 FRANK = "005F00000000002AAA"

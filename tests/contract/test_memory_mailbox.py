@@ -7,10 +7,10 @@ import dataclasses
 from datetime import datetime
 
 import pytest
-from mailbox_contract import MailboxContract
 
 from rgsync.model import Address, CalendarItem, EmailItem, Folder, Stream
 from rgsync.providers.memory import MemoryMailbox
+from tests.contract.mailbox_contract import MailboxContract
 
 
 class MemoryHarness:

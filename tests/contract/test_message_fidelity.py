@@ -13,14 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from ews_harness import open_harness
-from graph_harness import GraphHarness, running_graph
-from mailbox_contract import NOW, OPTIONS, drain
-from test_google_mailbox import google_mailbox
 
 from rgsync.model import EmailItem, Stream
 from rgsync.providers.base import Mailbox
 from rgsync.sandbox.google import start_google
+from tests.contract.ews_harness import open_harness
+from tests.contract.graph_harness import GraphHarness, running_graph
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
+from tests.contract.test_google_mailbox import google_mailbox
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "mail"
 RECEIVED = NOW - timedelta(hours=1)

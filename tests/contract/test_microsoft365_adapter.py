@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from graph_harness import GraphHarness, Sleeps, connect, mailbox_settings, running_graph
-from mailbox_contract import NOW, OPTIONS, drain
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import (
@@ -33,11 +31,10 @@ from rgsync.providers.base import AuthError, MailboxReadOptions, RetriableError
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE, http_session, start_device_sign_in
 from rgsync.sandbox.graph import RunningGraph, start_graph
+from tests.contract.graph_harness import GraphHarness, Sleeps, connect, mailbox_settings, running_graph
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
 
-
-@pytest.fixture(autouse=True)
-def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+pytestmark = pytest.mark.usefixtures("file_keyring")
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from graph_harness import GraphHarness, running_graph
-from mailbox_contract import MailboxContract
 
+from tests.contract.graph_harness import GraphHarness, running_graph
+from tests.contract.mailbox_contract import MailboxContract
 
-@pytest.fixture(autouse=True)
-def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+pytestmark = pytest.mark.usefixtures("file_keyring")
 
 
 class TestMicrosoft365Mailbox(MailboxContract):

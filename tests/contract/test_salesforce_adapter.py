@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 import requests
-from crm_contract import CrmContract, options, read_all
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from salesforce_harness import USERS, SalesforceHarness, emulated_org, open_adapter
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import (
@@ -69,6 +67,8 @@ from rgsync.sandbox.salesforce import (
 from rgsync.sandbox.salesforce.clock import ManualClock
 from rgsync.session.reconcile import send_reconciled
 from rgsync.session.retry import NO_WAIT, Retrier, RetryPolicy
+from tests.contract.crm_contract import CrmContract, options, read_all
+from tests.contract.salesforce_harness import USERS, SalesforceHarness, emulated_org, open_adapter
 
 
 @pytest.fixture(autouse=True)

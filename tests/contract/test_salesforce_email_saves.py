@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from salesforce_harness import SalesforceHarness, emulated_org, open_adapter
 
 from rgsync.model import Address, Create, EmailActivity, EmailItem, EmailMode, Folder, RecordKind
 from rgsync.providers.base import RetriableError, SavedEmail
@@ -19,6 +18,7 @@ from rgsync.sandbox.http import Fault, Response
 from rgsync.sandbox.salesforce import RunningSalesforce
 from rgsync.session.reconcile import send_reconciled
 from rgsync.session.retry import NO_WAIT, Retrier
+from tests.contract.salesforce_harness import SalesforceHarness, emulated_org, open_adapter
 
 EMAIL_SAVE = r"POST \S+/composite writes EmailMessage"
 

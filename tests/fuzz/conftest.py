@@ -15,7 +15,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from fuzz_support import TRIED
+    from tests.fuzz.fuzz_support import TRIED
 
     if TRIED:
         total = sum(TRIED.values())

@@ -8,11 +8,11 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import click
-from fuzz_support import fuzz, nasty_text, profile_world, tried
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rgsync.cli import main
+from tests.fuzz.fuzz_support import fuzz, nasty_text, profile_world, tried
 
 numbers = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),

@@ -11,7 +11,6 @@ from typing import Any
 from exchangelib import UTC as EWS_UTC
 from exchangelib import EWSDateTime, HTMLBody, Mailbox, Message
 from exchangelib.properties import ConversationId
-from fuzz_support import fuzz, nasty_text, tried
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from rgsync.providers.microsoft365.convert.messages import email_from_message
 from rgsync.providers.salesforce.mapping import salesforce_text
 from rgsync.sandbox.ews import mime as ews_mime
 from rgsync.sandbox.google import mime as gmail_mime
+from tests.fuzz.fuzz_support import fuzz, nasty_text, tried
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from fuzz_support import USER_ERRORS, fuzz, nasty_text, profile_world, toml_values, tried
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from rgsync.settings import load_settings, set_value, settings_problems, unset_v
 from rgsync.settings.policy import policy_problems
 from rgsync.settings.schema import ALL_KEYS, table_paths
 from rgsync.settings.template import render_template
+from tests.fuzz.fuzz_support import USER_ERRORS, fuzz, nasty_text, profile_world, toml_values, tried
 
 KNOWN_PATHS = [key.path for key in ALL_KEYS] + [path for path in table_paths()]
 

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fuzz_support import USER_ERRORS, fuzz, nasty_text, profile_world, tried
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rgsync.model import IssueItem, IssueReport, IssueSource, Link, Severity, Side, Stream
 from rgsync.state import StateStore
 from rgsync.state.check import check_state
+from tests.fuzz.fuzz_support import USER_ERRORS, fuzz, nasty_text, profile_world, tried
 
 TABLES = {
     "meta": ("key", "value"),

@@ -33,12 +33,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kill_snapshot import Snapshot, compare, take_snapshot
-from kill_world import WorldSize, build_world
-
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.http import Fault, Request
 from rgsync.sandbox.scenario import Scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
+from tests.killtest.kill_snapshot import Snapshot, compare, take_snapshot
+from tests.killtest.kill_world import WorldSize, build_world
 
 HERE = Path(__file__).resolve().parent
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -23,8 +23,8 @@ from datetime import date, datetime
 from typing import Any
 from xml.etree import ElementTree
 
+from rgsync.demo.sandbox import Sandbox
 from rgsync.model import Stream
-from rgsync.sandbox.serve import Sandbox
 from rgsync.state import StateStore
 
 # Keys whose values are the service's bookkeeping rather than content.

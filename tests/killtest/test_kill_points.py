@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from kill_harness import Harness, KillPoint, World, spread
-from kill_snapshot import compare, take_snapshot
-from kill_world import CI_WORLD
+
+from tests.killtest.kill_harness import Harness, KillPoint, World, spread
+from tests.killtest.kill_snapshot import compare, take_snapshot
+from tests.killtest.kill_world import CI_WORLD
 
 MAILBOXES = ("gmail", "microsoft365", "exchange")
 WORLDS = [World(mailbox, enhanced, CI_WORLD) for mailbox in MAILBOXES for enhanced in (True, False)]
@@ -146,7 +147,7 @@ def test_spec_7_the_comparison_sees_a_lost_label_a_lost_relation_and_a_duplicate
 
 def test_the_ci_sample_meets_every_kind_of_write_before_repeating_one() -> None:
     """`spread` is deterministic and reaches each (service, kind) before a second point of any."""
-    from kill_harness import Reference
+    from tests.killtest.kill_harness import Reference
 
     writes = [("mailbox", "tasks.tasks.insert")] * 6 + [("mailbox", "calendar.events.insert")] * 5
     writes += [("salesforce", "create EmailMessage"), ("salesforce", "create Event")] * 2

@@ -8,7 +8,7 @@ and a second session right after has nothing left to do.
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import tempfile
 from collections import Counter
 from datetime import datetime, timedelta
@@ -18,14 +18,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
-
-import contextlib
-
-from memory_world import BERLIN, SETTINGS, World, make_world, sf_event, sf_task
-
 from rgsync.model import Stream
 from rgsync.providers.memory import SimulatedCrash
+from tests.system.memory_world import BERLIN, SETTINGS, World, make_world, sf_event, sf_task
 
 SENDERS = ["bob@globex.com", "carol@initech.com", "erin@hooli.com", "frank@acme.com", "dave@gmail.com"]
 SAVED_SENDERS = {"bob@globex.com", "carol@initech.com", "erin@hooli.com"}  # E1, E2, E3

@@ -1,6 +1,6 @@
 """Raw SOAP against the EWS emulator, for tests of its wire format (no client library in between).
 
-Import with `from ews_soap import ...` (pytest puts this folder on sys.path; it has no __init__.py).
+Import with `from tests.sandbox.ews_soap import ...`.
 """
 
 from __future__ import annotations

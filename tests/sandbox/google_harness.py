@@ -1,7 +1,6 @@
 """Helpers for the Google emulator tests: the real google-api-python-client pointed at the emulator.
 
-Import with `from google_harness import ...` (pytest puts this folder on sys.path; it has no
-__init__.py, like the other test folders).
+Import with `from tests.sandbox.google_harness import ...`.
 """
 
 from __future__ import annotations

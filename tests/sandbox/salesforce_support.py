@@ -1,6 +1,6 @@
 """Shared set-up for the Salesforce emulator tests: a fixed clock, a small org, and clients.
 
-Imported by the test modules (tests/sandbox is on sys.path; the folder has no __init__.py).
+Imported by the test modules as `tests.sandbox.salesforce_support`.
 """
 
 from __future__ import annotations

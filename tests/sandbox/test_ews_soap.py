@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ews_soap import EXTENDED_URI, Answer, folder, get_item, post, sync, uri
 
 from rgsync.sandbox.ews import RunningEws, start_ews
+from tests.sandbox.ews_soap import EXTENDED_URI, Answer, folder, get_item, post, sync, uri
 
 NOW = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
 

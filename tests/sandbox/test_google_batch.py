@@ -8,12 +8,12 @@ from typing import Any
 
 import httplib2
 import pytest
-from google_harness import Clock, authorized_http, new_batch, service
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from rgsync.sandbox.google import RunningGoogle, start_google
 from rgsync.sandbox.http import Fault
+from tests.sandbox.google_harness import Clock, authorized_http, new_batch, service
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from typing import Any
 
 import httplib2
 import pytest
-from google_harness import Clock, error_json, service
 from googleapiclient.errors import HttpError
 
 from rgsync.sandbox.google import RunningGoogle, start_google
+from tests.sandbox.google_harness import Clock, error_json, service
 
 MULTIPART = (
     b"From: =?ISO-8859-1?Q?J=FCrgen_M=FCller?= <juergen@globex.com>\r\n"

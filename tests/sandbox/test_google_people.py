@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google_harness import Clock, error_json, service
 from googleapiclient.errors import HttpError
 
 from rgsync.sandbox.google import RunningGoogle, start_google
+from tests.sandbox.google_harness import Clock, error_json, service
 
 BOB = {
     "names": [{"givenName": "Bob", "familyName": "Stone"}],

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httplib2
-from google_harness import service
 
 from rgsync.sandbox.google import start_google
+from tests.sandbox.google_harness import service
 
 SCENARIO: dict[str, Any] = {
     "user": {"address": "ann@acme.com", "timeZone": "Europe/Berlin"},

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google_harness import Clock, service
 from googleapiclient.errors import HttpError
 
 from rgsync.sandbox.google import RunningGoogle, start_google
 from rgsync.sandbox.google.common import rfc3339
+from tests.sandbox.google_harness import Clock, service
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from graph_support import NOW, GraphApi, event_json, raw_email, running
 
 from rgsync.sandbox.graph import RunningGraph
+from tests.sandbox.graph_support import NOW, GraphApi, event_json, raw_email, running
 
 TAG = "String {0f5e8a3c-7d21-4b9e-a6c4-52d1e8b7f903} Name rgsync-salesforce-id"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import msal
 import pytest
 import requests
-from graph_support import GraphApi, running
 
 from rgsync.sandbox.graph import RunningGraph
+from tests.sandbox.graph_support import GraphApi, running
 
 SCOPES = ["https://graph.microsoft.com/Mail.ReadWrite"]
 
@@ -157,9 +157,8 @@ def test_graph_answers_401_in_its_error_shape(graph: RunningGraph) -> None:
 def test_tokens_expire_on_the_emulator_clock(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from graph_support import NOW
-
     from rgsync.sandbox.graph import start_graph
+    from tests.sandbox.graph_support import NOW
 
     now = [NOW]
     graph = start_graph(tmp_path, clock=lambda: now[0])

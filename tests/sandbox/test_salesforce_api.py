@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from salesforce_support import NOW, SCENARIO, Api, client, start
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
@@ -22,6 +21,7 @@ from simple_salesforce.exceptions import (
 
 from rgsync.sandbox.salesforce import RunningSalesforce, start_salesforce
 from rgsync.sandbox.salesforce.clock import ManualClock
+from tests.sandbox.salesforce_support import NOW, SCENARIO, Api, client, start
 
 
 @pytest.fixture

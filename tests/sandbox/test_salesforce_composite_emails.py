@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from salesforce_support import API_VERSION, NOW, SCENARIO, client, start
 
 from rgsync.sandbox.salesforce import RunningSalesforce
 from rgsync.sandbox.salesforce.clock import ManualClock
+from tests.sandbox.salesforce_support import API_VERSION, NOW, SCENARIO, client, start
 
 COLLECTIONS = f"/services/data/v{API_VERSION}/composite/sobjects"
 

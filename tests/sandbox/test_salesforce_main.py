@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import requests
-from salesforce_support import SCENARIO
+
+from tests.sandbox.salesforce_support import SCENARIO
 
 
 def test_foreground_server_prints_how_to_reach_it_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from salesforce_support import NOW, SCENARIO, Api, start
 from simple_salesforce import Salesforce
 
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforce
 from rgsync.sandbox.salesforce.clock import ManualClock
+from tests.sandbox.salesforce_support import NOW, SCENARIO, Api, start
 
 JWT_CLIENT = "jwt-app"
 

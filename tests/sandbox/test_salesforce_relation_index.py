@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
 from rgsync.sandbox.salesforce.clock import ManualClock
 from rgsync.sandbox.salesforce.errors import RecordError
 from rgsync.sandbox.salesforce.store import Org
+from tests.sandbox.salesforce_support import NOW, SCENARIO
 
 PEOPLE = ("bob", "carol", "dave", "erin")
 

@@ -6,12 +6,12 @@ from datetime import date
 from typing import Any
 
 import pytest
-from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
 from rgsync.sandbox.salesforce.clock import ManualClock
 from rgsync.sandbox.salesforce.soql import QueryError, run
 from rgsync.sandbox.salesforce.store import Org
+from tests.sandbox.salesforce_support import NOW, SCENARIO
 
 
 @pytest.fixture

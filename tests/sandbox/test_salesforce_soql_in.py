@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
 from rgsync.sandbox.salesforce.clock import ManualClock
@@ -22,6 +21,7 @@ from rgsync.sandbox.salesforce.soql import run
 from rgsync.sandbox.salesforce.soql.compare import _compare, _DayRange
 from rgsync.sandbox.salesforce.soql.evaluator import _membership
 from rgsync.sandbox.salesforce.store import Org
+from tests.sandbox.salesforce_support import NOW, SCENARIO
 
 scalar = st.one_of(
     st.none(),

@@ -6,13 +6,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from salesforce_support import NOW, SCENARIO
 
 from rgsync.sandbox.salesforce import SalesforceEmulator, load_scenario
 from rgsync.sandbox.salesforce.clock import ManualClock
 from rgsync.sandbox.salesforce.errors import RecordError, RequestError
 from rgsync.sandbox.salesforce.ids import checksum, normalize
 from rgsync.sandbox.salesforce.store import Org
+from tests.sandbox.salesforce_support import NOW, SCENARIO
 
 
 @pytest.fixture

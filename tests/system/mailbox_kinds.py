@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rule_cases_sandbox import Box, open_box
-
 from rgsync import registry
 from rgsync.model import CalendarItem, ContactItem, Delete, RecordKind, Stream, TaskItem, Update
 from rgsync.providers.base import Mailbox, MailboxReadOptions
 from rgsync.settings import load_settings
+from tests.system.rule_cases_sandbox import Box, open_box
 
 KINDS = ("gmail", "exchange", "microsoft365")
 

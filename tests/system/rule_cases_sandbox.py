@@ -31,9 +31,9 @@ import pytest
 import requests
 
 from rgsync.cli import main
+from rgsync.demo.sandbox import API_VERSION, Sandbox, start_sandbox
 from rgsync.model import CONTACT_FOLDER_NAME, TASK_LIST_NAME, Link, Stream
 from rgsync.sandbox.scenario import parse_scenario
-from rgsync.sandbox.serve import API_VERSION, Sandbox, start_sandbox
 from rgsync.session import RunOptions, SessionResult
 from rgsync.state import StateStore, StoredIssue
 from rgsync.sync import run_session

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, open_kind_box
-from rule_cases_sandbox import Box, scenario_text
 
 from rgsync.engine.budget import calls_for_writes, check_budget
 from rgsync.model import ApiUsage, Delete, RecordKind, Stream, Update
+from tests.system.mailbox_kinds import KINDS, open_kind_box
+from tests.system.rule_cases_sandbox import Box, scenario_text
 
 SUBJECTS = [f"Budget note {n}" for n in range(1, 7)]
 EMAILS = "".join(

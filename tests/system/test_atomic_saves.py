@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from rgsync import registry
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.model import Stream
 from rgsync.sandbox.ews import soap
 from rgsync.sandbox.http import Fault, Response
 from rgsync.sandbox.scenario import parse_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 from rgsync.session import RunOptions, SessionResult, SyncSession
 from rgsync.session.retry import no_wait_policy
 from rgsync.settings import load_settings

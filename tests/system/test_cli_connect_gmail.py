@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import invoke
 from google.oauth2.credentials import Credentials
 
 from rgsync.providers.google import auth
 from rgsync.sandbox.google import RunningGoogle, start_google
+from tests.system.cli_support import invoke
 
 
 @pytest.fixture

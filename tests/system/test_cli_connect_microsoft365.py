@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import invoke
 
 from rgsync.cli import connect_cmd
 from rgsync.providers.microsoft365.auth import CLIENT_SECRET, TOKEN_CACHE
 from rgsync.sandbox.graph import RunningGraph, start_graph
+from tests.system.cli_support import invoke
 
 
 @pytest.fixture

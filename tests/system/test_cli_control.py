@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_support import CliResult as Result
-from cli_support import invoke
 
 from rgsync.cli.issues_cmd import parse_since
 from rgsync.errors import UsageError
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
 from rgsync.state import StateStore
+from tests.system.cli_support import CliResult as Result
+from tests.system.cli_support import invoke
 
 
 @dataclass

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from cli_support import CliResult, invoke
+
+from tests.system.cli_support import CliResult, invoke
 
 
 @pytest.fixture(autouse=True)

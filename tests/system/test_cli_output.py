@@ -10,8 +10,6 @@ import functools
 import io
 
 import pytest
-from cli_support import invoke
-from memory_world import World, make_world
 from rich.console import Console
 
 from rgsync.cli import cli
@@ -19,6 +17,8 @@ from rgsync.cli.common import App
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
 from rgsync.session import SyncSession
 from rgsync.session.retry import NO_WAIT
+from tests.system.cli_support import invoke
+from tests.system.memory_world import World, make_world
 
 WIDTHS = (60, 80, 120)
 LONG_ADVICE = (

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 import pytest
-from cli_support import invoke
 
 from rgsync import registry
 from rgsync.credentials import CredentialStore
@@ -28,6 +27,7 @@ from rgsync.providers.descriptor import (
 )
 from rgsync.providers.memory import MemoryMailbox
 from rgsync.settings import load_settings
+from tests.system.cli_support import invoke
 
 SECRET = "memory.passphrase"
 

@@ -10,13 +10,13 @@ import sys
 import textwrap
 
 import pytest
-from cli_support import invoke
-from memory_world import NOW, World, make_world
 
 from rgsync.cli import main
 from rgsync.model import Stream
 from rgsync.session import SyncSession
 from rgsync.session.retry import NO_WAIT
+from tests.system.cli_support import invoke
+from tests.system.memory_world import NOW, World, make_world
 
 
 @pytest.fixture

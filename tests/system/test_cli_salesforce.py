@@ -11,13 +11,13 @@ from typing import Any
 import click
 import pytest
 import requests
-from cli_support import CliResult as Result
-from cli_support import invoke
 
 from rgsync.cli import connect_cmd
 from rgsync.credentials import CredentialStore
 from rgsync.providers.salesforce.auth import SECRET_REFRESH_TOKEN, SECRET_SESSION
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, RunningSalesforce, start_salesforce
+from tests.system.cli_support import CliResult as Result
+from tests.system.cli_support import invoke
 
 USERS = [{"key": "ann", "Name": "Ann Lee", "Email": "ann@acme.com", "Username": "ann@acme.com"}]
 

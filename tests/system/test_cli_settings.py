@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from cli_support import invoke
 
 from rgsync.settings import KEYS
+from tests.system.cli_support import invoke
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import click
 import pytest
-from cli_support import invoke
 
 from rgsync.credentials import CredentialStore
+from rgsync.demo.sandbox import start_sandbox
 from rgsync.providers.exchange import PASSWORD_SECRET
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import start_sandbox
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
+from tests.system.cli_support import invoke
 
 WRITER = textwrap.dedent(
     """

@@ -23,8 +23,8 @@ import pytest
 from rich.console import Console
 
 from rgsync.cli import main
-from rgsync.sandbox import demo as demo_module
-from rgsync.sandbox.demo import DemoRun, run_demo
+from rgsync.demo import story as demo_module
+from rgsync.demo.story import DemoRun, run_demo
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "scenarios" / "demo.toml"
@@ -266,10 +266,13 @@ def test_demo_leaves_nothing_behind(demo: DemoOutcome) -> None:
 def test_demo_refuses_mailboxes_not_built_yet(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rgsync.sandbox import serve
+    import dataclasses
+
+    from rgsync.demo import kinds
 
     # Every kind has an emulator now: take one away to see how a missing one is refused.
-    monkeypatch.delitem(serve.MAILBOX_EMULATORS, "exchange")
+    missing = dataclasses.replace(kinds.KINDS["exchange"], emulator="rgsync.sandbox.not_installed")
+    monkeypatch.setitem(kinds.KINDS, "exchange", missing)
     for kind, name in (("exchange", "Exchange"),):
         assert cli("demo", "--mailbox", kind) == 2
         err = capsys.readouterr().err

@@ -14,11 +14,10 @@ import pytest
 from rich.console import Console
 
 from rgsync.cli import main
-from rgsync.sandbox.demo import DemoRun, run_demo
+from rgsync.demo.sandbox import start_sandbox
+from rgsync.demo.story import DemoRun, run_demo
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import start_sandbox
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
 
 @pytest.fixture(scope="module")

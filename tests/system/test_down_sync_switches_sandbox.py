@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, Hands, open_kind_box
-from rule_cases_sandbox import Box, scenario_text
+
+from tests.system.mailbox_kinds import KINDS, Hands, open_kind_box
+from tests.system.rule_cases_sandbox import Box, scenario_text
 
 ITEMS = """
 [[org.events]]

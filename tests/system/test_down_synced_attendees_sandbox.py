@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, open_kind_box
-from rule_cases_sandbox import scenario_text
 
 from rgsync.model import Stream
+from tests.system.mailbox_kinds import KINDS, open_kind_box
+from tests.system.rule_cases_sandbox import scenario_text
 
 ITEMS = """
 [[org.contacts]]

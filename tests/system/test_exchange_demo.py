@@ -21,10 +21,9 @@ import pytest
 from rich.console import Console
 
 from rgsync.cli import main
-from rgsync.sandbox import demo as demo_module
-from rgsync.sandbox.demo import DemoRun, run_demo
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from rgsync.demo import story as demo_module
+from rgsync.demo.story import DemoRun, run_demo
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
 
 @dataclass

@@ -12,13 +12,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection, Stream
 from rgsync.paths import Paths
 from rgsync.providers.exchange import PASSWORD_SECRET, ExchangeConnection, open_exchange
 from rgsync.sandbox.ews import RunningEws, start_ews
+from tests.system.memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
 
 @pytest.fixture

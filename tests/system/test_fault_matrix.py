@@ -27,6 +27,7 @@ import pytest
 
 from rgsync import registry
 from rgsync.cli import main
+from rgsync.demo.sandbox import Sandbox, sandbox_credentials, start_sandbox
 from rgsync.model import Stream
 from rgsync.providers.base import MailboxReadOptions
 from rgsync.providers.salesforce.auth import SECRET_CONSUMER_SECRET, SECRET_REFRESH_TOKEN, SECRET_SESSION
@@ -34,7 +35,6 @@ from rgsync.sandbox.http import Fault, Response
 from rgsync.sandbox.salesforce import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from rgsync.sandbox.salesforce.routes import query as sf_query_routes
 from rgsync.sandbox.scenario import parse_scenario
-from rgsync.sandbox.serve import Sandbox, sandbox_credentials, start_sandbox
 from rgsync.settings import load_settings
 from rgsync.state import StateStore
 from rgsync.state import db as state_db

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from google.oauth2.credentials import Credentials
-from memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
 from rgsync.providers.google.api import GoogleApi
 from rgsync.providers.google.mailbox import GoogleMailbox
 from rgsync.sandbox.google import RunningGoogle, start_google
+from tests.system.memory_world import ANN_ID, BERLIN, World, make_world, sf_event
 
 
 @pytest.fixture

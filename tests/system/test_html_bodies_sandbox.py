@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
 

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import CliResult, invoke
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import parse_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
+from tests.system.cli_support import CliResult, invoke
 
 # Bücher.example (user layer), Müller.example (org layer), Tëam.example (internal domain).
 BUECHER, MUELLER, TEAM = "xn--bcher-kva.example", "xn--mller-kva.example", "xn--tam-jma.example"

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, open_kind_box
-from rule_cases_sandbox import REFUSED_SUBJECT, Box, refused_email_items, scenario_text
+
+from tests.system.mailbox_kinds import KINDS, open_kind_box
+from tests.system.rule_cases_sandbox import REFUSED_SUBJECT, Box, refused_email_items, scenario_text
 
 REFUSED = REFUSED_SUBJECT
 ITEMS = refused_email_items()

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
 KINDS = ("gmail", "exchange", "microsoft365")
 
 # Right-to-left override … pop, zero-width space and joiner, an emoji with a skin tone, a flag.

@@ -12,17 +12,14 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from memory_world import BERLIN, World, make_world, sf_event
 
 from rgsync.credentials import CredentialStore
 from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import http_session, start_device_sign_in
 from rgsync.sandbox.graph import RunningGraph, start_graph
+from tests.system.memory_world import BERLIN, World, make_world, sf_event
 
-
-@pytest.fixture(autouse=True)
-def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+pytestmark = pytest.mark.usefixtures("file_keyring")
 
 
 @pytest.fixture

@@ -27,11 +27,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, Hands, open_kind_box
-from rule_cases_sandbox import Box, scenario_text
 
 from rgsync.model import Side, Stream
 from rgsync.providers.salesforce.cursor import RELIST_AFTER, StreamCursor
+from tests.system.mailbox_kinds import KINDS, Hands, open_kind_box
+from tests.system.rule_cases_sandbox import Box, scenario_text
 
 ITEMS = """
 [[org.tasks]]

@@ -25,12 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from rule_cases_sandbox import ZONE, Box, Snap, Story, open_story, scenario_text, skip_reasons
 
 from rgsync.model import LABEL_SAVE, LABEL_SYNC_ERROR, Stream, Write, WriteResult
 from rgsync.providers.memory import SimulatedCrash
 from rgsync.providers.salesforce import SalesforceCrm
 from rgsync.state import ProfileLock
+from tests.system.rule_cases_sandbox import ZONE, Box, Snap, Story, open_story, scenario_text, skip_reasons
 
 MAIN_ITEMS = r'''
 

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rule_cases_sandbox import Story, open_story, scenario_text, skip_reasons
 
 from rgsync.model import LABEL_SAVE, Stream
+from tests.system.rule_cases_sandbox import Story, open_story, scenario_text, skip_reasons
 
 
 @contextlib.contextmanager

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 from rgsync.logs import LOG_MAX_BYTES
+from tests.system.rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 REFUSED = REFUSED_SUBJECT
 BODY = "Our counter-proposal, confidential."

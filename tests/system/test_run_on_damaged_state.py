@@ -12,12 +12,11 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from cli_support import invoke
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
+from tests.system.cli_support import invoke
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import termios
 from collections.abc import Iterator
 
 import pytest
-from rule_cases_sandbox import Box, open_box, scenario_text
+
+from tests.system.rule_cases_sandbox import Box, open_box, scenario_text
 
 ITEMS = """
 [[mailbox.emails]]

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 
 import pytest
 from google.oauth2.credentials import Credentials
-from memory_world import World, make_world
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection
@@ -31,6 +30,7 @@ from rgsync.providers.microsoft365.auth import http_session, start_device_sign_i
 from rgsync.sandbox.ews import start_ews
 from rgsync.sandbox.google import start_google
 from rgsync.sandbox.graph import start_graph
+from tests.system.memory_world import World, make_world
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "mail"
 PERSON_WRITTEN = {"flufl-bounce/groupwise_03.txt"}
@@ -80,9 +80,7 @@ def check(world: World, delivered: int) -> None:
     assert emails.skipped["service-message"] == delivered
 
 
-@pytest.fixture(autouse=True)
-def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+pytestmark = pytest.mark.usefixtures("file_keyring")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
-from memory_world import ANN_ID, BERLIN, World, make_world, sf_event, sf_task
 
 from rgsync.model import (
     LABEL_SAVE,
@@ -23,6 +22,7 @@ from rgsync.model import (
 )
 from rgsync.providers.base import RetriableError
 from rgsync.providers.memory import SimulatedCrash
+from tests.system.memory_world import ANN_ID, BERLIN, World, make_world, sf_event, sf_task
 
 
 @pytest.fixture

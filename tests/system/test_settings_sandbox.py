@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbox_kinds import KINDS, Hands, open_kind_box
-from rule_cases_sandbox import Box, scenario_text
 
 from rgsync.session import RunOptions, SessionResult
 from rgsync.sync import run_session
+from tests.system.mailbox_kinds import KINDS, Hands, open_kind_box
+from tests.system.rule_cases_sandbox import Box, scenario_text
 
 RESOLVING_SETTINGS: dict[str, dict[str, Any]] = {
     "general.emails": {"auto-resolve": "contact", "save-as": "task"},

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 from rgsync.cli.history import load_history, render_history
+from tests.system.rule_cases_sandbox import REFUSED_SUBJECT, Box, open_box, refused_email_items, scenario_text
 
 REFUSED = REFUSED_SUBJECT
 ITEMS = refused_email_items()

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from memory_world import World, make_world
 
 from rgsync.credentials import CredentialStore
 from rgsync.model import MailboxConnection
@@ -20,6 +19,7 @@ from rgsync.providers.microsoft365 import mailbox_from_settings, sign_in_config
 from rgsync.providers.microsoft365.auth import http_session, start_device_sign_in
 from rgsync.sandbox.ews import start_ews
 from rgsync.sandbox.graph import start_graph
+from tests.system.memory_world import World, make_world
 
 # (Windows id the mailbox stores, IANA zone a person there uses, local wall-clock start)
 MEETINGS = [
@@ -46,9 +46,7 @@ def _saved_starts(world: World) -> dict[str, datetime]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _file_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+pytestmark = pytest.mark.usefixtures("file_keyring")
 
 
 def test_spec_4_3_exchange_meetings_in_windows_zones_reach_salesforce_at_their_times(tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from rgsync.demo.sandbox import Sandbox, start_sandbox
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
+from tests.paths import MINIMAL_SCENARIO as MINIMAL
 
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "minimal.toml"
 BODY = "Shall we meet next week?"  # the body of minimal.toml's email
 HTTP_LOGGER_NAMES = ("exchangelib", "urllib3", "googleapiclient", "msal", "simple_salesforce", "requests")
 

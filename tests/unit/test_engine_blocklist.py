@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from world import ANN, ANN_ALIAS, FRANK, IDENTITY, addr, blocklist
 
 from rgsync.engine.blocklist import (
     Participants,
@@ -14,6 +13,7 @@ from rgsync.engine.blocklist import (
     split_participants,
 )
 from rgsync.engine.types import Identity
+from tests.unit.world import ANN, ANN_ALIAS, FRANK, IDENTITY, addr, blocklist
 
 
 @pytest.mark.parametrize(

@@ -6,28 +6,6 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from world import ANN, ANN_ALIAS, ANN_ID, BOB, CAROL, ERIN, FRANK_ID, GLOBEX, GUS, NOW, O2, directory
-from world import ctx as world_ctx
-from world_calendar import (
-    NOTHING,
-    TOMORROW,
-    all_day,
-    appointment,
-    berlin,
-    changes,
-    creates,
-    deletes,
-    issue_codes,
-    link_after,
-    link_only,
-    meeting,
-    only_action,
-    reasons,
-    replace,
-    sf_event,
-    updates,
-    with_links,
-)
 
 from rgsync.engine.calendar import event_lookups, plan_events
 from rgsync.engine.types import CalendarDirection, Plan, SideChanges, StreamContext
@@ -50,6 +28,41 @@ from rgsync.model import (
     Stream,
     Update,
     meeting_key,
+)
+from tests.unit.world import (
+    ANN,
+    ANN_ALIAS,
+    ANN_ID,
+    BOB,
+    CAROL,
+    ERIN,
+    FRANK_ID,
+    GLOBEX,
+    GUS,
+    NOW,
+    O2,
+    directory,
+)
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
+    NOTHING,
+    TOMORROW,
+    all_day,
+    appointment,
+    berlin,
+    changes,
+    creates,
+    deletes,
+    issue_codes,
+    link_after,
+    link_only,
+    meeting,
+    only_action,
+    reasons,
+    replace,
+    sf_event,
+    updates,
+    with_links,
 )
 
 

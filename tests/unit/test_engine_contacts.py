@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from world import ANN_ID, BOB, FRANK_ID
-from world import ctx as world_ctx
-from world_calendar import (
+
+from rgsync.engine.contacts import contact_key, plan_contacts
+from rgsync.engine.types import ContactsScope, Plan
+from rgsync.model import ContactItem, Delete, Link, PostalAddress, RecordKind, Side, Stream
+from tests.unit.world import ANN_ID, BOB, FRANK_ID
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
     NOTHING,
     changes,
     contact_of,
@@ -20,10 +24,6 @@ from world_calendar import (
     updates,
     with_links,
 )
-
-from rgsync.engine.contacts import contact_key, plan_contacts
-from rgsync.engine.types import ContactsScope, Plan
-from rgsync.model import ContactItem, Delete, Link, PostalAddress, RecordKind, Side, Stream
 
 
 def linked(**fields: object) -> tuple[ContactItem, ContactItem, Link]:

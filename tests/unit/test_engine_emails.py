@@ -9,25 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from world import (
-    ANN,
-    ANN_ALIAS,
-    BOB,
-    CAROL,
-    DAVE,
-    ERIN,
-    FRANK,
-    GLOBEX,
-    GUS,
-    NOW,
-    O2,
-    XENA,
-    addr,
-    ctx,
-    directory,
-    email,
-    people_index,
-)
 
 from rgsync.engine.email_items import is_service_message, message_key
 from rgsync.engine.emails import (
@@ -62,6 +43,25 @@ from rgsync.model import (
     RecordKind,
     Side,
     Stream,
+)
+from tests.unit.world import (
+    ANN,
+    ANN_ALIAS,
+    BOB,
+    CAROL,
+    DAVE,
+    ERIN,
+    FRANK,
+    GLOBEX,
+    GUS,
+    NOW,
+    O2,
+    XENA,
+    addr,
+    ctx,
+    directory,
+    email,
+    people_index,
 )
 
 LABELLED = frozenset({"Salesforce"})

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from world import (
+from rgsync.engine.linking import MAX_WHO_IDS, LinkChoice, choose_links, resolve_people
+from rgsync.model import Opportunity, Person, PersonKind
+from tests.unit.world import (
     ANN_ID,
     BOB,
     CAROL,
@@ -21,9 +23,6 @@ from world import (
     directory,
     people_index,
 )
-
-from rgsync.engine.linking import MAX_WHO_IDS, LinkChoice, choose_links, resolve_people
-from rgsync.model import Opportunity, Person, PersonKind
 
 
 def test_spec_3_3_addresses_resolve_case_insensitively_in_order() -> None:

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
-from world import ctx
 
 from rgsync.engine.fields import (
     CONTACT_FIELDS,
@@ -30,6 +29,7 @@ from rgsync.model import (
     Stream,
     TaskItem,
 )
+from tests.unit.world import ctx
 
 KEYS = ("a", "b", "c")
 BASE = {"a": "1", "b": "2", "c": "3"}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from world import ANN_ID, FRANK_ID, NOW, TODAY
-from world import ctx as world_ctx
-from world_calendar import (
+
+from rgsync.engine.tasks import plan_tasks, task_key
+from rgsync.engine.types import Plan
+from rgsync.model import Delete, Link, Priority, RecordKind, Side, Stream, TaskItem, Update
+from tests.unit.world import ANN_ID, FRANK_ID, NOW, TODAY
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
     NOTHING,
     changes,
     creates,
@@ -22,10 +26,6 @@ from world_calendar import (
     updates,
     with_links,
 )
-
-from rgsync.engine.tasks import plan_tasks, task_key
-from rgsync.engine.types import Plan
-from rgsync.model import Delete, Link, Priority, RecordKind, Side, Stream, TaskItem, Update
 
 
 def down(*tasks: TaskItem, **settings: object) -> Plan:

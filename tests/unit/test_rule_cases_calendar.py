@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from world import ANN_ID, BOB, O2, directory
-from world import ctx as world_ctx
-from world_calendar import (
+from rgsync.engine.calendar import plan_events
+from rgsync.engine.types import CalendarDirection, Plan
+from rgsync.model import (
+    CalendarItem,
+    Delete,
+    EventRecord,
+    Link,
+    RecordKind,
+    Response,
+    Side,
+    Stream,
+    event_key,
+    utc,
+)
+from tests.unit.world import ANN_ID, BOB, O2, directory
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
     NOTHING,
     all_day,
     appointment,
@@ -24,21 +38,6 @@ from world_calendar import (
     sf_event,
     updates,
     with_links,
-)
-
-from rgsync.engine.calendar import plan_events
-from rgsync.engine.types import CalendarDirection, Plan
-from rgsync.model import (
-    CalendarItem,
-    Delete,
-    EventRecord,
-    Link,
-    RecordKind,
-    Response,
-    Side,
-    Stream,
-    event_key,
-    utc,
 )
 
 BOB_MAIL = BOB.email

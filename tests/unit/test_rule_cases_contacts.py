@@ -6,9 +6,12 @@ that the planner down-syncs what the query returned and removes what left the sc
 
 from __future__ import annotations
 
-from world import BOB, CAROL, DAVE, FRANK_ID, GUS, XENA
-from world import ctx as world_ctx
-from world_calendar import (
+from rgsync.engine.contacts import plan_contacts
+from rgsync.engine.types import ContactsScope, Plan
+from rgsync.model import ContactItem, Delete, Link, RecordKind, Side, Stream
+from tests.unit.world import BOB, CAROL, DAVE, FRANK_ID, GUS, XENA
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
     NOTHING,
     changes,
     contact_of,
@@ -21,10 +24,6 @@ from world_calendar import (
     updates,
     with_links,
 )
-
-from rgsync.engine.contacts import plan_contacts
-from rgsync.engine.types import ContactsScope, Plan
-from rgsync.model import ContactItem, Delete, Link, RecordKind, Side, Stream
 
 
 def down(*contacts: ContactItem, **settings: object) -> Plan:

@@ -10,9 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import world
-from world import ANN, BOB, CAROL, DAVE, ERIN, FRANK, GLOBEX, GUS, INITECH, O2, XENA, ctx, directory, email
-
+import tests.unit.world as world
 from rgsync.engine.emails import email_lookups, plan_auto_resolve, plan_emails
 from rgsync.engine.types import (
     Action,
@@ -36,6 +34,22 @@ from rgsync.model import (
     Person,
     PersonKind,
     RecordKind,
+)
+from tests.unit.world import (
+    ANN,
+    BOB,
+    CAROL,
+    DAVE,
+    ERIN,
+    FRANK,
+    GLOBEX,
+    GUS,
+    INITECH,
+    O2,
+    XENA,
+    ctx,
+    directory,
+    email,
 )
 
 

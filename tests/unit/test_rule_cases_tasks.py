@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from world import FRANK_ID
-from world import ctx as world_ctx
-from world_calendar import (
+from rgsync.engine.tasks import plan_tasks
+from rgsync.engine.types import Plan
+from rgsync.model import Delete, Link, RecordKind, Side, Stream, TaskItem
+from tests.unit.world import FRANK_ID
+from tests.unit.world import ctx as world_ctx
+from tests.unit.world_calendar import (
     NOTHING,
     changes,
     creates,
@@ -19,10 +22,6 @@ from world_calendar import (
     updates,
     with_links,
 )
-
-from rgsync.engine.tasks import plan_tasks
-from rgsync.engine.types import Plan
-from rgsync.model import Delete, Link, RecordKind, Side, Stream, TaskItem
 
 
 def down(*tasks: TaskItem, **settings: object) -> Plan:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rgsync.demo.scenarios import load_scenario as load_for_command
 from rgsync.errors import UsageError
 from rgsync.sandbox.scenario import Scenario, ScenarioError, load_scenario
 from rgsync.sandbox.scenario_toml import Clock, Positions, describe_path, parse_duration, parse_when
@@ -152,7 +153,11 @@ when = "yesterday"
 """
     )
     problem = error_of(tmp_path, text)
-    assert isinstance(problem, UsageError) and problem.exit_code == 2
+    assert problem.exit_code == 2
+    # A command reading the file reports the same line as a usage error (one line, exit 2).
+    with pytest.raises(UsageError) as as_command:
+        load_for_command(tmp_path / "s.toml")
+    assert as_command.value.exit_code == 2 and as_command.value.message == problem.message
     assert str(tmp_path / "s.toml") in problem.message
     assert f"line {line_of(text, 'yesterday')}:" in problem.message
     assert "'when' of the 2nd [[mailbox.emails]]" in problem.message

@@ -1,7 +1,6 @@
 """The shared "world" of RULE-CASES.md as domain records, for planner tests.
 
-Import it as `from world import ...` (pytest puts tests/unit on sys.path: the folder has no
-__init__.py). Everything here is a plain value; build variations with `rules(**overrides)`,
+Import it as `from tests.unit.world import ...`. Everything here is a plain value; build variations with `rules(**overrides)`,
 `ctx(**overrides)` and `directory(**overrides)` instead of mutating anything.
 
 The world: user Ann Lee (ann@acme.com, alias a.lee@acme.com, User 005A, Europe/Berlin); colleague

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from world import ACCOUNTS, ANN, ANN_ID, BERLIN, TODAY, ctx
-
 from rgsync.engine.types import Action, LinkChange, Plan, SideChanges, StreamContext
 from rgsync.model import (
     Address,
@@ -31,6 +29,7 @@ from rgsync.model import (
     Update,
     day_start,
 )
+from tests.unit.world import ACCOUNTS, ANN, ANN_ID, BERLIN, TODAY, ctx
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from rgsync.cli.common import App, pass_app
-from rgsync.sandbox.serve import MAILBOX_KINDS, check_mailbox_kind
+from rgsync.demo.kinds import MAILBOX_KINDS, check_mailbox_kind
 
 
 @click.command("demo")
@@ -36,7 +36,7 @@ def demo_command(app: App, mailbox_kind: str, keep: Path | None, fast: bool) -> 
 
     Everything runs on 127.0.0.1 in a few seconds; no account is needed.
     """
-    from rgsync.sandbox.demo import run_demo
+    from rgsync.demo.story import run_demo
 
     check_mailbox_kind(mailbox_kind)
     # With --keep on a terminal the emulators stay up after the story so the other commands can

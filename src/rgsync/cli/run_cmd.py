@@ -161,7 +161,7 @@ def save_command(app: App, item: str, thread: bool) -> None:
     The id is the one rgsync shows for an email: `rgsync run --dry-run --json` (`item`) and
     `rgsync issues list` (`mailbox …`) give it. Without an id, label the email `Salesforce`.
     """
-    from rgsync.providers.base import ProviderError
+    from rgsync.session import ProviderError
 
     start_session_log(app)
     try:

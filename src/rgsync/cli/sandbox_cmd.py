@@ -8,11 +8,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from rgsync.cli.common import App, pass_app
-from rgsync.sandbox.serve import MAILBOX_KINDS, MAILBOX_NAMES, Sandbox, check_mailbox_kind, start_sandbox
+from rgsync.demo.kinds import MAILBOX_KINDS, check_mailbox_kind
+
+if TYPE_CHECKING:
+    from rgsync.demo.sandbox import Sandbox
 
 
 @click.group("sandbox")
@@ -47,8 +51,8 @@ def sandbox_group() -> None:
 @pass_app
 def serve_command(app: App, scenario_file: str, directory: Path, mailbox_kind: str) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
-    from rgsync.sandbox.demo import scenario_path
-    from rgsync.sandbox.scenario import load_scenario
+    from rgsync.demo.sandbox import start_sandbox
+    from rgsync.demo.scenarios import load_scenario, scenario_path
 
     check_mailbox_kind(mailbox_kind)
     scenario = load_scenario(scenario_path(scenario_file))
@@ -67,9 +71,7 @@ def describe_sandbox(app: App, sandbox: Sandbox) -> None:
     """Print where the emulators are and what to run against them."""
     settings = sandbox.settings_file
     config = f"rgsync --config {settings}"
-    mailbox_name = {"gmail": "Gmail (Google APIs)"}.get(
-        sandbox.mailbox_kind, MAILBOX_NAMES[sandbox.mailbox_kind]
-    )
+    mailbox_name = sandbox.kind.served_as
     lines = [
         f"[bold]Sandbox for the scenario '{sandbox.scenario.name}' is running[/bold] (Ctrl-C stops it).",
         f"  Salesforce  {sandbox.salesforce.url}  (CA certificate: {sandbox.salesforce.ca_file})",

@@ -32,12 +32,11 @@ def read_scenario(
         return None
     path = Path(path)
     if path.suffix == ".toml" and from_toml is not None:
-        from rgsync.errors import UsageError
-        from rgsync.sandbox.scenario import load_scenario
+        from rgsync.sandbox.scenario import ScenarioError, load_scenario
 
         try:
             return from_toml(load_scenario(path))
-        except UsageError as exc:
+        except ScenarioError as exc:
             raise ScenarioFileError(exc.message) from None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

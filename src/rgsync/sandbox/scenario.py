@@ -150,15 +150,11 @@ class Scenario:
             "contacts": [_without_key(c) for c in self.contacts],
         }
 
-    def user_record_key(self) -> str:
-        """The `key` of the scenario user's Salesforce User record."""
-        return self.user.salesforce_user
-
 
 def load_scenario(path: str | Path, *, now: datetime | None = None) -> Scenario:
     """Read and check the scenario file at `path`; relative times are resolved against `now`.
 
-    Raises `ScenarioError` (a `UsageError`, exit 2) naming the file, the line and the field.
+    Raises `ScenarioError` naming the file, the line and the field.
     """
     file = Path(path).expanduser()
     try:

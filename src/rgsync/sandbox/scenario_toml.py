@@ -21,18 +21,23 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rgsync.errors import UsageError
-
 PathKey = tuple[str | int, ...]
 
 
-class ScenarioError(UsageError):
-    """A scenario file problem (exit 2): the message names the file, the line and the field."""
+class ScenarioError(ValueError):
+    """A scenario file problem: `message` names the file, the line and the field.
+
+    The sandbox stands beside the product and knows nothing of its errors; the commands that read
+    a scenario turn this into a usage error (exit 2), one line with no traceback.
+    """
+
+    exit_code = 2
 
     def __init__(
         self, message: str, *, file: Path | None = None, line: int | None = None, field: str = ""
     ) -> None:
         super().__init__(message)
+        self.message = message
         self.file = file
         self.line = line
         self.field = field

@@ -6,11 +6,14 @@ and records) and the per-stream runners `emails.EmailRunner` and `two_way.TwoWay
 product rule they apply is an `rgsync.engine` function; `outcome` holds what a session reports.
 """
 
+# A provider's failure, as the commands above the session catch it (they never import providers).
+from rgsync.providers.base import ProviderError
 from rgsync.session.core import SyncSession
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
 from rgsync.session.rules import free_mail_domains, rules_from_settings
 
 __all__ = [
+    "ProviderError",
     "RunOptions",
     "SessionResult",
     "StreamStopped",

@@ -17,14 +17,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rgsync.model import LogLevel, MailboxConnection, SalesforceConnection, SaveEmailsAs
 from rgsync.settings.blocklist import BlocklistLayer
 from rgsync.settings.schema import CONNECTION_TABLES, KEYS, Key, KeyType
 
-if TYPE_CHECKING:
-    from rgsync.settings.store import Settings
+
+class Settings(Protocol):
+    """What resolving needs of the layered settings (`rgsync.settings.store.Settings` is one).
+
+    A protocol rather than the class itself, so the store can hand itself over without the two
+    modules importing each other.
+    """
+
+    @property
+    def settings_file(self) -> Path: ...
+
+    @property
+    def user_blocklist(self) -> BlocklistLayer: ...
+
+    @property
+    def org_blocklist(self) -> BlocklistLayer: ...
+
+    def value(self, name: str) -> Any: ...
+
+    def source(self, name: str) -> str: ...
+
+    def connection(self, table: str) -> Mapping[str, Any]: ...
+
 
 SettingValue = bool | int | str | tuple[str, ...] | None
 """A typed setting value; a CHOICE key's value is a member of its enum (a `str`)."""

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from rgsync.timezones import find_zone, windows_name
-
+from ..zones import windows_id_of, zone_named
 from .soap import local, parse_date, t
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -24,12 +23,12 @@ MAX_OCCURRENCES = 5000  # a series with no end is expanded only up to the view's
 
 def zone(windows_id: str | None) -> tzinfo:
     """The zone for a Windows time zone id (an IANA name is accepted too); UTC when unknown."""
-    return find_zone(windows_id) or UTC
+    return zone_named(windows_id) or UTC
 
 
 def windows_id(iana: str) -> str:
     """The Windows id Exchange reports for an IANA zone name ('UTC' when Windows has none)."""
-    return windows_name(iana) or "UTC"
+    return windows_id_of(iana) or "UTC"
 
 
 # --- occurrence ids ----------------------------------------------------------------------------------

@@ -15,15 +15,39 @@ every mailbox kind. Each list may also hold items in the emulator's own shapes (
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .mime import item_class_of
 from .recurrence import WEEKDAYS, windows_id
 
-if TYPE_CHECKING:
-    from .mailbox import MailboxState
+
+class MailboxTarget(Protocol):
+    """What loading a scenario needs of the mailbox (`MailboxState` is one); declared here so the
+    mailbox may import its loader without the loader importing the mailbox back."""
+
+    address: str
+
+    def resolve_folder(self, name: str, *, create: bool = True) -> object: ...
+
+    def add_message(
+        self,
+        raw: bytes,
+        folder: str = "inbox",
+        categories: Iterable[str] = (),
+        item_class: str = "IPM.Note",
+        *,
+        received: datetime | None = None,
+        is_read: bool = False,
+    ) -> str: ...
+
+    def add_calendar_item(self, spec: Mapping[str, Any], folder: str = "calendar") -> str: ...
+
+    def add_task(self, spec: Mapping[str, Any], folder: str = "tasks") -> str: ...
+
+    def add_contact(self, spec: Mapping[str, Any], folder: str = "contacts") -> str: ...
+
 
 FOLDER_OF_LABEL = (
     ("INBOX", "inbox"),
@@ -45,7 +69,7 @@ def is_google_shaped(scenario: Mapping[str, Any]) -> bool:
     return "events" in scenario or isinstance(scenario.get("tasks"), Mapping) or "contactGroups" in scenario
 
 
-def load_google_scenario(state: MailboxState, scenario: Mapping[str, Any]) -> None:
+def load_google_scenario(state: MailboxTarget, scenario: Mapping[str, Any]) -> None:
     """Put a Google-shaped scenario's messages, events, tasks and contacts into the mailbox."""
     user_zone = str((scenario.get("user") or {}).get("timeZone") or "UTC")
     for name in scenario.get("contactGroups") or []:

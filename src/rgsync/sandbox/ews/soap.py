@@ -168,8 +168,3 @@ def parse_date(text: str) -> date:
 def format_bool(value: bool) -> str:
     """xs:boolean text."""
     return "true" if value else "false"
-
-
-def parse_bool(text: str | None) -> bool:
-    """An xs:boolean ('true'/'1') as a bool."""
-    return (text or "").strip().lower() in ("true", "1")

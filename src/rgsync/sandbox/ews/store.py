@@ -22,7 +22,7 @@ from typing import Any
 
 from lxml import etree
 
-from .soap import format_datetime, local, parse_datetime, t
+from .soap import format_datetime, parse_datetime, t
 
 DISTINGUISHED: dict[str, tuple[str, str, str]] = {
     # distinguished id -> (display name, folder class, parent distinguished id)
@@ -413,13 +413,3 @@ def _text_elem(name: str, text: str) -> Any:
     elem = etree.Element(t(name))
     elem.text = text
     return elem
-
-
-def clone(elem: Any) -> Any:
-    """A deep copy of an element (stored properties are never shared with responses)."""
-    return etree.fromstring(etree.tostring(elem))
-
-
-def prop_name(elem: Any) -> str:
-    """The property name (local element name) of a stored property element."""
-    return local(elem.tag)

@@ -9,7 +9,7 @@ import binascii
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http import HTTPStatus
@@ -364,8 +364,3 @@ def reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
-
-def compact(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """A dict of the pairs whose value is not None (Google leaves absent fields out)."""
-    return {key: value for key, value in items if value is not None}

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from rgsync.sandbox.http import Response
-from rgsync.timezones import find_zone
+from rgsync.sandbox.zones import zone_named
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -116,7 +116,7 @@ def _trim_fraction(text: str) -> str:
 
 def zone(name: str) -> ZoneInfo:
     """The zone for an IANA or (common) Windows time zone name; GraphError 400 when unknown."""
-    found = find_zone(name)
+    found = zone_named(name)
     if found is None:
         raise GraphError(
             400,

@@ -14,15 +14,41 @@ either mailbox. Each list may also hold items already in Graph's own shapes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from rgsync.sandbox.graph.common import parse_offset_datetime, zone
 
-if TYPE_CHECKING:
-    from rgsync.sandbox.graph.state import GraphState
+
+class GraphTarget(Protocol):
+    """What loading a scenario needs of the emulated tenant (`GraphState` is one); declared here so
+    the state may import its loader without the loader importing the state back."""
+
+    address: str
+    time_zone: str
+
+    def add_message(
+        self,
+        message: bytes | str | Mapping[str, Any],
+        folder: str = "inbox",
+        categories: Iterable[str] = (),
+        *,
+        thread: str | None = None,
+        received: datetime | None = None,
+    ) -> str: ...
+
+    def add_event(self, event: Mapping[str, Any]) -> str: ...
+
+    def task_list(self, name: str, *, create: bool = True) -> str: ...
+
+    def add_task(self, list_name: str, task: Mapping[str, Any]) -> str: ...
+
+    def contact_folder(self, name: str, *, create: bool = True) -> str: ...
+
+    def add_contact(self, contact: Mapping[str, Any], folder: str | None = None) -> str: ...
+
 
 _FOLDER_OF_LABEL = (
     ("INBOX", "inbox"),
@@ -50,7 +76,7 @@ _WEEKDAYS = {
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 
 
-def load_scenario(state: GraphState, scenario: Mapping[str, Any]) -> None:
+def load_scenario(state: GraphTarget, scenario: Mapping[str, Any]) -> None:
     """Put the scenario's messages, events, tasks and contacts into `state` (lock held by caller)."""
     user_zone = state.time_zone
     for name in scenario.get("contactGroups") or []:
@@ -74,7 +100,7 @@ def load_scenario(state: GraphState, scenario: Mapping[str, Any]) -> None:
         state.add_contact(google_contact(body) if "names" in body else body, str(folder) if folder else None)
 
 
-def _load_message(state: GraphState, message: Mapping[str, Any]) -> None:
+def _load_message(state: GraphTarget, message: Mapping[str, Any]) -> None:
     received = _moment(message.get("internalDate"))
     if "raw" in message and "labels" in message:
         labels = [str(label) for label in message.get("labels") or []]

@@ -10,15 +10,46 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import ids
 from .errors import RecordError
+from .schema import SObjectType
 
-if TYPE_CHECKING:
-    from .schema import SObjectType
-    from .store import Org
+
+class Org(Protocol):
+    """What the hooks need of the org (`store.Org` is the one): declared here, so the org may call
+    its hooks without the hooks importing the org back."""
+
+    shared_activities: bool
+    objects: dict[str, SObjectType]
+
+    def type_of(self, record_id: str) -> str | None: ...
+
+    def row(self, record_id: str) -> dict[str, Any] | None: ...
+
+    def iter_rows(self, object_name: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]: ...
+
+    def child_rows(
+        self, kind: str, parent_id: str, *, include_deleted: bool = False
+    ) -> list[dict[str, Any]]: ...
+
+    def check_reference(self, field_name: str, targets: tuple[str, ...], value: Any) -> str: ...
+
+    def insert(self, object_name: str, values: Mapping[str, Any], *, audit: bool = False) -> str: ...
+
+    def update(
+        self, record_id: str, values: Mapping[str, Any], *, expected_type: str | None = None
+    ) -> str: ...
+
+    def _now(self) -> datetime: ...
+
+    def _store(self, record_id: str, row: dict[str, Any]) -> None: ...
+
+    def _soft_delete(self, obj: SObjectType, current: dict[str, Any]) -> None: ...
+
 
 MAX_WHO_CONTACTS = 50
 MAX_EVENT_DAYS = 14

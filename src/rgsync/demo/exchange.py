@@ -1,5 +1,9 @@
-"""The Exchange side of `rgsync demo --mailbox exchange`: reading and changing the emulated mailbox
-through EWS with exchangelib, as any Exchange client would.
+"""The Exchange side of the sandbox: the EWS emulator started for a scenario, the profile that
+points the Exchange adapter at it, and the demo's reader and mailbox changes through EWS with
+exchangelib, as any Exchange client would.
+
+The sandbox signs in with basic authentication: NTLM cannot be spoken to a loopback emulator, and
+everything after the sign-in goes through EWS exactly as it does with a real server.
 
 `EwsReader` answers the demo's questions (calendar events, a task folder, a contact folder) in the
 Google APIs' shapes the demo prints; `mailbox_edits` makes the demo's mailbox changes: Bob's reply
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,9 +45,38 @@ from exchangelib.protocol import CachingProtocol
 from exchangelib.restriction import Q, Restriction
 from exchangelib.services import FindFolder, FindItem, GetItem
 
-from rgsync.sandbox.demo import bob_reply
+from rgsync.demo.kinds import MailboxSide, RunningSandbox
+from rgsync.demo.scenarios import bob_reply
+from rgsync.sandbox.ews import RunningEws, start_ews
+from rgsync.sandbox.scenario import Scenario
 
-from . import RunningEws
+PASSWORD_SECRET = "exchange.password"  # where the Exchange adapter reads its password
+
+
+def start(scenario: Scenario, _directory: Path) -> RunningEws:
+    """Start the emulator loaded with the scenario's mailbox (`Scenario.google_scenario()`'s data)."""
+    return start_ews(scenario=scenario.google_scenario())
+
+
+def settings(running: RunningEws) -> dict[str, Any]:
+    """The `[mailbox]` keys that point the Exchange adapter at the emulator."""
+    return {"ews-url": running.url, "username": running.username, "auth-type": "basic"}
+
+
+def secrets(running: RunningEws) -> dict[str, str]:
+    """The secret the adapter reads: the mailbox password."""
+    return {PASSWORD_SECRET: running.password}
+
+
+def endpoints(running: RunningEws) -> dict[str, Any]:
+    """What endpoints.json says about the emulator (for scripts using EWS directly)."""
+    return {
+        "url": running.url,
+        "username": running.username,
+        "password": running.password,
+        "address": running.address,
+        "auth": "basic",
+    }
 
 
 @contextmanager
@@ -183,7 +217,7 @@ class EwsReader:
         ]
 
 
-def mailbox_edits(sandbox: Any) -> list[str]:
+def mailbox_edits(sandbox: RunningSandbox) -> list[str]:
     """Bob's reply arrives and the renewal review moves by an hour (see the module docstring)."""
     running: RunningEws = sandbox.mailbox
     scenario = sandbox.scenario
@@ -221,3 +255,18 @@ def mailbox_edits(sandbox: Any) -> list[str]:
             f"Calendar: “{item.subject}” moved to {datetime.fromtimestamp(item.start.timestamp(), zone):%a %H:%M}, new room (EWS UpdateItem)"
         )
     return edits
+
+
+def reader(sandbox: RunningSandbox) -> EwsReader:
+    """The demo's reader of the emulated Exchange mailbox."""
+    return EwsReader(sandbox.mailbox)
+
+
+SIDE = MailboxSide(
+    start=start,
+    settings=settings,
+    secrets=secrets,
+    endpoints=endpoints,
+    reader=reader,
+    edit=mailbox_edits,
+)

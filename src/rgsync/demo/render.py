@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rgsync.sandbox.demo.snapshots import Snapshot
-from rgsync.sandbox.serve import Sandbox
+from rgsync.demo.sandbox import Sandbox
+from rgsync.demo.snapshots import Snapshot
+from rgsync.model import Severity
 from rgsync.session import SessionResult
 
 # What a skip reason means, in the words of the person whose mailbox it is.
@@ -39,9 +40,12 @@ REASON_WORDS: dict[str, str] = {
     "cancelled": "cancelled",
 }
 STREAM_WORDS = {"emails": "Emails", "events": "Calendar", "tasks": "Tasks", "contacts": "Contacts"}
+# The colours `rgsync issues list` gives the severities, so the demo's table reads the same.
+SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTICE: "cyan"}
 
 
-def _session_line(console: Console, result: SessionResult) -> None:
+def session_line(console: Console, result: SessionResult) -> None:
+    """One line for a session: its status, how long it took and the API calls it cost."""
     duration = (
         (result.ended_at - result.started_at).total_seconds()
         if result.ended_at and result.started_at
@@ -62,7 +66,8 @@ def _session_line(console: Console, result: SessionResult) -> None:
             )
 
 
-def _show_snapshot(console: Console, view: Snapshot) -> None:
+def show_snapshot(console: Console, view: Snapshot) -> None:
+    """A snapshot's categories, one bullet per item."""
     for title, lines in view.categories():
         if not lines:
             continue
@@ -71,7 +76,8 @@ def _show_snapshot(console: Console, view: Snapshot) -> None:
             console.print(f"  • {line}", highlight=False)
 
 
-def _show_skips(console: Console, result: SessionResult) -> None:
+def show_skips(console: Console, result: SessionResult) -> None:
+    """What the session left alone, grouped by stream and reason."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for skip in result.skips:
         grouped.setdefault((skip.stream.value, skip.reason.value), []).append(skip.subject or skip.item_id)
@@ -92,8 +98,8 @@ def _show_skips(console: Console, result: SessionResult) -> None:
     console.print(table)
 
 
-def _show_issues(console: Console, sandbox: Sandbox) -> None:
-    from rgsync.cli.render import severity_text
+def show_issues(console: Console, sandbox: Sandbox) -> None:
+    """The profile's open sync issues, as `rgsync issues list` would list them."""
     from rgsync.state import StateStore
 
     store = StateStore.open(sandbox.paths.state_db)
@@ -116,7 +122,7 @@ def _show_issues(console: Console, sandbox: Sandbox) -> None:
         )
         table.add_row(
             Text(str(issue.id)),
-            severity_text(issue.severity),
+            Text(issue.severity.value, style=SEVERITY_STYLES.get(issue.severity, "")),
             Text(issue.code),
             Text(item),
             Text(issue.message),
@@ -124,7 +130,8 @@ def _show_issues(console: Console, sandbox: Sandbox) -> None:
     console.print(table)
 
 
-def _show_counts(console: Console, result: SessionResult) -> None:
+def show_counts(console: Console, result: SessionResult) -> None:
+    """What the session created, updated and deleted per stream and side."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("Stream", "Salesforce: new, updated, deleted", "Mailbox: new, updated, deleted"):
         table.add_column(column)
@@ -137,7 +144,8 @@ def _show_counts(console: Console, result: SessionResult) -> None:
     console.print(table)
 
 
-def _show_changes(console: Console, before: Snapshot, after: Snapshot) -> None:
+def show_changes(console: Console, before: Snapshot, after: Snapshot) -> None:
+    """What differs between two snapshots, removed lines first."""
     shown = False
     for (title, old), (_, new) in zip(before.categories(), after.categories(), strict=True):
         added = [line for line in new if line not in old]
@@ -156,17 +164,10 @@ def _show_changes(console: Console, before: Snapshot, after: Snapshot) -> None:
         console.print("The second session found nothing to change.")
 
 
-# How each mailbox kind reads "what changed since last time", for the demo's closing line.
-CHANGE_FEEDS = {
-    "gmail": "Gmail history, Calendar/People sync tokens",
-    "exchange": "one SyncFolderItems sync state per folder",
-    "microsoft365": "Graph delta links per folder, calendar view and list",
-}
-
-
-def _show_calls(
-    console: Console, first: SessionResult, second: SessionResult, idle: SessionResult, mailbox_kind: str
+def show_calls(
+    console: Console, first: SessionResult, second: SessionResult, idle: SessionResult, change_feed: str
 ) -> None:
+    """The API calls of the first, second and an idle session, and how the mailbox reads changes."""
     table = Table(title="API calls per session", box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
     for column in ("Session", "Salesforce", "Mailbox", "Written"):
         table.add_column(column)
@@ -184,7 +185,7 @@ def _show_calls(
     console.print()
     console.print(table)
     console.print(
-        f"Each run reads only what changed since the last one ({CHANGE_FEEDS.get(mailbox_kind, 'the mailbox')}, "
+        f"Each run reads only what changed since the last one ({change_feed}, "
         "one Salesforce Composite call for every delta query).",
         highlight=False,
     )

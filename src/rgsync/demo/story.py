@@ -14,21 +14,20 @@ from typing import Any
 
 from rich.console import Console
 
-from rgsync.errors import UsageError
-from rgsync.sandbox.demo.edits import make_edits
-from rgsync.sandbox.demo.render import (
-    _session_line,
-    _show_calls,
-    _show_changes,
-    _show_counts,
-    _show_issues,
-    _show_skips,
-    _show_snapshot,
+from rgsync.demo.edits import make_edits
+from rgsync.demo.render import (
+    session_line,
+    show_calls,
+    show_changes,
+    show_counts,
+    show_issues,
+    show_skips,
+    show_snapshot,
 )
-from rgsync.sandbox.demo.scenarios import demo_scenario_file
-from rgsync.sandbox.demo.snapshots import Snapshot, snapshot
-from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import MAILBOX_NAMES, Sandbox, environment, start_sandbox
+from rgsync.demo.sandbox import Sandbox, environment, start_sandbox
+from rgsync.demo.scenarios import demo_scenario_file, load_scenario
+from rgsync.demo.snapshots import Snapshot, snapshot
+from rgsync.errors import UsageError
 from rgsync.session import RunOptions, SessionResult
 
 
@@ -107,7 +106,7 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     user = scenario.user
     console.rule("[bold]rgsync demo")
     console.print(
-        f"{user.name}'s mailbox ({user.address}, emulated {MAILBOX_NAMES[sandbox.mailbox_kind]}) and her Salesforce org "
+        f"{user.name}'s mailbox ({user.address}, emulated {sandbox.kind.name}) and her Salesforce org "
         f"(emulated), both on 127.0.0.1 — nothing leaves this machine.",
         highlight=False,
     )
@@ -119,11 +118,11 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     pause()
     console.rule("Session 1: the first sync")
     first = run_session(sandbox.paths, RunOptions(force=True))
-    _session_line(console, first)
+    session_line(console, first)
     before = snapshot(sandbox)
-    _show_snapshot(console, before)
-    _show_skips(console, first)
-    _show_issues(console, sandbox)
+    show_snapshot(console, before)
+    show_skips(console, first)
+    show_issues(console, sandbox)
     pause(1.5)
     console.rule("Meanwhile, on both sides")
     edits = make_edits(sandbox)
@@ -132,16 +131,16 @@ def _story(console: Console, sandbox: Sandbox, pause: Any, *, kept: bool) -> Dem
     pause()
     console.rule("Session 2: only what changed")
     second = run_session(sandbox.paths, RunOptions(force=True))
-    _session_line(console, second)
-    _show_counts(console, second)
+    session_line(console, second)
+    show_counts(console, second)
     after = snapshot(sandbox)
     console.print()
-    _show_changes(console, before, after)
+    show_changes(console, before, after)
     # A session right after one that wrote still reads those writes back once; the one after that
     # is what a quiet cron run costs.
     run_session(sandbox.paths, RunOptions(force=True))
     idle = run_session(sandbox.paths, RunOptions(force=True))
-    _show_calls(console, first, second, idle, sandbox.mailbox_kind)
+    show_calls(console, first, second, idle, sandbox.kind.change_feed)
     return DemoRun(sandbox.directory, sandbox, first, second, idle, edits, before, after, kept)
 
 

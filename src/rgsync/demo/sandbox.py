@@ -19,11 +19,10 @@ every start because the emulators start from the scenario again, with new record
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,115 +30,14 @@ from typing import Any
 import tomlkit
 
 from rgsync.credentials import CredentialStore
+from rgsync.demo.kinds import MailboxKind, mailbox_kind
+from rgsync.demo.scenarios import usage_error
 from rgsync.errors import UsageError
 from rgsync.paths import Paths, resolve_paths
 from rgsync.sandbox.scenario import Scenario
 
 SETTINGS_MARKER = "# Written by `rgsync sandbox serve`"
-MAILBOX_KINDS = ("gmail", "exchange", "microsoft365")
-MAILBOX_NAMES = {"gmail": "Gmail", "exchange": "Exchange", "microsoft365": "Microsoft 365"}
 API_VERSION = "59.0"
-
-
-@dataclass(frozen=True)
-class MailboxEmulator:
-    """How the sandbox serves one mailbox kind: the emulator's module, how to start it for a
-    scenario (in a directory, for its TLS files), the `[mailbox]` keys pointing rgsync at it, the
-    secrets the adapter reads, and what endpoints.json says about it."""
-
-    module: str
-    start: Callable[[Scenario, Path], Any]
-    settings: Callable[[Any], dict[str, Any]]
-    secrets: Callable[[Any], dict[str, str]]
-    endpoints: Callable[[Any], dict[str, Any]]
-
-
-def _gmail_endpoints(running: Any) -> dict[str, Any]:
-    base = running.url.rstrip("/")
-    return {
-        "url": base,
-        "access_token": running.token,
-        "address": running.address,
-        "gmail_api_url": base + "/",
-        "calendar_api_url": base + "/calendar/v3/",
-    }
-
-
-def _gmail_secrets(running: Any) -> dict[str, str]:
-    # The adapter's own name for a bearer token given as is (imported here: Google's client
-    # libraries are only loaded when a sandbox starts).
-    # A refreshable sign-in, as `rgsync connect gmail` stores it: the adapter renews an expired
-    # access token at the emulator's token endpoint, and a revoked one fails as it would for real.
-    from rgsync.providers.google.auth import TOKEN
-
-    return {TOKEN: json.dumps(running.authorized_user())}
-
-
-def _start_gmail(scenario: Scenario, _directory: Path) -> Any:
-    from rgsync.sandbox.google import start_google
-
-    return start_google(scenario=scenario.google_scenario())
-
-
-def _graph_part(name: str) -> Callable[..., Any]:
-    """A part of `rgsync.sandbox.graph.profile`, imported only when a Microsoft 365 sandbox starts."""
-
-    def call(*args: Any) -> Any:
-        from rgsync.sandbox.graph import profile
-
-        return getattr(profile, name)(*args)
-
-    return call
-
-
-def _ews_part(name: str) -> Callable[..., Any]:
-    """A part of `rgsync.sandbox.ews.profile`, imported only when an Exchange sandbox starts."""
-
-    def call(*args: Any) -> Any:
-        from rgsync.sandbox.ews import profile
-
-        return getattr(profile, name)(*args)
-
-    return call
-
-
-# Mailbox kind → its emulator. A kind without an entry (or whose module is missing) is refused by
-# `check_mailbox_kind` with one clear line; Exchange and Microsoft 365 are added here once their
-# adapters read their settings and secrets.
-MAILBOX_EMULATORS: dict[str, MailboxEmulator] = {
-    "gmail": MailboxEmulator(
-        module="rgsync.sandbox.google",
-        start=_start_gmail,
-        settings=lambda running: {"gmail-api-url": running.url.rstrip("/") + "/"},
-        secrets=_gmail_secrets,
-        endpoints=_gmail_endpoints,
-    ),
-    "exchange": MailboxEmulator(
-        module="rgsync.sandbox.ews",
-        start=_ews_part("start"),
-        settings=_ews_part("settings"),
-        secrets=_ews_part("secrets"),
-        endpoints=_ews_part("endpoints"),
-    ),
-    "microsoft365": MailboxEmulator(
-        module="rgsync.sandbox.graph",
-        start=_graph_part("start"),
-        settings=_graph_part("settings"),
-        secrets=_graph_part("secrets"),
-        endpoints=_graph_part("endpoints"),
-    ),
-}
-
-
-def check_mailbox_kind(kind: str) -> None:
-    """Refuse, with one clear line, a mailbox kind the sandbox cannot emulate in this version."""
-    if kind not in MAILBOX_KINDS:
-        raise UsageError(f"unknown mailbox kind '{kind}'; use one of: {', '.join(MAILBOX_KINDS)}")
-    emulator = MAILBOX_EMULATORS.get(kind)
-    if emulator is None or importlib.util.find_spec(emulator.module) is None:
-        raise UsageError(
-            f"the sandbox has no {MAILBOX_NAMES[kind]} mailbox in this version of rgsync yet; use --mailbox gmail"
-        )
 
 
 @dataclass
@@ -159,6 +57,11 @@ class Sandbox:
     paths: Paths
     endpoints: dict[str, Any] = field(default_factory=dict)
     _stopped: bool = False
+
+    @property
+    def kind(self) -> MailboxKind:
+        """The mailbox kind's row in `rgsync.demo.kinds`."""
+        return mailbox_kind(self.mailbox_kind)
 
     @property
     def settings_file(self) -> Path:
@@ -196,7 +99,7 @@ def start_sandbox(scenario: Scenario, directory: Path, *, mailbox: str = "gmail"
     file the sandbox did not write, or when the scenario's settings are refused by the settings
     schema (reported against the scenario file's line).
     """
-    check_mailbox_kind(mailbox)
+    side = mailbox_kind(mailbox).side()
     directory = Path(directory).expanduser().absolute()
     paths = resolve_paths(config=str(directory / "settings.toml"))
     if paths.state_dir.parent != directory / ".rgsync-state":
@@ -211,12 +114,14 @@ def start_sandbox(scenario: Scenario, directory: Path, *, mailbox: str = "gmail"
     try:
         salesforce = start_salesforce(directory, scenario=scenario.salesforce_scenario())
     except SalesforceScenarioError as exc:
-        raise scenario.fail(("org",), f"the Salesforce emulator refused the org: {exc}") from None
+        refused = scenario.fail(("org",), f"the Salesforce emulator refused the org: {exc}")
+        raise usage_error(refused) from None
     try:
-        running_mailbox = MAILBOX_EMULATORS[mailbox].start(scenario, directory)
+        running_mailbox = side.start(scenario, directory)
     except Exception as exc:
         salesforce.stop()
-        raise scenario.fail(("mailbox",), f"the mailbox emulator refused the mailbox: {exc}") from None
+        refused = scenario.fail(("mailbox",), f"the mailbox emulator refused the mailbox: {exc}")
+        raise usage_error(refused) from None
     sandbox = Sandbox(directory, scenario, mailbox, salesforce, running_mailbox, paths)
     try:
         write_settings(sandbox)
@@ -259,7 +164,7 @@ def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
     mailbox["address"] = user.address
     mailbox["aliases"] = list(user.aliases)
     mailbox["time-zone"] = user.time_zone
-    for key, value in MAILBOX_EMULATORS[sandbox.mailbox_kind].settings(sandbox.mailbox).items():
+    for key, value in sandbox.kind.side().settings(sandbox.mailbox).items():
         mailbox[key] = value
     doc["mailbox"] = mailbox
     salesforce = tomlkit.table()
@@ -301,7 +206,7 @@ def write_settings(sandbox: Sandbox) -> Path:
             if first.message.startswith(str(settings_file))
             else first.message
         )
-        raise sandbox.scenario.fail(path, f"refused by the settings file: {detail}")
+        raise usage_error(sandbox.scenario.fail(path, f"refused by the settings file: {detail}"))
     return settings_file
 
 
@@ -312,7 +217,7 @@ def store_tokens(sandbox: Sandbox) -> None:
     store = sandbox_credentials(sandbox.paths)
     store.set(SECRET_SESSION, sandbox.salesforce.token)
     store.set(SECRET_INSTANCE, sandbox.salesforce.url)
-    for name, secret in MAILBOX_EMULATORS[sandbox.mailbox_kind].secrets(sandbox.mailbox).items():
+    for name, secret in sandbox.kind.side().secrets(sandbox.mailbox).items():
         store.set(name, secret)
 
 
@@ -367,7 +272,7 @@ def endpoints_document(sandbox: Sandbox) -> dict[str, Any]:
         },
         "mailbox": {
             "kind": sandbox.mailbox_kind,
-            **MAILBOX_EMULATORS[sandbox.mailbox_kind].endpoints(mailbox),
+            **sandbox.kind.side().endpoints(mailbox),
         },
     }
 

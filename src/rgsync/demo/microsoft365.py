@@ -1,5 +1,9 @@
-"""The Microsoft 365 side of `rgsync demo`: read the emulated mailbox through Graph, and change it as
-the user would in Outlook.
+"""The Microsoft 365 side of the sandbox: the Graph emulator started for a scenario, the profile
+that points the Microsoft 365 adapter at it, and the demo's reader and mailbox changes through
+Graph, as the user would make them in Outlook.
+
+The profile signs in the way a user would (msal's device-code flow, which the emulator approves by
+itself), so the sandbox profile runs the adapter's real sign-in path.
 
 `GraphReader` answers in the shapes the demo already prints for Gmail (Calendar events with
 `summary`/`start`, Tasks with `title`/`status`/`due`, People with `names`/`emailAddresses`), so one
@@ -12,15 +16,64 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 
-from rgsync.sandbox.demo import bob_reply
-from rgsync.sandbox.graph import RunningGraph
+from rgsync.demo.kinds import MailboxSide, RunningSandbox
+from rgsync.demo.scenarios import bob_reply
+from rgsync.sandbox.graph import RunningGraph, start_graph
+from rgsync.sandbox.scenario import Scenario
 
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+
+
+def start(scenario: Scenario, directory: Path) -> RunningGraph:
+    """Start the emulator loaded with a scenario (`Scenario.google_scenario()`'s data)."""
+    return start_graph(Path(directory), scenario=scenario.google_scenario())
+
+
+def settings(running: RunningGraph) -> dict[str, Any]:
+    """The `[mailbox]` keys that point the Microsoft 365 adapter at the emulator."""
+    return {
+        "graph-url": running.graph_url,
+        "authority-url": running.url,
+        "tenant-id": running.tenant_id,
+        "client-id": running.client_id,
+        "ca-file": str(running.ca_file),
+    }
+
+
+def secrets(running: RunningGraph) -> dict[str, str]:
+    """The credentials the adapter reads: msal's token cache after a device-code sign-in."""
+    from rgsync.providers.microsoft365.auth import (
+        TOKEN_CACHE,
+        SignInConfig,
+        http_session,
+        start_device_sign_in,
+    )
+
+    config = SignInConfig(running.client_id, running.authority, str(running.ca_file))
+    started = start_device_sign_in(config, None, http_session(config.ca_file))
+    started.wait(sleep=lambda _seconds: None)
+    return {TOKEN_CACHE: started.serialized_cache}
+
+
+def endpoints(running: RunningGraph) -> dict[str, Any]:
+    """What endpoints.json says about the emulator (for scripts using Graph directly)."""
+    return {
+        "url": running.url,
+        "graph_url": running.graph_url,
+        "authority": running.authority,
+        "tenant_id": running.tenant_id,
+        "client_id": running.client_id,
+        "client_secret": running.client_secret,
+        "ca_file": str(running.ca_file),
+        "access_token": running.token,
+        "address": running.address,
+    }
 
 
 class GraphReader:
@@ -105,7 +158,7 @@ class GraphReader:
         return []
 
 
-def mailbox_edits(sandbox: Any) -> list[str]:
+def mailbox_edits(sandbox: RunningSandbox) -> list[str]:
     """Bob's reply arrives and the renewal review moves by an hour (see the module docstring)."""
     running: RunningGraph = sandbox.mailbox
     scenario = sandbox.scenario
@@ -139,3 +192,18 @@ def mailbox_edits(sandbox: Any) -> list[str]:
         f"Calendar: “{found.get('subject')}” moved to {start.astimezone(zone):%a %H:%M}, new room (Graph PATCH /me/events)"
     )
     return edits
+
+
+def reader(sandbox: RunningSandbox) -> GraphReader:
+    """The demo's reader of the emulated Microsoft 365 mailbox."""
+    return GraphReader(sandbox.mailbox)
+
+
+SIDE = MailboxSide(
+    start=start,
+    settings=settings,
+    secrets=secrets,
+    endpoints=endpoints,
+    reader=reader,
+    edit=mailbox_edits,
+)

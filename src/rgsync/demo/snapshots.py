@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rgsync.demo.sandbox import Sandbox
 from rgsync.model import Side, Stream
-from rgsync.sandbox.demo.readers import _mailbox_reader
-from rgsync.sandbox.serve import Sandbox
 
 
 @dataclass
@@ -59,11 +58,11 @@ def snapshot(sandbox: Sandbox) -> Snapshot:
         (r for r in meetings if r), key=lambda r: str(r.get("StartDateTime") or r.get("ActivityDate"))
     ):
         view.saved_meetings.append(_activity_line(org, row, zone, timed=True))
-    google = _mailbox_reader(sandbox)
+    mailbox = sandbox.kind.side().reader(sandbox)
     down_events = {
         link.mailbox_id for link in links[Stream.EVENTS].values() if link.origin is Side.SALESFORCE
     }
-    for event in google.events():
+    for event in mailbox.events():
         if event.get("id") in down_events:
             view.mailbox_events.append(f"“{event.get('summary', '')}” {_google_when(event, zone)}")
     view.mailbox_tasks = [
@@ -75,9 +74,9 @@ def snapshot(sandbox: Sandbox) -> Snapshot:
             if task.get("due")
             else ""
         )
-        for task in google.tasks("Salesforce Tasks")
+        for task in mailbox.tasks("Salesforce Tasks")
     ]
-    view.mailbox_contacts = [_person_line(person) for person in google.contacts("Salesforce Contacts")]
+    view.mailbox_contacts = [_person_line(person) for person in mailbox.contacts("Salesforce Contacts")]
     for link in links[Stream.TASKS].values():
         if link.origin is Side.MAILBOX:
             row = org.get(link.salesforce_id)
