@@ -24,7 +24,7 @@ def sandbox_group() -> None:
 @click.option(
     "--scenario",
     "scenario_file",
-    required=True,
+    default=None,
     metavar="FILE",
     help="Scenario TOML file (format: see examples/scenarios/demo.toml), or the built-in 'demo' or 'minimal'.",
 )
@@ -44,12 +44,31 @@ def sandbox_group() -> None:
     show_default=True,
     help="Which mail service to emulate.",
 )
+@click.option(
+    "--users",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Serve a team instead: one org, N mailboxes, and DIR/roster.csv for `rgsync fleet import`.",
+)
+@click.option(
+    "--latency-ms", type=float, default=0.0, show_default=True, help="With --users: wait this long on every call."
+)
 @pass_app
-def serve_command(app: App, scenario_file: str, directory: Path, mailbox_kind: str) -> None:
+def serve_command(
+    app: App, scenario_file: str | None, directory: Path, mailbox_kind: str, users: int | None, latency_ms: float
+) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
     from rgsync.sandbox.demo import scenario_path
     from rgsync.sandbox.scenario import load_scenario
 
+    if users is not None:
+        from rgsync.fleet.team_cli import serve_team
+
+        serve_team(app, directory, users=users, latency=latency_ms / 1000, mailbox=mailbox_kind)
+        return
+    if scenario_file is None:
+        raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
     check_mailbox_kind(mailbox_kind)
     scenario = load_scenario(scenario_path(scenario_file))
     stop = threading.Event()
