@@ -52,11 +52,20 @@ def sandbox_group() -> None:
     help="Serve a team instead: one org, N mailboxes, and DIR/roster.csv for `rgsync fleet import`.",
 )
 @click.option(
-    "--latency-ms", type=float, default=0.0, show_default=True, help="With --users: wait this long on every call."
+    "--latency-ms",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --users: wait this long on every call.",
 )
 @pass_app
 def serve_command(
-    app: App, scenario_file: str | None, directory: Path, mailbox_kind: str, users: int | None, latency_ms: float
+    app: App,
+    scenario_file: str | None,
+    directory: Path,
+    mailbox_kind: str,
+    users: int | None,
+    latency_ms: float,
 ) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
     from rgsync.sandbox.demo import scenario_path

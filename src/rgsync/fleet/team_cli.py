@@ -13,9 +13,10 @@ from rgsync.fleet.team_sandbox import start_team_sandbox
 def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox: str) -> None:
     """Start the team sandbox, say where it is (or print endpoints.json with --json), serve until stopped."""
     stop = threading.Event()
-    with _stop_on_signals(stop), start_team_sandbox(
-        directory, users=users, latency=latency, mailbox=mailbox
-    ) as team:
+    with (
+        _stop_on_signals(stop),
+        start_team_sandbox(directory, users=users, latency=latency, mailbox=mailbox) as team,
+    ):
         if app.json:
             import json
 

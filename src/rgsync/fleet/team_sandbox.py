@@ -340,4 +340,3 @@ def _write_endpoints(team: TeamSandbox) -> None:
     temp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     temp.chmod(0o600)
     temp.replace(path)
-
