@@ -297,20 +297,29 @@ def schedule_command(app: App) -> None:
     help="A job whose worker sent no heartbeat for this long is given to another worker.",
 )
 @click.option("--until-idle", is_flag=True, help="Stop once no session is waiting (for scripts and tests).")
-@click.option("--no-schedule", is_flag=True, help="Do not run the periodic scheduler in this worker.")
+@click.option(
+    "--schedule-every",
+    type=click.IntRange(0, 59),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often the workers queue the sessions that are due; 0: only `rgsync fleet schedule` does.",
+)
 @pass_app
 def worker_command(
-    app: App, concurrency: int, stalled_after: float, until_idle: bool, no_schedule: bool
+    app: App, concurrency: int, stalled_after: float, until_idle: bool, schedule_every: int
 ) -> None:
     """Run a worker: take users' sessions from the queue and run them, until stopped (SIGTERM, Ctrl-C)."""
     from rgsync.fleet.queue import QUEUE, build_queue
 
     fleet = _fleet()
     queue = build_queue(
-        fleet.store().url, fleet.home_dir(), stalled_after=stalled_after, pool_size=concurrency + 3
+        fleet.store().url,
+        fleet.home_dir(),
+        stalled_after=stalled_after,
+        pool_size=concurrency + 3,
+        schedule_every=schedule_every,
     )
-    if no_schedule:
-        queue.app.periodic_registry.periodic_tasks.clear()
     app.say(f"Worker started ({concurrency} at once); Ctrl-C stops it after the sessions in flight.")
     queue.app.run_worker(
         queues=[QUEUE],

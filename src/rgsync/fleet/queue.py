@@ -54,9 +54,19 @@ class FleetQueue:
 
 
 def build_queue(
-    url: str, home: Path, *, stalled_after: float = DEFAULT_STALLED_AFTER, pool_size: int = 4
+    url: str,
+    home: Path,
+    *,
+    stalled_after: float = DEFAULT_STALLED_AFTER,
+    pool_size: int = 4,
+    schedule_every: int = SCHEDULE_SECONDS,
 ) -> FleetQueue:
-    """A procrastinate App on `url` with the session task and the two periodic tasks registered."""
+    """A procrastinate App on `url` with the session task and the two periodic tasks registered.
+
+    `schedule_every` (seconds, 1..59; 0 leaves scheduling to `fleet schedule`) is how often the
+    workers look for due users; stalled jobs are looked for as often, and at least every
+    `stalled_after / 2` seconds.
+    """
     import procrastinate
 
     store = FleetStore(url)
@@ -77,15 +87,23 @@ def build_queue(
         outcome = run_user(queue.store, queue.home, user, job_id=job_id)
         return outcome.status
 
-    @app.periodic(cron=f"* * * * * */{SCHEDULE_SECONDS}", periodic_id="schedule")
-    @app.task(name=SCHEDULE_TASK, queue=QUEUE, queueing_lock=SCHEDULE_TASK, pass_context=False)
     async def schedule(timestamp: int) -> int:
         return await defer_due_async(queue)
 
-    @app.periodic(cron=f"* * * * * */{SCHEDULE_SECONDS}", periodic_id="stalled")
-    @app.task(name=STALLED_TASK, queue=QUEUE, queueing_lock=STALLED_TASK, pass_context=False)
     async def retry_stalled(timestamp: int) -> int:
         return await retry_stalled_async(queue)
+
+    # Periodic tasks are deferred by every worker; procrastinate's periodic lock makes one job of
+    # each per tick, and the queueing lock keeps a slow tick from stacking up behind another.
+    if schedule_every:
+        every = max(1, min(59, schedule_every))
+        app.periodic(cron=f"* * * * * */{every}", periodic_id="schedule")(
+            app.task(name=SCHEDULE_TASK, queue=QUEUE, queueing_lock=SCHEDULE_TASK)(schedule)
+        )
+    sweep = max(1, min(59, schedule_every or SCHEDULE_SECONDS, int(stalled_after / 2)))
+    app.periodic(cron=f"* * * * * */{sweep}", periodic_id="stalled")(
+        app.task(name=STALLED_TASK, queue=QUEUE, queueing_lock=STALLED_TASK)(retry_stalled)
+    )
 
     return queue
 
