@@ -228,3 +228,29 @@ def state_where(backend_name: str, tmp_path: Path, request: pytest.FixtureReques
         return tmp_path / "profile" / "state" / "state.sqlite3"
     location: PostgresLocation = request.getfixturevalue("pg_location")
     return location
+
+
+def raw_sql(where: Path | PostgresLocation, *statements: str) -> list[tuple[object, ...]]:
+    """Run statements on a connection of their own, outside the store (to damage or inspect
+    what it wrote), committed; the rows of the last one."""
+    rows: list[tuple[object, ...]] = []
+    if isinstance(where, PostgresLocation):
+        import psycopg
+
+        with psycopg.connect(where.conninfo, autocommit=True) as connection:
+            connection.execute(f'SET search_path TO "{where.schema}"')
+            for statement in statements:
+                cursor = connection.execute(statement)  # type: ignore[call-overload]
+                rows = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+        return rows
+    import sqlite3
+
+    connection = sqlite3.connect(where)
+    try:
+        for statement in statements:
+            cursor = connection.execute(statement)
+            rows = [tuple(row) for row in cursor.fetchall()]
+        connection.commit()
+    finally:
+        connection.close()
+    return rows
