@@ -39,22 +39,27 @@ def policy_file(home: Path) -> Path:
     return home / "org-policy.toml"
 
 
-def user_paths(home: Path, name: str, *, with_policy: bool = False) -> Paths:
-    """The profile files of fleet user `name` under `home`, with the fleet's org policy or none."""
+def user_paths(home: Path, name: str, *, state_url: str | None = None, with_policy: bool = False) -> Paths:
+    """The profile of fleet user `name` under `home`: profile `name`, its state at `state_url`
+    (its own schema in the fleet database), with the fleet's org policy or none."""
     folder = home / "users" / name
     paths = resolve_paths(
         config=str(folder / "settings.toml"),
+        profile=name,
         org_policy=str(policy_file(home)) if with_policy else None,
+        state_url=state_url,
     )
-    if paths.state_dir.parent != folder / ".rgsync-state" or paths.profile != "default":
-        # Every user would share one state folder: one user's journal and cursors for all.
-        raise UsageError("RGSYNC_STATE_DIR or RGSYNC_PROFILE is set; unset both for fleet commands")
+    if paths.state_dir.parent != folder / ".rgsync-state":
+        # Every user would keep secrets and local files in one folder.
+        raise UsageError("RGSYNC_STATE_DIR is set; unset it for fleet commands")
     return paths
 
 
-def write_profile(home: Path, name: str, settings_text: str, policy_text: str | None) -> Paths:
+def write_profile(
+    home: Path, name: str, settings_text: str, policy_text: str | None, *, state_url: str | None
+) -> Paths:
     """Write the user's settings layer and the org policy where the session reads them."""
-    paths = user_paths(home, name, with_policy=policy_text is not None)
+    paths = user_paths(home, name, state_url=state_url, with_policy=policy_text is not None)
     paths.settings_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not paths.settings_file.exists() or paths.settings_file.read_text(encoding="utf-8") != settings_text:

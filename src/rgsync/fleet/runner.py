@@ -77,7 +77,7 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
         if not locked or not locked[0]:
             raise UserBusyError(f"another session of {name} is running")
         run_id = store.start_run(db, name, job_id, worker_name())
-        paths = write_profile(home, name, user.settings, policy)
+        paths = write_profile(home, name, user.settings, policy, state_url=store.url)
         result = run_session(paths, RunOptions())
         open_codes = _open_issue_codes(paths)
         stopped = _auth_failure(result, open_codes)
@@ -103,9 +103,9 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
 
 def _open_issue_codes(paths: Paths) -> set[str]:
     """The codes of the user's open issues (read-only view of the user's state)."""
-    from rgsync.state import StateStore
+    from rgsync.state import StateStore, state_location
 
-    state = StateStore.open(paths.state_db)
+    state = StateStore.open(state_location(paths))
     try:
         return {issue.code for issue in state.issues()}
     finally:
