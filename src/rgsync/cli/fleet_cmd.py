@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -321,15 +324,53 @@ def worker_command(
         schedule_every=schedule_every,
     )
     app.say(f"Worker started ({concurrency} at once); Ctrl-C stops it after the sessions in flight.")
-    queue.app.run_worker(
-        queues=[QUEUE],
-        concurrency=concurrency,
-        wait=not until_idle,
-        update_heartbeat_interval=max(1.0, stalled_after / 4),
-        stalled_worker_timeout=stalled_after,
-        delete_jobs="successful",
-        install_signal_handlers=True,
-    )
+    options: dict[str, Any] = {
+        "queues": [QUEUE],
+        "concurrency": concurrency,
+        "wait": not until_idle,
+        "update_heartbeat_interval": max(1.0, stalled_after / 4),
+        "stalled_worker_timeout": stalled_after,
+        "delete_jobs": "successful",
+        "install_signal_handlers": False,
+    }
+    asyncio.run(_supervise(app, queue.app, options, until_idle=until_idle))
+
+
+RECONNECT_SECONDS = 5.0
+
+
+async def _supervise(app: App, procrastinate_app: Any, options: dict[str, Any], *, until_idle: bool) -> None:
+    """Run the procrastinate worker; when it stops because the database went away (a restart, a
+    failover), open the app again and go on, until SIGTERM or Ctrl-C asks to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    while not stop.is_set():
+        try:
+            async with procrastinate_app.open_async():
+                worker = asyncio.create_task(procrastinate_app.run_worker_async(**options))
+                stopping = asyncio.create_task(stop.wait())
+                done, _pending = await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    worker.cancel()  # the worker finishes the sessions in flight, then stops
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await worker
+                    break
+                stopping.cancel()
+                worker.result()
+                if until_idle:
+                    break
+                # A side task failed (the notification listener lost its connection): start again.
+                app.err.print("The fleet database connection was lost; reconnecting.", highlight=False)
+        except Exception as exc:  # the database is down or restarting: wait and try again
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            app.err.print(
+                f"The fleet database is not reachable ({first}); retrying in {RECONNECT_SECONDS:.0f} s.",
+                highlight=False,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RECONNECT_SECONDS)
 
 
 @fleet_group.command("status")
