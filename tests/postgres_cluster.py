@@ -35,6 +35,8 @@ INSTALL_HINT = (
     "`apt-get install postgresql`, macOS: `brew install postgresql@15`) or set RGSYNC_PG_BIN to their folder"
 )
 SUPERUSER = "rgsync_test"
+# A role that must give its password (over TCP), for the tests of where the password comes from.
+PASSWORD_ROLE = "rgsync_pw"
 _RUN_AS = "postgres"  # the account PostgreSQL runs under when the tests run as root
 
 
@@ -98,25 +100,33 @@ class PgCluster:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stdout}{done.stderr}{tail}")
 
-    def start(self) -> None:
-        initdb, pg_ctl = str(self.bin_dir / "initdb"), str(self.bin_dir / "pg_ctl")
-        self._run(
-            initdb, "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-            "--locale=C", "--no-sync", "--no-instructions",
-        )  # fmt: skip
-        options = " ".join(
+    def _options(self) -> str:
+        return " ".join(
             (
                 f"-p {self.port}",
                 f"-k {self.socket_dir}",
                 "-c listen_addresses=127.0.0.1",
                 # Nothing here must survive a power cut: the cluster is deleted after the run.
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                "-c fsync=off -c full_page_writes=off",
                 "-c max_connections=60 -c shared_buffers=16MB",
             )
         )
+
+    def _pg_ctl_start(self) -> None:
         self._run(
-            pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start"
-        )
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", self._options(),
+            "-l", str(self.root / "server.log"), "-w", "start",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._run(
+            str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+            "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+        )  # fmt: skip
+        hba = self.data / "pg_hba.conf"
+        # First match wins: this role signs in with its password over TCP; everyone else is trusted.
+        hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._pg_ctl_start()
 
     def stop(self, mode: str = "immediate") -> None:
         """Stop the server (`immediate`: no shutdown checkpoint, as the data is thrown away)."""
@@ -126,11 +136,7 @@ class PgCluster:
     def restart(self) -> None:
         """Stop the server hard and start it again on the same port and data (a crash and recovery)."""
         self.stop()
-        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.root / "server.log"), "-w", "start",
-        )  # fmt: skip
+        self._pg_ctl_start()
 
     def sql(self, statement: str, database: str = "postgres") -> list[tuple[object, ...]]:
         """Run one statement as the superuser (autocommit) and return its rows."""

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from postgres_cluster import raw_sql
 
 import rgsync.state.db as state_db
+from postgres_cluster import raw_sql
 from rgsync.model import Link, Side, Stream
 from rgsync.state import SCHEMA_VERSION, PostgresLocation, StateStore, StateStoreError
 from rgsync.state.schema import MIGRATIONS
@@ -91,7 +91,16 @@ def test_migrations_bring_an_empty_state_to_the_current_schema(where: Path | Pos
     with StateStore.open(where) as store:
         assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
         tables = store.backend.tables()
-    assert {"meta", "links", "cursors", "journal", "threads", "sessions", "issues", "unlinked_items"} <= tables
+    assert {
+        "meta",
+        "links",
+        "cursors",
+        "journal",
+        "threads",
+        "sessions",
+        "issues",
+        "unlinked_items",
+    } <= tables
 
 
 def test_reopening_is_idempotent_and_keeps_data(where: Path | PostgresLocation) -> None:

@@ -15,8 +15,8 @@ in shell history, cron lines and settings files. libpq finds it in `~/.pgpass` (
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +71,9 @@ class PostgresLocation:
     profile: str
     # From the credentials store, when the user keeps it there; never shown, never compared.
     password: str | None = field(default=None, repr=False, compare=False)
+    # Asked only when the server wants a password libpq could not find (so a keyring is never
+    # touched for a database that needs none).
+    password_source: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def schema(self) -> str:
@@ -125,17 +128,13 @@ def state_location(paths: Paths) -> StateLocation:
     it is kept there (`rgsync state password`)."""
     where = parse_state_url(paths.state_url, profile=paths.profile, default_path=paths.state_db)
     if isinstance(where, PostgresLocation):
-        password = _stored_password(paths)
-        if password:
-            where = PostgresLocation(where.conninfo, where.profile, password)
+        where = PostgresLocation(
+            where.conninfo, where.profile, password_source=lambda: _stored_password(paths)
+        )
     return where
 
 
 def _stored_password(paths: Paths) -> str | None:
-    # libpq's own sources (PGPASSWORD, ~/.pgpass, a service file) need no help: only ask the
-    # credentials store when it has something, so a machine without a keyring stays quiet.
-    if os.environ.get("PGPASSWORD"):
-        return None
     from rgsync.credentials import CredentialStore
 
     return CredentialStore(paths.profile, paths.credentials_file).get(PASSWORD_CREDENTIAL)

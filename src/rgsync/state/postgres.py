@@ -99,28 +99,44 @@ def _application_name(purpose: str) -> str:
     return f"rgsync {purpose} pid {os.getpid()} on {socket.gethostname()}"[:63]
 
 
+def _login(location: PostgresLocation, purpose: str, password: str | None) -> psycopg.Connection[Any]:
+    extra: dict[str, Any] = {"password": password} if password else {}
+    return psycopg.connect(
+        location.conninfo,
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name=_application_name(purpose),
+        row_factory=_rows,
+        **extra,
+    )
+
+
 def connect(location: PostgresLocation, purpose: str) -> psycopg.Connection[Any]:
     """A connection in autocommit mode (the store opens its transactions itself).
 
     `StateUnavailableError` (one line) when the server cannot be reached or refuses the login.
     """
-    extra: dict[str, Any] = {}
-    if location.password:
-        extra["password"] = location.password
     try:
-        connection = psycopg.connect(
-            location.conninfo,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=_application_name(purpose),
-            row_factory=_rows,
-            **extra,
-        )
-    except psycopg.Error as exc:
+        connection = _login(location, purpose, location.password)
+    except psycopg.OperationalError as exc:
         detail = _first_line(exc)
-        hint = _PASSWORD_HINT if "password" in detail.lower() else ""
+        wants_password = "password" in detail.lower()
+        stored = location.password_source() if wants_password and location.password_source else None
+        try:
+            if not stored:
+                raise
+            # libpq found no password (or a wrong one): the credentials store may hold it.
+            connection = _login(location, purpose, stored)
+        except psycopg.Error as again:
+            detail = _first_line(again)
+            hint = _PASSWORD_HINT if "password" in detail.lower() else ""
+            raise StateUnavailableError(
+                f"cannot connect to the state database {location.conninfo} ({detail}){hint}; "
+                "check that PostgreSQL is running and the state-url is right"
+            ) from exc
+    except psycopg.Error as exc:
         raise StateUnavailableError(
-            f"cannot connect to the state database {location.conninfo} ({detail}){hint}; "
+            f"cannot connect to the state database {location.conninfo} ({_first_line(exc)}); "
             "check that PostgreSQL is running and the state-url is right"
         ) from exc
     try:
