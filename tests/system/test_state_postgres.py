@@ -342,3 +342,31 @@ class _Stdin:
     def readline(self) -> str:
         text, self._text = self._text, ""
         return text
+
+
+def test_spec_1_an_org_policy_points_every_user_at_the_shared_database(
+    pg_location: PostgresLocation,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = tmp_path / "org-policy.toml"
+    policy.write_text(f'[forced.sync]\nstate-url = "{pg_location.conninfo}"\n')
+    with StateStore.open(pg_location) as store:
+        store.paused = True
+    base = [
+        "--config",
+        str(tmp_path / "settings.toml"),
+        "--org-policy",
+        str(policy),
+        "--profile",
+        pg_location.profile,
+    ]
+    code, out, err = _cli(capsys, *base, "--json", "status")
+    assert code == 0 and '"paused": true' in out, err
+    # A user cannot move away from a forced value in the settings; the environment still can (tests, moves).
+    code, _out, err = _cli(capsys, *base, "settings", "set", "state-url", "sqlite:///tmp/mine.sqlite3")
+    assert code == EXIT_USAGE and "forced" in err
+    monkeypatch.setenv("RGSYNC_STATE_URL", f"sqlite://{tmp_path / 'moved.sqlite3'}")
+    code, out, err = _cli(capsys, *base, "state", "check")
+    assert code == 0 and "moved.sqlite3" in out, err
