@@ -1,9 +1,20 @@
 """Fixtures every test folder may use; the folders are packages (`tests.system.cli_support` …),
-so helpers are imported by their full name and nothing edits `sys.path`."""
+so helpers are imported by their full name and nothing edits `sys.path`. The throw-away
+PostgreSQL cluster and the state backends come from `tests.postgres_cluster`."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.postgres_cluster import (
+    backend_name,
+    pg_cluster,
+    pg_database,
+    pg_location,
+    state_where,
+)
+
+__all__ = ["backend_name", "file_keyring", "pg_cluster", "pg_database", "pg_location", "state_where"]
 
 
 @pytest.fixture

@@ -123,6 +123,9 @@ class Paths:
     state_dir: Path
     # Where `rgsync run` writes its log unless `--log-file` says otherwise (None: next to the state).
     default_log_file: Path | None = None
+    # `--state-url` / RGSYNC_STATE_URL / the `state-url` setting; None keeps the SQLite file
+    # `state_db` (see `rgsync.state.location`).
+    state_url: str | None = None
 
     @property
     def log_file(self) -> Path:
@@ -164,7 +167,10 @@ class Paths:
 
 
 def resolve_paths(
-    config: str | None = None, profile: str | None = None, org_policy: str | None = None
+    config: str | None = None,
+    profile: str | None = None,
+    org_policy: str | None = None,
+    state_url: str | None = None,
 ) -> Paths:
     """Work out the profile's files from options, then environment, then platform defaults.
 
@@ -193,6 +199,7 @@ def resolve_paths(
         org_policy_file=Path(policy).expanduser().absolute() if policy else None,
         state_dir=state_dir,
         default_log_file=log_file,
+        state_url=state_url or os.environ.get("RGSYNC_STATE_URL") or None,
     )
     paths.check()
     return paths

@@ -7,7 +7,7 @@ from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult, SyncSession
 from rgsync.session.progress import NO_PROGRESS, ProgressReporter
 from rgsync.settings import load_settings
-from rgsync.state import ProfileLock, StateStore
+from rgsync.state import StateStore, run_lock, state_location
 
 
 def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = NO_PROGRESS) -> SessionResult:
@@ -19,8 +19,8 @@ def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = 
     """
     settings = load_settings(paths.settings_file, paths.org_policy_file).effective()
     paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with ProfileLock(paths.lock_file):
-        state = StateStore.open(paths.state_db)
+    with run_lock(paths):
+        state = StateStore.open(state_location(paths))
         try:
             state.verify()  # never sync on a state that cannot be trusted (exit 1, before any call)
             if state.paused and not options.manual:

@@ -37,7 +37,7 @@ from rgsync.sandbox.salesforce.routes import query as sf_query_routes
 from rgsync.sandbox.scenario import parse_scenario
 from rgsync.settings import load_settings
 from rgsync.state import StateStore
-from rgsync.state import db as state_db
+from rgsync.state import sqlite_backend as state_db
 
 KINDS = ("gmail", "exchange", "microsoft365")
 DEADLINE = 1.0  # seconds: what a persistent fault may cost a run here

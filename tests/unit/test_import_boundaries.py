@@ -9,11 +9,13 @@ A small walk over the syntax tree of every module under src/rgsync collects ever
 * the session (`rgsync.session`, its entry `rgsync.sync`, the provider `rgsync.registry`) imports
   everything below the CLI and nothing above: not the CLI, the demo room or the emulators;
 * the CLI talks to what is below it through the session, the settings, the state store (read-only
-  views), the registry of providers and the demo room, plus the leaves (`model`, `errors`,
+  views), the registry of providers, the fleet and the demo room, plus the leaves (`model`, `errors`,
   `paths`, `logs`): it never opens a provider or a credentials store itself;
 * `rgsync.providers` import `model`, `errors`, `credentials`, `paths` and their client
   libraries; never the engine, the state store, the settings, the session or the CLI;
-* `rgsync.state` imports `model`, `errors` and `paths`;
+* `rgsync.fleet` runs user sessions from the shared database, beside the session: it never imports
+  the CLI, the demo room or the emulators;
+* `rgsync.state` imports `model`, `errors`, `paths` and `credentials` (a PostgreSQL password);
 * `rgsync.settings` imports its own package, `model`, `errors` and `paths`;
 * the emulators (`rgsync.sandbox`) import nothing of rgsync but `model` and their own shared
   helpers: an emulator that leaned on the code it stands in front of would hide that code's bugs;
@@ -139,7 +141,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         # The Windows <-> IANA time-zone names: a leaf over exchangelib's maps, no rgsync import.
         "rgsync.timezones",
     ),
-    "rgsync.state": ("rgsync.state", "rgsync.model", "rgsync.errors", "rgsync.paths"),
+    # The credentials store holds the password of a PostgreSQL state database (`state password`).
+    "rgsync.state": ("rgsync.state", "rgsync.model", "rgsync.errors", "rgsync.paths", "rgsync.credentials"),
     "rgsync.settings": ("rgsync.settings", "rgsync.model", "rgsync.errors", "rgsync.paths"),
     "rgsync.sandbox": ("rgsync.sandbox", "rgsync.model"),
 }
@@ -148,6 +151,8 @@ MUST_NOT_IMPORT: dict[str, tuple[str, ...]] = {
     "rgsync.session": ("rgsync.cli", "rgsync.demo", "rgsync.sandbox"),
     "rgsync.sync": ("rgsync.cli", "rgsync.demo", "rgsync.sandbox"),
     "rgsync.registry": ("rgsync.cli", "rgsync.demo", "rgsync.sandbox"),
+    # The fleet runs the session for many users: it sits beside the session, under the CLI.
+    "rgsync.fleet": ("rgsync.cli", "rgsync.demo", "rgsync.sandbox"),
 }
 MAY_IMPORT["rgsync.cli"] = (
     "rgsync.cli",
@@ -156,6 +161,7 @@ MAY_IMPORT["rgsync.cli"] = (
     "rgsync.settings",
     "rgsync.state",
     "rgsync.registry",
+    "rgsync.fleet",
     "rgsync.demo",
     "rgsync.model",
     "rgsync.errors",

@@ -5,7 +5,6 @@ migration. Every database lives in a temporary folder."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import pytest
 
 from rgsync.cli import main
 from rgsync.model import Link, Side, Stream
-from rgsync.state import StateStore, StateStoreError
+from rgsync.state import PostgresLocation, StateStore, StateStoreError
 from rgsync.state import db as state_db
 from rgsync.state.check import check_state
 from rgsync.state.records import StateDamagedError
 from rgsync.state.schema import MIGRATIONS
+from tests.postgres_cluster import raw_sql
 
 
 @pytest.fixture(autouse=True)
@@ -31,16 +31,44 @@ def config(tmp_path: Path) -> Path:
     return tmp_path / "s.toml"
 
 
-@pytest.fixture
-def db_path(config: Path) -> Path:
-    """A sound state database with a session, a link and a meta value, where `--config` puts it."""
-    path = config.parent / ".rgsync-state" / "default" / "state.sqlite3"
-    with StateStore.open(path) as store:
+def _fill(where: Path | PostgresLocation) -> None:
+    with StateStore.open(where) as store:
         session = store.start_session(datetime(2026, 12, 1, 9, tzinfo=UTC))
         store.finish_session(session, datetime(2026, 12, 1, 9, 1, tzinfo=UTC), "completed", {})
         store.put_link(Link(Stream.EMAILS, "m1", "00T1", Side.MAILBOX, {}, "<a@b>"))
         store.set_meta("next_due_at", "2026-12-01T09:31:00+00:00")
+
+
+@pytest.fixture
+def db_path(config: Path) -> Path:
+    """A sound state database with a session, a link and a meta value, where `--config` puts it."""
+    path = config.parent / ".rgsync-state" / "default" / "state.sqlite3"
+    _fill(path)
     return path
+
+
+@pytest.fixture
+def where(backend_name: str, config: Path, request: pytest.FixtureRequest) -> Path | PostgresLocation:
+    """The same sound state, as a SQLite file where `--config` puts it, then as a PostgreSQL schema."""
+    if backend_name == "sqlite":
+        path: Path = request.getfixturevalue("db_path")
+        return path
+    location: PostgresLocation = request.getfixturevalue("pg_location")
+    _fill(location)
+    return location
+
+
+def _profile_args(config: Path, where: Path | PostgresLocation) -> list[str]:
+    """The global options that point the CLI at `where`."""
+    if isinstance(where, PostgresLocation):
+        return ["--config", str(config), "--profile", where.profile, "--state-url", where.conninfo]
+    return ["--config", str(config)]
+
+
+def _fix_for(where: Path | PostgresLocation) -> str:
+    if isinstance(where, PostgresLocation):
+        return f'DROP SCHEMA "{where.schema}" CASCADE'
+    return f"mv {where} {where}.damaged"
 
 
 def _sql(path: Path, *statements: str) -> None:
@@ -76,14 +104,17 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_spec_8_damaged_state_is_one_line_pointing_at_state_check(
-    damage: str, config: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+    damage: str, config: Path, where: Path | PostgresLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _sql(db_path, *DAMAGE[damage])
-    with pytest.raises(StateDamagedError) as caught, StateStore.open(db_path) as store:
+    if isinstance(where, PostgresLocation) and "UTF-8" in damage:
+        pytest.skip("PostgreSQL's text columns cannot hold bytes that are not UTF-8")
+    raw_sql(where, *DAMAGE[damage])
+    with pytest.raises(StateDamagedError) as caught, StateStore.open(where) as store:
         store.verify()
     assert "rgsync state check" in caught.value.message and "\n" not in caught.value.message
+    assert str(where) in caught.value.message
     for command in (("status",), ("issues", "list")):
-        code, _out, err = _cli(capsys, "--config", str(config), *command)
+        code, _out, err = _cli(capsys, *_profile_args(config, where), *command)
         lines = err.strip().splitlines()
         if code == 0:
             # This command never reads the damaged part (say, issues and a bad meta value).
@@ -91,18 +122,18 @@ def test_spec_8_damaged_state_is_one_line_pointing_at_state_check(
             continue
         assert code == 1 and len(lines) == 1 and "Traceback" not in err
         assert "is damaged" in lines[0] and "rgsync state check" in lines[0]
-    code, _out, err = _cli(capsys, "--config", str(config), "state", "check")
-    assert code == 1 and "damaged" in err and f"mv {db_path} {db_path}.damaged" in err
+    code, _out, err = _cli(capsys, *_profile_args(config, where), "state", "check")
+    assert code == 1 and "damaged" in err and _fix_for(where) in err
 
 
 def test_spec_8_a_sound_state_checks_out(
-    config: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, where: Path | PostgresLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _err = _cli(capsys, "--config", str(config), "state", "check")
+    code, out, _err = _cli(capsys, *_profile_args(config, where), "state", "check")
     assert code == 0 and "is sound" in out and f"schema {len(MIGRATIONS)}" in out
-    code, out, _err = _cli(capsys, "--config", str(config), "--json", "state", "check")
+    code, out, _err = _cli(capsys, *_profile_args(config, where), "--json", "state", "check")
     assert code == 0
-    report = check_state(db_path)
+    report = check_state(where)
     assert report.sound and report.counts["links"] == 1 and report.counts["sessions"] == 1
 
 
@@ -126,6 +157,28 @@ def test_spec_8_state_check_changes_nothing(db_path: Path) -> None:
     report = check_state(db_path)
     assert not report.sound and "sessions" in report.findings[0].what
     assert db_path.read_bytes() == before
+
+
+def test_spec_8_state_check_on_postgresql_names_the_bad_rows_and_changes_nothing(
+    pg_location: PostgresLocation,
+) -> None:
+    _fill(pg_location)
+    raw_sql(pg_location, "UPDATE sessions SET summary = '[1]'")
+    everything = "SELECT (SELECT string_agg(summary, ',') FROM sessions), (SELECT COUNT(*) FROM links)"
+    before = raw_sql(pg_location, everything)
+    report = check_state(pg_location)
+    assert not report.sound and "1 row(s) of its sessions table" in report.findings[0].what
+    assert report.fix.startswith(f'restore the schema "{pg_location.schema}"')
+    assert raw_sql(pg_location, everything) == before
+
+
+def test_spec_8_state_check_on_postgresql_without_state_creates_nothing(
+    pg_location: PostgresLocation,
+) -> None:
+    report = check_state(pg_location)
+    assert not report.exists and report.sound
+    schema = pg_location.schema
+    assert raw_sql(pg_location, f"SELECT COUNT(*) FROM pg_namespace WHERE nspname = '{schema}'") == [(0,)]
 
 
 def test_spec_7_1_a_copy_is_kept_before_each_migration_and_named_by_the_check(
@@ -174,17 +227,17 @@ def test_spec_8_a_fresh_database_gets_no_backup(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda path: _sql(path, "DELETE FROM meta WHERE key = 'schema_version'"),
-        lambda path: _sql(path, "UPDATE meta SET value = '-3' WHERE key = 'schema_version'"),
-        lambda path: _sql(path, "DROP TABLE meta"),
-        lambda path: _sql(path, "DROP INDEX links_natural_key", "ALTER TABLE links DROP COLUMN natural_key"),
+        ("DELETE FROM meta WHERE key = 'schema_version'",),
+        ("UPDATE meta SET value = '-3' WHERE key = 'schema_version'",),
+        ("DROP TABLE meta",),
+        ("DROP INDEX links_natural_key", "ALTER TABLE links DROP COLUMN natural_key"),
     ],
 )
 def test_spec_8_a_schema_that_cannot_be_trusted_is_refused_at_open(
-    damage: Callable[[Path], None], db_path: Path
+    damage: tuple[str, ...], where: Path | PostgresLocation
 ) -> None:
-    damage(db_path)
+    raw_sql(where, *damage)
     with pytest.raises(StateDamagedError) as caught:
-        StateStore.open(db_path)
-    assert str(db_path) in caught.value.message
-    assert not check_state(db_path).sound
+        StateStore.open(where)
+    assert str(where) in caught.value.message
+    assert not check_state(where).sound

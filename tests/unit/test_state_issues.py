@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
-from rgsync.state import StateStore, hide_secrets
+from rgsync.state import PostgresLocation, StateStore, hide_secrets
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=30)
@@ -17,8 +17,9 @@ T2 = T0 + timedelta(hours=1)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    opened = StateStore.open(tmp_path / "state.sqlite3")
+def store(state_where: Path | PostgresLocation) -> Iterator[StateStore]:
+    """Each test runs on a SQLite file, then on a PostgreSQL schema."""
+    opened = StateStore.open(state_where)
     yield opened
     opened.close()
 

@@ -1,11 +1,12 @@
 """The state store: schema migrations, private files, transactions, links, cursors, journal, sessions.
 
 DESIGN "State store"; SPEC §2 (pause), §3.6 (tracked threads), §7.1 (journal, cursors after writes).
+Every test taking `where` runs on both backends: a SQLite file and a PostgreSQL schema. Those
+taking `db_path` are about the SQLite file itself (modes, WAL, a file that is no database).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ import pytest
 
 import rgsync.state.db as state_db
 from rgsync.model import Link, Side, Stream
-from rgsync.state import SCHEMA_VERSION, StateStore, StateStoreError
+from rgsync.state import SCHEMA_VERSION, PostgresLocation, StateStore, StateStoreError
 from rgsync.state.schema import MIGRATIONS
+from tests.postgres_cluster import raw_sql
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -28,8 +30,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[StateStore]:
-    opened = StateStore.open(db_path)
+def where(state_where: Path | PostgresLocation) -> Path | PostgresLocation:
+    """The state of one profile: a SQLite file, then a PostgreSQL schema."""
+    return state_where
+
+
+@pytest.fixture
+def store(where: Path | PostgresLocation) -> Iterator[StateStore]:
+    opened = StateStore.open(where)
     yield opened
     opened.close()
 
@@ -68,34 +76,45 @@ def test_open_tightens_a_database_file_others_could_read(db_path: Path) -> None:
     assert mode_of(db_path) == 0o600
 
 
-def test_journal_files_are_private_and_wal_mode_is_on(store: StateStore, db_path: Path) -> None:
-    store.set_meta("probe", 1)  # a write makes SQLite create its WAL file
-    wal = db_path.with_name(db_path.name + "-wal")
-    assert wal.exists() and mode_of(wal) == 0o600
-    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_migrations_bring_an_empty_file_to_the_current_schema(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    db_path.touch()
+def test_journal_files_are_private_and_wal_mode_is_on(db_path: Path) -> None:
     with StateStore.open(db_path) as store:
+        store.set_meta("probe", 1)  # a write makes SQLite create its WAL file
+        wal = db_path.with_name(db_path.name + "-wal")
+        assert wal.exists() and mode_of(wal) == 0o600
+        assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migrations_bring_an_empty_state_to_the_current_schema(where: Path | PostgresLocation) -> None:
+    if isinstance(where, Path):
+        where.parent.mkdir(parents=True)
+        where.touch()  # an empty file is an empty database
+    with StateStore.open(where) as store:
         assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
-        tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "links", "cursors", "journal", "threads", "sessions", "issues"} <= tables
+        tables = store.backend.tables()
+    assert {
+        "meta",
+        "links",
+        "cursors",
+        "journal",
+        "threads",
+        "sessions",
+        "issues",
+        "unlinked_items",
+    } <= tables
 
 
-def test_reopening_is_idempotent_and_keeps_data(db_path: Path) -> None:
-    with StateStore.open(db_path) as store:
+def test_reopening_is_idempotent_and_keeps_data(where: Path | PostgresLocation) -> None:
+    with StateStore.open(where) as store:
         store.put_link(link("m1", "00U1"))
         store.set_cursor(Stream.EVENTS, Side.MAILBOX, "sync-1")
     for _ in range(3):
-        with StateStore.open(db_path) as store:
+        with StateStore.open(where) as store:
             assert store.schema_version == SCHEMA_VERSION
             assert set(store.links(Stream.EVENTS)) == {"m1"}
             assert store.cursor(Stream.EVENTS, Side.MAILBOX) == "sync-1"
 
 
-def test_concurrent_first_opens_migrate_once(db_path: Path) -> None:
+def test_concurrent_first_opens_migrate_once(where: Path | PostgresLocation) -> None:
     """Two runs started by cron at the same instant on a fresh profile both get a working store."""
     errors: list[BaseException] = []
     start = threading.Barrier(4)
@@ -103,7 +122,7 @@ def test_concurrent_first_opens_migrate_once(db_path: Path) -> None:
     def open_and_write(n: int) -> None:
         try:
             start.wait()
-            with StateStore.open(db_path) as store:
+            with StateStore.open(where) as store:
                 store.set_meta(f"opened-{n}", True)
         except BaseException as exc:
             errors.append(exc)
@@ -114,43 +133,43 @@ def test_concurrent_first_opens_migrate_once(db_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert all(store.get_meta(f"opened-{n}") for n in range(4))
 
 
 def test_a_new_migration_is_applied_once_to_an_existing_database(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    where: Path | PostgresLocation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         store.put_link(link("m1", "00U1"))
     extended = (*MIGRATIONS, "ALTER TABLE links ADD COLUMN note TEXT NOT NULL DEFAULT '';")
     monkeypatch.setattr(state_db, "MIGRATIONS", extended)
     for _ in range(2):  # the second open must not try to add the column again
-        with StateStore.open(db_path) as store:
+        with StateStore.open(where) as store:
             assert store.schema_version == len(extended)
             assert store._conn.execute("SELECT note FROM links WHERE mailbox_id = 'm1'").fetchone()[0] == ""
 
 
 def test_a_failing_migration_leaves_the_previous_version(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    where: Path | PostgresLocation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    StateStore.open(db_path).close()
+    StateStore.open(where).close()
     broken = (*MIGRATIONS, "CREATE TABLE extra (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
     monkeypatch.setattr(state_db, "MIGRATIONS", broken)
     with pytest.raises(StateStoreError, match="cannot be used"):
-        StateStore.open(db_path)
+        StateStore.open(where)
     monkeypatch.setattr(state_db, "MIGRATIONS", MIGRATIONS)
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         assert store.schema_version == SCHEMA_VERSION
-        assert store._conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
+        assert "extra" not in store.backend.tables()
 
 
-def test_a_database_from_a_newer_rgsync_is_refused_with_advice(db_path: Path) -> None:
-    with StateStore.open(db_path) as store:
+def test_a_database_from_a_newer_rgsync_is_refused_with_advice(where: Path | PostgresLocation) -> None:
+    with StateStore.open(where) as store:
         store._conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StateStoreError, match=r"newer rgsync.*upgrade rgsync"):
-        StateStore.open(db_path)
+        StateStore.open(where)
 
 
 def test_a_file_that_is_not_a_database_gives_one_clear_error(db_path: Path) -> None:
@@ -162,12 +181,17 @@ def test_a_file_that_is_not_a_database_gives_one_clear_error(db_path: Path) -> N
     assert caught.value.exit_code == 1
 
 
-def test_open_existing_creates_nothing_on_a_fresh_profile(db_path: Path) -> None:
-    assert StateStore.open_existing(db_path) is None
-    assert not db_path.parent.exists()
-    StateStore.open(db_path).close()
-    existing = StateStore.open_existing(db_path)
+def test_open_existing_creates_nothing_on_a_fresh_profile(where: Path | PostgresLocation) -> None:
+    assert StateStore.open_existing(where) is None
+    if isinstance(where, Path):
+        assert not where.parent.exists()
+    else:
+        schema = where.schema
+        assert raw_sql(where, f"SELECT COUNT(*) FROM pg_namespace WHERE nspname = '{schema}'") == [(0,)]
+    StateStore.open(where).close()
+    existing = StateStore.open_existing(where)
     assert existing is not None
+    assert existing.schema_version == SCHEMA_VERSION
     existing.close()
 
 
@@ -194,16 +218,13 @@ def test_nested_transaction_failure_undoes_only_the_inner_block(store: StateStor
 
 
 def test_changes_are_visible_to_another_connection_only_after_commit(
-    store: StateStore, db_path: Path
+    store: StateStore, where: Path | PostgresLocation
 ) -> None:
-    reader = sqlite3.connect(db_path)
-    try:
-        with store.transaction():
-            store.set_meta("k", "v")
-            assert reader.execute("SELECT COUNT(*) FROM meta WHERE key = 'k'").fetchone()[0] == 0
-        assert reader.execute("SELECT COUNT(*) FROM meta WHERE key = 'k'").fetchone()[0] == 1
-    finally:
-        reader.close()
+    count = "SELECT COUNT(*) FROM meta WHERE key = 'k'"
+    with store.transaction():
+        store.set_meta("k", "v")
+        assert raw_sql(where, count) == [(0,)]
+    assert raw_sql(where, count) == [(1,)]
 
 
 # ---------------------------------------------------------------------- meta and pause
@@ -222,15 +243,15 @@ def test_schema_version_cannot_be_overwritten_through_meta(store: StateStore) ->
         store.set_meta("schema_version", 0)
 
 
-def test_pause_flag_survives_reopening(db_path: Path) -> None:
+def test_pause_flag_survives_reopening(where: Path | PostgresLocation) -> None:
     """SPEC §2: `rgsync pause` holds until `rgsync resume`, across processes."""
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         assert store.paused is False
         store.paused = True
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         assert store.paused is True
         store.paused = False
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         assert store.paused is False
 
 
@@ -298,8 +319,8 @@ def test_cursors_per_stream_and_side(store: StateStore) -> None:
 # ---------------------------------------------------------------------- journal (SPEC §7.1)
 
 
-def test_intents_left_pending_by_a_crash_are_found_after_reopening(db_path: Path) -> None:
-    with StateStore.open(db_path) as store:
+def test_intents_left_pending_by_a_crash_are_found_after_reopening(where: Path | PostgresLocation) -> None:
+    with StateStore.open(where) as store:
         done = store.add_intent(Stream.EMAILS, Side.SALESFORCE, "email", "<a@x>", {"n": 1}, now=T0)
         left = store.add_intent(Stream.EMAILS, Side.SALESFORCE, "email", "<b@x>", {"n": 2}, now=T0)
         other = store.add_intent(Stream.EVENTS, Side.MAILBOX, "event", "S|2024|005", {}, now=T0)
@@ -307,7 +328,7 @@ def test_intents_left_pending_by_a_crash_are_found_after_reopening(db_path: Path
             store.put_link(Link(Stream.EMAILS, "m-a", "00T1", Side.MAILBOX, natural_key="<a@x>"))
             store.complete_intent(done, "00T1")
     # the process "crashed" here: <b@x> and the event were sent, or not, nobody knows
-    with StateStore.open(db_path) as store:
+    with StateStore.open(where) as store:
         pending = store.pending_intents()
         assert [intent.id for intent in pending] == [left, other]
         email = store.pending_intents(Stream.EMAILS)

@@ -131,6 +131,11 @@ class LazyGroup(click.Group):
     "--org-policy", metavar="PATH", help="Admin policy file with [defaults]/[forced] (env RGSYNC_ORG_POLICY)."
 )
 @click.option(
+    "--state-url",
+    metavar="URL",
+    help="Where the state lives: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (env RGSYNC_STATE_URL).",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Show rgsync's debug logging and full tracebacks (no secrets)."
 )
 @click.option(
@@ -158,6 +163,7 @@ def cli(
     config: str | None,
     profile: str | None,
     org_policy: str | None,
+    state_url: str | None,
     verbose: bool,
     debug_http: bool,
     log_file: str | None,
@@ -174,6 +180,7 @@ def cli(
 
     app = ctx.ensure_object(App)
     app.config, app.profile, app.org_policy = config, profile, org_policy
+    app.state_url = state_url
     app.verbose, app.quiet = verbose or debug_http, quiet
     app.json = app.json or json_output
     app.log_file, app.log_level = log_file, log_level.lower() if log_level else None
@@ -225,9 +232,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _is_state_store_failure(exc: Exception) -> bool:
-    """Whether `exc` is a database error; sqlite3 is only loaded once a command opened the store."""
+    """Whether `exc` is a database error; the drivers are only loaded once a command opened the store."""
     sqlite3 = sys.modules.get("sqlite3")
-    return sqlite3 is not None and isinstance(exc, sqlite3.Error)
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3 is not None and isinstance(exc, sqlite3.Error)) or (
+        psycopg is not None and isinstance(exc, psycopg.Error)
+    )
 
 
 def _print_traceback() -> None:

@@ -33,6 +33,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "sandbox": CommandEntry("rgsync.cli.sandbox_cmd:sandbox_group", "Emulated Salesforce and mailbox services on 127.0.0.1, loaded from a scenario file."),
     "connect": CommandEntry("rgsync.cli.connect_cmd:connect_group", "Sign in to your mailbox or Salesforce and store the secrets safely."),
     "doctor": CommandEntry("rgsync.cli.doctor_cmd:doctor_command", "Check the Salesforce connection and org (and the settings) and say what to fix."),
+    "fleet": CommandEntry("rgsync.cli.fleet_cmd:fleet_group", "Run rgsync for a team: users, workers and their schedule in one PostgreSQL database."),
     "completion": CommandEntry("rgsync.cli.completion_cmd:completion_command", "Print the shell completion script for SHELL (bash, zsh or fish)."),
     "manpage": CommandEntry("rgsync.cli.completion_cmd:manpage_command", "Print rgsync's man page (roff), written from every command's help."),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ class App:
     config: str | None = None
     profile: str | None = None
     org_policy: str | None = None
+    state_url: str | None = None
     verbose: bool = False
     quiet: bool = False
     json: bool = False
@@ -33,7 +35,13 @@ class App:
 
     @property
     def paths(self) -> Paths:
-        return resolve_paths(self.config, self.profile, self.org_policy)
+        paths = resolve_paths(self.config, self.profile, self.org_policy, self.state_url)
+        if paths.state_url is None:
+            # Neither --state-url nor RGSYNC_STATE_URL: the settings (or the org policy) may say.
+            configured = configured_state_url(paths)
+            if configured:
+                paths = dataclasses.replace(paths, state_url=configured)
+        return paths
 
     def say(self, message: str) -> None:
         """Print a line for humans, unless --quiet or --json."""
@@ -43,6 +51,23 @@ class App:
     def emit_json(self, payload: Any) -> None:
         """Print one JSON document on stdout (for scripts)."""
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def configured_state_url(paths: Paths) -> str | None:
+    """The `state-url` setting (user file layered under the org policy), None when unset.
+
+    A settings file rgsync cannot read leaves the state where it is by default: the command that
+    needs the settings reports the problem itself, and `rgsync settings` must still work to fix it.
+    """
+    from rgsync.settings import SettingsError, load_settings
+
+    if not paths.settings_file.is_file() and paths.org_policy_file is None:
+        return None
+    try:
+        value = load_settings(paths.settings_file, paths.org_policy_file).value("state-url")
+    except (SettingsError, OSError):
+        return None
+    return str(value) if value else None
 
 
 pass_app = click.make_pass_decorator(App)

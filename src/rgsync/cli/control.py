@@ -18,13 +18,13 @@ from rgsync.cli.render import (
 )
 from rgsync.cli.session_log import log_file_path, log_level
 from rgsync.errors import UsageError
-from rgsync.state import ProfileLock, SessionRecord, StateStore
+from rgsync.state import SessionRecord, StateStore, lock_holder, state_location
 
 NEXT_DUE_KEY = "next_due_at"
 
 
 def _set_paused(app: App, paused: bool) -> None:
-    with StateStore.open(app.paths.state_db) as store:
+    with StateStore.open(state_location(app.paths)) as store:
         was = store.paused
         store.paused = paused
     if app.json:
@@ -79,7 +79,7 @@ def _session_line(session: SessionRecord, running_pid: int | None) -> str:
 def _history(app: App, days: int) -> None:
     from rgsync.cli.history import history_json, load_history, plain_lines, render_history
 
-    store = StateStore.open_existing(app.paths.state_db)
+    store = StateStore.open_existing(state_location(app.paths))
     if store is None:
         points = []
     else:
@@ -121,8 +121,8 @@ def status_command(app: App, history: bool, days: int | None) -> None:
     if days is not None:
         raise UsageError("--days goes with --history: `rgsync status --history --days N`")
     paths = app.paths
-    running_pid = ProfileLock.holder(paths.lock_file)
-    store = StateStore.open_existing(paths.state_db)
+    running_pid = lock_holder(paths)
+    store = StateStore.open_existing(state_location(paths))
     if store is None:
         paused, session, next_due_raw, open_issues = False, None, None, 0
     else:

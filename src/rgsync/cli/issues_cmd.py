@@ -12,7 +12,7 @@ from rgsync.cli.common import App, json_option, pass_app
 from rgsync.cli.render import format_time, issue_details, issue_to_json, issues_table
 from rgsync.errors import UsageError
 from rgsync.model import Stream
-from rgsync.state import StateStore, StoredIssue
+from rgsync.state import StateStore, StoredIssue, state_location
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -64,7 +64,7 @@ def issues_group() -> None:
 def list_command(app: App, include_resolved: bool, since: str | None) -> None:
     """List open sync issues, most recent first."""
     since_at = parse_since(since, datetime.now(UTC)) if since else None
-    store = StateStore.open_existing(app.paths.state_db)
+    store = StateStore.open_existing(state_location(app.paths))
     issues: list[StoredIssue] = []
     timing = RetryTiming()
     if store is not None:
@@ -93,7 +93,7 @@ def list_command(app: App, include_resolved: bool, since: str | None) -> None:
 
 
 def _find(app: App, issue_id: int) -> tuple[StateStore, StoredIssue]:
-    store = StateStore.open_existing(app.paths.state_db)
+    store = StateStore.open_existing(state_location(app.paths))
     issue = store.issue(issue_id) if store is not None else None
     if store is None or issue is None:
         if store is not None:
@@ -154,7 +154,7 @@ def retry_command(app: App, issue_id: int | None, retry_all: bool) -> None:
         raise UsageError("give one issue ID or --all; `rgsync issues list` shows the issue ids")
     now = datetime.now(UTC)
     if retry_all:
-        store = StateStore.open_existing(app.paths.state_db)
+        store = StateStore.open_existing(state_location(app.paths))
         if store is None:
             app.say("No open sync issues.")
             return

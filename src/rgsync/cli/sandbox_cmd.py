@@ -28,7 +28,7 @@ def sandbox_group() -> None:
 @click.option(
     "--scenario",
     "scenario_file",
-    required=True,
+    default=None,
     metavar="FILE",
     help="Scenario TOML file (format: see examples/scenarios/demo.toml), or the built-in 'demo' or 'minimal'.",
 )
@@ -48,12 +48,38 @@ def sandbox_group() -> None:
     show_default=True,
     help="Which mail service to emulate.",
 )
+@click.option(
+    "--users",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Serve a team instead: one org, N mailboxes, and DIR/roster.csv for `rgsync fleet import`.",
+)
+@click.option(
+    "--latency-ms",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --users: wait this long on every call.",
+)
 @pass_app
-def serve_command(app: App, scenario_file: str, directory: Path, mailbox_kind: str) -> None:
+def serve_command(
+    app: App,
+    scenario_file: str | None,
+    directory: Path,
+    mailbox_kind: str,
+    users: int | None,
+    latency_ms: float,
+) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
     from rgsync.demo.sandbox import start_sandbox
     from rgsync.demo.scenarios import load_scenario, scenario_path
 
+    if users is not None:
+        serve_team(app, directory, users=users, latency=latency_ms / 1000, mailbox=mailbox_kind)
+        return
+    if scenario_file is None:
+        raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
     check_mailbox_kind(mailbox_kind)
     scenario = load_scenario(scenario_path(scenario_file))
     stop = threading.Event()
@@ -113,3 +139,26 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox: str) -> None:
+    """Start the team sandbox, say where it is (or print endpoints.json with --json), serve until stopped."""
+    from rgsync.demo.team import start_team_sandbox
+
+    stop = threading.Event()
+    with (
+        _stop_on_signals(stop),
+        start_team_sandbox(directory, users=users, latency=latency, mailbox=mailbox) as team,
+    ):
+        if app.json:
+            import json
+
+            app.emit_json(json.loads(team.endpoints_file.read_text(encoding="utf-8")))
+        else:
+            app.say(f"[bold]Team sandbox with {users} mailboxes is running[/bold] (Ctrl-C stops it).")
+            app.say(f"  Salesforce  {team.salesforce.url}")
+            app.say(f"  Mailboxes   {team.mailbox_url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
+            app.say(f"  Roster      {team.roster_file}")
+            app.say("Then: rgsync fleet init --state-url … && rgsync fleet import " + str(team.roster_file))
+        wait_until_stopped(stop)
+    app.say("Sandbox stopped.")

@@ -14,7 +14,7 @@ from rgsync.errors import RgsyncError
 from rgsync.logs import DEFAULT_LOG_LEVEL, FILE_ONLY, configure_file_log
 from rgsync.session import SessionResult
 from rgsync.settings import load_settings
-from rgsync.state import StateStore, StoredIssue
+from rgsync.state import StateStore, StoredIssue, state_location
 
 log = logging.getLogger("rgsync.run")
 
@@ -116,7 +116,7 @@ def log_session(app: App, result: SessionResult) -> None:
         )
     if result.started_at is None or result.status == "dry-run":
         return
-    store = StateStore.open_existing(app.paths.state_db)
+    store = StateStore.open_existing(state_location(app.paths))
     if store is None:
         return
     with store:

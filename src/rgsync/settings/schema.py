@@ -41,6 +41,7 @@ class KeyType(StrEnum):
     PATH = "path"
     TIMEZONE = "timezone"
     VERSION = "version"  # Salesforce API version such as 59.0
+    STATE_URL = "state-url"  # sqlite:///PATH or postgresql://USER@HOST:PORT/DB, never with a password
 
 
 @dataclass(frozen=True, eq=False)  # each Key is one module-level constant: identity is equality
@@ -259,7 +260,15 @@ SALESFORCE_KEYS: tuple[Key, ...] = (
 CONNECTION_TABLES: dict[str, tuple[Key, ...]] = {"mailbox": MAILBOX_KEYS, "salesforce": SALESFORCE_KEYS}
 """The account connection tables (SPEC §1, §9): table name → its keys. Extend by adding a table here."""
 
-ALL_KEYS: tuple[Key, ...] = KEYS + MAILBOX_KEYS + SALESFORCE_KEYS
+STATE = "State"
+# Where the state lives (not a sync setting of SPEC §1, so not in KEYS): `[sync] state-url = "…"`.
+STATE_KEYS: tuple[Key, ...] = (
+    _k("state-url", "sync.state-url", KeyType.STATE_URL, None,
+       "where rgsync keeps its state: a SQLite file (the default) or a shared PostgreSQL database", STATE,
+       example="postgresql://rgsync@db.example.com:5432/rgsync"),
+)  # fmt: skip
+
+ALL_KEYS: tuple[Key, ...] = KEYS + MAILBOX_KEYS + SALESFORCE_KEYS + STATE_KEYS
 
 _BY_NAME: dict[str, Key] = {k.name: k for k in ALL_KEYS}
 _BY_PATH: dict[tuple[str, ...], Key] = {k.path: k for k in ALL_KEYS}

@@ -65,6 +65,8 @@ def expectation(key: Key, *, typed: bool = True) -> str:
             return "an IANA time zone such as Europe/Berlin or America/New_York"
         case KeyType.VERSION:
             return "a Salesforce API version such as 59.0"
+        case KeyType.STATE_URL:
+            return "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE (without a password)"
         case _:
             return "text" if typed else 'text in quotes, such as "name"'
 
@@ -160,6 +162,8 @@ def check_value(key: Key, value: object, *, typed: bool = False) -> object:
                 raise SettingsError(f"{key.name}: {exc.message}", key=key.name) from exc
         case KeyType.URL:
             return _check_url(key, value, text, typed=typed)
+        case KeyType.STATE_URL:
+            return _check_state_url(key, text)
         case KeyType.TIMEZONE:
             try:
                 if len(text) > _ZONE_MAX:
@@ -197,6 +201,21 @@ def _check_url(key: Key, value: object, text: str, *, typed: bool) -> str:
     if len(host) > _HOST_MAX or any(len(label) > _LABEL_MAX for label in labels):
         raise SettingsError(
             f"{key.name}: the host name of {text[:40]!r}… is longer than DNS allows; give {expectation(key)}",
+            key=key.name,
+        )
+    return text
+
+
+def _check_state_url(key: Key, text: str) -> str:
+    """A SQLite or PostgreSQL URL; one holding a password is refused without repeating it (SPEC §9)."""
+    scheme = text.partition("://")[0].lower()
+    if scheme not in ("sqlite", "postgresql", "postgres") or _CONTROL.search(text) or " " in text:
+        raise SettingsError(f"{key.name}: {text[:_SHOWN_MAX]!r} is not {expectation(key)}", key=key.name)
+    parts = urlsplit(text)
+    if parts.password is not None or re.search(r"(?i)[?&]password=", parts.query and "?" + parts.query):
+        raise SettingsError(
+            f"{key.name} holds a password, and secrets never go in settings; remove it and put it in "
+            "~/.pgpass (or the file PGPASSFILE names), a pg_service.conf service, or `rgsync state password`",
             key=key.name,
         )
     return text

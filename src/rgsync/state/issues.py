@@ -8,11 +8,11 @@ condition clears (by code), or by the user. A resolved issue that comes back is 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
+from rgsync.state.backend import Row
 from rgsync.state.db import Database, from_text, optional_from_text, stored_rows, to_text
 from rgsync.state.records import StoredIssue
 
@@ -44,7 +44,7 @@ _ISSUE_COLUMNS = (
 
 
 @stored_rows("issues")
-def _issue_from_row(row: sqlite3.Row) -> StoredIssue:
+def _issue_from_row(row: Row) -> StoredIssue:
     return StoredIssue(
         id=row["id"],
         code=row["code"],
@@ -84,7 +84,7 @@ class IssueLog(Database):
         with self.transaction():
             row = self._one("SELECT id FROM issues WHERE dedupe_key = ?", (report.dedupe_key,))
             if row is not None:
-                self._conn.execute(
+                self._execute(
                     "UPDATE issues SET count = count + 1, last_seen = ?, resolved_at = NULL, severity = ?, "
                     "source = ?, stream = ?, item_subject = ?, message = ?, advice = ? WHERE id = ?",
                     (
@@ -99,7 +99,7 @@ class IssueLog(Database):
                     ),
                 )
                 return int(row["id"])
-            cursor = self._conn.execute(
+            return self._insert(
                 "INSERT INTO issues (dedupe_key, code, severity, source, stream, item_kind, item_subject, "
                 "item_mailbox_id, item_salesforce_id, message, advice, first_seen, last_seen, count) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
@@ -119,8 +119,6 @@ class IssueLog(Database):
                     seen,
                 ),
             )
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
 
     def resolve_issue(self, issue_id: int, now: datetime) -> bool:
         """Mark one issue resolved at `now`. False when there is no such issue or it was already resolved."""

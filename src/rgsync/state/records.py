@@ -15,6 +15,17 @@ class StateStoreError(RgsyncError):
     """The state database cannot be used (unreadable, not a database, or from a newer rgsync): exit 1."""
 
 
+class StateUnavailableError(StateStoreError):
+    """The state database could not be reached, or the connection to it was lost mid-way (a
+    PostgreSQL server restarting, a network cut): exit 1, and trying again later is the fix.
+
+    Every create is journalled before it is sent and a transaction cut off half-way is rolled back
+    by the server, so the next session carries on from what was committed (SPEC §7.1).
+    """
+
+    retriable = True
+
+
 class StateDamagedError(StateStoreError):
     """The state database is damaged: a session must not trust it (exit 1, SPEC §8: the session failed).
 
@@ -23,7 +34,7 @@ class StateDamagedError(StateStoreError):
     wrong; `path` is the database when known.
     """
 
-    def __init__(self, what: str, path: Path | None = None) -> None:
+    def __init__(self, what: str, path: Path | str | None = None) -> None:
         where = f"the state database {path}" if path is not None else "the state database"
         super().__init__(
             f"{where} is damaged: {what}; run `rgsync state check`, "
@@ -32,7 +43,7 @@ class StateDamagedError(StateStoreError):
         self.what = what
         self.path = path
 
-    def at(self, path: Path) -> StateDamagedError:
+    def at(self, path: Path | str) -> StateDamagedError:
         """The same error naming the database file (when it did not already)."""
         return self if self.path is not None else StateDamagedError(self.what, path)
 

@@ -1,15 +1,16 @@
-"""The state store: what rgsync remembers between sessions, in one SQLite file per profile.
+"""The state store: what rgsync remembers between sessions, per profile.
 
 Links (which mailbox item is which Salesforce record), cursors (where each side's change feed was
 read up to), the journal of intents before creates (SPEC §7.1), tracked threads (SPEC §3.6),
 session records, issues (SPEC §8) and small settings-like values (`meta`: pause flag, back-off,
-adaptive interval, org info cache). See `db.Database` for files, transactions and migrations.
+adaptive interval, org info cache). See `db.Database` for transactions and migrations, and
+`backend.StateBackend` for the engines that keep it: a SQLite file per profile (the default) or a
+schema per profile in a shared PostgreSQL database.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from rgsync.model import Link, Side, Stream
 from rgsync.paths import check_regular_file
+from rgsync.state.backend import Row, StateBackend
 from rgsync.state.check import row_findings
 from rgsync.state.db import (
     SCHEMA_VERSION_KEY,
@@ -29,14 +31,16 @@ from rgsync.state.db import (
 from rgsync.state.issues import _ISSUE_COLUMNS as ISSUE_COLUMNS
 from rgsync.state.issues import IssueLog
 from rgsync.state.issues import _issue_from_row as issue_from_row
+from rgsync.state.location import PostgresLocation, StateLocation
 from rgsync.state.records import Intent, SessionRecord, StateDamagedError, StoredIssue
+from rgsync.state.sqlite_backend import SqliteBackend
 
 PAUSED_KEY = "paused"
 SESSION_RUNNING = "running"
 
 
 @stored_rows("sessions")
-def _session_from_row(row: sqlite3.Row) -> SessionRecord:
+def _session_from_row(row: Row) -> SessionRecord:
     summary = json.loads(row["summary"])
     if not isinstance(summary, dict):
         raise ValueError(f"session {row['id']} has a summary that is not a JSON object")
@@ -56,7 +60,7 @@ def _meta_value(text: str) -> object:
 
 
 @stored_rows("journal")
-def _intent_from_row(row: sqlite3.Row) -> Intent:
+def _intent_from_row(row: Row) -> Intent:
     return Intent(
         id=row["id"],
         stream=Stream(row["stream"]),
@@ -69,7 +73,7 @@ def _intent_from_row(row: sqlite3.Row) -> Intent:
 
 
 @stored_rows("threads")
-def _thread_from_row(row: sqlite3.Row) -> tuple[tuple[str, ...], str | None]:
+def _thread_from_row(row: Row) -> tuple[tuple[str, ...], str | None]:
     who_ids = json.loads(row["who_ids"])
     if not isinstance(who_ids, list):
         raise ValueError(f"thread {row['thread_id']} has who_ids that are not a list")
@@ -78,6 +82,15 @@ def _thread_from_row(row: sqlite3.Row) -> tuple[tuple[str, ...], str | None]:
 
 # SQLite allows at least 999 bound parameters per statement; stay well below.
 _IN_CHUNK = 500
+
+
+def _open_backend(where: Path | StateLocation, *, create: bool) -> StateBackend | None:
+    if isinstance(where, PostgresLocation):
+        # Imported here: psycopg is loaded only by those who keep their state in PostgreSQL.
+        from rgsync.state.postgres import PostgresBackend
+
+        return PostgresBackend.open(where, create=create)
+    return SqliteBackend.open(Path(where))
 
 
 class StateStore(IssueLog):
@@ -89,20 +102,27 @@ class StateStore(IssueLog):
     """
 
     @classmethod
-    def open(cls, path: Path) -> StateStore:
-        """Open the database at `path`, creating it (0600, in a 0700 folder) and migrating it as needed.
+    def open(cls, where: Path | StateLocation) -> StateStore:
+        """Open a profile's state, creating and migrating it as needed.
 
-        Raises `StateStoreError` when the file is not a usable rgsync database.
+        `where` is a SQLite file (created 0600, in a 0700 folder) or a `PostgresLocation` (one
+        schema of a shared database). Raises `StateStoreError` when it is not a usable rgsync
+        state, `StateUnavailableError` when the server cannot be reached.
         """
-        return cls(cls._connect(Path(path)), Path(path))
+        backend = _open_backend(where, create=True)
+        assert backend is not None  # created when missing
+        return cls(backend)
 
     @classmethod
-    def open_existing(cls, path: Path) -> StateStore | None:
-        """Open the database only if it exists: None on a fresh profile, and nothing is created.
+    def open_existing(cls, where: Path | StateLocation) -> StateStore | None:
+        """Open the state only if it exists: None on a fresh profile, and nothing is created.
 
         For read-mostly views (`rgsync status`, `rgsync issues`) that must not leave files behind.
         """
-        path = Path(path)
+        if isinstance(where, PostgresLocation):
+            backend = _open_backend(where, create=False)
+            return None if backend is None else cls(backend)
+        path = Path(where)
         check_regular_file(path, "state file", "move it aside so rgsync can create the state database")
         if not path.is_file():
             return None
@@ -114,8 +134,8 @@ class StateStore(IssueLog):
         A session calls this before it touches either side: a link, cursor or intent that cannot be
         read back must not be half-used (SPEC §7.1). The schema itself is checked at every open.
         """
-        with self._sqlite_errors():
-            findings = row_findings(self._conn)
+        with self._errors():
+            findings = row_findings(self._backend)
         if findings:
             more = f" (and {len(findings) - 1} more problem(s))" if len(findings) > 1 else ""
             raise StateDamagedError(findings[0].what + more, self.path)
@@ -134,7 +154,7 @@ class StateStore(IssueLog):
         if value is None:
             self._write("DELETE FROM meta WHERE key = ?", (key,))
         else:
-            self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dump_json(value)))
+            self._replace("meta", {"key": key, "value": dump_json(value)}, ("key",))
 
     @property
     def paused(self) -> bool:
@@ -194,17 +214,18 @@ class StateStore(IssueLog):
         An item is linked at most once per stream on each side: re-linking a record to a new mailbox
         id (the item moved, or crash recovery found it) drops its old link.
         """
-        self._write(
-            "INSERT OR REPLACE INTO links (stream, mailbox_id, salesforce_id, origin, fields, natural_key) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                link.stream.value,
-                link.mailbox_id,
-                link.salesforce_id,
-                link.origin.value,
-                dump_json(dict(link.fields)),
-                link.natural_key,
-            ),
+        self._replace(
+            "links",
+            {
+                "stream": link.stream.value,
+                "mailbox_id": link.mailbox_id,
+                "salesforce_id": link.salesforce_id,
+                "origin": link.origin.value,
+                "fields": dump_json(dict(link.fields)),
+                "natural_key": link.natural_key,
+            },
+            ("stream", "mailbox_id"),
+            ("stream", "salesforce_id"),
         )
 
     def remove_link(self, stream: Stream, mailbox_id: str) -> None:
@@ -223,10 +244,16 @@ class StateStore(IssueLog):
     def remember_unlinked(self, stream: Stream, mailbox_id: str, salesforce_id: str, reason: str) -> None:
         """Remember that a mailbox item was unlinked because its Salesforce record was deleted (or
         left the user's scope) in Salesforce: later edits in the mailbox must not save it again."""
-        self._write(
-            "INSERT OR REPLACE INTO unlinked_items (stream, mailbox_id, salesforce_id, reason, unlinked_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (stream.value, mailbox_id, salesforce_id, reason, to_text(datetime.now(UTC))),
+        self._replace(
+            "unlinked_items",
+            {
+                "stream": stream.value,
+                "mailbox_id": mailbox_id,
+                "salesforce_id": salesforce_id,
+                "reason": reason,
+                "unlinked_at": to_text(datetime.now(UTC)),
+            },
+            ("stream", "mailbox_id"),
         )
 
     def unlinked_items(self, stream: Stream) -> dict[str, str]:
@@ -252,9 +279,15 @@ class StateStore(IssueLog):
         if token is None:
             self._write("DELETE FROM cursors WHERE stream = ? AND side = ?", (stream.value, side.value))
         else:
-            self._write(
-                "INSERT OR REPLACE INTO cursors (stream, side, token, updated_at) VALUES (?, ?, ?, ?)",
-                (stream.value, side.value, token, to_text(datetime.now(UTC))),
+            self._replace(
+                "cursors",
+                {
+                    "stream": stream.value,
+                    "side": side.value,
+                    "token": token,
+                    "updated_at": to_text(datetime.now(UTC)),
+                },
+                ("stream", "side"),
             )
 
     # ------------------------------------------------------------------ journal (SPEC §7.1)
@@ -272,7 +305,7 @@ class StateStore(IssueLog):
 
         `payload` (JSON-able) is whatever recovery needs to adopt or retry the create.
         """
-        cursor = self._write(
+        return self._insert(
             "INSERT INTO journal (stream, side, kind, natural_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 stream.value,
@@ -283,8 +316,6 @@ class StateStore(IssueLog):
                 to_text(now or datetime.now(UTC)),
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     def complete_intent(self, intent_id: int, record_id: str) -> None:
         """The create announced by `intent_id` is done and recorded as `record_id`: the intent is removed.
@@ -318,21 +349,20 @@ class StateStore(IssueLog):
 
     def track_thread(self, thread_id: str, who_ids: tuple[str, ...], what_id: str | None) -> None:
         """Start (or update) tracking a thread with the records its emails are linked to."""
-        self._write(
-            "INSERT OR REPLACE INTO threads (thread_id, who_ids, what_id) VALUES (?, ?, ?)",
-            (thread_id, dump_json(list(who_ids)), what_id),
+        self._replace(
+            "threads",
+            {"thread_id": thread_id, "who_ids": dump_json(list(who_ids)), "what_id": what_id},
+            ("thread_id",),
         )
 
     # ------------------------------------------------------------------ sessions
 
     def start_session(self, started_at: datetime, dry_run: bool = False) -> int:
         """Open a session record (status 'running'); return its id."""
-        cursor = self._write(
+        return self._insert(
             "INSERT INTO sessions (started_at, status, dry_run) VALUES (?, ?, ?)",
             (to_text(started_at), SESSION_RUNNING, int(dry_run)),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     def finish_session(
         self, session_id: int, ended_at: datetime, status: str, summary: dict[str, Any]
@@ -383,7 +413,7 @@ class StateStore(IssueLog):
 
 
 @stored_rows("links")
-def _link_from_row(stream: Stream, row: sqlite3.Row) -> Link:
+def _link_from_row(stream: Stream, row: Row) -> Link:
     return Link(
         stream=stream,
         mailbox_id=row["mailbox_id"],

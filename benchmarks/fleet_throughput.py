@@ -1,0 +1,186 @@
+"""Fleet throughput: sessions per minute with 1, 2, 4 and 8 workers against a latency-bound sandbox.
+
+    python benchmarks/fleet_throughput.py --mailboxes 1000 --latency-ms 30
+
+For each layout (N worker processes with one session each, and one process running N sessions
+at once as threads) it starts a fresh team sandbox (one org, N mailboxes, every call delayed by
+the latency) and a fresh fleet database on a throw-away PostgreSQL, queues one session per
+mailbox, and measures from the first session's start to the last one's end (the run table).
+It prints sessions/minute, the ratio to one worker (goal: >= 0.8 x linear up to 8), the proof
+that no mailbox ran two sessions at once (run table), peak RSS per worker process, and — in the
+last process layout, where one worker is SIGKILLed halfway — that every mailbox was synced once,
+with no Salesforce record twice and none missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from rgsync.demo.team import start_team_sandbox
+from rgsync.fleet.devcluster import ThrowawayCluster
+from rgsync.fleet.store import FleetStore, overlapping_runs
+
+
+def _env(url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RGSYNC_")}
+    env.update(RGSYNC_STATE_URL=url, RGSYNC_FLEET_HOME=str(home), RGSYNC_KEYRING="file")
+    return env
+
+
+def _rgsync(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "rgsync", *args], env=env, check=True, capture_output=True)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _org_check(team: object, owners: set[str]) -> tuple[int, int]:
+    """(duplicated records, mailboxes missing records) among the reps' activities."""
+    org = team.salesforce.org  # type: ignore[attr-defined]
+    per_record: Counter[tuple[str, str, str]] = Counter()
+    per_owner: Counter[str] = Counter()
+    for name in ("Task", "Event", "EmailMessage"):
+        for record in org.records(name):
+            owner = str(record.get("OwnerId") or record.get("CreatedById"))
+            if owner in owners:
+                per_record[(name, owner, str(record.get("Subject")))] += 1
+                per_owner[owner] += 1
+    duplicates = sum(n - 1 for n in per_record.values() if n > 1)
+    expected = max(per_owner.values(), default=0)
+    missing = sum(1 for owner in owners if per_owner[owner] != expected)
+    return duplicates, missing
+
+
+def run_layout(
+    pg: ThrowawayCluster, work: Path, mailboxes: int, latency: float, processes: int, threads: int, kill: bool
+) -> dict[str, object]:
+    database = f"fleet_{processes}x{threads}{'_kill' if kill else ''}"
+    with (
+        ThrowawayConnection(pg, database) as url,
+        start_team_sandbox(work / database / "team", users=mailboxes, latency=latency) as team,
+    ):
+        env = _env(url, work / database / "home")
+        _rgsync(env, "fleet", "init")
+        _rgsync(env, "fleet", "import", str(team.roster_file))
+        _rgsync(env, "fleet", "schedule")
+        store = FleetStore(url)
+        started = time.monotonic()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "rgsync", "fleet", "worker", "--concurrency", str(threads),
+                 "--schedule-every", "0", "--stalled-after", "4"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            for _ in range(processes)
+        ]  # fmt: skip
+        rss: dict[int, float] = {}
+        killed = False
+        while True:
+            runs = store.runs()
+            done = {r["user_name"] for r in runs if r["status"] == "completed"}
+            for worker in workers:
+                if worker.poll() is None:
+                    rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
+            if kill and not killed and len(done) >= mailboxes // 2:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed = True
+            if len(done) >= mailboxes:
+                break
+            if time.monotonic() - started > 3600:
+                raise SystemExit("timed out")
+            time.sleep(0.2)
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+        runs = store.runs()
+        completed = [r for r in runs if r["status"] == "completed"]
+        first = min(r["started_at"] for r in completed)
+        last = max(r["ended_at"] for r in completed)
+        minutes = (last - first).total_seconds() / 60
+        per_user = Counter(r["user_name"] for r in completed)
+        duplicates, missing = _org_check(team, {m.salesforce_user_id for m in team.members})
+        return {
+            "layout": f"{processes} process(es) x {threads} thread(s)",
+            "workers": processes * threads,
+            "sessions": len(completed),
+            "per_minute": len(completed) / minutes if minutes else 0.0,
+            "overlaps": len(overlapping_runs(runs)),
+            "users_not_once": sum(1 for m in team.members if per_user[m.name] != 1),
+            "abandoned": sum(1 for r in runs if r["status"] == "abandoned"),
+            "duplicated_records": duplicates,
+            "mailboxes_missing_records": missing,
+            "peak_rss_mb": max(rss.values(), default=0.0),
+            "killed": killed,
+        }
+
+
+class ThrowawayConnection:
+    """The URL of `database` on the cluster, dropped afterwards."""
+
+    def __init__(self, pg: ThrowawayCluster, database: str) -> None:
+        self.pg = pg
+        self.database = database
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.pg.url, autocommit=True) as db:
+            db.execute(f"DROP DATABASE IF EXISTS {self.database}")
+            db.execute(f"CREATE DATABASE {self.database}")
+        return self.pg.url.replace("/postgres?", f"/{self.database}?")
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mailboxes", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--no-threads", action="store_true", help="skip the one-process, N-threads layouts")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    latency = args.latency_ms / 1000
+    work = Path(tempfile.mkdtemp(prefix="rgsync-fleet-bench-"))
+    results = []
+    with ThrowawayCluster() as pg:
+        for n in counts:
+            results.append(
+                run_layout(pg, work, args.mailboxes, latency, n, 1, kill=n == counts[-1] and n > 1)
+            )
+        if not args.no_threads:
+            for n in counts[1:]:
+                results.append(run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False))
+    base = results[0]["per_minute"]
+    print(f"{args.mailboxes} mailboxes, {args.latency_ms:.0f} ms per call, {os.cpu_count()} CPU(s)")
+    print(f"{'layout':<28}{'sess/min':>10}{'x 1 worker':>12}{'of linear':>11}{'overlaps':>10}"
+          f"{'not once':>10}{'dup rec':>9}{'lost':>6}{'RSS MB':>8}  killed")  # fmt: skip
+    for r in results:
+        ratio = float(r["per_minute"]) / float(base) if base else 0.0
+        print(
+            f"{r['layout']:<28}{r['per_minute']:>10.0f}{ratio:>12.2f}{ratio / int(r['workers']):>11.2f}"
+            f"{r['overlaps']:>10}{r['users_not_once']:>10}{r['duplicated_records']:>9}"
+            f"{r['mailboxes_missing_records']:>6}{r['peak_rss_mb']:>8.0f}  {r['killed']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

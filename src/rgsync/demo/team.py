@@ -1,0 +1,342 @@
+"""A sandbox for a whole team: one emulated Salesforce org, N emulated mailboxes, one roster.
+
+`start_team_sandbox(directory, users=N, latency=0.03)` starts the Salesforce emulator with N
+sales reps (each with their own customer Account, Contacts and an Opportunity) and one Gmail
+emulator port serving N mailboxes (`/u/NAME/`, see `rgsync.sandbox.tenants`), each holding a few
+emails and a meeting with that rep's customers. Every call to either service waits `latency`
+seconds first, so a session is I/O-bound as it is against the real services.
+
+It writes into `directory`:
+
+* `users/NAME/settings.toml`: a complete profile for each rep, pointing at the emulators; the
+  rep's access tokens go to that profile's credentials file (0600), never to the settings file;
+* `roster.csv`: one row per rep (name, mailbox kind, address, Salesforce username, settings file,
+  credentials file), the input of `rgsync fleet import`;
+* `endpoints.json` (0600): the emulators' URLs, CA file and an admin token for scripts and tests
+  that read the org directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from rgsync.errors import UsageError
+from rgsync.paths import Paths, resolve_paths
+
+TEAM_MAILBOX_KINDS = ("gmail",)
+MAX_USERS = 20_000
+API_VERSION = "59.0"
+ROSTER_COLUMNS = ("name", "mailbox", "address", "salesforce_username", "settings", "credentials")
+
+# One rep's world; {n} is the rep's number. Keys are unique across reps so that every rep's org
+# records can be loaded into the one shared org.
+_REP_TEMPLATE = """
+[scenario]
+name = "team-{n}"
+
+[user]
+name = "Rep {n}"
+address = "rep{n}@example.com"
+time-zone = "UTC"
+salesforce-user = "rep{n}"
+
+[[org.users]]
+key = "rep{n}"
+Name = "Rep {n}"
+Email = "rep{n}@example.com"
+Username = "rep{n}@example.com"
+
+[[org.accounts]]
+key = "cust{n}"
+Name = "Customer {n}"
+Website = "cust{n}.com"
+
+[[org.contacts]]
+key = "buyer{n}"
+FirstName = "Bea"
+LastName = "Buyer{n}"
+Email = "bea@cust{n}.com"
+AccountId = "@cust{n}"
+
+[[org.contacts]]
+key = "tech{n}"
+FirstName = "Tom"
+LastName = "Tech{n}"
+Email = "tom@cust{n}.com"
+AccountId = "@cust{n}"
+
+[[org.opportunities]]
+key = "deal{n}"
+Name = "Customer {n} renewal"
+AccountId = "@cust{n}"
+StageName = "Prospecting"
+CloseDate = "+30d"
+
+[[mailbox.emails]]
+key = "ask{n}"
+from = "Bea Buyer <bea@cust{n}.com>"
+to = ["rep{n}@example.com"]
+subject = "Pricing question from Customer {n}"
+when = "-2d 09:00"
+body = "Could you send the price list?"
+
+[[mailbox.emails]]
+key = "answer{n}"
+from = "Rep {n} <rep{n}@example.com>"
+to = ["bea@cust{n}.com", "tom@cust{n}.com"]
+subject = "Re: Pricing question from Customer {n}"
+when = "-1d 10:00"
+body = "Here it is; Tom can help with the set-up."
+
+[[mailbox.emails]]
+key = "news{n}"
+from = "Newsletter <news@gmail.com>"
+to = ["rep{n}@example.com"]
+subject = "This week's news"
+when = "-1d 12:00"
+body = "Nothing for Salesforce."
+
+[[mailbox.calendar]]
+key = "review{n}"
+subject = "Customer {n} review"
+start = "+1d 10:00"
+duration = "30m"
+attendees = ["bea@cust{n}.com"]
+"""
+
+
+def rep_name(n: int) -> str:
+    """The roster name of rep number `n` (zero-padded so that names sort in number order)."""
+    return f"rep{n:05d}"
+
+
+@dataclass
+class TeamMember:
+    """One rep of the team sandbox: roster name, address, Salesforce user and token, profile."""
+
+    name: str
+    address: str
+    salesforce_user_id: str
+    salesforce_token: str
+    mailbox_token: str
+    paths: Paths
+
+
+@dataclass
+class TeamSandbox:
+    """A running team sandbox; stop it with `stop()` or use it as a context manager."""
+
+    directory: Path
+    salesforce: Any
+    mailbox_server: Any
+    members: list[TeamMember] = field(default_factory=list)
+    latency: float = 0.0
+    _stopped: bool = False
+
+    @property
+    def roster_file(self) -> Path:
+        return self.directory / "roster.csv"
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.directory / "endpoints.json"
+
+    @property
+    def mailbox_url(self) -> str:
+        return str(self.mailbox_server.url)
+
+    def stop(self) -> None:
+        """Stop both emulators (idempotent); the files stay."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for server in (self.mailbox_server, self.salesforce):
+            with contextlib.suppress(Exception):
+                server.stop()
+
+    def __enter__(self) -> TeamSandbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def rep_scenario_text(n: int) -> str:
+    """The scenario TOML of rep number `n` (also used to build a single-user reference run)."""
+    return _REP_TEMPLATE.replace("{n}", str(n))
+
+
+def start_team_sandbox(
+    directory: Path, *, users: int, latency: float = 0.0, mailbox: str = "gmail"
+) -> TeamSandbox:
+    """Start the emulators for `users` reps and write their profiles and the roster into `directory`.
+
+    Refuses (UsageError) a count outside 1..20,000, a mailbox kind the team sandbox cannot emulate,
+    a negative latency, and a directory that holds anything but an earlier team sandbox.
+    """
+    from rgsync.sandbox.google import GoogleEmulator, GoogleState
+    from rgsync.sandbox.http import EmulatorServer
+    from rgsync.sandbox.salesforce import start_salesforce
+    from rgsync.sandbox.scenario import parse_scenario
+    from rgsync.sandbox.tenants import Delayed, TenantRouter
+
+    if not 1 <= users <= MAX_USERS:
+        raise UsageError(f"--users {users} is out of range; use 1 to {MAX_USERS}")
+    if mailbox not in TEAM_MAILBOX_KINDS:
+        raise UsageError(
+            f"the team sandbox emulates {', '.join(TEAM_MAILBOX_KINDS)} mailboxes only; use --mailbox gmail"
+        )
+    if latency < 0:
+        raise UsageError("--latency-ms must be 0 or more")
+    directory = Path(directory).expanduser().absolute()
+    _prepare(directory)
+    now = datetime.now(UTC)
+    scenarios = [parse_scenario(rep_scenario_text(n), now=now) for n in range(1, users + 1)]
+    org_scenario: dict[str, Any] = {"org": {}, "users": [], "records": {}}
+    for scenario in scenarios:
+        part = scenario.salesforce_scenario()
+        org_scenario["org"] = part["org"]
+        org_scenario["users"].extend(part["users"])
+        for object_name, rows in part["records"].items():
+            org_scenario["records"].setdefault(object_name, []).extend(rows)
+    # A day's allocation that a thousand reps' sessions do not run out of.
+    org_scenario["org"]["api_limit"] = max(15_000, 200 * users)
+    salesforce = start_salesforce(directory, scenario=org_scenario)
+    salesforce.server.emulator = Delayed(salesforce.server.emulator, latency)
+    router = TenantRouter()
+    mailbox_server = EmulatorServer(Delayed(router, latency))
+    mailbox_server.start()
+    team = TeamSandbox(directory, salesforce, mailbox_server, latency=latency)
+    try:
+        for n, scenario in enumerate(scenarios, start=1):
+            name = rep_name(n)
+            google_data = scenario.google_scenario()
+            state = GoogleState(scenario.user.address, time_zone=scenario.user.time_zone)
+            state.load(google_data)
+            mailbox_token = "ya29.team-" + secrets.token_urlsafe(18)
+            emulator = GoogleEmulator(state, mailbox_token)
+            emulator.server = mailbox_server  # a batch's parts go back through the router
+            router.add(name, emulator)
+            user_id = salesforce.keys[scenario.user.salesforce_user]
+            sf_token = f"{salesforce.org.org_id[:15]}!{secrets.token_urlsafe(24)}"
+            salesforce.emulator.register_token(sf_token, user_id)
+            paths = resolve_paths(config=str(directory / "users" / name / "settings.toml"))
+            member = TeamMember(name, scenario.user.address, user_id, sf_token, mailbox_token, paths)
+            _write_profile(team, member, emulator, scenario.settings)
+            team.members.append(member)
+        _write_roster(team)
+        _write_endpoints(team)
+    except BaseException:
+        team.stop()
+        raise
+    return team
+
+
+def _prepare(directory: Path) -> None:
+    if directory.exists() and any(directory.iterdir()) and not (directory / "roster.csv").exists():
+        raise UsageError(f"{directory} is not empty and holds no team sandbox; choose an empty --dir")
+    # The emulators start again with new Ids and tokens: profiles of an earlier start are stale.
+    if (directory / "users").exists():
+        shutil.rmtree(directory / "users")
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def _write_profile(team: TeamSandbox, member: TeamMember, emulator: Any, extra: dict[str, Any]) -> None:
+    from rgsync.demo.sandbox import sandbox_credentials
+    from rgsync.providers.google.auth import TOKEN
+    from rgsync.providers.salesforce.auth import SECRET_INSTANCE, SECRET_SESSION
+    from rgsync.sandbox.google.oauth import SCOPE, TOKEN_PATH
+
+    base = f"{team.mailbox_url}/u/{member.name}"
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"Written by `rgsync sandbox serve --users` for {member.name}."))
+    doc.add(tomlkit.comment("The emulators' access tokens are in the credentials file, never here."))
+    mailbox_table = tomlkit.table()
+    mailbox_table["provider"] = "gmail"
+    mailbox_table["address"] = member.address
+    mailbox_table["time-zone"] = "UTC"
+    mailbox_table["gmail-api-url"] = base + "/"
+    doc["mailbox"] = mailbox_table
+    salesforce_table = tomlkit.table()
+    salesforce_table["instance-url"] = team.salesforce.url
+    salesforce_table["api-version"] = API_VERSION
+    salesforce_table["auth"] = "session"
+    salesforce_table["ca-file"] = str(team.salesforce.ca_file)
+    doc["salesforce"] = salesforce_table
+    for name, value in extra.items():
+        doc[name] = value
+    sync = doc.get("sync")
+    if sync is None:
+        sync = tomlkit.table()
+        doc["sync"] = sync
+    if "interval-minutes" not in sync:
+        sync["interval-minutes"] = 0  # every session is due in the sandbox
+    settings_file = member.paths.settings_file
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    member.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sign_in = emulator.sign_in
+    authorized = {
+        "token": member.mailbox_token,
+        "refresh_token": sign_in.refresh_token,
+        "token_uri": base + TOKEN_PATH,
+        "client_id": sign_in.client_id,
+        "client_secret": sign_in.client_secret,
+        "scopes": SCOPE.split(),
+        # A fresh access token for the next hour, as connecting stores it.
+        "expiry": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    store = sandbox_credentials(member.paths)
+    store.set(SECRET_SESSION, member.salesforce_token)
+    store.set(SECRET_INSTANCE, team.salesforce.url)
+    store.set(TOKEN, json.dumps(authorized))
+
+
+def _write_roster(team: TeamSandbox) -> None:
+    with team.roster_file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ROSTER_COLUMNS)
+        for member in team.members:
+            writer.writerow(
+                [
+                    member.name,
+                    "gmail",
+                    member.address,
+                    member.address,
+                    str(member.paths.settings_file),
+                    str(member.paths.credentials_file),
+                ]
+            )
+
+
+def _write_endpoints(team: TeamSandbox) -> None:
+    document = {
+        "users": len(team.members),
+        "latency_seconds": team.latency,
+        "roster": str(team.roster_file),
+        "salesforce": {
+            "url": team.salesforce.url,
+            "api_version": API_VERSION,
+            "ca_file": str(team.salesforce.ca_file),
+            "access_token": team.salesforce.token,
+        },
+        "mailbox": {"kind": "gmail", "url": team.mailbox_url},
+        "members": {
+            m.name: {"address": m.address, "salesforce_user_id": m.salesforce_user_id} for m in team.members
+        },
+    }
+    path = team.endpoints_file
+    temp = path.with_name(".endpoints.json.tmp")
+    temp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    temp.chmod(0o600)
+    temp.replace(path)
