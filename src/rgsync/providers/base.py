@@ -91,13 +91,16 @@ class MailboxReadOptions:
     `calendar_start`/`calendar_end`: the calendar window (SPEC §4.1).
     `saved`: which of the given email ids are already saved (linked). A mailbox uses it to drop the
     echo of its own marks (the save label or category it set after saving) before fetching or
-    converting anything; the default knows of none, so nothing is dropped.
+    converting anything; the default knows of none, so nothing is dropped. `thread_label`: the
+    label/category that starts tracking a saved email's thread (SPEC §3.6), the one change to a
+    saved email that still matters ("" when unknown: a mailbox then drops no saved email).
     """
 
     email_since: datetime
     calendar_start: datetime
     calendar_end: datetime
     saved: Callable[[Collection[str]], Collection[str]] = field(default=lambda _ids: ())
+    thread_label: str = ""
 
 
 @dataclass(frozen=True)
