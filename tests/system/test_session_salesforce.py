@@ -177,7 +177,9 @@ def test_an_email_is_saved_once_and_an_idle_session_costs_one_salesforce_call(wo
     assert len(world.org.org.records("EmailMessage")) == 1
 
 
-def test_saving_1000_emails_costs_at_most_0_015_salesforce_calls_per_email(task_world: SalesforceWorld) -> None:
+def test_saving_1000_emails_costs_at_most_0_015_salesforce_calls_per_email(
+    task_world: SalesforceWorld,
+) -> None:
     """SPEC §10: the 1,000 Tasks go out as five collections in one Composite call, and the sender,
     his Account and its Opportunities are looked up once for the session, not once per chunk."""
     task_world.emails(1000)
