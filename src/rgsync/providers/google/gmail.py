@@ -142,8 +142,8 @@ class GmailEmails:
                 found = None  # Gmail no longer keeps that history: list everything again
             if found is not None:
                 added, new_cursor = found
-                ids = self._without_echo(added, options)
-                yield from self._pages(ids, new_cursor, full=False, reset=False)
+                wanted = self._without_echo(added, options)
+                yield from self._pages(wanted, new_cursor, full=False, reset=False)
                 return
         # The history position is taken before listing, so nothing arriving meanwhile is lost.
         profile = self.api.execute(self._gmail.users().getProfile(userId=USER), "the Gmail profile")
