@@ -135,10 +135,11 @@ class _Headers:
         if found is None:
             return None
         try:
-            return email.policy.default.header_fetch_parse(*found)
+            parsed: object = email.policy.default.header_fetch_parse(*found)
         except Exception:
             self.problems.append(f"malformed {name} header")
             return None
+        return parsed
 
     def text(self, name: str) -> str:
         """A header as decoded text ('' when absent); encoded words in unknown charsets replaced."""
