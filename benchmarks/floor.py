@@ -129,3 +129,33 @@ def measure_floor(
     finally:
         crm.close()
         mailbox.close()
+
+
+def main() -> None:
+    """`python floor.py KIND SETTINGS_FILE`: measure the floor of that sandbox profile in this
+    process (apart from the emulators, as the session runs) and print its seconds."""
+    import os
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from rgsync import registry
+    from rgsync.paths import resolve_paths
+    from rgsync.settings import load_settings
+
+    os.environ.setdefault("RGSYNC_KEYRING", "file")
+    kind, config = sys.argv[1], sys.argv[2]
+    paths = resolve_paths(config=config)
+    settings = load_settings(paths.settings_file)
+    since = datetime.now(UTC) - timedelta(days=int(settings.value("history-days")))
+    seconds, _read = measure_floor(
+        kind,
+        lambda: registry.open_mailbox(settings, paths),
+        lambda: registry.open_crm(settings, paths),
+        since,
+        ["bob@globex.com"],
+    )
+    print(seconds)
+
+
+if __name__ == "__main__":
+    main()

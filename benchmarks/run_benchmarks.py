@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +60,11 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
     os.environ["RGSYNC_KEYRING"] = "file"
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_sandbox import deliver
-    from floor import measure_floor
 
-    from rgsync import registry
     from rgsync.sandbox.demo import scenario_path
     from rgsync.sandbox.scenario import load_scenario
     from rgsync.sandbox.serve import start_sandbox
     from rgsync.session import RunOptions
-    from rgsync.settings import load_settings
     from rgsync.sync import run_session
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,14 +72,19 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
         try:
             deliver(sandbox, emails)
             _set_save_as(sandbox.paths.settings_file, save_as)
-            settings = load_settings(sandbox.paths.settings_file)
-            since = datetime.now(UTC) - timedelta(days=int(settings.value("history-days")))
-            floor_s, _read = measure_floor(
-                kind,
-                lambda: registry.open_mailbox(settings, sandbox.paths),
-                lambda: registry.open_crm(settings, sandbox.paths),
-                since,
-                ["bob@globex.com"],
+            # The floor in its own process too, so neither shares the emulators' interpreter.
+            floor_s = float(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(Path(__file__).with_name("floor.py")),
+                        kind,
+                        str(sandbox.paths.settings_file),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
             )
             rows: dict[str, Any] = {"mailbox": kind, "emails": emails}
             for label in ("first", "echo", "idle"):
