@@ -336,7 +336,7 @@ def test_an_injection_attempt_in_an_address_matches_nothing(
 # -- writing (SPEC §10: N/200 write calls; §7.7 partial failures) ---------------------------------------
 
 
-def test_saving_1000_emails_as_tasks_costs_five_write_calls(org: RunningSalesforce, tmp_path: Path) -> None:
+def test_saving_1000_emails_as_tasks_costs_one_write_call(org: RunningSalesforce, tmp_path: Path) -> None:
     crm = open_adapter(org, tmp_path, email_mode="task")
     crm.org_info()  # the session keeps it in the state store
     bob = SalesforceHarness(org, crm).add_contact("Bob", "Stone", "bob@globex.com")
@@ -346,7 +346,8 @@ def test_saving_1000_emails_as_tasks_costs_five_write_calls(org: RunningSalesfor
     results = crm.apply(writes)
 
     assert all(r.ok for r in results) and len({r.id for r in results}) == 1000
-    assert dict(org.server.calls) == {"collections.create": 5}
+    # SPEC §10: five collections of 200 in one Composite request.
+    assert dict(org.server.calls) == {"composite": 1}
     tasks = [t for t in org.org.records("Task") if t["TaskSubtype"] == "Email"]
     assert len(tasks) == 1000 and all(t["WhoId"] == bob and t["Status"] == "Completed" for t in tasks)
 

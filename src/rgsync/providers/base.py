@@ -17,8 +17,8 @@ three kinds below, so the session handles failure in one way whatever the servic
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -89,11 +89,18 @@ class MailboxReadOptions:
 
     `email_since`: oldest email considered on a full listing (first session: now − history-days).
     `calendar_start`/`calendar_end`: the calendar window (SPEC §4.1).
+    `saved`: which of the given email ids are already saved (linked). A mailbox uses it to drop the
+    echo of its own marks (the save label or category it set after saving) before fetching or
+    converting anything; the default knows of none, so nothing is dropped. `thread_label`: the
+    label/category that starts tracking a saved email's thread (SPEC §3.6), the one change to a
+    saved email that still matters ("" when unknown: a mailbox then drops no saved email).
     """
 
     email_since: datetime
     calendar_start: datetime
     calendar_end: datetime
+    saved: Callable[[Collection[str]], Collection[str]] = field(default=lambda _ids: ())
+    thread_label: str = ""
 
 
 @dataclass(frozen=True)

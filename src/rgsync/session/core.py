@@ -209,6 +209,8 @@ class SyncSession:
             email_since=now - timedelta(days=rules.history_days),
             calendar_start=window_start,
             calendar_end=window_end,
+            saved=lambda ids: self.state.links_for(Stream.EMAILS, ids).keys(),
+            thread_label=rules.thread_label,
         )
         # The emails stream always runs: manual saves by label work with auto-save off (SPEC §3.6).
         for stream in [Stream.EMAILS, *two_way]:

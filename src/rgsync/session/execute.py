@@ -58,6 +58,9 @@ LABEL_STEP = "label"
 SENDER_STEP = "email-sender"
 AFTER_STEPS = frozenset({LABEL_STEP, SENDER_STEP})
 EMAIL_GONE = frozenset({"MAIL-NOT-FOUND", "MAIL-GONE"})
+# Salesforce writes handed to the adapter at once: five collections of 200, what one Composite
+# request carries, each batch checked against the API budget first (SPEC §7.4, §10).
+WRITE_BATCH = 5 * budget.COLLECTION_SIZE
 
 
 class PlanExecution(UsesParts):
@@ -214,8 +217,8 @@ class PlanExecution(UsesParts):
         sf_actions = [a for a in plan.actions if a.write is not None and a.side is Side.SALESFORCE]
         mailbox_actions = [a for a in plan.actions if a.write is not None and a.side is Side.MAILBOX]
         # Batch by batch, each checked against the API budget before it is sent (SPEC §7.4).
-        for start in range(0, len(sf_actions), budget.COLLECTION_SIZE):
-            batch = sf_actions[start : start + budget.COLLECTION_SIZE]
+        for start in range(0, len(sf_actions), WRITE_BATCH):
+            batch = sf_actions[start : start + WRITE_BATCH]
             calls = budget.calls_for_writes([a.write for a in batch if a.write is not None])
             self._check_budget(ctx, options, calls=calls)
             results, intents = self.send(stream, Side.SALESFORCE, batch, ctx.rules.save_label)

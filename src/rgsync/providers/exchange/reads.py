@@ -72,7 +72,7 @@ class Reads(MailboxAccess):
             while True:
                 try:
                     changes, state, last = self._sync_page(
-                        folder, states.get(name), Message, ("datetime_received",)
+                        folder, states.get(name), Message, ("datetime_received", "categories")
                     )
                 except ItemError as exc:
                     if exc.code != INVALID_STATE or states.get(name) is None:
@@ -89,6 +89,8 @@ class Reads(MailboxAccess):
                     changed = [
                         i for i in changed if i.datetime_received is None or i.datetime_received >= cutoff
                     ]
+                else:
+                    changed = _without_echo(changed, options)
                 now = self._now()
                 emails = [
                     convert.email_item(item, kind, now=now)
@@ -282,3 +284,18 @@ class Reads(MailboxAccess):
         parent = getattr(getattr(item, "parent_folder_id", None), "id", None)
         folder = self._mail_folder_kinds().get(parent or "", MailFolder.OTHER)
         return Page(items=(convert.email_item(item, folder, now=self._now()),))
+
+
+def _without_echo(changed: list[Any], options: MailboxReadOptions) -> list[Any]:
+    """Changed items worth fetching: a saved email comes back when rgsync set its category, and
+    nothing about it matters then unless it now carries the thread category (SPEC §3.6), so saved
+    emails without it are dropped before GetItem."""
+    thread = options.thread_label.strip().casefold()
+    if not changed or not thread:
+        return changed
+    saved = set(options.saved([str(i.id) for i in changed]))
+    return [
+        i
+        for i in changed
+        if str(i.id) not in saved or thread in {str(c).strip().casefold() for c in (i.categories or [])}
+    ]

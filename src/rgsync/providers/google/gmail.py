@@ -48,6 +48,7 @@ SYSTEM_LABELS = frozenset(
 CANDIDATE_LABELS = frozenset({"INBOX", "SENT"})
 LIST_PAGE = 500  # messages.list / history.list maximum
 MODIFY_LIMIT = 1000  # messages.batchModify accepts at most 1,000 ids
+NEW_MESSAGE = ""  # stands for "added to the mailbox" among the labels that made an email a candidate
 
 
 def folder_of(label_ids: Iterable[str]) -> Folder:
@@ -70,10 +71,12 @@ def folder_of(label_ids: Iterable[str]) -> Folder:
 class GmailEmails:
     """The emails stream of one Gmail mailbox (see the module docstring for the algorithm)."""
 
-    def __init__(self, api: GoogleApi, *, trigger_labels: Sequence[str]) -> None:
-        """`trigger_labels` are the label names whose addition makes an email a candidate again."""
+    def __init__(self, api: GoogleApi, *, trigger_labels: Sequence[str], own_label: str = "") -> None:
+        """`trigger_labels` are the label names whose addition makes an email a candidate again;
+        `own_label` is the one rgsync sets on what it saved, whose echo is dropped unread."""
         self.api = api
         self.trigger_labels = tuple(trigger_labels)
+        self.own_label = own_label
         self._labels: dict[str, str] | None = None  # id -> name, user labels only
 
     @property
@@ -139,7 +142,8 @@ class GmailEmails:
                 found = None  # Gmail no longer keeps that history: list everything again
             if found is not None:
                 added, new_cursor = found
-                yield from self._pages(added, new_cursor, full=False, reset=False)
+                wanted = self._without_echo(added, options)
+                yield from self._pages(wanted, new_cursor, full=False, reset=False)
                 return
         # The history position is taken before listing, so nothing arriving meanwhile is lost.
         profile = self.api.execute(self._gmail.users().getProfile(userId=USER), "the Gmail profile")
@@ -168,9 +172,22 @@ class GmailEmails:
                     break
         yield from self._pages(list(ids), start, full=True, reset=cursor is not None)
 
-    def _history(self, cursor: str) -> tuple[list[str], str]:
-        """Ids of messages added to Inbox/Sent or given a trigger label since `cursor`, and the new cursor."""
-        added: dict[str, None] = {}
+    def _without_echo(
+        self, added: list[tuple[str, frozenset[str]]], options: MailboxReadOptions
+    ) -> list[str]:
+        """The ids worth fetching: a labelling whose only trigger is rgsync's own label on an email
+        already saved is the echo of rgsync's own mark (or a no-op), dropped before any fetch."""
+        if not self.own_label or all(labels == {NEW_MESSAGE} for _mid, labels in added):
+            return [mid for mid, _labels in added]
+        own = self._label_id(self.own_label)
+        echoes = [mid for mid, labels in added if own is not None and labels == {own}]
+        saved = set(options.saved(echoes)) if echoes else set()
+        return [mid for mid, labels in added if not (mid in saved and labels == {own})]
+
+    def _history(self, cursor: str) -> tuple[list[tuple[str, frozenset[str]]], str]:
+        """Messages added to Inbox/Sent or given a trigger label since `cursor`, each with the
+        trigger labels it was given (none for a new message), and the new cursor."""
+        added: dict[str, set[str]] = {}
         labelled: list[tuple[str, list[str]]] = []
         token: str | None = None
         while True:
@@ -190,7 +207,7 @@ class GmailEmails:
                 for entry in record.get("messagesAdded", []):
                     message = entry.get("message", {})
                     if CANDIDATE_LABELS & set(message.get("labelIds", [])):
-                        added[str(message["id"])] = None
+                        added[str(message["id"])] = {NEW_MESSAGE}
                 for entry in record.get("labelsAdded", []):
                     message = entry.get("message", {})
                     labelled.append((str(message.get("id")), list(entry.get("labelIds", []))))
@@ -203,9 +220,9 @@ class GmailEmails:
             if any(not set(ids) <= SYSTEM_LABELS for _m, ids in labelled):
                 triggers |= {i for i in (self._label_id(n) for n in self.trigger_labels) if i}
             for message_id, label_ids in labelled:
-                if triggers & set(label_ids):
-                    added[message_id] = None
-        return list(added), new_cursor
+                if given := triggers & set(label_ids):
+                    added.setdefault(message_id, set()).update(given)
+        return [(mid, frozenset(labels)) for mid, labels in added.items()], new_cursor
 
     def _pages(self, ids: Sequence[str], cursor: str, *, full: bool, reset: bool) -> Iterator[Page]:
         """Fetch `ids` in batches and yield one page per batch; the cursor rides on the last page."""

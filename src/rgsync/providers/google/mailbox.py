@@ -58,7 +58,7 @@ class GoogleMailbox:
         self.api = api
         self.address = address.lower()
         self.aliases = frozenset(a.lower() for a in aliases)
-        self.emails = GmailEmails(api, trigger_labels=(save_label, thread_label))
+        self.emails = GmailEmails(api, trigger_labels=(save_label, thread_label), own_label=save_label)
         self.calendar = CalendarEvents(api, address=self.address, aliases=self.aliases, time_zone=time_zone)
         self.tasks = GoogleTasks(api, list_name=task_list)
         self.people = GooglePeople(api, group_name=contact_group)

@@ -1,10 +1,12 @@
 """RFC 822 messages → `EmailItem`, with the standard library's `email` package, never crashing.
 
 Real mail is messy: encoded words in odd charsets, address lists with junk in them, missing
-Message-ID or Date headers, bodies in charsets Python does not know, megabytes of HTML. Parsing
-uses `email.policy.default` (the modern header registry: encoded words decoded, address lists
-parsed into display names and addresses) and falls back, header by header, to the legacy parser
-when the modern one gives up. Whatever had to be cleaned up is listed in `EmailItem.problems`; an
+Message-ID or Date headers, bodies in charsets Python does not know, megabytes of HTML. Each
+message is parsed once, with the legacy (compat32) parser, which only splits headers and parts;
+the few headers rgsync reads are then given to `email.policy.default`'s header registry (encoded
+words decoded, address lists parsed into display names and addresses) one by one, each once,
+falling back to the legacy reading of that header when the modern one gives up. Only the first
+plain-text and first HTML parts are decoded. Whatever had to be cleaned up is listed in `EmailItem.problems`; an
 email whose essentials (the message itself, or every participant) cannot be read gets
 `EmailItem.unreadable` set to the reason, so the planner skips it with that reason (SPEC §7.8).
 """
@@ -19,7 +21,7 @@ import email.utils
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.message import Message
 
 from rgsync.model import SERVICE_HEADERS, Address, EmailItem, Folder
 from rgsync.providers.text import html_to_text
@@ -60,7 +62,6 @@ def parse_email(
             unreadable="the message is empty",
         )
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
         legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # the parser is lenient; this only guards against library bugs
         return EmailItem(
@@ -74,7 +75,7 @@ def parse_email(
             labels=frozenset(labels),
             unreadable=f"the message could not be parsed ({type(exc).__name__})",
         )
-    reader = _Headers(message, legacy, problems)
+    reader = _Headers(legacy, problems)
     senders = reader.addresses("From")
     to = reader.addresses("To")
     cc = reader.addresses("Cc")
@@ -87,7 +88,7 @@ def parse_email(
         problems.append("no Message-ID header")
     sent_at = reader.date(fallback_time)
     auto_submitted = reader.text("Auto-Submitted")
-    text_body, html_body = _bodies(message, problems)
+    text_body, html_body = _bodies(legacy, problems)
     unreadable = ""
     if not senders and not to and not cc and not bcc:
         unreadable = "no sender or recipient address could be read"
@@ -105,7 +106,7 @@ def parse_email(
         text_body=text_body,
         html_body=html_body,
         labels=frozenset(labels),
-        content_type=_content_type(message, legacy),
+        content_type=_content_type(legacy),
         auto_submitted=auto_submitted.strip(),
         in_reply_to=_clean_id(reader.text("In-Reply-To")),
         problems=tuple(dict.fromkeys(problems)),
@@ -121,21 +122,30 @@ def parse_email(
 class _Headers:
     """Header access that tries the modern parser, then the legacy one, noting what was wrong."""
 
-    def __init__(self, message: Message, legacy: Message, problems: list[str]) -> None:
-        self.message = message
+    def __init__(self, legacy: Message, problems: list[str]) -> None:
         self.legacy = legacy
         self.problems = problems
+        # The first occurrence of each header as it came, as the modern parser would read it.
+        self._raw: dict[str, tuple[str, str]] = {}
+        for name, value in legacy.raw_items():
+            self._raw.setdefault(name.lower(), (name, value))
 
     def _modern(self, name: str) -> object | None:
+        found = self._raw.get(name.lower())
+        if found is None:
+            return None
         try:
-            return self.message[name]
+            parsed: object = email.policy.default.header_fetch_parse(*found)
         except Exception:
             self.problems.append(f"malformed {name} header")
             return None
+        return parsed
 
     def text(self, name: str) -> str:
         """A header as decoded text ('' when absent); encoded words in unknown charsets replaced."""
         raw = self.legacy.get(name)
+        if isinstance(raw, str) and raw.isascii() and "=?" not in raw:
+            return _one_line(raw)  # plain ASCII: what the header registry would give, unparsed
         if raw is not None and _broken_encoded_word(str(raw)):
             # The lenient parser would keep a fragment of a broken encoded word (bad base64); the
             # text as it came is what the sender's program wrote and what mail services show.
@@ -159,8 +169,12 @@ class _Headers:
     def addresses(self, name: str) -> tuple[Address, ...]:
         """An address header as lower-cased, de-duplicated addresses; invalid ones dropped with a reason."""
         found: list[tuple[str, str]] = []
-        value = self._modern(name)
-        if value is not None and hasattr(value, "addresses"):
+        first = self._raw.get(name.lower())
+        simple = _simple_addresses(first[1]) if first is not None else None
+        value = None if simple is not None else self._modern(name)
+        if simple is not None:
+            found = simple
+        elif value is not None and hasattr(value, "addresses"):
             try:
                 found = [(a.display_name or "", a.addr_spec or "") for a in value.addresses]
             except Exception:
@@ -210,6 +224,28 @@ class _Headers:
                 self.problems.append("malformed Date header; the time Gmail received the email is used")
                 return fallback
         return parsed
+
+
+_PLAIN_SPEC = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_SIMPLE_ADDRESS = re.compile(
+    rf"\s*(?:(?P<name>[A-Za-z0-9 ._'-]*?)\s*<(?P<angled>{_PLAIN_SPEC})>|(?P<bare>{_PLAIN_SPEC}))\s*"
+)
+
+
+def _simple_addresses(raw: str) -> list[tuple[str, str]] | None:
+    """(display name, address) pairs of an address list in its plainest form (ASCII names without
+    quotes, comments, groups or encoded words), read without the header registry, which costs
+    most of an email's parsing; None for anything else, which the registry reads."""
+    pairs: list[tuple[str, str]] = []
+    for element in "".join(raw.splitlines()).split(","):
+        match = _SIMPLE_ADDRESS.fullmatch(element)
+        if match is None:
+            return None
+        if match["bare"]:
+            pairs.append(("", match["bare"]))
+        else:
+            pairs.append((" ".join(match["name"].split()), match["angled"]))
+    return pairs
 
 
 def _broken_encoded_word(value: str) -> bool:
@@ -270,7 +306,7 @@ def _clean_id(value: str) -> str:
     return "".join(value.split())
 
 
-def _content_type(message: Message, legacy: Message) -> str:
+def _content_type(message: Message) -> str:
     """The top-level content type with its report-type/method parameter when it has one.
 
     A meeting invitation arrives as multipart/mixed around a text/calendar part with a METHOD;
@@ -281,8 +317,7 @@ def _content_type(message: Message, legacy: Message) -> str:
         media = message.get_content_type()
         report = message.get_param("report-type")
     except Exception:
-        media = legacy.get_content_type()
-        report = None
+        return "text/plain"
     if media == "multipart/report" and isinstance(report, str):
         return f"{media}; report-type={report.lower()}"
     if media.startswith("multipart/"):
@@ -332,13 +367,15 @@ def _bodies(message: Message, problems: list[str]) -> tuple[str, str]:
 
 
 def _part_text(part: Message, problems: list[str]) -> str:
-    if isinstance(part, EmailMessage):
-        try:
-            content = part.get_content()
-            if isinstance(content, str):
-                return scrub(content).replace("\r\n", "\n")
-        except Exception:  # unknown charset, broken transfer encoding: decode by hand below
-            pass
+    # What `EmailMessage.get_content` gives a text part: the decoded payload in its declared
+    # charset (ASCII when none), undecodable bytes replaced.
+    try:
+        payload = part.get_payload(decode=True)
+        charset = part.get_param("charset", "ASCII")
+        if isinstance(payload, bytes) and isinstance(charset, str):
+            return scrub(payload.decode(charset, "replace")).replace("\r\n", "\n")
+    except Exception:  # unknown charset, broken transfer encoding: decode by hand below
+        pass
     # Fall back to the decoded bytes in the declared charset, else UTF-8, replacing what fails.
     try:
         payload = part.get_payload(decode=True)

@@ -37,7 +37,7 @@ from rgsync.providers.microsoft365.client import (
 
 log = logging.getLogger("rgsync.microsoft365")
 
-PAGE_SIZE = 50
+PAGE_SIZE = 500  # delta rows per page (Prefer: odata.maxpagesize): each page costs one call
 WINDOW_SLACK = timedelta(days=28)
 _EMAIL_FOLDERS = (("inbox", Folder.INBOX), ("sentitems", Folder.SENT))
 
@@ -58,6 +58,24 @@ def _load_cursor(cursor: str | None) -> dict[str, Any]:
 
 def _dump_cursor(**values: Any) -> str:
     return json.dumps({"m365": 1, **values}, sort_keys=True)
+
+
+def _without_echo(rows: list[dict[str, Any]], options: MailboxReadOptions) -> list[dict[str, Any]]:
+    """Delta rows worth converting: a saved email comes back when rgsync set its category, and
+    nothing about it matters then unless it now carries the thread category (SPEC §3.6), so the
+    rows of saved emails without it are dropped unconverted."""
+    thread = options.thread_label.strip().casefold()
+    if not rows or not thread:
+        return rows
+    saved = set(options.saved([str(r["id"]) for r in rows]))
+    if not saved:
+        return rows
+    return [
+        r
+        for r in rows
+        if str(r["id"]) not in saved
+        or thread in {str(c).strip().casefold() for c in r.get("categories") or []}
+    ]
 
 
 def odata_literal(text: str) -> str:
@@ -120,7 +138,7 @@ class DeltaReads:
             if links[key]:
                 try:
                     yield from self._email_round(
-                        key, folder, str(links[key]), None, links, full=False, reset=False
+                        key, folder, str(links[key]), None, links, full=False, reset=False, options=options
                     )
                     continue
                 except DeltaExpired:
@@ -144,9 +162,12 @@ class DeltaReads:
         *,
         full: bool,
         reset: bool,
+        options: MailboxReadOptions | None = None,
     ) -> Iterator[Page]:
         for page, following, delta in self._rounds(first, params, f"the {key} changes", "messages.delta"):
             rows, removed = self._split(page)
+            if options is not None:
+                rows = _without_echo(rows, options)
             for row in rows:
                 self._categories[str(row["id"])] = [str(c) for c in row.get("categories") or []]
             links[key] = following or delta

@@ -220,6 +220,9 @@ class SalesforceCrm:
         except UncertainWrite:
             self.lookups.forget_email_tasks()
             raise
+        finally:
+            # People and Accounts written (or perhaps written) are looked up afresh afterwards.
+            self.lookups.forget_written({w.kind for w in writes})
 
     def complete_emails(self, emails: Sequence[SavedEmail]) -> list[WriteResult]:
         """Write the missing sender relations of EmailMessages recovery adopted (see writes.core)."""

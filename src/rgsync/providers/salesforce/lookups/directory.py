@@ -2,6 +2,11 @@
 
 Every lookup sends many values per SOQL `IN` list, chunked to stay under the URI limit, and
 bundles the chunks into Composite requests of up to five queries (SPEC §3.3, §10).
+
+Answers are kept for the adapter's lifetime (one session): a session reads its mailbox in chunks,
+and the same senders, their Accounts and Opportunities come back chunk after chunk, so each is
+asked about once. Misses are kept too. Whatever rgsync writes itself drops the answers it could
+change (`forget_written`), so a person or Account created mid-session is found by the next lookup.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rgsync.model import Account, Opportunity, OrgInfo, Person, PersonKind
+from rgsync.model import Account, Opportunity, OrgInfo, Person, PersonKind, RecordKind
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.client import SalesforceClient
 from rgsync.providers.salesforce.mapping import OrgShape, parse_date, parse_datetime, website_domain
@@ -25,13 +30,44 @@ class DirectoryLookups:
     # People addresses seen this session (Id → address), so an EmailMessage can put each
     # person in the right junction list without another query.
     person_emails: dict[str, str]
+    # Session-long answers (module docstring); created lazily so subclasses need no extra setup.
+    _people_seen: dict[str, list[Person]]
+    _accounts_seen: dict[str, Account | None]
+    _domains_seen: dict[str, Account | None]
+    _opportunities_seen: dict[tuple[str, str], list[Opportunity]]
+
+    def _seen(self, name: str) -> Any:
+        cache = self.__dict__.get(name)
+        if cache is None:
+            cache = self.__dict__[name] = {}
+        return cache
+
+    def forget_written(self, kinds: Collection[RecordKind]) -> None:
+        """Drop the kept answers that writes of these kinds may have changed (or that an uncertain
+        write may have changed): people for Contacts/Leads, Accounts for Accounts."""
+        if {RecordKind.CONTACT, RecordKind.LEAD} & set(kinds):
+            self.__dict__.pop("_people_seen", None)
+        if RecordKind.ACCOUNT in kinds:
+            self.__dict__.pop("_accounts_seen", None)
+            self.__dict__.pop("_domains_seen", None)
+            self.__dict__.pop("_opportunities_seen", None)
 
     # -- people ---------------------------------------------------------------------------------------
     def find_people(self, emails: Collection[str]) -> dict[str, list[Person]]:
-        """Contacts and unconverted Leads by email, many addresses per query (SPEC §3.3)."""
+        """Contacts and unconverted Leads by email, many addresses per query (SPEC §3.3); each
+        address is asked about once a session (module docstring)."""
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
         if not wanted:
             return {}
+        seen: dict[str, list[Person]] = self._seen("_people_seen")
+        missing = [a for a in wanted if a not in seen]
+        if missing:
+            found = self._query_people(missing)
+            for address in missing:
+                seen[address] = found.get(address, [])
+        return {a: list(seen[a]) for a in wanted if seen[a]}
+
+    def _query_people(self, wanted: list[str]) -> dict[str, list[Person]]:
         contact_queries = soql.chunked_in_queries(
             lambda values: (
                 f"SELECT Id, Email, FirstName, LastName, AccountId, OwnerId FROM Contact WHERE Email IN {values}"
@@ -113,6 +149,15 @@ class DirectoryLookups:
         wanted = sorted({d.strip().lower() for d in domains if d and d.strip()})
         if not wanted:
             return {}
+        seen: dict[str, Account | None] = self._seen("_domains_seen")
+        missing = [d for d in wanted if d not in seen]
+        if missing:
+            found = self._query_domains(missing)
+            for domain in missing:
+                seen[domain] = found.get(domain)
+        return {d: account for d in wanted if (account := seen[d]) is not None}
+
+    def _query_domains(self, wanted: list[str]) -> dict[str, Account]:
         queries = soql.chunked_in_queries(
             lambda values: f"SELECT Id, Name, Website FROM Account WHERE {values} ORDER BY Id",
             wanted,
@@ -130,10 +175,16 @@ class DirectoryLookups:
         return found
 
     def accounts_by_id(self, ids: Collection[str]) -> dict[str, Account]:
-        """Accounts by Id."""
-        wanted = sorted({i for i in ids if soql.is_id(i)})
-        if not wanted:
-            return {}
+        """Accounts by Id, each asked about once a session."""
+        seen: dict[str, Account | None] = self._seen("_accounts_seen")
+        wanted = sorted({i for i in ids if soql.is_id(i) and i not in seen})
+        if wanted:
+            found = self._query_accounts(wanted)
+            for account_id in wanted:
+                seen[account_id] = found.get(account_id)
+        return {i: account for i in ids if (account := seen.get(i)) is not None}
+
+    def _query_accounts(self, wanted: list[str]) -> dict[str, Account]:
         queries = soql.chunked_in_queries(
             lambda values: f"SELECT Id, Name, Website FROM Account WHERE Id IN {values}",
             wanted,
@@ -145,7 +196,7 @@ class DirectoryLookups:
                 account = Account(str(row["Id"]), str(row.get("Name") or ""), str(row.get("Website") or ""))
                 out[account.id] = account
                 out[account.id[:15]] = account
-        return {i: out[i] for i in ids if i in out}
+        return {i: out[i] for i in wanted if i in out}
 
     def accounts_by_name(self, names: Collection[str]) -> dict[str, str]:
         """Account Ids by name (case-insensitive; the lowest Id when several share a name)."""
@@ -162,10 +213,31 @@ class DirectoryLookups:
         return {name: out[name.casefold()] for name in wanted if name.casefold() in out}
 
     def opportunities_for(self, account_ids: Collection[str], owner_id: str) -> list[Opportunity]:
-        """Opportunities owned by `owner_id` on these Accounts (SPEC §3.5)."""
+        """Opportunities owned by `owner_id` on these Accounts (SPEC §3.5), each Account's asked
+        about once a session."""
         wanted = sorted({i for i in account_ids if soql.is_id(i)})
         if not wanted:
             return []
+        seen: dict[tuple[str, str], list[Opportunity]] = self._seen("_opportunities_seen")
+        missing = [i for i in wanted if (owner_id, i) not in seen]
+        if missing:
+            by_account: dict[str, list[Opportunity]] = {i: [] for i in missing}
+            for opportunity in self._query_opportunities(missing, owner_id):
+                key = next((i for i in missing if _same_id(i, opportunity.account_id)), None)
+                if key is not None:
+                    by_account[key].append(opportunity)
+            for account_id, found in by_account.items():
+                seen[(owner_id, account_id)] = found
+        out: list[Opportunity] = []
+        ids: set[str] = set()
+        for account_id in wanted:
+            for opportunity in seen[(owner_id, account_id)]:
+                if opportunity.id not in ids:  # an Account named by its 15- and 18-character Ids
+                    ids.add(opportunity.id)
+                    out.append(opportunity)
+        return out
+
+    def _query_opportunities(self, wanted: list[str], owner_id: str) -> list[Opportunity]:
         owner = soql.record_id(owner_id)
         queries = soql.chunked_in_queries(
             lambda values: (
@@ -190,3 +262,8 @@ class DirectoryLookups:
                     )
                 )
         return out
+
+
+def _same_id(wanted: str, found: str | None) -> bool:
+    """Whether two Salesforce Ids name the same record (15- and 18-character forms)."""
+    return bool(found) and wanted[:15] == str(found)[:15]

@@ -18,7 +18,7 @@ from typing import Any
 
 from rgsync.model import OrgInfo, WriteResult
 from rgsync.providers.base import RetriableError
-from rgsync.providers.salesforce.client import SalesforceClient
+from rgsync.providers.salesforce.client import COMPOSITE_HEAVY, SalesforceClient
 from rgsync.providers.salesforce.lookups import Lookups
 from rgsync.providers.salesforce.mapping import OrgShape, sender_relation
 from rgsync.providers.salesforce.writes.batches import _Attempt, _chunks, _Op
@@ -74,8 +74,9 @@ class WriteSending:
         for start in range(0, len(email_chunks), EMAIL_CHUNKS_PER_CALL):
             group = [op for chunk in email_chunks[start : start + EMAIL_CHUNKS_PER_CALL] for op in chunk]
             self._send_emails(group, results, attempt)
-        for chunk in _chunks(sorted(plain, key=lambda op: op.sobject)):
-            self._send(chunk, "composite/sobjects", "POST", results, attempt)
+        plain_chunks = _chunks(sorted(plain, key=lambda op: op.sobject))
+        for start in range(0, len(plain_chunks), COMPOSITE_HEAVY):
+            self._send_collections(plain_chunks[start : start + COMPOSITE_HEAVY], results, attempt)
         updates = [op for op in ops if op.method == "update"]
         for chunk in _chunks(sorted(updates, key=lambda op: op.sobject)):
             self._send(chunk, "composite/sobjects", "PATCH", results, attempt)
@@ -97,6 +98,55 @@ class WriteSending:
         except RetriableError:
             attempt.uncertain |= {op.key for op in chunk if op.key is not None}
             raise
+        self._record(chunk, answer, results, attempt)
+
+    def _send_collections(
+        self, chunks: list[list[_Op]], results: list[WriteResult | None], attempt: _Attempt
+    ) -> None:
+        """Create several collections in one Composite request (allOrNone false, each collection
+        saved on its own), so five Task collections cost one call instead of five."""
+        if len(chunks) == 1:
+            self._send(chunks[0], "composite/sobjects", "POST", results, attempt)
+            return
+        url = self.client.data_path("composite/sobjects")
+        subrequests = [
+            {
+                "method": "POST",
+                "url": url,
+                "referenceId": f"records{n}",
+                "body": {"allOrNone": False, "records": [op.record for op in chunk]},
+                "httpHeaders": DUPLICATE_RULE_HEADER,
+            }
+            for n, chunk in enumerate(chunks)
+        ]
+        try:
+            answers = self.client.composite(subrequests)
+        except RetriableError:
+            attempt.uncertain |= {op.key for chunk in chunks for op in chunk if op.key is not None}
+            raise
+        by_reference = {a.reference: a for a in answers}
+        if len(by_reference) != len(chunks) or not all(
+            f"records{n}" in by_reference for n in range(len(chunks))
+        ):
+            # Without an answer for every collection, which records were saved is unknown.
+            attempt.uncertain |= {op.key for chunk in chunks for op in chunk if op.key is not None}
+            raise RetriableError(
+                f"Salesforce answered {len(by_reference)} parts of a {len(chunks)}-part request",
+                code="SF-BAD-ANSWER",
+            )
+        for n, chunk in enumerate(chunks):
+            sub = by_reference[f"records{n}"]
+            if not sub.ok:
+                code, message = _first_error(sub.body)
+                for op in chunk:
+                    results[op.index] = WriteResult(ok=False, error_code=error_code(code), message=message)
+                continue
+            self._record(chunk, sub.body, results, attempt)
+
+    def _record(
+        self, chunk: list[_Op], answer: Any, results: list[WriteResult | None], attempt: _Attempt
+    ) -> None:
+        """A collection's per-record answers as WriteResults (in `results`)."""
         answers = answer if isinstance(answer, list) else []
         if len(answers) != len(chunk):
             raise RetriableError(

@@ -1,0 +1,161 @@
+"""The raw I/O floor of a first session: what any sync must spend, with rgsync's logic taken out.
+
+Through the same client libraries and the same connections the adapters open (the Google API
+client, msal + requests for Graph, exchangelib, simple-salesforce), against the same emulators:
+list the mailbox's new emails and get each one (no parsing, no conversion), one people lookup per
+300 addresses, and ceil(N/200) sObject Collections creates of 200 small Tasks. A first session
+cannot do less I/O than this, so its time divided by the floor's is rgsync's own overhead.
+
+Used by `run_benchmarks.py`, which measures the floor and the session in the same run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rgsync.providers.salesforce import soql
+
+ADDRESSES_PER_LOOKUP = 300
+COLLECTION = 200
+
+
+def _gmail(mailbox: Any, since: int) -> int:
+    from rgsync.providers.google.api import BATCH_SIZE, chunks
+
+    emails = mailbox.emails
+    gmail = emails.api.service("gmail")
+    ids: list[str] = []
+    for label in ("INBOX", "SENT"):
+        token = None
+        while True:
+            request = (
+                gmail.users()
+                .messages()
+                .list(userId="me", labelIds=[label], q=f"after:{since}", maxResults=500, pageToken=token)
+            )
+            answer = emails.api.execute(request, "list")
+            ids += [str(m["id"]) for m in answer.get("messages", [])]
+            token = answer.get("nextPageToken")
+            if not token:
+                break
+    for group in chunks(ids, BATCH_SIZE):
+        requests = {mid: gmail.users().messages().get(userId="me", id=mid, format="raw") for mid in group}
+        emails.api.batch("gmail", requests, "get")
+    return len(ids)
+
+
+def _microsoft365(mailbox: Any, since: str) -> int:
+    from rgsync.providers.microsoft365 import convert
+
+    count = 0
+    for folder in ("inbox", "sentitems"):
+        link: str | None = f"{mailbox.prefix}/mailFolders/{folder}/messages/delta"
+        params: dict[str, str] | None = {
+            "$select": ",".join(convert.MESSAGE_FIELDS),
+            "$filter": f"receivedDateTime ge {since}",
+        }
+        while link:
+            page = mailbox.client.call(
+                "GET",
+                link,
+                params=params,
+                headers=mailbox._prefer_pages(),
+                what="delta",
+                kind="messages.delta",
+            )
+            count += len(page.get("value") or [])
+            link, params = page.get("@odata.nextLink"), None
+    return count
+
+
+def _exchange(mailbox: Any) -> int:
+    from exchangelib import Message
+
+    from rgsync.providers.exchange import convert
+    from rgsync.providers.exchange.reads import EMAIL_FOLDERS
+
+    count = 0
+    for name, cls, _kind in EMAIL_FOLDERS:
+        folder = mailbox.connection.distinguished(cls, name)
+        state = None
+        while True:
+            changes, state, last = mailbox._sync_page(folder, state, Message, ("datetime_received",))
+            changed, _deleted = mailbox._split(changes)
+            count += len(list(mailbox._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS)))
+            if last:
+                break
+    return count
+
+
+def _salesforce(crm: Any, emails: int, addresses: list[str], user_id: str) -> int:
+    client = crm.client
+    calls_before = client.api_calls
+    for start in range(0, len(addresses), ADDRESSES_PER_LOOKUP):
+        chunk = addresses[start : start + ADDRESSES_PER_LOOKUP]
+        client.queries(
+            soql.chunked_in_queries(
+                lambda values: f"SELECT Id, Email FROM Contact WHERE Email IN {values}", chunk
+            )
+        )
+    for n in range(math.ceil(emails / COLLECTION)):
+        size = min(COLLECTION, emails - n * COLLECTION)
+        records = [
+            {"attributes": {"type": "Task"}, "Subject": f"floor {n}-{i}", "OwnerId": user_id}
+            for i in range(size)
+        ]
+        client.restful("composite/sobjects", method="POST", body={"allOrNone": False, "records": records})
+    return int(client.api_calls - calls_before)
+
+
+def measure_floor(
+    kind: str, open_mailbox: Callable[[], Any], open_crm: Callable[[], Any], since: Any, addresses: list[str]
+) -> tuple[float, int]:
+    """Seconds the floor took and how many emails it read (see the module docstring)."""
+    mailbox, crm = open_mailbox(), open_crm()
+    try:
+        user_id = crm.org_info().user_id  # signing in is not part of the floor's time
+        started = time.perf_counter()
+        if kind == "gmail":
+            read = _gmail(mailbox, int(since.timestamp()))
+        elif kind == "microsoft365":
+            read = _microsoft365(mailbox, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        else:
+            read = _exchange(mailbox)
+        _salesforce(crm, read, addresses, user_id)
+        return time.perf_counter() - started, read
+    finally:
+        crm.close()
+        mailbox.close()
+
+
+def main() -> None:
+    """`python floor.py KIND SETTINGS_FILE`: measure the floor of that sandbox profile in this
+    process (apart from the emulators, as the session runs) and print its seconds."""
+    import os
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from rgsync import registry
+    from rgsync.paths import resolve_paths
+    from rgsync.settings import load_settings
+
+    os.environ.setdefault("RGSYNC_KEYRING", "file")
+    kind, config = sys.argv[1], sys.argv[2]
+    paths = resolve_paths(config=config)
+    settings = load_settings(paths.settings_file)
+    since = datetime.now(UTC) - timedelta(days=int(settings.value("history-days")))
+    seconds, _read = measure_floor(
+        kind,
+        lambda: registry.open_mailbox(settings, paths),
+        lambda: registry.open_crm(settings, paths),
+        since,
+        ["bob@globex.com"],
+    )
+    print(seconds)
+
+
+if __name__ == "__main__":
+    main()
