@@ -61,9 +61,9 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_sandbox import deliver
 
-    from rgsync.sandbox.demo import scenario_path
+    from rgsync.demo.sandbox import start_sandbox
+    from rgsync.demo.scenarios import scenario_path
     from rgsync.sandbox.scenario import load_scenario
-    from rgsync.sandbox.serve import start_sandbox
     from rgsync.session import RunOptions
     from rgsync.sync import run_session
 

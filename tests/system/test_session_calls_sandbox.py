@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.sandbox.demo import scenario_path
+from rgsync.demo.sandbox import Sandbox, start_sandbox
+from rgsync.demo.scenarios import scenario_path
 from rgsync.sandbox.scenario import load_scenario
-from rgsync.sandbox.serve import Sandbox, start_sandbox
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
 
