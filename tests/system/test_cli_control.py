@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.cli.issues_cmd import parse_since
+from rgsync.cli.since import parse_since
 from rgsync.errors import UsageError
 from rgsync.model import IssueItem, IssueReport, IssueSource, Severity, Stream
 from rgsync.state import StateStore

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from rgsync.cli.common import App, json_option, pass_app, quiet_option
 from rgsync.cli.progress import SessionProgress
-from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column
+from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column, format_time
 from rgsync.cli.session_log import log_session, start_session_log
+from rgsync.cli.since import parse_since
 from rgsync.errors import EXIT_OK, UsageError
 from rgsync.logs import close_file_log
 from rgsync.session import RunOptions, SessionResult
@@ -89,6 +91,14 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
             s.status,
         )
     out.print(table)
+    if result.backfill_since is not None:
+        when = format_time(result.backfill_since)
+        out.print(
+            f"Backfill: read back to {when}."
+            if result.backfill_widened
+            else f"--since {when} is within history-days and the calendar window: nothing further back to read.",
+            highlight=False,
+        )
     if out.is_terminal:
         # "matched": paired with a record already on the other side, nothing written.
         out.print(
@@ -117,12 +127,19 @@ def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
 @click.option(
     "--allow-mass-delete", is_flag=True, help="Carry out deletions the mass-deletion guard held back."
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="For this run only, also read emails and meetings back to a date (2024-05-01) or for a "
+    "duration (90d, 2w), past history-days; cursors are left as they were.",
+)
 @quiet_option
 @json_option
 @pass_app
-def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool) -> None:
+def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool, since: str | None) -> None:
     """Run one sync session (what cron calls)."""
-    options = RunOptions(force=force, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+    since_at = parse_since(since, datetime.now(UTC)) if since is not None else None
+    options = RunOptions(force=force, dry_run=dry_run, allow_mass_delete=allow_mass_delete, since=since_at)
     # Progress only for a person at a terminal: never in cron mail, a pipe, --quiet or --json.
     progress = SessionProgress(app.err) if app.err.is_terminal and not app.quiet and not app.json else None
     start_session_log(app)

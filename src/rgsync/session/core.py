@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rgsync.engine import schedule
@@ -169,6 +170,22 @@ class SyncSession:
             self.writing.recover(now)
         window_start = now - timedelta(days=rules.calendar_past_days)
         window_end = now + timedelta(days=rules.calendar_future_days)
+        email_since = now - timedelta(days=rules.history_days)
+        # The rules and windows of the mailbox reads; Salesforce keeps its usual scope.
+        mailbox_rules, mailbox_start = rules, window_start
+        self.emails.backfill = self.two_way.backfill_events = False
+        if options.since is not None and not options.manual:
+            result.backfill_since = options.since
+            self.emails.backfill = options.since < email_since
+            self.two_way.backfill_events = options.since < window_start
+            result.backfill_widened = self.emails.backfill or self.two_way.backfill_events
+            days = _days_back(now, options.since)
+            if self.emails.backfill:
+                email_since = options.since
+                mailbox_rules = replace(mailbox_rules, history_days=days)
+            if self.two_way.backfill_events:
+                mailbox_start = options.since
+                mailbox_rules = replace(mailbox_rules, calendar_past_days=days)
         crm_pages: dict[Stream, list[Page]] = {}
         has_links = {s: bool(self.state.links(s)) for s in TWO_WAY} if not options.manual else {}
         two_way = [s for s in streams_to_run(rules, has_links, manual=bool(options.manual)) if s in TWO_WAY]
@@ -206,8 +223,8 @@ class SyncSession:
                 result.status = "failed"
                 two_way = []
         mailbox_options = MailboxReadOptions(
-            email_since=now - timedelta(days=rules.history_days),
-            calendar_start=window_start,
+            email_since=email_since,
+            calendar_start=mailbox_start,
             calendar_end=window_end,
             saved=lambda ids: self.state.links_for(Stream.EMAILS, ids).keys(),
             thread_label=rules.thread_label,
@@ -219,11 +236,11 @@ class SyncSession:
             self.progress.stream_started(stream, summary)
             try:
                 if stream is Stream.EMAILS:
-                    self.emails.run(rules, identity, mailbox_options, now, options, summary, result)
+                    self.emails.run(mailbox_rules, identity, mailbox_options, now, options, summary, result)
                 else:
                     self.two_way.run(
                         stream,
-                        rules,
+                        mailbox_rules if stream is Stream.EVENTS else rules,
                         identity,
                         mailbox_options,
                         crm_pages.get(stream, []),
@@ -340,3 +357,9 @@ class SyncSession:
             self.state.set_meta("budget_backoff_count", 0)
         self.state.set_meta("next_due_at", nxt.due_at.isoformat())
         result.next_due_at = nxt.due_at
+
+
+def _days_back(now: datetime, since: datetime) -> int:
+    """Whole days from `since` to `now`, rounded up, so the rules' day windows reach `since`."""
+    span = now - since
+    return max(0, span.days + (1 if span - timedelta(days=span.days) else 0))

@@ -64,6 +64,9 @@ class EmailRunner(UsesParts):
         self.writing = writing
         # Emails the user asked to retry (`rgsync issues retry`), set by the session for this run.
         self.retry_emails: tuple[str, ...] = ()
+        # `rgsync run --since` reaching past history-days: a full listing from `read.email_since`
+        # that leaves the incremental cursor where it was (set by the session for this run).
+        self.backfill = False
 
     def run(
         self,
@@ -84,7 +87,12 @@ class EmailRunner(UsesParts):
             thread: ThreadLinks(thread, who, what)
             for thread, (who, what) in self.state.tracked_threads().items()
         }
-        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        stored_cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        backfill = self.backfill and not options.manual
+        cursor = None if backfill else stored_cursor
+        # A backfill's listing is a normal full one only when no cursor exists yet (the first
+        # session): only then does its cursor stand for what a normal session would have kept.
+        keep_cursor = not options.dry_run and not options.manual and (not backfill or stored_cursor is None)
         if options.manual:
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
@@ -104,7 +112,7 @@ class EmailRunner(UsesParts):
                     identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
                 )
                 self._email_page(list(chunk), ctx, tracked, options, summary, result)
-            if chunk_cursor and not options.dry_run and not options.manual:
+            if chunk_cursor and keep_cursor:
                 self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
             chunk.clear()
 

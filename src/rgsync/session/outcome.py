@@ -26,6 +26,9 @@ class RunOptions:
     allow_mass_delete: bool = False
     manual: tuple[str, ...] = ()  # mailbox ids saved by `rgsync save`
     manual_thread: bool = False
+    # `rgsync run --since`: for this session only, read emails and meetings back to this time
+    # (SPEC §1 history-days, §4.1 window) without moving the incremental cursors.
+    since: datetime | None = None
 
 
 @dataclass
@@ -80,6 +83,9 @@ class SessionResult:
     skips: list[Skip] = field(default_factory=list)
     saved: list[tuple[str, str]] = field(default_factory=list)  # (stream, subject) written to Salesforce
     message: str = ""
+    # `--since` of this session: the time asked for, and whether it reached past the usual window.
+    backfill_since: datetime | None = None
+    backfill_widened: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -100,6 +106,16 @@ class SessionResult:
             "open_issues": self.open_issues,
             "next_due_at": self.next_due_at.isoformat() if self.next_due_at else None,
             "message": self.message,
+            **(
+                {
+                    "backfill": {
+                        "since": self.backfill_since.isoformat(),
+                        "widened": self.backfill_widened,
+                    }
+                }
+                if self.backfill_since
+                else {}
+            ),
         }
 
 

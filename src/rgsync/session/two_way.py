@@ -40,6 +40,9 @@ class TwoWayRunner(UsesParts):
         super().__init__(parts)
         self.reading = reading
         self.writing = writing
+        # `rgsync run --since` reaching past the calendar window: the mailbox's calendar is listed
+        # whole over the wider window, its incremental cursor left where it was.
+        self.backfill_events = False
 
     def run(
         self,
@@ -56,7 +59,9 @@ class TwoWayRunner(UsesParts):
         """Events, tasks or contacts (SPEC §4–§6): both sides read whole, planned once, then written."""
         links = self.state.links(stream)
         by_sf = {link.salesforce_id: link for link in links.values()}
-        mailbox_cursor = self.state.cursor(stream, Side.MAILBOX)
+        stored_cursor = self.state.cursor(stream, Side.MAILBOX)
+        backfill = self.backfill_events and stream is Stream.EVENTS
+        mailbox_cursor = None if backfill else stored_cursor
         mailbox, salesforce = _SideRead(), _SideRead()
         for page in self.reading.read_mailbox(stream, mailbox_cursor, read):
             mailbox.add(page)
@@ -125,7 +130,7 @@ class TwoWayRunner(UsesParts):
             self.state.set_meta(f"mailbox_creates:{stream.value}", created or None)
             # The guard's deletions went through (or were no longer needed): its issue is over.
             self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
-            if mailbox.cursor:
+            if mailbox.cursor and (not backfill or stored_cursor is None):
                 self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
             if salesforce.cursor:
                 self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)
