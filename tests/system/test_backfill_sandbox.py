@@ -30,6 +30,7 @@ from rgsync.state import StateStore
 
 OLD = "Renewal terms from last quarter"
 RECENT = "Order question this week"
+FRESH = "Delivery date for the order"
 
 
 def _deliver(sandbox: Sandbox, subject: str, age: timedelta, key: str) -> None:
@@ -107,23 +108,28 @@ def test_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandb
     _run(sandbox)  # the echo of rgsync's own marks
     _idle, idle_calls = _run(sandbox)
     cursors = _cursors(sandbox)
+    # Arrived since the last session: the backfill's listing shows it, and so will the next
+    # normal session's, which must recognise it as saved.
+    _deliver(sandbox, FRESH, timedelta(minutes=5), "fresh-1")
 
     backfill, _ = _run(sandbox, "--since", "90d")
     assert backfill["status"] == "completed", backfill
     assert backfill["backfill"]["widened"] is True  # type: ignore[index]
     assert _saved(sandbox, OLD) == 1
     assert _saved(sandbox, RECENT) == 1, "the email saved before is recognised, not saved again"
+    assert _saved(sandbox, FRESH) == 1
     assert _cursors(sandbox) == cursors, "a backfill leaves the mailbox cursors where they were"
 
     again, _ = _run(sandbox, "--since", "90d")
     assert again["streams"]["emails"]["created"]["salesforce"] == 0  # type: ignore[index]
-    assert _saved(sandbox, OLD) == 1 and _saved(sandbox, RECENT) == 1
+    assert _saved(sandbox, OLD) == _saved(sandbox, RECENT) == _saved(sandbox, FRESH) == 1
 
     # The next normal session continues from the old cursor: it meets the marks the backfill set
     # (one Salesforce call, nothing written), and the session after it is idle as before.
     echo, echo_calls = _run(sandbox)
     assert echo["streams"]["emails"]["created"]["salesforce"] == 0  # type: ignore[index]
     assert echo["api_calls"]["salesforce"] == 1, dict(echo_calls)  # type: ignore[index]
+    assert _saved(sandbox, FRESH) == 1, "met again through the old cursor, recognised as saved"
     _after, after_calls = _run(sandbox)
     assert after_calls == idle_calls, (dict(after_calls), dict(idle_calls))
 
