@@ -31,6 +31,7 @@ from rgsync.state import StateStore
 OLD = "Renewal terms from last quarter"
 RECENT = "Order question this week"
 FRESH = "Delivery date for the order"
+MEETING = "Globex kickoff in the autumn"
 
 
 def _deliver(sandbox: Sandbox, subject: str, age: timedelta, key: str) -> None:
@@ -45,6 +46,36 @@ def _deliver(sandbox: Sandbox, subject: str, age: timedelta, key: str) -> None:
     sandbox.mailbox.state.add_message(message.as_bytes(), folder)  # type: ignore[attr-defined]
 
 
+def _meeting(sandbox: Sandbox, subject: str, age: timedelta) -> None:
+    start = (datetime.now(UTC) - age).replace(microsecond=0)
+    end = start + timedelta(hours=1)
+    if sandbox.mailbox_kind == "gmail":
+        sandbox.mailbox.state.add_event(  # type: ignore[attr-defined]
+            {
+                "summary": subject,
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": end.isoformat()},
+                "organizer": {"email": sandbox.scenario.user.address, "self": True},
+                "attendees": [{"email": "bob@globex.com", "responseStatus": "accepted"}],
+            }
+        )
+    else:
+        sandbox.mailbox.state.add_event(  # type: ignore[attr-defined]
+            {
+                "subject": subject,
+                "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+                "end": {"dateTime": end.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+                "attendees": [
+                    {
+                        "emailAddress": {"address": "bob@globex.com", "name": "Bob Baker"},
+                        "type": "required",
+                        "status": {"response": "accepted"},
+                    }
+                ],
+            }
+        )
+
+
 @pytest.fixture(params=["gmail", "microsoft365"])
 def sandbox(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -54,6 +85,7 @@ def sandbox(
     try:
         _deliver(running, OLD, timedelta(days=60), "old-1")
         _deliver(running, RECENT, timedelta(days=1), "recent-1")
+        _meeting(running, MEETING, timedelta(days=40))  # calendar-past-days is 14
         yield running
     finally:
         running.stop()
@@ -87,6 +119,10 @@ def _saved(sandbox: Sandbox, subject: str) -> int:
     return len([r for r in sandbox.salesforce.org.records("EmailMessage") if r.get("Subject") == subject])
 
 
+def _events(sandbox: Sandbox, subject: str) -> int:
+    return len([r for r in sandbox.salesforce.org.records("Event") if r.get("Subject") == subject])
+
+
 def _cursors(sandbox: Sandbox) -> dict[Stream, str | None]:
     store = StateStore.open(sandbox.paths.state_db)
     try:
@@ -104,6 +140,7 @@ def test_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandb
     first, _ = _run(sandbox)
     assert _saved(sandbox, RECENT) == 1
     assert _saved(sandbox, OLD) == 0, "older than history-days: a normal session leaves it"
+    assert _events(sandbox, MEETING) == 0, "before the calendar window: a normal session leaves it"
     assert "backfill" not in first
     _run(sandbox)  # the echo of rgsync's own marks
     _idle, idle_calls = _run(sandbox)
@@ -118,11 +155,13 @@ def test_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandb
     assert _saved(sandbox, OLD) == 1
     assert _saved(sandbox, RECENT) == 1, "the email saved before is recognised, not saved again"
     assert _saved(sandbox, FRESH) == 1
+    assert _events(sandbox, MEETING) == 1, "SPEC §4.1: the backfill reaches meetings too"
     assert _cursors(sandbox) == cursors, "a backfill leaves the mailbox cursors where they were"
 
     again, _ = _run(sandbox, "--since", "90d")
     assert again["streams"]["emails"]["created"]["salesforce"] == 0  # type: ignore[index]
     assert _saved(sandbox, OLD) == _saved(sandbox, RECENT) == _saved(sandbox, FRESH) == 1
+    assert _events(sandbox, MEETING) == 1, "a linked meeting is not created again"
 
     # The next normal session continues from the old cursor: it meets the marks the backfill set
     # (one Salesforce call, nothing written), and the session after it is idle as before.
