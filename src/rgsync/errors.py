@@ -48,12 +48,6 @@ class LockHeldError(RgsyncError):
     exit_code = EXIT_LOCKED
 
 
-class SyncFailedError(RgsyncError):
-    """A stream or the session failed (authentication, network, API budget): exit 1."""
-
-    exit_code = EXIT_FAILED
-
-
 def is_disk_failure(exc: BaseException) -> bool:
     """True for SQLite's full-disk and I/O errors: the disk failed, the database is not damaged."""
     text = str(exc).lower()

@@ -37,7 +37,7 @@ class MemoryHarness:
         self.user_id = ANN
         self.colleague_id = FRANK
         self.email_mode = EmailMode.EMAIL_MESSAGE
-        self._ids = itertools.count(1)
+        self.id_list = itertools.count(1)
         self._rejected: list[str] = []
         self.crm.failures.reject = self._reject
 

@@ -140,7 +140,7 @@ def _store(now: list[datetime]) -> GmailStore:
     return store
 
 
-def _ids(store: GmailStore, query: str) -> list[str]:
+def id_list(store: GmailStore, query: str) -> list[str]:
     return [m.id for m in store.listing([], query, False, lambda: compile_query(query, store.clock()))]
 
 
@@ -148,16 +148,16 @@ def test_renaming_a_label_is_seen_by_the_next_page() -> None:
     """A kept `label:` listing is dropped once the label's name changes."""
     now = [datetime(2026, 11, 28, 12, tzinfo=UTC)]
     store = _store(now)
-    assert len(_ids(store, "label:clients")) == 3
+    assert len(id_list(store, "label:clients")) == 3
     store.user_labels[store.label_id("Clients")]["name"] = "Customers"
-    assert _ids(store, "label:clients") == _scan(store, [], "label:clients", False) == []
+    assert id_list(store, "label:clients") == _scan(store, [], "label:clients", False) == []
 
 
 def test_an_age_query_follows_the_clock() -> None:
     """`newer_than:` is worked out against the emulator's clock on every page."""
     now = [datetime(2026, 11, 28, 8, tzinfo=UTC)]
     store = _store(now)
-    assert len(_ids(store, "newer_than:2d")) == 2
+    assert len(id_list(store, "newer_than:2d")) == 2
     now[0] += timedelta(days=1)
-    assert _ids(store, "newer_than:2d") == _scan(store, [], "newer_than:2d", False)
-    assert len(_ids(store, "newer_than:2d")) == 1
+    assert id_list(store, "newer_than:2d") == _scan(store, [], "newer_than:2d", False)
+    assert len(id_list(store, "newer_than:2d")) == 1

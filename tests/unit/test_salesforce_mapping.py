@@ -39,7 +39,7 @@ from rgsync.providers.salesforce.mapping import (
     who_list,
 )
 from rgsync.providers.salesforce.writes import error_code
-from rgsync.providers.salesforce.writes.batches import _chunks, _Op
+from rgsync.providers.salesforce.writes.batches import Op, chunk_ops
 
 SENT = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
 C1, C2, L1 = "003000000000001AAA", "003000000000002AAA", "00Q000000000001AAA"
@@ -344,10 +344,10 @@ def test_record_errors_become_stable_issue_codes() -> None:
 
 
 def test_batches_hold_200_records_and_at_most_ten_type_chunks() -> None:
-    ops = [_Op(n, "create", f"Type{n % 12:02d}") for n in range(24)]
-    chunks = _chunks(sorted(ops, key=lambda op: op.sobject))
+    ops = [Op(n, "create", f"Type{n % 12:02d}") for n in range(24)]
+    chunks = chunk_ops(sorted(ops, key=lambda op: op.sobject))
     assert [len({op.sobject for op in c}) for c in chunks] == [10, 2]
-    assert [len(c) for c in _chunks([_Op(n, "create", "Task") for n in range(450)])] == [200, 200, 50]
+    assert [len(c) for c in chunk_ops([Op(n, "create", "Task") for n in range(450)])] == [200, 200, 50]
 
 
 # -- cursor and sign-in ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from tests.unit.world import ACCOUNTS, ANN, ANN_ID, BERLIN, TODAY, ctx
 T = TypeVar("T")
 
 TOMORROW = TODAY + timedelta(days=1)
-_ids = iter(range(1, 1_000_000))
+id_list = iter(range(1, 1_000_000))
 
 
 def berlin(day: date, hour: int, minute: int = 0) -> datetime:
@@ -64,7 +64,7 @@ def meeting(
     if organizer != ANN:
         people.append(Attendee(Address(ANN), my_response))
     return CalendarItem(
-        id=item_id or f"cal-{next(_ids)}",
+        id=item_id or f"cal-{next(id_list)}",
         subject=subject,
         start=start,
         end=start + timedelta(minutes=minutes),
@@ -86,7 +86,7 @@ def all_day(
     """An all-day appointment lasting `days` days."""
     first = first or TOMORROW
     return CalendarItem(
-        id=f"cal-{next(_ids)}",
+        id=f"cal-{next(id_list)}",
         subject=subject,
         start=day_start(first),
         end=day_start(first + timedelta(days=days)),
@@ -108,7 +108,7 @@ def sf_event(
     """A Salesforce Event as the org reports it: tomorrow 15:00 Berlin, owned by Ann unless told."""
     start = start or berlin(TOMORROW, 15)
     return CalendarItem(
-        id=event_id or f"00U{next(_ids):05d}",
+        id=event_id or f"00U{next(id_list):05d}",
         subject=subject,
         start=start,
         end=start + timedelta(minutes=minutes),
@@ -122,12 +122,12 @@ def sf_task(
 ) -> TaskItem:
     """A Salesforce Task owned by Ann, open, due in three days, unless told."""
     fields.setdefault("due", TODAY + timedelta(days=3))
-    return TaskItem(id=task_id or f"00T{next(_ids):05d}", subject=subject, owner_id=owner_id, **fields)
+    return TaskItem(id=task_id or f"00T{next(id_list):05d}", subject=subject, owner_id=owner_id, **fields)
 
 
 def mailbox_task(subject: str = "Send quote", *, task_id: str | None = None, **fields: Any) -> TaskItem:
     """A task the user created in the mailbox list `Salesforce Tasks`."""
-    return TaskItem(id=task_id or f"task-{next(_ids)}", subject=subject, **fields)
+    return TaskItem(id=task_id or f"task-{next(id_list)}", subject=subject, **fields)
 
 
 def sf_contact(
@@ -135,7 +135,7 @@ def sf_contact(
 ) -> ContactItem:
     """A Salesforce Contact as the org reports it."""
     return ContactItem(
-        id=contact_id or f"003{next(_ids):05d}",
+        id=contact_id or f"003{next(id_list):05d}",
         first_name=first,
         last_name=last,
         email=email,
@@ -161,7 +161,7 @@ def contact_of(person: Person, **fields: Any) -> ContactItem:
 
 def mailbox_contact(first: str, last: str, email: str, **fields: Any) -> ContactItem:
     """A contact the user created in the mailbox folder `Salesforce Contacts`."""
-    return ContactItem(id=f"person-{next(_ids)}", first_name=first, last_name=last, email=email, **fields)
+    return ContactItem(id=f"person-{next(id_list)}", first_name=first, last_name=last, email=email, **fields)
 
 
 def changes(*items: T, deleted: Iterable[str] = ()) -> SideChanges[T]:

@@ -37,14 +37,14 @@ def hide_secrets(text: str) -> str:
     return text
 
 
-_ISSUE_COLUMNS = (
+ISSUE_COLUMNS = (
     "id, code, severity, source, stream, item_kind, item_subject, item_mailbox_id, item_salesforce_id, "
     "message, advice, first_seen, last_seen, count, resolved_at, retry_requested_at"
 )
 
 
 @stored_rows("issues")
-def _issue_from_row(row: Row) -> StoredIssue:
+def issue_from_row(row: Row) -> StoredIssue:
     return StoredIssue(
         id=row["id"],
         code=row["code"],
@@ -174,14 +174,14 @@ class IssueLog(Database):
             params.append(to_text(since))
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self._all(
-            f"SELECT {_ISSUE_COLUMNS} FROM issues{where} ORDER BY last_seen DESC, id DESC", tuple(params)
+            f"SELECT {ISSUE_COLUMNS} FROM issues{where} ORDER BY last_seen DESC, id DESC", tuple(params)
         )
-        return [_issue_from_row(row) for row in rows]
+        return [issue_from_row(row) for row in rows]
 
     def issue(self, issue_id: int) -> StoredIssue | None:
         """One issue by id, open or resolved; None when there is no such issue."""
-        row = self._one(f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
-        return None if row is None else _issue_from_row(row)
+        row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
+        return None if row is None else issue_from_row(row)
 
     def request_retry(self, issue_ids: Sequence[int] | None, now: datetime) -> list[StoredIssue]:
         """Queue the items behind open issues for the next session (`rgsync issues retry`): the
@@ -202,10 +202,10 @@ class IssueLog(Database):
     def retry_requests(self) -> list[StoredIssue]:
         """Open issues whose items the user asked to retry, oldest request first."""
         rows = self._all(
-            f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE resolved_at IS NULL AND retry_requested_at IS NOT NULL "
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE resolved_at IS NULL AND retry_requested_at IS NOT NULL "
             "ORDER BY retry_requested_at, id"
         )
-        return [_issue_from_row(row) for row in rows]
+        return [issue_from_row(row) for row in rows]
 
     def retry_taken(self, issue_ids: Iterable[int]) -> None:
         """A session has re-queued these issues' items: they wait for no further retry. An item

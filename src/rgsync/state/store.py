@@ -28,9 +28,7 @@ from rgsync.state.db import (
     stored_rows,
     to_text,
 )
-from rgsync.state.issues import _ISSUE_COLUMNS as ISSUE_COLUMNS
-from rgsync.state.issues import IssueLog
-from rgsync.state.issues import _issue_from_row as issue_from_row
+from rgsync.state.issues import ISSUE_COLUMNS, IssueLog, issue_from_row
 from rgsync.state.location import PostgresLocation, StateLocation
 from rgsync.state.records import Intent, SessionRecord, StateDamagedError, StoredIssue
 from rgsync.state.sqlite_backend import SqliteBackend

@@ -258,21 +258,6 @@ class AppTokens:
         return str(result["access_token"])
 
 
-class StaticToken:
-    """A token given as is (scripts, the sandbox's ready token)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def token(self, *, fresh: bool = False) -> str:
-        """The one token; after a 401 there is nothing fresher to offer."""
-        if fresh:
-            raise AuthError(
-                "Microsoft 365 did not accept the access token", code="MAIL-AUTH", advice=RECONNECT
-            )
-        return self._token
-
-
 def app_credential(store: CredentialStore) -> str | dict[str, str] | None:
     """The stored client secret or certificate for app-only access, None when there is none."""
     secret = store.get(CLIENT_SECRET)

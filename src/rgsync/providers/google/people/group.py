@@ -8,7 +8,7 @@ from typing import Any
 
 from rgsync.providers.base import ItemError
 from rgsync.providers.google.api import GoogleApi, chunks
-from rgsync.providers.google.people.person import TAG, PersonFields, _groups_of
+from rgsync.providers.google.people.person import TAG, PersonFields, groups_of
 
 MEMBERS_LIMIT = 1000
 PAGE_SIZE = 1000
@@ -107,7 +107,7 @@ class ContactGroup(PersonFields):
                 for data in person.get("clientData") or ():
                     if data.get("key") == TAG and data.get("value") in wanted:
                         found[str(data["value"])] = str(person["resourceName"])
-                        if group not in _groups_of(person):
+                        if group not in groups_of(person):
                             strays.append(str(person["resourceName"]))
             token = response.get("nextPageToken")
             if not token:

@@ -15,7 +15,7 @@ PERSON_FIELDS = (
     "names,emailAddresses,phoneNumbers,organizations,addresses,biographies,memberships,clientData,metadata"
 )
 # Which People fields each ContactItem field lives in (the update mask of a change).
-_PERSON_FIELD = {
+PERSON_FIELD = {
     "first_name": "names",
     "last_name": "names",
     "email": "emailAddresses",
@@ -47,7 +47,7 @@ def _first(entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     return entries[0] if entries else {}
 
 
-def _clean(entry: Mapping[str, Any]) -> dict[str, Any]:
+def clean_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in _OUTPUT_ONLY}
 
 
@@ -55,7 +55,7 @@ def _is_mobile(entry: Mapping[str, Any]) -> bool:
     return str(entry.get("type") or "").lower() == "mobile"
 
 
-def _groups_of(person: Mapping[str, Any]) -> set[str]:
+def groups_of(person: Mapping[str, Any]) -> set[str]:
     return {
         str((m.get("contactGroupMembership") or {}).get("contactGroupResourceName"))
         for m in person.get("memberships") or ()
@@ -121,14 +121,14 @@ class PersonFields:
 
         Entries rgsync does not manage (a second email, a home phone, a home address) are kept.
         """
-        touched = {_PERSON_FIELD[k] for k in changes if k in _PERSON_FIELD}
+        touched = {PERSON_FIELD[k] for k in changes if k in PERSON_FIELD}
         out: dict[str, list[dict[str, Any]]] = {}
 
         def value(key: str) -> str:
             return str(changes.get(key) or "")
 
         def entries(field: str) -> list[dict[str, Any]]:
-            return [_clean(e) for e in person.get(field) or []]
+            return [clean_entry(e) for e in person.get(field) or []]
 
         if "names" in touched:
             names = entries("names") or [{}]

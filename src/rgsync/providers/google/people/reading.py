@@ -10,7 +10,7 @@ from typing import Any
 from rgsync.model import ContactItem, Page
 from rgsync.providers.base import ItemError
 from rgsync.providers.google.people.group import PAGE_SIZE, ContactGroup
-from rgsync.providers.google.people.person import PERSON_FIELDS, _groups_of
+from rgsync.providers.google.people.person import PERSON_FIELDS, groups_of
 
 
 class ContactReading(ContactGroup):
@@ -58,7 +58,7 @@ class ContactReading(ContactGroup):
                 if not name:
                     continue
                 gone = bool((person.get("metadata") or {}).get("deleted"))
-                if not gone and group in _groups_of(person):
+                if not gone and group in groups_of(person):
                     items.append(self.to_item(person))
                 elif not full:
                     deleted.append(name)

@@ -10,7 +10,7 @@ from rgsync.model import ContactItem, Create, Delete, Update, Write, WriteResult
 from rgsync.providers.base import ItemError
 from rgsync.providers.google.api import chunks
 from rgsync.providers.google.people.group import ContactGroup
-from rgsync.providers.google.people.person import _PERSON_FIELD, PERSON_FIELDS, _clean
+from rgsync.providers.google.people.person import PERSON_FIELD, PERSON_FIELDS, clean_entry
 
 CREATE_LIMIT = 200
 UPDATE_LIMIT = 200
@@ -107,7 +107,7 @@ class ContactWriting(ContactGroup):
             if person is None:
                 results[n] = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="contact not found")
                 continue
-            fields |= {_PERSON_FIELD[k] for k in write.changes if k in _PERSON_FIELD}
+            fields |= {PERSON_FIELD[k] for k in write.changes if k in PERSON_FIELD}
         if not fields:
             for n in indexes:
                 results[n] = results[n] or WriteResult(ok=True, id=writes[n].id)  # type: ignore[union-attr]
@@ -121,7 +121,7 @@ class ContactWriting(ContactGroup):
             merged = self.merge(person, write.changes)
             body: dict[str, Any] = {"etag": person.get("etag"), "resourceName": write.id}
             for field in fields:
-                body[field] = merged.get(field, [_clean(e) for e in person.get(field) or []])
+                body[field] = merged.get(field, [clean_entry(e) for e in person.get(field) or []])
             contacts[write.id] = body
         request = self._people.batchUpdateContacts(
             body={"contacts": contacts, "updateMask": ",".join(sorted(fields)), "readMask": "metadata"}

@@ -16,7 +16,7 @@ from typing import Any
 from rgsync.model import Attendee, CalendarItem, Response, ShowAs, day_start
 from rgsync.providers.microsoft365.convert.values import (
     TAG_PROPERTY,
-    _address,
+    address_of,
     body_text,
     date_time_zone,
     local_date,
@@ -56,11 +56,11 @@ def calendar_item_from_event(event: Mapping[str, Any]) -> CalendarItem:
         start = start_at or datetime(1970, 1, 1, tzinfo=UTC)
         end = end_at or start
         unmapped = unmapped_start or unmapped_end
-    organizer = _address(event.get("organizer"))
+    organizer = address_of(event.get("organizer"))
     attendees = tuple(
         Attendee(address, _RESPONSE_IN.get(str((a.get("status") or {}).get("response", "")), Response.NONE))
         for a in event.get("attendees") or []
-        if (address := _address(a)) is not None
+        if (address := address_of(a)) is not None
     )
     response = str((event.get("responseStatus") or {}).get("response") or "")
     my_response = (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rgsync.model import SERVICE_HEADERS, EmailItem, Folder
-from rgsync.providers.microsoft365.convert.values import _address, _addresses, parse_instant
+from rgsync.providers.microsoft365.convert.values import address_of, addresses_of, parse_instant
 from rgsync.providers.text import html_to_text
 
 MESSAGE_CLASS_PROPERTY = "String 0x001A"
@@ -61,7 +61,7 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
     message_id = str(message.get("internetMessageId") or "").strip()
     if not message_id:
         problems.append("the email has no Message-ID")
-    sender = _address(message.get("from")) or _address(message.get("sender"))
+    sender = address_of(message.get("from")) or address_of(message.get("sender"))
     body = message.get("body") or {}
     is_html = str(body.get("contentType", "")).lower() == "html"
     content = str(body.get("content") or "")
@@ -82,9 +82,9 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
         subject=str(message.get("subject") or ""),
         sent_at=sent or datetime(1970, 1, 1, tzinfo=UTC),
         sender=sender,
-        to=_addresses(message.get("toRecipients")),
-        cc=_addresses(message.get("ccRecipients")),
-        bcc=_addresses(message.get("bccRecipients")),
+        to=addresses_of(message.get("toRecipients")),
+        cc=addresses_of(message.get("ccRecipients")),
+        bcc=addresses_of(message.get("bccRecipients")),
         text_body=html_to_text(content) if is_html else content,
         html_body=content if is_html else "",
         labels=frozenset(str(c) for c in message.get("categories") or []),

@@ -77,7 +77,7 @@ def body_text(body: Mapping[str, Any] | None) -> str:
     return html_to_text(content) if str(body.get("contentType", "")).lower() == "html" else content
 
 
-def _address(recipient: Mapping[str, Any] | None) -> Address | None:
+def address_of(recipient: Mapping[str, Any] | None) -> Address | None:
     box = (recipient or {}).get("emailAddress") or {}
     email = str(box.get("address") or "").strip().lower()
     if not email:
@@ -86,8 +86,8 @@ def _address(recipient: Mapping[str, Any] | None) -> Address | None:
     return Address(email, "" if name.lower() == email else name)
 
 
-def _addresses(recipients: Any) -> tuple[Address, ...]:
-    found = [_address(r) for r in recipients or [] if isinstance(r, Mapping)]
+def addresses_of(recipients: Any) -> tuple[Address, ...]:
+    found = [address_of(r) for r in recipients or [] if isinstance(r, Mapping)]
     return tuple(a for a in found if a is not None)
 
 

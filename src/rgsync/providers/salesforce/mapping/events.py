@@ -10,8 +10,8 @@ from rgsync.model import CalendarItem, EventInvitee, EventRecord, ShowAs
 from rgsync.providers.salesforce.mapping.values import (
     TASK_DESCRIPTION_MAX,
     OrgShape,
-    _ids,
     fit,
+    id_list,
     key_value,
     sf_datetime,
     who_fields,
@@ -98,7 +98,7 @@ def event_update(
         elif name == "private":
             out["IsPrivate"] = bool(value)
         elif name == "who_ids":
-            out.update(who_fields(_ids(value), "EventWhoIds", shape, update=True))
+            out.update(who_fields(id_list(value), "EventWhoIds", shape, update=True))
         elif name == "what_id":
             out["WhatId"] = value or None
         else:

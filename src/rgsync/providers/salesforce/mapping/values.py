@@ -128,7 +128,7 @@ def key_value(natural_key: str) -> str:
     return "sha256:" + hashlib.sha256(natural_key.encode("utf-8")).hexdigest()
 
 
-def _ids(values: object) -> list[str]:
+def id_list(values: object) -> list[str]:
     return [str(v) for v in values] if isinstance(values, list | tuple) else []
 
 

@@ -1,4 +1,4 @@
-"""Writes as they are sent (`_Op`), what a transiently failed apply had done (`_Attempt`), and
+"""Writes as they are sent (`Op`), what a transiently failed apply had done (`Attempt`), and
 how they are cut into sObject Collections calls: ≤ 200 records and ≤ 10 type chunks a call."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ Key = tuple[str, str]
 
 
 @dataclass
-class _Op:
+class Op:
     """One write as it will be sent."""
 
     index: int
@@ -30,17 +30,17 @@ class _Op:
 
 
 @dataclass
-class _Attempt:
+class Attempt:
     """What an apply that failed transiently had done, for the retry."""
 
     done: dict[Key, WriteResult] = field(default_factory=dict)
     uncertain: set[Key] = field(default_factory=set)
 
 
-def _chunks(ops: list[_Op], *, by_type: bool = True) -> list[list[_Op]]:
+def chunk_ops(ops: list[Op], *, by_type: bool = True) -> list[list[Op]]:
     """Runs of at most 200 records and (for creates/updates) at most 10 type chunks."""
-    out: list[list[_Op]] = []
-    current: list[_Op] = []
+    out: list[list[Op]] = []
+    current: list[Op] = []
     types = 0
     for op in ops:
         new_type = not current or current[-1].sobject != op.sobject

@@ -33,7 +33,7 @@ from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.client import SalesforceClient
 from rgsync.providers.salesforce.lookups import Lookups
 from rgsync.providers.salesforce.mapping import OrgShape, sender_relation
-from rgsync.providers.salesforce.writes.batches import _Attempt, _chunks, _Op
+from rgsync.providers.salesforce.writes.batches import Attempt, Op, chunk_ops
 from rgsync.providers.salesforce.writes.prepare import WritePreparation
 
 EMAIL_MESSAGE_PREFIX = "02s"
@@ -53,13 +53,13 @@ class Writer(WritePreparation):
         self.lookups = lookups
         self.org = org
         self.shape = shape
-        self._failed: _Attempt | None = None
+        self._failed: Attempt | None = None
 
     # -- entry ---------------------------------------------------------------------------------------
     def apply(self, writes: Sequence[Write]) -> list[WriteResult]:
         """One result per write, in order; transient failures raise (the session retries)."""
         results: list[WriteResult | None] = [None] * len(writes)
-        previous, attempt = self._failed, _Attempt()
+        previous, attempt = self._failed, Attempt()
         self._failed = None
         if previous is not None:
             self._recover(writes, results, previous, attempt)
@@ -75,8 +75,8 @@ class Writer(WritePreparation):
         self,
         writes: Sequence[Write],
         results: list[WriteResult | None],
-        previous: _Attempt,
-        attempt: _Attempt,
+        previous: Attempt,
+        attempt: Attempt,
     ) -> None:
         """Reuse answers of the failed attempt; look up its uncertain creates by natural key."""
         uncertain: dict[RecordKind, list[tuple[int, str]]] = {}
@@ -136,16 +136,16 @@ class Writer(WritePreparation):
             (n, e) for n, e in todo if not any((e.record_id[:15], who[:15]) in related for who in e.who_ids)
         ]
         addresses = self.lookups.person_addresses({who for _, e in missing for who in e.who_ids})
-        ops: list[_Op] = []
+        ops: list[Op] = []
         for n, email in missing:
             sender = email.sender.lower()
             person = next((w for w in email.who_ids if addresses.get(w) == sender), None)
             if person is not None:
                 record = sender_relation(email.record_id, person, sender)
-                ops.append(_Op(n, "create", "EmailMessageRelation", record))
+                ops.append(Op(n, "create", "EmailMessageRelation", record))
         outcome: list[WriteResult | None] = [None] * len(emails)
-        for chunk in _chunks(ops):
-            self._send(chunk, "composite/sobjects", "POST", outcome, _Attempt())
+        for chunk in chunk_ops(ops):
+            self._send(chunk, "composite/sobjects", "POST", outcome, Attempt())
         for op in ops:
             answer = outcome[op.index]
             if answer is not None and not answer.ok:

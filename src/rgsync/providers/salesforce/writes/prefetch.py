@@ -19,7 +19,7 @@ from rgsync.model import (
 )
 from rgsync.providers.salesforce import soql
 from rgsync.providers.salesforce.mapping import OrgShape, event_from_record, new_account
-from rgsync.providers.salesforce.writes.batches import _Attempt, _Op
+from rgsync.providers.salesforce.writes.batches import Attempt, Op
 from rgsync.providers.salesforce.writes.sending import WriteSending
 
 
@@ -62,11 +62,11 @@ class WritePrefetch(WriteSending):
         missing = [name for key, name in names.items() if key not in found]
         if missing:
             ops = [
-                _Op(i, "create", "Account", new_account(NewAccount(name, "")))
+                Op(i, "create", "Account", new_account(NewAccount(name, "")))
                 for i, name in enumerate(missing)
             ]
             created: list[WriteResult | None] = [None] * len(ops)
-            self._execute(ops, created, _Attempt())
+            self._execute(ops, created, Attempt())
             for name, result in zip(missing, created, strict=True):
                 if result is not None and result.ok and result.id:
                     found[name.casefold()] = result.id

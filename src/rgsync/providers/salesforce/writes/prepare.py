@@ -37,24 +37,24 @@ from rgsync.providers.salesforce.mapping import (
     task_create,
     task_update,
 )
-from rgsync.providers.salesforce.writes.batches import Key, _Op
+from rgsync.providers.salesforce.writes.batches import Key, Op
 from rgsync.providers.salesforce.writes.prefetch import WritePrefetch
 
 KIND_SOBJECT = {RecordKind.EVENT: "Event", RecordKind.TASK: "Task", RecordKind.CONTACT: "Contact"}
 
 
 class WritePreparation(WritePrefetch):
-    """Turns domain writes into `_Op`s ready to send."""
+    """Turns domain writes into `Op`s ready to send."""
 
     # -- mapping ------------------------------------------------------------------------------------------
-    def _prepare(self, writes: Sequence[Write], results: list[WriteResult | None]) -> list[_Op]:
+    def _prepare(self, writes: Sequence[Write], results: list[WriteResult | None]) -> list[Op]:
         shape = self.shape()
         todo = [(n, w) for n, w in enumerate(writes) if results[n] is None]
         addresses = self._email_people(todo)
         account_ids = self._accounts_for_contacts(todo, results)
         current_events = self._current_events(todo)
         invitations = self._invitations(todo)
-        ops: list[_Op] = []
+        ops: list[Op] = []
         for n, write in todo:
             if results[n] is not None:
                 continue
@@ -79,7 +79,7 @@ class WritePreparation(WritePrefetch):
         account_ids: dict[str, str],
         current_events: dict[str, CalendarItem],
         invitations: dict[str, str],
-    ) -> _Op | None:
+    ) -> Op | None:
         if isinstance(write, Create):
             return self._create_op(n, write, shape, addresses, account_ids)
         if isinstance(write, Update):
@@ -88,29 +88,27 @@ class WritePreparation(WritePrefetch):
             relation = invitations.get(write.id)
             if relation is None:
                 return None  # the user is no longer invited: nothing to do
-            return _Op(n, "delete", "EventRelation", record_id=relation, result_id=write.id)
-        return _Op(n, "delete", "", record_id=write.id)
+            return Op(n, "delete", "EventRelation", record_id=relation, result_id=write.id)
+        return Op(n, "delete", "", record_id=write.id)
 
     def _create_op(
         self, n: int, write: Create, shape: OrgShape, addresses: dict[str, str], account_ids: dict[str, str]
-    ) -> _Op:
+    ) -> Op:
         record = write.record
         key: Key = (write.kind.value, write.key)
         if isinstance(record, EmailActivity):
             if record.mode is EmailMode.EMAIL_MESSAGE:
                 fields, senders = email_message(record, shape, write.key, addresses)
-                return _Op(
+                return Op(
                     n, "create", "EmailMessage", fields, key=key, sender=senders[0] if senders else None
                 )
-            return _Op(
+            return Op(
                 n, "create", "Task", email_task(record, shape, write.key), key=key, message_id=write.key
             )
         if isinstance(record, EventRecord | CalendarItem):
             return self._upsertable(n, "Event", event_create(record, shape, write.key), shape, key)
         if isinstance(record, EventInvitee):
-            return _Op(
-                n, "create", "EventRelation", event_invitee(record), result_id=record.event_id, key=key
-            )
+            return Op(n, "create", "EventRelation", event_invitee(record), result_id=record.event_id, key=key)
         if isinstance(record, TaskItem):
             return self._upsertable(n, "Task", task_create(record, shape, write.key), shape, key)
         if isinstance(record, ContactItem):
@@ -120,15 +118,15 @@ class WritePreparation(WritePrefetch):
             )
         if isinstance(record, NewPerson):
             fields = new_person(record)
-            return _Op(n, "create", fields["attributes"]["type"], fields, key=key)
+            return Op(n, "create", fields["attributes"]["type"], fields, key=key)
         if isinstance(record, NewAccount):
-            return _Op(n, "create", "Account", new_account(record), key=key)
+            return Op(n, "create", "Account", new_account(record), key=key)
         raise ValueError(f"rgsync cannot create a {type(record).__name__} in Salesforce")
 
     @staticmethod
-    def _upsertable(n: int, sobject: str, fields: dict[str, Any], shape: OrgShape, key: Key) -> _Op:
+    def _upsertable(n: int, sobject: str, fields: dict[str, Any], shape: OrgShape, key: Key) -> Op:
         key_field = shape.key_field(sobject)
-        return _Op(n, "create", sobject, fields, key=key, upsert_field=key_field or "")
+        return Op(n, "create", sobject, fields, key=key, upsert_field=key_field or "")
 
     def _update_op(
         self,
@@ -137,7 +135,7 @@ class WritePreparation(WritePrefetch):
         shape: OrgShape,
         account_ids: dict[str, str],
         current_events: dict[str, CalendarItem],
-    ) -> _Op | None:
+    ) -> Op | None:
         sobject = KIND_SOBJECT.get(write.kind)
         if sobject is None:
             raise ValueError(f"rgsync does not update {write.kind.value} records in Salesforce")
@@ -154,7 +152,7 @@ class WritePreparation(WritePrefetch):
             raise ValueError(f"cannot write {', '.join(sorted(unknown))} of a {sobject} to Salesforce")
         if not fields:
             return None
-        return _Op(
+        return Op(
             n,
             "update",
             sobject,

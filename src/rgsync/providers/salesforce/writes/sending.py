@@ -21,7 +21,7 @@ from rgsync.providers.base import RetriableError
 from rgsync.providers.salesforce.client import COMPOSITE_HEAVY, SalesforceClient
 from rgsync.providers.salesforce.lookups import Lookups
 from rgsync.providers.salesforce.mapping import OrgShape, sender_relation
-from rgsync.providers.salesforce.writes.batches import _Attempt, _chunks, _Op
+from rgsync.providers.salesforce.writes.batches import Attempt, Op, chunk_ops
 
 log = logging.getLogger("rgsync.salesforce")
 
@@ -56,36 +56,36 @@ class WriteSending:
     shape: Callable[[], OrgShape]
 
     # -- sending -------------------------------------------------------------------------------------------------
-    def _execute(self, ops: list[_Op], results: list[WriteResult | None], attempt: _Attempt) -> None:
+    def _execute(self, ops: list[Op], results: list[WriteResult | None], attempt: Attempt) -> None:
         creates = [op for op in ops if op.method == "create"]
-        upserts: dict[tuple[str, str], list[_Op]] = {}
-        plain: list[_Op] = []
+        upserts: dict[tuple[str, str], list[Op]] = {}
+        plain: list[Op] = []
         for op in creates:
             if op.upsert_field:
                 upserts.setdefault((op.sobject, op.upsert_field), []).append(op)
             else:
                 plain.append(op)
         for (sobject, key_field), group in upserts.items():
-            for chunk in _chunks(group):
+            for chunk in chunk_ops(group):
                 self._send(chunk, f"composite/sobjects/{sobject}/{key_field}", "PATCH", results, attempt)
         emails = [op for op in plain if op.sobject == "EmailMessage"]
         plain = [op for op in plain if op.sobject != "EmailMessage"]
-        email_chunks = _chunks(emails)
+        email_chunks = chunk_ops(emails)
         for start in range(0, len(email_chunks), EMAIL_CHUNKS_PER_CALL):
             group = [op for chunk in email_chunks[start : start + EMAIL_CHUNKS_PER_CALL] for op in chunk]
             self._send_emails(group, results, attempt)
-        plain_chunks = _chunks(sorted(plain, key=lambda op: op.sobject))
+        plain_chunks = chunk_ops(sorted(plain, key=lambda op: op.sobject))
         for start in range(0, len(plain_chunks), COMPOSITE_HEAVY):
             self._send_collections(plain_chunks[start : start + COMPOSITE_HEAVY], results, attempt)
         updates = [op for op in ops if op.method == "update"]
-        for chunk in _chunks(sorted(updates, key=lambda op: op.sobject)):
+        for chunk in chunk_ops(sorted(updates, key=lambda op: op.sobject)):
             self._send(chunk, "composite/sobjects", "PATCH", results, attempt)
         deletes = [op for op in ops if op.method == "delete"]
-        for chunk in _chunks(deletes, by_type=False):
+        for chunk in chunk_ops(deletes, by_type=False):
             self._send(chunk, "composite/sobjects", "DELETE", results, attempt)
 
     def _send(
-        self, chunk: list[_Op], path: str, method: str, results: list[WriteResult | None], attempt: _Attempt
+        self, chunk: list[Op], path: str, method: str, results: list[WriteResult | None], attempt: Attempt
     ) -> None:
         """One sObject Collections call; its per-record answers go into `results`."""
         try:
@@ -101,7 +101,7 @@ class WriteSending:
         self._record(chunk, answer, results, attempt)
 
     def _send_collections(
-        self, chunks: list[list[_Op]], results: list[WriteResult | None], attempt: _Attempt
+        self, chunks: list[list[Op]], results: list[WriteResult | None], attempt: Attempt
     ) -> None:
         """Create several collections in one Composite request (allOrNone false, each collection
         saved on its own), so five Task collections cost one call instead of five."""
@@ -144,7 +144,7 @@ class WriteSending:
             self._record(chunk, sub.body, results, attempt)
 
     def _record(
-        self, chunk: list[_Op], answer: Any, results: list[WriteResult | None], attempt: _Attempt
+        self, chunk: list[Op], answer: Any, results: list[WriteResult | None], attempt: Attempt
     ) -> None:
         """A collection's per-record answers as WriteResults (in `results`)."""
         answers = answer if isinstance(answer, list) else []
@@ -161,7 +161,7 @@ class WriteSending:
                 self.lookups.remember_email_task(op.message_id, result.id)
 
     @staticmethod
-    def _result(op: _Op, item: dict[str, Any]) -> WriteResult:
+    def _result(op: Op, item: dict[str, Any]) -> WriteResult:
         if item.get("success"):
             return WriteResult(ok=True, id=op.result_id or str(item.get("id") or op.record_id) or None)
         errors = item.get("errors") or [{}]
@@ -174,7 +174,7 @@ class WriteSending:
             return WriteResult(ok=True, id=op.result_id)  # already invited
         return WriteResult(ok=False, error_code=error_code(code), message=message)
 
-    def _send_emails(self, ops: list[_Op], results: list[WriteResult | None], attempt: _Attempt) -> None:
+    def _send_emails(self, ops: list[Op], results: list[WriteResult | None], attempt: Attempt) -> None:
         """Save up to 400 EmailMessages with their sender relations, all or none (module docstring).
 
         A refused record undoes the whole request: it is answered as refused and the rest are sent
@@ -190,13 +190,13 @@ class WriteSending:
             remaining = [op for op in remaining if op.index not in refused]
 
     def _email_composite(
-        self, ops: list[_Op], results: list[WriteResult | None], attempt: _Attempt
+        self, ops: list[Op], results: list[WriteResult | None], attempt: Attempt
     ) -> dict[int, WriteResult]:
         """One Composite request; the refused emails by write index (empty when all were saved)."""
         subrequests: list[dict[str, Any]] = []
-        members: dict[str, list[_Op]] = {}  # referenceId → the email op behind each record
+        members: dict[str, list[Op]] = {}  # referenceId → the email op behind each record
         url = self.client.data_path("composite/sobjects")
-        for n, chunk in enumerate(_chunks(ops)):
+        for n, chunk in enumerate(chunk_ops(ops)):
             emails, senders = f"emails{n}", f"senders{n}"
             members[emails] = chunk
             subrequests.append(_collection(url, emails, [op.record for op in chunk]))
@@ -270,7 +270,7 @@ def _first_error(errors: Any) -> tuple[str, str]:
     return code, str(first.get("message") or "Salesforce refused the record")
 
 
-def _refusals(members: dict[str, list[_Op]], responses: dict[str, dict[str, Any]]) -> dict[int, WriteResult]:
+def _refusals(members: dict[str, list[Op]], responses: dict[str, dict[str, Any]]) -> dict[int, WriteResult]:
     """The emails at fault in a rolled-back Composite request, with Salesforce's reason.
 
     A record refused in a collection answer names its email (for a relation, the email it belongs

@@ -80,11 +80,11 @@ FIELD_MASK_HELP = "Valid paths are documented at https://developers.google.com/p
 EXPIRED_MESSAGE = "Sync token is expired. Clear local cache and retry call without the sync token."
 
 
-def _invalid(message: str) -> GoogleApiError:
+def invalid_argument(message: str) -> GoogleApiError:
     return GoogleApiError(400, "badRequest", message, status="INVALID_ARGUMENT")
 
 
-def _failed_precondition(message: str, *, info_reason: str | None = None) -> GoogleApiError:
+def failed_precondition(message: str, *, info_reason: str | None = None) -> GoogleApiError:
     details = None
     if info_reason is not None:
         details = [
@@ -97,5 +97,5 @@ def _failed_precondition(message: str, *, info_reason: str | None = None) -> Goo
     return GoogleApiError(400, "failedPrecondition", message, status="FAILED_PRECONDITION", details=details)
 
 
-def _not_found() -> GoogleApiError:
+def not_found_error() -> GoogleApiError:
     return GoogleApiError(404, "notFound", "Requested entity was not found.", status="NOT_FOUND")

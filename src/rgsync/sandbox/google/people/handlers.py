@@ -25,9 +25,9 @@ from rgsync.sandbox.google.people.fields import (
     MAX_PAGE_SIZE,
     READABLE_FIELDS,
     UPDATABLE_FIELDS,
-    _failed_precondition,
-    _invalid,
-    _not_found,
+    failed_precondition,
+    invalid_argument,
+    not_found_error,
 )
 from rgsync.sandbox.google.people.store import PeopleStore
 
@@ -37,7 +37,7 @@ def _mask(
 ) -> list[str]:
     if not text:
         if required:
-            raise _invalid(
+            raise invalid_argument(
                 f"{name} mask is required. Please specify one or more valid paths. {FIELD_MASK_HELP}"
             )
         return list(allowed)
@@ -45,7 +45,7 @@ def _mask(
     permitted = set(allowed)
     for field in fields:
         if field.removeprefix("person.") not in permitted:
-            raise _invalid(f'Invalid {name} mask path: "{field}". {FIELD_MASK_HELP}')
+            raise invalid_argument(f'Invalid {name} mask path: "{field}". {FIELD_MASK_HELP}')
     return [field.removeprefix("person.") for field in fields]
 
 
@@ -57,11 +57,11 @@ def routes(store: PeopleStore) -> list[Route]:
 
     def connections(call: Call) -> Any:
         if call["person"] != "me":
-            raise _invalid("resourceName must be people/me.")
+            raise invalid_argument("resourceName must be people/me.")
         fields = _mask(call.param("personFields"), name="personFields", required=True)
         size = call.integer("pageSize", DEFAULT_PAGE_SIZE, minimum=0) or DEFAULT_PAGE_SIZE
         if size > MAX_PAGE_SIZE:
-            raise _invalid("pageSize must be between 1 and 1000, inclusive.")
+            raise invalid_argument("pageSize must be between 1 and 1000, inclusive.")
         since: int | None = None
         sync_token = call.param("syncToken")
         offset, page_state = page_offset(call, "pp.")
@@ -71,7 +71,7 @@ def routes(store: PeopleStore) -> list[Route]:
         if sync_token:
             state = decode_token("ps.", sync_token, what="syncToken")
             if state.get("e") != store.token_epoch:
-                raise _failed_precondition(EXPIRED_MESSAGE, info_reason="EXPIRED_SYNC_TOKEN")
+                raise failed_precondition(EXPIRED_MESSAGE, info_reason="EXPIRED_SYNC_TOKEN")
             since = int(state["n"])
         snapshot = int(page_state.get("s", store.change_number))
         people = list(store.people.values())
@@ -88,7 +88,7 @@ def routes(store: PeopleStore) -> list[Route]:
         elif order == "LAST_MODIFIED_ASCENDING":
             people.sort(key=lambda p: p.changed)
         else:
-            raise _invalid(f"Invalid value at 'sort_order' ({order})")
+            raise invalid_argument(f"Invalid value at 'sort_order' ({order})")
         page = people[offset : offset + size]
         result: dict[str, Any] = {}
         if page:
@@ -139,9 +139,9 @@ def routes(store: PeopleStore) -> list[Route]:
         fields = _mask(body.get("readMask"), name="readMask", required=True)
         contacts = body.get("contacts") or []
         if not contacts:
-            raise _invalid("contacts must not be empty.")
+            raise invalid_argument("contacts must not be empty.")
         if len(contacts) > MAX_BATCH_CREATE:
-            raise _invalid(
+            raise invalid_argument(
                 f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_CREATE}."
             )
         for contact in contacts:
@@ -165,9 +165,9 @@ def routes(store: PeopleStore) -> list[Route]:
         mask = _mask(body.get("updateMask"), name="updateMask", required=True, allowed=UPDATABLE_FIELDS)
         contacts = body.get("contacts") or {}
         if not isinstance(contacts, dict) or not contacts:
-            raise _invalid("contacts must not be empty.")
+            raise invalid_argument("contacts must not be empty.")
         if len(contacts) > MAX_BATCH_UPDATE:
-            raise _invalid(
+            raise invalid_argument(
                 f"Too many contacts in a single request: {len(contacts)}, the limit is {MAX_BATCH_UPDATE}."
             )
         # All or nothing: every contact is checked before any is written.
@@ -187,9 +187,9 @@ def routes(store: PeopleStore) -> list[Route]:
     def batch_delete(call: Call) -> Any:
         names = [str(n) for n in call.body().get("resourceNames") or []]
         if not names:
-            raise _invalid("resourceNames must not be empty.")
+            raise invalid_argument("resourceNames must not be empty.")
         if len(names) > MAX_BATCH_DELETE:
-            raise _invalid(
+            raise invalid_argument(
                 f"Too many resource names in a single request: {len(names)}, the limit is {MAX_BATCH_DELETE}."
             )
         for name in names:
@@ -226,7 +226,7 @@ def routes(store: PeopleStore) -> list[Route]:
     def group(call: Call) -> dict[str, Any]:
         found = store.groups.get(f"contactGroups/{call['group']}")
         if found is None:
-            raise _not_found()
+            raise not_found_error()
         return found
 
     def get_group(call: Call) -> Any:
@@ -235,19 +235,19 @@ def routes(store: PeopleStore) -> list[Route]:
     def create_group(call: Call) -> Any:
         body = call.body().get("contactGroup")
         if not isinstance(body, dict):
-            raise _invalid("contactGroup is required.")
+            raise invalid_argument("contactGroup is required.")
         return store._group_view(store._create_group(body))
 
     def update_group(call: Call) -> Any:
         found = group(call)
         if found["groupType"] != "USER_CONTACT_GROUP":
-            raise _invalid("System contact groups cannot be modified.")
+            raise invalid_argument("System contact groups cannot be modified.")
         body = call.body().get("contactGroup") or {}
         name = str(body.get("name") or "").strip()
         if not name:
-            raise _invalid("Contact group name must not be empty.")
+            raise invalid_argument("Contact group name must not be empty.")
         if body.get("etag") and body["etag"] != found["etag"]:
-            raise _failed_precondition(
+            raise failed_precondition(
                 "Request contactGroup.etag is different than the current contactGroup.etag."
             )
         found["name"] = found["formattedName"] = name
@@ -257,7 +257,7 @@ def routes(store: PeopleStore) -> list[Route]:
     def delete_group(call: Call) -> Any:
         found = group(call)
         if found["groupType"] != "USER_CONTACT_GROUP":
-            raise _invalid("System contact groups cannot be deleted.")
+            raise invalid_argument("System contact groups cannot be deleted.")
         for name, stored in list(store.people.items()):
             if stored.deleted:
                 continue
@@ -279,13 +279,13 @@ def routes(store: PeopleStore) -> list[Route]:
         add = [str(n) for n in body.get("resourceNamesToAdd") or []]
         remove = [str(n) for n in body.get("resourceNamesToRemove") or []]
         if len(add) + len(remove) > MAX_GROUP_CHANGES:
-            raise _invalid(f"Too many resource names: the limit is {MAX_GROUP_CHANGES}.")
+            raise invalid_argument(f"Too many resource names: the limit is {MAX_GROUP_CHANGES}.")
         if (
             add
             and found["groupType"] == "SYSTEM_CONTACT_GROUP"
             and found["name"] not in ("myContacts", "starred")
         ):
-            raise _invalid(f"Cannot add members to {found['resourceName']}.")
+            raise invalid_argument(f"Cannot add members to {found['resourceName']}.")
         not_found: list[str] = []
         last_group: list[str] = []
         for name in add:

@@ -19,9 +19,9 @@ from rgsync.sandbox.google.people.fields import (
     READABLE_FIELDS,
     SINGLETON_FIELDS,
     SYSTEM_GROUPS,
-    _failed_precondition,
-    _invalid,
-    _not_found,
+    failed_precondition,
+    invalid_argument,
+    not_found_error,
 )
 
 
@@ -102,23 +102,23 @@ class PeopleStore:
     def _person(self, resource_name: str) -> StoredPerson:
         stored = self.people.get(resource_name)
         if stored is None or stored.deleted:
-            raise _not_found()
+            raise not_found_error()
         return stored
 
     def _validate(self, person: Any) -> dict[str, Any]:
         if not isinstance(person, dict):
-            raise _invalid("Invalid JSON payload received. 'person' must be an object.")
+            raise invalid_argument("Invalid JSON payload received. 'person' must be an object.")
         for key in person:
             if key not in PERSON_KEYS:
-                raise _invalid(
+                raise invalid_argument(
                     f"Invalid JSON payload received. Unknown name \"{key}\" at 'person': Cannot find field."
                 )
         for key in SINGLETON_FIELDS:
             if len(person.get(key) or []) > 1:
-                raise _invalid(f"Invalid person: {key} can only have one value for contact sources.")
+                raise invalid_argument(f"Invalid person: {key} can only have one value for contact sources.")
         for key, value in person.items():
             if key in READABLE_FIELDS and key != "metadata" and not isinstance(value, list):
-                raise _invalid(f"Invalid JSON payload received. Expected a list for '{key}'.")
+                raise invalid_argument(f"Invalid JSON payload received. Expected a list for '{key}'.")
         return person
 
     def _decorate(self, person: dict[str, Any], source_id: str) -> None:
@@ -128,7 +128,7 @@ class PeopleStore:
                 continue
             for index, item in enumerate(person[key]):
                 if not isinstance(item, dict):
-                    raise _invalid(f"Invalid JSON payload received. Expected an object in '{key}'.")
+                    raise invalid_argument(f"Invalid JSON payload received. Expected an object in '{key}'.")
                 meta: dict[str, Any] = {"source": {"type": "CONTACT", "id": source_id}}
                 if key not in ("memberships", "clientData"):
                     meta["primary"] = index == 0
@@ -181,7 +181,7 @@ class PeopleStore:
                 group.get("contactGroupResourceName") or f"contactGroups/{group.get('contactGroupId', '')}"
             )
             if resource not in self.groups:
-                raise _invalid(f"Invalid contact group: {resource}")
+                raise invalid_argument(f"Invalid contact group: {resource}")
             group["contactGroupResourceName"] = resource
             group["contactGroupId"] = resource.split("/", 1)[1]
 
@@ -263,13 +263,13 @@ class PeopleStore:
             if body["etag"] != current["etag"]:
                 raise self._stale()
             return
-        raise _invalid(
+        raise invalid_argument(
             "Request must set person.etag or person.metadata.sources.etag for the source that is being updated."
         )
 
     @staticmethod
     def _stale() -> GoogleApiError:
-        return _failed_precondition(
+        return failed_precondition(
             "Request person.etag is different than the current person.etag. Clear local cache and get the latest person."
         )
 
@@ -277,10 +277,12 @@ class PeopleStore:
         stored = self._person(resource_name)
         self._validate(body)
         if body.get("resourceName") and body["resourceName"] != resource_name:
-            raise _invalid("person.resourceName does not match the resource name in the request.")
+            raise invalid_argument("person.resourceName does not match the resource name in the request.")
         self._check_etag(stored, body)
         if "memberships" in mask and not body.get("memberships"):
-            raise _invalid("Invalid memberships: a contact needs at least one contact group membership.")
+            raise invalid_argument(
+                "Invalid memberships: a contact needs at least one contact group membership."
+            )
         return self._write(stored, body, mask)
 
     def _view(self, person: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
@@ -314,7 +316,7 @@ class PeopleStore:
     def _create_group(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("name") or "").strip()
         if not name:
-            raise _invalid("Contact group name must not be empty.")
+            raise invalid_argument("Contact group name must not be empty.")
         for group in self.groups.values():
             if (
                 str(group["name"]).lower() == name.lower()

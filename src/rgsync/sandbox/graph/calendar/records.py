@@ -15,7 +15,7 @@ COLLECTION = "calendar"
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 SENSITIVITY = ("normal", "personal", "private", "confidential")
 RESPONSES = ("none", "organizer", "tentativelyAccepted", "accepted", "declined", "notResponded")
-_OCCURRENCE = "_occ_"
+OCCURRENCE = "_occ_"
 
 
 @dataclass
@@ -87,14 +87,14 @@ class Instance:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _stamp_to_iso(stamp: str) -> str | None:
+def stamp_to_iso(stamp: str) -> str | None:
     try:
         return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat()
     except ValueError:
         return None
 
 
-def _starts(stored: StoredEvent, _window_start: datetime, window_end: datetime) -> Iterator[datetime]:
+def starts_of(stored: StoredEvent, _window_start: datetime, window_end: datetime) -> Iterator[datetime]:
     """Original starts of a stored series' occurrences up to `window_end`."""
     assert stored.recurrence is not None
     return occurrence_starts(stored.recurrence, stored.start, stored.time_zone, window_end)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from rgsync.sandbox.graph.calendar.records import _OCCURRENCE, Instance, StoredEvent, _stamp_to_iso
+from rgsync.sandbox.graph.calendar.records import OCCURRENCE, Instance, StoredEvent, stamp_to_iso
 from rgsync.sandbox.graph.common import (
     Json,
     date_time_zone,
@@ -31,7 +31,7 @@ class EventRendering:
         if instance.kind != "singleInstance":
             body["seriesMasterId"] = stored.id
             body["recurrence"] = None
-            original = _stamp_to_iso(instance.id.rpartition(_OCCURRENCE)[2])
+            original = stamp_to_iso(instance.id.rpartition(OCCURRENCE)[2])
             body["originalStart"] = iso_utc(datetime.fromisoformat(original)) if original else None
         body["start"] = self._when(instance.start, stored, time_zone)
         body["end"] = self._when(instance.end, stored, time_zone)

@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rgsync.sandbox.graph.calendar.records import (
-    _OCCURRENCE,
     COLLECTION,
+    OCCURRENCE,
     RESPONSES,
     SENSITIVITY,
     SHOW_AS,
     Instance,
     Notification,
     StoredEvent,
-    _stamp_to_iso,
-    _starts,
+    stamp_to_iso,
+    starts_of,
 )
 from rgsync.sandbox.graph.calendar.rendering import EventRendering, removed
 from rgsync.sandbox.graph.common import (
@@ -63,12 +63,12 @@ class CalendarStore(EventRendering):
     # -- lookups ---------------------------------------------------------------------------------
     def resolve(self, event_id: str) -> tuple[StoredEvent, str | None]:
         """The stored event for an id, and the occurrence's original start when the id names one."""
-        master_id, marker, stamp = event_id.partition(_OCCURRENCE)
+        master_id, marker, stamp = event_id.partition(OCCURRENCE)
         stored = self.events.get(master_id)
         if stored is None or (marker and stored.recurrence is None):
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         if marker:
-            original = _stamp_to_iso(stamp)
+            original = stamp_to_iso(stamp)
             if (
                 original is None
                 or original in stored.cancelled_occurrences
@@ -84,7 +84,7 @@ class CalendarStore(EventRendering):
 
     def _is_occurrence(self, stored: StoredEvent, original_iso: str) -> bool:
         moment = datetime.fromisoformat(original_iso)
-        for start in _starts(stored, moment - timedelta(days=1), moment + timedelta(days=1)):
+        for start in starts_of(stored, moment - timedelta(days=1), moment + timedelta(days=1)):
             if start == moment:
                 return True
         return False
@@ -275,7 +275,7 @@ class CalendarStore(EventRendering):
             return []
         found: list[Instance] = []
         duration = stored.end - stored.start
-        for original in _starts(stored, window_start - duration - timedelta(days=1), window_end):
+        for original in starts_of(stored, window_start - duration - timedelta(days=1), window_end):
             iso = original.isoformat()
             if iso in stored.cancelled_occurrences:
                 continue
@@ -283,7 +283,7 @@ class CalendarStore(EventRendering):
             start = parse_date_time_zone(changes["start"], "start")[0] if "start" in changes else original
             end = parse_date_time_zone(changes["end"], "end")[0] if "end" in changes else start + duration
             if start < window_end and end > window_start:
-                occurrence_id = f"{stored.id}{_OCCURRENCE}{original.strftime('%Y%m%dT%H%M%SZ')}"
+                occurrence_id = f"{stored.id}{OCCURRENCE}{original.strftime('%Y%m%dT%H%M%SZ')}"
                 found.append(
                     Instance(
                         occurrence_id, stored, start, end, "exception" if changes else "occurrence", changes
@@ -296,7 +296,7 @@ class CalendarStore(EventRendering):
         moment = datetime.fromisoformat(original_iso)
         stamp = moment.strftime("%Y%m%dT%H%M%SZ")
         for instance in self.instances(stored, moment - timedelta(days=400), moment + timedelta(days=400)):
-            if instance.id.endswith(_OCCURRENCE + stamp):
+            if instance.id.endswith(OCCURRENCE + stamp):
                 return instance
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 

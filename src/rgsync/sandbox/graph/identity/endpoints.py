@@ -13,7 +13,7 @@ from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from rgsync.sandbox.graph.identity.tenant import AccessToken, DeviceCode, Tenant, _access_token
+from rgsync.sandbox.graph.identity.tenant import AccessToken, DeviceCode, Tenant, access_token_of
 from rgsync.sandbox.http import Request, Response
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -204,7 +204,7 @@ class IdentityStore(Tenant):
                     1002012,
                     f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
                 )
-            token = _access_token()
+            token = access_token_of()
             self.tokens[token] = AccessToken("app", self._expiry(), (scope,))
             self.sign_ins.append("client_credentials")
             return Response(

@@ -70,7 +70,7 @@ class Tenant:
     # -- tokens Graph checks ---------------------------------------------------------------------
     def ready_token(self) -> str:
         """A delegated access token that never expires (for tests and scripts)."""
-        token = _access_token()
+        token = access_token_of()
         self.tokens[token] = AccessToken("delegated", None, ("https://graph.microsoft.com/.default",))
         return token
 
@@ -140,7 +140,7 @@ class Tenant:
 
     def _delegated_tokens(self, scopes: tuple[str, ...], base: str) -> dict[str, Any]:
         granted = tuple(s for s in scopes if s.lower() not in RESERVED_SCOPES)
-        token = _access_token()
+        token = access_token_of()
         self.tokens[token] = AccessToken("delegated", self._expiry(), granted)
         refresh = "1.AQ" + secrets.token_urlsafe(64)
         self.refresh_tokens[refresh] = scopes
@@ -181,5 +181,5 @@ def _unsigned_jwt(claims: Mapping[str, Any]) -> str:
     )
 
 
-def _access_token() -> str:
+def access_token_of() -> str:
     return "eyJ0eXAiOiJKV1QiLCJub25jZSI6" + secrets.token_urlsafe(48)
