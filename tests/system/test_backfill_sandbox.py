@@ -1,7 +1,8 @@
 """`rgsync run --since`: a one-off backfill past history-days (SPEC §1), through the real adapters.
 
 Gmail and Microsoft 365 emulators over real HTTP: an email older than history-days is not saved by
-a normal session, is saved by `run --since 90d` exactly once (a second backfill writes nothing),
+a normal session, nor a meeting before the calendar window (SPEC §4.1); `run --since 90d` saves
+both exactly once (a second backfill writes nothing),
 and the normal session after the backfill makes the same calls as an idle one made before it —
 the incremental cursors were not moved.
 """
