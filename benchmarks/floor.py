@@ -145,8 +145,8 @@ def main() -> None:
     os.environ.setdefault("RGSYNC_KEYRING", "file")
     kind, config = sys.argv[1], sys.argv[2]
     paths = resolve_paths(config=config)
-    settings = load_settings(paths.settings_file)
-    since = datetime.now(UTC) - timedelta(days=int(settings.value("history-days")))
+    settings = load_settings(paths.settings_file).effective()
+    since = datetime.now(UTC) - timedelta(days=int(str(settings.rules["history_days"])))
     seconds, _read = measure_floor(
         kind,
         lambda: registry.open_mailbox(settings, paths),

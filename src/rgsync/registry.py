@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.paths import Paths
 from rgsync.providers.base import Crm, Mailbox
+
+if TYPE_CHECKING:
+    from rgsync.settings.effective import EffectiveSettings
 from rgsync.providers.descriptor import (
     AnyDescriptor,
     ConnectContext,
@@ -144,38 +147,28 @@ def crm_descriptor() -> AnyDescriptor:
 # --- typed input from today's settings object: the one place provider code meets the settings ----
 
 
-def _effective(settings: Any) -> Any:
-    """The typed `EffectiveSettings` of loaded settings (they are passed through when already typed)."""
-    effective = getattr(settings, "effective", None)
-    return effective() if callable(effective) else settings
+def _table(settings: EffectiveSettings, section: str) -> dict[str, Any]:
+    """A connection table in settings spelling, unset keys left out (the descriptors' input)."""
+    connection = settings.mailbox if section == "mailbox" else settings.salesforce
+    return {key: value for key, value in connection.table().items() if value is not None}
 
 
-def _table(settings: Any, section: str) -> dict[str, Any]:
-    connection = getattr(_effective(settings), section, None)
-    if connection is None:
-        return {}
-    table = connection.table() if callable(getattr(connection, "table", None)) else connection
-    return {key: value for key, value in dict(table).items() if value is not None}
-
-
-def mailbox_provider(settings: Any) -> str:
+def mailbox_provider(settings: EffectiveSettings) -> str:
     """The `[mailbox] provider` of a profile ('' when none is set)."""
-    return str(_table(settings, "mailbox").get("provider") or "")
+    return str(settings.mailbox.provider or "")
 
 
-def profile_options(settings: Any, paths: Paths | None = None) -> ProfileOptions:
+def profile_options(settings: EffectiveSettings, paths: Paths | None = None) -> ProfileOptions:
     """The profile-wide values adapters need (time zone, email mode, API reserve), typed."""
-    effective = _effective(settings)
-    schedule = getattr(effective, "schedule", None)
     return ProfileOptions(
-        time_zone=str(_table(settings, "mailbox").get("time-zone") or "UTC"),
-        email_mode=str(getattr(effective, "save_emails_as", "auto")),
-        min_api_remaining=float(getattr(schedule, "min_api_remaining", 10.0)),
+        time_zone=settings.time_zone,
+        email_mode=str(settings.save_emails_as),
+        min_api_remaining=float(settings.schedule.min_api_remaining),
         settings_file=str(paths.settings_file) if paths is not None else "the settings file",
     )
 
 
-def connection_config(found: AnyDescriptor, settings: Any) -> Any:
+def connection_config(found: AnyDescriptor, settings: EffectiveSettings) -> Any:
     """The typed connection config of a provider, read from its settings table."""
     return found.connection(_table(settings, found.section))
 
@@ -188,7 +181,7 @@ def store_of(paths: Paths) -> CredentialStore:
 # --- what the session and the CLI use ---------------------------------------------------------------
 
 
-def open_mailbox(settings: Any, paths: Paths) -> Mailbox:
+def open_mailbox(settings: EffectiveSettings, paths: Paths) -> Mailbox:
     """The mailbox adapter named by `[mailbox] provider`; a clear error when none is set or known."""
     provider = mailbox_provider(settings)
     if not provider:
@@ -206,7 +199,7 @@ def open_mailbox(settings: Any, paths: Paths) -> Mailbox:
     return found.open(connection_config(found, settings), store_of(paths), profile_options(settings, paths))  # type: ignore[no-any-return]
 
 
-def open_crm(settings: Any, paths: Paths) -> Crm:
+def open_crm(settings: EffectiveSettings, paths: Paths) -> Crm:
     """The Salesforce adapter for this profile."""
     if _crm_override:
         return _crm_override[0](settings, paths)
@@ -214,7 +207,7 @@ def open_crm(settings: Any, paths: Paths) -> Crm:
     return found.open(connection_config(found, settings), store_of(paths), profile_options(settings, paths))  # type: ignore[no-any-return]
 
 
-def doctor_findings(settings: Any, paths: Paths) -> list[FindingLike]:
+def doctor_findings(settings: EffectiveSettings, paths: Paths) -> list[FindingLike]:
     """The findings of the profile's mailbox kind (none when no known kind is set), then the CRM's."""
     out: list[FindingLike] = []
     provider = mailbox_provider(settings)
@@ -227,7 +220,9 @@ def doctor_findings(settings: Any, paths: Paths) -> list[FindingLike]:
     return out
 
 
-def connect_inputs(found: AnyDescriptor, settings: Any, paths: Paths) -> tuple[Any, bool, ProfileOptions]:
+def connect_inputs(
+    found: AnyDescriptor, settings: EffectiveSettings, paths: Paths
+) -> tuple[Any, bool, ProfileOptions]:
     """What a connect flow starts from: the current config, whether it is of this kind, the options."""
     same = found.section != "mailbox" or mailbox_provider(settings) == found.kind
     return connection_config(found, settings), same, profile_options(settings, paths)

@@ -146,7 +146,9 @@ def test_a_registered_fourth_kind_gets_connect_and_doctor_without_cli_edits(
     assert json.loads(credentials.read_text())["secrets"] == {SECRET: "open sesame"}
     assert "open sesame" not in fourth_kind.read_text()  # SPEC §9: secrets never in settings
     paths = resolve_paths(config=config)
-    opened = registry.open_mailbox(load_settings(paths.settings_file, paths.org_policy_file), paths)
+    opened = registry.open_mailbox(
+        load_settings(paths.settings_file, paths.org_policy_file).effective(), paths
+    )
     assert isinstance(opened, MemoryMailbox) and opened.address == "ann@acme.com"
 
     doctor = invoke(capsys, "--config", config, "doctor", "--json")

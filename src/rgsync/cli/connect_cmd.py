@@ -116,7 +116,7 @@ def run_connect(app: App, found: AnyDescriptor, given: dict[str, Any]) -> Connec
     request = found.request(**given)
     paths = app.paths
     settings = load_settings(paths.settings_file, paths.org_policy_file)
-    current, same_kind, options = registry.connect_inputs(found, settings, paths)
+    current, same_kind, options = registry.connect_inputs(found, settings.effective(), paths)
     store = registry.store_of(paths)
     context = ConnectContext(
         secrets=StagedSecrets(store),

@@ -46,7 +46,7 @@ def collect(app: App) -> list[FindingLike]:
         if settings.exists
         else f"{paths.settings_file} (not created yet: defaults apply)"
     )
-    return [Finding("ok", "Settings", where), *registry.doctor_findings(settings, paths)]
+    return [Finding("ok", "Settings", where), *registry.doctor_findings(settings.effective(), paths)]
 
 
 @click.command("doctor")

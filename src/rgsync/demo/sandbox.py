@@ -22,7 +22,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,16 +167,24 @@ def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
     for key, value in sandbox.kind.side().settings(sandbox.mailbox).items():
         mailbox[key] = value
     doc["mailbox"] = mailbox
-    salesforce = tomlkit.table()
-    salesforce["instance-url"] = sandbox.salesforce.url
-    salesforce["api-version"] = API_VERSION
-    salesforce["auth"] = "session"
-    salesforce["ca-file"] = str(sandbox.salesforce.ca_file)
-    doc["salesforce"] = salesforce
-    for name, value in scenario.settings.items():
+    add_salesforce_and_settings(doc, sandbox.salesforce, scenario.settings)
+    return doc
+
+
+def add_salesforce_and_settings(
+    doc: tomlkit.TOMLDocument, salesforce: Any, settings: Mapping[str, Any]
+) -> None:
+    """Add the emulated org's `[salesforce]` table and the scenario's own settings to a sandbox
+    profile. In a sandbox you run again right after changing something, so every run is due
+    unless the settings say otherwise (a real profile keeps the 30-minute default for cron)."""
+    table = tomlkit.table()
+    table["instance-url"] = salesforce.url
+    table["api-version"] = API_VERSION
+    table["auth"] = "session"
+    table["ca-file"] = str(salesforce.ca_file)
+    doc["salesforce"] = table
+    for name, value in settings.items():
         doc[name] = value
-    # In a sandbox you run again right after changing something: every run is due, unless the
-    # scenario says otherwise (a real profile keeps the 30-minute default for cron).
     sync = doc.get("sync")
     if sync is None:
         sync = tomlkit.table()
@@ -184,7 +192,6 @@ def settings_document(sandbox: Sandbox) -> tomlkit.TOMLDocument:
     if "interval-minutes" not in sync:
         sync["interval-minutes"] = 0
         sync["interval-minutes"].comment("every run is due in the sandbox")
-    return doc
 
 
 def write_settings(sandbox: Sandbox) -> Path:

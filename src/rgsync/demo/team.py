@@ -252,7 +252,7 @@ def _prepare(directory: Path) -> None:
 
 
 def _write_profile(team: TeamSandbox, member: TeamMember, emulator: Any, extra: dict[str, Any]) -> None:
-    from rgsync.demo.sandbox import sandbox_credentials
+    from rgsync.demo.sandbox import add_salesforce_and_settings, sandbox_credentials
     from rgsync.providers.google.auth import TOKEN
     from rgsync.providers.salesforce.auth import SECRET_INSTANCE, SECRET_SESSION
     from rgsync.sandbox.google.oauth import SCOPE, TOKEN_PATH
@@ -267,20 +267,7 @@ def _write_profile(team: TeamSandbox, member: TeamMember, emulator: Any, extra: 
     mailbox_table["time-zone"] = "UTC"
     mailbox_table["gmail-api-url"] = base + "/"
     doc["mailbox"] = mailbox_table
-    salesforce_table = tomlkit.table()
-    salesforce_table["instance-url"] = team.salesforce.url
-    salesforce_table["api-version"] = API_VERSION
-    salesforce_table["auth"] = "session"
-    salesforce_table["ca-file"] = str(team.salesforce.ca_file)
-    doc["salesforce"] = salesforce_table
-    for name, value in extra.items():
-        doc[name] = value
-    sync = doc.get("sync")
-    if sync is None:
-        sync = tomlkit.table()
-        doc["sync"] = sync
-    if "interval-minutes" not in sync:
-        sync["interval-minutes"] = 0  # every session is due in the sandbox
+    add_salesforce_and_settings(doc, team.salesforce, extra)
     settings_file = member.paths.settings_file
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     settings_file.write_text(tomlkit.dumps(doc), encoding="utf-8")
