@@ -142,7 +142,7 @@ def _fleet_run(tmp_path: Path, reps: int, monkeypatch: pytest.MonkeyPatch) -> No
     assert len({r["worker"] for r in runs}) >= 2
 
 
-def test_fleet_of_three_workers_syncs_six_reps_like_single_runs_despite_a_killed_worker(
+def test_spec_11_fleet_of_three_workers_syncs_six_reps_like_single_runs_despite_a_killed_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC §11 and §7.1: the CI-sized fleet run."""
@@ -153,7 +153,7 @@ def test_fleet_of_three_workers_syncs_six_reps_like_single_runs_despite_a_killed
 @pytest.mark.skipif(
     not os.environ.get("RGSYNC_SLOW_TESTS"), reason="set RGSYNC_SLOW_TESTS=1 for the 20-rep run"
 )
-def test_fleet_of_three_workers_syncs_twenty_reps_like_single_runs_despite_a_killed_worker(
+def test_spec_11_fleet_of_three_workers_syncs_twenty_reps_like_single_runs_despite_a_killed_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC §11 acceptance: 20 reps, 3 worker processes, two rounds, one worker SIGKILLed."""

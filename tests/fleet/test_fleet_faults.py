@@ -33,7 +33,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_a_user_whose_salesforce_sign_in_fails_is_stopped_and_the_others_go_on(tmp_path: Path) -> None:
+def test_spec_11_a_user_whose_salesforce_sign_in_fails_is_stopped_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
     """SPEC §11, §9: SF-AUTH stops that user's scheduling with the reason; the next user syncs."""
     with throwaway_postgres() as pg, start_team_sandbox(tmp_path / "team", users=2) as team:
         env = fleet_env(pg.url, tmp_path / "home")
@@ -59,7 +61,7 @@ def _far_future() -> datetime:
     return datetime.now(UTC) + timedelta(days=365)
 
 
-def test_workers_reconnect_after_postgresql_restarts(tmp_path: Path) -> None:
+def test_spec_11_workers_reconnect_after_postgresql_restarts(tmp_path: Path) -> None:
     """SPEC §11: the database restarts under a running worker; the worker goes on taking sessions."""
     with throwaway_postgres() as pg, start_team_sandbox(tmp_path / "team", users=3) as team:
         env = fleet_env(pg.url, tmp_path / "home")

@@ -133,7 +133,7 @@ def _cursors(sandbox: Sandbox) -> dict[Stream, str | None]:
         store.close()
 
 
-def test_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandbox) -> None:
+def test_spec_3_1_and_7_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandbox) -> None:
     """SPEC §1 history-days, §7 never duplicate: `run --since 90d` saves the 60-day-old email once."""
     code, out = _cli(sandbox, "settings", "set", "history-days", "30")
     assert code == 0, out
@@ -174,7 +174,7 @@ def test_since_backfills_older_emails_once_and_leaves_the_cursors(sandbox: Sandb
     assert after_calls == idle_calls, (dict(after_calls), dict(idle_calls))
 
 
-def test_since_within_history_days_widens_nothing(sandbox: Sandbox) -> None:
+def test_spec_3_1_since_within_history_days_widens_nothing(sandbox: Sandbox) -> None:
     """SPEC §1: a --since shorter than history-days is a no-op widening, and says so."""
     _cli(sandbox, "settings", "set", "history-days", "30")
     result, _ = _run(sandbox, "--since", "7d")
@@ -186,7 +186,7 @@ def test_since_within_history_days_widens_nothing(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("value", ["yesterday", "90x", "99999999d", "2024-13-45"])
-def test_bad_since_exits_2_with_one_line(tmp_path: Path, value: str) -> None:
+def test_spec_8_bad_since_exits_2_with_one_line(tmp_path: Path, value: str) -> None:
     """SPEC §8: a bad --since is a usage error, one line naming the option and the fix."""
     code, out = _cli_at(tmp_path / "settings.toml", "run", "--force", "--since", value)
     assert code == 2

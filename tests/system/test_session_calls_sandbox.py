@@ -67,7 +67,7 @@ def _session(sandbox: Sandbox) -> tuple[int, int, Counter[str], Counter[str]]:
     )
 
 
-def test_first_echo_and_idle_sessions_cost_few_calls_on_every_mailbox_kind(sandbox: Sandbox) -> None:
+def test_spec_10_first_echo_and_idle_sessions_cost_few_calls_on_every_mailbox_kind(sandbox: Sandbox) -> None:
     """SPEC §10: ≤ 0.015 Salesforce calls per saved email; the echo session fetches no email."""
     saved, _mailbox, sf, _routes = _session(sandbox)
     assert saved >= EMAILS

@@ -69,7 +69,7 @@ def _backend_pid(store: StateStore) -> int:
 # ---------------------------------------------------------------------- isolation
 
 
-def test_profiles_sharing_a_database_never_see_each_others_state(pg_database: str) -> None:
+def test_spec_11_profiles_sharing_a_database_never_see_each_others_state(pg_database: str) -> None:
     ann = PostgresLocation(pg_database, "ann")
     bob = PostgresLocation(pg_database, "bob")
     with StateStore.open(ann) as store:
@@ -266,7 +266,7 @@ def test_spec_9_a_password_in_the_state_url_is_refused_in_one_line_without_repea
     assert not config.exists() or "s3cret-pw" not in config.read_text()
 
 
-def test_state_url_forms() -> None:
+def test_spec_11_state_url_forms() -> None:
     default = Path("/tmp/x/state.sqlite3")
     assert parse_state_url(None, profile="ann", default_path=default) == default
     assert parse_state_url("sqlite:///srv/rgsync/ann.db", profile="ann", default_path=default) == Path(
