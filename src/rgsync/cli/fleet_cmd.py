@@ -92,6 +92,9 @@ def init_command(app: App, policy: Path | None) -> None:
             queue.app.schema_manager.apply_schema()
     if policy is not None:
         load_policy(policy)  # refuse a broken policy now, with its line
+        from rgsync.fleet.signin import parse_admin_sign_in
+
+        parse_admin_sign_in(policy.read_text(encoding="utf-8"))  # and a broken admin sign-in
         store.set_meta("org_policy", policy.read_text(encoding="utf-8"))
     app.say("The fleet database is ready: `rgsync fleet import roster.csv`, then start workers.")
 

@@ -8,6 +8,7 @@ Around it the worker adds what a fleet needs:
   lock, so nothing has to be cleaned up by hand;
 * a run record (start, end, result, API calls) in `rgsync_fleet_runs`, and the figures on the
   user's row that `fleet status` shows and the scheduler reads (next due time);
+* the org's admin sign-in (`rgsync.fleet.signin`) for users without a sign-in of their own;
 * credentials that fail (MAIL-AUTH / SF-AUTH) stop that user's scheduling with the reason, so the
   fleet does not hammer a service with a dead sign-in; `fleet add`/`import` of the user again, or
   `fleet resume NAME`, lets it run once the admin has fixed the sign-in.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rgsync.fleet.home import write_profile
+from rgsync.fleet.signin import sign_in_for_user
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult
@@ -77,8 +79,11 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
         if not locked or not locked[0]:
             raise UserBusyError(f"another session of {name} is running")
         run_id = store.start_run(db, name, job_id, worker_name())
-        paths = write_profile(home, name, user.settings, policy, state_url=store.url)
-        result = run_session(paths, RunOptions())
+        # Users without a sign-in of their own sign in with the org's admin sign-in.
+        sign_in = sign_in_for_user(home, name, user.settings, policy)
+        paths = write_profile(home, name, sign_in.settings_text, policy, state_url=store.url)
+        with sign_in.applied(paths):
+            result = run_session(paths, RunOptions())
         open_codes = _open_issue_codes(paths)
         stopped = _auth_failure(result, open_codes)
         store.finish_run(

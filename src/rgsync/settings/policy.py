@@ -31,6 +31,8 @@ ORG_ADDRESSES = Key(
 )
 ORG_DOMAINS = Key("blocklist.domains", ("domains",), KeyType.DOMAINS, [], "org blocklist: domains", BLOCKLIST)
 _ORG_BLOCKLIST = Vocabulary(keys={k.path: k for k in (ORG_ADDRESSES, ORG_DOMAINS)}, tables=frozenset())
+# The fleet's admin sign-in per service (identifiers and where secrets are, never secrets).
+ADMIN_SIGN_IN = "admin-sign-in"
 _POLICY_TABLES = {"defaults": SETTINGS_VOCABULARY, "forced": SETTINGS_VOCABULARY, "blocklist": _ORG_BLOCKLIST}
 
 
@@ -71,6 +73,8 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
     parts: dict[str, dict[Key, object]] = {}
     forced_lines: dict[Key, int] = {}
     for name, value in data.items():
+        if name == ADMIN_SIGN_IN:
+            continue  # the fleet's admin sign-in: checked by `rgsync fleet init` (rgsync.fleet.signin)
         line = found.layout.line_of((name,))
         vocabulary = _POLICY_TABLES.get(name)
         if vocabulary is None or not isinstance(value, dict):
@@ -80,7 +84,7 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
                     located(
                         path,
                         line,
-                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced] and [blocklist]",
+                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced], [blocklist] and [admin-sign-in]",
                     ),
                     key=name,
                     file=path,
