@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from rgsync.sandbox.graph.call import Call
 from rgsync.sandbox.graph.common import GraphError, error_response, parse_prefer
+from rgsync.sandbox.graph.identity.tenant import AccessToken
 from rgsync.sandbox.graph.routes import GraphApi, batch_body
 from rgsync.sandbox.graph.state import GraphState
 from rgsync.sandbox.http import EmulatorServer, Request, Response
@@ -106,9 +107,13 @@ class GraphEmulator:
             raise GraphError(
                 400, "BadRequest", "/me request is only valid with delegated authentication flow."
             )
+        if token.kind == "app" and user is not None:
+            self._check_app_access(token, user)
         if user is not None and user.lower() not in (self.state.address.lower(), self.state.identity.user_id):
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
         found = self.api.match(request.method, relative)
+        if found is not None and token.kind == "app":
+            _check_role(token.roles, request.method, found[0])
         if found is None:
             if self.api.known_path(relative):
                 raise GraphError(
@@ -143,6 +148,27 @@ class GraphEmulator:
         if applied:
             response.headers["Preference-Applied"] = ", ".join(applied)
         return response
+
+    def _check_app_access(self, token: AccessToken, user: str) -> None:
+        """An app-only call reaches only mailboxes its application access policy allows
+        (https://learn.microsoft.com/graph/auth-limit-mailbox-access): another mailbox of the tenant
+        gets Graph's 403 ErrorAccessDenied, whatever the app's permissions."""
+        identity = self.state.identity
+        policy = identity.app_access_policy
+        if policy is None:
+            return
+        wanted = user.lower()
+        if wanted == identity.user_id:
+            wanted = self.state.address.lower()
+        for address, object_id in identity.other_users.items():
+            if wanted == object_id.lower():
+                wanted = address.lower()
+        if wanted not in {p.lower() for p in policy}:
+            raise GraphError(
+                403,
+                "ErrorAccessDenied",
+                "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+            )
 
     # -- $batch ----------------------------------------------------------------------------------
     def _batch(self, request: Request, base: str, app_only: bool) -> Response:
@@ -268,3 +294,30 @@ def _prefer_values(request: Request) -> list[str]:
     # that need more than one preference send them comma-separated in one header.
     value = request.header("prefer")
     return [value] if value else []
+
+
+# Which application permissions reach which resources: a read needs the .Read permission or the
+# .ReadWrite one, a write the .ReadWrite one. To Do with application permissions uses the tenant-wide
+# Tasks.Read.All / Tasks.ReadWrite.All; reading the user object needs User.Read.All.
+_APP_PERMISSIONS = (
+    (("graph.message", "graph.mailFolders", "graph.mailboxSettings"), "Mail.Read", "Mail.ReadWrite"),
+    (("graph.calendar", "graph.event"), "Calendars.Read", "Calendars.ReadWrite"),
+    (("graph.contact",), "Contacts.Read", "Contacts.ReadWrite"),
+    (("graph.todoLists", "graph.task"), "Tasks.Read.All", "Tasks.ReadWrite.All"),
+    (("graph.me",), "User.Read.All", "User.ReadWrite.All"),
+)
+
+
+def _check_role(roles: tuple[str, ...], method: str, route: str) -> None:
+    """Graph's 403 ErrorAccessDenied when the app-only token's roles do not cover the route."""
+    for prefixes, read, write in _APP_PERMISSIONS:
+        if not route.startswith(prefixes):
+            continue
+        if route.startswith("graph.mailboxSettings"):
+            read, write = "MailboxSettings.Read", "MailboxSettings.ReadWrite"
+        allowed = {write} if method in ("POST", "PATCH", "PUT", "DELETE") else {read, write}
+        if route.startswith("graph.me"):
+            allowed |= {"User.Read.All", "User.ReadBasic.All", "Directory.Read.All"} if method == "GET" else set()
+        if not allowed & set(roles):
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        return
