@@ -179,7 +179,9 @@ def connection_config(found: AnyDescriptor, settings: EffectiveSettings) -> Any:
 _store_layers: dict[str, Callable[[CredentialStore], CredentialStore]] = {}
 
 
-def layer_store(credentials_file: Path | str, wrap: Callable[[CredentialStore], CredentialStore] | None) -> None:
+def layer_store(
+    credentials_file: Path | str, wrap: Callable[[CredentialStore], CredentialStore] | None
+) -> None:
     """Serve the profile whose credentials file is `credentials_file` through `wrap` (None stops).
 
     Keyed by the profile's own file, so sessions of other users running at the same time in other

@@ -16,7 +16,9 @@ from rgsync.providers.exchange.config import ExchangeConnection
 from rgsync.providers.exchange.doctor import exchange_findings
 from rgsync.sandbox.ews import EwsEmulator, MailboxState, RunningEws, start_ews
 
-MESSAGE = b"From: Bea <bea@cust.com>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@cust.com>\r\n\r\nHi\r\n"
+MESSAGE = (
+    b"From: Bea <bea@cust.com>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@cust.com>\r\n\r\nHi\r\n"
+)
 
 
 @pytest.fixture
@@ -58,12 +60,21 @@ def _account(ews: RunningEws, user: str, password: str, address: str) -> Account
     return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
 
 
-def _findings(tmp_path: Path, ews: RunningEws, user: str, password: str, address: str) -> list[tuple[str, str, str]]:
+def _findings(
+    tmp_path: Path, ews: RunningEws, user: str, password: str, address: str
+) -> list[tuple[str, str, str]]:
     """`rgsync doctor`'s Exchange lines with the org's impersonation account (password in a file)."""
     secret = tmp_path / "ews-password"
     secret.write_text(password + "\n", encoding="utf-8")
     admin = parse_tables(
-        {"exchange": {"username": user, "password-file": str(secret), "ews-url": ews.url, "auth-type": "basic"}}
+        {
+            "exchange": {
+                "username": user,
+                "password-file": str(secret),
+                "ews-url": ews.url,
+                "auth-type": "basic",
+            }
+        }
     )
     store = OrgSecrets(CredentialStore("u", tmp_path / "credentials.json"), admin)
     table = {"provider": "exchange", "address": address, **admin["exchange"].connection_settings()}
@@ -101,7 +112,9 @@ def test_a_mailbox_outside_the_management_scope_is_denied(ews: RunningEws) -> No
     emulator = ews.server.emulator
     assert isinstance(emulator, EwsEmulator)
     emulator.impersonators["svc-rgsync"] = {"ann@acme.com"}
-    assert [m.subject for m in _account(ews, "svc-rgsync", "svc-secret", "ann@acme.com").inbox.all()] == ["For Ann"]
+    assert [m.subject for m in _account(ews, "svc-rgsync", "svc-secret", "ann@acme.com").inbox.all()] == [
+        "For Ann"
+    ]
     with pytest.raises(ErrorImpersonateUserDenied):
         list(_account(ews, "svc-rgsync", "svc-secret", "bob@acme.com").inbox.all())
 

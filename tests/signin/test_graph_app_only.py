@@ -92,7 +92,8 @@ def test_a_certificate_app_token_carries_its_roles_and_reads_a_users_mailbox(
     claims = jwt.decode(token, options={"verify_signature": False})
     assert set(claims["roles"]) == RIGHTS and claims["idtyp"] == "app"
     inbox = _session(graph).get(
-        graph.graph_url + "/users/ann@acme.com/mailFolders/inbox", headers={"Authorization": f"Bearer {token}"}
+        graph.graph_url + "/users/ann@acme.com/mailFolders/inbox",
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert inbox.status_code == 200
 
@@ -136,11 +137,13 @@ def test_the_application_access_policy_limits_the_mailboxes(
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "ErrorAccessDenied"
     assert "AccessPolicy" in answer.json()["error"]["message"]
-    status, _detail, fix = _findings(tmp_path, graph, certificate)["Microsoft 365 mailbox"]
-    assert status == "error"
+    status, detail, _fix = _findings(tmp_path, graph, certificate)["Microsoft 365 mailbox"]
+    assert status == "error" and "AccessPolicy" in detail
 
 
-def test_an_assertion_signed_by_another_key_is_refused(tmp_path: Path, graph: RunningGraph, certificate: Path) -> None:
+def test_an_assertion_signed_by_another_key_is_refused(
+    tmp_path: Path, graph: RunningGraph, certificate: Path
+) -> None:
     other, _public = certificate_pem(tmp_path, "other")
     app = msal.ConfidentialClientApplication(
         graph.client_id,
@@ -158,7 +161,13 @@ def test_a_client_secret_from_the_environment_signs_in(
 ) -> None:
     monkeypatch.setenv("ORG_GRAPH_SECRET", graph.client_secret)
     admin = parse_tables(
-        {"microsoft365": {"client-id": graph.client_id, "tenant-id": graph.tenant_id, "client-secret-env": "ORG_GRAPH_SECRET"}}
+        {
+            "microsoft365": {
+                "client-id": graph.client_id,
+                "tenant-id": graph.tenant_id,
+                "client-secret-env": "ORG_GRAPH_SECRET",
+            }
+        }
     )
     store = OrgSecrets(CredentialStore("ann", tmp_path / "credentials.json"), admin)
     assert store.get("microsoft365.client-secret") == graph.client_secret

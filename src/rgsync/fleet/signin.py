@@ -117,7 +117,12 @@ _KINDS: dict[str, _Kind] = {
         method="impersonation",
         section="mailbox",
         required=("username",),
-        settings={"username": "username", "ews-url": "ews-url", "auth-type": "auth-type", "ca-file": "ca-file"},
+        settings={
+            "username": "username",
+            "ews-url": "ews-url",
+            "auth-type": "auth-type",
+            "ca-file": "ca-file",
+        },
         fixed={"impersonate": True},
         secrets={"exchange.password": ("password-env", "password-file")},
         one_of=(("password-env", "password-file"),),
@@ -251,7 +256,7 @@ def certificate_credential(path: Path) -> str:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
-    thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - msal's x5t is SHA-1
+    thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()
     remember_secret(private_pem)
     return json.dumps({"private_key": private_pem, "thumbprint": thumbprint})
 
@@ -320,7 +325,11 @@ def parse_tables(tables: object) -> dict[str, AdminSignIn]:
 
 _OWN_SECRETS = {
     "gmail": ("gmail.token", "gmail.access-token"),
-    "microsoft365": ("microsoft365.token-cache", "microsoft365.client-secret", "microsoft365.client-certificate"),
+    "microsoft365": (
+        "microsoft365.token-cache",
+        "microsoft365.client-secret",
+        "microsoft365.client-certificate",
+    ),
     "exchange": ("exchange.password", "exchange.token"),
     "salesforce": ("salesforce.refresh-token", "salesforce.password"),
 }
@@ -362,7 +371,10 @@ class OrgSecrets(CredentialStore):
         self.service = store.service
         self._admin_of: dict[str, AdminSignIn] = {}
         for admin in admins.values():
-            for name in (*admin.kind.secrets, *(("microsoft365.client-certificate",) if admin.service == "microsoft365" else ())):
+            for name in (
+                *admin.kind.secrets,
+                *(("microsoft365.client-certificate",) if admin.service == "microsoft365" else ()),
+            ):
                 self._admin_of[name] = admin
 
     @property
@@ -459,3 +471,67 @@ def sign_in_for_user(home: Path, name: str, settings_text: str, policy_text: str
 
     paths = user_paths(home, name)
     return plan_sign_in(settings_text, policy_text, CredentialStore(paths.profile, paths.credentials_file))
+
+
+# --- `rgsync doctor --user NAME` --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One `rgsync doctor` line about a fleet user's sign-in."""
+
+    status: str
+    check: str
+    detail: str
+    fix: str = ""
+
+
+_SERVICE_NAMES = {
+    "salesforce": "Salesforce",
+    "gmail": "Gmail",
+    "microsoft365": "Microsoft 365",
+    "exchange": "Exchange",
+}
+
+
+def sign_in_findings(
+    plan: SessionSignIn, policy_text: str | None, *, username: str, address: str
+) -> list[Finding]:
+    """Which sign-in each of the user's services uses, and what stops an admin sign-in on this machine.
+
+    The end-to-end checks (a token issued for the user, one cheap read per API) are the services'
+    own doctor findings, run afterwards with the admin secrets served as the session gets them.
+    """
+    out: list[Finding] = []
+    configured = parse_admin_sign_in(policy_text)
+    for service in ("salesforce", plan.mailbox_kind):
+        if not service:
+            continue
+        check = f"{_SERVICE_NAMES.get(service, service)} sign-in for the fleet"
+        subject = username if service == "salesforce" else address
+        admin = plan.admins.get(service)
+        if admin is None:
+            if service in configured:
+                out.append(
+                    Finding(
+                        "notice",
+                        check,
+                        f"{subject} has a sign-in of their own; the admin sign-in is not used",
+                    )
+                )
+            else:
+                out.append(
+                    Finding(
+                        "ok",
+                        check,
+                        f"{subject} signs in on their own (no [{TABLE}.{service}] in the org policy)",
+                    )
+                )
+            continue
+        problems = admin.problems()
+        if not problems:
+            out.append(Finding("ok", check, f"org admin sign-in: {admin.description}, acting as {subject}"))
+        for problem in problems:
+            detail, _, fix = problem.partition("; ")
+            out.append(Finding("error", check, detail, fix))
+    return out

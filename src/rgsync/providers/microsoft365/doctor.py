@@ -108,7 +108,11 @@ def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore
                     error.message,
                     f"grant the app the {_application(scope) if app_only else scope} "
                     f"{'application' if app_only else 'delegated'} permission (and admin consent)"
-                    + (", and allow this mailbox in the application access policy" if app_only and answer.status == 403 else ""),
+                    + (
+                        ", and allow this mailbox in the application access policy"
+                        if app_only and answer.status == 403
+                        else ""
+                    ),
                 )
             )
     return findings

@@ -153,7 +153,8 @@ class EwsEmulator:
         }
         if principal not in self.impersonators:
             raise EwsError(
-                "ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user."
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
             )
         found = next((self.mailboxes[a] for a in sorted(target) if a in self.mailboxes), None)
         if found is None:
@@ -163,7 +164,8 @@ class EwsEmulator:
         scope = self.impersonators[principal]
         if scope is not None and found.address.lower() not in {a.lower() for a in scope}:
             raise EwsError(
-                "ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user."
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
             )
         return found
 

@@ -147,7 +147,10 @@ class WorkspaceDirectory:
             return _error(400, "invalid_grant", "Invalid JWT Signature.")
         if not str(claims.get("aud", "")).endswith("/token"):
             return _error(400, "invalid_grant", "Invalid JWT: audience is not the token endpoint.")
-        if int(claims["exp"]) - int(claims["iat"]) > MAX_ASSERTION_SECONDS or int(claims["iat"]) > time.time() + 300:
+        if (
+            int(claims["exp"]) - int(claims["iat"]) > MAX_ASSERTION_SECONDS
+            or int(claims["iat"]) > time.time() + 300
+        ):
             return _error(
                 400,
                 "invalid_grant",
@@ -171,7 +174,9 @@ class WorkspaceDirectory:
         with self.lock:
             self.issued.append((account.client_email, subject))
         body = {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
-        return Response(200, body, headers={"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"})
+        return Response(
+            200, body, headers={"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}
+        )
 
 
 def _error(status: int, error: str, description: str) -> Response:

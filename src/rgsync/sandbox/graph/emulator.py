@@ -317,7 +317,9 @@ def _check_role(roles: tuple[str, ...], method: str, route: str) -> None:
             read, write = "MailboxSettings.Read", "MailboxSettings.ReadWrite"
         allowed = {write} if method in ("POST", "PATCH", "PUT", "DELETE") else {read, write}
         if route.startswith("graph.me"):
-            allowed |= {"User.Read.All", "User.ReadBasic.All", "Directory.Read.All"} if method == "GET" else set()
+            allowed |= (
+                {"User.Read.All", "User.ReadBasic.All", "Directory.Read.All"} if method == "GET" else set()
+            )
         if not allowed & set(roles):
             raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return

@@ -13,7 +13,12 @@ from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from rgsync.sandbox.graph.identity.tenant import AccessToken, DeviceCode, Tenant, _unsigned_jwt, access_token_of
+from rgsync.sandbox.graph.identity.tenant import (
+    AccessToken,
+    DeviceCode,
+    Tenant,
+    _unsigned_jwt,
+)
 from rgsync.sandbox.http import Request, Response
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

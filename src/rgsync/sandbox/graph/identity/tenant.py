@@ -62,7 +62,12 @@ class Tenant:
     # the mailboxes an application access policy lets the app reach (None: every mailbox), and
     # the tenant's other users (address -> object id), whose mailboxes this emulator does not hold.
     app_roles: set[str] = field(
-        default_factory=lambda: {"Mail.ReadWrite", "Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite.All"}
+        default_factory=lambda: {
+            "Mail.ReadWrite",
+            "Calendars.ReadWrite",
+            "Contacts.ReadWrite",
+            "Tasks.ReadWrite.All",
+        }
     )
     app_access_policy: set[str] | None = None
     other_users: dict[str, str] = field(default_factory=dict)
