@@ -150,15 +150,26 @@ def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox
         _stop_on_signals(stop),
         start_team_sandbox(directory, users=users, latency=latency, mailbox=mailbox) as team,
     ):
+        from rgsync.demo.team_admin import add_admin_sign_in
+
+        flows = add_admin_sign_in(team)  # the org's admin sign-in, for a fleet without per-user sign-in
         if app.json:
             import json
 
-            app.emit_json(json.loads(team.endpoints_file.read_text(encoding="utf-8")))
+            document = json.loads(team.endpoints_file.read_text(encoding="utf-8"))
+            document["admin_sign_in"] = {"policy": str(flows.policy_file), "roster": str(flows.roster_file)}
+            app.emit_json(document)
         else:
             app.say(f"[bold]Team sandbox with {users} mailboxes is running[/bold] (Ctrl-C stops it).")
             app.say(f"  Salesforce  {team.salesforce.url}")
             app.say(f"  Mailboxes   {team.mailbox_url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
             app.say(f"  Roster      {team.roster_file}")
             app.say("Then: rgsync fleet init --state-url … && rgsync fleet import " + str(team.roster_file))
+            for line in flows.lines():
+                app.say(line)
+            app.say(
+                f"Or, with the admin sign-in only: rgsync fleet init --org-policy {flows.policy_file} "
+                f"&& rgsync fleet import {flows.roster_file}"
+            )
         wait_until_stopped(stop)
     app.say("Sandbox stopped.")
