@@ -137,6 +137,11 @@ def test_the_application_access_policy_limits_the_mailboxes(
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "ErrorAccessDenied"
     assert "AccessPolicy" in answer.json()["error"]["message"]
+    # To Do's application permission is tenant-wide: the mailbox policy does not limit it.
+    todo = _session(graph).get(
+        graph.graph_url + "/users/ann@acme.com/todo/lists", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert todo.status_code == 200
     status, detail, _fix = _findings(tmp_path, graph, certificate)["Microsoft 365 mailbox"]
     assert status == "error" and "AccessPolicy" in detail
 

@@ -55,7 +55,10 @@ def test_the_policy_file_with_admin_sign_in_loads_as_a_policy(tmp_path: Path, po
     [
         ('[admin-sign-in.gmail]\nservice-account-file = "key.json"', "must be an absolute path"),
         ('[admin-sign-in.salesforce]\nconsumer-key = "k"', "private-key-file is missing"),
-        ('[admin-sign-in.exchange]\nusername = "svc"\npassword = "hunter2"', "Secrets never go into the policy"),
+        (
+            '[admin-sign-in.exchange]\nusername = "svc"\npassword = "hunter2"',
+            "Secrets never go into the policy",
+        ),
         ('[admin-sign-in.microsoft365]\nclient-id = "c"\ntenant-id = "t"', "give one of certificate-file"),
         ('[admin-sign-in.salesforce]\nmethod = "password"', "use method = 'jwt'"),
         ('[admin-sign-in.notes]\nx = "y"', "is not a service"),

@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from rgsync.sandbox.graph.call import Call
 from rgsync.sandbox.graph.common import GraphError, error_response, parse_prefer
-from rgsync.sandbox.graph.identity.tenant import AccessToken
 from rgsync.sandbox.graph.routes import GraphApi, batch_body
 from rgsync.sandbox.graph.state import GraphState
 from rgsync.sandbox.http import EmulatorServer, Request, Response
@@ -107,11 +106,13 @@ class GraphEmulator:
             raise GraphError(
                 400, "BadRequest", "/me request is only valid with delegated authentication flow."
             )
-        if token.kind == "app" and user is not None:
-            self._check_app_access(token, user)
+        found = self.api.match(request.method, relative)
+        # The access policy covers mail, calendars, contacts and mailbox settings; To Do's
+        # application permission is tenant-wide and is not limited by it.
+        if token.kind == "app" and user is not None and not (found and found[0].startswith(_TENANT_WIDE)):
+            self._check_app_access(user)
         if user is not None and user.lower() not in (self.state.address.lower(), self.state.identity.user_id):
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
-        found = self.api.match(request.method, relative)
         if found is not None and token.kind == "app":
             _check_role(token.roles, request.method, found[0])
         if found is None:
@@ -149,7 +150,7 @@ class GraphEmulator:
             response.headers["Preference-Applied"] = ", ".join(applied)
         return response
 
-    def _check_app_access(self, token: AccessToken, user: str) -> None:
+    def _check_app_access(self, user: str) -> None:
         """An app-only call reaches only mailboxes its application access policy allows
         (https://learn.microsoft.com/graph/auth-limit-mailbox-access): another mailbox of the tenant
         gets Graph's 403 ErrorAccessDenied, whatever the app's permissions."""
@@ -295,6 +296,8 @@ def _prefer_values(request: Request) -> list[str]:
     value = request.header("prefer")
     return [value] if value else []
 
+
+_TENANT_WIDE = ("graph.todoLists", "graph.task")
 
 # Which application permissions reach which resources: a read needs the .Read permission or the
 # .ReadWrite one, a write the .ReadWrite one. To Do with application permissions uses the tenant-wide
