@@ -17,6 +17,8 @@ from rgsync.fleet.signin import OrgSecrets, certificate_credential, parse_tables
 from rgsync.providers.microsoft365.config import Microsoft365Connection
 from rgsync.providers.microsoft365.doctor import microsoft365_findings
 from rgsync.sandbox.graph import RunningGraph, start_graph
+from rgsync.sandbox.graph.emulator import GraphEmulator
+from rgsync.sandbox.graph.state import GraphState
 from tests.signin.keys import certificate_pem
 
 RIGHTS = {"Mail.ReadWrite", "Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite.All"}
@@ -26,7 +28,12 @@ RIGHTS = {"Mail.ReadWrite", "Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGraph]:
     folder = tmp_path_factory.mktemp("graph")
     with start_graph(folder, scenario={"user": {"address": "ann@acme.com", "name": "Ann Lee"}}) as running:
-        running.state.identity.other_users["bob@acme.com"] = "b0b-0000"
+        emulator = running.server.emulator
+        assert isinstance(emulator, GraphEmulator)
+        bob = GraphState("bob@acme.com", name="Bob Ray")
+        emulator.add_mailbox(bob)
+        running.state.add_message({"subject": "For Ann"})
+        bob.add_message({"subject": "For Bob"})
         yield running
 
 
@@ -98,6 +105,24 @@ def test_a_certificate_app_token_carries_its_roles_and_reads_a_users_mailbox(
     assert inbox.status_code == 200
 
 
+def test_one_app_token_reaches_each_users_own_mailbox_at_users_id(
+    graph: RunningGraph, certificate: Path
+) -> None:
+    token = _app_token(graph, json.loads(certificate_credential(certificate)))
+    bob_id = graph.state.identity.other_users["bob@acme.com"]
+    for user, subject in (("ann@acme.com", "For Ann"), ("bob@acme.com", "For Bob"), (bob_id, "For Bob")):
+        answer = _session(graph).get(
+            f"{graph.graph_url}/users/{user}/mailFolders/inbox/messages",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert [m["subject"] for m in answer.json()["value"]] == [subject]
+    unknown = _session(graph).get(
+        graph.graph_url + "/users/zed@acme.com/mailFolders/inbox/messages",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "ErrorInvalidUser"
+
+
 def test_doctor_with_the_org_certificate_checks_every_resource(
     tmp_path: Path, graph: RunningGraph, certificate: Path
 ) -> None:
@@ -131,8 +156,14 @@ def test_the_application_access_policy_limits_the_mailboxes(
 ) -> None:
     graph.state.identity.app_access_policy = {"bob@acme.com"}
     token = _app_token(graph, json.loads(certificate_credential(certificate)))
+    allowed = _session(graph).get(
+        graph.graph_url + "/users/bob@acme.com/mailFolders/inbox/messages",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert allowed.status_code == 200
     answer = _session(graph).get(
-        graph.graph_url + "/users/ann@acme.com/messages", headers={"Authorization": f"Bearer {token}"}
+        graph.graph_url + "/users/ann@acme.com/mailFolders/inbox/messages",
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "ErrorAccessDenied"

@@ -31,6 +31,8 @@ class GraphEmulator:
     def __init__(self, state: GraphState) -> None:
         self.state = state
         self.api = GraphApi(state)
+        # The tenant's other mailboxes, reached by app-only tokens at /users/{address or id}/.
+        self.others: dict[str, GraphApi] = {}
         self.server: EmulatorServer | None = None
 
     # -- routing ---------------------------------------------------------------------------------
@@ -106,17 +108,26 @@ class GraphEmulator:
             raise GraphError(
                 400, "BadRequest", "/me request is only valid with delegated authentication flow."
             )
-        found = self.api.match(request.method, relative)
+        api = self._api_of(user, token.kind)
+        found = api.match(request.method, relative)
         # The access policy covers mail, calendars, contacts and mailbox settings; To Do's
         # application permission is tenant-wide and is not limited by it.
         if token.kind == "app" and user is not None and not (found and found[0].startswith(_TENANT_WIDE)):
             self._check_app_access(user)
-        if user is not None and user.lower() not in (self.state.address.lower(), self.state.identity.user_id):
+        if (
+            api is self.api
+            and user is not None
+            and user.lower()
+            not in (
+                self.state.address.lower(),
+                self.state.identity.user_id,
+            )
+        ):
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
         if found is not None and token.kind == "app":
             _check_role(token.roles, request.method, found[0])
         if found is None:
-            if self.api.known_path(relative):
+            if api.known_path(relative):
                 raise GraphError(
                     405,
                     "ErrorInvalidRequest",
@@ -149,6 +160,23 @@ class GraphEmulator:
         if applied:
             response.headers["Preference-Applied"] = ", ".join(applied)
         return response
+
+    def add_mailbox(self, state: GraphState) -> None:
+        """Another user of the tenant: their mailbox, reachable with app-only tokens at
+        `/users/{address}` or `/users/{object id}` (the tenant's sign-in stays this emulator's)."""
+        address = state.address.lower()
+        self.others[address] = GraphApi(state)
+        self.state.identity.other_users[address] = state.identity.user_id
+
+    def _api_of(self, user: str | None, kind: str) -> GraphApi:
+        """Whose mailbox a call reaches: another user's only with an app-only token."""
+        if user is None or kind != "app" or not self.others:
+            return self.api
+        wanted = user.lower()
+        for address, object_id in self.state.identity.other_users.items():
+            if wanted in (address, object_id.lower()) and address in self.others:
+                return self.others[address]
+        return self.api
 
     def _check_app_access(self, user: str) -> None:
         """An app-only call reaches only mailboxes its application access policy allows
