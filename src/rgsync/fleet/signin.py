@@ -161,7 +161,7 @@ class AdminSignIn:
         return out
 
     def secret_sources(self) -> dict[str, str]:
-        """Store name -> where its value comes from ('env VAR' or 'file PATH'), for the ones set."""
+        """Store name -> where its value comes from (an environment variable or a file), for doctor."""
         out: dict[str, str] = {}
         for name, (env_key, file_key) in self.kind.secrets.items():
             if self.values.get(env_key):
@@ -530,7 +530,11 @@ def sign_in_findings(
             continue
         problems = admin.problems()
         if not problems:
-            out.append(Finding("ok", check, f"org admin sign-in: {admin.description}, acting as {subject}"))
+            sources = sorted(set(admin.secret_sources().values()))
+            where = f"; secret from {', '.join(sources)}" if sources else ""
+            out.append(
+                Finding("ok", check, f"org admin sign-in: {admin.description}, acting as {subject}{where}")
+            )
         for problem in problems:
             detail, _, fix = problem.partition("; ")
             out.append(Finding("error", check, detail, fix))
