@@ -194,6 +194,9 @@ class EmailRunner(UsesParts):
             else {}
         )
         if claims is not None:
+            # In a fleet, an email the fallback found is a colleague's (the user's own copies are
+            # linked already): the user is related to it as well.
+            claims.colleague_emails.update(existing)
             existing = {**existing, **joined_emails(claims)}
         directory = Directory(people=people, existing_emails=existing)
         if ctx.rules.auto_resolve is not AutoResolve.OFF:
