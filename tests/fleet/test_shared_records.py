@@ -226,9 +226,11 @@ class _Killed(BaseException):
 
 
 class _DiesAfterClaim(PostgresSharedRecords):
+    kind = "event"
+
     def claim(self, kind: str, keys: Collection[str]) -> ClaimResult:
         result = super().claim(kind, keys)
-        if kind == "event" and result.held:
+        if kind == self.kind and result.held:
             raise _Killed
         return result
 
@@ -316,3 +318,40 @@ def test_spec_4_2_a_colleague_outside_the_fleet_is_found_by_the_fallback_query(
     }
     assert {insider.salesforce_user_id, third.salesforce_user_id} <= related
     assert len(_events(team, subject)) == 2
+
+
+def test_spec_7_1_an_email_in_flight_elsewhere_is_left_for_the_next_session_then_related(
+    team: TeamSandbox, claims_url: str
+) -> None:
+    """SPEC §3.7, §7.1: an email whose claim a dead session holds is not saved twice: the colleague
+    leaves it for its next session (fetched again by id although the mailbox cursor moved on)."""
+    first, second = team.members[:2]
+    add_shared_email(
+        team,
+        [first, second],
+        message_id="<quote-4@cust1.com>",
+        subject="Quote",
+        sender="Bea Buyer <bea@cust1.com>",
+        when=datetime.now(UTC) - timedelta(hours=1),
+    )
+    killed = _DiesAfterClaim(claims_url, first.name)
+    killed.kind = "email"
+    with pytest.raises(_Killed):
+        run_session(first.paths, RunOptions(force=True), shared=killed)
+    killed.close()
+    org = team.salesforce.org
+
+    def saved() -> list[dict[str, Any]]:
+        return [e for e in org.records("EmailMessage") if e.get("MessageIdentifier") == "<quote-4@cust1.com>"]
+
+    _sync(second, claims_url, wait_seconds=0.2)
+    assert saved() == []
+    _sync(first, claims_url)  # its own claim: taken over at once, saved
+    _sync(second, claims_url)  # the deferred email comes back and joins it
+    assert len(saved()) == 1
+    related = {
+        str(r.get("RelationId"))
+        for r in org.records("EmailMessageRelation")
+        if r["EmailMessageId"] == saved()[0]["Id"]
+    }
+    assert second.salesforce_user_id in related
