@@ -355,3 +355,22 @@ def test_spec_7_1_an_email_in_flight_elsewhere_is_left_for_the_next_session_then
         if r["EmailMessageId"] == saved()[0]["Id"]
     }
     assert second.salesforce_user_id in related
+
+
+def test_spec_4_2_a_claimed_event_deleted_since_is_forgotten_and_the_meeting_saved_afresh(
+    team: TeamSandbox, claims_url: str
+) -> None:
+    """SPEC §4.2, §7.1: a colleague's Event deleted after it was claimed cannot be joined; the
+    claim is dropped and the next session saves the meeting again, once, for the others to join."""
+    first, second, third = team.members[:3]
+    subject = _meeting(team, [first, second, third], 9)
+    _sync(first, claims_url)
+    [event] = _events(team, subject)
+    team.salesforce.org.delete(str(event["Id"]))
+    _sync(second, claims_url)  # refused: the Event is gone
+    assert _events(team, subject) == []
+    _sync(second, claims_url)  # the same changes read again: saved afresh
+    _sync(third, claims_url)
+    [again] = _events(team, subject)
+    assert str(again["OwnerId"]) == second.salesforce_user_id
+    assert _invitees(team, str(again["Id"])) == {third.salesforce_user_id}

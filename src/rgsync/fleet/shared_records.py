@@ -167,6 +167,16 @@ class PostgresSharedRecords:
                 (kind, wanted, self.holder),
             )
 
+    def forget(self, kind: str, record_ids: Collection[str]) -> None:
+        """Drop the claims naming records Salesforce says are gone (deleted since they were saved)."""
+        wanted = sorted(set(record_ids))
+        if not wanted:
+            return
+        with self._connection() as db:
+            db.execute(
+                "DELETE FROM rgsync_fleet_shared WHERE kind = %s AND record_id = ANY(%s)", (kind, wanted)
+            )
+
     def wait_for(self, kind: str, keys: Collection[str]) -> dict[str, Claim]:
         """Wait up to `wait_seconds` for colleagues' creates in flight; the claims as last seen."""
         pending = set(keys)

@@ -12,7 +12,7 @@ from typing import TypeVar
 from rgsync.engine import emails as email_rules
 from rgsync.engine import streams as engine_streams
 from rgsync.engine.email_items import message_key
-from rgsync.engine.shared import join_colleague_emails
+from rgsync.engine.shared import EMAIL_CLAIMS, join_colleague_emails
 from rgsync.engine.streams import EmailInputs, bind_new_contacts, new_account_key
 from rgsync.engine.types import (
     Action,
@@ -225,6 +225,13 @@ class EmailRunner(UsesParts):
             links = self.state.links_for(Stream.EMAILS, [e.mailbox_id for e in emails])
             saved = {link.natural_key: link.salesforce_id for link in links.values() if link.natural_key}
             claims.settle(self.shared, saved, ctx.identity.user_id)
+            gone = self.writing.gone_targets
+            if gone:
+                # A colleague's email deleted since it was claimed: saved afresh next session.
+                self.shared.forget(EMAIL_CLAIMS, gone)
+                self.deferred.extend(
+                    e.mailbox_id for e in emails if claims.colleague_emails.get(message_key(e)) in gone
+                )
         if not options.dry_run:
             for thread in plan.tracked_threads:
                 self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)

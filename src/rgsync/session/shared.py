@@ -77,6 +77,11 @@ class SharedRecords(Protocol):
         """Give up unused claims this session holds."""
         ...
 
+    def forget(self, kind: str, record_ids: Collection[str]) -> None:
+        """Drop claims naming these records (Salesforce says they are gone): the next session
+        to meet the item claims it afresh."""
+        ...
+
     def wait_for(self, kind: str, keys: Collection[str]) -> dict[str, Claim]:
         """Wait briefly for other sessions' creates in flight; the claims as last seen."""
         ...

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from rgsync.engine import streams as engine_streams
 from rgsync.engine.guards import absent_from_full_listing, mass_deletion_guard
+from rgsync.engine.shared import EVENT_CLAIMS
 from rgsync.engine.types import (
     Directory,
     Identity,
@@ -130,8 +131,14 @@ class TwoWayRunner(UsesParts):
             result.skips += plan.skips
             raise StreamStopped("guarded", f"{guarded.count} deletions held back by the mass-deletion guard")
         self.writing.execute_plan(stream, plan, ctx, options, summary, result)
+        gone = False
         if claims is not None and self.shared is not None and not options.dry_run:
             claims.settle(self.shared, self.state.links(stream), directory.existing_events, identity.user_id)
+            gone = bool(self.writing.gone_targets)
+            if gone:
+                # A colleague's Event deleted since it was claimed: its meetings are saved afresh
+                # next session (the same changes are read again).
+                self.shared.forget(EVENT_CLAIMS, self.writing.gone_targets)
         if not options.dry_run:
             # Mailbox items this session created: the next read must show them (see
             # `_confirm_unseen_creates`).
@@ -145,7 +152,7 @@ class TwoWayRunner(UsesParts):
             # The guard's deletions went through (or were no longer needed): its issue is over.
             self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
             # Meetings left to a colleague's session in flight come back with the same changes.
-            deferred = claims is not None and bool(claims.deferred_items)
+            deferred = claims is not None and (bool(claims.deferred_items) or gone)
             if mailbox.cursor and (not backfill or stored_cursor is None) and not deferred:
                 self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
             if salesforce.cursor:
