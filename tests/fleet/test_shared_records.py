@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 from rgsync.demo.team import TeamMember, TeamSandbox, start_team_sandbox
-from rgsync.demo.team_shared import add_shared_email, add_shared_meeting
+from rgsync.demo.team_shared import add_colleague_items, add_shared_email, add_shared_meeting
 from rgsync.fleet.shared_records import PostgresSharedRecords, create_schema
+from rgsync.fleet.store import FleetStore
 from rgsync.providers.salesforce.lookups.events import EventLookups
 from rgsync.session import RunOptions, SessionResult
 from rgsync.session.shared import ClaimResult
 from rgsync.sync import run_session
+from tests.fleet.fleet_support import fleet_env, rgsync, start_worker, stop_workers, wait_for
 
 START = (datetime.now(UTC) + timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
 
@@ -374,3 +376,54 @@ def test_spec_4_2_a_claimed_event_deleted_since_is_forgotten_and_the_meeting_sav
     [again] = _events(team, subject)
     assert str(again["OwnerId"]) == second.salesforce_user_id
     assert _invitees(team, str(again["Id"])) == {third.salesforce_user_id}
+
+
+def test_spec_4_2_two_fleet_worker_processes_save_each_shared_meeting_and_email_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_database: str
+) -> None:
+    """SPEC §4.2, §3.7, §11: `fleet worker` processes (the runner's PostgreSQL claims) on the
+    sandbox's shared items (`--shared-items`): three reps, one Event with the other two as
+    invitees, one EmailMessage with a relation for each of the other two."""
+
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    for name in (
+        "RGSYNC_STATE_DIR",
+        "RGSYNC_PROFILE",
+        "RGSYNC_CONFIG",
+        "RGSYNC_ORG_POLICY",
+        "RGSYNC_STATE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with start_team_sandbox(tmp_path / "team", users=3, latency=0.01) as team:
+        assert add_colleague_items(team) == 1
+        env = fleet_env(pg_database, tmp_path / "home")
+        rgsync(env, "fleet", "init")
+        rgsync(env, "fleet", "import", str(team.roster_file))
+        store = FleetStore(pg_database)
+        logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+        workers = [start_worker(env, log, "--schedule-every", "0", "--concurrency", "2") for log in logs]
+        try:
+            rgsync(env, "fleet", "schedule")
+            wait_for(
+                lambda: len({r["user_name"] for r in store.runs() if r["status"] == "completed"}) == 3,
+                90,
+                "every rep's session",
+            )
+        finally:
+            stop_workers(workers)
+        runs = store.runs()
+        org = team.salesforce.org
+        for first in (0,):
+            group = team.members[first : first + 3]
+            _assert_one_event_with_everyone(team, f"Customer {first + 1} kick-off", group)
+            key = f"<kickoff-{first + 1}@cust{first + 1}.com>"
+            [email] = [e for e in org.records("EmailMessage") if e.get("MessageIdentifier") == key]
+            related = {
+                str(r.get("RelationId"))
+                for r in org.records("EmailMessageRelation")
+                if r["EmailMessageId"] == email["Id"]
+            }
+            others = {m.salesforce_user_id for m in group} - {str(email["CreatedById"])}
+            assert len(others) == 2 and others <= related
+        calls = sorted(int(r["api_calls_salesforce"]) for r in runs if r["status"] == "completed")
+        print(f"salesforce calls per session: {calls}")
