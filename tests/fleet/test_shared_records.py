@@ -21,6 +21,8 @@ from rgsync.demo.team import TeamMember, TeamSandbox, start_team_sandbox
 from rgsync.demo.team_shared import add_colleague_items, add_shared_email, add_shared_meeting
 from rgsync.fleet.shared_records import PostgresSharedRecords, create_schema
 from rgsync.fleet.store import FleetStore
+from rgsync.model import RecordKind
+from rgsync.providers.salesforce.lookups.core import Lookups
 from rgsync.providers.salesforce.lookups.events import EventLookups
 from rgsync.session import RunOptions, SessionResult
 from rgsync.session.shared import ClaimResult
@@ -136,9 +138,19 @@ def test_spec_4_2_one_event_per_meeting_with_2_3_and_10_attendees_from_the_fleet
 
 
 def test_spec_3_7_one_email_message_per_email_with_a_relation_for_each_colleague(
-    team: TeamSandbox, claims_url: str
+    team: TeamSandbox, claims_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SPEC §3.7: one record per Message-ID per org; each colleague who received it is related."""
+    """SPEC §3.7: one record per Message-ID per org; each colleague who received it is related,
+    found through the claim: only the first session asks Salesforce about that Message-ID."""
+    asked: list[str] = []
+    original = Lookups.find_existing
+
+    def spy(self: Lookups, kind: RecordKind, keys: Collection[str]) -> dict[str, str]:
+        if kind is RecordKind.EMAIL:
+            asked.extend(keys)
+        return original(self, kind, keys)
+
+    monkeypatch.setattr(Lookups, "find_existing", spy)
     reps = team.members[:3]
     when = datetime.now(UTC) - timedelta(hours=3)
     add_shared_email(
@@ -164,6 +176,7 @@ def test_spec_3_7_one_email_message_per_email_with_a_relation_for_each_colleague
     assert str(emails[0]["CreatedById"]) == creator
     # reps[1] and reps[2] are on Cc: each related with their user, as Salesforce shows them.
     assert {(m.salesforce_user_id, "CcAddress") for m in reps[1:]} <= relations
+    assert asked.count("<plan-7@cust1.com>") == 1
     # A second round neither saves it again nor relates anyone twice.
     for member in reps:
         _sync(member, claims_url)

@@ -194,9 +194,11 @@ class EmailRunner(UsesParts):
             else {}
         )
         if claims is not None:
-            # In a fleet, an email the fallback found is a colleague's (the user's own copies are
-            # linked already): the user is related to it as well.
-            claims.colleague_emails.update(existing)
+            # In a fleet, an email the fallback found is a colleague's unless the user saved it
+            # (another copy, linked already): the user is related to a colleague's as well.
+            own = {link.salesforce_id for link in ctx.links.values()}
+            found = {**claims.colleague_emails, **existing}
+            claims.colleague_emails = {k: v for k, v in found.items() if v not in own}
             existing = {**existing, **joined_emails(claims)}
         directory = Directory(people=people, existing_emails=existing)
         if ctx.rules.auto_resolve is not AutoResolve.OFF:
