@@ -317,7 +317,9 @@ def worker_command(
     """Run a worker: take users' sessions from the queue and run them, until stopped (SIGTERM, Ctrl-C)."""
     from rgsync.fleet.queue import QUEUE, build_queue
     from rgsync.fleet.shared_records import create_schema as create_shared_schema
+    from rgsync.fleet.shared_records import shared_records_options
 
+    shared_records_options()  # a bad RGSYNC_SHARED_* value stops the worker now, with its fix
     fleet = _fleet()
     create_shared_schema(fleet.store().url)
     queue = build_queue(

@@ -55,10 +55,11 @@ POLL_SECONDS = 0.2
 
 
 def create_schema(url: str) -> None:
-    """Create the claims table (idempotent); run by `fleet init` and at worker start."""
-    import psycopg
+    """Create the claims table (idempotent); run by `fleet init` and at worker start. A database
+    that cannot be reached is one clear line (`FleetStore.connect`)."""
+    from rgsync.fleet.store import FleetStore
 
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
+    with FleetStore(url).connect() as db:
         db.execute(SCHEMA)
 
 
