@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rgsync.fleet.home import write_profile
+from rgsync.fleet.shared_records import PostgresSharedRecords, shared_records_options
 from rgsync.fleet.signin import sign_in_for_user
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
@@ -82,8 +83,13 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
         # Users without a sign-in of their own sign in with the org's admin sign-in.
         sign_in = sign_in_for_user(home, name, user.settings, policy)
         paths = write_profile(home, name, sign_in.settings_text, policy, state_url=store.url)
-        with sign_in.applied(paths):
-            result = run_session(paths, RunOptions())
+        # Meetings and emails colleagues share are saved once for the org (fleet.shared_records).
+        shared = PostgresSharedRecords(store.url, name, **shared_records_options())
+        try:
+            with sign_in.applied(paths):
+                result = run_session(paths, RunOptions(), shared=shared)
+        finally:
+            shared.close()
         open_codes = _open_issue_codes(paths)
         stopped = _auth_failure(result, open_codes)
         store.finish_run(
