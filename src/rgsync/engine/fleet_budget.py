@@ -12,6 +12,11 @@ a session starts the fleet decides whether it may run now:
   most the per-user cap of the policy (`user-daily-api-calls`, 0 = no cap). A user may start a
   session while they have used less than their share.
 
+When no session has told the fleet the allocation for a while, one worker reads it from the
+`limits` resource, at most once per recheck period; that call counts too, so admission keeps a
+small reserve for those reads above the floor (`reading_reserve`) and a read is made only while
+the last reading leaves room for it.
+
 A session that may not run now is *deferred* to the moment the budget is expected back (the
 fleet's own calls age out of the 24-hour window), and at the latest after the recheck period,
 when the allocation is read again. The forecast tells the admin where today's rate leads.
@@ -63,6 +68,20 @@ def fair_share(limit: int, floor: int, other_used: int, active_users: int, cap: 
     return min(share, cap) if cap > 0 else share
 
 
+def reading_reserve(limit: int, recheck: timedelta) -> int:
+    """Calls kept above the floor for reading the allocation: one read per `recheck` period for a
+    day (every call of an older reading has left the 24-hour window by then), at most 1 % of the
+    allocation and at least 1."""
+    reads = math.ceil(WINDOW / max(recheck, timedelta(seconds=1)))
+    return max(1, min(reads, limit // 100))
+
+
+def may_read_allocation(limit: int, used: int, reserved: int, floor: int) -> bool:
+    """Whether one call to read the allocation keeps the org at or above its floor by the last
+    reading (always, when it was never read)."""
+    return limit <= 0 or used + reserved + 1 <= limit - floor
+
+
 def session_estimate(recent: Sequence[int], first: int = FIRST_SESSION_ESTIMATE) -> int:
     """The calls to reserve for a user's next session: the largest of their recent sessions
     (at least 1), or `first` when the user has none yet."""
@@ -90,15 +109,17 @@ def admit(
     estimate: int,
     user_used: int,
     share: int | None,
+    reading_reserve: int = 0,
 ) -> Admission:
     """The decision for one session, given the org's last reading (`used` of `limit`), the calls
-    reserved by sessions in flight, the floor in calls, this session's estimate, and the user's
-    use in the last 24 hours against their `share` (None: no share applies).
+    reserved by sessions in flight, the floor in calls, this session's estimate, the calls kept
+    for reading the allocation, and the user's use in the last 24 hours against their `share`
+    (None: no share applies).
 
     An unknown allocation (`limit` 0: never read) passes the org's check: the session's own first
     answer tells the usage, and the session's guard keeps `min-api-remaining` (SPEC §7.4).
     """
-    headroom = limit - used - reserved - estimate - floor if limit > 0 else 0
+    headroom = limit - used - reserved - estimate - floor - reading_reserve if limit > 0 else 0
     if headroom < 0:
         return Admission(False, ORG_FLOOR, headroom, share or 0)
     if share is not None and user_used >= share:

@@ -151,10 +151,16 @@ def record_reading(store: FleetStore, usage: ApiUsage, at: datetime, source: str
         return bool(cursor.rowcount)
 
 
-def claim_refresh(store: FleetStore, now: datetime, stale: timedelta) -> bool:
+def claim_refresh(store: FleetStore, now: datetime, stale: timedelta, floor_percent: float) -> bool:
     """Whether this worker should read the `limits` resource now: the reading is missing or older
-    than `stale`, and no other worker is reading it (one `UPDATE … RETURNING` decides)."""
+    than `stale`, it leaves room for the call above the floor, and no other worker is reading it
+    (one `UPDATE … RETURNING` decides)."""
     with store.connect() as db:
+        reading = read(db)
+        reserved = _reserved(db, now)
+        floor = rules.floor_calls(reading.limit, floor_percent)
+        if not rules.may_read_allocation(reading.limit, reading.used, reserved, floor):
+            return False
         row = db.execute(
             "UPDATE rgsync_fleet_budget SET refreshing_at = %s WHERE id = 1 "
             "AND (read_at IS NULL OR read_at < %s) "
@@ -162,6 +168,14 @@ def claim_refresh(store: FleetStore, now: datetime, stale: timedelta) -> bool:
             (now, now - stale, now - REFRESH_CLAIM),
         ).fetchone()
     return row is not None
+
+
+def _reserved(db: Any, now: datetime) -> int:
+    row = db.execute(
+        "SELECT COALESCE(SUM(calls), 0) FROM rgsync_fleet_budget_reservations WHERE reserved_at > %s",
+        (now - RESERVATION_TTL,),
+    ).fetchone()
+    return int(row[0])
 
 
 def _calls(rows: list[Any]) -> list[rules.Calls]:
@@ -229,6 +243,7 @@ def admit(
             estimate=estimate,
             user_used=user_used,
             share=share if reading.limit > 0 or share > 0 else None,
+            reading_reserve=rules.reading_reserve(reading.limit, recheck),
         )
         if decision.allowed:
             row = db.execute(
@@ -280,8 +295,12 @@ def before_session(
     the one the user's last session left (it stands for the whole org)."""
     now = now or datetime.now(UTC)
     settings = budget_settings(paths.org_policy_file)
-    if claim_refresh(store, now, recheck):
-        refresh_from_limits(store, paths)
+    if claim_refresh(store, now, recheck, settings.floor_percent):
+        try:
+            refresh_from_limits(store, paths)
+        finally:
+            with store.connect() as db:
+                db.execute("UPDATE rgsync_fleet_budget SET refreshing_at = NULL WHERE id = 1")
     ticket = admit(store, name, settings, now, recheck=recheck)
     if ticket.allowed:
         _hand_reading_to_session(store, paths)
