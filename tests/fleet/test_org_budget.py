@@ -40,6 +40,7 @@ OTHERS_USED = 800  # the org's other integrations, before the fleet starts
 POLICY = """
 [forced.sync]
 min-api-remaining-percent = 10
+interval-minutes = 30
 
 [fleet]
 user-daily-api-calls = 500
@@ -68,7 +69,7 @@ def _highest_usage(org: Any) -> Iterator[list[int]]:
     def sample() -> None:
         while not stop.is_set():
             highest[0] = max(highest[0], int(org.api_used))
-            time.sleep(0.002)
+            time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -116,6 +117,7 @@ def test_spec_11_sessions_past_the_org_floor_are_deferred_not_failed_and_all_syn
                     return not in_flight and (_completed_users(store) | deferred) == names
 
                 wait_for(settled, 90, "every rep synced or deferred")
+                runs_before = store.runs()
                 status = json.loads(rgsync(env, "fleet", "status", "--json").stdout)
                 runs_then = store.runs()
                 table = rgsync(env, "fleet", "status").stdout
@@ -146,13 +148,16 @@ def test_spec_11_sessions_past_the_org_floor_are_deferred_not_failed_and_all_syn
     assert shown["remaining"] == LIMIT - shown["used"]
     per_user = shown["users"]
     assert set(per_user) == names
+    calls_before = {
+        n: sum(r["api_calls_salesforce"] for r in runs_before if r["user_name"] == n) for n in names
+    }
     ran_calls = {n: sum(r["api_calls_salesforce"] for r in runs_then if r["user_name"] == n) for n in names}
-    assert all(per_user[n]["used_24h"] == ran_calls[n] for n in names)
+    assert all(calls_before[n] <= per_user[n]["used_24h"] <= ran_calls[n] for n in names)
     assert all(ran_calls[n] > 0 for n in ran_first)
     assert shown["deferred_24h"] == sum(row["deferred_24h"] for row in per_user.values()) > 0
     # The fleet's calls of the last hour, extrapolated over the next 24 hours.
-    fleet_calls = sum(ran_calls.values())
-    assert shown["fleet_used_24h"] == fleet_calls
+    fleet_calls = sum(row["used_24h"] for row in per_user.values())
+    assert shown["fleet_used_24h"] == fleet_calls > 0
     assert shown["forecast"]["rate_per_hour"] == fleet_calls
     assert shown["forecast"]["used_by_window_end"] == shown["used"] + 24 * fleet_calls
     assert shown["forecast"]["floor_reached"] is True

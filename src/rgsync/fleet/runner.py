@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rgsync.fleet import budget
@@ -84,6 +84,10 @@ def run_user(
         return RunOutcome(name, "removed", 0)
     if user.stopped_reason:
         return RunOutcome(name, "stopped", 0, user.stopped_reason)
+    if user.next_due_at is not None and user.next_due_at > datetime.now(UTC):
+        # Queued while the user's previous session ran (or before a deferral): that session
+        # already set the next due time, so nothing is due and nothing is reserved.
+        return RunOutcome(name, "not-due", 0)
     policy = store.get_meta("org_policy")
     with store.connect() as db:
         locked = db.execute("SELECT pg_try_advisory_lock(%s)", (user_lock_key(name),)).fetchone()
