@@ -112,3 +112,16 @@ def test_spec_11_forecast_extrapolates_the_last_hour_and_says_when_the_floor_is_
     # Already at the floor: reached now; no allocation read yet: nothing to say.
     assert rules.forecast(NOW, used=95_000, limit=100_000, floor=10_000, recent=[]).floor_reached_at == NOW
     assert not rules.forecast(NOW, used=0, limit=0, floor=0, recent=busy).floor_reached
+
+
+def test_spec_11_reads_of_the_allocation_are_kept_above_the_floor_and_only_while_there_is_room() -> None:
+    # One read per 15 minutes for a day, at most 1 % of the allocation, at least one.
+    assert rules.reading_reserve(100_000, timedelta(minutes=15)) == 96
+    assert rules.reading_reserve(1_000, timedelta(seconds=2)) == 10
+    assert rules.reading_reserve(50, timedelta(hours=1)) == 1
+    assert _admit(used=870, reading_reserve=10).allowed  # 1,000 - 870 - 20 - 100 - 10 = 0
+    assert not _admit(used=871, reading_reserve=10).allowed
+    # A read needs one call of room above the floor by the last reading (or no reading at all).
+    assert rules.may_read_allocation(1_000, 880, 19, 100)
+    assert not rules.may_read_allocation(1_000, 880, 20, 100)
+    assert rules.may_read_allocation(0, 0, 0, 0)
