@@ -125,3 +125,8 @@ def test_spec_11_reads_of_the_allocation_are_kept_above_the_floor_and_only_while
     assert rules.may_read_allocation(1_000, 880, 19, 100)
     assert not rules.may_read_allocation(1_000, 880, 20, 100)
     assert rules.may_read_allocation(0, 0, 0, 0)
+    # The fleet's own calls that left the window since the reading make room again…
+    assert rules.may_read_allocation(1_000, 900, 0, 100, aged_out=1)
+    assert not rules.may_read_allocation(1_000, 900, 0, 100, aged_out=0, reading_age=timedelta(hours=23))
+    # …and a reading a whole day old no longer stands for the org's use.
+    assert rules.may_read_allocation(1_000, 900, 0, 100, reading_age=timedelta(hours=24))

@@ -76,10 +76,25 @@ def reading_reserve(limit: int, recheck: timedelta) -> int:
     return max(1, min(reads, limit // 100))
 
 
-def may_read_allocation(limit: int, used: int, reserved: int, floor: int) -> bool:
-    """Whether one call to read the allocation keeps the org at or above its floor by the last
-    reading (always, when it was never read)."""
-    return limit <= 0 or used + reserved + 1 <= limit - floor
+def may_read_allocation(
+    limit: int,
+    used: int,
+    reserved: int,
+    floor: int,
+    *,
+    aged_out: int = 0,
+    reading_age: timedelta = timedelta(0),
+) -> bool:
+    """Whether one call to read the allocation keeps the org at or above its floor.
+
+    By the last reading (always, when it was never read), less the fleet's calls counted in it that
+    have left the 24-hour window since (`aged_out`): a fleet that spent the allocation down to its
+    floor reads again as its own calls age out. A reading a whole window old counts no more: every
+    call in it has left the window, so one read is made (once per recheck period at most).
+    """
+    if limit <= 0 or reading_age >= WINDOW:
+        return True
+    return used - max(0, aged_out) + reserved + 1 <= limit - floor
 
 
 def session_estimate(recent: Sequence[int], first: int = FIRST_SESSION_ESTIMATE) -> int:

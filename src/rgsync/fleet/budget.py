@@ -159,7 +159,19 @@ def claim_refresh(store: FleetStore, now: datetime, stale: timedelta, floor_perc
         reading = read(db)
         reserved = _reserved(db, now)
         floor = rules.floor_calls(reading.limit, floor_percent)
-        if not rules.may_read_allocation(reading.limit, reading.used, reserved, floor):
+        aged_out = 0
+        if reading.read_at is not None:
+            # Sessions whose every call was counted in the reading and has left the window since.
+            row = db.execute(
+                "SELECT COALESCE(SUM(api_calls_salesforce), 0) FROM rgsync_fleet_runs "
+                "WHERE started_at > %s AND ended_at <= %s",
+                (reading.read_at - rules.WINDOW, now - rules.WINDOW),
+            ).fetchone()
+            aged_out = int(row[0])
+        age = now - reading.read_at if reading.read_at is not None else timedelta(0)
+        if not rules.may_read_allocation(
+            reading.limit, reading.used, reserved, floor, aged_out=aged_out, reading_age=age
+        ):
             return False
         row = db.execute(
             "UPDATE rgsync_fleet_budget SET refreshing_at = %s WHERE id = 1 "
