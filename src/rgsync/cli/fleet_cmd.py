@@ -82,11 +82,13 @@ def init_command(app: App, policy: Path | None) -> None:
     """Create rgsync's tables and procrastinate's job queue in the fleet database (safe to repeat)."""
     from rgsync.fleet.budget import create_schema as create_budget_schema
     from rgsync.fleet.queue import build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
     from rgsync.settings import load_policy
 
     fleet = _fleet()
     store = fleet.store()
     store.create_schema()
+    create_shared_schema(store.url)
     create_budget_schema(store)
     queue = build_queue(store.url, fleet.home_dir())
     with queue.app.open():
@@ -333,9 +335,13 @@ def worker_command(
 
     from rgsync.fleet.budget import create_schema as create_budget_schema
     from rgsync.fleet.queue import QUEUE, build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
+    from rgsync.fleet.shared_records import shared_records_options
 
+    shared_records_options()  # a bad RGSYNC_SHARED_* value stops the worker now, with its fix
     fleet = _fleet()
     store = fleet.store()
+    create_shared_schema(store.url)
     create_budget_schema(store)  # a fleet made before the budget existed gets its tables
     queue = build_queue(
         store.url,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from rgsync.fleet import budget
 from rgsync.fleet.home import write_profile
+from rgsync.fleet.shared_records import PostgresSharedRecords, shared_records_options
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult
@@ -100,8 +101,13 @@ def run_user(
             log.info("user %s %s", name, ticket.message)
             return RunOutcome(name, "deferred", 0, ticket.message)
         run_id = store.start_run(db, name, job_id, worker_name())
+        # Meetings and emails colleagues share are saved once for the org (fleet.shared_records).
         try:
-            result = run_session(paths, RunOptions())
+            shared = PostgresSharedRecords(store.url, name, **shared_records_options())
+            try:
+                result = run_session(paths, RunOptions(), shared=shared)
+            finally:
+                shared.close()
         finally:
             budget.after_session(store, ticket, paths)
         open_codes = _open_issue_codes(paths)
