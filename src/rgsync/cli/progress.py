@@ -1,6 +1,7 @@
 """The progress display of `rgsync run` on a terminal: one line per stream, redrawn a few times a
-second, with the changes read, the actions planned, the records written out of those planned (a
-bar), the rate and the time spent.
+second, with the records read (out of the listing's size while reading, when the service gives one:
+`read 120/1450`), the actions planned, the records written out of those planned (a bar), the rate
+and the time spent.
 
 It listens to the session through `ProgressReporter`; the counts come from each stream's live
 summary. It is drawn on stderr, only on a terminal, and never with `--quiet` or `--json`: cron
@@ -39,6 +40,14 @@ def _total(counter: object) -> int:
         return sum(dict(counter).values())  # type: ignore[call-overload]
     except RuntimeError:
         return 0
+
+
+def _read_column(read: int, total: int | None, *, finished: bool) -> str:
+    # The listing's size guides the eye while reading; once the stream is done, or when more came
+    # than announced (a listing retried, records added meanwhile), only the count read is true.
+    if total is None or finished or read > total:
+        return f"read {read}"
+    return f"read {read}/{total}"
 
 
 def _elapsed(seconds: float) -> str:
@@ -90,6 +99,10 @@ class SessionProgress:
         self._live.refresh()
 
     # -- drawing ---------------------------------------------------------------------------------
+    def __rich__(self) -> RenderableType:
+        """The display as it stands, for printing it once (`console.print(progress)`)."""
+        return self._render()
+
     def _render(self) -> RenderableType:
         table = Table.grid(padding=(0, 1))
         for justify in ("left", "left", "right", "right", "right", "left", "right", "right"):
@@ -101,7 +114,7 @@ class SessionProgress:
             table.add_row(self._spinner, Text("Syncing…"), *[""] * 6)
         for stream, line in lines:
             summary = line.summary
-            read = _total(summary.changes_read)
+            read = _total(summary.received) or _total(summary.changes_read)
             written = _total(summary.created) + _total(summary.updated) + _total(summary.deleted)
             done = written + summary.linked + summary.failed
             end = line.finished or now
@@ -112,7 +125,7 @@ class SessionProgress:
             table.add_row(
                 mark,
                 Text(stream.value, style="bold"),
-                f"read {read}",
+                _read_column(read, summary.read_total, finished=line.finished is not None),
                 f"planned {line.planned}",
                 f"written {done}/{line.planned}" if line.planned else "written 0",
                 ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0, width=12),
