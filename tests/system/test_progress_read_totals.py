@@ -159,3 +159,20 @@ def test_spec_2_read_total_grows_page_by_page_and_gives_way_when_overrun() -> No
     progress.stream_started(Stream.TASKS, overrun)
     overrun.page_read(Side.MAILBOX, Page(items=two * 2, total=3))
     assert re.search(r"tasks +read 4 +planned", line())
+
+
+def test_spec_2_large_counts_keep_every_number_within_80_columns() -> None:
+    """A first sync of tens of thousands: the bar narrows, no number is cut."""
+    progress = SessionProgress(_console())
+    summary = StreamSummary(Stream.CONTACTS)
+    progress.stream_started(Stream.CONTACTS, summary)
+    summary.page_read(
+        Side.MAILBOX, Page(items=tuple(ContactItem(id=f"c{n}") for n in range(12345)), total=45678)
+    )
+    progress.planned(Stream.CONTACTS, 12345)
+    summary.created[Side.SALESFORCE.value] = 12000
+    progress.console.print(progress)
+    [line] = progress.console.export_text().splitlines()
+    assert len(line) <= 80
+    assert "contacts read 12345/45678 planned 12345 written 12000/12345 " in " ".join(line.split()) + " "
+    assert "━" in line and re.search(r" \d+(\.\d)?k?/s \d+:\d\d$", line)

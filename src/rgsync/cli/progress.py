@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from rich.console import Console, RenderableType
+from rich.console import Console, JustifyMethod, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.spinner import Spinner
@@ -24,6 +24,18 @@ from rich.text import Text
 
 from rgsync.model import Stream
 from rgsync.session.outcome import StreamSummary
+
+# Mark, stream, read, planned, written, the bar (None: it narrows when space runs short), rate, time.
+_JUSTIFY: tuple[JustifyMethod | None, ...] = (
+    "left",
+    "left",
+    "right",
+    "right",
+    "right",
+    None,
+    "right",
+    "right",
+)
 
 
 @dataclass
@@ -48,6 +60,10 @@ def _read_column(read: int, total: int | None, *, finished: bool) -> str:
     if total is None or finished or read > total:
         return f"read {read}"
     return f"read {read}/{total}"
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second / 1000:.1f}k/s" if per_second >= 999.5 else f"{per_second:.0f}/s"
 
 
 def _elapsed(seconds: float) -> str:
@@ -105,8 +121,12 @@ class SessionProgress:
 
     def _render(self) -> RenderableType:
         table = Table.grid(padding=(0, 1))
-        for justify in ("left", "left", "right", "right", "right", "left", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)
+        for justify in _JUSTIFY:
+            if justify is None:
+                # The bar gives way first when large counts leave 80 columns short: the numbers stay.
+                table.add_column(min_width=4, max_width=12)
+            else:
+                table.add_column(justify=justify, no_wrap=True)
         with self._lock:
             lines = list(self._lines.items())
         now = time.monotonic()
@@ -128,8 +148,8 @@ class SessionProgress:
                 _read_column(read, summary.read_total, finished=line.finished is not None),
                 f"planned {line.planned}",
                 f"written {done}/{line.planned}" if line.planned else "written 0",
-                ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0, width=12),
-                f"{rate:.0f}/s",
+                ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0),
+                _rate(rate),
                 _elapsed(end - line.started),
             )
         return table
