@@ -533,7 +533,9 @@ class Page:
     page belongs to a full listing (first session, or a cursor that expired: `reset`), and the ids
     missing from the whole listing count as deleted only once `last` is true. `cursor` is what to
     store once everything this page covers has been recorded (None mid-way through a listing that
-    cannot resume).
+    cannot resume). `total` is how many records the whole listing holds when the service says so
+    (the same on every page of it; None when the service gives no count): the progress display
+    shows it beside the records read, and nothing else depends on it.
     """
 
     items: tuple[SyncRecord, ...] = ()
@@ -542,6 +544,7 @@ class Page:
     full: bool = False
     last: bool = True
     reset: bool = False
+    total: int | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -135,6 +135,7 @@ class EmailRunner(UsesParts):
                 self.reading.cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
             emails = [i for i in page.items if isinstance(i, EmailItem)]
             summary.changes_read[Side.MAILBOX.value] += len(emails)
+            summary.page_read(Side.MAILBOX, page)
             chunk.extend(emails)
             chunk_cursor = page.cursor or chunk_cursor
             if len(chunk) >= EMAIL_CHUNK:

@@ -216,7 +216,8 @@ class Reads(MailboxAccess):
     def _item_pages(
         items: Sequence[SyncRecord], deleted: Sequence[str], cursor: str, *, full: bool, reset: bool
     ) -> Iterator[Page]:
-        """Items in pages of BATCH; the cursor (and deletions) on the last page only."""
+        """Items in pages of BATCH; the cursor (and deletions) on the last page only. The items are
+        all known beforehand (FindItem's calendar view, or the changed ids), so is their number."""
         chunks = chunked(items, BATCH) or [[]]
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
@@ -227,6 +228,7 @@ class Reads(MailboxAccess):
                 full=full,
                 last=last,
                 reset=reset,
+                total=len(items) + len(deleted),
             )
 
     def _folder_changes(self, stream: Stream, cursor: str | None) -> Iterator[Page]:

@@ -234,7 +234,15 @@ class GmailEmails:
                 if item.folder not in (Folder.INBOX, Folder.SENT):
                     continue  # moved to Trash/Spam since it arrived: not a candidate (SPEC §3.1)
                 items.append(item)
-            yield Page(items=tuple(items), cursor=cursor if last else None, full=full, last=last, reset=reset)
+            # Every id is listed before the first fetch: their number is the listing's exact size.
+            yield Page(
+                items=tuple(items),
+                cursor=cursor if last else None,
+                full=full,
+                last=last,
+                reset=reset,
+                total=len(ids),
+            )
 
     def _fetch(self, ids: Sequence[str]) -> list[EmailItem]:
         """Emails by id in one batch (format=raw); ids Gmail no longer has are left out."""
