@@ -39,6 +39,8 @@ from rgsync.model import (
 from rgsync.providers.base import (
     ItemError,
     MailboxReadOptions,
+    ProviderError,
+    SkipsOwnMarks,
 )
 from rgsync.session import reports
 from rgsync.session.execute import PlanExecution
@@ -127,6 +129,26 @@ class EmailRunner(UsesParts):
                 flush()
                 chunk_cursor = None
         flush()
+        if keep_cursor and not options.manual:
+            self._past_own_marks(read)
+
+    def _past_own_marks(self, read: MailboxReadOptions) -> None:
+        """Move the emails cursor past the labels/categories this session set itself, so the next
+        session does not page through their echo (SPEC §10). Only a saving: when the mailbox
+        cannot tell, or fails, the cursor stays and the next read drops the echo as before."""
+        mailbox = self.mailbox
+        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        if not cursor or not isinstance(mailbox, SkipsOwnMarks):
+            return
+        try:
+            moved = self.retrier.call(
+                lambda: mailbox.past_own_marks(cursor, read), "reading past our own labels"
+            )
+        except ProviderError as exc:
+            log.info("kept the emails cursor before our own labels: %s", exc.message)
+            return
+        if moved and moved != cursor:
+            self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, moved)
 
     def _retry_pages(self, mailbox_ids: Iterable[str]) -> Iterator[Page]:
         for mailbox_id in mailbox_ids:

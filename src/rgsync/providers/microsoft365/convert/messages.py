@@ -28,6 +28,7 @@ MESSAGE_FIELDS = (
     "categories",
     "internetMessageHeaders",
     "parentFolderId",
+    "changeKey",  # tells rgsync's own category change from a later one (see DeltaReads.past_own_marks)
 )
 
 
