@@ -840,3 +840,15 @@ def address_key(raw: str) -> str:
     if not at:
         return ""
     return f"{canonical_local_part(local)}@{domain_key(domain)}"
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A mailbox item Salesforce refused for good (SPEC §7.7): the refusals in a row, when it is
+    next tried, the fingerprint of the item when it was refused and the refusal's code (the
+    back-off rules are `engine.backoff`)."""
+
+    attempts: int
+    next_attempt: datetime
+    fingerprint: str
+    code: str = ""

@@ -48,7 +48,7 @@ from rgsync.providers.base import (
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
-from rgsync.session.parts import UsesParts
+from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reconcile import send_reconciled
 
 log = logging.getLogger("rgsync.session")
@@ -65,6 +65,12 @@ WRITE_BATCH = 5 * budget.COLLECTION_SIZE
 
 class PlanExecution(UsesParts):
     """The write half of a session (see the module docstring)."""
+
+    def __init__(self, parts: SessionParts) -> None:
+        super().__init__(parts)
+        # Salesforce refusals of mailbox items since the runner last took them: (stream, mailbox
+        # id, code). The emails runner holds back the ones refused for good (`engine.backoff`).
+        self.refusals: list[tuple[Stream, str, str]] = []
 
     def issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
         """Record an issue (deduplicated by the store); a dry run records nothing."""
@@ -340,6 +346,8 @@ class PlanExecution(UsesParts):
                         self.state.drop_intent(intents[n])
                     mailbox_id = action.link.mailbox_id if action.link else ""
                     self.issue(reports.write_failed(stream, action, res), ctx.now, options)
+                    if mailbox_id and action.side is Side.SALESFORCE:
+                        self.refusals.append((stream, mailbox_id, res.error_code or ""))
                     if stream is Stream.EMAILS and mailbox_id:
                         labels.append(self._journal_label(MarkLabel(mailbox_id, LABEL_SYNC_ERROR)))
         if labels:
