@@ -363,6 +363,8 @@ class EmailItem:
     `auto_submitted` the Auto-Submitted header ('' when absent), `item_class` the Exchange item
     class ('' for Gmail), `headers` the `SERVICE_HEADERS` the message has as (lower-case name,
     value) pairs. The engine decides from these whether it is a service message (SPEC §3.1).
+    `text_body` may be empty when the email has an HTML body only: whoever needs text renders
+    `html_body` then (an adapter need not render it for emails that are never saved).
     `problems` lists what the adapter had to clean up while parsing (malformed headers, bad charsets),
     so the planner can report it; an email whose essentials could not be read at all has `unreadable`
     set to the reason.

@@ -74,6 +74,6 @@ def email_fingerprint(email: EmailItem, own_labels: Collection[str]) -> str:
         email.subject,
         ",".join(a.email for a in email.participants),
         "\x1f".join(labels),
-        str(len(email.text_body)),
+        str(len(email.text_body) + len(email.html_body)),
     ]
     return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
