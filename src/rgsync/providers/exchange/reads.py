@@ -127,6 +127,12 @@ class Reads(MailboxAccess):
         data = decode_cursor(Stream.EMAILS, cursor)
         if not self._marked or not data or data.get("full") or not isinstance(data.get("s"), dict):
             return None
+        try:
+            return self._sync_past_own(data)
+        finally:
+            self._marked.clear()  # marks are walked past once; later sessions set their own
+
+    def _sync_past_own(self, data: dict[str, Any]) -> str | None:
         states: dict[str, str | None] = dict(data["s"])
         moved = False
         for name, cls, _kind in EMAIL_FOLDERS:

@@ -239,6 +239,12 @@ class GmailEmails:
         """
         if not self._added or not cursor.isdigit():
             return None
+        try:
+            return self._walk_past_own(cursor)
+        finally:
+            self._added.clear()  # marks are walked past once; later sessions set their own
+
+    def _walk_past_own(self, cursor: str) -> str | None:
         triggers = {"INBOX"} | {i for i in (self._label_id(n) for n in self.trigger_labels) if i}
         position = cursor
         token: str | None = None

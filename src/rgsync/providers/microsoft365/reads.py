@@ -193,6 +193,12 @@ class DeltaReads:
         links: dict[str, str | None] = {key: _load_cursor(cursor).get(key) for key, _ in _EMAIL_FOLDERS}
         if not self._marked or not all(links.values()):
             return None
+        try:
+            return self._delta_past_own(links)
+        finally:
+            self._marked.clear()  # marks are walked past once; later sessions set their own
+
+    def _delta_past_own(self, links: dict[str, str | None]) -> str | None:
         moved = False
         for key, _folder in _EMAIL_FOLDERS:
             try:
