@@ -70,8 +70,8 @@ def run_layout(
     pg: ThrowawayCluster, work: Path, mailboxes: int, latency: float, processes: int, threads: int, kill: bool
 ) -> dict[str, object]:
     database = f"fleet_{processes}x{threads}{'_kill' if kill else ''}"
+    url = pg.create_database(database)
     with (
-        ThrowawayConnection(pg, database) as url,
         start_team_sandbox(work / database / "team", users=mailboxes, latency=latency) as team,
     ):
         env = _env(url, work / database / "home")
@@ -129,25 +129,6 @@ def run_layout(
             "peak_rss_mb": max(rss.values(), default=0.0),
             "killed": killed,
         }
-
-
-class ThrowawayConnection:
-    """The URL of `database` on the cluster, dropped afterwards."""
-
-    def __init__(self, pg: ThrowawayCluster, database: str) -> None:
-        self.pg = pg
-        self.database = database
-
-    def __enter__(self) -> str:
-        import psycopg
-
-        with psycopg.connect(self.pg.url, autocommit=True) as db:
-            db.execute(f"DROP DATABASE IF EXISTS {self.database}")
-            db.execute(f"CREATE DATABASE {self.database}")
-        return self.pg.url.replace("/postgres?", f"/{self.database}?")
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 def main() -> None:
