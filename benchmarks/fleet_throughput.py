@@ -15,6 +15,7 @@ with no Salesforce record twice and none missing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -67,18 +68,29 @@ def _org_check(team: object, owners: set[str]) -> tuple[int, int]:
 
 
 def run_layout(
-    pg: ThrowawayCluster, work: Path, mailboxes: int, latency: float, processes: int, threads: int, kill: bool
+    pg: ThrowawayCluster,
+    work: Path,
+    mailboxes: int,
+    latency: float,
+    processes: int,
+    threads: int,
+    *,
+    kill: bool,
+    mailbox: str = "gmail",
 ) -> dict[str, object]:
+    """Run one layout from a fresh sandbox and database; its figures."""
     database = f"fleet_{processes}x{threads}{'_kill' if kill else ''}"
     url = pg.create_database(database)
-    with (
-        start_team_sandbox(work / database / "team", users=mailboxes, latency=latency) as team,
-    ):
+    setup_started = time.monotonic()
+    with start_team_sandbox(
+        work / database / "team", users=mailboxes, latency=latency, mailbox=mailbox
+    ) as team:
         env = _env(url, work / database / "home")
         _rgsync(env, "fleet", "init")
         _rgsync(env, "fleet", "import", str(team.roster_file))
         _rgsync(env, "fleet", "schedule")
         store = FleetStore(url)
+        setup_seconds = time.monotonic() - setup_started
         started = time.monotonic()
         workers = [
             subprocess.Popen(
@@ -90,6 +102,7 @@ def run_layout(
         ]  # fmt: skip
         rss: dict[int, float] = {}
         killed = False
+        killed_user = ""
         while True:
             runs = store.runs()
             done = {r["user_name"] for r in runs if r["status"] == "completed"}
@@ -97,8 +110,15 @@ def run_layout(
                 if worker.poll() is None:
                     rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
             if kill and not killed and len(done) >= mailboxes // 2:
-                os.kill(workers[0].pid, signal.SIGKILL)
-                killed = True
+                # Killed while a session of its own is on the wire, so that job must be handed on.
+                victim = workers[0].pid
+                in_flight = [
+                    r for r in runs if r["ended_at"] is None and str(r["worker"]).endswith(f":{victim}")
+                ]
+                if in_flight:
+                    os.kill(victim, signal.SIGKILL)
+                    killed = True
+                    killed_user = str(in_flight[0]["user_name"])
             if len(done) >= mailboxes:
                 break
             if time.monotonic() - started > 3600:
@@ -128,6 +148,13 @@ def run_layout(
             "mailboxes_missing_records": missing,
             "peak_rss_mb": max(rss.values(), default=0.0),
             "killed": killed,
+            "killed_session_finished_elsewhere": (
+                killed
+                and per_user[killed_user] == 1
+                and any(r["user_name"] == killed_user and r["status"] == "abandoned" for r in runs)
+            ),
+            "setup_seconds": round(setup_seconds, 1),
+            "run_seconds": round(time.monotonic() - started, 1),
         }
 
 
@@ -135,21 +162,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mailboxes", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=30.0)
-    parser.add_argument("--workers", default="1,2,4,8")
-    parser.add_argument("--no-threads", action="store_true", help="skip the one-process, N-threads layouts")
+    parser.add_argument("--workers", default="1,2,4,8", help="worker process counts (one session each)")
+    parser.add_argument(
+        "--threads", default="8", help="sessions at once inside one worker process ('' for none)"
+    )
+    parser.add_argument("--mailbox", default="gmail", help="mailbox kind of the sandbox (or mixed)")
+    parser.add_argument("--json-out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
+    thread_counts = [int(n) for n in args.threads.split(",") if n]
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="rgsync-fleet-bench-"))
     results = []
     with ThrowawayCluster() as pg:
         for n in counts:
+            kill = n == counts[-1] and n > 1
             results.append(
-                run_layout(pg, work, args.mailboxes, latency, n, 1, kill=n == counts[-1] and n > 1)
+                run_layout(pg, work, args.mailboxes, latency, n, 1, kill=kill, mailbox=args.mailbox)
             )
-        if not args.no_threads:
-            for n in counts[1:]:
-                results.append(run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False))
+            _progress(results[-1])
+        for n in thread_counts:
+            results.append(
+                run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False, mailbox=args.mailbox)
+            )
+            _progress(results[-1])
     base = results[0]["per_minute"]
     print(f"{args.mailboxes} mailboxes, {args.latency_ms:.0f} ms per call, {os.cpu_count()} CPU(s)")
     print(f"{'layout':<28}{'sess/min':>10}{'x 1 worker':>12}{'of linear':>11}{'overlaps':>10}"
@@ -161,6 +197,19 @@ def main() -> None:
             f"{r['overlaps']:>10}{r['users_not_once']:>10}{r['duplicated_records']:>9}"
             f"{r['mailboxes_missing_records']:>6}{r['peak_rss_mb']:>8.0f}  {r['killed']}"
         )
+    if args.json_out:
+        document = {"mailboxes": args.mailboxes, "latency_ms": args.latency_ms, "cpus": os.cpu_count()}
+        args.json_out.write_text(json.dumps({**document, "layouts": results}, indent=2, default=str) + "\n")
+
+
+def _progress(result: dict[str, object]) -> None:
+    """One line per finished layout on stderr, so a long run shows where it is."""
+    print(
+        f"{result['layout']}: {float(str(result['per_minute'])):.0f} sessions/min "
+        f"(setup {result['setup_seconds']} s, run {result['run_seconds']} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
