@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rgsync.demo.team import start_team_sandbox
 from rgsync.fleet.devcluster import ThrowawayCluster
@@ -77,7 +78,7 @@ def run_layout(
     *,
     kill: bool,
     mailbox: str = "gmail",
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Run one layout from a fresh sandbox and database; its figures."""
     database = f"fleet_{processes}x{threads}{'_kill' if kill else ''}"
     url = pg.create_database(database)
@@ -100,35 +101,19 @@ def run_layout(
             )
             for _ in range(processes)
         ]  # fmt: skip
-        rss: dict[int, float] = {}
-        killed = False
-        killed_user = ""
-        while True:
-            runs = store.runs()
-            done = {r["user_name"] for r in runs if r["status"] == "completed"}
+        try:
+            figures = _watch(store, workers, mailboxes, kill, started)
+        finally:
             for worker in workers:
                 if worker.poll() is None:
-                    rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
-            if kill and not killed and len(done) >= mailboxes // 2:
-                # Killed while a session of its own is on the wire, so that job must be handed on.
-                victim = workers[0].pid
-                in_flight = [
-                    r for r in runs if r["ended_at"] is None and str(r["worker"]).endswith(f":{victim}")
-                ]
-                if in_flight:
-                    os.kill(victim, signal.SIGKILL)
-                    killed = True
-                    killed_user = str(in_flight[0]["user_name"])
-            if len(done) >= mailboxes:
-                break
-            if time.monotonic() - started > 3600:
-                raise SystemExit("timed out")
-            time.sleep(0.2)
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        rss, killed, killed_user = figures
         runs = store.runs()
         completed = [r for r in runs if r["status"] == "completed"]
         first = min(r["started_at"] for r in completed)
@@ -158,6 +143,36 @@ def run_layout(
         }
 
 
+def _watch(
+    store: FleetStore, workers: list[subprocess.Popen[bytes]], mailboxes: int, kill: bool, started: float
+) -> tuple[dict[int, float], bool, str]:
+    """Wait until every mailbox had a completed session, sampling the workers' peak RSS; with
+    `kill`, SIGKILL the first worker halfway while one of its sessions is in flight.
+    Returns (peak RSS MB per worker pid, whether a worker was killed, the user it was syncing)."""
+    rss: dict[int, float] = {}
+    killed = False
+    killed_user = ""
+    while True:
+        runs = store.runs()
+        done = {r["user_name"] for r in runs if r["status"] == "completed"}
+        for worker in workers:
+            if worker.poll() is None:
+                rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
+        if kill and not killed and len(done) >= mailboxes // 2:
+            # Killed while a session of its own is on the wire, so that job must be handed on.
+            victim = workers[0].pid
+            in_flight = [r for r in runs if r["ended_at"] is None and str(r["worker"]).endswith(f":{victim}")]
+            if in_flight:
+                os.kill(victim, signal.SIGKILL)
+                killed = True
+                killed_user = str(in_flight[0]["user_name"])
+        if len(done) >= mailboxes:
+            return rss, killed, killed_user
+        if time.monotonic() - started > 3600:
+            raise SystemExit("timed out")
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mailboxes", type=int, default=1000)
@@ -169,23 +184,26 @@ def main() -> None:
     parser.add_argument("--mailbox", default="gmail", help="mailbox kind of the sandbox (or mixed)")
     parser.add_argument("--json-out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
+    # Stopped from outside (a long run given up): the cluster and the workers are cleaned up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     counts = [int(n) for n in args.workers.split(",")]
     thread_counts = [int(n) for n in args.threads.split(",") if n]
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="rgsync-fleet-bench-"))
-    results = []
+    results: list[dict[str, Any]] = []
     with ThrowawayCluster() as pg:
         for n in counts:
             kill = n == counts[-1] and n > 1
             results.append(
                 run_layout(pg, work, args.mailboxes, latency, n, 1, kill=kill, mailbox=args.mailbox)
             )
-            _progress(results[-1])
+            _progress(results[-1], args)
         for n in thread_counts:
             results.append(
                 run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False, mailbox=args.mailbox)
             )
-            _progress(results[-1])
+            _progress(results[-1], args)
     base = results[0]["per_minute"]
     print(f"{args.mailboxes} mailboxes, {args.latency_ms:.0f} ms per call, {os.cpu_count()} CPU(s)")
     print(f"{'layout':<28}{'sess/min':>10}{'x 1 worker':>12}{'of linear':>11}{'overlaps':>10}"
@@ -202,8 +220,16 @@ def main() -> None:
         args.json_out.write_text(json.dumps({**document, "layouts": results}, indent=2, default=str) + "\n")
 
 
-def _progress(result: dict[str, object]) -> None:
-    """One line per finished layout on stderr, so a long run shows where it is."""
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _progress(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """One line per finished layout on stderr (and its figures in the JSON file), so a long run
+    shows where it is and keeps what it measured if it is stopped."""
+    if args.json_out:
+        with args.json_out.with_suffix(".partial.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(result, default=str) + "\n")
     print(
         f"{result['layout']}: {float(str(result['per_minute'])):.0f} sessions/min "
         f"(setup {result['setup_seconds']} s, run {result['run_seconds']} s)",
