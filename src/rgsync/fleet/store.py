@@ -201,6 +201,16 @@ class FleetStore:
         with self.connect() as db:
             db.execute("UPDATE rgsync_fleet_users SET settings = %s WHERE name = %s", (text, name))
 
+    def replace_settings(self, name: str, old: str, new: str) -> bool:
+        """Replace the user's settings layer only if it is still `old` (another admin may have
+        changed it meanwhile); False when it was not."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE rgsync_fleet_users SET settings = %s WHERE name = %s AND settings = %s",
+                (new, name, old),
+            )
+            return bool(cursor.rowcount)
+
     def set_stopped(self, name: str, reason: str | None) -> None:
         """Stop scheduling a user (credentials failed) or, with None, let it run again."""
         with self.connect() as db:
