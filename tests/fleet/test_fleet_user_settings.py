@@ -86,7 +86,9 @@ def test_spec_1_set_get_unset_edit_the_users_layer_in_the_database_under_the_org
     # The worker's session reads exactly this layer, under the fleet's policy.
     user = fleet.user("ann")
     assert user is not None
-    paths = write_profile(tmp_path / "home", "ann", user.settings, fleet.get_meta("org_policy"), state_url=None)
+    paths = write_profile(
+        tmp_path / "home", "ann", user.settings, fleet.get_meta("org_policy"), state_url=None
+    )
     seen = load_settings(paths.settings_file, paths.org_policy_file)
     assert seen.value("history-days") == 30 and seen.source("history-days") == "user"
     assert seen.value("save-emails-as") == "email-message" and seen.source("save-emails-as") == "forced"
@@ -111,14 +113,21 @@ def test_spec_8_a_bad_value_or_a_forced_key_is_refused_as_for_a_file_and_nothing
     file.write_text(ANN)
     policy.write_text(POLICY)
     own = ["--config", str(file), "--org-policy", str(policy)]
-    for change in (["set", "history-days", "lots"], ["set", "save-emails-as", "task"], ["set", "no-such-key", "1"]):
+    for change in (
+        ["set", "history-days", "lots"],
+        ["set", "save-emails-as", "task"],
+        ["set", "no-such-key", "1"],
+    ):
         code, out, err = _cli(capsys, "settings", *change, "--user", "ann")
         ref_code, _ref_out, ref_err = _cli(capsys, *own, "settings", *change)
         assert code == ref_code == EXIT_USAGE, (change, err)
         assert out == "" and err.count("\n") == 1 and "Traceback" not in err
-        assert err.replace("ann's settings in the fleet database", str(file)).replace(
-            "the fleet's org policy", str(policy)
-        ) == ref_err
+        assert (
+            err.replace("ann's settings in the fleet database", str(file)).replace(
+                "the fleet's org policy", str(policy)
+            )
+            == ref_err
+        )
         assert str(tmp_path) not in err or str(file) not in err  # no scratch path leaks
         assert "rgsync-user-layer" not in err
     assert _layer(fleet) == before
@@ -180,8 +189,10 @@ def test_an_edit_made_meanwhile_by_another_admin_is_not_overwritten(fleet: Fleet
     from rgsync.errors import RgsyncError
     from rgsync.settings import set_value
 
-    with pytest.raises(RgsyncError, match="changed in the fleet database"):  # noqa: PT012
-        with user_layer(fleet.url, "ann") as files:
-            fleet.set_settings("ann", ANN + "\n# edited elsewhere\n")
-            set_value(files.settings_file, "history-days", "9", files.policy_file)
+    with (
+        pytest.raises(RgsyncError, match="changed in the fleet database"),
+        user_layer(fleet.url, "ann") as files,
+    ):
+        fleet.set_settings("ann", ANN + "\n# edited elsewhere\n")
+        set_value(files.settings_file, "history-days", "9", files.policy_file)
     assert _layer(fleet).endswith("# edited elsewhere\n")
