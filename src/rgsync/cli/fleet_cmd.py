@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import tempfile
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class FleetContext:
                 "no fleet database given; pass --state-url postgresql://USER@HOST/DATABASE or set RGSYNC_STATE_URL"
             )
         return FleetStore(self.state_url)
+
+    def reachable_store(self) -> Any:
+        """The store, after one connection proved the database is there: a wrong URL or a server
+        that is down is one line at once, not the queue's pool waiting and retrying."""
+        store = self.store()
+        with store.connect():
+            pass
+        return store
 
     def home_dir(self) -> Path:
         from rgsync.fleet.home import fleet_home
@@ -119,7 +128,11 @@ def _user_layer(settings_file: Path | None, overrides: dict[str, str], policy_te
         problems = settings_problems(target, policy if policy_text is not None else None)
         if problems:
             where = str(settings_file) if settings_file else "the user's settings"
-            raise UsageError(f"{where}: {problems[0].message.replace(str(target), where)}")
+            message = problems[0].message
+            # The problem is located in the scratch copy; name the admin's file instead.
+            raise UsageError(
+                message.replace(str(target), where) if str(target) in message else f"{where}: {message}"
+            )
         return target.read_text(encoding="utf-8")
 
 
@@ -189,7 +202,11 @@ def import_command(app: App, roster: Path) -> None:
     policy = store.get_meta("org_policy")
     users = []
     for row in rows:
-        text = _user_layer(row.settings_file, row.overrides, policy)
+        try:
+            text = _user_layer(row.settings_file, row.overrides, policy)
+        except UsageError as exc:
+            # Nothing is imported: the message names the row to fix.
+            raise UsageError(f"{row.where(roster)}: {exc.message}") from None
         text = _with_connection(text, row.mailbox, row.address, row.salesforce_username)
         users.append(FleetUser(row.name, row.mailbox, row.address, row.salesforce_username, text))
     store.upsert_users(users)
@@ -277,7 +294,7 @@ def schedule_command(app: App) -> None:
     from rgsync.fleet.queue import build_queue, defer_due
 
     fleet = _fleet()
-    queue = build_queue(fleet.store().url, fleet.home_dir())
+    queue = build_queue(fleet.reachable_store().url, fleet.home_dir())
     with queue.app.open():
         count = defer_due(queue)
     app.say(f"Queued {count} session(s).")
@@ -316,8 +333,14 @@ def worker_command(
     from rgsync.fleet.queue import QUEUE, build_queue
 
     fleet = _fleet()
+    # A wrong URL or a server that is not up is said once, at start; once running, the worker
+    # rides out the database restarting (below) instead.
+    store = fleet.reachable_store()
+    if not app.verbose:
+        # The pool's own warnings repeat on every reconnection attempt; the worker says it once.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     queue = build_queue(
-        fleet.store().url,
+        store.url,
         fleet.home_dir(),
         stalled_after=stalled_after,
         pool_size=concurrency + 3,
