@@ -43,10 +43,10 @@ def sandbox_group() -> None:
 @click.option(
     "--mailbox",
     "mailbox_kind",
-    type=click.Choice(MAILBOX_KINDS),
+    type=click.Choice([*MAILBOX_KINDS, "mixed"]),
     default="gmail",
     show_default=True,
-    help="Which mail service to emulate.",
+    help="Which mail service to emulate; with --users also mixed (the three kinds in turn).",
 )
 @click.option(
     "--users",
@@ -80,6 +80,8 @@ def serve_command(
         return
     if scenario_file is None:
         raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
+    if mailbox_kind == "mixed":
+        raise click.UsageError("--mailbox mixed needs --users N (a team of mixed mailboxes).")
     check_mailbox_kind(mailbox_kind)
     scenario = load_scenario(scenario_path(scenario_file))
     stop = threading.Event()
@@ -157,7 +159,8 @@ def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox
         else:
             app.say(f"[bold]Team sandbox with {users} mailboxes is running[/bold] (Ctrl-C stops it).")
             app.say(f"  Salesforce  {team.salesforce.url}")
-            app.say(f"  Mailboxes   {team.mailbox_url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
+            for kind, url in team.mailbox_urls().items():
+                app.say(f"  {kind:<12}{url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
             app.say(f"  Roster      {team.roster_file}")
             app.say("Then: rgsync fleet init --state-url … && rgsync fleet import " + str(team.roster_file))
         wait_until_stopped(stop)
