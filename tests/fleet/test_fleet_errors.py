@@ -203,3 +203,18 @@ def test_spec_11_fleet_status_json_after_a_round(tmp_path: Path, capsys: pytest.
     for side in ("salesforce", "mailbox"):
         assert totals["api_calls"][side] == sum(r["api_calls"][side] for r in status["users"])
     assert totals["open_issues"] == sum(r["open_issues"] for r in status["users"])
+
+
+def test_spec_8_the_team_sandbox_refuses_an_unknown_kind_and_mixed_without_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rgsync.demo.team import start_team_sandbox
+    from rgsync.errors import UsageError
+
+    with pytest.raises(
+        UsageError, match=r"no 'yahoo' mailboxes; use --mailbox gmail\|microsoft365\|exchange\|mixed"
+    ):
+        start_team_sandbox(tmp_path / "team", users=2, mailbox="yahoo")
+    code, out, err = _cli(capsys, "sandbox", "serve", "--dir", str(tmp_path / "one"), "--mailbox", "mixed")
+    assert code == EXIT_USAGE and out == "" and "--mailbox mixed needs --users N" in err
+    assert not (tmp_path / "one").exists()

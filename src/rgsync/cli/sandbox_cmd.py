@@ -78,10 +78,10 @@ def serve_command(
     if users is not None:
         serve_team(app, directory, users=users, latency=latency_ms / 1000, mailbox=mailbox_kind)
         return
-    if scenario_file is None:
-        raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
     if mailbox_kind == "mixed":
         raise click.UsageError("--mailbox mixed needs --users N (a team of mixed mailboxes).")
+    if scenario_file is None:
+        raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
     check_mailbox_kind(mailbox_kind)
     scenario = load_scenario(scenario_path(scenario_file))
     stop = threading.Event()
