@@ -237,9 +237,8 @@ def start_team_sandbox(
             sf_token = f"{salesforce.org.org_id[:15]}!{secrets.token_urlsafe(24)}"
             salesforce.emulator.register_token(sf_token, user_id)
             paths = resolve_paths(config=str(directory / "users" / name / "settings.toml"))
-            mailbox_token = next(iter(tenant.secrets.values()))
             member = TeamMember(
-                name, scenario.user.address, user_id, sf_token, mailbox_token, paths, tenant.kind
+                name, scenario.user.address, user_id, sf_token, tenant.token, paths, tenant.kind
             )
             _write_profile(team, member, tenant, scenario.settings)
             team.members.append(member)

@@ -40,6 +40,7 @@ class TenantMailbox:
     emulator: Any
     settings: dict[str, Any]
     secrets: dict[str, str]
+    token: str  # an access token the emulator accepts, for scripts reading the mailbox directly
 
 
 @dataclass
@@ -125,7 +126,9 @@ def _gmail(base: str, scenario: Any, data: dict[str, Any], server: Any, serve: S
         # A fresh access token for the next hour, as connecting stores it.
         "expiry": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    return TenantMailbox("gmail", emulator, {"gmail-api-url": base + "/"}, {TOKEN: json.dumps(authorized)})
+    return TenantMailbox(
+        "gmail", emulator, {"gmail-api-url": base + "/"}, {TOKEN: json.dumps(authorized)}, token
+    )
 
 
 def _microsoft365(
@@ -157,7 +160,7 @@ def _microsoft365(
     # A sign-in base with a path is taken as the whole authority (tenant included): behind the
     # router the base has one, so it is given whole.
     settings["authority-url"] = running.authority
-    return TenantMailbox("microsoft365", emulator, settings, microsoft365.secrets(running))
+    return TenantMailbox("microsoft365", emulator, settings, microsoft365.secrets(running), running.token)
 
 
 def _exchange(base: str, scenario: Any, data: dict[str, Any], server: Any, serve: Serve) -> TenantMailbox:
@@ -181,4 +184,4 @@ def _exchange(base: str, scenario: Any, data: dict[str, Any], server: Any, serve
         server=server,
         state=state,
     )
-    return TenantMailbox("exchange", emulator, exchange.settings(running), exchange.secrets(running))
+    return TenantMailbox("exchange", emulator, exchange.settings(running), exchange.secrets(running), token)
