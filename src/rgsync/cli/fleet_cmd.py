@@ -111,29 +111,45 @@ def _procrastinate_ready(queue: Any) -> bool:
     return bool(row and row[0])
 
 
-def _user_layer(settings_file: Path | None, overrides: dict[str, str], policy_text: str | None) -> str:
-    """The user's settings layer as TOML text: the file's content with the overrides set, checked."""
-    from rgsync.settings import set_value, settings_problems
+class _LayerChecker:
+    """Turns a settings file plus per-user overrides into a checked settings layer (TOML text).
 
-    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
-        target = Path(scratch) / "settings.toml"
-        policy = Path(scratch) / "org-policy.toml"
+    The settings code works on files, so each layer is written to one private scratch folder,
+    shared by every row of a roster (a thousand users are not a thousand temporary folders).
+    """
+
+    def __init__(self, scratch: Path, policy_text: str | None) -> None:
+        self.target = scratch / "settings.toml"
+        self.policy: Path | None = None
         if policy_text is not None:
-            policy.write_text(policy_text, encoding="utf-8")
+            self.policy = scratch / "org-policy.toml"
+            self.policy.write_text(policy_text, encoding="utf-8")
+
+    def layer(self, settings_file: Path | None, overrides: dict[str, str]) -> str:
+        """The file's content with the overrides set, checked like a settings file; `UsageError`
+        naming the admin's file (never the scratch copy) otherwise."""
+        from rgsync.settings import set_value, settings_problems
+
+        target = self.target
         target.write_text(
             settings_file.read_text(encoding="utf-8") if settings_file else "", encoding="utf-8"
         )
         for key, raw in overrides.items():
-            set_value(target, key, raw, policy if policy_text is not None else None)
-        problems = settings_problems(target, policy if policy_text is not None else None)
+            set_value(target, key, raw, self.policy)
+        problems = settings_problems(target, self.policy)
         if problems:
             where = str(settings_file) if settings_file else "the user's settings"
             message = problems[0].message
-            # The problem is located in the scratch copy; name the admin's file instead.
             raise UsageError(
                 message.replace(str(target), where) if str(target) in message else f"{where}: {message}"
             )
         return target.read_text(encoding="utf-8")
+
+
+def _user_layer(settings_file: Path | None, overrides: dict[str, str], policy_text: str | None) -> str:
+    """The user's settings layer as TOML text: the file's content with the overrides set, checked."""
+    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
+        return _LayerChecker(Path(scratch), policy_text).layer(settings_file, overrides)
 
 
 @fleet_group.command("add")
@@ -201,14 +217,17 @@ def import_command(app: App, roster: Path) -> None:
     rows = read_roster(roster, known_keys=frozenset(key.name for key in KEYS))
     policy = store.get_meta("org_policy")
     users = []
-    for row in rows:
-        try:
-            text = _user_layer(row.settings_file, row.overrides, policy)
-        except UsageError as exc:
-            # Nothing is imported: the message names the row to fix.
-            raise UsageError(f"{row.where(roster)}: {exc.message}") from None
-        text = _with_connection(text, row.mailbox, row.address, row.salesforce_username)
-        users.append(FleetUser(row.name, row.mailbox, row.address, row.salesforce_username, text))
+    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
+        checker = _LayerChecker(Path(scratch), policy)
+        for row in rows:
+            try:
+                text = checker.layer(row.settings_file, row.overrides)
+            except UsageError as exc:
+                # Nothing is imported: the message names the row to fix.
+                raise UsageError(f"{row.where(roster)}: {exc.message}") from None
+            text = _with_connection(text, row.mailbox, row.address, row.salesforce_username)
+            users.append(FleetUser(row.name, row.mailbox, row.address, row.salesforce_username, text))
+    # One transaction: a roster is imported whole or not at all.
     store.upsert_users(users)
     home = fleet.home_dir()
     for row in rows:
