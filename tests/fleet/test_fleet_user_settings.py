@@ -196,3 +196,19 @@ def test_an_edit_made_meanwhile_by_another_admin_is_not_overwritten(fleet: Fleet
         fleet.set_settings("ann", ANN + "\n# edited elsewhere\n")
         set_value(files.settings_file, "history-days", "9", files.policy_file)
     assert _layer(fleet).endswith("# edited elsewhere\n")
+
+
+def test_spec_8_validate_names_the_users_layer_and_its_lines_never_a_scratch_file(
+    fleet: FleetStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(capsys, "settings", "validate", "--user", "ann")
+    assert code == 0 and "ann's settings in the fleet database are valid." in out, err
+    # A layer broken behind rgsync's back (an old import, a hand edit in the database).
+    fleet.set_settings("ann", ANN + "\n[general.emails]\nhistory-days = -3\nauto-save-threads = 7\n")
+    code, out, err = _cli(capsys, "settings", "validate", "--user", "ann", "--json")
+    assert code == EXIT_USAGE
+    problems = json.loads(out)["problems"]
+    assert len(problems) == 2
+    assert {p["file"] for p in problems} == {"ann's settings in the fleet database"}
+    assert all(p["message"].startswith("ann's settings in the fleet database line ") for p in problems)
+    assert "rgsync-user-layer" not in out + err and err.count("\n") == 2  # every problem, one line each

@@ -68,6 +68,25 @@ class Layer:
     policy_label: str | None
     user: str | None = None
 
+    def name_of(self, file: Path | None) -> str | None:
+        """What to call `file` in output: a fleet user's scratch copies by what they stand for."""
+        if file is None:
+            return None
+        if file == self.settings_file:
+            return self.label
+        if file == self.policy_file:
+            return self.policy_label
+        return str(file)
+
+    def named(self, problem: SettingsError) -> SettingsError:
+        """`problem` with the scratch paths in its message named as in `name_of`."""
+        if not self.user:
+            return problem
+        message = problem.message.replace(str(self.settings_file), self.label)
+        if self.policy_file is not None and self.policy_label:
+            message = message.replace(str(self.policy_file), self.policy_label)
+        return SettingsError(message, key=problem.key, file=problem.file, line=problem.line)
+
 
 @contextmanager
 def settings_layer(app: App) -> Iterator[Layer]:
@@ -304,14 +323,14 @@ def validate_command(app: App) -> None:
 
 def _validate(app: App, layer: Layer) -> None:
     settings_file, policy_file = layer.settings_file, layer.policy_file
-    problems = settings_problems(settings_file, policy_file)
+    problems = [layer.named(p) for p in settings_problems(settings_file, policy_file)]
     if app.json:
         app.emit_json(
             {
                 "valid": not problems,
                 "problems": [
                     {
-                        "file": str(p.file) if p.file else None,
+                        "file": layer.name_of(p.file),
                         "line": p.line,
                         "key": p.key,
                         "message": p.message,
