@@ -1,15 +1,19 @@
 """Fleet throughput: sessions per minute with 1, 2, 4 and 8 workers against a latency-bound sandbox.
 
-    python benchmarks/fleet_throughput.py --mailboxes 1000 --latency-ms 30
+    python benchmarks/fleet_throughput.py --mailboxes 1000 --latency-ms 30 [--workers 1,2,4,8]
+        [--threads 8] [--mailbox gmail|microsoft365|exchange|mixed] [--json-out figures.json]
 
-For each layout (N worker processes with one session each, and one process running N sessions
-at once as threads) it starts a fresh team sandbox (one org, N mailboxes, every call delayed by
-the latency) and a fresh fleet database on a throw-away PostgreSQL, queues one session per
-mailbox, and measures from the first session's start to the last one's end (the run table).
-It prints sessions/minute, the ratio to one worker (goal: >= 0.8 x linear up to 8), the proof
-that no mailbox ran two sessions at once (run table), peak RSS per worker process, and — in the
-last process layout, where one worker is SIGKILLed halfway — that every mailbox was synced once,
-with no Salesforce record twice and none missing.
+For each layout (N worker processes with one session each, then one process running N sessions
+at once as threads, for each N of --threads) it starts a fresh team sandbox (one org, N
+mailboxes, every call delayed by the latency) and a fresh fleet database on a throw-away
+PostgreSQL, imports the roster, queues one session per mailbox, and measures from the first
+session's start to the last one's end (the run table). It prints sessions/minute, the ratio to
+one worker (goal: >= 0.8 x linear up to 8), the proof that no mailbox ran two sessions at once
+(run table), peak RSS per worker process, and — in the last process layout, where one worker is
+SIGKILLed halfway while one of its sessions is in flight — that the killed session was finished
+by another worker, every mailbox was synced once, with no Salesforce record twice and none
+missing. Each finished layout is also appended to FIGURES.partial.jsonl, so a long run that is
+stopped keeps what it measured.
 """
 
 from __future__ import annotations
