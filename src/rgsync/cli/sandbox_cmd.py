@@ -158,10 +158,10 @@ def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox
             app.emit_json(json.loads(team.endpoints_file.read_text(encoding="utf-8")))
         else:
             app.say(f"[bold]Team sandbox with {users} mailboxes is running[/bold] (Ctrl-C stops it).")
-            app.say(f"  Salesforce  {team.salesforce.url}")
+            app.say(f"  {'Salesforce':<14}{team.salesforce.url}")
             for kind, url in team.mailbox_urls().items():
-                app.say(f"  {kind:<12}{url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
-            app.say(f"  Roster      {team.roster_file}")
+                app.say(f"  {kind:<14}{url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
+            app.say(f"  {'Roster':<14}{team.roster_file}")
             app.say("Then: rgsync fleet init --state-url … && rgsync fleet import " + str(team.roster_file))
         wait_until_stopped(stop)
     app.say("Sandbox stopped.")
