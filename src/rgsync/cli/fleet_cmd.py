@@ -90,11 +90,13 @@ def _fleet() -> FleetContext:
 def init_command(app: App, policy: Path | None) -> None:
     """Create rgsync's tables and procrastinate's job queue in the fleet database (safe to repeat)."""
     from rgsync.fleet.queue import build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
     from rgsync.settings import load_policy
 
     fleet = _fleet()
     store = fleet.store()
     store.create_schema()
+    create_shared_schema(store.url)
     queue = build_queue(store.url, fleet.home_dir())
     with queue.app.open():
         if not _procrastinate_ready(queue):
@@ -350,11 +352,15 @@ def worker_command(
 ) -> None:
     """Run a worker: take users' sessions from the queue and run them, until stopped (SIGTERM, Ctrl-C)."""
     from rgsync.fleet.queue import QUEUE, build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
+    from rgsync.fleet.shared_records import shared_records_options
 
+    shared_records_options()  # a bad RGSYNC_SHARED_* value stops the worker now, with its fix
     fleet = _fleet()
     # A wrong URL or a server that is not up is said once, at start; once running, the worker
     # rides out the database restarting (below) instead.
     store = fleet.reachable_store()
+    create_shared_schema(store.url)
     if not app.verbose:
         # The pool's own warnings repeat on every reconnection attempt; the worker says it once.
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rgsync.fleet.home import write_profile
+from rgsync.fleet.shared_records import PostgresSharedRecords, shared_records_options
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult
@@ -78,7 +79,12 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
             raise UserBusyError(f"another session of {name} is running")
         run_id = store.start_run(db, name, job_id, worker_name())
         paths = write_profile(home, name, user.settings, policy, state_url=store.url)
-        result = run_session(paths, RunOptions())
+        # Meetings and emails colleagues share are saved once for the org (fleet.shared_records).
+        shared = PostgresSharedRecords(store.url, name, **shared_records_options())
+        try:
+            result = run_session(paths, RunOptions(), shared=shared)
+        finally:
+            shared.close()
         open_codes = _open_issue_codes(paths)
         stopped = _auth_failure(result, open_codes)
         store.finish_run(
