@@ -162,6 +162,9 @@ def serve_team(
     """Start the team sandbox, say where it is (or print endpoints.json with --json), serve until stopped."""
     from rgsync.demo.team import start_team_sandbox
 
+    if shared_items and mailbox != "gmail":
+        # The colleagues' shared items are written into the emulated Gmail mailboxes.
+        raise click.UsageError("--shared-items needs --mailbox gmail.")
     stop = threading.Event()
     with (
         _stop_on_signals(stop),
