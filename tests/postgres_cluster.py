@@ -73,7 +73,7 @@ _names = itertools.count(1)
 def pg_location(pg_cluster: ThrowawayCluster) -> Iterator[PostgresLocation]:
     """A fresh profile in the session's shared test database: its own schema, dropped afterwards."""
     profile = f"t{os.getpid()}-{next(_names)}"
-    location = PostgresLocation(conninfo=pg_cluster.url(), profile=profile)
+    location = PostgresLocation(conninfo=pg_cluster.url, profile=profile)
     yield location
     with contextlib.suppress(Exception):
         pg_cluster.sql(f'DROP SCHEMA IF EXISTS "{location.schema}" CASCADE')
@@ -84,7 +84,7 @@ def pg_database(pg_cluster: ThrowawayCluster) -> Iterator[str]:
     """A fresh, empty database of its own (for tests that look at a whole database); its URL."""
     name = f"db_{os.getpid()}_{next(_names)}"
     pg_cluster.sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    yield pg_cluster.url(name)
+    yield pg_cluster.database_url(name)
     with contextlib.suppress(Exception):
         pg_cluster.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -76,10 +76,10 @@ def _fleet_run(tmp_path: Path, reps: int, monkeypatch: pytest.MonkeyPatch) -> No
         start_team_sandbox(tmp_path / "team", users=reps, latency=0.04) as team,
     ):
         home = tmp_path / "home"
-        env = fleet_env(pg.url(), home)
+        env = fleet_env(pg.url, home)
         rgsync(env, "fleet", "init")
         rgsync(env, "fleet", "import", str(team.roster_file))
-        store = FleetStore(pg.url())
+        store = FleetStore(pg.url)
         logs = [tmp_path / f"worker{i}.log" for i in range(WORKERS)]
         workers = [
             start_worker(env, log, "--stalled-after", STALLED_AFTER, "--schedule-every", "0") for log in logs

@@ -175,7 +175,7 @@ def test_spec_11_fleet_status_json_after_a_round(tmp_path: Path, capsys: pytest.
     from tests.fleet.fleet_support import throwaway_postgres
 
     with throwaway_postgres() as pg, start_team_sandbox(tmp_path / "team", users=3) as team:
-        url = pg.url()
+        url = pg.url
         assert _cli(capsys, "fleet", "--state-url", url, "init")[0] == 0
         assert _cli(capsys, "fleet", "--state-url", url, "import", str(team.roster_file))[0] == 0
         store = FleetStore(url)

@@ -38,12 +38,12 @@ def test_spec_11_a_user_whose_salesforce_sign_in_fails_is_stopped_and_the_others
 ) -> None:
     """SPEC §11, §9: SF-AUTH stops that user's scheduling with the reason; the next user syncs."""
     with throwaway_postgres() as pg, start_team_sandbox(tmp_path / "team", users=2) as team:
-        env = fleet_env(pg.url(), tmp_path / "home")
+        env = fleet_env(pg.url, tmp_path / "home")
         rgsync(env, "fleet", "init")
         rgsync(env, "fleet", "import", str(team.roster_file))
         broken, fine = team.members
         team.salesforce.emulator.expire_session(broken.salesforce_token)
-        store = FleetStore(pg.url())
+        store = FleetStore(pg.url)
         home = tmp_path / "home"
         assert run_user(store, home, broken.name).status == "failed"
         assert run_user(store, home, fine.name).status == "completed"
@@ -64,10 +64,10 @@ def _far_future() -> datetime:
 def test_spec_11_workers_reconnect_after_postgresql_restarts(tmp_path: Path) -> None:
     """SPEC §11: the database restarts under a running worker; the worker goes on taking sessions."""
     with throwaway_postgres() as pg, start_team_sandbox(tmp_path / "team", users=3) as team:
-        env = fleet_env(pg.url(), tmp_path / "home")
+        env = fleet_env(pg.url, tmp_path / "home")
         rgsync(env, "fleet", "init")
         rgsync(env, "fleet", "import", str(team.roster_file))
-        store = FleetStore(pg.url())
+        store = FleetStore(pg.url)
         log = tmp_path / "worker.log"
         worker = start_worker(env, log, "--schedule-every", "1", "--stalled-after", "3")
         try:

@@ -60,7 +60,7 @@ def test_spec_11_a_fleet_syncs_a_mixed_roster_of_gmail_microsoft365_and_exchange
         with team.roster_file.open(encoding="utf-8") as handle:
             kinds = {row["name"]: row["mailbox"] for row in csv.DictReader(handle)}
         assert sorted(kinds.values()) == ["exchange", "gmail", "microsoft365"]
-        env = fleet_env(pg.url(), tmp_path / "home")
+        env = fleet_env(pg.url, tmp_path / "home")
         rgsync(env, "fleet", "init")
         rgsync(env, "fleet", "import", str(team.roster_file))
         listed = rgsync(env, "fleet", "list", "--json")
@@ -68,7 +68,7 @@ def test_spec_11_a_fleet_syncs_a_mixed_roster_of_gmail_microsoft365_and_exchange
         rgsync(env, "fleet", "schedule")
         # One worker process running the three kinds' sessions side by side.
         rgsync(env, "fleet", "worker", "--until-idle", "--concurrency", "3", "--schedule-every", "0")
-        runs = FleetStore(pg.url()).runs()
+        runs = FleetStore(pg.url).runs()
         fleet = _comparable(
             org_snapshot(team.salesforce.org, {m.name: m.salesforce_user_id for m in team.members})
         )

@@ -65,7 +65,7 @@ def _free_port() -> int:
 
 
 class ThrowawayCluster:
-    """One PostgreSQL cluster in a temporary folder; `url()` reaches a database of it.
+    """One PostgreSQL cluster in a temporary folder; `url` reaches its `postgres` database.
 
     `max_connections` is sized for the use: a few hundred for a fleet benchmark's workers, a few
     dozen for a test process (several run side by side). Each role in `password_roles` must sign
@@ -102,7 +102,12 @@ class ThrowawayCluster:
     def socket_dir(self) -> Path:
         return self.root
 
-    def url(self, database: str = "postgres") -> str:
+    @property
+    def url(self) -> str:
+        """A libpq URL reaching the `postgres` database over the Unix socket as the superuser."""
+        return self.database_url("postgres")
+
+    def database_url(self, database: str) -> str:
         """A libpq URL reaching `database` over the Unix socket as the superuser (no password)."""
         return f"postgresql://{self.superuser}@/{database}?host={self.socket_dir}&port={self.port}"
 
@@ -188,7 +193,7 @@ class ThrowawayCluster:
         """Run one statement as the superuser (autocommit) and return its rows."""
         import psycopg
 
-        with psycopg.connect(self.url(database), autocommit=True) as connection:
+        with psycopg.connect(self.database_url(database), autocommit=True) as connection:
             cursor = connection.execute(statement)
             return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
@@ -196,7 +201,7 @@ class ThrowawayCluster:
         """A fresh, empty database (an earlier one of that name is dropped); its URL."""
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        return self.url(name)
+        return self.database_url(name)
 
     def destroy(self) -> None:
         """Stop the server at once and delete its folder."""
