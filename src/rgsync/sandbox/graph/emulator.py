@@ -87,7 +87,8 @@ class GraphEmulator:
 
     def _base(self, request: Request) -> str:
         host = request.header("host") or (f"127.0.0.1:{self.server.port}" if self.server else "127.0.0.1")
-        return f"https://{host}"
+        # Behind the team sandbox's router a mailbox lives under a path prefix its links must keep.
+        return f"https://{host}{request.header('x-forwarded-prefix').rstrip('/')}"
 
     def _mailbox_path(self, path: str) -> tuple[str, str | None]:
         """The mailbox-relative path and the user named by `/users/{id}` (None for `/me`)."""
