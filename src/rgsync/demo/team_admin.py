@@ -6,16 +6,20 @@ org, and writes it under `DIR/admin/`:
 * Salesforce: a connected app with a certificate (`salesforce-jwt.crt`, its private key
   `salesforce-jwt.key`, 0600) whose admin-approved users are every rep: the JWT bearer flow signs
   each rep in by their Salesforce username;
-* Google Workspace: a service account (`google-service-account.json`, 0600) whose client ID has
-  domain-wide delegation for rgsync's four scopes; the token endpoint at the mailbox port's root
-  (`/token`) issues a token for each rep's mailbox it impersonates;
+* Google Workspace (reps with Gmail): a service account (`google-service-account.json`, 0600)
+  whose client ID has domain-wide delegation for rgsync's four scopes; the token endpoint at the
+  Gmail port's root (`/token`) issues a token for each rep's mailbox it impersonates;
+* Microsoft 365 (reps with Microsoft 365): an app registration of the reps' tenant with a
+  certificate (`entra-app.pem`, key and certificate, 0600), the application permissions rgsync
+  needs with admin consent, and an application access policy limited to those reps' mailboxes;
+* Exchange (reps with Exchange): an account with the ApplicationImpersonation role, its password
+  in `ews-password` (0600);
 * `org-policy.toml`: the `[admin-sign-in.*]` tables naming those files (no secret inside);
 * `roster.csv` and `users/NAME.toml`: the reps with no sign-in of their own, for
   `rgsync fleet init --org-policy DIR/admin/org-policy.toml` and `rgsync fleet import DIR/admin/roster.csv`.
 
-`register_graph_app` and `register_ews_impersonation` do the same for a Microsoft 365 tenant
-(an app registration with a certificate and application permissions) and an Exchange server (an
-account with the ApplicationImpersonation role), for sandboxes that serve those mailboxes.
+Each rep's mailbox keeps its own endpoint (`/u/NAME/` on its kind's port, in the rep's settings);
+the admin tables only name who signs in and where the secret is, as for a real org.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,20 +51,33 @@ class AdminFlows:
     policy_file: Path
     roster_file: Path
     salesforce_consumer_key: str
-    google_client_email: str
-    google_client_id: str
-    directory: WorkspaceDirectory
+    directory: WorkspaceDirectory  # the Workspace's delegation (empty when no rep has Gmail)
+    google_client_email: str = ""
+    google_client_id: str = ""
+    graph_client_id: str = ""
+    ews_username: str = ""
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """What `rgsync sandbox serve --users N` prints about them."""
-        return [
+        out = [
             f"  Admin sign-in  {self.policy_file}",
             f"    Salesforce connected app {self.salesforce_consumer_key[:16]}… (JWT, certificate), all reps pre-authorised",
-            f"    Google service account {self.google_client_email} (client ID {self.google_client_id}), "
-            "domain-wide delegation for gmail.modify, calendar.events, tasks, contacts",
-            f"  Roster without per-user sign-in  {self.roster_file}",
         ]
+        if self.google_client_email:
+            out.append(
+                f"    Google service account {self.google_client_email} (client ID {self.google_client_id}), "
+                "domain-wide delegation for gmail.modify, calendar.events, tasks, contacts"
+            )
+        if self.graph_client_id:
+            out.append(
+                f"    Microsoft 365 app {self.graph_client_id} (app-only, certificate), "
+                f"{', '.join(GRAPH_APP_ROLES)}, access policy limited to the reps' mailboxes"
+            )
+        if self.ews_username:
+            out.append(f"    Exchange account {self.ews_username} with the ApplicationImpersonation role")
+        out.append(f"  Roster without per-user sign-in  {self.roster_file}")
+        return out
 
 
 class OrgSignInFront:
@@ -142,20 +160,7 @@ def add_admin_sign_in(team: TeamSandbox) -> AdminFlows:
     _private(folder / "salesforce-jwt.key", private_pem)
     (folder / "salesforce-jwt.crt").write_text(certificate_pem, encoding="utf-8")
 
-    # Google Workspace: a delegated service account over every rep's mailbox.
-    router = team.mailbox_server.emulator
-    inner = getattr(router, "inner", router)
-    directory = WorkspaceDirectory()
-    for member in team.members:
-        emulator = inner.tenants.get(member.name) if hasattr(inner, "tenants") else None
-        if emulator is not None and hasattr(emulator, "sign_in"):
-            directory.add_mailbox(member.address, emulator)
-    account = directory.create_service_account("rgsync-fleet", SCOPES)
-    team.mailbox_server.emulator = Delayed(OrgSignInFront(inner, directory), team.latency)
-    key_file = folder / "google-service-account.json"
-    _private(key_file, json.dumps(account.key_file(team.mailbox_url + "/token"), indent=2) + "\n")
-
-    tables = {
+    tables: dict[str, dict[str, str]] = {
         "salesforce": {
             "method": "jwt",
             "consumer-key": consumer_key,
@@ -163,8 +168,49 @@ def add_admin_sign_in(team: TeamSandbox) -> AdminFlows:
             "login-url": team.salesforce.url,
             "ca-file": str(team.salesforce.ca_file),
         },
-        "gmail": {"method": "service-account", "service-account-file": str(key_file)},
     }
+    flows = AdminFlows(
+        folder=folder,
+        policy_file=folder / "org-policy.toml",
+        roster_file=folder / "roster.csv",
+        salesforce_consumer_key=consumer_key,
+        directory=WorkspaceDirectory(),
+        tables=tables,
+    )
+    emulators = _mailbox_emulators(team)
+
+    # Google Workspace: a delegated service account over every Gmail rep's mailbox.
+    if emulators.get("gmail"):
+        server = team.mailboxes.servers["gmail"] if team.mailboxes else team.mailbox_server
+        router = server.emulator
+        inner = getattr(router, "inner", router)
+        for member in team.members:
+            if member.mailbox == "gmail":
+                flows.directory.add_mailbox(member.address, emulators["gmail"][member.name])
+        account = flows.directory.create_service_account("rgsync-fleet", SCOPES)
+        server.emulator = Delayed(OrgSignInFront(inner, flows.directory), team.latency)
+        key_file = folder / "google-service-account.json"
+        _private(key_file, json.dumps(account.key_file(str(server.url) + "/token"), indent=2) + "\n")
+        tables["gmail"] = {"method": "service-account", "service-account-file": str(key_file)}
+        flows.google_client_email, flows.google_client_id = account.client_email, account.client_id
+
+    # Microsoft 365: one app registration of the reps' tenant (each rep's emulated mailbox answers
+    # the tenant's sign-in for its own mailbox), its access policy limited to the reps.
+    graph = emulators.get("microsoft365")
+    if graph:
+        identities = [emulator.state.identity for emulator in graph.values()]
+        tables["microsoft365"] = register_graph_app(
+            identities[0], folder, also=identities[1:], mailboxes={e.state.address for e in graph.values()}
+        )
+        flows.graph_client_id = tables["microsoft365"]["client-id"]
+
+    # Exchange: one impersonation account, known to every rep's emulated server.
+    ews = emulators.get("exchange")
+    if ews:
+        first, *rest = ews.values()
+        tables["exchange"] = register_ews_impersonation(first, folder, also=rest)
+        flows.ews_username = tables["exchange"]["username"]
+
     policy = tomlkit.document()
     policy.add(tomlkit.comment("Written by `rgsync sandbox serve --users`: the org's admin sign-in."))
     policy.add(tomlkit.comment("Only identifiers and file paths; the keys are in the files (0600)."))
@@ -175,28 +221,29 @@ def add_admin_sign_in(team: TeamSandbox) -> AdminFlows:
             table[key] = value
         admin[service] = table
     policy["admin-sign-in"] = admin
-    policy_file = folder / "org-policy.toml"
-    policy_file.write_text(tomlkit.dumps(policy), encoding="utf-8")
+    flows.policy_file.write_text(tomlkit.dumps(policy), encoding="utf-8")
 
-    roster_file = folder / "roster.csv"
-    with roster_file.open("w", newline="", encoding="utf-8") as handle:
+    with flows.roster_file.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("name", "mailbox", "address", "salesforce_username", "settings"))
         for member in team.members:
             settings = _without_own_sign_in(
                 member.paths.settings_file, folder / "users" / f"{member.name}.toml"
             )
-            writer.writerow((member.name, "gmail", member.address, member.address, str(settings)))
-    return AdminFlows(
-        folder=folder,
-        policy_file=policy_file,
-        roster_file=roster_file,
-        salesforce_consumer_key=consumer_key,
-        google_client_email=account.client_email,
-        google_client_id=account.client_id,
-        directory=directory,
-        tables=tables,
-    )
+            writer.writerow((member.name, member.mailbox, member.address, member.address, str(settings)))
+    return flows
+
+
+def _mailbox_emulators(team: TeamSandbox) -> dict[str, dict[str, Any]]:
+    """Kind -> rep name -> the emulator serving that rep's mailbox."""
+    out: dict[str, dict[str, Any]] = {}
+    routers: dict[str, Any] = dict(team.mailboxes.routers) if team.mailboxes else {}
+    for member in team.members:
+        router = routers.get(member.mailbox)
+        emulator = router.tenants.get(member.name) if router is not None else None
+        if emulator is not None:
+            out.setdefault(member.mailbox, {})[member.name] = emulator
+    return out
 
 
 def _without_own_sign_in(source: Path, target: Path) -> Path:
@@ -213,20 +260,33 @@ def _without_own_sign_in(source: Path, target: Path) -> Path:
 
 
 def register_graph_app(
-    identity: Any, folder: Path, *, roles: tuple[str, ...] = GRAPH_APP_ROLES
+    identity: Any,
+    folder: Path,
+    *,
+    roles: tuple[str, ...] = GRAPH_APP_ROLES,
+    also: Sequence[Any] = (),
+    mailboxes: set[str] | None = None,
 ) -> dict[str, str]:
     """An app registration with a certificate and application permissions on a Graph emulator's
     tenant (`RunningGraph.state.identity`); returns its `[admin-sign-in.microsoft365]` table.
 
+    `also`: the sign-ins of the same tenant's other emulated mailboxes (the team sandbox serves
+    each rep's mailbox from its own emulator), given the same registration. `mailboxes`: the
+    addresses an application access policy limits the app to (None: no policy, every mailbox).
     The certificate file (key and certificate, 0600) goes into `folder`.
     """
     private_pem, certificate_pem, public_key = _key_pair("rgsync-sandbox-app")
     from cryptography.hazmat.primitives import serialization
 
-    identity.certificate_public_pem = public_key.public_bytes(
+    public_pem = public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    identity.app_roles = set(roles)
+    for each in (identity, *also):
+        if (each.tenant_id, each.client_id) != (identity.tenant_id, identity.client_id):
+            raise ValueError("the mailboxes of one app registration must share the tenant and app")
+        each.certificate_public_pem = public_pem
+        each.app_roles = set(roles)
+        each.app_access_policy = set(mailboxes) if mailboxes is not None else None
     path = folder / "entra-app.pem"
     _private(path, private_pem + certificate_pem)
     return {
@@ -238,13 +298,15 @@ def register_graph_app(
 
 
 def register_ews_impersonation(
-    emulator: Any, folder: Path, *, username: str = "svc-rgsync"
+    emulator: Any, folder: Path, *, username: str = "svc-rgsync", also: Sequence[Any] = ()
 ) -> dict[str, str]:
     """An account with the ApplicationImpersonation role (organisation-wide scope) on an EWS
-    emulator; returns its `[admin-sign-in.exchange]` table. The password goes to a 0600 file."""
+    emulator and on the emulators in `also` (the same organisation's other emulated mailboxes);
+    returns its `[admin-sign-in.exchange]` table. The password goes to a 0600 file."""
     password = secrets.token_urlsafe(18)
-    emulator.service_accounts[username.lower()] = password
-    emulator.impersonators[username.lower()] = None
+    for each in (emulator, *also):
+        each.service_accounts[username.lower()] = password
+        each.impersonators[username.lower()] = None
     path = folder / "ews-password"
     _private(path, password + "\n")
     return {"method": "impersonation", "username": username, "password-file": str(path), "auth-type": "basic"}

@@ -52,6 +52,9 @@ class TeamMailboxes:
     routers: dict[str, Any] = field(default_factory=dict)
     delays: list[Any] = field(default_factory=list)
     ca_file: Path | None = None  # the CA to trust for the Microsoft 365 port (https)
+    # The team's Microsoft 365 reps are users of one tenant (tenant id, app client id): each rep's
+    # emulated mailbox signs in as that tenant, so one app registration serves them all.
+    graph_tenant: tuple[str, str] | None = None
 
     def _router(self, kind: str) -> tuple[Any, Any]:
         from rgsync.sandbox.http import EmulatorServer, make_tls
@@ -87,7 +90,9 @@ class TeamMailboxes:
             mailbox = _gmail(base, scenario, data, server, serve)
         elif kind == "microsoft365":
             assert self.ca_file is not None
-            mailbox = _microsoft365(base, scenario, data, server, self.ca_file, serve)
+            mailbox = _microsoft365(base, scenario, data, server, self.ca_file, serve, self.graph_tenant)
+            identity = mailbox.emulator.state.identity
+            self.graph_tenant = (identity.tenant_id, identity.client_id)
         elif kind == "exchange":
             mailbox = _exchange(base, scenario, data, server, serve)
         else:
@@ -132,13 +137,21 @@ def _gmail(base: str, scenario: Any, data: dict[str, Any], server: Any, serve: S
 
 
 def _microsoft365(
-    base: str, scenario: Any, data: dict[str, Any], server: Any, ca_file: Path, serve: Serve
+    base: str,
+    scenario: Any,
+    data: dict[str, Any],
+    server: Any,
+    ca_file: Path,
+    serve: Serve,
+    tenant: tuple[str, str] | None,
 ) -> TenantMailbox:
     from rgsync.demo import microsoft365
     from rgsync.sandbox.graph import GraphEmulator, GraphState, RunningGraph
 
     state = GraphState(scenario.user.address, name=scenario.user.name, time_zone=scenario.user.time_zone)
     state.load(data)
+    if tenant is not None:  # before the rep signs in: their token cache names the tenant and app
+        state.identity.tenant_id, state.identity.client_id = tenant
     emulator = GraphEmulator(state)
     emulator.server = server
     serve(emulator)
