@@ -103,7 +103,9 @@ def test_spec_11_a_mixed_roster_runs_on_admin_sign_in_only_like_each_reps_own_ru
             assert fleet[member.name], f"{member.name} ({member.mailbox}) has no records"
             extra = fleet[member.name] - reference[member.name]
             lost = reference[member.name] - fleet[member.name]
-            assert not extra and not lost, f"{member.mailbox}: duplicated {sorted(extra)}; lost {sorted(lost)}"
+            assert not extra and not lost, (
+                f"{member.mailbox}: duplicated {sorted(extra)}; lost {sorted(lost)}"
+            )
 
         # A second round saves nothing again (SPEC §7).
         assert [run_user(store, home, m.name).status for m in team.members] == ["completed"] * REPS
