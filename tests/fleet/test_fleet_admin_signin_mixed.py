@@ -21,7 +21,7 @@ from rgsync.sync import run_session
 from tests.fleet.fleet_support import fleet_env, org_snapshot, throwaway_postgres
 from tests.fleet.test_fleet_mixed_mailboxes import _comparable
 
-REPS = 3  # one of each kind: gmail, microsoft365, exchange
+REPS = 6  # two of each kind (gmail, microsoft365, exchange): one app or account serves both
 MAILBOX_SECRETS = ("gmail.", "microsoft365.", "exchange.")
 
 
@@ -67,29 +67,39 @@ def test_spec_11_a_mixed_roster_runs_on_admin_sign_in_only_like_each_reps_own_ru
         # The policy and the reps' settings name the secrets' files, never their content.
         written = [flows.policy_file, *sorted((flows.folder / "users").glob("*.toml"))]
         texts = "".join(path.read_text(encoding="utf-8") for path in written)
+        secrets: list[str] = []
         for secret_file in ("ews-password", "entra-app.pem", "salesforce-jwt.key"):
             lines = (flows.folder / secret_file).read_text(encoding="utf-8").strip().splitlines()
             secret = lines[min(1, len(lines) - 1)]  # a PEM's first line of key material
             assert secret not in texts and str(flows.folder / secret_file) in texts
-        kind = {m.mailbox: m for m in team.members}
-        gmail, m365, ews = kind["gmail"], kind["microsoft365"], kind["exchange"]
+            secrets.append(secret)
+        of_kind = {
+            k: [m for m in team.members if m.mailbox == k] for k in ("gmail", "microsoft365", "exchange")
+        }
         routers = team.mailboxes.routers if team.mailboxes else {}
-        graph_identity = routers["microsoft365"].tenants[m365.name].state.identity
-        ews_state = routers["exchange"].tenants[ews.name].state
+        graph = [routers["microsoft365"].tenants[m.name].state.identity for m in of_kind["microsoft365"]]
         # The reps' own sign-ins stop working: only the admin sign-in can open their mailboxes.
-        graph_identity.revoke_all()
-        ews_state.password = "changed-" + ews_state.password
+        for identity in graph:
+            identity.revoke_all()
+        for member in of_kind["exchange"]:
+            state = routers["exchange"].tenants[member.name].state
+            state.password = "changed-" + state.password
 
         home = tmp_path / "home"
         env = fleet_env(pg.url, home)
         rgsync(env, "fleet", "init", "--org-policy", str(flows.policy_file))
         rgsync(env, "fleet", "import", str(flows.roster_file))
         store = FleetStore(pg.url)
+        for member in team.members:  # nor does the fleet database
+            user = store.user(member.name)
+            assert user is not None and not [s for s in secrets if s in user.settings]
         assert [run_user(store, home, m.name).status for m in team.members] == ["completed"] * REPS
 
         # Each mailbox was opened by the admin sign-in acting as its rep.
-        assert {subject for _email, subject in flows.directory.issued} == {gmail.address}
-        assert "client_credentials" in graph_identity.sign_ins
+        assert {subject for _email, subject in flows.directory.issued} == {
+            m.address for m in of_kind["gmail"]
+        }
+        assert all("client_credentials" in identity.sign_ins for identity in graph)
         for member in team.members:
             stored = json.loads(user_paths(home, member.name).credentials_file.read_text(encoding="utf-8"))
             kept = set(stored.get("secrets", stored))
@@ -115,6 +125,7 @@ def test_spec_11_a_mixed_roster_runs_on_admin_sign_in_only_like_each_reps_own_ru
         assert again == fleet
 
         # `rgsync doctor --user` checks the admin sign-in end to end for the M365 and Exchange reps.
+        m365, ews = of_kind["microsoft365"][-1], of_kind["exchange"][-1]
         checks = _doctor(env, m365.name)
         fleet_check = checks["Microsoft 365 sign-in for the fleet"]
         assert fleet_check["status"] == "ok" and "app-only" in fleet_check["detail"]
