@@ -39,37 +39,36 @@ with open(sys.argv[1], "w") as out:
 """
 
 TRACED_CHILD = r"""
-import sys, threading, time, tracemalloc, atexit
-tracemalloc.start(12)
+import sys, threading, tracemalloc, atexit
+tracemalloc.start(10)
 best = {"size": 0, "snap": None}
 stop = threading.Event()
 def sample():
+    # A snapshot each time the traced size passes its highest by 10 %: the last one is the peak's.
     while not stop.wait(0.05):
         size, _ = tracemalloc.get_traced_memory()
-        if size > best["size"] * 1.05:
-            best["size"] = size
-            best["snap"] = tracemalloc.take_snapshot()
+        if size > best["size"] * 1.1:
+            best["size"], best["snap"] = size, tracemalloc.take_snapshot()
 threading.Thread(target=sample, daemon=True).start()
+def top(title, snap):
+    print(title, file=sys.stderr)
+    snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    for stat in snap.statistics("traceback")[:12]:
+        print(f"--- {stat.size / 2**20:.2f} MB in {stat.count} blocks", file=sys.stderr)
+        for line in stat.traceback.format(limit=10):
+            print("   " + line, file=sys.stderr)
 def report():
     stop.set()
+    end = tracemalloc.take_snapshot()
     _, peak = tracemalloc.get_traced_memory()
-    out = sys.stderr
-    print(f"traced peak {peak / 2**20:.1f} MB; snapshot at {best['size'] / 2**20:.1f} MB", file=out)
-    snap = best["snap"]
-    if snap is None:
-        return
-    snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
-    for stat in snap.statistics("traceback")[:15]:
-        print(f"--- {stat.size / 2**20:.2f} MB in {stat.count} blocks", file=out)
-        for line in stat.traceback.format(limit=12):
-            print("   " + line, file=out)
+    print(f"traced peak {peak / 2**20:.1f} MB", file=sys.stderr)
+    if best["snap"] is not None:
+        top(f"=== alive near the peak ({best['size'] / 2**20:.1f} MB traced)", best["snap"])
+    top("=== alive at the end of the session", end)
 atexit.register(report)
 from rgsync.cli import main
 sys.argv = ["rgsync", *sys.argv[1:]]
-try:
-    main()
-except SystemExit:
-    pass
+main()
 """
 
 

@@ -213,7 +213,7 @@ class PlanExecution(UsesParts):
         self.progress.planned(stream, len(plan.actions))
         self.gone_targets = set()
         summary.skipped.update(s.reason.value for s in plan.skips)
-        result.skips += plan.skips
+        result.note_skips(plan.skips, dry_run=options.dry_run)
         for report in plan.issues:
             self.issue(report, ctx.now, options)
         if options.dry_run:
@@ -334,8 +334,6 @@ class PlanExecution(UsesParts):
                 if res.ok:
                     if isinstance(write, Create):
                         summary.created[side] += 1
-                        if stream is Stream.EMAILS:
-                            result.saved.append((stream.value, action.subject))
                     elif isinstance(write, Update):
                         summary.updated[side] += 1
                     elif isinstance(write, Delete):

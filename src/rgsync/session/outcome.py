@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,10 @@ from rgsync.model import (
     Side,
     Stream,
 )
+
+# Skips a normal (not dry) session keeps for display: enough for the demo's and `rgsync save`'s
+# accounts of what was left alone, while memory stays flat however many emails are skipped.
+SKIPS_KEPT = 200
 
 
 @dataclass
@@ -101,11 +106,17 @@ class SessionResult:
     next_due_at: datetime | None = None
     planned: list[Action] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
-    saved: list[tuple[str, str]] = field(default_factory=list)  # (stream, subject) written to Salesforce
     message: str = ""
     # `--since` of this session: the time asked for, and whether it reached past the usual window.
     backfill_since: datetime | None = None
     backfill_widened: bool = False
+
+    def note_skips(self, skips: Sequence[Skip], *, dry_run: bool) -> None:
+        """Keep `skips` for display: every one in a dry run (its listing shows each), the first
+        `SKIPS_KEPT` of the session otherwise. A normal session reports its skips by reason in the
+        stream counts; one entry kept per skipped item would make its memory grow with the mailbox."""
+        room = len(skips) if dry_run else max(0, SKIPS_KEPT - len(self.skips))
+        self.skips += skips[:room]
 
     @property
     def exit_code(self) -> int:

@@ -130,7 +130,7 @@ class TwoWayRunner(UsesParts):
                 reports.mass_delete(stream, guarded.side, guarded.count, guarded.limit), now, options
             )
             summary.skipped.update(s.reason.value for s in plan.skips)
-            result.skips += plan.skips
+            result.note_skips(plan.skips, dry_run=options.dry_run)
             raise StreamStopped("guarded", f"{guarded.count} deletions held back by the mass-deletion guard")
         self.writing.execute_plan(stream, plan, ctx, options, summary, result)
         gone = False
