@@ -85,7 +85,7 @@ def _exchange(mailbox: Any) -> int:
     from exchangelib import Message
 
     from rgsync.providers.exchange import convert
-    from rgsync.providers.exchange.reads import EMAIL_FOLDERS
+    from rgsync.providers.exchange.access import EMAIL_FOLDERS
 
     count = 0
     for name, cls, _kind in EMAIL_FOLDERS:

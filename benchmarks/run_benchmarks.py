@@ -72,7 +72,7 @@ def _set_save_as(settings_file: Path, save_as: str) -> None:
 
     document = tomlkit.parse(settings_file.read_text())
     general = document.setdefault("general", tomlkit.table())
-    general.setdefault("emails", tomlkit.table())["save-as"] = save_as  # type: ignore[union-attr]
+    general.setdefault("emails", tomlkit.table())["save-as"] = save_as
     settings_file.write_text(tomlkit.dumps(document))
 
 
