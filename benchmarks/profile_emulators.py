@@ -71,6 +71,10 @@ def main() -> None:
     parser.add_argument(
         "--client-top", type=int, default=0, help="list the N rgsync functions with most cumulative time"
     )
+    parser.add_argument(
+        "--client-filter", default=r"rgsync/(?!sandbox)", help="regex of the files --client-top lists"
+    )
+    parser.add_argument("--client-sort", default="cumulative", help="pstats sort key for --client-top")
     args = parser.parse_args()
     os.environ["RGSYNC_KEYRING"] = "file"
     clock = EmulatorClock(profile=args.top > 0)
@@ -99,7 +103,7 @@ def main() -> None:
             stats.add(profiler)
         stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
     if client is not None:
-        pstats.Stats(client).sort_stats("cumulative").print_stats(r"rgsync/(?!sandbox)", args.client_top)
+        pstats.Stats(client).sort_stats(args.client_sort).print_stats(args.client_filter, args.client_top)
 
 
 if __name__ == "__main__":
