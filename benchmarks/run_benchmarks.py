@@ -196,8 +196,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--save-as", default="email-message", choices=["email-message", "task"])
     parser.add_argument("--jsonl", type=Path, help="also append each row as a JSON line to this file")
+    parser.add_argument(
+        "--summarise", type=Path, help="only print the min/median table (markdown) of a --jsonl file"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child measurement
     args = parser.parse_args()
+    if args.summarise:
+        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
+        print(summary(rows, markdown=True))
+        return
     if args.one:
         print(json.dumps(measure(args.mailbox[0], args.emails[0], args.save_as)))
         return
@@ -235,9 +242,19 @@ def main() -> None:
                     " | ".join(str(row.get(c)) for c in ("mailbox", "emails", *COLUMNS, "load")), flush=True
                 )
     print("\nmin / median")
-    print(" | ".join(("mailbox", "emails", *COLUMNS)))
-    for kind in args.mailbox:
-        for emails in args.emails:
+    print(summary(results, markdown=False))
+
+
+def summary(results: list[dict[str, Any]], *, markdown: bool) -> str:
+    """Min/median of each column per mailbox kind and size, with the runs' load averages."""
+    sep = " | "
+    lines = [sep.join(("mailbox", "emails", "runs", *COLUMNS, "load (1 min)"))]
+    if markdown:
+        lines.append("|" + "---|" * (len(COLUMNS) + 4))
+    kinds = list(dict.fromkeys(r["mailbox"] for r in results))
+    sizes = sorted({int(r["emails"]) for r in results})
+    for kind in kinds:
+        for emails in sizes:
             rows = [r for r in results if r["mailbox"] == kind and r["emails"] == emails]
             if not rows:
                 continue
@@ -245,7 +262,11 @@ def main() -> None:
             for column in COLUMNS:
                 values = [r[column] for r in rows if r.get(column) is not None]
                 cells.append(f"{min(values)}/{statistics.median(values)}" if values else "-")
-            print(" | ".join((kind, str(emails), *cells)), flush=True)
+            loads = [str(r.get("load", "?")).split()[0] for r in rows]
+            lines.append(sep.join((kind, str(emails), str(len(rows)), *cells, "–".join(loads))))
+    if markdown:
+        lines = [f"| {line} |" if not line.startswith("|") else line for line in lines]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
