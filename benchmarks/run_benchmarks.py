@@ -31,6 +31,9 @@ Columns:
   idle_sf, idle_mailbox calls of the idle session
   peak_rss_mb           the first session's peak RSS
   state_bytes_per_item  the state database (with its WAL) after the first session, per saved email
+  first_cpu_s, floor_cpu_s  CPU seconds (user + system) of the session's and the floors' processes:
+                        what each client spent itself, which a loaded machine disturbs far less
+                        than wall time (the emulators' CPU is in neither)
 
 Prints one row per measurement and then, per mailbox kind and size, min/median of each column.
 Not part of the test suite: timings depend on the machine (see README.md here for the last table).
@@ -64,6 +67,8 @@ COLUMNS = (
     "idle_mailbox",
     "peak_rss_mb",
     "state_bytes_per_item",
+    "first_cpu_s",
+    "floor_cpu_s",
 )
 
 
@@ -76,8 +81,9 @@ def _set_save_as(settings_file: Path, save_as: str) -> None:
     settings_file.write_text(tomlkit.dumps(document))
 
 
-def run_child(argv: list[str], scratch: Path) -> tuple[str, float, float]:
-    """Run `argv` to its end: (stdout, wall seconds from spawn to exit, its own peak RSS in MB).
+def run_child(argv: list[str], scratch: Path) -> tuple[str, float, float, float]:
+    """Run `argv` to its end: (stdout, wall seconds from spawn to exit, its own peak RSS in MB,
+    the CPU seconds it used, user + system).
 
     Output goes to a file, not a pipe, so the child is reaped with `os.wait4` (its own rusage)
     without a reader thread skewing the time.
@@ -91,7 +97,7 @@ def run_child(argv: list[str], scratch: Path) -> tuple[str, float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise RuntimeError(f"{argv[1:4]} failed ({child.returncode}):\n{err.read_text()[-2000:]}")
-    return out.read_text(), wall, usage.ru_maxrss / 1024
+    return out.read_text(), wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
@@ -122,20 +128,22 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
             ]
 
             floor_io: list[float] = []
+            floor_cpu: list[float] = []
 
             def floor() -> float:
                 mark = org.savepoint()
                 try:
-                    out, wall, _rss = run_child(floor_argv, scratch)
+                    out, wall, _rss, cpu = run_child(floor_argv, scratch)
                 finally:
                     org.rollback(mark)  # the session must meet the org as the floor did
                 floor_io.append(float(json.loads(out)["seconds"]))
+                floor_cpu.append(cpu)
                 return wall
 
             rows: dict[str, Any] = {"mailbox": kind, "emails": emails}
             floors = [floor()]
             sf_before = Counter(sandbox.salesforce.server.calls)
-            stdout, wall, rss = run_child(
+            stdout, wall, rss, cpu = run_child(
                 [
                     sys.executable,
                     "-m",
@@ -163,6 +171,8 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
             rows["floor_s"] = round(floor_s, 2)
             rows["floors"] = [round(f, 2) for f in floors]
             rows["floor_io_s"] = [round(f, 2) for f in floor_io]
+            rows["first_cpu_s"] = round(cpu, 2)
+            rows["floor_cpu_s"] = round(statistics.mean(floor_cpu), 2)
             rows["ratio"] = round(wall / floor_s, 2)
             rows["saved"] = saved
             rows["sf_per_email"] = round(sf / saved, 4) if saved else None
