@@ -271,7 +271,7 @@ def summary(results: list[dict[str, Any]], *, markdown: bool) -> str:
             cells = []
             for column in COLUMNS:
                 values = [r[column] for r in rows if r.get(column) is not None]
-                cells.append(f"{min(values)}/{statistics.median(values)}" if values else "-")
+                cells.append(f"{min(values)}/{round(statistics.median(values), 4)}" if values else "-")
             loads = [str(r.get("load", "?")).split()[0] for r in rows]
             lines.append(sep.join((kind, str(emails), str(len(rows)), *cells, "–".join(loads))))
     if markdown:
