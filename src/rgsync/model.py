@@ -554,6 +554,7 @@ class RecordKind(StrEnum):
     EMAIL = "email"  # Task (TaskSubtype Email) or EmailMessage
     EVENT = "event"
     EVENT_INVITEE = "event-invitee"  # EventRelation adding the user to a colleague's Event
+    EMAIL_RECIPIENT = "email-recipient"  # EmailMessageRelation adding the user to a colleague's email
     TASK = "task"
     CONTACT = "contact"
     LEAD = "lead"
@@ -624,6 +625,20 @@ class EventInvitee:
     user_id: str
 
 
+@dataclass(frozen=True)
+class EmailRecipient:
+    """Relate a User to an EmailMessage a colleague saved (SPEC §3.7: one record per Message-ID).
+
+    `relation_type` is how the user appears in the email: ToAddress, CcAddress, BccAddress or
+    FromAddress; `address` is the user's address as the email shows it.
+    """
+
+    email_id: str
+    user_id: str
+    address: str
+    relation_type: str
+
+
 WriteRecord = (
     EmailActivity
     | EventRecord
@@ -633,6 +648,7 @@ WriteRecord = (
     | NewPerson
     | NewAccount
     | EventInvitee
+    | EmailRecipient
 )
 
 

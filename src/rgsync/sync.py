@@ -6,16 +6,23 @@ from rgsync import registry
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult, SyncSession
 from rgsync.session.progress import NO_PROGRESS, ProgressReporter
+from rgsync.session.shared import SharedRecords
 from rgsync.settings import load_settings
 from rgsync.state import StateStore, run_lock, state_location
 
 
-def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = NO_PROGRESS) -> SessionResult:
+def run_session(
+    paths: Paths,
+    options: RunOptions,
+    progress: ProgressReporter = NO_PROGRESS,
+    shared: SharedRecords | None = None,
+) -> SessionResult:
     """Lock the profile, load settings, open the providers and the state, and run one session.
 
     Raises `LockHeldError` (exit 75) when another run holds the lock and `SettingsError`/`UsageError`
     (exit 2) for settings problems, before anything is touched. `progress` hears how far the
-    session has got (the terminal's progress display).
+    session has got (the terminal's progress display). `shared` is a fleet's claims on meetings
+    and emails colleagues share (`session.shared`); a single user has none.
     """
     settings = load_settings(paths.settings_file, paths.org_policy_file).effective()
     paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -32,7 +39,13 @@ def run_session(paths: Paths, options: RunOptions, progress: ProgressReporter = 
                 crm = registry.open_crm(settings, paths)
                 try:
                     return SyncSession(
-                        settings, state, mailbox, crm, time_zone=settings.time_zone, progress=progress
+                        settings,
+                        state,
+                        mailbox,
+                        crm,
+                        time_zone=settings.time_zone,
+                        progress=progress,
+                        shared=shared,
                     ).run(options)
                 finally:
                     crm.close()

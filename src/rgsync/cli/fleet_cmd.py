@@ -80,12 +80,16 @@ def _fleet() -> FleetContext:
 @pass_app
 def init_command(app: App, policy: Path | None) -> None:
     """Create rgsync's tables and procrastinate's job queue in the fleet database (safe to repeat)."""
+    from rgsync.fleet.budget import create_schema as create_budget_schema
     from rgsync.fleet.queue import build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
     from rgsync.settings import load_policy
 
     fleet = _fleet()
     store = fleet.store()
     store.create_schema()
+    create_shared_schema(store.url)
+    create_budget_schema(store)
     queue = build_queue(store.url, fleet.home_dir())
     with queue.app.open():
         if not _procrastinate_ready(queue):
@@ -308,20 +312,44 @@ def schedule_command(app: App) -> None:
     metavar="SECONDS",
     help="How often the workers queue the sessions that are due; 0: only `rgsync fleet schedule` does.",
 )
+@click.option(
+    "--budget-recheck",
+    type=click.FloatRange(1, 86_400),
+    default=900.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A session deferred by the org's API budget is tried again within this long; an older "
+    "reading of the allocation is read again from Salesforce's limits.",
+)
 @pass_app
 def worker_command(
-    app: App, concurrency: int, stalled_after: float, until_idle: bool, schedule_every: int
+    app: App,
+    concurrency: int,
+    stalled_after: float,
+    until_idle: bool,
+    schedule_every: int,
+    budget_recheck: float,
 ) -> None:
     """Run a worker: take users' sessions from the queue and run them, until stopped (SIGTERM, Ctrl-C)."""
-    from rgsync.fleet.queue import QUEUE, build_queue
+    from datetime import timedelta
 
+    from rgsync.fleet.budget import create_schema as create_budget_schema
+    from rgsync.fleet.queue import QUEUE, build_queue
+    from rgsync.fleet.shared_records import create_schema as create_shared_schema
+    from rgsync.fleet.shared_records import shared_records_options
+
+    shared_records_options()  # a bad RGSYNC_SHARED_* value stops the worker now, with its fix
     fleet = _fleet()
+    store = fleet.store()
+    create_shared_schema(store.url)
+    create_budget_schema(store)  # a fleet made before the budget existed gets its tables
     queue = build_queue(
-        fleet.store().url,
+        store.url,
         fleet.home_dir(),
         stalled_after=stalled_after,
         pool_size=concurrency + 3,
         schedule_every=schedule_every,
+        budget_recheck=timedelta(seconds=budget_recheck),
     )
     app.say(f"Worker started ({concurrency} at once); Ctrl-C stops it after the sessions in flight.")
     options: dict[str, Any] = {
@@ -377,9 +405,16 @@ async def _supervise(app: App, procrastinate_app: Any, options: dict[str, Any], 
 @json_option
 @pass_app
 def status_command(app: App) -> None:
-    """Per user: last session, next due time, open issues, API calls; and the org's totals."""
-    users = _fleet().store().users()
+    """Per user: last session, next due time, open issues, API calls; the org's totals; and the
+    org's API budget: the day's use, what is left, the floor, each user's use against their
+    share, deferred sessions and the forecast."""
+    from rgsync.fleet import budget
+
+    store = _fleet().store()
+    users = store.users()
     now = datetime.now(UTC)
+    budget.create_schema(store)
+    org_budget = budget.status(store, budget.budget_settings_from_text(store.get_meta("org_policy")), now)
     rows = [
         {
             "user": u.name,
@@ -408,7 +443,7 @@ def status_command(app: App) -> None:
         },
     }
     if app.json:
-        app.emit_json({"users": rows, "totals": totals})
+        app.emit_json({"users": rows, "totals": totals, "budget": org_budget})
         return
     table = AdaptiveTable(
         [
@@ -436,6 +471,53 @@ def status_command(app: App) -> None:
         f"{totals['users']} users ({totals['stopped']} stopped, {totals['due_now']} due now), "
         f"{totals['sessions']} sessions, {totals['open_issues']} open issues, API calls: "
         f"Salesforce {totals['api_calls']['salesforce']}, mailbox {totals['api_calls']['mailbox']}",
+        highlight=False,
+    )
+    _print_budget(app, org_budget)
+
+
+def _print_budget(app: App, status: dict[str, Any]) -> None:
+    """The org's API budget under the users' table (`fleet status`)."""
+    table = AdaptiveTable(
+        [
+            Column("user"),
+            Column("SF calls 24 h", justify="right"),
+            Column("share", justify="right"),
+            Column("reserved", justify="right"),
+            Column("deferred 24 h", justify="right"),
+            Column("deferred until"),
+        ],
+        title="Salesforce API budget",
+    )
+    for name, row in status["users"].items():
+        table.add_row(
+            name,
+            str(row["used_24h"]),
+            str(row["share"]) if status["limit"] else "—",
+            str(row["reserved"]),
+            str(row["deferred_24h"]),
+            _when(datetime.fromisoformat(row["deferred_until"])) if row["deferred_until"] else "—",
+        )
+    app.out.print(table)
+    if not status["limit"]:
+        app.out.print("The org's API allocation has not been read yet (the first session reads it).")
+        return
+    outlook = status["forecast"]
+    app.out.print(
+        f"Org allocation: {status['used']:,} of {status['limit']:,} calls used in 24 h, "
+        f"{status['remaining']:,} left; floor {status['floor']:,} ({status['floor_percent']:g}%); "
+        f"the fleet used {status['fleet_used_24h']:,}, {status['reserved']:,} reserved now; "
+        f"{status['deferred_24h']} session(s) deferred in 24 h.",
+        highlight=False,
+    )
+    if outlook["floor_reached_at"]:
+        when = _when(datetime.fromisoformat(outlook["floor_reached_at"]))
+        ending = f"the floor is reached at {when} UTC"
+    else:
+        ending = "the floor is not reached"
+    app.out.print(
+        f"Forecast: {outlook['rate_per_hour']:,.0f} calls an hour, {outlook['used_by_window_end']:,} used "
+        f"24 hours from now; {ending}.",
         highlight=False,
     )
 

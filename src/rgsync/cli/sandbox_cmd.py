@@ -62,6 +62,11 @@ def sandbox_group() -> None:
     show_default=True,
     help="With --users: wait this long on every call.",
 )
+@click.option(
+    "--shared-items",
+    is_flag=True,
+    help="With --users: reps in threes share a customer meeting and a customer email (same UID, Message-ID).",
+)
 @pass_app
 def serve_command(
     app: App,
@@ -70,13 +75,21 @@ def serve_command(
     mailbox_kind: str,
     users: int | None,
     latency_ms: float,
+    shared_items: bool,
 ) -> None:
     """Serve the emulators for a scenario until Ctrl-C; point rgsync at them with DIR/settings.toml."""
     from rgsync.demo.sandbox import start_sandbox
     from rgsync.demo.scenarios import load_scenario, scenario_path
 
     if users is not None:
-        serve_team(app, directory, users=users, latency=latency_ms / 1000, mailbox=mailbox_kind)
+        serve_team(
+            app,
+            directory,
+            users=users,
+            latency=latency_ms / 1000,
+            mailbox=mailbox_kind,
+            shared_items=shared_items,
+        )
         return
     if scenario_file is None:
         raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
@@ -141,7 +154,9 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox: str) -> None:
+def serve_team(
+    app: App, directory: Path, *, users: int, latency: float, mailbox: str, shared_items: bool = False
+) -> None:
     """Start the team sandbox, say where it is (or print endpoints.json with --json), serve until stopped."""
     from rgsync.demo.team import start_team_sandbox
 
@@ -150,6 +165,10 @@ def serve_team(app: App, directory: Path, *, users: int, latency: float, mailbox
         _stop_on_signals(stop),
         start_team_sandbox(directory, users=users, latency=latency, mailbox=mailbox) as team,
     ):
+        if shared_items:
+            from rgsync.demo.team_shared import add_colleague_items
+
+            add_colleague_items(team)
         if app.json:
             import json
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class FleetQueue:
     store: FleetStore
     home: Path
     stalled_after: float = DEFAULT_STALLED_AFTER
+    budget_recheck: timedelta = timedelta(minutes=15)
 
 
 def build_queue(
@@ -60,19 +61,21 @@ def build_queue(
     stalled_after: float = DEFAULT_STALLED_AFTER,
     pool_size: int = 4,
     schedule_every: int = SCHEDULE_SECONDS,
+    budget_recheck: timedelta = timedelta(minutes=15),
 ) -> FleetQueue:
     """A procrastinate App on `url` with the session task and the two periodic tasks registered.
 
     `schedule_every` (seconds, 1..59; 0 leaves scheduling to `fleet schedule`) is how often the
     workers look for due users; stalled jobs are looked for as often, and at least every
-    `stalled_after / 2` seconds.
+    `stalled_after / 2` seconds. `budget_recheck` is how long a session deferred by the org's API
+    budget waits at most, and how old the org's reading may get before it is read again.
     """
     import procrastinate
 
     store = FleetStore(url)
     connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=pool_size)
     app = procrastinate.App(connector=connector, import_paths=[])
-    queue = FleetQueue(app, store, home, stalled_after)
+    queue = FleetQueue(app, store, home, stalled_after, budget_recheck)
 
     @app.task(
         name=SYNC_TASK,
@@ -84,7 +87,7 @@ def build_queue(
         from rgsync.fleet.runner import run_user
 
         job_id = getattr(getattr(context, "job", None), "id", None)
-        outcome = run_user(queue.store, queue.home, user, job_id=job_id)
+        outcome = run_user(queue.store, queue.home, user, job_id=job_id, budget_recheck=queue.budget_recheck)
         return outcome.status
 
     async def schedule(timestamp: int) -> int:

@@ -8,6 +8,9 @@ Around it the worker adds what a fleet needs:
   lock, so nothing has to be cleaned up by hand;
 * a run record (start, end, result, API calls) in `rgsync_fleet_runs`, and the figures on the
   user's row that `fleet status` shows and the scheduler reads (next due time);
+* the org's API budget (fleet/budget.py): before the session, a reservation of its calls, or
+  the session is deferred (not failed) when the org is near its floor or the user has used their
+  share; afterwards the reservation is released and the session's reading of the allocation kept;
 * credentials that fail (MAIL-AUTH / SF-AUTH) stop that user's scheduling with the reason, so the
   fleet does not hammer a service with a dead sign-in; `fleet add`/`import` of the user again, or
   `fleet resume NAME`, lets it run once the admin has fixed the sign-in.
@@ -22,9 +25,12 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rgsync.fleet import budget
 from rgsync.fleet.home import write_profile
+from rgsync.fleet.shared_records import PostgresSharedRecords, shared_records_options
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult
@@ -61,8 +67,16 @@ def _auth_failure(result: SessionResult, open_codes: set[str]) -> str | None:
     return None
 
 
-def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = None) -> RunOutcome:
-    """Run one session of fleet user `name` under its lock and record it."""
+def run_user(
+    store: FleetStore,
+    home: Path,
+    name: str,
+    *,
+    job_id: int | None = None,
+    budget_recheck: timedelta = budget.DEFAULT_RECHECK,
+) -> RunOutcome:
+    """Run one session of fleet user `name` under its lock and record it; or defer it when the
+    org's API budget has no room for it now (status "deferred", the user due again later)."""
     from rgsync.sync import run_session
 
     user = store.user(name)
@@ -71,14 +85,31 @@ def run_user(store: FleetStore, home: Path, name: str, *, job_id: int | None = N
         return RunOutcome(name, "removed", 0)
     if user.stopped_reason:
         return RunOutcome(name, "stopped", 0, user.stopped_reason)
+    if user.next_due_at is not None and user.next_due_at > datetime.now(UTC):
+        # Queued while the user's previous session ran (or before a deferral): that session
+        # already set the next due time, so nothing is due and nothing is reserved.
+        return RunOutcome(name, "not-due", 0)
     policy = store.get_meta("org_policy")
     with store.connect() as db:
         locked = db.execute("SELECT pg_try_advisory_lock(%s)", (user_lock_key(name),)).fetchone()
         if not locked or not locked[0]:
             raise UserBusyError(f"another session of {name} is running")
-        run_id = store.start_run(db, name, job_id, worker_name())
         paths = write_profile(home, name, user.settings, policy, state_url=store.url)
-        result = run_session(paths, RunOptions())
+        ticket = budget.before_session(store, name, paths, recheck=budget_recheck)
+        if not ticket.allowed:
+            db.execute("SELECT pg_advisory_unlock(%s)", (user_lock_key(name),))
+            log.info("user %s %s", name, ticket.message)
+            return RunOutcome(name, "deferred", 0, ticket.message)
+        run_id = store.start_run(db, name, job_id, worker_name())
+        # Meetings and emails colleagues share are saved once for the org (fleet.shared_records).
+        try:
+            shared = PostgresSharedRecords(store.url, name, **shared_records_options())
+            try:
+                result = run_session(paths, RunOptions(), shared=shared)
+            finally:
+                shared.close()
+        finally:
+            budget.after_session(store, ticket, paths)
         open_codes = _open_issue_codes(paths)
         stopped = _auth_failure(result, open_codes)
         store.finish_run(

@@ -49,6 +49,7 @@ from rgsync.session.rules import (
     rules_from_settings,
     switched_back_on,
 )
+from rgsync.session.shared import SharedRecords
 from rgsync.session.two_way import TwoWayRunner
 from rgsync.settings import EffectiveSettings
 from rgsync.state import StateStore, StoredIssue
@@ -70,7 +71,8 @@ class SyncSession:
 
     The caller holds the profile lock. `clock` gives "now" (injected in tests); `retry` is the one
     back-off policy for transient failures (default: `RetryPolicy.from_environment()`; tests pass
-    one that does not sleep). Adapters never retry on their own.
+    one that does not sleep). Adapters never retry on their own. `shared` holds the claims on
+    meetings and emails colleagues share (a fleet, `session.shared`); None for a single user.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class SyncSession:
         free_mail: frozenset[str] | None = None,
         time_zone: str = "UTC",
         progress: ProgressReporter = NO_PROGRESS,
+        shared: SharedRecords | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -94,7 +97,7 @@ class SyncSession:
         self.retry = retry or RetryPolicy.from_environment()
         # One explicit object for the two sides, the state and the retry policy, shared by the
         # reads, the writes and the stream runners.
-        self.parts = SessionParts(settings, state, mailbox, crm, Retrier(self.retry), clock, progress)
+        self.parts = SessionParts(settings, state, mailbox, crm, Retrier(self.retry), clock, progress, shared)
         self.reading = StreamReading(self.parts)
         self.writing = PlanExecution(self.parts)
         self.emails = EmailRunner(self.parts, self.reading, self.writing)

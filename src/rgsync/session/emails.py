@@ -12,6 +12,7 @@ from typing import TypeVar
 from rgsync.engine import emails as email_rules
 from rgsync.engine import streams as engine_streams
 from rgsync.engine.email_items import message_key
+from rgsync.engine.shared import EMAIL_CLAIMS, join_colleague_emails
 from rgsync.engine.streams import EmailInputs, bind_new_contacts, new_account_key
 from rgsync.engine.types import (
     Action,
@@ -45,6 +46,7 @@ from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
 from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reading import StreamReading
+from rgsync.session.shared_streams import EmailClaims, claim_emails, joined_emails
 
 log = logging.getLogger("rgsync.session")
 
@@ -53,6 +55,8 @@ log = logging.getLogger("rgsync.session")
 # (benchmarks/run_benchmarks.py measured 400, 1,000 and 2,000).
 EMAIL_CHUNK = 1000
 T = TypeVar("T")
+# State meta key: mailbox ids of emails deferred to the next session (see `session.shared`).
+DEFERRED_META = "shared_deferred_emails"
 
 
 class EmailRunner(UsesParts):
@@ -67,6 +71,8 @@ class EmailRunner(UsesParts):
         # `rgsync run --since` reaching past history-days: a full listing from `read.email_since`
         # that leaves the incremental cursor where it was (set by the session for this run).
         self.backfill = False
+        # Emails a colleague's session was saving at the same moment: fetched again next session.
+        self.deferred: list[str] = []
 
     def run(
         self,
@@ -93,6 +99,8 @@ class EmailRunner(UsesParts):
         # A backfill's listing is a normal full one only when no cursor exists yet (the first
         # session): only then does its cursor stand for what a normal session would have kept.
         keep_cursor = not options.dry_run and not options.manual and (not backfill or stored_cursor is None)
+        self.deferred = []
+        earlier: list[str] = []
         if options.manual:
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
@@ -100,6 +108,9 @@ class EmailRunner(UsesParts):
             if self.retry_emails:
                 # Emails the user asked to retry (`rgsync issues retry`) go first, planned by rule.
                 pages = itertools.chain(self._retry_pages(self.retry_emails), pages)
+            earlier = self._deferred_earlier(options)
+            if earlier:
+                pages = itertools.chain(self._retry_pages(earlier), pages)
         chunk: list[EmailItem] = []
         chunk_cursor: str | None = None
 
@@ -112,6 +123,9 @@ class EmailRunner(UsesParts):
                     identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
                 )
                 self._email_page(list(chunk), ctx, tracked, options, summary, result)
+            if keep_cursor and self.deferred:
+                # Recorded before the cursor moves past them, so they are never lost.
+                self.state.set_meta(DEFERRED_META, sorted(set(self.deferred) | set(earlier)))
             if chunk_cursor and keep_cursor:
                 self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
             chunk.clear()
@@ -127,6 +141,15 @@ class EmailRunner(UsesParts):
                 flush()
                 chunk_cursor = None
         flush()
+        if keep_cursor and (earlier or self.deferred):
+            self.state.set_meta(DEFERRED_META, sorted(set(self.deferred)) or None)
+
+    def _deferred_earlier(self, options: RunOptions) -> list[str]:
+        """Emails an earlier session left to this one (a colleague's session was saving them)."""
+        if self.shared is None or options.dry_run:
+            return []
+        recorded = self.state.get_meta(DEFERRED_META)
+        return [str(m) for m in recorded] if isinstance(recorded, list) else []
 
     def _retry_pages(self, mailbox_ids: Iterable[str]) -> Iterator[Page]:
         for mailbox_id in mailbox_ids:
@@ -154,11 +177,29 @@ class EmailRunner(UsesParts):
         changes: SideChanges[SyncRecord] = SideChanges(tuple(emails))
         needs = engine_streams.needs(Stream.EMAILS, changes, ctx, inputs)
         people = self.reading.find_people(needs.addresses)
+        claims: EmailClaims | None = None
+        lookup_ids: frozenset[str] = needs.message_ids
+        if self.shared is not None and lookup_ids:
+            # A fleet: one EmailMessage per Message-ID across colleagues (session.shared).
+            claims = claim_emails(self.shared, lookup_ids, dry_run=options.dry_run)
+            lookup_ids = claims.fallback_ids
+            if claims.deferred:
+                later = [e for e in emails if message_key(e) in claims.deferred]
+                self.deferred.extend(e.mailbox_id for e in later)
+                emails = [e for e in emails if message_key(e) not in claims.deferred]
+                changes = SideChanges(tuple(emails))
         existing = (
-            self.reading.crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, needs.message_ids))
-            if needs.message_ids
+            self.reading.crm_read(lambda: self.crm.find_existing(RecordKind.EMAIL, lookup_ids))
+            if lookup_ids
             else {}
         )
+        if claims is not None:
+            # In a fleet, an email the fallback found is a colleague's unless the user saved it
+            # (another copy, linked already): the user is related to a colleague's as well.
+            own = {link.salesforce_id for link in ctx.links.values()}
+            found = {**claims.colleague_emails, **existing}
+            claims.colleague_emails = {k: v for k, v in found.items() if v not in own}
+            existing = {**existing, **joined_emails(claims)}
         directory = Directory(people=people, existing_emails=existing)
         if ctx.rules.auto_resolve is not AutoResolve.OFF:
             domains = email_rules.auto_resolve_domains(
@@ -179,7 +220,20 @@ class EmailRunner(UsesParts):
                 directory = replace(directory, people=merged)
         directory = self.reading.with_business_records(directory, ctx)
         plan = engine_streams.plan(Stream.EMAILS, changes, SideChanges(), directory, ctx, inputs)
+        if claims is not None and claims.colleague_emails:
+            plan = join_colleague_emails(plan, claims.colleague_emails, emails, ctx.identity)
         self.writing.execute_plan(Stream.EMAILS, plan, ctx, options, summary, result)
+        if claims is not None and self.shared is not None and not options.dry_run:
+            links = self.state.links_for(Stream.EMAILS, [e.mailbox_id for e in emails])
+            saved = {link.natural_key: link.salesforce_id for link in links.values() if link.natural_key}
+            claims.settle(self.shared, saved, ctx.identity.user_id)
+            gone = self.writing.gone_targets
+            if gone:
+                # A colleague's email deleted since it was claimed: saved afresh next session.
+                self.shared.forget(EMAIL_CLAIMS, gone)
+                self.deferred.extend(
+                    e.mailbox_id for e in emails if claims.colleague_emails.get(message_key(e)) in gone
+                )
         if not options.dry_run:
             for thread in plan.tracked_threads:
                 self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)

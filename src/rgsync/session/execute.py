@@ -31,6 +31,8 @@ from rgsync.model import (
     Create,
     Delete,
     EmailActivity,
+    EmailRecipient,
+    EventInvitee,
     IssueReport,
     Link,
     MarkLabel,
@@ -48,7 +50,7 @@ from rgsync.providers.base import (
 )
 from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
-from rgsync.session.parts import UsesParts
+from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reconcile import send_reconciled
 
 log = logging.getLogger("rgsync.session")
@@ -58,6 +60,8 @@ LABEL_STEP = "label"
 SENDER_STEP = "email-sender"
 AFTER_STEPS = frozenset({LABEL_STEP, SENDER_STEP})
 EMAIL_GONE = frozenset({"MAIL-NOT-FOUND", "MAIL-GONE"})
+# A record Salesforce no longer has (deleted, or never there under that Id).
+GONE_CODES = frozenset({"SF-NOT-FOUND", "SF-INVALID_CROSS_REFERENCE_KEY"})
 # Salesforce writes handed to the adapter at once: five collections of 200, what one Composite
 # request carries, each batch checked against the API budget first (SPEC §7.4, §10).
 WRITE_BATCH = 5 * budget.COLLECTION_SIZE
@@ -65,6 +69,12 @@ WRITE_BATCH = 5 * budget.COLLECTION_SIZE
 
 class PlanExecution(UsesParts):
     """The write half of a session (see the module docstring)."""
+
+    def __init__(self, parts: SessionParts) -> None:
+        super().__init__(parts)
+        # Records the last plan tried to join (a colleague's Event or email) that Salesforce says
+        # are gone: a claim naming one must be forgotten (session.shared).
+        self.gone_targets: set[str] = set()
 
     def issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
         """Record an issue (deduplicated by the store); a dry run records nothing."""
@@ -198,6 +208,7 @@ class PlanExecution(UsesParts):
         result: SessionResult,
     ) -> None:
         self.progress.planned(stream, len(plan.actions))
+        self.gone_targets = set()
         summary.skipped.update(s.reason.value for s in plan.skips)
         result.skips += plan.skips
         for report in plan.issues:
@@ -338,6 +349,9 @@ class PlanExecution(UsesParts):
                     summary.failed += 1
                     if n in intents:
                         self.state.drop_intent(intents[n])
+                    target = _join_target(write)
+                    if target and res.error_code in GONE_CODES:
+                        self.gone_targets.add(target)
                     mailbox_id = action.link.mailbox_id if action.link else ""
                     self.issue(reports.write_failed(stream, action, res), ctx.now, options)
                     if stream is Stream.EMAILS and mailbox_id:
@@ -394,6 +408,17 @@ class PlanExecution(UsesParts):
                 f"({usage.used}/{usage.limit} used{needs}), and rgsync keeps min-api-remaining ({floor:g}%)"
             )
             raise StreamStopped("budget", message)
+
+
+def _join_target(write: object) -> str:
+    """The colleague's record a create joins (an invitee's Event, a recipient's email), or ''."""
+    if isinstance(write, Create):
+        record = write.record
+        if isinstance(record, EventInvitee):
+            return record.event_id
+        if isinstance(record, EmailRecipient):
+            return record.email_id
+    return ""
 
 
 def _sender_payload(record: EmailActivity) -> dict[str, Any]:

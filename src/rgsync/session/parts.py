@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rgsync.model import IssueReport
 from rgsync.providers.base import Crm, Mailbox
@@ -18,6 +19,9 @@ from rgsync.session.progress import ProgressReporter
 from rgsync.session.retry import Retrier
 from rgsync.settings import EffectiveSettings
 from rgsync.state import StateStore
+
+if TYPE_CHECKING:
+    from rgsync.session.shared import SharedRecords
 
 
 @dataclass
@@ -32,6 +36,8 @@ class SessionParts:
     retrier: Retrier
     clock: Callable[[], datetime]
     progress: ProgressReporter
+    # Claims on records colleagues share (a fleet); None for a single user (`session.shared`).
+    shared: SharedRecords | None = None
 
     def issue(self, report: IssueReport, now: datetime, options: RunOptions) -> None:
         """Record an issue (deduplicated by the store); a dry run records nothing."""
@@ -72,3 +78,7 @@ class UsesParts:
     @property
     def progress(self) -> ProgressReporter:
         return self.parts.progress
+
+    @property
+    def shared(self) -> SharedRecords | None:
+        return self.parts.shared

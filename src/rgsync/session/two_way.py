@@ -8,6 +8,7 @@ from datetime import datetime
 
 from rgsync.engine import streams as engine_streams
 from rgsync.engine.guards import absent_from_full_listing, mass_deletion_guard
+from rgsync.engine.shared import EVENT_CLAIMS
 from rgsync.engine.types import (
     Directory,
     Identity,
@@ -31,6 +32,7 @@ from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
 from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reading import StreamReading
+from rgsync.session.shared_streams import MeetingClaims, claim_meetings
 
 
 class TwoWayRunner(UsesParts):
@@ -97,12 +99,19 @@ class TwoWayRunner(UsesParts):
         )
         wanted = engine_streams.needs(stream, mailbox_changes, ctx)
         directory = Directory()
+        claims: MeetingClaims | None = None
         if stream is Stream.EVENTS:
+            lookup_keys = wanted.meeting_keys
+            if self.shared is not None and lookup_keys:
+                # A fleet: colleagues' sessions claim the meetings they save (session.shared).
+                claims = claim_meetings(self.shared, mailbox_changes, lookup_keys, dry_run=options.dry_run)
+                mailbox_changes = claims.without_deferred(mailbox_changes)
+                lookup_keys = claims.fallback_keys
             meetings = (
-                self.reading.crm_read(lambda: self.crm.find_meetings(wanted.meeting_keys))
-                if wanted.meeting_keys
-                else {}
+                self.reading.crm_read(lambda: self.crm.find_meetings(lookup_keys)) if lookup_keys else {}
             )
+            if claims is not None:
+                meetings = claims.existing(meetings)
             people = self.reading.find_people(wanted.addresses)
             people = self.reading.with_event_people(people, sf_changes.changed, by_sf)
             directory = self.reading.with_business_records(
@@ -111,6 +120,10 @@ class TwoWayRunner(UsesParts):
         plan = engine_streams.plan(stream, mailbox_changes, sf_changes, directory, ctx)
         guarded = mass_deletion_guard(plan, stream, rules.max_deletes, allowed=options.allow_mass_delete)
         if guarded is not None:
+            if claims is not None and self.shared is not None and not options.dry_run:
+                claims.settle(
+                    self.shared, self.state.links(stream), directory.existing_events, identity.user_id
+                )
             self.writing.issue(
                 reports.mass_delete(stream, guarded.side, guarded.count, guarded.limit), now, options
             )
@@ -118,6 +131,14 @@ class TwoWayRunner(UsesParts):
             result.skips += plan.skips
             raise StreamStopped("guarded", f"{guarded.count} deletions held back by the mass-deletion guard")
         self.writing.execute_plan(stream, plan, ctx, options, summary, result)
+        gone = False
+        if claims is not None and self.shared is not None and not options.dry_run:
+            claims.settle(self.shared, self.state.links(stream), directory.existing_events, identity.user_id)
+            gone = bool(self.writing.gone_targets)
+            if gone:
+                # A colleague's Event deleted since it was claimed: its meetings are saved afresh
+                # next session (the same changes are read again).
+                self.shared.forget(EVENT_CLAIMS, self.writing.gone_targets)
         if not options.dry_run:
             # Mailbox items this session created: the next read must show them (see
             # `_confirm_unseen_creates`).
@@ -130,7 +151,9 @@ class TwoWayRunner(UsesParts):
             self.state.set_meta(f"mailbox_creates:{stream.value}", created or None)
             # The guard's deletions went through (or were no longer needed): its issue is over.
             self.state.resolve_issues_by_code("MASS-DELETE-GUARD", now, stream=stream)
-            if mailbox.cursor and (not backfill or stored_cursor is None):
+            # Meetings left to a colleague's session in flight come back with the same changes.
+            deferred = claims is not None and (bool(claims.deferred_items) or gone)
+            if mailbox.cursor and (not backfill or stored_cursor is None) and not deferred:
                 self.state.set_cursor(stream, Side.MAILBOX, mailbox.cursor)
             if salesforce.cursor:
                 self.state.set_cursor(stream, Side.SALESFORCE, salesforce.cursor)

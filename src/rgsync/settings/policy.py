@@ -10,6 +10,9 @@ max-deletes = 20
 [blocklist]                    # the org blocklist; it adds to each user's own
 domains = ["competitor.example"]
 addresses = ["newsletter@vendor.example"]
+
+[fleet]                        # `rgsync fleet` only: the org's API budget (SPEC §11)
+user-daily-api-calls = 2000
 ```
 """
 
@@ -31,7 +34,23 @@ ORG_ADDRESSES = Key(
 )
 ORG_DOMAINS = Key("blocklist.domains", ("domains",), KeyType.DOMAINS, [], "org blocklist: domains", BLOCKLIST)
 _ORG_BLOCKLIST = Vocabulary(keys={k.path: k for k in (ORG_ADDRESSES, ORG_DOMAINS)}, tables=frozenset())
-_POLICY_TABLES = {"defaults": SETTINGS_VOCABULARY, "forced": SETTINGS_VOCABULARY, "blocklist": _ORG_BLOCKLIST}
+FLEET_USER_DAILY_CALLS = Key(
+    "fleet.user-daily-api-calls",
+    ("user-daily-api-calls",),
+    KeyType.INT,
+    0,
+    "most Salesforce calls one fleet user's sessions may make in any 24 hours (0 = an even share only)",
+    "Fleet",
+    minimum=0,
+    maximum=100_000_000,
+)
+_FLEET = Vocabulary(keys={FLEET_USER_DAILY_CALLS.path: FLEET_USER_DAILY_CALLS}, tables=frozenset())
+_POLICY_TABLES = {
+    "defaults": SETTINGS_VOCABULARY,
+    "forced": SETTINGS_VOCABULARY,
+    "blocklist": _ORG_BLOCKLIST,
+    "fleet": _FLEET,
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,8 @@ class Policy:
     forced: Mapping[Key, object] = field(default_factory=dict)
     forced_lines: Mapping[Key, int] = field(default_factory=dict)
     blocklist: BlocklistLayer = field(default_factory=BlocklistLayer)
+    # `[fleet]`: the org's API budget settings of `rgsync fleet` (a user's session ignores them).
+    fleet: Mapping[Key, object] = field(default_factory=dict)
 
     def refusal(self, key: Key) -> SettingsError:
         """The one-line refusal for changing a forced key: what it is forced to, by which file, and who can change it."""
@@ -80,7 +101,7 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
                     located(
                         path,
                         line,
-                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced] and [blocklist]",
+                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced], [blocklist] and [fleet]",
                     ),
                     key=name,
                     file=path,
@@ -103,6 +124,7 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
             addresses=frozenset(_strings(org.get(ORG_ADDRESSES))),
             domains=frozenset(_strings(org.get(ORG_DOMAINS))),
         ),
+        fleet=parts.get("fleet", {}),
     )
     return policy, problems
 

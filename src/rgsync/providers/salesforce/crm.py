@@ -232,6 +232,17 @@ class SalesforceCrm:
         """The daily API allocation as of the last response."""
         return self.client.usage()
 
+    def read_allocation(self) -> ApiUsage | None:
+        """The org's daily API allocation now, from the `limits` resource (one call): what a fleet
+        reads when no session has told it lately (SPEC §11). None when the org reports no
+        DailyApiRequests."""
+        answer = self.client.call(lambda sf: sf.limits()) or {}
+        daily = answer.get("DailyApiRequests") if isinstance(answer, dict) else None
+        if not isinstance(daily, dict) or "Max" not in daily:
+            return self.client.usage()
+        limit = int(daily["Max"])
+        return ApiUsage(used=max(0, limit - int(daily.get("Remaining", limit))), limit=limit)
+
     @property
     def api_calls(self) -> int:
         """HTTP calls made to Salesforce so far."""

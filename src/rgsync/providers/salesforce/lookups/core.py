@@ -9,6 +9,7 @@ Natural keys (`find_existing`, SPEC §7.1):
   a crash and its rerun; older Tasks are not searched (their emails are past the cursor anyway).
 * EVENT — `event_key(subject, start, owner)`: Subject + StartDateTime + OwnerId (see `events`).
 * EVENT_INVITEE — `invitee|<event id>|<user id>`: the user's EventRelation on that Event.
+* EMAIL_RECIPIENT — `recipient|<email id>|<user id>`: the user's EmailMessageRelation on that email.
 * TASK — the tasks engine's key `subject|due|owner` (Subject + ActivityDate + OwnerId); a key
   without '|' is matched on Subject alone among the user's Tasks.
 * CONTACT / LEAD — the email address (unconverted Leads only); `name:First Last` for a Contact
@@ -61,6 +62,8 @@ class Lookups(EventLookups):
             return self._existing_events(wanted)
         if kind is RecordKind.EVENT_INVITEE:
             return self._existing_invitations(wanted)
+        if kind is RecordKind.EMAIL_RECIPIENT:
+            return self._existing_recipients(wanted)
         if kind is RecordKind.TASK:
             return self._existing_tasks(wanted)
         if kind in (RecordKind.CONTACT, RecordKind.LEAD):
@@ -119,6 +122,30 @@ class Lookups(EventLookups):
                 if key not in found and key in self._email_tasks:
                     found[key] = self._email_tasks[key]
         return found
+
+    def _existing_recipients(self, keys: list[str]) -> dict[str, str]:
+        pairs = []
+        for key in keys:
+            parts = key.split("|")
+            if len(parts) == 3 and parts[0] == "recipient" and soql.is_id(parts[1]) and soql.is_id(parts[2]):
+                pairs.append((parts[1], parts[2], key))
+        if not pairs:
+            return {}
+        users = sorted({u for _, u, _ in pairs})
+        queries = soql.chunked_in_queries(
+            lambda values: (
+                "SELECT EmailMessageId, RelationId FROM EmailMessageRelation WHERE RelationId IN "
+                f"{soql.in_list(soql.record_id(u) for u in users)} AND EmailMessageId IN {values}"
+            ),
+            sorted({e for e, _, _ in pairs}),
+            soql.record_id,
+        )
+        present = {
+            (str(r["EmailMessageId"])[:15], str(r["RelationId"])[:15])
+            for rows in self.client.queries(queries)
+            for r in rows
+        }
+        return {key: email for email, user, key in pairs if (email[:15], user[:15]) in present}
 
     def forget_email_tasks(self) -> None:
         """Drop the email Tasks known from this session: after a save whose answer was lost, only

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from rgsync.model import Address, EmailActivity, EmailItem, Folder
+from rgsync.model import Address, EmailActivity, EmailItem, EmailRecipient, Folder
 from rgsync.providers.salesforce.mapping.values import (
     EMAIL_ADDRESSES_MAX,
     EMAIL_BODY_MAX,
@@ -160,4 +160,15 @@ def sender_relation(email_message_id: str, person_id: str, address: str) -> dict
         "RelationId": person_id,
         "RelationAddress": address,
         "RelationType": "FromAddress",
+    }
+
+
+def email_recipient(recipient: EmailRecipient) -> dict[str, Any]:
+    """The EmailMessageRelation relating a User to an email a colleague saved (SPEC §3.7)."""
+    return {
+        "attributes": {"type": "EmailMessageRelation"},
+        "EmailMessageId": recipient.email_id,
+        "RelationId": recipient.user_id,
+        "RelationAddress": recipient.address[:255],
+        "RelationType": recipient.relation_type,
     }

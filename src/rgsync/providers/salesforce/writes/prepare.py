@@ -12,6 +12,7 @@ from rgsync.model import (
     Create,
     EmailActivity,
     EmailMode,
+    EmailRecipient,
     EventInvitee,
     EventRecord,
     NewAccount,
@@ -37,6 +38,7 @@ from rgsync.providers.salesforce.mapping import (
     task_create,
     task_update,
 )
+from rgsync.providers.salesforce.mapping.emails import email_recipient
 from rgsync.providers.salesforce.writes.batches import Key, Op
 from rgsync.providers.salesforce.writes.prefetch import WritePrefetch
 
@@ -109,6 +111,15 @@ class WritePreparation(WritePrefetch):
             return self._upsertable(n, "Event", event_create(record, shape, write.key), shape, key)
         if isinstance(record, EventInvitee):
             return Op(n, "create", "EventRelation", event_invitee(record), result_id=record.event_id, key=key)
+        if isinstance(record, EmailRecipient):
+            return Op(
+                n,
+                "create",
+                "EmailMessageRelation",
+                email_recipient(record),
+                result_id=record.email_id,
+                key=key,
+            )
         if isinstance(record, TaskItem):
             return self._upsertable(n, "Task", task_create(record, shape, write.key), shape, key)
         if isinstance(record, ContactItem):
