@@ -363,6 +363,8 @@ class EmailItem:
     `auto_submitted` the Auto-Submitted header ('' when absent), `item_class` the Exchange item
     class ('' for Gmail), `headers` the `SERVICE_HEADERS` the message has as (lower-case name,
     value) pairs. The engine decides from these whether it is a service message (SPEC §3.1).
+    `text_body` may be empty when the email has an HTML body only: whoever needs text renders
+    `html_body` then (an adapter need not render it for emails that are never saved).
     `problems` lists what the adapter had to clean up while parsing (malformed headers, bad charsets),
     so the planner can report it; an email whose essentials could not be read at all has `unreadable`
     set to the reason.
@@ -533,7 +535,9 @@ class Page:
     page belongs to a full listing (first session, or a cursor that expired: `reset`), and the ids
     missing from the whole listing count as deleted only once `last` is true. `cursor` is what to
     store once everything this page covers has been recorded (None mid-way through a listing that
-    cannot resume).
+    cannot resume). `total` is how many records the whole listing holds when the service says so
+    (the same on every page of it; None when the service gives no count): the progress display
+    shows it beside the records read, and nothing else depends on it.
     """
 
     items: tuple[SyncRecord, ...] = ()
@@ -542,6 +546,7 @@ class Page:
     full: bool = False
     last: bool = True
     reset: bool = False
+    total: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -856,3 +861,15 @@ def address_key(raw: str) -> str:
     if not at:
         return ""
     return f"{canonical_local_part(local)}@{domain_key(domain)}"
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A mailbox item Salesforce refused for good (SPEC §7.7): the refusals in a row, when it is
+    next tried, the fingerprint of the item when it was refused and the refusal's code (the
+    back-off rules are `engine.backoff`)."""
+
+    attempts: int
+    next_attempt: datetime
+    fingerprint: str
+    code: str = ""

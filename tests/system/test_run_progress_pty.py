@@ -35,7 +35,7 @@ when = "-1d 11:00"
 body = "Tuesday works."
 """
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-PROGRESS_LINE = re.compile(r"(\w+) +read (\d+) +planned (\d+) +written (\d+)(?:/(\d+))?")
+PROGRESS_LINE = re.compile(r"(\w+) +read (\d+)(?:/\d+)? +planned (\d+) +written (\d+)(?:/(\d+))?")
 
 
 @pytest.fixture(scope="module")

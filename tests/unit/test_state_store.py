@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import rgsync.state.db as state_db
-from rgsync.model import Link, Side, Stream
+from rgsync.model import HeldBack, Link, Side, Stream
 from rgsync.state import SCHEMA_VERSION, PostgresLocation, StateStore, StateStoreError
 from rgsync.state.schema import MIGRATIONS
 from tests.postgres_cluster import raw_sql
@@ -397,3 +397,22 @@ def test_spec_4_5_a_meeting_unlinked_by_a_salesforce_deletion_is_remembered_unti
     assert store.unlinked_items(Stream.TASKS) == {}
     store.forget_unlinked(Stream.EVENTS, "mb-1")
     assert store.unlinked_items(Stream.EVENTS) == {}
+
+
+def test_spec_7_7_held_back_items_round_trip_fall_due_and_are_released(store: StateStore) -> None:
+    """A hold on a refused item keeps its attempts, next attempt, fingerprint and code; it falls
+    due at its time and is gone once released (both backends)."""
+    early = HeldBack(2, T0 + timedelta(hours=6), "fp-1", "SF-VALIDATION")
+    late = HeldBack(1, T0 + timedelta(hours=1), "fp-2", "SF-REQUIRED-FIELD")
+    store.hold_back(Stream.EMAILS, "m1", early)
+    store.hold_back(Stream.EMAILS, "m2", late)
+    store.hold_back(Stream.TASKS, "m1", late)
+    assert store.held_back(Stream.EMAILS, ["m1", "m3"]) == {"m1": early}
+    assert store.held_back(Stream.EMAILS) == {"m1": early, "m2": late}
+    assert store.due_held_back(Stream.EMAILS, T0) == []
+    assert store.due_held_back(Stream.EMAILS, T0 + timedelta(hours=6)) == ["m2", "m1"]
+    renewed = HeldBack(3, T0 + timedelta(days=1), "fp-1", "SF-VALIDATION")
+    store.hold_back(Stream.EMAILS, "m1", renewed)
+    assert store.held_back(Stream.EMAILS, ["m1"]) == {"m1": renewed}
+    store.release(Stream.EMAILS, ["m1", "m2"])
+    assert store.held_back(Stream.EMAILS) == {} and store.held_back(Stream.TASKS) == {"m1": late}

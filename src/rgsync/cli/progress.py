@@ -1,6 +1,7 @@
 """The progress display of `rgsync run` on a terminal: one line per stream, redrawn a few times a
-second, with the changes read, the actions planned, the records written out of those planned (a
-bar), the rate and the time spent.
+second, with the records read (out of the listing's size while reading, when the service gives one:
+`read 120/1450`), the actions planned, the records written out of those planned (a bar), the rate
+and the time spent.
 
 It listens to the session through `ProgressReporter`; the counts come from each stream's live
 summary. It is drawn on stderr, only on a terminal, and never with `--quiet` or `--json`: cron
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from rich.console import Console, RenderableType
+from rich.console import Console, JustifyMethod, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.spinner import Spinner
@@ -23,6 +24,18 @@ from rich.text import Text
 
 from rgsync.model import Stream
 from rgsync.session.outcome import StreamSummary
+
+# Mark, stream, read, planned, written, the bar (None: it narrows when space runs short), rate, time.
+_JUSTIFY: tuple[JustifyMethod | None, ...] = (
+    "left",
+    "left",
+    "right",
+    "right",
+    "right",
+    None,
+    "right",
+    "right",
+)
 
 
 @dataclass
@@ -39,6 +52,18 @@ def _total(counter: object) -> int:
         return sum(dict(counter).values())  # type: ignore[call-overload]
     except RuntimeError:
         return 0
+
+
+def _read_column(read: int, total: int | None, *, finished: bool) -> str:
+    # The listing's size guides the eye while reading; once the stream is done, or when more came
+    # than announced (a listing retried, records added meanwhile), only the count read is true.
+    if total is None or finished or read > total:
+        return f"read {read}"
+    return f"read {read}/{total}"
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second / 1000:.1f}k/s" if per_second >= 999.5 else f"{per_second:.0f}/s"
 
 
 def _elapsed(seconds: float) -> str:
@@ -90,10 +115,18 @@ class SessionProgress:
         self._live.refresh()
 
     # -- drawing ---------------------------------------------------------------------------------
+    def __rich__(self) -> RenderableType:
+        """The display as it stands, for printing it once (`console.print(progress)`)."""
+        return self._render()
+
     def _render(self) -> RenderableType:
         table = Table.grid(padding=(0, 1))
-        for justify in ("left", "left", "right", "right", "right", "left", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)
+        for justify in _JUSTIFY:
+            if justify is None:
+                # The bar gives way first when large counts leave 80 columns short: the numbers stay.
+                table.add_column(min_width=4, max_width=12)
+            else:
+                table.add_column(justify=justify, no_wrap=True)
         with self._lock:
             lines = list(self._lines.items())
         now = time.monotonic()
@@ -101,7 +134,7 @@ class SessionProgress:
             table.add_row(self._spinner, Text("Syncing…"), *[""] * 6)
         for stream, line in lines:
             summary = line.summary
-            read = _total(summary.changes_read)
+            read = _total(summary.received) or _total(summary.changes_read)
             written = _total(summary.created) + _total(summary.updated) + _total(summary.deleted)
             done = written + summary.linked + summary.failed
             end = line.finished or now
@@ -112,11 +145,11 @@ class SessionProgress:
             table.add_row(
                 mark,
                 Text(stream.value, style="bold"),
-                f"read {read}",
+                _read_column(read, summary.read_total, finished=line.finished is not None),
                 f"planned {line.planned}",
                 f"written {done}/{line.planned}" if line.planned else "written 0",
-                ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0, width=12),
-                f"{rate:.0f}/s",
+                ProgressBar(total=max(line.planned, 1), completed=done if line.planned else 0),
+                _rate(rate),
                 _elapsed(end - line.started),
             )
         return table

@@ -179,6 +179,24 @@ class Mailbox(Protocol):
 
 
 @runtime_checkable
+class SkipsOwnMarks(Protocol):
+    """A mailbox that can move its emails cursor past the marks it set itself in this run.
+
+    After a session labelled what it saved, the change journal (Gmail history, a Graph delta, an
+    EWS sync state) lists every one of those marks; reading them next session costs one call per
+    few hundred emails. `past_own_marks` reads the journal from `cursor` now and answers a cursor
+    past the leading run of changes that are provably rgsync's own — the very label or category
+    it added, on an email it marked in this run, at the version its write produced — or None when
+    nothing can be skipped. The first change made by anyone else stops it: that change and all
+    after it stay ahead of the answered cursor (SPEC §7, nothing missed).
+    """
+
+    def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
+        """A cursor past rgsync's own marks after `cursor`, or None (see the class docstring)."""
+        ...
+
+
+@runtime_checkable
 class Crm(Protocol):
     """The Salesforce org, seen as the user."""
 

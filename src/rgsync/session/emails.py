@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
+from rgsync.engine import backoff
 from rgsync.engine import emails as email_rules
 from rgsync.engine import streams as engine_streams
 from rgsync.engine.email_items import message_key
@@ -25,8 +26,10 @@ from rgsync.engine.types import (
     ThreadLinks,
 )
 from rgsync.model import (
+    LABEL_SYNC_ERROR,
     Create,
     EmailItem,
+    HeldBack,
     NewAccount,
     NewPerson,
     Page,
@@ -40,6 +43,8 @@ from rgsync.model import (
 from rgsync.providers.base import (
     ItemError,
     MailboxReadOptions,
+    ProviderError,
+    SkipsOwnMarks,
 )
 from rgsync.session import reports
 from rgsync.session.execute import PlanExecution
@@ -99,30 +104,41 @@ class EmailRunner(UsesParts):
         # A backfill's listing is a normal full one only when no cursor exists yet (the first
         # session): only then does its cursor stand for what a normal session would have kept.
         keep_cursor = not options.dry_run and not options.manual and (not backfill or stored_cursor is None)
+        # Emails read by id before the listing: those the user asked to retry, those an earlier
+        # session left to this one (a colleague's session was saving them), and those held back
+        # after a refusal for good whose next attempt has come (SPEC §7.7, `engine.backoff`).
         self.deferred = []
         earlier: list[str] = []
+        retried: set[str] = set()
+        first: list[Page] = []
         if options.manual:
             pages: Iterable[Page] = [self._fetch(mid) for mid in options.manual]
         else:
-            pages = self.reading.read_mailbox(Stream.EMAILS, cursor, read)
-            if self.retry_emails:
-                # Emails the user asked to retry (`rgsync issues retry`) go first, planned by rule.
-                pages = itertools.chain(self._retry_pages(self.retry_emails), pages)
             earlier = self._deferred_earlier(options)
-            if earlier:
-                pages = itertools.chain(self._retry_pages(earlier), pages)
+            due = () if options.dry_run else tuple(self.state.due_held_back(Stream.EMAILS, now))
+            by_id = tuple(dict.fromkeys((*self.retry_emails, *earlier, *due)))
+            # They go first, planned by rule; the listing does not bring them a second time.
+            first = list(self._retry_pages(by_id, retried))
+            pages = itertools.chain(first, self.reading.read_mailbox(Stream.EMAILS, cursor, read))
         chunk: list[EmailItem] = []
         chunk_cursor: str | None = None
+        # Only the sync-error mark is ours on a refused email; the save label there is the user's.
+        own_labels = (LABEL_SYNC_ERROR,)
 
         def flush() -> None:
             if chunk:
+                held = self._held_back(chunk, now, own_labels, asked=(*options.manual, *self.retry_emails))
+                emails = [e for e in chunk if e.mailbox_id not in held.dropped]
                 links = self.state.links_for(
-                    Stream.EMAILS, [e.mailbox_id for e in chunk], [message_key(e) for e in chunk]
+                    Stream.EMAILS, [e.mailbox_id for e in emails], [message_key(e) for e in emails]
                 )
                 ctx = StreamContext(
                     identity=identity, rules=rules, now=now, links=links, first_session=cursor is None
                 )
-                self._email_page(list(chunk), ctx, tracked, options, summary, result)
+                if emails:
+                    self._email_page(emails, ctx, tracked, options, summary, result)
+                if not options.dry_run:
+                    self._hold_refused(emails, held.holds, now, own_labels)
             if keep_cursor and self.deferred:
                 # Recorded before the cursor moves past them, so they are never lost.
                 self.state.set_meta(DEFERRED_META, sorted(set(self.deferred) | set(earlier)))
@@ -130,11 +146,14 @@ class EmailRunner(UsesParts):
                 self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
             chunk.clear()
 
-        for page in pages:
+        for n, page in enumerate(pages):
             if page.reset:
                 self.reading.cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
             emails = [i for i in page.items if isinstance(i, EmailItem)]
+            if retried and n >= len(first):
+                emails = [e for e in emails if e.mailbox_id not in retried]
             summary.changes_read[Side.MAILBOX.value] += len(emails)
+            summary.page_read(Side.MAILBOX, page)
             chunk.extend(emails)
             chunk_cursor = page.cursor or chunk_cursor
             if len(chunk) >= EMAIL_CHUNK:
@@ -143,6 +162,8 @@ class EmailRunner(UsesParts):
         flush()
         if keep_cursor and (earlier or self.deferred):
             self.state.set_meta(DEFERRED_META, sorted(set(self.deferred)) or None)
+        if keep_cursor and not options.manual:
+            self._past_own_marks(read)
 
     def _deferred_earlier(self, options: RunOptions) -> list[str]:
         """Emails an earlier session left to this one (a colleague's session was saving them)."""
@@ -151,13 +172,75 @@ class EmailRunner(UsesParts):
         recorded = self.state.get_meta(DEFERRED_META)
         return [str(m) for m in recorded] if isinstance(recorded, list) else []
 
-    def _retry_pages(self, mailbox_ids: Iterable[str]) -> Iterator[Page]:
+    def _past_own_marks(self, read: MailboxReadOptions) -> None:
+        """Move the emails cursor past the labels/categories this session set itself, so the next
+        session does not page through their echo (SPEC §10). Only a saving: when the mailbox
+        cannot tell, or fails, the cursor stays and the next read drops the echo as before."""
+        mailbox = self.mailbox
+        cursor = self.state.cursor(Stream.EMAILS, Side.MAILBOX)
+        if not cursor or not isinstance(mailbox, SkipsOwnMarks):
+            return
+        try:
+            moved = self.retrier.call(
+                lambda: mailbox.past_own_marks(cursor, read), "reading past our own labels"
+            )
+        except ProviderError as exc:
+            log.info("kept the emails cursor before our own labels: %s", exc.message)
+            return
+        if moved and moved != cursor:
+            self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, moved)
+
+    def _retry_pages(self, mailbox_ids: Iterable[str], retried: set[str]) -> Iterator[Page]:
         for mailbox_id in mailbox_ids:
             try:
-                yield self._fetch(mailbox_id)
+                page = self._fetch(mailbox_id)
             except ItemError as exc:
-                # Gone from the mailbox since: nothing left to retry.
+                # Gone from the mailbox since: nothing left to retry, nothing to hold back.
                 log.info("email %s to retry is no longer in the mailbox: %s", mailbox_id, exc.message)
+                self.state.release(Stream.EMAILS, [mailbox_id])
+                continue
+            retried.add(mailbox_id)
+            yield page
+
+    def _held_back(
+        self, chunk: list[EmailItem], now: datetime, own_labels: tuple[str, ...], asked: tuple[str, ...]
+    ) -> _Held:
+        """The holds on the chunk's emails, and which of them still wait (SPEC §7.7): refused for
+        good, their next attempt not come, unchanged since — unless the user asked for them."""
+        holds = self.state.held_back(Stream.EMAILS, [e.mailbox_id for e in chunk])
+        if not holds:
+            return _Held({}, frozenset())
+        dropped = frozenset(
+            e.mailbox_id
+            for e in chunk
+            if e.mailbox_id in holds
+            and e.mailbox_id not in asked
+            and backoff.holds_back(holds[e.mailbox_id], now, backoff.email_fingerprint(e, own_labels))
+        )
+        if dropped:
+            log.info("%d email(s) refused for good wait for their next attempt", len(dropped))
+        return _Held({k: v for k, v in holds.items() if k not in dropped}, dropped)
+
+    def _hold_refused(
+        self, emails: list[EmailItem], holds: dict[str, HeldBack], now: datetime, own_labels: tuple[str, ...]
+    ) -> None:
+        """Hold back what Salesforce refused for good in this chunk; release what went through."""
+        refused = {mid: code for stream, mid, code in self.writing.refusals if stream is Stream.EMAILS}
+        self.writing.refusals.clear()
+        by_id = {e.mailbox_id: e for e in emails}
+        with self.state.transaction():
+            for mailbox_id, code in refused.items():
+                email = by_id.get(mailbox_id)
+                if email is None or not backoff.is_permanent(code):
+                    continue
+                fingerprint = backoff.email_fingerprint(email, own_labels)
+                hold = backoff.after_refusal(holds.get(mailbox_id), now, fingerprint, code)
+                self.state.hold_back(Stream.EMAILS, mailbox_id, hold)
+            # Tried again and not refused for good this time: saved, or no longer wanted.
+            self.state.release(
+                Stream.EMAILS,
+                [m for m in holds if m in by_id and not backoff.is_permanent(refused.get(m, ""))],
+            )
 
     def _fetch(self, mailbox_id: str) -> Page:
         return self.retrier.call(lambda: self.mailbox.fetch_email(mailbox_id), "reading the email")
@@ -296,6 +379,14 @@ class EmailRunner(UsesParts):
                 summary.failed += 1
                 self.writing.issue(reports.write_failed(Stream.EMAILS, action, res), ctx.now, options)
         return results
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The holds of a chunk's emails that are tried now, and the ids that still wait."""
+
+    holds: dict[str, HeldBack]
+    dropped: frozenset[str]
 
 
 def _new_record(action: Action, kind: type[T]) -> T | None:

@@ -72,6 +72,9 @@ class PlanExecution(UsesParts):
 
     def __init__(self, parts: SessionParts) -> None:
         super().__init__(parts)
+        # Salesforce refusals of mailbox items since the runner last took them: (stream, mailbox
+        # id, code). The emails runner holds back the ones refused for good (`engine.backoff`).
+        self.refusals: list[tuple[Stream, str, str]] = []
         # Records the last plan tried to join (a colleague's Event or email) that Salesforce says
         # are gone: a claim naming one must be forgotten (session.shared).
         self.gone_targets: set[str] = set()
@@ -354,6 +357,8 @@ class PlanExecution(UsesParts):
                         self.gone_targets.add(target)
                     mailbox_id = action.link.mailbox_id if action.link else ""
                     self.issue(reports.write_failed(stream, action, res), ctx.now, options)
+                    if mailbox_id and action.side is Side.SALESFORCE:
+                        self.refusals.append((stream, mailbox_id, res.error_code or ""))
                     if stream is Stream.EMAILS and mailbox_id:
                         labels.append(self._journal_label(MarkLabel(mailbox_id, LABEL_SYNC_ERROR)))
         if labels:

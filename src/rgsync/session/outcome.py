@@ -12,6 +12,7 @@ from rgsync.engine.types import (
     Skip,
 )
 from rgsync.model import (
+    Page,
     Side,
     Stream,
 )
@@ -46,6 +47,25 @@ class StreamSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     changes_read: Counter[str] = field(default_factory=Counter)
     error: str = ""
+    # For the progress display only (not part of `to_json`): records received from each side so
+    # far, and how many each side's listing holds when the service says so (None: no count).
+    received: Counter[str] = field(default_factory=Counter)
+    expected: dict[str, int | None] = field(default_factory=dict)
+
+    def page_read(self, side: Side, page: Page) -> None:
+        """Count `page` from `side` as it arrives, with the listing's size if the service gave it."""
+        self.received[side.value] += len(page.items) + len(page.deleted)
+        if page.total is not None or side.value not in self.expected:
+            self.expected[side.value] = page.total
+
+    @property
+    def read_total(self) -> int | None:
+        """How many records this stream's listings hold by the services' counts; None unless
+        every side read so far gave one."""
+        totals = list(self.expected.values())
+        if not totals or any(t is None for t in totals):
+            return None
+        return sum(t for t in totals if t is not None)
 
     @property
     def writes(self) -> int:

@@ -66,8 +66,10 @@ class TwoWayRunner(UsesParts):
         mailbox_cursor = None if backfill else stored_cursor
         mailbox, salesforce = _SideRead(), _SideRead()
         for page in self.reading.read_mailbox(stream, mailbox_cursor, read):
+            summary.page_read(Side.MAILBOX, page)
             mailbox.add(page)
         for page in crm_pages:
+            summary.page_read(Side.SALESFORCE, page)
             salesforce.add(page)
         if not mailbox.full:
             self._confirm_unseen_creates(stream, links, mailbox)

@@ -108,6 +108,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE issues ADD COLUMN retry_requested_at TEXT;
     """,
+    # Adds `held_back` (SPEC §7.7): mailbox items Salesforce refused for good (a validation rule, a
+    # required field, a duplicate rule), not sent again before `next_attempt` unless the item's
+    # `fingerprint` changes; `attempts` counts the refusals in a row (the back-off schedule).
+    """
+    CREATE TABLE held_back (
+        stream       TEXT NOT NULL,
+        mailbox_id   TEXT NOT NULL,
+        code         TEXT NOT NULL DEFAULT '',
+        attempts     INTEGER NOT NULL,
+        next_attempt TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (stream, mailbox_id)
+    );
+    CREATE INDEX held_back_due ON held_back (stream, next_attempt);
+    """,
 )
 
 # PostgreSQL's spelling where SQLite's does not run there: an auto-incrementing key is an identity

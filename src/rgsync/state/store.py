@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rgsync.model import Link, Side, Stream
+from rgsync.model import HeldBack, Link, Side, Stream
 from rgsync.paths import check_regular_file
 from rgsync.state.backend import Row, StateBackend
 from rgsync.state.check import row_findings
@@ -49,6 +49,16 @@ def _session_from_row(row: Row) -> SessionRecord:
         status=str(row["status"]),
         summary=summary,
         dry_run=bool(row["dry_run"]),
+    )
+
+
+@stored_rows("held_back")
+def _held_back_from_row(row: Row) -> HeldBack:
+    return HeldBack(
+        attempts=int(row["attempts"]),
+        next_attempt=from_text(row["next_attempt"]),
+        fingerprint=str(row["fingerprint"]),
+        code=str(row["code"]),
     )
 
 
@@ -264,6 +274,53 @@ class StateStore(IssueLog):
         self._write(
             "DELETE FROM unlinked_items WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id)
         )
+
+    # ------------------------------------------------------------------ items held back
+
+    def held_back(self, stream: Stream, mailbox_ids: Iterable[str] | None = None) -> dict[str, HeldBack]:
+        """Mailbox id → its hold, for the given items of a stream that are held back (all when None)."""
+        sql = "SELECT mailbox_id, code, attempts, next_attempt, fingerprint FROM held_back WHERE stream = ?"
+        if mailbox_ids is None:
+            rows = self._all(sql, (stream.value,))
+        else:
+            wanted = list(dict.fromkeys(mailbox_ids))
+            rows = []
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows += self._all(f"{sql} AND mailbox_id IN ({marks})", (stream.value, *part))
+        return {str(row["mailbox_id"]): _held_back_from_row(row) for row in rows}
+
+    def hold_back(self, stream: Stream, mailbox_id: str, hold: HeldBack) -> None:
+        """Record (or renew) the hold on an item Salesforce refused for good."""
+        self._replace(
+            "held_back",
+            {
+                "stream": stream.value,
+                "mailbox_id": mailbox_id,
+                "code": hold.code,
+                "attempts": hold.attempts,
+                "next_attempt": to_text(hold.next_attempt),
+                "fingerprint": hold.fingerprint,
+            },
+            ("stream", "mailbox_id"),
+        )
+
+    def release(self, stream: Stream, mailbox_ids: Iterable[str]) -> None:
+        """Forget the holds on these items (saved at last, or gone)."""
+        for mailbox_id in dict.fromkeys(mailbox_ids):
+            self._write(
+                "DELETE FROM held_back WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id)
+            )
+
+    def due_held_back(self, stream: Stream, now: datetime) -> list[str]:
+        """The held-back items of a stream whose next attempt has come, oldest first."""
+        # Stored times are fixed-width UTC text, so text order is time order (`db.to_text`).
+        rows = self._all(
+            "SELECT mailbox_id FROM held_back WHERE stream = ? AND next_attempt <= ? ORDER BY next_attempt",
+            (stream.value, to_text(now)),
+        )
+        return [str(row["mailbox_id"]) for row in rows]
 
     # ------------------------------------------------------------------ cursors
 

@@ -120,6 +120,8 @@ class MailboxAccess:
         self._now = clock or (lambda: datetime.now(UTC))
         self._subfolders: dict[Stream, str] = {}
         self._mail_folders: dict[str, MailFolder] | None = None
+        # Email id -> the ChangeKey our category update produced (see Reads.past_own_marks).
+        self._marked: dict[str, str] = {}
 
     # --- protocol basics ---------------------------------------------------------------------------
 

@@ -114,6 +114,56 @@ class Reads(MailboxAccess):
                 if last:
                     break
 
+    def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
+        """The emails cursor moved past the category updates this run made (or None).
+
+        Each mail folder is synchronised from its stored state, page by page, while every change
+        of a page is an update of an email this run categorised whose ChangeKey is still the one
+        our UpdateItem produced (or a read-flag change, which reads ignore); the state after such
+        a page replaces the stored one. A page holding anything else — a new email, a deletion,
+        an email the user changed after our update (its ChangeKey moved on) — stops that folder
+        there, so the next session synchronises from that page on (SPEC §7).
+        """
+        data = decode_cursor(Stream.EMAILS, cursor)
+        if not self._marked or not data or data.get("full") or not isinstance(data.get("s"), dict):
+            return None
+        try:
+            return self._sync_past_own(data)
+        finally:
+            self._marked.clear()  # marks are walked past once; later sessions set their own
+
+    def _sync_past_own(self, data: dict[str, Any]) -> str | None:
+        states: dict[str, str | None] = dict(data["s"])
+        moved = False
+        for name, cls, _kind in EMAIL_FOLDERS:
+            state = states.get(name)
+            if not state:
+                continue
+            folder = self.connection.distinguished(cls, name)
+            while True:
+                try:
+                    changes, state_after, last = self._sync_page(folder, state, Message, ())
+                except ItemError:
+                    break  # a forgotten state: the next session lists the folder again anyway
+                if not all(self._own_change(kind, item) for kind, item in changes):
+                    break
+                state, moved = state_after, True
+                states[name] = state
+                if last:
+                    break
+        if not moved:
+            return None
+        return encode_cursor(Stream.EMAILS, {**data, "s": states})
+
+    def _own_change(self, kind: str, item: Any) -> bool:
+        """A sync change that is nothing but this run's own category update (or a read flag)."""
+        if kind == "read_flag_change":
+            return True
+        if kind != "update":
+            return False
+        recorded = self._marked.get(str(getattr(item, "id", "")))
+        return recorded is not None and str(getattr(item, "changekey", "") or "") == recorded
+
     def _drain(
         self, folder: Folder, state: str | None, cls: type, fields: Sequence[str]
     ) -> tuple[list[Any], list[str], str]:
@@ -216,7 +266,8 @@ class Reads(MailboxAccess):
     def _item_pages(
         items: Sequence[SyncRecord], deleted: Sequence[str], cursor: str, *, full: bool, reset: bool
     ) -> Iterator[Page]:
-        """Items in pages of BATCH; the cursor (and deletions) on the last page only."""
+        """Items in pages of BATCH; the cursor (and deletions) on the last page only. The items are
+        all known beforehand (FindItem's calendar view, or the changed ids), so is their number."""
         chunks = chunked(items, BATCH) or [[]]
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
@@ -227,6 +278,7 @@ class Reads(MailboxAccess):
                 full=full,
                 last=last,
                 reset=reset,
+                total=len(items) + len(deleted),
             )
 
     def _folder_changes(self, stream: Stream, cursor: str | None) -> Iterator[Page]:

@@ -337,5 +337,12 @@ class Writes(MailboxAccess):
             answers = self.connection.call("UpdateItem", update)
             for item_id, answer in zip(chunk, answers, strict=True):
                 outcome[item_id] = self._result(answer, "UpdateItem", item_id=item_id)
+                # Only categories added (never one removed) count as our own mark later.
+                if (
+                    isinstance(answer, tuple)
+                    and len(answer) == 2
+                    and set(current[item_id]) <= set(wanted[item_id])
+                ):
+                    self._marked[item_id] = str(answer[1])
         missing = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found")
         return [outcome.get(m.mailbox_id, missing) for m in marks]

@@ -78,6 +78,8 @@ class GmailEmails:
         self.trigger_labels = tuple(trigger_labels)
         self.own_label = own_label
         self._labels: dict[str, str] | None = None  # id -> name, user labels only
+        # Label ids this run added to each message: the history records they leave are our own.
+        self._added: dict[str, set[str]] = {}
 
     @property
     def _gmail(self) -> Any:
@@ -224,6 +226,69 @@ class GmailEmails:
                     added.setdefault(message_id, set()).update(given)
         return [(mid, frozenset(labels)) for mid, labels in added.items()], new_cursor
 
+    def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
+        """The historyId past the labels this run added itself, read from `cursor` on (or None).
+
+        Gmail keeps one history record per change, in order, each with its id. Records are
+        skipped while each of their entries is either a label this run added to that very message
+        (and nothing else) or a change the incremental read ignores anyway (no candidate label,
+        no trigger label); the first other record — a new email, the user moving an email back to
+        the Inbox or giving it a trigger label, even right after our own label — stops the walk,
+        and the answer is the id of the last record before it, so history.list returns it and all
+        after it next session (startHistoryId answers the records after that id).
+        """
+        if not self._added or not cursor.isdigit():
+            return None
+        try:
+            return self._walk_past_own(cursor)
+        finally:
+            self._added.clear()  # marks are walked past once; later sessions set their own
+
+    def _walk_past_own(self, cursor: str) -> str | None:
+        triggers = {"INBOX"} | {i for i in (self._label_id(n) for n in self.trigger_labels) if i}
+        position = cursor
+        token: str | None = None
+        while True:
+            request = (
+                self._gmail.users()
+                .history()
+                .list(
+                    userId=USER,
+                    startHistoryId=cursor,
+                    historyTypes=["messageAdded", "labelAdded"],
+                    maxResults=LIST_PAGE,
+                    pageToken=token,
+                )
+            )
+            try:
+                response = self.api.execute(request, "the Gmail history after our labels")
+            except ItemError:
+                return None  # history gone: the next session lists everything anyway
+            for record in response.get("history", []):
+                if not str(record.get("id", "")).isdigit() or not self._own_record(record, triggers):
+                    return position if position != cursor else None
+                position = str(record["id"])
+            token = response.get("nextPageToken")
+            if not token:
+                end = str(response.get("historyId") or position)
+                return end if end != cursor and end.isdigit() else None
+
+    def _own_record(self, record: dict[str, Any], triggers: set[str]) -> bool:
+        """Whether a history record holds nothing but our own labels and changes a read ignores."""
+        for entry in record.get("messagesAdded", []):
+            if CANDIDATE_LABELS & set(entry.get("message", {}).get("labelIds", [])):
+                return False
+        known = self.label_names()
+        for entry in record.get("labelsAdded", []):
+            message_id = str(entry.get("message", {}).get("id"))
+            labels = set(entry.get("labelIds", []))
+            if labels <= self._added.get(message_id, set()):
+                continue
+            # A label created since this run read the label list may be a trigger: it stops us.
+            if labels & triggers or not labels <= (SYSTEM_LABELS | known.keys()):
+                return False
+        return True
+
     def _pages(self, ids: Sequence[str], cursor: str, *, full: bool, reset: bool) -> Iterator[Page]:
         """Fetch `ids` in batches and yield one page per batch; the cursor rides on the last page."""
         groups = chunks(ids, BATCH_SIZE) or [[]]
@@ -234,7 +299,15 @@ class GmailEmails:
                 if item.folder not in (Folder.INBOX, Folder.SENT):
                     continue  # moved to Trash/Spam since it arrived: not a candidate (SPEC §3.1)
                 items.append(item)
-            yield Page(items=tuple(items), cursor=cursor if last else None, full=full, last=last, reset=reset)
+            # Every id is listed before the first fetch: their number is the listing's exact size.
+            yield Page(
+                items=tuple(items),
+                cursor=cursor if last else None,
+                full=full,
+                last=last,
+                reset=reset,
+                total=len(ids),
+            )
 
     def _fetch(self, ids: Sequence[str]) -> list[EmailItem]:
         """Emails by id in one batch (format=raw); ids Gmail no longer has are left out."""
@@ -318,6 +391,7 @@ class GmailEmails:
         request = self._gmail.users().messages().batchModify(userId=USER, body={"ids": ids, key: [label_id]})
         try:
             self.api.execute(request, "labelling emails")
+            self._note_added(ids, label_id, remove)
             return {mid: WriteResult(ok=True, id=mid) for mid in ids}
         except ItemError as exc:
             if len(ids) == 1:
@@ -333,5 +407,12 @@ class GmailEmails:
             except ItemError as exc:
                 out[mid] = WriteResult(ok=False, error_code=exc.code or "MAIL-REFUSED", message=exc.message)
             else:
+                self._note_added([mid], label_id, remove)
                 out[mid] = WriteResult(ok=True, id=mid)
         return out
+
+    def _note_added(self, ids: Sequence[str], label_id: str, remove: bool) -> None:
+        """Remember a label this run added (see `past_own_marks`); a removal is never skipped."""
+        if not remove:
+            for mid in ids:
+                self._added.setdefault(mid, set()).add(label_id)

@@ -147,6 +147,10 @@ class GoogleMailbox:
             return self.people.find_tagged(salesforce_ids)
         return {}
 
+    def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
+        """The emails cursor moved past the labels this run set (see `GmailEmails.past_own_marks`)."""
+        return self.emails.past_own_marks(cursor, options)
+
     def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
         """Add or remove Gmail labels (created when missing), batched per label."""
         if not marks:

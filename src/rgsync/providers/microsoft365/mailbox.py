@@ -66,6 +66,7 @@ class Microsoft365Mailbox(DeltaReads):
         self._task_list_id: str | None = None
         self._contact_folder_id: str | None = None
         self._categories: dict[str, list[str]] = {}
+        self._marked: dict[str, str] = {}  # email id -> changeKey our category PATCH produced
         self._transactions: dict[str, str] = {}
         self._uncertain: set[tuple[Stream, str]] = set()
 
@@ -332,6 +333,8 @@ class Microsoft365Mailbox(DeltaReads):
             outcome[message_id] = WriteResult(ok=True, id=message_id)
             del wanted[message_id]
         ids = list(wanted)
+        # Only an added category counts as our own mark: a removal is never skipped unread.
+        removing = {m.mailbox_id for m in marks if m.remove}
         for start in range(0, len(ids), MAX_BATCH):
             chunk = ids[start : start + MAX_BATCH]
             subs = [
@@ -344,6 +347,9 @@ class Microsoft365Mailbox(DeltaReads):
                 if answer.ok:
                     self._categories[message_id] = wanted[message_id]
                     outcome[message_id] = WriteResult(ok=True, id=message_id)
+                    key = answer.body.get("changeKey") if isinstance(answer.body, dict) else None
+                    if key and message_id not in removing:
+                        self._marked[message_id] = str(key)
                 else:
                     error = graph_failure(
                         answer.status, answer.headers, answer.body, what="labelling an email"

@@ -94,6 +94,7 @@ class DeltaReads:
     _task_list_id: str | None
     _contact_folder_id: str | None
     _categories: dict[str, list[str]]
+    _marked: dict[str, str]
 
     def _prefer_pages(self) -> dict[str, str]:
         return {"Prefer": f"odata.maxpagesize={self.page_size}"}
@@ -179,6 +180,45 @@ class DeltaReads:
                 last=delta is not None,
                 reset=reset,
             )
+
+    def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
+        """The emails cursor moved past the category changes this run made (or None).
+
+        Each folder's delta is followed from the stored link, page by page, while every row of a
+        page is an email this run categorised whose changeKey is still the one our PATCH produced;
+        the link after such a page replaces the stored one. A page holding anything else — a new
+        email, a removal, an email the user changed after our PATCH (its changeKey moved on) —
+        stops that folder there, so the next session's round starts at that page (SPEC §7).
+        """
+        links: dict[str, str | None] = {key: _load_cursor(cursor).get(key) for key, _ in _EMAIL_FOLDERS}
+        if not self._marked or not all(links.values()):
+            return None
+        try:
+            return self._delta_past_own(links)
+        finally:
+            self._marked.clear()  # marks are walked past once; later sessions set their own
+
+    def _delta_past_own(self, links: dict[str, str | None]) -> str | None:
+        moved = False
+        for key, _folder in _EMAIL_FOLDERS:
+            try:
+                for page, following, delta in self._rounds(
+                    str(links[key]), None, f"the {key} changes after our categories", "messages.delta"
+                ):
+                    if not all(self._own_row(row) for row in page.get("value") or []):
+                        break
+                    links[key] = following or delta or links[key]
+                    moved = True
+            except DeltaExpired:
+                continue  # the next round lists the folder again anyway
+        return _dump_cursor(**links) if moved else None
+
+    def _own_row(self, row: Mapping[str, Any]) -> bool:
+        """A delta row that is nothing but this run's own category change."""
+        if "@removed" in row:
+            return False
+        recorded = self._marked.get(str(row.get("id")))
+        return recorded is not None and str(row.get("changeKey") or "") == recorded
 
     def _event_changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
         saved = _load_cursor(cursor)

@@ -85,6 +85,7 @@ class _StreamRead:
     deleted: list[str] = field(default_factory=list)
     deleted_from: datetime | None = None
     expired_by_server: bool = False
+    total: int | None = 0  # the scope queries' totalSize, summed (None when not reported)
 
 
 class ChangeReader:
@@ -266,6 +267,7 @@ class ChangeReader:
         for read in [r for r in reads if r.expired_by_server]:
             # getDeleted can no longer cover the gap: list the scope again (one more call for all).
             read.full, read.reset, read.rows, read.deleted = True, True, [], []
+            read.total = None  # listed again through `queries`, which keeps no totalSize
             read.left_query, read.left_rows = "", []
             read.cursor = replace(
                 StreamCursor(scope=read.cursor.scope),
@@ -312,6 +314,8 @@ class ChangeReader:
                 if not answer.ok:
                     raise self._query_error(read, answer)
                 read.rows += list(self.client.more(answer.body or {}))
+                size = (answer.body or {}).get("totalSize")
+                read.total = read.total + int(size) if read.total is not None and size is not None else None
             elif kind == "left":
                 if not answer.ok:
                     raise self._query_error(read, answer)
@@ -418,6 +422,7 @@ class ChangeReader:
                     full=read.full,
                     last=last,
                     reset=read.reset,
+                    total=read.total,
                 )
             )
         return pages

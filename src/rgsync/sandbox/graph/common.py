@@ -122,7 +122,7 @@ def _trim_fraction(text: str) -> str:
 
 
 def zone(name: str) -> ZoneInfo:
-    """The zone for an IANA or (common) Windows time zone name; GraphError 400 when unknown."""
+    """The zone for an IANA or Windows time zone name (CLDR, via `zone_named`); GraphError 400 when unknown."""
     found = zone_named(name)
     if found is None:
         raise GraphError(

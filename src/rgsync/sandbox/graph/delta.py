@@ -25,6 +25,7 @@ from rgsync.sandbox.graph.common import GraphError, Json
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
+KEPT_ROUNDS = 64  # started rounds whose nextLinks stay valid
 
 
 class ChangeLog:
@@ -125,12 +126,16 @@ class DeltaRounds:
         skip = _first(query, "$skiptoken")
         delta = _first(query, "$deltatoken")
         if skip is not None:
-            current = self._rounds.get(skip)
-            if current is None or current.epoch != self.epoch:
+            # A skip token names its round and the offset it starts at, so following the same
+            # nextLink again (a client resuming after a crash) serves the same page, as Graph does.
+            round_id, _, offset_text = skip.rpartition("~")
+            current = self._rounds.get(round_id)
+            if current is None or current.epoch != self.epoch or not offset_text.isdigit():
                 raise self._expired(base, current.path if current else path)
             if page_size is not None:
                 current.page_size = min(page_size, MAX_PAGE_SIZE)
-            return self._page(base, skip, current)
+            current.served = int(offset_text)
+            return self._page(base, round_id, current)
         if delta is not None:
             token = self._tokens.get(delta)
             if token is None or token.epoch != self.epoch:
@@ -152,6 +157,10 @@ class DeltaRounds:
             epoch=self.epoch,
         )
         self._rounds[round_id] = current
+        # Rounds stay resumable after their last page (a stored nextLink outlives the round's
+        # end), the oldest forgotten first so memory stays bounded.
+        while len(self._rounds) > KEPT_ROUNDS:
+            del self._rounds[next(iter(self._rounds))]
         return self._page(base, round_id, current)
 
     def _page(self, base: str, round_id: str, current: Round) -> Json:
@@ -162,9 +171,8 @@ class DeltaRounds:
             "value": chunk,
         }
         if current.served < len(current.rows):
-            body["@odata.nextLink"] = f"{base}{current.path}?$skiptoken={quote(round_id)}"
+            body["@odata.nextLink"] = f"{base}{current.path}?$skiptoken={quote(round_id)}~{current.served}"
         else:
-            self._rounds.pop(round_id, None)
             body["@odata.deltaLink"] = f"{base}{current.path}?$deltatoken={quote(current.end_token)}"
         return body
 

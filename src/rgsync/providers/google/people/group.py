@@ -20,6 +20,8 @@ class ContactGroup(PersonFields):
     api: GoogleApi
     group_name: str
     _group: str | None
+    # The group's memberCount when it was looked up: the size of a full listing of the group.
+    _group_size: int | None = None
 
     @property
     def _people(self) -> Any:
@@ -46,6 +48,8 @@ class ContactGroup(PersonFields):
                         and name.strip().lower() == self.group_name.strip().lower()
                     ):
                         found = str(entry["resourceName"])
+                        size = entry.get("memberCount")
+                        self._group_size = int(size) if size is not None else None
                         break
                 token = response.get("nextPageToken")
                 if not token:
@@ -62,6 +66,7 @@ class ContactGroup(PersonFields):
                         code=exc.code,
                     ) from exc
                 found = str(created["resourceName"])
+                self._group_size = 0
             self._group = found
         return self._group
 

@@ -69,8 +69,16 @@ class ContactReading(ContactGroup):
                 if last and response.get("nextSyncToken")
                 else None
             )
+            # connections.list counts the whole address book (totalItems); the group's memberCount
+            # is what a full listing of the group holds. A change listing has no count.
             yield Page(
-                items=tuple(items), deleted=tuple(deleted), cursor=cursor, full=full, last=last, reset=reset
+                items=tuple(items),
+                deleted=tuple(deleted),
+                cursor=cursor,
+                full=full,
+                last=last,
+                reset=reset,
+                total=self._group_size if full else None,
             )
             if last:
                 return

@@ -9,7 +9,6 @@ from typing import Any
 
 from rgsync.model import SERVICE_HEADERS, EmailItem, Folder
 from rgsync.providers.microsoft365.convert.values import address_of, addresses_of, parse_instant
-from rgsync.providers.text import html_to_text
 
 MESSAGE_CLASS_PROPERTY = "String 0x001A"
 MESSAGE_FIELDS = (
@@ -28,6 +27,7 @@ MESSAGE_FIELDS = (
     "categories",
     "internetMessageHeaders",
     "parentFolderId",
+    "changeKey",  # tells rgsync's own category change from a later one (see DeltaReads.past_own_marks)
 )
 
 
@@ -85,7 +85,9 @@ def email_from_message(message: Mapping[str, Any], folder: Folder) -> EmailItem:
         to=addresses_of(message.get("toRecipients")),
         cc=addresses_of(message.get("ccRecipients")),
         bcc=addresses_of(message.get("bccRecipients")),
-        text_body=html_to_text(content) if is_html else content,
+        # An HTML body is rendered as text only for an email that is saved (the Salesforce
+        # mapping's `plain_body`): most emails read are skipped, and rendering is the costly part.
+        text_body="" if is_html else content,
         html_body=content if is_html else "",
         labels=frozenset(str(c) for c in message.get("categories") or []),
         content_type=content_type or "text/plain",
