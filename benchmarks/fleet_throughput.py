@@ -1,20 +1,25 @@
 """Fleet throughput: sessions per minute with 1, 2, 4 and 8 workers against a latency-bound sandbox.
 
-    python benchmarks/fleet_throughput.py --mailboxes 1000 --latency-ms 30
+    python benchmarks/fleet_throughput.py --mailboxes 1000 --latency-ms 30 [--workers 1,2,4,8]
+        [--threads 8] [--mailbox gmail|microsoft365|exchange|mixed] [--json-out figures.json]
 
-For each layout (N worker processes with one session each, and one process running N sessions
-at once as threads) it starts a fresh team sandbox (one org, N mailboxes, every call delayed by
-the latency) and a fresh fleet database on a throw-away PostgreSQL, queues one session per
-mailbox, and measures from the first session's start to the last one's end (the run table).
-It prints sessions/minute, the ratio to one worker (goal: >= 0.8 x linear up to 8), the proof
-that no mailbox ran two sessions at once (run table), peak RSS per worker process, and — in the
-last process layout, where one worker is SIGKILLed halfway — that every mailbox was synced once,
-with no Salesforce record twice and none missing.
+For each layout (N worker processes with one session each, then one process running N sessions
+at once as threads, for each N of --threads) it starts a fresh team sandbox (one org, N
+mailboxes, every call delayed by the latency) and a fresh fleet database on a throw-away
+PostgreSQL, imports the roster, queues one session per mailbox, and measures from the first
+session's start to the last one's end (the run table). It prints sessions/minute, the ratio to
+one worker (goal: >= 0.8 x linear up to 8), the proof that no mailbox ran two sessions at once
+(run table), peak RSS per worker process, and — in the last process layout, where one worker is
+SIGKILLed halfway while one of its sessions is in flight — that the killed session was finished
+by another worker, every mailbox was synced once, with no Salesforce record twice and none
+missing. Each finished layout is also appended to FIGURES.partial.jsonl, so a long run that is
+stopped keeps what it measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +28,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rgsync.demo.team import start_team_sandbox
 from rgsync.fleet.devcluster import ThrowawayCluster
@@ -67,18 +73,29 @@ def _org_check(team: object, owners: set[str]) -> tuple[int, int]:
 
 
 def run_layout(
-    pg: ThrowawayCluster, work: Path, mailboxes: int, latency: float, processes: int, threads: int, kill: bool
-) -> dict[str, object]:
+    pg: ThrowawayCluster,
+    work: Path,
+    mailboxes: int,
+    latency: float,
+    processes: int,
+    threads: int,
+    *,
+    kill: bool,
+    mailbox: str = "gmail",
+) -> dict[str, Any]:
+    """Run one layout from a fresh sandbox and database; its figures."""
     database = f"fleet_{processes}x{threads}{'_kill' if kill else ''}"
-    with (
-        ThrowawayConnection(pg, database) as url,
-        start_team_sandbox(work / database / "team", users=mailboxes, latency=latency) as team,
-    ):
+    url = pg.create_database(database)
+    setup_started = time.monotonic()
+    with start_team_sandbox(
+        work / database / "team", users=mailboxes, latency=latency, mailbox=mailbox
+    ) as team:
         env = _env(url, work / database / "home")
         _rgsync(env, "fleet", "init")
         _rgsync(env, "fleet", "import", str(team.roster_file))
         _rgsync(env, "fleet", "schedule")
         store = FleetStore(url)
+        setup_seconds = time.monotonic() - setup_started
         started = time.monotonic()
         workers = [
             subprocess.Popen(
@@ -88,27 +105,19 @@ def run_layout(
             )
             for _ in range(processes)
         ]  # fmt: skip
-        rss: dict[int, float] = {}
-        killed = False
-        while True:
-            runs = store.runs()
-            done = {r["user_name"] for r in runs if r["status"] == "completed"}
+        try:
+            figures = _watch(store, workers, mailboxes, kill, started)
+        finally:
             for worker in workers:
                 if worker.poll() is None:
-                    rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
-            if kill and not killed and len(done) >= mailboxes // 2:
-                os.kill(workers[0].pid, signal.SIGKILL)
-                killed = True
-            if len(done) >= mailboxes:
-                break
-            if time.monotonic() - started > 3600:
-                raise SystemExit("timed out")
-            time.sleep(0.2)
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        rss, killed, killed_user = figures
         runs = store.runs()
         completed = [r for r in runs if r["status"] == "completed"]
         first = min(r["started_at"] for r in completed)
@@ -128,47 +137,77 @@ def run_layout(
             "mailboxes_missing_records": missing,
             "peak_rss_mb": max(rss.values(), default=0.0),
             "killed": killed,
+            "killed_session_finished_elsewhere": (
+                killed
+                and per_user[killed_user] == 1
+                and any(r["user_name"] == killed_user and r["status"] == "abandoned" for r in runs)
+            ),
+            "setup_seconds": round(setup_seconds, 1),
+            "run_seconds": round(time.monotonic() - started, 1),
         }
 
 
-class ThrowawayConnection:
-    """The URL of `database` on the cluster, dropped afterwards."""
-
-    def __init__(self, pg: ThrowawayCluster, database: str) -> None:
-        self.pg = pg
-        self.database = database
-
-    def __enter__(self) -> str:
-        import psycopg
-
-        with psycopg.connect(self.pg.url, autocommit=True) as db:
-            db.execute(f"DROP DATABASE IF EXISTS {self.database}")
-            db.execute(f"CREATE DATABASE {self.database}")
-        return self.pg.url.replace("/postgres?", f"/{self.database}?")
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
+def _watch(
+    store: FleetStore, workers: list[subprocess.Popen[bytes]], mailboxes: int, kill: bool, started: float
+) -> tuple[dict[int, float], bool, str]:
+    """Wait until every mailbox had a completed session, sampling the workers' peak RSS; with
+    `kill`, SIGKILL the first worker halfway while one of its sessions is in flight.
+    Returns (peak RSS MB per worker pid, whether a worker was killed, the user it was syncing)."""
+    rss: dict[int, float] = {}
+    killed = False
+    killed_user = ""
+    while True:
+        runs = store.runs()
+        done = {r["user_name"] for r in runs if r["status"] == "completed"}
+        for worker in workers:
+            if worker.poll() is None:
+                rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
+        if kill and not killed and len(done) >= mailboxes // 2:
+            # Killed while a session of its own is on the wire, so that job must be handed on.
+            victim = workers[0].pid
+            in_flight = [r for r in runs if r["ended_at"] is None and str(r["worker"]).endswith(f":{victim}")]
+            if in_flight:
+                os.kill(victim, signal.SIGKILL)
+                killed = True
+                killed_user = str(in_flight[0]["user_name"])
+        if len(done) >= mailboxes:
+            return rss, killed, killed_user
+        if time.monotonic() - started > 3600:
+            raise SystemExit("timed out")
+        time.sleep(0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mailboxes", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=30.0)
-    parser.add_argument("--workers", default="1,2,4,8")
-    parser.add_argument("--no-threads", action="store_true", help="skip the one-process, N-threads layouts")
+    parser.add_argument("--workers", default="1,2,4,8", help="worker process counts (one session each)")
+    parser.add_argument(
+        "--threads", default="8", help="sessions at once inside one worker process ('' for none)"
+    )
+    parser.add_argument("--mailbox", default="gmail", help="mailbox kind of the sandbox (or mixed)")
+    parser.add_argument("--json-out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
+    # Stopped from outside (a long run given up): the cluster and the workers are cleaned up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     counts = [int(n) for n in args.workers.split(",")]
+    thread_counts = [int(n) for n in args.threads.split(",") if n]
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="rgsync-fleet-bench-"))
-    results = []
+    results: list[dict[str, Any]] = []
     with ThrowawayCluster() as pg:
         for n in counts:
+            kill = n == counts[-1] and n > 1
             results.append(
-                run_layout(pg, work, args.mailboxes, latency, n, 1, kill=n == counts[-1] and n > 1)
+                run_layout(pg, work, args.mailboxes, latency, n, 1, kill=kill, mailbox=args.mailbox)
             )
-        if not args.no_threads:
-            for n in counts[1:]:
-                results.append(run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False))
+            _progress(results[-1], args)
+        for n in thread_counts:
+            results.append(
+                run_layout(pg, work, args.mailboxes, latency, 1, n, kill=False, mailbox=args.mailbox)
+            )
+            _progress(results[-1], args)
     base = results[0]["per_minute"]
     print(f"{args.mailboxes} mailboxes, {args.latency_ms:.0f} ms per call, {os.cpu_count()} CPU(s)")
     print(f"{'layout':<28}{'sess/min':>10}{'x 1 worker':>12}{'of linear':>11}{'overlaps':>10}"
@@ -180,6 +219,27 @@ def main() -> None:
             f"{r['overlaps']:>10}{r['users_not_once']:>10}{r['duplicated_records']:>9}"
             f"{r['mailboxes_missing_records']:>6}{r['peak_rss_mb']:>8.0f}  {r['killed']}"
         )
+    if args.json_out:
+        document = {"mailboxes": args.mailboxes, "latency_ms": args.latency_ms, "cpus": os.cpu_count()}
+        args.json_out.write_text(json.dumps({**document, "layouts": results}, indent=2, default=str) + "\n")
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _progress(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """One line per finished layout on stderr (and its figures in the JSON file), so a long run
+    shows where it is and keeps what it measured if it is stopped."""
+    if args.json_out:
+        with args.json_out.with_suffix(".partial.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(result, default=str) + "\n")
+    print(
+        f"{result['layout']}: {float(str(result['per_minute'])):.0f} sessions/min "
+        f"(setup {result['setup_seconds']} s, run {result['run_seconds']} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rgsync.credentials import CredentialStore
@@ -53,6 +54,7 @@ __all__ = [
     "descriptor",
     "doctor_findings",
     "kinds",
+    "layer_store",
     "mailbox_kinds",
     "open_crm",
     "open_mailbox",
@@ -173,9 +175,30 @@ def connection_config(found: AnyDescriptor, settings: EffectiveSettings) -> Any:
     return found.connection(_table(settings, found.section))
 
 
+# credentials file -> a wrapper adding secrets kept outside the profile (a fleet's admin sign-in).
+_store_layers: dict[str, Callable[[CredentialStore], CredentialStore]] = {}
+
+
+def layer_store(
+    credentials_file: Path | str, wrap: Callable[[CredentialStore], CredentialStore] | None
+) -> None:
+    """Serve the profile whose credentials file is `credentials_file` through `wrap` (None stops).
+
+    Keyed by the profile's own file, so sessions of other users running at the same time in other
+    threads are not affected.
+    """
+    key = str(credentials_file)
+    if wrap is None:
+        _store_layers.pop(key, None)
+    else:
+        _store_layers[key] = wrap
+
+
 def store_of(paths: Paths) -> CredentialStore:
-    """The credentials store of a profile."""
-    return CredentialStore(paths.profile, paths.credentials_file)
+    """The credentials store of a profile (with any layer `layer_store` set for it)."""
+    store = CredentialStore(paths.profile, paths.credentials_file)
+    wrap = _store_layers.get(str(paths.credentials_file))
+    return wrap(store) if wrap is not None else store
 
 
 # --- what the session and the CLI use ---------------------------------------------------------------

@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rgsync.demo.team import TeamSandbox
-from rgsync.fleet.devcluster import MISSING, ThrowawayCluster, find_server_binaries
+from rgsync.fleet.devcluster import ThrowawayCluster
+from tests import postgres_cluster
 
 ACTIVITY_OBJECTS = ("Task", "Event", "EmailMessage", "EmailMessageRelation", "EventRelation", "TaskRelation")
 NAMED_OBJECTS = {
@@ -42,19 +41,15 @@ VOLATILE = frozenset(
         "attributes",
     }
 )
+# Each worker holds its pool (concurrency + 3) and a listener; the test itself a few more.
+FLEET_MAX_CONNECTIONS = 100
 
 
 @contextmanager
 def throwaway_postgres() -> Iterator[ThrowawayCluster]:
-    """A started cluster, or a skip naming what to install when the server is missing."""
-    if find_server_binaries() is None:
-        pytest.skip(MISSING)
-    cluster = ThrowawayCluster()
-    cluster.start()
-    try:
+    """A cluster of the test's own, with room for a few workers' connections."""
+    with postgres_cluster.throwaway_postgres(max_connections=FLEET_MAX_CONNECTIONS) as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def fleet_env(url: str, home: Path) -> dict[str, str]:

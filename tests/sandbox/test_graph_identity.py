@@ -172,9 +172,9 @@ def test_tokens_expire_on_the_emulator_clock(tmp_path: Path) -> None:
         )
         token = app.acquire_token_for_client(["https://graph.microsoft.com/.default"])["access_token"]
         api = GraphApi(graph, token)
-        assert api.get("/v1.0/users/ann@acme.com").status_code == 200
+        assert api.get("/v1.0/users/ann@acme.com/mailFolders/inbox").status_code == 200
         now[0] = NOW + timedelta(hours=2)
-        expired = api.get("/v1.0/users/ann@acme.com").json()["error"]
+        expired = api.get("/v1.0/users/ann@acme.com/mailFolders/inbox").json()["error"]
         assert expired["message"] == "Lifetime validation failed, the token is expired."
     finally:
         graph.stop()

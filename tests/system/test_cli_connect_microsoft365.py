@@ -115,7 +115,8 @@ def test_app_only_connect_stores_the_secret_and_acts_on_the_given_mailbox(
     assert "as the app (client credentials)" in result.output
     assert _secrets(config) == {CLIENT_SECRET: graph.client_secret}
     assert graph.client_secret not in config.read_text()
-    assert ("GET", "/v1.0/users/ann@acme.com") in graph.server.log
+    # The mailbox itself is read, so the app needs no User.Read.All.
+    assert ("GET", "/v1.0/users/ann@acme.com/mailFolders/inbox") in graph.server.log
 
 
 def test_connect_errors_are_one_line_with_the_fix(

@@ -18,6 +18,7 @@ import pytest
 
 from rgsync.cli import main
 from rgsync.errors import EXIT_LOCKED, EXIT_USAGE, LockHeldError
+from rgsync.fleet.devcluster import ThrowawayCluster
 from rgsync.model import Link, Side, Stream
 from rgsync.state import (
     PostgresLocation,
@@ -27,7 +28,7 @@ from rgsync.state import (
     parse_state_url,
 )
 from rgsync.state.postgres import AdvisoryLock, drop_profile_state, list_profiles
-from tests.postgres_cluster import PASSWORD_ROLE, PgCluster, raw_sql
+from tests.postgres_cluster import PASSWORD_ROLE, raw_sql
 
 
 @pytest.fixture(autouse=True)
@@ -217,7 +218,7 @@ def test_spec_7_1_a_connection_lost_mid_transaction_is_one_line_and_loses_nothin
 
 
 def test_spec_7_1_a_server_restart_fails_the_open_store_cleanly_and_a_new_open_carries_on(
-    pg_cluster: PgCluster, pg_location: PostgresLocation
+    pg_cluster: ThrowawayCluster, pg_location: PostgresLocation
 ) -> None:
     store = StateStore.open(pg_location)
     try:
@@ -299,7 +300,10 @@ def test_the_settings_select_postgresql_and_state_check_reads_it_there(
 
 
 def test_spec_9_the_password_comes_from_the_credentials_store_or_pgpass(
-    pg_cluster: PgCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    pg_cluster: ThrowawayCluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     role_password = "pw-for-tests-only"
     pg_cluster.sql(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")

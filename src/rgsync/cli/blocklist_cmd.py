@@ -1,12 +1,12 @@
-"""`rgsync blocklist …`: the user's blocklist of addresses and domains (SPEC §1, §3.2)."""
+"""`rgsync blocklist …`: the user's blocklist of addresses and domains (SPEC §1, §3.2); with
+`--user NAME`, a fleet user's blocklist in the fleet database."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from rgsync.cli.common import App, json_option, pass_app
+from rgsync.cli.settings_cmd import settings_layer, user_option
 from rgsync.settings import (
     BlocklistOutcome,
     blocklist_add,
@@ -24,11 +24,6 @@ VERBS = {
 }
 
 
-def _files(app: App) -> tuple[Path, Path | None]:
-    paths = app.paths
-    return paths.settings_file, paths.org_policy_file
-
-
 def _render(app: App, outcomes: list[BlocklistOutcome]) -> None:
     if app.json:
         app.emit_json(
@@ -41,40 +36,49 @@ def _render(app: App, outcomes: list[BlocklistOutcome]) -> None:
 
 
 @click.group("blocklist")
+@user_option
 def blocklist_group() -> None:
     """Addresses and domains that are never saved, linked or auto-resolved.
 
     A value with an @ in the middle is an address ("q u"@x.com with its quotes, too); anything
     else, a value starting with @, or *@domain is a whole domain. Domains match exactly (no
     subdomains) in their Unicode or xn-- spelling, and case never matters.
+
+    With --user NAME the commands work on fleet user NAME's blocklist in the fleet database.
     """
 
 
 @blocklist_group.command("add", short_help="Add addresses or domains.")
 @click.argument("values", nargs=-1, required=True)
+@user_option
 @pass_app
 def add_command(app: App, values: tuple[str, ...]) -> None:
     """Add addresses and domains to your blocklist (nothing is written if any value is malformed)."""
-    settings_file, policy_file = _files(app)
-    _render(app, blocklist_add(settings_file, values, policy_file))
+    with settings_layer(app) as layer:
+        outcomes = blocklist_add(layer.settings_file, values, layer.policy_file)
+    _render(app, outcomes)
 
 
 @blocklist_group.command("remove", short_help="Remove addresses or domains.")
 @click.argument("values", nargs=-1, required=True)
+@user_option
 @pass_app
 def remove_command(app: App, values: tuple[str, ...]) -> None:
     """Remove addresses and domains from your blocklist, saying when something else still blocks them."""
-    settings_file, policy_file = _files(app)
-    _render(app, blocklist_remove(settings_file, values, policy_file))
+    with settings_layer(app) as layer:
+        outcomes = blocklist_remove(layer.settings_file, values, layer.policy_file)
+    _render(app, outcomes)
 
 
 @blocklist_group.command("list", short_help="Show your, your org's and the free-mail blocklist.")
 @json_option
+@user_option
 @pass_app
 def list_command(app: App) -> None:
     """Show the three layers: yours, your org's, and the free-mail domains."""
-    settings_file, policy_file = _files(app)
-    settings = load_settings(settings_file, policy_file)
+    with settings_layer(app) as layer:
+        settings = load_settings(layer.settings_file, layer.policy_file)
+    settings_file, policy_file = layer.label, layer.policy_label
     mine, org = settings.user_blocklist, settings.org_blocklist
     free_on = bool(settings.value("block-free-email-domains"))
     free_source = settings.source("block-free-email-domains")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import tempfile
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class FleetContext:
                 "no fleet database given; pass --state-url postgresql://USER@HOST/DATABASE or set RGSYNC_STATE_URL"
             )
         return FleetStore(self.state_url)
+
+    def reachable_store(self) -> Any:
+        """The store, after one connection proved the database is there: a wrong URL or a server
+        that is down is one line at once, not the queue's pool waiting and retrying."""
+        store = self.store()
+        with store.connect():
+            pass
+        return store
 
     def home_dir(self) -> Path:
         from rgsync.fleet.home import fleet_home
@@ -96,6 +105,9 @@ def init_command(app: App, policy: Path | None) -> None:
             queue.app.schema_manager.apply_schema()
     if policy is not None:
         load_policy(policy)  # refuse a broken policy now, with its line
+        from rgsync.fleet.signin import parse_admin_sign_in
+
+        parse_admin_sign_in(policy.read_text(encoding="utf-8"))  # and a broken admin sign-in
         store.set_meta("org_policy", policy.read_text(encoding="utf-8"))
     app.say("The fleet database is ready: `rgsync fleet import roster.csv`, then start workers.")
 
@@ -106,25 +118,45 @@ def _procrastinate_ready(queue: Any) -> bool:
     return bool(row and row[0])
 
 
-def _user_layer(settings_file: Path | None, overrides: dict[str, str], policy_text: str | None) -> str:
-    """The user's settings layer as TOML text: the file's content with the overrides set, checked."""
-    from rgsync.settings import set_value, settings_problems
+class _LayerChecker:
+    """Turns a settings file plus per-user overrides into a checked settings layer (TOML text).
 
-    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
-        target = Path(scratch) / "settings.toml"
-        policy = Path(scratch) / "org-policy.toml"
+    The settings code works on files, so each layer is written to one private scratch folder,
+    shared by every row of a roster (a thousand users are not a thousand temporary folders).
+    """
+
+    def __init__(self, scratch: Path, policy_text: str | None) -> None:
+        self.target = scratch / "settings.toml"
+        self.policy: Path | None = None
         if policy_text is not None:
-            policy.write_text(policy_text, encoding="utf-8")
+            self.policy = scratch / "org-policy.toml"
+            self.policy.write_text(policy_text, encoding="utf-8")
+
+    def layer(self, settings_file: Path | None, overrides: dict[str, str]) -> str:
+        """The file's content with the overrides set, checked like a settings file; `UsageError`
+        naming the admin's file (never the scratch copy) otherwise."""
+        from rgsync.settings import set_value, settings_problems
+
+        target = self.target
         target.write_text(
             settings_file.read_text(encoding="utf-8") if settings_file else "", encoding="utf-8"
         )
         for key, raw in overrides.items():
-            set_value(target, key, raw, policy if policy_text is not None else None)
-        problems = settings_problems(target, policy if policy_text is not None else None)
+            set_value(target, key, raw, self.policy)
+        problems = settings_problems(target, self.policy)
         if problems:
             where = str(settings_file) if settings_file else "the user's settings"
-            raise UsageError(f"{where}: {problems[0].message.replace(str(target), where)}")
+            message = problems[0].message
+            raise UsageError(
+                message.replace(str(target), where) if str(target) in message else f"{where}: {message}"
+            )
         return target.read_text(encoding="utf-8")
+
+
+def _user_layer(settings_file: Path | None, overrides: dict[str, str], policy_text: str | None) -> str:
+    """The user's settings layer as TOML text: the file's content with the overrides set, checked."""
+    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
+        return _LayerChecker(Path(scratch), policy_text).layer(settings_file, overrides)
 
 
 @fleet_group.command("add")
@@ -192,10 +224,17 @@ def import_command(app: App, roster: Path) -> None:
     rows = read_roster(roster, known_keys=frozenset(key.name for key in KEYS))
     policy = store.get_meta("org_policy")
     users = []
-    for row in rows:
-        text = _user_layer(row.settings_file, row.overrides, policy)
-        text = _with_connection(text, row.mailbox, row.address, row.salesforce_username)
-        users.append(FleetUser(row.name, row.mailbox, row.address, row.salesforce_username, text))
+    with tempfile.TemporaryDirectory(prefix="rgsync-fleet-") as scratch:
+        checker = _LayerChecker(Path(scratch), policy)
+        for row in rows:
+            try:
+                text = checker.layer(row.settings_file, row.overrides)
+            except UsageError as exc:
+                # Nothing is imported: the message names the row to fix.
+                raise UsageError(f"{row.where(roster)}: {exc.message}") from None
+            text = _with_connection(text, row.mailbox, row.address, row.salesforce_username)
+            users.append(FleetUser(row.name, row.mailbox, row.address, row.salesforce_username, text))
+    # One transaction: a roster is imported whole or not at all.
     store.upsert_users(users)
     home = fleet.home_dir()
     for row in rows:
@@ -281,7 +320,7 @@ def schedule_command(app: App) -> None:
     from rgsync.fleet.queue import build_queue, defer_due
 
     fleet = _fleet()
-    queue = build_queue(fleet.store().url, fleet.home_dir())
+    queue = build_queue(fleet.reachable_store().url, fleet.home_dir())
     with queue.app.open():
         count = defer_due(queue)
     app.say(f"Queued {count} session(s).")
@@ -340,9 +379,14 @@ def worker_command(
 
     shared_records_options()  # a bad RGSYNC_SHARED_* value stops the worker now, with its fix
     fleet = _fleet()
-    store = fleet.store()
+    # A wrong URL or a server that is not up is said once, at start; once running, the worker
+    # rides out the database restarting (below) instead.
+    store = fleet.reachable_store()
     create_shared_schema(store.url)
     create_budget_schema(store)  # a fleet made before the budget existed gets its tables
+    if not app.verbose:
+        # The pool's own warnings repeat on every reconnection attempt; the worker says it once.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     queue = build_queue(
         store.url,
         fleet.home_dir(),

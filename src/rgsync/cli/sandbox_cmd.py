@@ -43,10 +43,10 @@ def sandbox_group() -> None:
 @click.option(
     "--mailbox",
     "mailbox_kind",
-    type=click.Choice(MAILBOX_KINDS),
+    type=click.Choice([*MAILBOX_KINDS, "mixed"]),
     default="gmail",
     show_default=True,
-    help="Which mail service to emulate.",
+    help="Which mail service to emulate; with --users also mixed (the three kinds in turn).",
 )
 @click.option(
     "--users",
@@ -91,6 +91,8 @@ def serve_command(
             shared_items=shared_items,
         )
         return
+    if mailbox_kind == "mixed":
+        raise click.UsageError("--mailbox mixed needs --users N (a team of mixed mailboxes).")
     if scenario_file is None:
         raise click.UsageError("Missing option '--scenario' (or --users N for a team sandbox).")
     check_mailbox_kind(mailbox_kind)
@@ -160,6 +162,9 @@ def serve_team(
     """Start the team sandbox, say where it is (or print endpoints.json with --json), serve until stopped."""
     from rgsync.demo.team import start_team_sandbox
 
+    if shared_items and mailbox != "gmail":
+        # The colleagues' shared items are written into the emulated Gmail mailboxes.
+        raise click.UsageError("--shared-items needs --mailbox gmail.")
     stop = threading.Event()
     with (
         _stop_on_signals(stop),
@@ -169,15 +174,27 @@ def serve_team(
             from rgsync.demo.team_shared import add_colleague_items
 
             add_colleague_items(team)
+        from rgsync.demo.team_admin import add_admin_sign_in
+
+        flows = add_admin_sign_in(team)  # the org's admin sign-in, for a fleet without per-user sign-in
         if app.json:
             import json
 
-            app.emit_json(json.loads(team.endpoints_file.read_text(encoding="utf-8")))
+            document = json.loads(team.endpoints_file.read_text(encoding="utf-8"))
+            document["admin_sign_in"] = {"policy": str(flows.policy_file), "roster": str(flows.roster_file)}
+            app.emit_json(document)
         else:
             app.say(f"[bold]Team sandbox with {users} mailboxes is running[/bold] (Ctrl-C stops it).")
-            app.say(f"  Salesforce  {team.salesforce.url}")
-            app.say(f"  Mailboxes   {team.mailbox_url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
-            app.say(f"  Roster      {team.roster_file}")
+            app.say(f"  {'Salesforce':<14}{team.salesforce.url}")
+            for kind, url in team.mailbox_urls().items():
+                app.say(f"  {kind:<14}{url}/u/NAME/  ({latency * 1000:.0f} ms per call)")
+            app.say(f"  {'Roster':<14}{team.roster_file}")
             app.say("Then: rgsync fleet init --state-url … && rgsync fleet import " + str(team.roster_file))
+            for line in flows.lines():
+                app.say(line)
+            app.say(
+                f"Or, with the admin sign-in only: rgsync fleet init --org-policy {flows.policy_file} "
+                f"&& rgsync fleet import {flows.roster_file}"
+            )
         wait_until_stopped(stop)
     app.say("Sandbox stopped.")

@@ -1,10 +1,12 @@
 """A sandbox for a whole team: one emulated Salesforce org, N emulated mailboxes, one roster.
 
-`start_team_sandbox(directory, users=N, latency=0.03)` starts the Salesforce emulator with N
-sales reps (each with their own customer Account, Contacts and an Opportunity) and one Gmail
-emulator port serving N mailboxes (`/u/NAME/`, see `rgsync.sandbox.tenants`), each holding a few
-emails and a meeting with that rep's customers. Every call to either service waits `latency`
-seconds first, so a session is I/O-bound as it is against the real services.
+`start_team_sandbox(directory, users=N, latency=0.03, mailbox="gmail")` starts the Salesforce
+emulator with N sales reps (each with their own customer Account, Contacts and an Opportunity)
+and their N mailboxes — all Gmail, Microsoft 365 or Exchange, or with `mailbox="mixed"` the
+three kinds in turn — one emulator port per kind serving its mailboxes under `/u/NAME/` (see
+`rgsync.demo.team_mailboxes` and `rgsync.sandbox.tenants`), each holding a few emails and a
+meeting with that rep's customers. Every call to any service waits `latency` seconds first, so a
+session is I/O-bound as it is against the real services.
 
 It writes into `directory`:
 
@@ -24,16 +26,17 @@ import json
 import secrets
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 
+from rgsync.demo.team_mailboxes import TEAM_CHOICES, TeamMailboxes, TenantMailbox, mailbox_kind_of
 from rgsync.errors import UsageError
 from rgsync.paths import Paths, resolve_paths
 
-TEAM_MAILBOX_KINDS = ("gmail",)
+TEAM_MAILBOX_KINDS = TEAM_CHOICES
 MAX_USERS = 20_000
 API_VERSION = "59.0"
 ROSTER_COLUMNS = ("name", "mailbox", "address", "salesforce_username", "settings", "credentials")
@@ -130,6 +133,7 @@ class TeamMember:
     salesforce_token: str
     mailbox_token: str
     paths: Paths
+    mailbox: str = "gmail"  # the kind: gmail, microsoft365 or exchange
 
 
 @dataclass
@@ -141,6 +145,8 @@ class TeamSandbox:
     mailbox_server: Any
     members: list[TeamMember] = field(default_factory=list)
     latency: float = 0.0
+    mailboxes: TeamMailboxes | None = None
+    mailbox_kind: str = "gmail"  # what was asked for: a kind, or mixed
     _stopped: bool = False
 
     @property
@@ -153,13 +159,21 @@ class TeamSandbox:
 
     @property
     def mailbox_url(self) -> str:
+        """The URL of the first mailbox kind's port (Gmail's when there is one)."""
         return str(self.mailbox_server.url)
 
+    def mailbox_urls(self) -> dict[str, str]:
+        """The port of each mailbox kind in use."""
+        servers = self.mailboxes.servers if self.mailboxes else {"gmail": self.mailbox_server}
+        return {kind: str(server.url) for kind, server in servers.items()}
+
     def stop(self) -> None:
-        """Stop both emulators (idempotent); the files stay."""
+        """Stop the emulators (idempotent); the files stay."""
         if self._stopped:
             return
         self._stopped = True
+        if self.mailboxes is not None:
+            self.mailboxes.stop()
         for server in (self.mailbox_server, self.salesforce):
             with contextlib.suppress(Exception):
                 server.stop()
@@ -184,17 +198,15 @@ def start_team_sandbox(
     Refuses (UsageError) a count outside 1..20,000, a mailbox kind the team sandbox cannot emulate,
     a negative latency, and a directory that holds anything but an earlier team sandbox.
     """
-    from rgsync.sandbox.google import GoogleEmulator, GoogleState
-    from rgsync.sandbox.http import EmulatorServer
     from rgsync.sandbox.salesforce import start_salesforce
     from rgsync.sandbox.scenario import parse_scenario
-    from rgsync.sandbox.tenants import Delayed, TenantRouter
+    from rgsync.sandbox.tenants import Delayed
 
     if not 1 <= users <= MAX_USERS:
         raise UsageError(f"--users {users} is out of range; use 1 to {MAX_USERS}")
     if mailbox not in TEAM_MAILBOX_KINDS:
         raise UsageError(
-            f"the team sandbox emulates {', '.join(TEAM_MAILBOX_KINDS)} mailboxes only; use --mailbox gmail"
+            f"the team sandbox has no {mailbox!r} mailboxes; use --mailbox {'|'.join(TEAM_MAILBOX_KINDS)}"
         )
     if latency < 0:
         raise UsageError("--latency-ms must be 0 or more")
@@ -213,27 +225,25 @@ def start_team_sandbox(
     org_scenario["org"]["api_limit"] = max(15_000, 200 * users)
     salesforce = start_salesforce(directory, scenario=org_scenario)
     salesforce.server.emulator = Delayed(salesforce.server.emulator, latency)
-    router = TenantRouter()
-    mailbox_server = EmulatorServer(Delayed(router, latency))
-    mailbox_server.start()
-    team = TeamSandbox(directory, salesforce, mailbox_server, latency=latency)
+    mailboxes = TeamMailboxes(directory)
+    team = TeamSandbox(
+        directory, salesforce, None, latency=latency, mailboxes=mailboxes, mailbox_kind=mailbox
+    )
     try:
         for n, scenario in enumerate(scenarios, start=1):
             name = rep_name(n)
-            google_data = scenario.google_scenario()
-            state = GoogleState(scenario.user.address, time_zone=scenario.user.time_zone)
-            state.load(google_data)
-            mailbox_token = "ya29.team-" + secrets.token_urlsafe(18)
-            emulator = GoogleEmulator(state, mailbox_token)
-            emulator.server = mailbox_server  # a batch's parts go back through the router
-            router.add(name, emulator)
+            tenant = mailboxes.add(mailbox_kind_of(mailbox, n), name, scenario)
             user_id = salesforce.keys[scenario.user.salesforce_user]
             sf_token = f"{salesforce.org.org_id[:15]}!{secrets.token_urlsafe(24)}"
             salesforce.emulator.register_token(sf_token, user_id)
             paths = resolve_paths(config=str(directory / "users" / name / "settings.toml"))
-            member = TeamMember(name, scenario.user.address, user_id, sf_token, mailbox_token, paths)
-            _write_profile(team, member, emulator, scenario.settings)
+            member = TeamMember(
+                name, scenario.user.address, user_id, sf_token, tenant.token, paths, tenant.kind
+            )
+            _write_profile(team, member, tenant, scenario.settings)
             team.members.append(member)
+        team.mailbox_server = mailboxes.servers.get("gmail") or next(iter(mailboxes.servers.values()))
+        mailboxes.set_latency(latency)
         _write_roster(team)
         _write_endpoints(team)
     except BaseException:
@@ -251,42 +261,32 @@ def _prepare(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def _write_profile(team: TeamSandbox, member: TeamMember, emulator: Any, extra: dict[str, Any]) -> None:
+def _write_profile(
+    team: TeamSandbox, member: TeamMember, tenant: TenantMailbox, extra: dict[str, Any]
+) -> None:
     from rgsync.demo.sandbox import add_salesforce_and_settings, sandbox_credentials
-    from rgsync.providers.google.auth import TOKEN
     from rgsync.providers.salesforce.auth import SECRET_INSTANCE, SECRET_SESSION
-    from rgsync.sandbox.google.oauth import SCOPE, TOKEN_PATH
 
-    base = f"{team.mailbox_url}/u/{member.name}"
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"Written by `rgsync sandbox serve --users` for {member.name}."))
     doc.add(tomlkit.comment("The emulators' access tokens are in the credentials file, never here."))
     mailbox_table = tomlkit.table()
-    mailbox_table["provider"] = "gmail"
+    mailbox_table["provider"] = tenant.kind
     mailbox_table["address"] = member.address
     mailbox_table["time-zone"] = "UTC"
-    mailbox_table["gmail-api-url"] = base + "/"
+    for key, value in tenant.settings.items():
+        mailbox_table[key] = value
     doc["mailbox"] = mailbox_table
     add_salesforce_and_settings(doc, team.salesforce, extra)
     settings_file = member.paths.settings_file
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     settings_file.write_text(tomlkit.dumps(doc), encoding="utf-8")
     member.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    sign_in = emulator.sign_in
-    authorized = {
-        "token": member.mailbox_token,
-        "refresh_token": sign_in.refresh_token,
-        "token_uri": base + TOKEN_PATH,
-        "client_id": sign_in.client_id,
-        "client_secret": sign_in.client_secret,
-        "scopes": SCOPE.split(),
-        # A fresh access token for the next hour, as connecting stores it.
-        "expiry": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
     store = sandbox_credentials(member.paths)
     store.set(SECRET_SESSION, member.salesforce_token)
     store.set(SECRET_INSTANCE, team.salesforce.url)
-    store.set(TOKEN, json.dumps(authorized))
+    for name, secret in tenant.secrets.items():
+        store.set(name, secret)
 
 
 def _write_roster(team: TeamSandbox) -> None:
@@ -297,7 +297,7 @@ def _write_roster(team: TeamSandbox) -> None:
             writer.writerow(
                 [
                     member.name,
-                    "gmail",
+                    member.mailbox,
                     member.address,
                     member.address,
                     str(member.paths.settings_file),
@@ -317,9 +317,10 @@ def _write_endpoints(team: TeamSandbox) -> None:
             "ca_file": str(team.salesforce.ca_file),
             "access_token": team.salesforce.token,
         },
-        "mailbox": {"kind": "gmail", "url": team.mailbox_url},
+        "mailbox": {"kind": team.mailbox_kind, "url": team.mailbox_url, "urls": team.mailbox_urls()},
         "members": {
-            m.name: {"address": m.address, "salesforce_user_id": m.salesforce_user_id} for m in team.members
+            m.name: {"address": m.address, "mailbox": m.mailbox, "salesforce_user_id": m.salesforce_user_id}
+            for m in team.members
         },
     }
     path = team.endpoints_file

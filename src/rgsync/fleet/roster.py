@@ -47,6 +47,11 @@ class RosterRow:
     settings_file: Path | None = None
     credentials_file: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    line: int = 0  # where the row is in the roster, for messages about it
+
+    def where(self, roster: Path) -> str:
+        """`roster FILE line N`, the start of a message about this row."""
+        return f"roster {roster} line {self.line}"
 
 
 def check_user_name(name: str) -> str:
@@ -135,6 +140,7 @@ def read_roster(path: Path, *, known_keys: frozenset[str] = frozenset()) -> list
                 settings_file=files["settings"],
                 credentials_file=files["credentials"],
                 overrides=overrides,
+                line=number,
             )
         )
     if not rows:

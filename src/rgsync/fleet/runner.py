@@ -8,6 +8,7 @@ Around it the worker adds what a fleet needs:
   lock, so nothing has to be cleaned up by hand;
 * a run record (start, end, result, API calls) in `rgsync_fleet_runs`, and the figures on the
   user's row that `fleet status` shows and the scheduler reads (next due time);
+* the org's admin sign-in (`rgsync.fleet.signin`) for users without a sign-in of their own;
 * the org's API budget (fleet/budget.py): before the session, a reservation of its calls, or
   the session is deferred (not failed) when the org is near its floor or the user has used their
   share; afterwards the reservation is released and the session's reading of the allocation kept;
@@ -31,6 +32,7 @@ from pathlib import Path
 from rgsync.fleet import budget
 from rgsync.fleet.home import write_profile
 from rgsync.fleet.shared_records import PostgresSharedRecords, shared_records_options
+from rgsync.fleet.signin import sign_in_for_user
 from rgsync.fleet.store import FleetStore, user_lock_key
 from rgsync.paths import Paths
 from rgsync.session import RunOptions, SessionResult
@@ -94,8 +96,11 @@ def run_user(
         locked = db.execute("SELECT pg_try_advisory_lock(%s)", (user_lock_key(name),)).fetchone()
         if not locked or not locked[0]:
             raise UserBusyError(f"another session of {name} is running")
-        paths = write_profile(home, name, user.settings, policy, state_url=store.url)
-        ticket = budget.before_session(store, name, paths, recheck=budget_recheck)
+        # Users without a sign-in of their own sign in with the org's admin sign-in.
+        sign_in = sign_in_for_user(home, name, user.settings, policy)
+        paths = write_profile(home, name, sign_in.settings_text, policy, state_url=store.url)
+        with sign_in.applied(paths):  # reading the allocation signs in as the session does
+            ticket = budget.before_session(store, name, paths, recheck=budget_recheck)
         if not ticket.allowed:
             db.execute("SELECT pg_advisory_unlock(%s)", (user_lock_key(name),))
             log.info("user %s %s", name, ticket.message)
@@ -105,7 +110,8 @@ def run_user(
         try:
             shared = PostgresSharedRecords(store.url, name, **shared_records_options())
             try:
-                result = run_session(paths, RunOptions(), shared=shared)
+                with sign_in.applied(paths):
+                    result = run_session(paths, RunOptions(), shared=shared)
             finally:
                 shared.close()
         finally:

@@ -168,15 +168,15 @@ class FleetStore:
 
     def upsert_users(self, users: list[FleetUser]) -> None:
         """Add users, or replace the connection and settings of those already there (one transaction)."""
-        with self.connect() as db, db.transaction():
-            for user in users:
-                db.execute(
-                    "INSERT INTO rgsync_fleet_users (name, mailbox, address, salesforce_username, settings) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET mailbox = EXCLUDED.mailbox, "
-                    "address = EXCLUDED.address, salesforce_username = EXCLUDED.salesforce_username, "
-                    "settings = EXCLUDED.settings, stopped_reason = NULL",
-                    (user.name, user.mailbox, user.address, user.salesforce_username, user.settings),
-                )
+        with self.connect() as db, db.transaction(), db.cursor() as cursor:
+            # One round trip for the whole roster (psycopg pipelines executemany).
+            cursor.executemany(
+                "INSERT INTO rgsync_fleet_users (name, mailbox, address, salesforce_username, settings) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET mailbox = EXCLUDED.mailbox, "
+                "address = EXCLUDED.address, salesforce_username = EXCLUDED.salesforce_username, "
+                "settings = EXCLUDED.settings, stopped_reason = NULL",
+                [(u.name, u.mailbox, u.address, u.salesforce_username, u.settings) for u in users],
+            )
 
     def remove_user(self, name: str) -> bool:
         """Remove a user (its run history stays); False when there was none."""
@@ -200,6 +200,16 @@ class FleetStore:
     def set_settings(self, name: str, text: str) -> None:
         with self.connect() as db:
             db.execute("UPDATE rgsync_fleet_users SET settings = %s WHERE name = %s", (text, name))
+
+    def replace_settings(self, name: str, old: str, new: str) -> bool:
+        """Replace the user's settings layer only if it is still `old` (another admin may have
+        changed it meanwhile); False when it was not."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE rgsync_fleet_users SET settings = %s WHERE name = %s AND settings = %s",
+                (new, name, old),
+            )
+            return bool(cursor.rowcount)
 
     def set_stopped(self, name: str, reason: str | None) -> None:
         """Stop scheduling a user (credentials failed) or, with None, let it run again."""

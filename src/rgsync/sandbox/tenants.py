@@ -4,7 +4,9 @@ A team sandbox serves hundreds or thousands of mailboxes; one HTTP server (and o
 mailbox would spend the machine on idle servers. `TenantRouter` serves them all on one port: the
 mailbox of user NAME lives under the path prefix `/u/NAME/`, which the router strips before the
 user's own emulator sees the call. The adapters build every URL from their endpoint setting, so a
-user's `gmail-api-url = http://127.0.0.1:PORT/u/NAME/` is all it takes.
+user's `gmail-api-url = http://127.0.0.1:PORT/u/NAME/` is all it takes. The tenant's emulator is
+told its prefix in `X-Forwarded-Prefix` (as a reverse proxy would), so that the links it builds
+itself — Graph's `@odata.nextLink`, its sign-in endpoints — lead back through the router.
 
 `Delayed` adds a fixed latency to every call an emulator answers, the way a real service's round
 trip does, so a session against the sandbox is bound by waiting on I/O as it is in production.
@@ -22,6 +24,7 @@ from typing import Any
 from rgsync.sandbox.http import Emulator, Request, Response
 
 TENANT_PREFIX = "/u/"
+PREFIX_HEADER = "x-forwarded-prefix"
 
 
 class _Nesting(threading.local):
@@ -89,7 +92,8 @@ class TenantRouter:
         emulator = self.tenants.get(name)
         if emulator is None:
             return None
-        inner = Request(request.method, rest, request.query, request.headers, request.body)
+        headers = {**request.headers, PREFIX_HEADER: f"{TENANT_PREFIX}{name}"}
+        inner = Request(request.method, rest, request.query, headers, request.body)
         return emulator, inner
 
     def route_name(self, request: Request) -> str:

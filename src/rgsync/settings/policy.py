@@ -34,6 +34,8 @@ ORG_ADDRESSES = Key(
 )
 ORG_DOMAINS = Key("blocklist.domains", ("domains",), KeyType.DOMAINS, [], "org blocklist: domains", BLOCKLIST)
 _ORG_BLOCKLIST = Vocabulary(keys={k.path: k for k in (ORG_ADDRESSES, ORG_DOMAINS)}, tables=frozenset())
+# The fleet's admin sign-in per service (identifiers and where secrets are, never secrets).
+ADMIN_SIGN_IN = "admin-sign-in"
 FLEET_USER_DAILY_CALLS = Key(
     "fleet.user-daily-api-calls",
     ("user-daily-api-calls",),
@@ -92,6 +94,8 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
     parts: dict[str, dict[Key, object]] = {}
     forced_lines: dict[Key, int] = {}
     for name, value in data.items():
+        if name == ADMIN_SIGN_IN:
+            continue  # the fleet's admin sign-in: checked by `rgsync fleet init` (rgsync.fleet.signin)
         line = found.layout.line_of((name,))
         vocabulary = _POLICY_TABLES.get(name)
         if vocabulary is None or not isinstance(value, dict):
@@ -101,7 +105,8 @@ def policy_problems(path: Path) -> tuple[Policy, list[SettingsError]]:
                     located(
                         path,
                         line,
-                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced], [blocklist] and [fleet]",
+                        f"'{name}' is not a policy table{hint}; a policy file holds [defaults], [forced], "
+                        "[blocklist], [fleet] and [admin-sign-in]",
                     ),
                     key=name,
                     file=path,

@@ -132,6 +132,14 @@ def provider_error(exc: BaseException, what: str) -> ProviderError:
         return RetriableError(text, code="MAIL-THROTTLED")
     if isinstance(exc, _UNCERTAIN):
         return RetriableError(f"the connection to Exchange failed ({what}): {exc}", code="MAIL-UNAVAILABLE")
+    if isinstance(exc, ews_errors.ErrorImpersonateUserDenied):
+        return AuthError(
+            f"Exchange refused the impersonation ({what}): the account may not impersonate this mailbox",
+            code="MAIL-AUTH",
+            advice="give the account the ApplicationImpersonation role with a management scope that "
+            "includes this mailbox (New-ManagementRoleAssignment -Role ApplicationImpersonation "
+            "-User ACCOUNT -CustomRecipientWriteScope SCOPE)",
+        )
     if isinstance(exc, _AUTH):
         return AuthError(
             f"Exchange did not accept the sign-in ({what}): {exc}", code="MAIL-AUTH", advice=RECONNECT_ADVICE

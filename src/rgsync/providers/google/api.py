@@ -193,6 +193,9 @@ def provider_error(exc: BaseException, what: str) -> ProviderError | None:
             return RetriableError(
                 f"Google's sign-in service did not answer ({what})", code="MAIL-UNAVAILABLE"
             )
+        delegation = _delegation_refusal(str(exc))
+        if delegation is not None:
+            return delegation
         return AuthError(
             "the Gmail sign-in was revoked or has expired: Google refused to refresh it",
             code="MAIL-AUTH",
@@ -349,3 +352,35 @@ class GoogleApi:
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     """`items` cut into consecutive slices of at most `size`."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+DELEGATION_ADVICE = (
+    "in the Google Admin console (Security > Access and data control > API controls > Domain-wide "
+    "delegation) authorise the service account's client ID for gmail.modify, calendar.events, tasks "
+    "and contacts"
+)
+
+
+def _delegation_refusal(text: str) -> AuthError | None:
+    """A service account's refused token request (domain-wide delegation), said plainly."""
+    if "unauthorized_client" in text:
+        return AuthError(
+            "Google refused the service account (unauthorized_client): its client ID is not authorised "
+            "for rgsync's scopes by domain-wide delegation",
+            code="MAIL-AUTH",
+            advice=DELEGATION_ADVICE,
+        )
+    if "Invalid email or User ID" in text:
+        return AuthError(
+            "Google refused the service account (invalid_grant): the mailbox address is not a user of "
+            "the Workspace domain",
+            code="MAIL-AUTH",
+            advice="fix the user's mailbox address (the roster's address column)",
+        )
+    if "Invalid JWT Signature" in text:
+        return AuthError(
+            "Google refused the service account (invalid_grant): the key is not one of the account's keys",
+            code="MAIL-AUTH",
+            advice="create a new JSON key for the service account in the Google Cloud console and use that file",
+        )
+    return None

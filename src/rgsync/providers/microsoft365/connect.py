@@ -183,7 +183,13 @@ def connect_microsoft365(
         client = GraphClient(
             http_session(sign_in.ca_file), tokens, graph_url=config.graph_root, prefix=prefix
         )
-        owner = client.call("GET", prefix, what="the mailbox owner") or {}
+        # App-only, the mailbox itself is read (Mail.ReadWrite covers it): reading the user object
+        # would need User.Read.All, a permission the sync has no other use for.
+        owner = (
+            client.call("GET", prefix + "/mailFolders/inbox?$select=id", what="the mailbox") and {}
+            if request.app_only
+            else client.call("GET", prefix, what="the mailbox owner")
+        ) or {}
         client.session.close()
     except ProviderError as exc:
         raise RgsyncError(

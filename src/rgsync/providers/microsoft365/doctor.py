@@ -58,7 +58,9 @@ def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore
         return [Finding(ERROR, "Microsoft 365 sign-in", f"{address} is not connected", RECONNECT)]
     kind = "app-only (client credentials)" if app_only else "user sign-in (refreshed silently)"
     prefix = adapter.client.prefix
-    subs = [SubRequest("GET", prefix)] + [
+    # App-only: the mailbox is proven by reading it (reading the user object would need User.Read.All).
+    owner_path = prefix + "/mailFolders/inbox?$select=id" if app_only else prefix
+    subs = [SubRequest("GET", owner_path)] + [
         SubRequest("GET", prefix + path) for _name, path, _scope in PERMISSIONS
     ]
     try:
@@ -76,7 +78,9 @@ def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore
         adapter.close()
     findings = [Finding(OK, "Microsoft 365 sign-in", f"{kind}, credentials in {store.backend_name}")]
     user, *checks = answers
-    if user.ok and isinstance(user.body, dict):
+    if user.ok and app_only:
+        findings.append(Finding(OK, "Microsoft 365 mailbox", f"{address}, reached as the app"))
+    elif user.ok and isinstance(user.body, dict):
         seen = str(user.body.get("mail") or user.body.get("userPrincipalName") or "").lower()
         if seen and seen != address.lower():
             findings.append(
@@ -102,7 +106,18 @@ def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore
                     ERROR,
                     f"Microsoft 365 {name}",
                     error.message,
-                    f"grant the app the {scope} permission (and admin consent)",
+                    f"grant the app the {_application(scope) if app_only else scope} "
+                    f"{'application' if app_only else 'delegated'} permission (and admin consent)"
+                    + (
+                        ", and allow this mailbox in the application access policy"
+                        if app_only and answer.status == 403
+                        else ""
+                    ),
                 )
             )
     return findings
+
+
+def _application(scope: str) -> str:
+    """The application permission that matches a delegated one (To Do's is tenant-wide: .All)."""
+    return "Tasks.ReadWrite.All" if scope == "Tasks.ReadWrite" else scope

@@ -151,6 +151,22 @@ def request_token(
     )
 
 
+def jwt_advice(message: str, username: str) -> str:
+    """What to fix when Salesforce refuses a JWT bearer sign-in (the connected app's set-up)."""
+    if "approved this consumer" in message:
+        return (
+            f"pre-authorise {username or 'the user'} for the connected app: Manage Connected Apps > Edit "
+            "Policies > Admin approved users are pre-authorized, then add the user's profile or a "
+            "permission set the user has"
+        )
+    if "invalid assertion" in message or "invalid_client" in message:
+        return (
+            "upload the certificate of salesforce.private-key-file to the connected app (Use digital "
+            "signatures) and check salesforce.consumer-key"
+        )
+    return RECONNECT
+
+
 def jwt_audience(login_url: str) -> str:
     """The `aud` claim Salesforce expects for a JWT bearer assertion sent to `login_url`.
 
@@ -284,7 +300,12 @@ class SignIn:
                 advice="`salesforce.private-key-file` must be the PEM private key of the connected app's certificate",
             ) from exc
         form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
-        return request_token(self.http, config.login_url, form, self.timeout)
+        try:
+            return request_token(self.http, config.login_url, form, self.timeout)
+        except AuthError as exc:
+            raise AuthError(
+                exc.message, code=AUTH_CODE, advice=jwt_advice(exc.message, config.username)
+            ) from exc
 
     def _password(self) -> Grant:
         config = self.config

@@ -59,6 +59,12 @@ class EwsEmulator:
         self.token = token
         # Sign-ins (name -> password) that may reach the mailbox only through impersonation.
         self.service_accounts = {k.lower(): v for k, v in (service_accounts or {}).items()}
+        # Who holds the ApplicationImpersonation role, and over which mailboxes (its management
+        # scope; None: every mailbox of the organisation). Service accounts hold it unless a test
+        # takes it away.
+        self.impersonators: dict[str, set[str] | None] = dict.fromkeys(self.service_accounts)
+        # The organisation's other mailboxes, reachable only by impersonation (address -> state).
+        self.mailboxes: dict[str, MailboxState] = {state.address.lower(): state}
 
     def route_name(self, request: Request) -> str:
         """The SOAP operation ('SyncFolderItems', 'GetItem', …), 'http' for anything else."""
@@ -93,14 +99,15 @@ class EwsEmulator:
         if handler is None:
             return fault("ErrorInvalidRequest", f"The sandbox does not implement the {operation} operation.")
         try:
-            impersonating = self._check_impersonation(header)
-            if principal in self.service_accounts and not impersonating:
+            target = self._check_impersonation(header, principal)
+            if principal in self.service_accounts and target is None:
                 raise EwsError(
                     "ErrorAccessDenied",
                     "The service account has no access to this mailbox; use impersonation.",
                 )
-            with self.state.lock:
-                messages = handler(self.state, op)
+            state = target or self.state
+            with state.lock:
+                messages = handler(state, op)
         except SchemaError as exc:
             return fault("ErrorSchemaValidation", f"The request failed schema validation: {exc}")
         except EwsError as exc:
@@ -125,23 +132,42 @@ class EwsEmulator:
             return user if secrets.compare_digest(password, self.service_accounts[user]) else None
         return None
 
-    def _check_impersonation(self, header: Any) -> bool:
-        """Whether the request impersonates the mailbox owner; a fault for anyone else's mailbox."""
+    def add_mailbox(self, state: MailboxState) -> None:
+        """Another mailbox of the organisation: reachable through impersonation only."""
+        self.mailboxes[state.address.lower()] = state
+
+    def _check_impersonation(self, header: Any, principal: str) -> MailboxState | None:
+        """The mailbox an ExchangeImpersonation header asks for (None without one), or the fault
+        Exchange answers: ErrorImpersonateUserDenied when the caller lacks the
+        ApplicationImpersonation role or the mailbox is outside the role's management scope,
+        ErrorNonExistentMailbox for an address with no mailbox."""
         if header is None:
-            return False
+            return None
         impersonation = header.find(t("ExchangeImpersonation"))
         if impersonation is None:
-            return False
+            return None
         target = {
             (e.text or "").strip().lower()
             for e in impersonation.iter()
             if e.tag in (t("PrimarySmtpAddress"), t("SmtpAddress"), t("PrincipalName"))
         }
-        if self.state.address not in target:
+        if principal not in self.impersonators:
+            raise EwsError(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
+        found = next((self.mailboxes[a] for a in sorted(target) if a in self.mailboxes), None)
+        if found is None:
             raise EwsError(
                 "ErrorNonExistentMailbox", f"No mailbox with such address: {', '.join(sorted(target))}"
             )
-        return True
+        scope = self.impersonators[principal]
+        if scope is not None and found.address.lower() not in {a.lower() for a in scope}:
+            raise EwsError(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
+        return found
 
 
 @dataclass
@@ -225,8 +251,10 @@ def start_ews(
     """Start the emulator on 127.0.0.1 (a free port unless `port` is given) in a background thread.
 
     `scenario` is {"user": {"address", "name", "username", "password", "token", "service_accounts":
-    [{"username", "password"}]}} plus the mailbox data `MailboxState.load` takes (service accounts
-    sign in with Basic and reach the mailbox only through ExchangeImpersonation); `clock` returns the aware "now" used for server timestamps.
+    [{"username", "password", "impersonation", "scope"}]}} plus the mailbox data `MailboxState.load`
+    takes (service accounts sign in with Basic and reach the mailbox only through
+    ExchangeImpersonation; they hold the ApplicationImpersonation role unless `impersonation` is
+    false, over the addresses in `scope` when given); `clock` returns the aware "now" used for server timestamps.
     """
     data = dict(scenario or {})
     user = dict(data.get("user") or {})
@@ -240,8 +268,16 @@ def start_ews(
     )
     state.load(data)
     token = str(user.get("token") or "ews-sandbox-" + secrets.token_urlsafe(16))
-    service = {str(a["username"]): str(a["password"]) for a in user.get("service_accounts") or []}
-    server = EmulatorServer(EwsEmulator(state, token, service), port=port)
+    accounts = list(user.get("service_accounts") or [])
+    service = {str(a["username"]): str(a["password"]) for a in accounts}
+    emulator = EwsEmulator(state, token, service)
+    for account in accounts:
+        name = str(account["username"]).lower()
+        if account.get("impersonation") is False:
+            del emulator.impersonators[name]  # the role was never assigned
+        elif account.get("scope") is not None:
+            emulator.impersonators[name] = {str(a).lower() for a in account["scope"]}
+    server = EmulatorServer(emulator, port=port)
     server.start()
     return RunningEws(
         url=server.url + EWS_PATH,

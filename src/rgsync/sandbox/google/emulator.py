@@ -11,6 +11,7 @@ from typing import Any
 
 from rgsync.sandbox.google import batch, calendar, gmail, people, tasks
 from rgsync.sandbox.google.common import JSON_TYPE, GoogleApiError, Route, apply_fields, parse_fields
+from rgsync.sandbox.google.delegation import WorkspaceDirectory
 from rgsync.sandbox.google.oauth import TOKEN_PATH, GoogleSignIn
 from rgsync.sandbox.http import EmulatorServer, Request, Response
 
@@ -123,6 +124,8 @@ class GoogleEmulator:
         self.token = token
         # The OAuth side: refresh tokens, issued access tokens, expiry and revocation.
         self.sign_in = GoogleSignIn()
+        # The Workspace domain's service accounts (domain-wide delegation), when a test sets one.
+        self.directory: WorkspaceDirectory | None = None
         self.server: EmulatorServer | None = None
         self.state = state
         self.routes: list[Route] = []
@@ -156,6 +159,8 @@ class GoogleEmulator:
     def handle(self, request: Request) -> Response:
         """Answer one call; emulator bugs become Google's 500 backendError rather than a hang."""
         if request.path == TOKEN_PATH and request.method == "POST":
+            if self.directory is not None and self.directory.is_jwt_grant(request):
+                return self.directory.token_endpoint(request)  # a service account acting as a user
             return self.sign_in.token_endpoint(request)
         if batch.is_batch(request):
             try:

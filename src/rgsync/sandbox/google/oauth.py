@@ -23,7 +23,7 @@ from rgsync.sandbox.http import Request, Response
 
 TOKEN_PATH = "/token"
 SCOPE = (
-    "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/calendar "
+    "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/calendar.events "
     "https://www.googleapis.com/auth/tasks https://www.googleapis.com/auth/contacts"
 )
 

@@ -31,6 +31,8 @@ class GraphEmulator:
     def __init__(self, state: GraphState) -> None:
         self.state = state
         self.api = GraphApi(state)
+        # The tenant's other mailboxes, reached by app-only tokens at /users/{address or id}/.
+        self.others: dict[str, GraphApi] = {}
         self.server: EmulatorServer | None = None
 
     # -- routing ---------------------------------------------------------------------------------
@@ -85,7 +87,8 @@ class GraphEmulator:
 
     def _base(self, request: Request) -> str:
         host = request.header("host") or (f"127.0.0.1:{self.server.port}" if self.server else "127.0.0.1")
-        return f"https://{host}"
+        # Behind the team sandbox's router a mailbox lives under a path prefix its links must keep.
+        return f"https://{host}{request.header('x-forwarded-prefix').rstrip('/')}"
 
     def _mailbox_path(self, path: str) -> tuple[str, str | None]:
         """The mailbox-relative path and the user named by `/users/{id}` (None for `/me`)."""
@@ -106,11 +109,26 @@ class GraphEmulator:
             raise GraphError(
                 400, "BadRequest", "/me request is only valid with delegated authentication flow."
             )
-        if user is not None and user.lower() not in (self.state.address.lower(), self.state.identity.user_id):
+        api = self._api_of(user, token.kind)
+        found = api.match(request.method, relative)
+        # The access policy covers mail, calendars, contacts and mailbox settings; To Do's
+        # application permission is tenant-wide and is not limited by it.
+        if token.kind == "app" and user is not None and not (found and found[0].startswith(_TENANT_WIDE)):
+            self._check_app_access(user)
+        if (
+            api is self.api
+            and user is not None
+            and user.lower()
+            not in (
+                self.state.address.lower(),
+                self.state.identity.user_id,
+            )
+        ):
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
-        found = self.api.match(request.method, relative)
+        if found is not None and token.kind == "app":
+            _check_role(token.roles, request.method, found[0])
         if found is None:
-            if self.api.known_path(relative):
+            if api.known_path(relative):
                 raise GraphError(
                     405,
                     "ErrorInvalidRequest",
@@ -143,6 +161,44 @@ class GraphEmulator:
         if applied:
             response.headers["Preference-Applied"] = ", ".join(applied)
         return response
+
+    def add_mailbox(self, state: GraphState) -> None:
+        """Another user of the tenant: their mailbox, reachable with app-only tokens at
+        `/users/{address}` or `/users/{object id}` (the tenant's sign-in stays this emulator's)."""
+        address = state.address.lower()
+        self.others[address] = GraphApi(state)
+        self.state.identity.other_users[address] = state.identity.user_id
+
+    def _api_of(self, user: str | None, kind: str) -> GraphApi:
+        """Whose mailbox a call reaches: another user's only with an app-only token."""
+        if user is None or kind != "app" or not self.others:
+            return self.api
+        wanted = user.lower()
+        for address, object_id in self.state.identity.other_users.items():
+            if wanted in (address, object_id.lower()) and address in self.others:
+                return self.others[address]
+        return self.api
+
+    def _check_app_access(self, user: str) -> None:
+        """An app-only call reaches only mailboxes its application access policy allows
+        (https://learn.microsoft.com/graph/auth-limit-mailbox-access): another mailbox of the tenant
+        gets Graph's 403 ErrorAccessDenied, whatever the app's permissions."""
+        identity = self.state.identity
+        policy = identity.app_access_policy
+        if policy is None:
+            return
+        wanted = user.lower()
+        if wanted == identity.user_id:
+            wanted = self.state.address.lower()
+        for address, object_id in identity.other_users.items():
+            if wanted == object_id.lower():
+                wanted = address.lower()
+        if wanted not in {p.lower() for p in policy}:
+            raise GraphError(
+                403,
+                "ErrorAccessDenied",
+                "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+            )
 
     # -- $batch ----------------------------------------------------------------------------------
     def _batch(self, request: Request, base: str, app_only: bool) -> Response:
@@ -268,3 +324,34 @@ def _prefer_values(request: Request) -> list[str]:
     # that need more than one preference send them comma-separated in one header.
     value = request.header("prefer")
     return [value] if value else []
+
+
+_TENANT_WIDE = ("graph.todoLists", "graph.task")
+
+# Which application permissions reach which resources: a read needs the .Read permission or the
+# .ReadWrite one, a write the .ReadWrite one. To Do with application permissions uses the tenant-wide
+# Tasks.Read.All / Tasks.ReadWrite.All; reading the user object needs User.Read.All.
+_APP_PERMISSIONS = (
+    (("graph.message", "graph.mailFolders", "graph.mailboxSettings"), "Mail.Read", "Mail.ReadWrite"),
+    (("graph.calendar", "graph.event"), "Calendars.Read", "Calendars.ReadWrite"),
+    (("graph.contact",), "Contacts.Read", "Contacts.ReadWrite"),
+    (("graph.todoLists", "graph.task"), "Tasks.Read.All", "Tasks.ReadWrite.All"),
+    (("graph.me",), "User.Read.All", "User.ReadWrite.All"),
+)
+
+
+def _check_role(roles: tuple[str, ...], method: str, route: str) -> None:
+    """Graph's 403 ErrorAccessDenied when the app-only token's roles do not cover the route."""
+    for prefixes, read, write in _APP_PERMISSIONS:
+        if not route.startswith(prefixes):
+            continue
+        if route.startswith("graph.mailboxSettings"):
+            read, write = "MailboxSettings.Read", "MailboxSettings.ReadWrite"
+        allowed = {write} if method in ("POST", "PATCH", "PUT", "DELETE") else {read, write}
+        if route.startswith("graph.me"):
+            allowed |= (
+                {"User.Read.All", "User.ReadBasic.All", "Directory.Read.All"} if method == "GET" else set()
+            )
+        if not allowed & set(roles):
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        return

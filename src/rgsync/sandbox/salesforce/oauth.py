@@ -41,6 +41,9 @@ class ConnectedApp:
     public_key: rsa.RSAPublicKey | None = None
     redirect_uris: tuple[str, ...] = ("http://127.0.0.1", "http://localhost")
     run_as_user_id: str | None = None
+    # "Admin approved users are pre-authorized": the users whose profile or permission set the
+    # app is assigned to (None: the JWT flow is open to every active user, as before).
+    preauthorized_user_ids: set[str] | None = None
 
 
 @dataclass
@@ -192,6 +195,8 @@ class OAuthService:
             return _oauth_error("invalid_grant", "expired authorization code")
         login = self.logins.get(str(claims.get("sub", "")).lower())
         if login is None or not self._active(login.user_id):
+            return _oauth_error("invalid_grant", "user hasn't approved this consumer")
+        if app.preauthorized_user_ids is not None and login.user_id not in app.preauthorized_user_ids:
             return _oauth_error("invalid_grant", "user hasn't approved this consumer")
         access, _ = self.issue(login.user_id, client_id=app.client_id)
         return self._granted(access, None, login.user_id)

@@ -13,7 +13,12 @@ from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from rgsync.sandbox.graph.identity.tenant import AccessToken, DeviceCode, Tenant, access_token_of
+from rgsync.sandbox.graph.identity.tenant import (
+    AccessToken,
+    DeviceCode,
+    Tenant,
+    _unsigned_jwt,
+)
 from rgsync.sandbox.http import Request, Response
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -204,8 +209,23 @@ class IdentityStore(Tenant):
                     1002012,
                     f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
                 )
-            token = access_token_of()
-            self.tokens[token] = AccessToken("app", self._expiry(), (scope,))
+            roles = tuple(sorted(self.app_roles))
+            now = int(self.clock().timestamp())
+            token = _unsigned_jwt(
+                {
+                    "aud": "https://graph.microsoft.com",
+                    "iss": f"https://sts.windows.net/{self.tenant_id}/",
+                    "iat": now,
+                    "nbf": now,
+                    "exp": now + self.token_lifetime,
+                    "appid": self.client_id,
+                    "idtyp": "app",
+                    "roles": list(roles),
+                    "tid": self.tenant_id,
+                    "uti": secrets.token_urlsafe(16),
+                }
+            )
+            self.tokens[token] = AccessToken("app", self._expiry(), (scope,), roles=roles)
             self.sign_ins.append("client_credentials")
             return Response(
                 200,

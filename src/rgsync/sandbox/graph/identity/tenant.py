@@ -26,6 +26,7 @@ class AccessToken:
     expires_at: datetime | None
     scopes: tuple[str, ...] = ()
     revoked: bool = False
+    roles: tuple[str, ...] = ()  # app-only: the application permissions granted (the `roles` claim)
 
 
 @dataclass
@@ -57,6 +58,19 @@ class Tenant:
     device_lifetime: int = 900
     auto_approve_after: int | None = 1
     certificate_public_pem: bytes | None = None
+    # App-only access (client credentials): the application permissions an admin consented to,
+    # the mailboxes an application access policy lets the app reach (None: every mailbox), and
+    # the tenant's other users (address -> object id), whose mailboxes this emulator does not hold.
+    app_roles: set[str] = field(
+        default_factory=lambda: {
+            "Mail.ReadWrite",
+            "Calendars.ReadWrite",
+            "Contacts.ReadWrite",
+            "Tasks.ReadWrite.All",
+        }
+    )
+    app_access_policy: set[str] | None = None
+    other_users: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
     device_codes: dict[str, DeviceCode] = field(default_factory=dict)
