@@ -3,10 +3,16 @@
 Through the same client libraries and the same connections the adapters open (the Google API
 client, msal + requests for Graph, exchangelib, simple-salesforce), against the same emulators:
 list the mailbox's new emails and get each one (no parsing, no conversion), one people lookup per
-300 addresses, and ceil(N/200) sObject Collections creates of 200 small Tasks. A first session
-cannot do less I/O than this, so its time divided by the floor's is rgsync's own overhead.
+300 addresses, and ceil(N/200) sObject Collections creates of 200 records of the type the session
+saves (a bare EmailMessage, or a Task). A first session cannot do less I/O than this, so its time
+divided by the floor's is rgsync's own overhead.
 
-Used by `run_benchmarks.py`, which measures the floor and the session in the same run.
+How it is measured, the same way as the session (see `run_benchmarks.py`): `python floor.py KIND
+SETTINGS_FILE [SAVE_AS]` is a process of its own, timed from spawn to exit by the runner, so its
+interpreter start-up, imports and sign-ins count as the session's do. It prints one JSON line:
+`seconds`, the I/O alone (after sign-in, for a breakdown), and `read`, the emails it got. The
+runner brackets each first session with two floors (one before, one after) on the same emulators
+and rolls the floor's creates back, so both see the same mailbox and org.
 """
 
 from __future__ import annotations
@@ -41,8 +47,12 @@ def _gmail(mailbox: Any, since: int) -> int:
             token = answer.get("nextPageToken")
             if not token:
                 break
+    # One resource object for every get, as the adapter does: the discovery client builds every
+    # method of a resource each time `users().messages()` is called (about 10 ms a call), which
+    # once per message made this floor slower than the session it is the floor of.
+    messages = gmail.users().messages()
     for group in chunks(ids, BATCH_SIZE):
-        requests = {mid: gmail.users().messages().get(userId="me", id=mid, format="raw") for mid in group}
+        requests = {mid: messages.get(userId="me", id=mid, format="raw") for mid in group}
         emails.api.batch("gmail", requests, "get")
     return len(ids)
 
@@ -75,7 +85,7 @@ def _exchange(mailbox: Any) -> int:
     from exchangelib import Message
 
     from rgsync.providers.exchange import convert
-    from rgsync.providers.exchange.reads import EMAIL_FOLDERS
+    from rgsync.providers.exchange.access import EMAIL_FOLDERS
 
     count = 0
     for name, cls, _kind in EMAIL_FOLDERS:
@@ -90,7 +100,20 @@ def _exchange(mailbox: Any) -> int:
     return count
 
 
-def _salesforce(crm: Any, emails: int, addresses: list[str], user_id: str) -> int:
+def _record(save_as: str, n: int, i: int, user_id: str) -> dict[str, Any]:
+    if save_as == "task":
+        return {"attributes": {"type": "Task"}, "Subject": f"floor {n}-{i}", "OwnerId": user_id}
+    return {
+        "attributes": {"type": "EmailMessage"},
+        "Subject": f"floor {n}-{i}",
+        "Status": "3",
+        "FromAddress": "bob@globex.com",
+        "ToAddress": "floor@example.com",
+        "MessageDate": "2026-01-01T00:00:00.000+0000",
+    }
+
+
+def _salesforce(crm: Any, emails: int, addresses: list[str], user_id: str, save_as: str) -> int:
     client = crm.client
     calls_before = client.api_calls
     for start in range(0, len(addresses), ADDRESSES_PER_LOOKUP):
@@ -102,16 +125,18 @@ def _salesforce(crm: Any, emails: int, addresses: list[str], user_id: str) -> in
         )
     for n in range(math.ceil(emails / COLLECTION)):
         size = min(COLLECTION, emails - n * COLLECTION)
-        records = [
-            {"attributes": {"type": "Task"}, "Subject": f"floor {n}-{i}", "OwnerId": user_id}
-            for i in range(size)
-        ]
+        records = [_record(save_as, n, i, user_id) for i in range(size)]
         client.restful("composite/sobjects", method="POST", body={"allOrNone": False, "records": records})
     return int(client.api_calls - calls_before)
 
 
 def measure_floor(
-    kind: str, open_mailbox: Callable[[], Any], open_crm: Callable[[], Any], since: Any, addresses: list[str]
+    kind: str,
+    open_mailbox: Callable[[], Any],
+    open_crm: Callable[[], Any],
+    since: Any,
+    addresses: list[str],
+    save_as: str = "email-message",
 ) -> tuple[float, int]:
     """Seconds the floor took and how many emails it read (see the module docstring)."""
     mailbox, crm = open_mailbox(), open_crm()
@@ -124,7 +149,7 @@ def measure_floor(
             read = _microsoft365(mailbox, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
         else:
             read = _exchange(mailbox)
-        _salesforce(crm, read, addresses, user_id)
+        _salesforce(crm, read, addresses, user_id, save_as)
         return time.perf_counter() - started, read
     finally:
         crm.close()
@@ -132,8 +157,9 @@ def measure_floor(
 
 
 def main() -> None:
-    """`python floor.py KIND SETTINGS_FILE`: measure the floor of that sandbox profile in this
-    process (apart from the emulators, as the session runs) and print its seconds."""
+    """`python floor.py KIND SETTINGS_FILE [SAVE_AS]`: measure the floor of that sandbox profile in
+    this process (apart from the emulators, as the session runs) and print it as JSON."""
+    import json
     import os
     import sys
     from datetime import UTC, datetime, timedelta
@@ -144,17 +170,19 @@ def main() -> None:
 
     os.environ.setdefault("RGSYNC_KEYRING", "file")
     kind, config = sys.argv[1], sys.argv[2]
+    save_as = sys.argv[3] if len(sys.argv) > 3 else "email-message"
     paths = resolve_paths(config=config)
     settings = load_settings(paths.settings_file).effective()
     since = datetime.now(UTC) - timedelta(days=int(str(settings.rules["history_days"])))
-    seconds, _read = measure_floor(
+    seconds, read = measure_floor(
         kind,
         lambda: registry.open_mailbox(settings, paths),
         lambda: registry.open_crm(settings, paths),
         since,
         ["bob@globex.com"],
+        save_as,
     )
-    print(seconds)
+    print(json.dumps({"seconds": seconds, "read": read}))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """How much of a first session the loopback emulators take, so benchmarks measure rgsync.
 
-Run: `python benchmarks/profile_emulators.py [--emails 10000] [--mailbox gmail] [--top 15]`.
+Run: `python benchmarks/profile_emulators.py [--emails 10000] [--mailbox gmail] [--top 15]
+[--client-top 25]`.
 
 Delivers N emails (as bench_sandbox.py does), runs one first session through the real adapters,
 and prints its wall time, the CPU time spent in the emulators' request threads (Salesforce and
 mailbox together) and that share of the wall time. With --top, the request threads also run
-under cProfile and the emulator functions with the most own time are listed.
+under cProfile and the emulator functions with the most own time are listed. With --client-top,
+the session itself (rgsync's side, in the main thread) runs under cProfile and rgsync's
+functions with the most cumulative time are listed, to see where a gap to the floor goes.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class EmulatorClock:
                     if profiler is not None:
                         clock.profiles.append(profiler)
 
-        socketserver.ThreadingMixIn.process_request_thread = timed  # type: ignore[method-assign]
+        socketserver.ThreadingMixIn.process_request_thread = timed  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
@@ -65,6 +68,13 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--mailbox", default="gmail", choices=["gmail", "exchange", "microsoft365"])
     parser.add_argument("--top", type=int, default=0, help="list the N emulator functions with most own time")
+    parser.add_argument(
+        "--client-top", type=int, default=0, help="list the N rgsync functions with most cumulative time"
+    )
+    parser.add_argument(
+        "--client-filter", default=r"rgsync/(?!sandbox)", help="regex of the files --client-top lists"
+    )
+    parser.add_argument("--client-sort", default="cumulative", help="pstats sort key for --client-top")
     args = parser.parse_args()
     os.environ["RGSYNC_KEYRING"] = "file"
     clock = EmulatorClock(profile=args.top > 0)
@@ -74,8 +84,12 @@ def main() -> None:
         sandbox = start_sandbox(scenario, Path(tmp) / "sbx", mailbox=args.mailbox)
         try:
             deliver(sandbox, args.emails)
+            client = cProfile.Profile() if args.client_top else None
             started = time.perf_counter()
-            result = run_session(sandbox.paths, RunOptions(force=True))
+            if client is not None:
+                result = client.runcall(run_session, sandbox.paths, RunOptions(force=True))
+            else:
+                result = run_session(sandbox.paths, RunOptions(force=True))
             wall = time.perf_counter() - started
         finally:
             sandbox.stop()
@@ -88,6 +102,8 @@ def main() -> None:
         for profiler in clock.profiles[1:]:
             stats.add(profiler)
         stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
+    if client is not None:
+        pstats.Stats(client).sort_stats(args.client_sort).print_stats(args.client_filter, args.client_top)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,40 @@
 Run: `python benchmarks/run_benchmarks.py [--emails 1000 10000] [--mailbox gmail exchange microsoft365]
 [--runs 3] [--save-as email-message|task]`.
 
-Each measurement runs in its own process (so its peak RSS is its own): the sandbox starts on the
-minimal scenario, N emails from Bob are delivered, the floor (`floor.py`: the same client
-libraries doing only list + get, one lookup per 300 addresses, ceil(N/200) creates) is measured
-on those emulators, then three sessions run through the real adapters: the first (saves N), the
-echo (the session right after it, which must recognise rgsync's own marks) and an idle one. The
-first session runs as `rgsync run --json` in a process of its own: its time is the session's own
-(started_at to ended_at, no interpreter start-up) and its peak RSS is rgsync's, not the emulators'.
+One measurement (one row) runs in a process of its own and does, on a fresh sandbox (minimal
+scenario, N emails from Bob delivered to the mailbox emulator):
 
-Prints one row per measurement and then, per mailbox kind and size, the min and median of each
-column. Not part of the test suite: timings depend on the machine.
+1. floor: `floor.py` (the same client libraries doing only list + get, one lookup per 300
+   addresses, ceil(N/200) creates of the saved type), as a process; its creates are rolled back
+   afterwards (a Salesforce-emulator savepoint), so the session meets the same emulator state.
+2. first session: `rgsync run --force --json`, as a process.
+3. floor again, as in 1. Bracketing the session by two floors cancels a load that rises or falls
+   during the measurement (the machine is shared); the ratio uses their mean.
+4. echo session (the one right after the first: it must recognise rgsync's own writes) and an
+   idle session, in the runner's process (only their calls matter).
+
+Floor and session are measured the same way: wall time of the process from spawn to exit
+(interpreter start-up, imports and sign-ins included for both), against the same emulators,
+which run in the runner's process; their peak RSS is each child's own (wait4), never the
+emulators'.
+
+Columns:
+  first_s               first session, process wall time (s)
+  session_s             the same session's own time as it reports it (started_at to ended_at)
+  floor_s               mean of the two bracketing floors' process wall times (s)
+  ratio                 first_s / floor_s: above 1 is rgsync's own overhead over the floor
+  sf_per_email          Salesforce calls of the first session per saved email
+  mailbox_per_email     mailbox calls of the first session per saved email
+  echo_sf, echo_mailbox calls of the echo session
+  idle_sf, idle_mailbox calls of the idle session
+  peak_rss_mb           the first session's peak RSS
+  state_bytes_per_item  the state database (with its WAL) after the first session, per saved email
+  first_cpu_s, floor_cpu_s  CPU seconds (user + system) of the session's and the floors' processes:
+                        what each client spent itself, which a loaded machine disturbs far less
+                        than wall time (the emulators' CPU is in neither)
+
+Prints one row per measurement and then, per mailbox kind and size, min/median of each column.
+Not part of the test suite: timings depend on the machine (see README.md here for the last table).
 """
 
 from __future__ import annotations
@@ -20,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +56,7 @@ from typing import Any
 
 COLUMNS = (
     "first_s",
+    "session_s",
     "floor_s",
     "ratio",
     "sf_per_email",
@@ -43,6 +67,8 @@ COLUMNS = (
     "idle_mailbox",
     "peak_rss_mb",
     "state_bytes_per_item",
+    "first_cpu_s",
+    "floor_cpu_s",
 )
 
 
@@ -51,8 +77,27 @@ def _set_save_as(settings_file: Path, save_as: str) -> None:
 
     document = tomlkit.parse(settings_file.read_text())
     general = document.setdefault("general", tomlkit.table())
-    general.setdefault("emails", tomlkit.table())["save-as"] = save_as  # type: ignore[union-attr]
+    general.setdefault("emails", tomlkit.table())["save-as"] = save_as
     settings_file.write_text(tomlkit.dumps(document))
+
+
+def run_child(argv: list[str], scratch: Path) -> tuple[str, float, float, float]:
+    """Run `argv` to its end: (stdout, wall seconds from spawn to exit, its own peak RSS in MB,
+    the CPU seconds it used, user + system).
+
+    Output goes to a file, not a pipe, so the child is reaped with `os.wait4` (its own rusage)
+    without a reader thread skewing the time.
+    """
+    out, err = scratch / "child.out", scratch / "child.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
+        _pid, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{argv[1:4]} failed ({child.returncode}):\n{err.read_text()[-2000:]}")
+    return out.read_text(), wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
@@ -68,76 +113,90 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
     from rgsync.sync import run_session
 
     with tempfile.TemporaryDirectory() as tmp:
-        sandbox = start_sandbox(load_scenario(scenario_path("minimal")), Path(tmp) / "sbx", mailbox=kind)
+        scratch = Path(tmp)
+        sandbox = start_sandbox(load_scenario(scenario_path("minimal")), scratch / "sbx", mailbox=kind)
         try:
             deliver(sandbox, emails)
             _set_save_as(sandbox.paths.settings_file, save_as)
-            # The floor in its own process too, so neither shares the emulators' interpreter.
-            floor_s = float(
-                subprocess.run(
-                    [
-                        sys.executable,
-                        str(Path(__file__).with_name("floor.py")),
-                        kind,
-                        str(sandbox.paths.settings_file),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout.strip()
-            )
+            org = sandbox.salesforce.org
+            floor_argv = [
+                sys.executable,
+                str(Path(__file__).with_name("floor.py")),
+                kind,
+                str(sandbox.paths.settings_file),
+                save_as,
+            ]
+
+            floor_io: list[float] = []
+            floor_cpu: list[float] = []
+
+            def floor() -> float:
+                mark = org.savepoint()
+                try:
+                    out, wall, _rss, cpu = run_child(floor_argv, scratch)
+                finally:
+                    org.rollback(mark)  # the session must meet the org as the floor did
+                floor_io.append(float(json.loads(out)["seconds"]))
+                floor_cpu.append(cpu)
+                return wall
+
             rows: dict[str, Any] = {"mailbox": kind, "emails": emails}
-            for label in ("first", "echo", "idle"):
+            floors = [floor()]
+            sf_before = Counter(sandbox.salesforce.server.calls)
+            stdout, wall, rss, cpu = run_child(
+                [
+                    sys.executable,
+                    "-m",
+                    "rgsync",
+                    "--config",
+                    str(sandbox.paths.settings_file),
+                    "run",
+                    "--force",
+                    "--json",
+                ],
+                scratch,
+            )
+            sf = sum((Counter(sandbox.salesforce.server.calls) - sf_before).values())
+            floors.append(floor())
+            answer = json.loads(stdout)
+            saved = int(answer["streams"]["emails"]["created"]["salesforce"])
+            floor_s = statistics.mean(floors)
+            rows["first_s"] = round(wall, 2)
+            rows["session_s"] = round(
+                (
+                    datetime.fromisoformat(answer["ended_at"]) - datetime.fromisoformat(answer["started_at"])
+                ).total_seconds(),
+                2,
+            )
+            rows["floor_s"] = round(floor_s, 2)
+            rows["floors"] = [round(f, 2) for f in floors]
+            rows["floor_io_s"] = [round(f, 2) for f in floor_io]
+            rows["first_cpu_s"] = round(cpu, 2)
+            rows["floor_cpu_s"] = round(statistics.mean(floor_cpu), 2)
+            rows["ratio"] = round(wall / floor_s, 2)
+            rows["saved"] = saved
+            rows["sf_per_email"] = round(sf / saved, 4) if saved else None
+            mailbox_calls = int(answer["api_calls"].get("mailbox", 0))
+            rows["mailbox_per_email"] = round(mailbox_calls / saved, 4) if saved else None
+            rows["peak_rss_mb"] = round(rss, 1)
+            db = sandbox.paths.state_db
+            state_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+            rows["state_bytes_per_item"] = round(state_bytes / saved) if saved else None
+            for label in ("echo", "idle"):
                 sf_before = Counter(sandbox.salesforce.server.calls)
-                if label == "first":
-                    # Its own process, so its peak RSS is rgsync's alone (the emulators stay here).
-                    child = subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "rgsync",
-                            "--config",
-                            str(sandbox.paths.settings_file),
-                            "run",
-                            "--force",
-                            "--json",
-                        ],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    )
-                    answer = json.loads(child.stdout)
-                    seconds = (
-                        datetime.fromisoformat(answer["ended_at"])
-                        - datetime.fromisoformat(answer["started_at"])
-                    ).total_seconds()
-                    mailbox_calls = int(answer["api_calls"].get("mailbox", 0))
-                    rows["peak_rss_mb"] = round(
-                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-                    )
-                else:
-                    started = time.perf_counter()
-                    result = run_session(sandbox.paths, RunOptions(force=True))
-                    seconds = time.perf_counter() - started
-                    mailbox_calls = int(result.api_calls.get("mailbox", 0))
-                sf = sum((Counter(sandbox.salesforce.server.calls) - sf_before).values())
-                if label == "first":
-                    saved = int(answer["streams"]["emails"]["created"]["salesforce"])
-                    rows["first_s"] = round(seconds, 2)
-                    rows["floor_s"] = round(floor_s, 2)
-                    rows["ratio"] = round(seconds / floor_s, 2) if floor_s else None
-                    rows["saved"] = saved
-                    rows["sf_per_email"] = round(sf / saved, 4) if saved else None
-                    rows["mailbox_per_email"] = round(mailbox_calls / saved, 4) if saved else None
-                    db = sandbox.paths.state_db
-                    state_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
-                    rows["state_bytes_per_item"] = round(state_bytes / saved) if saved else None
-                else:
-                    rows[f"{label}_sf"] = sf
-                    rows[f"{label}_mailbox"] = mailbox_calls
+                result = run_session(sandbox.paths, RunOptions(force=True))
+                rows[f"{label}_sf"] = sum((Counter(sandbox.salesforce.server.calls) - sf_before).values())
+                rows[f"{label}_mailbox"] = int(result.api_calls.get("mailbox", 0))
         finally:
             sandbox.stop()
     return rows
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def main() -> None:
@@ -146,13 +205,21 @@ def main() -> None:
     parser.add_argument("--mailbox", nargs="+", default=["gmail", "microsoft365", "exchange"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--save-as", default="email-message", choices=["email-message", "task"])
+    parser.add_argument("--jsonl", type=Path, help="also append each row as a JSON line to this file")
+    parser.add_argument(
+        "--summarise", type=Path, help="only print the min/median table (markdown) of a --jsonl file"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child measurement
     args = parser.parse_args()
+    if args.summarise:
+        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
+        print(summary(rows, markdown=True))
+        return
     if args.one:
         print(json.dumps(measure(args.mailbox[0], args.emails[0], args.save_as)))
         return
     results: list[dict[str, Any]] = []
-    print(" | ".join(("mailbox", "emails", *COLUMNS)), flush=True)
+    print(" | ".join(("mailbox", "emails", *COLUMNS, "load")), flush=True)
     for kind in args.mailbox:
         for emails in args.emails:
             for _ in range(args.runs):
@@ -176,19 +243,40 @@ def main() -> None:
                     print(f"{kind} {emails}: failed\n{child.stderr[-2000:]}", flush=True)
                     continue
                 row = json.loads(child.stdout.strip().splitlines()[-1])
+                row["load"] = _load()  # 1/5/15-minute load averages when the row ended
                 results.append(row)
-                print(" | ".join(str(row.get(c)) for c in ("mailbox", "emails", *COLUMNS)), flush=True)
+                if args.jsonl:
+                    with args.jsonl.open("a") as sink:
+                        sink.write(json.dumps(row) + "\n")
+                print(
+                    " | ".join(str(row.get(c)) for c in ("mailbox", "emails", *COLUMNS, "load")), flush=True
+                )
     print("\nmin / median")
-    for kind in args.mailbox:
-        for emails in args.emails:
+    print(summary(results, markdown=False))
+
+
+def summary(results: list[dict[str, Any]], *, markdown: bool) -> str:
+    """Min/median of each column per mailbox kind and size, with the runs' load averages."""
+    sep = " | "
+    lines = [sep.join(("mailbox", "emails", "runs", *COLUMNS, "load (1 min)"))]
+    if markdown:
+        lines.append("|" + "---|" * (len(COLUMNS) + 4))
+    kinds = list(dict.fromkeys(r["mailbox"] for r in results))
+    sizes = sorted({int(r["emails"]) for r in results})
+    for kind in kinds:
+        for emails in sizes:
             rows = [r for r in results if r["mailbox"] == kind and r["emails"] == emails]
             if not rows:
                 continue
             cells = []
             for column in COLUMNS:
                 values = [r[column] for r in rows if r.get(column) is not None]
-                cells.append(f"{min(values)}/{statistics.median(values)}" if values else "-")
-            print(" | ".join((kind, str(emails), *cells)), flush=True)
+                cells.append(f"{min(values)}/{round(statistics.median(values), 4)}" if values else "-")
+            loads = [str(r.get("load", "?")).split()[0] for r in rows]
+            lines.append(sep.join((kind, str(emails), str(len(rows)), *cells, "–".join(loads))))
+    if markdown:
+        lines = [f"| {line} |" if not line.startswith("|") else line for line in lines]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,19 @@ VOLATILE = frozenset(
 FLEET_MAX_CONNECTIONS = 100
 
 
+def isolate_env(monkeypatch: Any) -> None:
+    """Keep the developer's own rgsync settings, state and keyring out of a fleet test."""
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    for name in (
+        "RGSYNC_STATE_DIR",
+        "RGSYNC_PROFILE",
+        "RGSYNC_CONFIG",
+        "RGSYNC_ORG_POLICY",
+        "RGSYNC_STATE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
 @contextmanager
 def throwaway_postgres() -> Iterator[ThrowawayCluster]:
     """A cluster of the test's own, with room for a few workers' connections."""

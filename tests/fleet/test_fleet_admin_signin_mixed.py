@@ -18,7 +18,7 @@ from rgsync.fleet.runner import run_user
 from rgsync.fleet.store import FleetStore
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
-from tests.fleet.fleet_support import fleet_env, org_snapshot, throwaway_postgres
+from tests.fleet.fleet_support import fleet_env, isolate_env, org_snapshot, throwaway_postgres
 from tests.fleet.test_fleet_mixed_mailboxes import _comparable
 
 REPS = 6  # two of each kind (gmail, microsoft365, exchange): one app or account serves both
@@ -34,15 +34,7 @@ def rgsync(env: dict[str, str], *args: str) -> Result:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
 
 
 def _doctor(env: dict[str, str], name: str) -> dict[str, dict[str, str]]:

@@ -12,6 +12,7 @@ import pytest
 from rgsync.cli import main
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE
 from rgsync.fleet.store import FleetStore
+from tests.fleet.fleet_support import isolate_env
 
 GOOD = "ann,gmail,ann@acme.com,ann@acme.com"
 HEADER = "name,mailbox,address,salesforce_username"
@@ -19,16 +20,8 @@ HEADER = "name,mailbox,address,salesforce_username"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    isolate_env(monkeypatch)
     monkeypatch.setenv("RGSYNC_FLEET_HOME", str(tmp_path / "home"))
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

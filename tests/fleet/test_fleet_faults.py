@@ -12,6 +12,7 @@ from rgsync.fleet.runner import run_user
 from rgsync.fleet.store import FleetStore
 from tests.fleet.fleet_support import (
     fleet_env,
+    isolate_env,
     rgsync,
     start_worker,
     stop_workers,
@@ -22,15 +23,7 @@ from tests.fleet.fleet_support import (
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
 
 
 def test_spec_11_a_user_whose_salesforce_sign_in_fails_is_stopped_and_the_others_go_on(

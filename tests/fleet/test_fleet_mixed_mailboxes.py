@@ -14,7 +14,7 @@ from rgsync.demo.team import start_team_sandbox
 from rgsync.fleet.store import FleetStore, overlapping_runs
 from rgsync.session import RunOptions
 from rgsync.sync import run_session
-from tests.fleet.fleet_support import fleet_env, org_snapshot, rgsync, throwaway_postgres
+from tests.fleet.fleet_support import fleet_env, isolate_env, org_snapshot, rgsync, throwaway_postgres
 
 REPS = 3  # one of each kind
 # Graph's conversation ids are minted by each emulated mailbox afresh: equal when both are set.
@@ -32,15 +32,7 @@ def _comparable(snapshot: dict[str, Counter[str]]) -> dict[str, Counter[str]]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
 
 
 def test_spec_11_a_fleet_syncs_a_mixed_roster_of_gmail_microsoft365_and_exchange_like_single_runs(

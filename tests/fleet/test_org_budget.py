@@ -26,6 +26,7 @@ from rgsync.fleet.store import FleetStore, FleetUser
 from rgsync.model import ApiUsage
 from tests.fleet.fleet_support import (
     fleet_env,
+    isolate_env,
     rgsync,
     start_worker,
     stop_workers,
@@ -49,15 +50,7 @@ user-daily-api-calls = 500
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from rgsync.providers.salesforce.lookups.events import EventLookups
 from rgsync.session import RunOptions, SessionResult
 from rgsync.session.shared import ClaimResult
 from rgsync.sync import run_session
-from tests.fleet.fleet_support import fleet_env, rgsync, start_worker, stop_workers, wait_for
+from tests.fleet.fleet_support import fleet_env, isolate_env, rgsync, start_worker, stop_workers, wait_for
 
 START = (datetime.now(UTC) + timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
 
@@ -398,15 +398,7 @@ def test_spec_4_2_two_fleet_worker_processes_save_each_shared_meeting_and_email_
     sandbox's shared items (`--shared-items`): three reps, one Event with the other two as
     invitees, one EmailMessage with a relation for each of the other two."""
 
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
     with start_team_sandbox(tmp_path / "team", users=3, latency=0.01) as team:
         assert add_colleague_items(team) == 1
         env = fleet_env(pg_database, tmp_path / "home")

@@ -15,7 +15,7 @@ from rgsync.demo.team_admin import add_admin_sign_in
 from rgsync.fleet.home import user_paths
 from rgsync.fleet.runner import run_user
 from rgsync.fleet.store import FleetStore
-from tests.fleet.fleet_support import fleet_env, org_snapshot, throwaway_postgres
+from tests.fleet.fleet_support import fleet_env, isolate_env, org_snapshot, throwaway_postgres
 
 
 def rgsync(env: dict[str, str], *args: str) -> Result:
@@ -27,15 +27,7 @@ def rgsync(env: dict[str, str], *args: str) -> Result:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in (
-        "RGSYNC_STATE_DIR",
-        "RGSYNC_PROFILE",
-        "RGSYNC_CONFIG",
-        "RGSYNC_ORG_POLICY",
-        "RGSYNC_STATE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_env(monkeypatch)
 
 
 def test_spec_11_users_without_their_own_sign_in_run_on_the_org_admin_sign_in(tmp_path: Path) -> None:

@@ -186,6 +186,20 @@ class GmailEmails:
         saved = set(options.saved(echoes)) if echoes else set()
         return [mid for mid, labels in added if not (mid in saved and labels == {own})]
 
+    def _history_page(self, cursor: str, token: str | None) -> Any:
+        """One page of the additions and labellings since `cursor` (both reads page the same way)."""
+        return (
+            self._gmail.users()
+            .history()
+            .list(
+                userId=USER,
+                startHistoryId=cursor,
+                historyTypes=["messageAdded", "labelAdded"],
+                maxResults=LIST_PAGE,
+                pageToken=token,
+            )
+        )
+
     def _history(self, cursor: str) -> tuple[list[tuple[str, frozenset[str]]], str]:
         """Messages added to Inbox/Sent or given a trigger label since `cursor`, each with the
         trigger labels it was given (none for a new message), and the new cursor."""
@@ -193,18 +207,7 @@ class GmailEmails:
         labelled: list[tuple[str, list[str]]] = []
         token: str | None = None
         while True:
-            request = (
-                self._gmail.users()
-                .history()
-                .list(
-                    userId=USER,
-                    startHistoryId=cursor,
-                    historyTypes=["messageAdded", "labelAdded"],
-                    maxResults=LIST_PAGE,
-                    pageToken=token,
-                )
-            )
-            response = self.api.execute(request, "the Gmail history")
+            response = self.api.execute(self._history_page(cursor, token), "the Gmail history")
             for record in response.get("history", []):
                 for entry in record.get("messagesAdded", []):
                     message = entry.get("message", {})
@@ -249,19 +252,10 @@ class GmailEmails:
         position = cursor
         token: str | None = None
         while True:
-            request = (
-                self._gmail.users()
-                .history()
-                .list(
-                    userId=USER,
-                    startHistoryId=cursor,
-                    historyTypes=["messageAdded", "labelAdded"],
-                    maxResults=LIST_PAGE,
-                    pageToken=token,
-                )
-            )
             try:
-                response = self.api.execute(request, "the Gmail history after our labels")
+                response = self.api.execute(
+                    self._history_page(cursor, token), "the Gmail history after our labels"
+                )
             except ItemError:
                 return None  # history gone: the next session lists everything anyway
             for record in response.get("history", []):

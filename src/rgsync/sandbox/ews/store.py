@@ -11,6 +11,7 @@ ErrorInvalidSyncStateData, as Exchange does after a mailbox move or a corrupt st
 from __future__ import annotations
 
 import base64
+import bisect
 import itertools
 import json
 import secrets
@@ -169,6 +170,9 @@ class EwsState:
         self.folders: dict[str, StoredFolder] = {}
         self.items: dict[str, StoredItem] = {}
         self.journal: dict[str, list[JournalEntry]] = {}
+        # Per folder, each item's own journal entries (oldest first): a sync page then reads only
+        # the entries it reports instead of every entry since the sync state (see `changes_since`).
+        self._item_journal: dict[str, dict[str, list[JournalEntry]]] = {}
         self.epochs: dict[str, int] = {}
         # Every CreateItem/UpdateItem/DeleteItem call that touched calendar items:
         # (operation, SendMeetingInvitations… value, number of invitations actually sent).
@@ -184,6 +188,7 @@ class EwsState:
             )
             self._by_distinguished[distinguished] = folder_id
             self.journal[folder_id] = []
+            self._item_journal[folder_id] = {}
             self.epochs[folder_id] = 0
 
     def now(self) -> datetime:
@@ -252,6 +257,7 @@ class EwsState:
             folder = StoredFolder(self._new_id("AQMk"), parent.id, name, folder_class or parent.folder_class)
             self.folders[folder.id] = folder
             self.journal[folder.id] = []
+            self._item_journal[folder.id] = {}
             self.epochs[folder.id] = 0
             parent.version += 1
             return folder
@@ -268,6 +274,7 @@ class EwsState:
                 del self.items[item_id]
             del self.folders[folder.id]
             del self.journal[folder.id]
+            del self._item_journal[folder.id]
 
     def item_count(self, folder_id: str) -> int:
         """How many items a folder holds."""
@@ -333,7 +340,9 @@ class EwsState:
 
     def _journal(self, folder_id: str, item_id: str, kind: str) -> None:
         if folder_id in self.journal:
-            self.journal[folder_id].append(JournalEntry(next(self._positions), item_id, kind))
+            entry = JournalEntry(next(self._positions), item_id, kind)
+            self.journal[folder_id].append(entry)
+            self._item_journal[folder_id].setdefault(item_id, []).append(entry)
 
     # --- sync states -------------------------------------------------------------------------------------
 
@@ -376,33 +385,36 @@ class EwsState:
         nets out; deletions are reported only for items the client could have seen.
         """
         with self.lock:
-            entries = [e for e in self.journal[folder_id] if e.position > position]
-            end = self.journal[folder_id][-1].position if self.journal[folder_id] else position
-            earliest: dict[str, JournalEntry] = {}
-            latest: dict[str, JournalEntry] = {}
-            only_read: dict[str, bool] = {}
-            for entry in entries:
-                earliest.setdefault(entry.item_id, entry)
-                latest[entry.item_id] = entry
-                only_read[entry.item_id] = only_read.get(entry.item_id, True) and entry.kind == "read"
+            journal = self.journal[folder_id]
+            per_item = self._item_journal[folder_id]
+            end = journal[-1].position if journal else position
+            # Positions only grow, so the entries after `position` start where bisect says. An
+            # item's change sorts by its latest entry: walking the journal in order and taking each
+            # entry that is its item's latest lists the changes already sorted, and a page stops
+            # reading once it has one change more than it returns.
+            start = bisect.bisect_right(journal, position, key=lambda e: e.position)
             changes: list[tuple[str, str, int]] = []
-            for item_id, last in latest.items():
-                first = earliest[item_id]
-                created_here = first.kind == "create"
-                exists = item_id in self.items and self.items[item_id].folder_id == folder_id
-                if item_id in ignore:
+            for index in range(start, len(journal)):
+                last = journal[index]
+                item_id = last.item_id
+                own = per_item[item_id]
+                if own[-1] is not last or item_id in ignore:
                     continue
+                since = own[bisect.bisect_right(own, position, key=lambda e: e.position) :]
+                created_here = since[0].kind == "create"
+                exists = item_id in self.items and self.items[item_id].folder_id == folder_id
                 if not exists:
                     if created_here:
                         continue  # created and removed since the state: the client never saw it
                     changes.append(("delete", item_id, last.position))
                 elif created_here:
                     changes.append(("create", item_id, last.position))
-                elif only_read[item_id]:
+                elif all(entry.kind == "read" for entry in since):
                     changes.append(("read", item_id, last.position))
                 else:
                     changes.append(("update", item_id, last.position))
-            changes.sort(key=lambda c: c[2])
+                if len(changes) > limit:
+                    break
             page = changes[:limit]
             more = len(changes) > limit
             new_position = page[-1][2] if more else max(end, position)

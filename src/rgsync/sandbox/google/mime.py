@@ -151,5 +151,10 @@ def body_text(message: email.message.Message) -> str:
 
 def snippet(message: email.message.Message) -> str:
     """Gmail's `snippet`: the start of the body text, whitespace collapsed, HTML-escaped."""
-    text = " ".join(body_text(message).split())[:SNIPPET_LENGTH]
+    return snippet_of(body_text(message))
+
+
+def snippet_of(body: str) -> str:
+    """The snippet of an already extracted body text (see `snippet`)."""
+    text = " ".join(body.split())[:SNIPPET_LENGTH]
     return html.escape(text, quote=True).replace("&#x27;", "&#39;")

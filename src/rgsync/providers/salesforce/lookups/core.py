@@ -124,28 +124,7 @@ class Lookups(EventLookups):
         return found
 
     def _existing_recipients(self, keys: list[str]) -> dict[str, str]:
-        pairs = []
-        for key in keys:
-            parts = key.split("|")
-            if len(parts) == 3 and parts[0] == "recipient" and soql.is_id(parts[1]) and soql.is_id(parts[2]):
-                pairs.append((parts[1], parts[2], key))
-        if not pairs:
-            return {}
-        users = sorted({u for _, u, _ in pairs})
-        queries = soql.chunked_in_queries(
-            lambda values: (
-                "SELECT EmailMessageId, RelationId FROM EmailMessageRelation WHERE RelationId IN "
-                f"{soql.in_list(soql.record_id(u) for u in users)} AND EmailMessageId IN {values}"
-            ),
-            sorted({e for e, _, _ in pairs}),
-            soql.record_id,
-        )
-        present = {
-            (str(r["EmailMessageId"])[:15], str(r["RelationId"])[:15])
-            for rows in self.client.queries(queries)
-            for r in rows
-        }
-        return {key: email for email, user, key in pairs if (email[:15], user[:15]) in present}
+        return self._existing_relations(keys, "recipient", "EmailMessageRelation", "EmailMessageId")
 
     def forget_email_tasks(self) -> None:
         """Drop the email Tasks known from this session: after a save whose answer was lost, only

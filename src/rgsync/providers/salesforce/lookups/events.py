@@ -86,28 +86,38 @@ class EventLookups(DirectoryLookups):
         return found
 
     def _existing_invitations(self, keys: list[str]) -> dict[str, str]:
+        return self._existing_relations(keys, "invitee", "EventRelation", "EventId", "IsInvitee = true AND ")
+
+    def _existing_relations(
+        self, keys: list[str], prefix: str, sobject: str, parent_field: str, condition: str = ""
+    ) -> dict[str, str]:
+        """Which `PREFIX|parent id|user id` relation keys already exist, as key → parent id.
+
+        One query per chunk of parents, all users in one `IN`: a crash between the create and the
+        journal entry leaves a relation Salesforce holds and the journal does not (SPEC §7.1).
+        """
         pairs = []
         for key in keys:
             parts = key.split("|")
-            if len(parts) == 3 and parts[0] == "invitee" and soql.is_id(parts[1]) and soql.is_id(parts[2]):
+            if len(parts) == 3 and parts[0] == prefix and soql.is_id(parts[1]) and soql.is_id(parts[2]):
                 pairs.append((parts[1], parts[2], key))
         if not pairs:
             return {}
         users = sorted({u for _, u, _ in pairs})
         queries = soql.chunked_in_queries(
             lambda values: (
-                "SELECT EventId, RelationId FROM EventRelation WHERE IsInvitee = true AND RelationId IN "
-                f"{soql.in_list(soql.record_id(u) for u in users)} AND EventId IN {values}"
+                f"SELECT {parent_field}, RelationId FROM {sobject} WHERE {condition}RelationId IN "
+                f"{soql.in_list(soql.record_id(u) for u in users)} AND {parent_field} IN {values}"
             ),
-            sorted({e for e, _, _ in pairs}),
+            sorted({p for p, _, _ in pairs}),
             soql.record_id,
         )
         present = {
-            (str(r["EventId"])[:15], str(r["RelationId"])[:15])
+            (str(r[parent_field])[:15], str(r["RelationId"])[:15])
             for rows in self.client.queries(queries)
             for r in rows
         }
-        return {key: event for event, user, key in pairs if (event[:15], user[:15]) in present}
+        return {key: parent for parent, user, key in pairs if (parent[:15], user[:15]) in present}
 
     def find_meetings(self, keys: Collection[str]) -> dict[str, ExistingEvent]:
         """Events of any owner for these meetings (Subject + start), with the user's edit access.

@@ -3,6 +3,7 @@ labels, trash, batch forms, attachments), labels.* and history.list."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from email.message import Message
 from typing import Any
@@ -257,21 +258,33 @@ def routes(store: GmailStore) -> list[Route]:
                     location="historyTypes",
                 )
         label = call.param("labelId")
-        records = [
-            record
-            for record in store.history
-            if record.id > start
-            and (not types or record.kind in types)
-            and (label is None or label in record.label_ids or label in record.changed_labels)
-        ]
         size = call.integer("maxResults", DEFAULT_LIST_RESULTS, maximum=MAX_LIST_RESULTS, minimum=1)
-        offset, _ = page_offset(call, "gh.")
-        page = records[offset : offset + size]
+        offset, payload = page_offset(call, "gh.")
+        after = payload.get("a", start)
+        if not isinstance(after, int):
+            raise bad_request("Invalid pageToken.", location="pageToken")
+        # The journal only grows, in id order: a page starts right after the last record the page
+        # before it served (found by bisection) and stops one match past its size, instead of
+        # filtering the whole journal again for every page.
+        history = store.history
+        index = bisect.bisect_right(history, max(start, after), key=lambda r: r.id)
+        page: list[HistoryRecord] = []
+        more = False
+        while index < len(history):
+            record = history[index]
+            index += 1
+            if (not types or record.kind in types) and (
+                label is None or label in record.label_ids or label in record.changed_labels
+            ):
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(record)
         result: dict[str, Any] = {}
         if page:
             result["history"] = [_history_json(record) for record in page]
-        if offset + size < len(records):
-            result["nextPageToken"] = encode_token("gh.", {"o": offset + size})
+        if more:
+            result["nextPageToken"] = encode_token("gh.", {"o": offset + size, "a": page[-1].id})
         result["historyId"] = str(store.history_id)
         return result
 

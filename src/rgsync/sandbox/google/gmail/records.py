@@ -50,8 +50,15 @@ class StoredMessage:
     internal_date_ms: int
     history_id: int
     _parsed: Message | None = field(default=None, repr=False)
-    # What searches read of the (immutable) raw bytes, worked out once: see `GmailStore._candidate`.
+    # What searches and every message resource read of the (immutable) raw bytes, worked out once
+    # when the message is stored: the first listing or get would otherwise pay for the whole
+    # mailbox, and whichever client came first would look slower than the next.
     _content: Candidate | None = field(default=None, repr=False, compare=False)
+    _snippet: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        content = self.content
+        self._snippet = mime.snippet_of(content.text)
 
     @property
     def parsed(self) -> Message:
@@ -59,6 +66,32 @@ class StoredMessage:
         if self._parsed is None:
             self._parsed = mime.parse(self.raw)
         return self._parsed
+
+    @property
+    def content(self) -> Candidate:
+        """The searchable parts of the message (labels and date left empty: they change)."""
+        if self._content is None:
+            parsed = self.parsed
+            self._content = Candidate(
+                label_ids=frozenset(),
+                label_names=frozenset(),
+                internal_date_ms=0,
+                subject=mime.header(parsed, "Subject"),
+                senders=(*mime.addresses(parsed, "From"), mime.header(parsed, "From").lower()),
+                recipients=(*mime.addresses(parsed, "To", "Cc", "Bcc"), mime.header(parsed, "To").lower()),
+                copied=tuple(mime.addresses(parsed, "Cc")),
+                message_id=mime.header(parsed, "Message-ID"),
+                text=mime.body_text(parsed),
+                has_attachment=any(mime.is_attachment(p) for p in parsed.walk() if not p.is_multipart()),
+            )
+        return self._content
+
+    @property
+    def snippet(self) -> str:
+        """Gmail's `snippet` of the message."""
+        if self._snippet is None:
+            self._snippet = mime.snippet_of(self.content.text)
+        return self._snippet
 
 
 @dataclass(frozen=True)

@@ -252,25 +252,8 @@ class GmailStore:
         return frozenset(names)
 
     def _candidate(self, message: StoredMessage) -> Candidate:
-        content = message._content
-        if content is None:
-            # The raw bytes never change, so their searchable parts are read once per message,
-            # not once per message per page of every listing.
-            parsed = message.parsed
-            content = message._content = Candidate(
-                label_ids=frozenset(),
-                label_names=frozenset(),
-                internal_date_ms=0,
-                subject=mime.header(parsed, "Subject"),
-                senders=(*mime.addresses(parsed, "From"), mime.header(parsed, "From").lower()),
-                recipients=(*mime.addresses(parsed, "To", "Cc", "Bcc"), mime.header(parsed, "To").lower()),
-                copied=tuple(mime.addresses(parsed, "Cc")),
-                message_id=mime.header(parsed, "Message-ID"),
-                text=mime.body_text(parsed),
-                has_attachment=any(mime.is_attachment(p) for p in parsed.walk() if not p.is_multipart()),
-            )
         return dataclasses.replace(
-            content,
+            message.content,
             label_ids=frozenset(message.label_ids),
             label_names=self._label_names(message),
             internal_date_ms=message.internal_date_ms,
@@ -321,7 +304,7 @@ class GmailStore:
         resource: dict[str, Any] = {"id": message.id, "threadId": message.thread_id}
         if message.label_ids:
             resource["labelIds"] = list(message.label_ids)
-        resource["snippet"] = mime.snippet(message.parsed)
+        resource["snippet"] = message.snippet
         resource["sizeEstimate"] = len(message.raw)
         resource["historyId"] = str(message.history_id)
         resource["internalDate"] = str(message.internal_date_ms)

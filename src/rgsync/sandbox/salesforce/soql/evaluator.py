@@ -146,9 +146,12 @@ class _Evaluator:
         for item in query.fields:
             if isinstance(item, Path):
                 self.resolve(obj, item)
-        candidates: Iterable[dict[str, Any]] = self.org.iter_rows(
-            obj.name, include_deleted=self.include_deleted
-        )
+        narrowed = self.narrowed(obj, query.where) if query.where is not None else None
+        candidates: Iterable[dict[str, Any]]
+        if narrowed is None:
+            candidates = self.org.iter_rows(obj.name, include_deleted=self.include_deleted)
+        else:
+            candidates = (r for r in narrowed if self.include_deleted or not r["IsDeleted"])
         if obj.name in ("Task", "Event"):
             # Activity sharing: what the acting user may read (see `Org.activity_visible`).
             candidates = (r for r in candidates if self.org.activity_visible(r))
@@ -163,6 +166,27 @@ class _Evaluator:
         if query.limit is not None:
             rows = rows[: query.limit]
         return rows
+
+    def narrowed(self, obj: SObjectType, where: Condition) -> list[dict[str, Any]] | None:
+        """The rows that can match `where`, from an index, when a condition every match must meet
+        is `field = 'x'` or `field IN (…)` on a text or Id field of the object itself; None
+        otherwise (then every row is tested). The predicate still tests each row returned."""
+        conjuncts = where.operands if isinstance(where, Junction) and where.op == "AND" else [where]
+        for condition in conjuncts:
+            if (
+                not isinstance(condition, Comparison)
+                or condition.subquery is not None
+                or condition.op not in ("=", "IN")
+            ):
+                continue
+            resolved = self.resolve(obj, condition.path)
+            if resolved.hops or resolved.field.type not in _TEXTUAL | _IDS:
+                continue
+            operands = [self.operand(resolved.field, literal) for literal in condition.values]
+            # '' and null match empty fields, which the index does not hold.
+            if operands and all(isinstance(o, str) and o for o in operands):
+                return self.org.indexed_rows(obj.name, resolved.field.name, operands)
+        return None
 
     def _sorter(self, resolved: _Resolved) -> Callable[[dict[str, Any]], Any]:
         return lambda row: _sort_key(self.value_of(row, resolved))

@@ -39,4 +39,6 @@ class Savepoints(OrgState):
                 else:
                     self._rows[record_id] = old
                     self._by_type[kind][record_id] = old
+                    # An index built after `old` was replaced never saw its values.
+                    self._index_row(kind, record_id, old)
             del self._delete_log[journal.delete_log_size[0] :]

@@ -96,6 +96,11 @@ class OrgState:
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.objects}
         # Ids of the relation rows of each activity, in the order they were stored (see `child_rows`).
         self._children: dict[tuple[str, str], dict[str, None]] = {}
+        # Text and Id fields SOQL has filtered with `=` / `IN`, per object: folded value -> Ids
+        # (built on first use, then kept up by `_store`; see `indexed_rows`). With each record's
+        # place in its object's row order, so answers come in the order a scan gives.
+        self._field_index: dict[str, dict[str, dict[str, dict[str, None]]]] = {}
+        self._order: dict[str, int] = {}
         self._counters: dict[str, int] = {}
         self._delete_log: list[tuple[str, str, datetime]] = []
         self._earliest_deleted: dict[str, datetime] = {}
@@ -171,9 +176,39 @@ class OrgState:
         kind = self.type_of(record_id) or ""
         self._rows[record_id] = row
         self._by_type.setdefault(kind, {})[record_id] = row
+        self._order.setdefault(record_id, len(self._order))
         parent_field = CHILD_INDEX.get(kind)
         if parent_field is not None and row.get(parent_field):
             self._children.setdefault((kind, row[parent_field]), {})[record_id] = None
+        self._index_row(kind, record_id, row)
+
+    def _index_row(self, kind: str, record_id: str, row: Mapping[str, Any]) -> None:
+        for field_name, index in self._field_index.get(kind, {}).items():
+            value = row.get(field_name)
+            if isinstance(value, str):
+                index.setdefault(value.casefold(), {})[record_id] = None
+
+    def indexed_rows(self, kind: str, field_name: str, values: list[str]) -> list[dict[str, Any]]:
+        """Rows of `kind` (deleted ones too) whose `field_name` may equal one of `values`, oldest
+        first: a superset of the rows a scan of `iter_rows` would find equal, for the caller to
+        check again (text is compared case-folded here, and the index only ever gains Ids, like
+        `child_rows`). A lookup of a few hundred values then costs that many steps, not one step
+        per row of the object per query.
+        """
+        by_field = self._field_index.setdefault(kind, {})
+        index = by_field.get(field_name)
+        rows = self._by_type.get(kind, {})
+        if index is None:
+            index = by_field[field_name] = {}
+            for record_id, row in rows.items():
+                value = row.get(field_name)
+                if isinstance(value, str):
+                    index.setdefault(value.casefold(), {})[record_id] = None
+        found: dict[str, None] = {}
+        for value in values:
+            found.update(index.get(value.casefold(), {}))
+        order = self._order
+        return [rows[r] for r in sorted(found, key=lambda r: order.get(r, -1)) if r in rows]
 
     def child_rows(self, kind: str, parent_id: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         """The live rows of `kind` (a key of `CHILD_INDEX`) whose parent is `parent_id`,
