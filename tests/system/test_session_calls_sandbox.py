@@ -83,7 +83,7 @@ def _session(sandbox: Sandbox) -> tuple[int, int, Counter[str], Counter[str], in
     assert result.status == "completed", result.message
     emails = [s for s in result.streams.values() if s.stream.value == "emails"]
     return (
-        len(result.saved),
+        result.emails_saved,
         int(result.api_calls.get("mailbox", 0)),
         Counter(sandbox.salesforce.server.calls) - sf_before,
         Counter(sandbox.mailbox.server.calls) - mailbox_before,  # type: ignore[attr-defined]

@@ -334,6 +334,8 @@ class PlanExecution(UsesParts):
                 if res.ok:
                     if isinstance(write, Create):
                         summary.created[side] += 1
+                        if stream is Stream.EMAILS:
+                            result.emails_saved += 1
                     elif isinstance(write, Update):
                         summary.updated[side] += 1
                     elif isinstance(write, Delete):

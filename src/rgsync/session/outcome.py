@@ -106,6 +106,8 @@ class SessionResult:
     next_due_at: datetime | None = None
     planned: list[Action] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    # Emails written to Salesforce by this session: a count, so memory stays flat with the mailbox.
+    emails_saved: int = 0
     message: str = ""
     # `--since` of this session: the time asked for, and whether it reached past the usual window.
     backfill_since: datetime | None = None
