@@ -81,23 +81,38 @@ def _set_save_as(settings_file: Path, save_as: str) -> None:
     settings_file.write_text(tomlkit.dumps(document))
 
 
+# A small process between this one and the child, so the child's peak RSS is its own: on Linux a
+# child started from this process (which holds the emulators and their N emails) begins with this
+# process's peak and keeps it through exec, so wait4 here would report the emulators' memory.
+LAUNCHER = r"""
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_child(argv: list[str], scratch: Path) -> tuple[str, float, float, float]:
     """Run `argv` to its end: (stdout, wall seconds from spawn to exit, its own peak RSS in MB,
     the CPU seconds it used, user + system).
 
-    Output goes to a file, not a pipe, so the child is reaped with `os.wait4` (its own rusage)
-    without a reader thread skewing the time.
+    The child is started and reaped (`os.wait4`, its own rusage) by `LAUNCHER`; the launcher's
+    start-up (tens of milliseconds) is in the wall time of floor and session alike. Output goes
+    to a file, not a pipe, so no reader thread skews the time.
     """
-    out, err = scratch / "child.out", scratch / "child.err"
+    out, err, figures = scratch / "child.out", scratch / "child.err", scratch / "child.figures"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
-        _pid, status, usage = os.wait4(child.pid, 0)
+        launcher = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(figures), *argv], stdout=stdout, stderr=stderr
+        )
+        launcher.wait()
         wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"{argv[1:4]} failed ({child.returncode}):\n{err.read_text()[-2000:]}")
-    return out.read_text(), wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    peak_kb, cpu, code = figures.read_text().split()
+    if int(code) != 0:
+        raise RuntimeError(f"{argv[1:4]} failed ({code}):\n{err.read_text()[-2000:]}")
+    return out.read_text(), wall, int(peak_kb) / 1024, float(cpu)
 
 
 def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
