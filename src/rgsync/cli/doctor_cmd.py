@@ -10,7 +10,6 @@ fleet user as their sessions run: the org's admin sign-in when they have none of
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import click
 from rich.text import Text
@@ -19,19 +18,9 @@ from rgsync import registry
 from rgsync.cli.common import App, json_option, pass_app
 from rgsync.cli.render import AdaptiveTable, Column
 from rgsync.errors import EXIT_FAILED
-from rgsync.registry import FindingLike
+from rgsync.registry import Finding, FindingLike
 
 STYLE = {"ok": "green", "notice": "cyan", "warning": "yellow", "error": "red"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A finding of the doctor itself (the settings file)."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
 
 
 def collect(app: App) -> list[FindingLike]:

@@ -53,6 +53,7 @@ from rgsync.credentials import CredentialStore
 from rgsync.errors import UsageError
 from rgsync.logs import remember_secret
 from rgsync.paths import Paths
+from rgsync.providers.descriptor import Finding
 
 log = logging.getLogger("rgsync.fleet")
 
@@ -474,16 +475,6 @@ def sign_in_for_user(home: Path, name: str, settings_text: str, policy_text: str
 
 
 # --- `rgsync doctor --user NAME` --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One `rgsync doctor` line about a fleet user's sign-in."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
 
 
 _SERVICE_NAMES = {

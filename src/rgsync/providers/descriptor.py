@@ -26,6 +26,17 @@ from typing import Any, Generic, Protocol, TypeVar
 from rgsync.credentials import CredentialStore
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One `rgsync doctor` line, the one shape every part of the doctor uses: status ('ok',
+    'notice', 'warning' or 'error'), what was checked, what was found, and what to do about it."""
+
+    status: str
+    check: str
+    detail: str
+    fix: str = ""
+
+
 class FindingLike(Protocol):
     """One `rgsync doctor` line: status (ok, notice, warning, error), check, detail and fix."""
 

@@ -7,7 +7,6 @@ a session needs), then one FindFolder each for `Salesforce Tasks` / `Salesforce 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from exchangelib.folders import Calendar, Contacts, Inbox, SentItems, Tasks
@@ -17,6 +16,7 @@ from exchangelib.services import GetFolder
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.model import CONTACT_FOLDER_NAME, TASK_LIST_NAME, Stream
 from rgsync.providers.base import ProviderError
+from rgsync.providers.descriptor import Finding
 from rgsync.providers.exchange.config import ExchangeConnection
 
 from .connection import PASSWORD_SECRET, RECONNECT_ADVICE, TOKEN_SECRET, ConnectionSettings, EwsConnection
@@ -30,17 +30,6 @@ CHECKED_FOLDERS = (
     ("tasks", Tasks),
     ("contacts", Contacts),
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One doctor finding, in the shape every part of `rgsync doctor` shares: status ('ok',
-    'notice' or 'error'), what was checked, what was found, and what to do about it."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
 
 
 def secret_name(auth_type: str) -> str:

@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.providers.base import AuthError, ProviderError
+from rgsync.providers.descriptor import Finding
 from rgsync.providers.google.api import RECONNECT_ADVICE, GoogleApi
 from rgsync.providers.google.auth import ACCESS_TOKEN, TOKEN, load_credentials, missing_scopes, token_saver
 
 OK, ERROR = "ok", "error"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One doctor finding, in the shape every part of `rgsync doctor` shares: status ('ok',
-    'warning' or 'error'), what was checked, what was found, and what to do about it."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
 
 
 def _check(check: str, ok: bool, detail: str, fix: str = "") -> Finding:

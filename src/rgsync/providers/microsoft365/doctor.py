@@ -7,11 +7,10 @@ uses, so a check that passes means the stream can do its work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rgsync.credentials import CredentialsError, CredentialStore
 from rgsync.errors import UsageError
 from rgsync.providers.base import AuthError, ProviderError
+from rgsync.providers.descriptor import Finding
 from rgsync.providers.microsoft365 import open_microsoft365
 from rgsync.providers.microsoft365.auth import RECONNECT, TOKEN_CACHE, app_credential
 from rgsync.providers.microsoft365.client import SubRequest, graph_failure
@@ -24,17 +23,6 @@ PERMISSIONS = (
     ("To Do", "/todo/lists?$top=1", "Tasks.ReadWrite"),
     ("Contacts", "/contactFolders?$top=1", "Contacts.ReadWrite"),
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One doctor finding: status ('ok', 'warning', 'error'), what was checked, what was found,
-    and what to do about it."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
 
 
 def microsoft365_findings(config: Microsoft365Connection, store: CredentialStore) -> list[Finding]:

@@ -10,12 +10,11 @@ Activities, rgsync's optional key field, and the day's API allocation against
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from rgsync.credentials import CredentialStore
 from rgsync.providers.base import ProviderError
-from rgsync.providers.descriptor import ProfileOptions
+from rgsync.providers.descriptor import Finding, ProfileOptions
 from rgsync.providers.salesforce.auth import (
     AUTH_MODES,
     SECRET_PASSWORD,
@@ -31,21 +30,6 @@ OK, NOTICE, WARNING, ERROR = "ok", "notice", "warning", "error"
 CONNECT = "run `rgsync connect salesforce`"
 WRITTEN = ("Task", "Event", "Contact", "Lead", "Account")
 KEYED = ("Task", "Event", "EmailMessage", "Contact")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One line of `rgsync doctor`: status (ok/notice/warning/error), what was checked, what was
-    found, and what the user can do about it."""
-
-    status: str
-    check: str
-    detail: str
-    fix: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        """The finding as `rgsync doctor --json` prints it."""
-        return {"status": self.status, "check": self.check, "detail": self.detail, "fix": self.fix}
 
 
 def _settings_findings(config: SalesforceConfig, store: CredentialStore) -> list[Finding]:
