@@ -1,6 +1,7 @@
 """A fleet user's profile with the org's admin sign-in layered in, checked the way `rgsync doctor
 --user` and the session read it: the settings file as written, the registry's credentials store
-serving the admin secret (Microsoft 365 app-only, Exchange impersonation)."""
+serving the admin secret (Microsoft 365 app-only, Exchange impersonation). SPEC §11 "Admin sign-in",
+§9 (secrets never in settings files)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Salesforce admin sign-in: the connected app's certificate signs a JWT bearer assertion for each
-user's username (rgsync's Salesforce adapter, simple-salesforce, against the org emulator)."""
+user's username (rgsync's Salesforce adapter, simple-salesforce, against the org emulator).
+SPEC §11 "Admin sign-in: Salesforce JWT bearer per user", §9 (a refusal says what to fix)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What a session keeps of its skips: every one in a dry run, a bounded sample otherwise."""
+"""What a session keeps of its skips: every one in a dry run, a bounded sample otherwise (SPEC §10:
+memory stays flat as the mailbox grows)."""
 
 from __future__ import annotations
 
