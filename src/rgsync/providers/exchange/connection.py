@@ -246,6 +246,7 @@ class EwsConnection:
         def counting_session() -> Any:
             session = original()
             session.hooks["response"].append(self._on_response)
+            session.hooks["response"].append(_read_in_blocks)
             if self.settings.ca_file:
                 # requests lets REQUESTS_CA_BUNDLE override a session's `verify` unless the
                 # session ignores the environment.
@@ -311,6 +312,29 @@ class EwsConnection:
     def folder(self, cls: type[Folder], folder_id: str) -> Folder:
         """A folder known by id, without a request."""
         return cls(root=self.root(), id=folder_id, changekey=None)
+
+
+# exchangelib parses every SOAP answer from `response.iter_content()`, whose default is one byte
+# per chunk: a 1 MB GetItem answer became a million generator steps and bytearray extends, more
+# CPU than the XML parsing itself. The body is already in memory (the request is not streamed),
+# so handing it to the parser in blocks changes nothing but the cost.
+READ_BLOCK = 64 * 1024
+
+
+def _read_in_blocks(response: Any, *_args: Any, **kwargs: Any) -> None:
+    """Response hook: `iter_content()` without a chunk size yields blocks of `READ_BLOCK` bytes.
+
+    Streamed answers (exchangelib's streaming notifications split documents byte by byte) keep
+    the library's default.
+    """
+    if kwargs.get("stream"):
+        return
+    whole = response.iter_content
+
+    def iter_content(chunk_size: int | None = 1, decode_unicode: bool = False) -> Any:
+        return whole(READ_BLOCK if chunk_size == 1 else chunk_size, decode_unicode)
+
+    response.iter_content = iter_content
 
 
 def _ews_zone(name: str) -> EWSTimeZone:
