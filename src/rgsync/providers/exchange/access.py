@@ -48,6 +48,10 @@ SYNC_PAGE = 512  # the most changes EWS returns per SyncFolderItems call
 BATCH = 100  # items per GetItem / CreateItem / UpdateItem / DeleteItem call
 VIEW_LIMIT = 1000  # CalendarView has no paging: a fuller range is split in two
 TAG_QUERY = 50  # Salesforce Ids per FindItem restriction
+# Emails whose ChangeKey and categories the adapter keeps from reading them, for `mark`. The
+# session labels a chunk of emails (1,000) soon after reading it, so this covers a chunk and a
+# sync page with room to spare while memory stays flat however long the listing is.
+SEEN_LIMIT = 4096
 INVALID_STATE = "MAIL-SYNC-STATE-INVALID"
 FOLDER_GONE = "MAIL-FOLDER-NOT-FOUND"
 CURSOR_PREFIX = "ews1."
@@ -122,6 +126,8 @@ class MailboxAccess:
         self._mail_folders: dict[str, MailFolder] | None = None
         # Email id -> the ChangeKey our category update produced (see Reads.past_own_marks).
         self._marked: dict[str, str] = {}
+        # Email id -> (ChangeKey, categories) as this run last read or wrote them (see `Writes.mark`).
+        self._seen: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     # --- protocol basics ---------------------------------------------------------------------------
 
@@ -222,6 +228,15 @@ class MailboxAccess:
                 if not isinstance(f, Exception)
             }
         return self._mail_folders
+
+    def _remember(self, item_id: str, changekey: str | None, categories: Any) -> None:
+        """Keep an email's ChangeKey and categories for `mark` (the oldest go past `SEEN_LIMIT`)."""
+        if not item_id or not changekey:
+            return
+        self._seen.pop(item_id, None)
+        self._seen[item_id] = (str(changekey), tuple(str(c) for c in categories or ()))
+        while len(self._seen) > SEEN_LIMIT:
+            del self._seen[next(iter(self._seen))]
 
     # --- low-level reads ---------------------------------------------------------------------------------
 

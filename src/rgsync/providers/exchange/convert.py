@@ -261,6 +261,7 @@ def service_headers(message: Any) -> tuple[tuple[str, str], ...]:
     return tuple(found.items())
 
 
-def message_stub(item_id: str, account: Any) -> Any:
-    """A Message with just an id, for UpdateItem of its categories."""
-    return Message(account=account, id=item_id, changekey=None)
+def message_stub(item_id: str, account: Any, changekey: str | None = None) -> Any:
+    """A Message with just an id (and the ChangeKey an update is conditional on), for UpdateItem
+    of its categories."""
+    return Message(account=account, id=item_id, changekey=changekey)

@@ -92,10 +92,10 @@ class Reads(MailboxAccess):
                 else:
                     changed = _without_echo(changed, options)
                 now = self._now()
-                emails = [
-                    convert.email_item(item, kind, now=now)
-                    for item, _noted in self._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS)
-                ]
+                emails = []
+                for item, _noted in self._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS):
+                    emails.append(convert.email_item(item, kind, now=now))
+                    self._remember(item.id, item.changekey, item.categories)
                 states[name] = state
                 if last:
                     listing.discard(name)
@@ -333,6 +333,7 @@ class Reads(MailboxAccess):
         if not found:
             raise ProviderError(f"no email with id {mailbox_id!r} in the mailbox", code="MAIL-NOT-FOUND")
         item = found[0][0]
+        self._remember(item.id, item.changekey, item.categories)
         parent = getattr(getattr(item, "parent_folder_id", None), "id", None)
         folder = self._mail_folder_kinds().get(parent or "", MailFolder.OTHER)
         return Page(items=(convert.email_item(item, folder, now=self._now()),))

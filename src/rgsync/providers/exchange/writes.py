@@ -8,6 +8,7 @@ from typing import Any
 from exchangelib import CalendarItem as EwsCalendarItem
 from exchangelib import Contact as EwsContact
 from exchangelib import Message
+from exchangelib import errors as ews_errors
 from exchangelib.folders import Folder
 from exchangelib.items import (
     ALL_OCCURRENCES,
@@ -15,12 +16,13 @@ from exchangelib.items import (
     AUTO_RESOLVE,
     ID_ONLY,
     MOVE_TO_DELETED_ITEMS,
+    NEVER_OVERWRITE,
     SAVE_ONLY,
     SEND_TO_NONE,
     SHALLOW,
 )
 from exchangelib.restriction import Q, Restriction
-from exchangelib.services import FindItem
+from exchangelib.services import FindItem, UpdateItem
 
 from rgsync.model import (
     CalendarItem,
@@ -39,6 +41,16 @@ from rgsync.providers.base import RetriableError, UncertainWrite
 from . import convert, records
 from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
 from .connection import chunked, provider_error
+
+# An update sent with a ChangeKey the item no longer has (NeverOverwrite) is refused with these.
+_CONFLICTS = (ews_errors.ErrorIrresolvableConflict, ews_errors.ErrorInvalidChangeKey)
+
+
+class _CategoryUpdate(UpdateItem):  # type: ignore[misc]
+    """UpdateItem that answers a conflict of one item as that item's result: exchangelib raises
+    it otherwise, and the results of the rest of the batch (already written) would be lost."""
+
+    ERRORS_TO_CATCH_IN_RESPONSE = (*UpdateItem.ERRORS_TO_CATCH_IN_RESPONSE, *_CONFLICTS)
 
 
 class Writes(MailboxAccess):
@@ -296,14 +308,45 @@ class Writes(MailboxAccess):
         return found
 
     def mark(self, marks: Sequence[MarkLabel]) -> list[WriteResult]:
-        """Add or remove categories on emails: one GetItem and one UpdateItem per 100 emails."""
+        """Add or remove categories on emails: one UpdateItem per 100 emails, after one GetItem
+        per 100 of those this run has not read.
+
+        An email read in this run is updated from what that read saw, sent with its ChangeKey and
+        NeverOverwrite: if anyone changed it since, Exchange refuses that one item
+        (ErrorIrresolvableConflict) and it is read again and updated as an unread one is — from
+        its categories as they are now, so nobody's change to them is lost.
+        """
         if not marks:
             return []
         ids = list(dict.fromkeys(m.mailbox_id for m in marks))
-        current = {
-            item.id: list(item.categories or [])
-            for item, _noted in self._fetch(Message, ids, ("categories",))
-        }
+        outcome: dict[str, WriteResult] = {}
+        seen = {i: self._seen.pop(i) for i in ids if i in self._seen}
+        conflicted = self._set_categories(
+            marks,
+            {i: list(categories) for i, (_key, categories) in seen.items()},
+            {i: key for i, (key, _categories) in seen.items()},
+            outcome,
+        )
+        rest = [i for i in ids if i not in seen or i in conflicted]
+        if rest:
+            current = {
+                item.id: list(item.categories or [])
+                for item, _noted in self._fetch(Message, rest, ("categories",))
+            }
+            self._set_categories(marks, current, None, outcome)
+        missing = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found")
+        return [outcome.get(m.mailbox_id, missing) for m in marks]
+
+    def _set_categories(
+        self,
+        marks: Sequence[MarkLabel],
+        current: dict[str, list[str]],
+        changekeys: dict[str, str] | None,
+        outcome: dict[str, WriteResult],
+    ) -> set[str]:
+        """Apply `marks` to the emails of `current` (id -> categories now) in UpdateItem batches,
+        filling `outcome`. With `changekeys` each update is conditional on its ChangeKey; the ids
+        refused for a changed ChangeKey are returned (and left out of `outcome`)."""
         wanted = {i: list(c) for i, c in current.items()}
         for mark in marks:
             if mark.mailbox_id not in wanted:
@@ -314,35 +357,37 @@ class Writes(MailboxAccess):
             elif mark.label not in labels:
                 labels.append(mark.label)
         changed = [i for i in wanted if wanted[i] != current[i]]
-        outcome: dict[str, WriteResult] = {i: WriteResult(ok=True, id=i) for i in wanted}
+        for i in wanted:
+            outcome[i] = WriteResult(ok=True, id=i)
+        conflicted: set[str] = set()
         for chunk in chunked(changed, BATCH):
             stubs = []
             for item_id in chunk:
-                stub = convert.message_stub(item_id, self._account)
+                stub = convert.message_stub(item_id, self._account, (changekeys or {}).get(item_id))
                 stub.categories = wanted[item_id] or None
                 stubs.append((stub, ["categories"]))
 
             def update(stubs: list[tuple[Any, list[str]]] = stubs) -> list[Any]:
                 return list(
-                    self._account.bulk_update(
+                    _CategoryUpdate(account=self._account, chunk_size=len(stubs)).call(
                         items=stubs,
-                        conflict_resolution=AUTO_RESOLVE,
+                        conflict_resolution=NEVER_OVERWRITE if changekeys is not None else AUTO_RESOLVE,
                         message_disposition=SAVE_ONLY,
                         send_meeting_invitations_or_cancellations=SEND_TO_NONE,
                         suppress_read_receipts=True,
-                        chunk_size=len(stubs),
                     )
                 )
 
             answers = self.connection.call("UpdateItem", update)
             for item_id, answer in zip(chunk, answers, strict=True):
+                if changekeys is not None and isinstance(answer, _CONFLICTS):
+                    conflicted.add(item_id)
+                    del outcome[item_id]
+                    continue
                 outcome[item_id] = self._result(answer, "UpdateItem", item_id=item_id)
-                # Only categories added (never one removed) count as our own mark later.
-                if (
-                    isinstance(answer, tuple)
-                    and len(answer) == 2
-                    and set(current[item_id]) <= set(wanted[item_id])
-                ):
-                    self._marked[item_id] = str(answer[1])
-        missing = WriteResult(ok=False, error_code="MAIL-NOT-FOUND", message="email not found")
-        return [outcome.get(m.mailbox_id, missing) for m in marks]
+                if isinstance(answer, tuple) and len(answer) == 2:
+                    self._remember(item_id, str(answer[1]), wanted[item_id])
+                    # Only categories added (never one removed) count as our own mark later.
+                    if set(current[item_id]) <= set(wanted[item_id]):
+                        self._marked[item_id] = str(answer[1])
+        return conflicted

@@ -1,0 +1,120 @@
+"""What the Exchange adapter spends per email (SPEC §10) without giving up what SPEC §7 keeps:
+labelling emails it has just read, and handing SOAP answers to exchangelib's parser — the real
+exchangelib against the EWS emulator, nothing mocked (the parser's input is only counted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from exchangelib import util as ews_util
+
+from rgsync.model import EmailItem, MarkLabel, Stream
+from rgsync.providers.exchange.connection import READ_BLOCK
+from tests.contract.ews_harness import EwsHarness, open_harness
+from tests.contract.mailbox_contract import NOW, OPTIONS, drain
+
+
+@pytest.fixture
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EwsHarness]:
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    yield from open_harness(tmp_path)
+
+
+def delivered(harness: EwsHarness, n: int, body: str = "Hi") -> list[str]:
+    sent = NOW - timedelta(hours=1)
+    ids = []
+    for i in range(n):
+        raw = (
+            f"From: Bob <bob@globex.com>\r\nTo: ann@acme.com\r\nSubject: Cost {i}\r\n"
+            f"Message-ID: <cost{i}@globex.com>\r\nDate: {sent.strftime('%a, %d %b %Y %H:%M:%S +0000')}"
+            f"\r\n\r\n{body}\r\n"
+        ).encode()
+        ids.append(harness.ews.state.add_message(raw, "inbox", received=sent))
+    return ids
+
+
+def read_all(harness: EwsHarness) -> list[EmailItem]:
+    items, *_ = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))
+    return [e for e in items if isinstance(e, EmailItem)]
+
+
+def test_spec_10_emails_read_in_this_run_are_labelled_without_reading_them_again(
+    harness: EwsHarness,
+) -> None:
+    ids = delivered(harness, 150)
+    harness.ews.state.set_categories(ids[0], ["Red"])
+    harness.ews.state.set_categories(ids[1], ["Salesforce Thread", "Blue"])
+    assert len(read_all(harness)) == 150
+    harness.ews.server.reset_counters()
+    results = harness.mailbox.mark(
+        [MarkLabel(i, "Salesforce") for i in ids] + [MarkLabel(ids[1], "Salesforce Thread", remove=True)]
+    )
+    assert all(r.ok for r in results) and len(results) == 151
+    # The read already told each email's categories: 100 updates per UpdateItem, no GetItem.
+    assert dict(harness.ews.server.calls) == {"UpdateItem": 2}
+    assert harness.labels_of(ids[0]) == {"Red", "Salesforce"}
+    assert harness.labels_of(ids[1]) == {"Blue", "Salesforce"}
+    assert all(harness.labels_of(i) == {"Salesforce"} for i in ids[2:])
+
+
+def test_spec_7_a_category_the_user_set_after_the_read_is_kept_when_rgsync_labels_the_email(
+    harness: EwsHarness,
+) -> None:
+    first, second = delivered(harness, 2)
+    read_all(harness)
+    harness.ews.state.set_categories(second, ["Green"])  # in Outlook, between the read and the label
+    harness.ews.server.reset_counters()
+    results = harness.mailbox.mark([MarkLabel(first, "Salesforce"), MarkLabel(second, "Salesforce")])
+    assert [r.ok for r in results] == [True, True]
+    assert harness.labels_of(first) == {"Salesforce"}
+    assert harness.labels_of(second) == {"Green", "Salesforce"}
+    # The changed one is refused for its ChangeKey, read again and labelled from what it is now.
+    assert dict(harness.ews.server.calls) == {"UpdateItem": 2, "GetItem": 1}
+
+
+def test_spec_7_labelling_twice_in_one_run_uses_what_the_first_label_left(harness: EwsHarness) -> None:
+    [mid] = delivered(harness, 1)
+    read_all(harness)
+    harness.mailbox.mark([MarkLabel(mid, "Salesforce")])
+    harness.ews.server.reset_counters()
+    [result] = harness.mailbox.mark([MarkLabel(mid, "Salesforce Sync Error")])
+    assert result.ok
+    assert harness.labels_of(mid) == {"Salesforce", "Salesforce Sync Error"}
+    assert dict(harness.ews.server.calls) == {"UpdateItem": 1}
+
+
+def test_an_email_deleted_after_the_read_is_reported_not_found(harness: EwsHarness) -> None:
+    """The session drops the label of a deleted email from its journal on MAIL-NOT-FOUND."""
+    kept, gone = delivered(harness, 2)
+    read_all(harness)
+    harness.ews.state.delete_item(gone)
+    results = harness.mailbox.mark([MarkLabel(kept, "Salesforce"), MarkLabel(gone, "Salesforce")])
+    assert results[0].ok and harness.labels_of(kept) == {"Salesforce"}
+    assert not results[1].ok and results[1].error_code == "MAIL-NOT-FOUND"
+
+
+def test_soap_answers_reach_the_parser_in_blocks_not_byte_by_byte(
+    harness: EwsHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered(harness, 40, body="word " * 2000)
+    chunks: list[int] = []
+    plain_init = ews_util.BytesGeneratorIO.__init__
+
+    def counted(self: Any, bytes_generator: Iterator[bytes]) -> None:
+        def counting() -> Iterator[bytes]:
+            for chunk in bytes_generator:
+                chunks.append(len(chunk))
+                yield chunk
+
+        plain_init(self, counting())
+
+    monkeypatch.setattr(ews_util.BytesGeneratorIO, "__init__", counted)
+    emails = read_all(harness)
+    assert len(emails) == 40 and all(e.text_body.startswith("word word") for e in emails)
+    received = sum(chunks)
+    assert received > 400_000  # the bodies came through the parser
+    assert len(chunks) <= received // READ_BLOCK + 10 * harness.ews.server.calls.get("GetItem", 1)
