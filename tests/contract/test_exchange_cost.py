@@ -118,3 +118,20 @@ def test_soap_answers_reach_the_parser_in_blocks_not_byte_by_byte(
     received = sum(chunks)
     assert received > 400_000  # the bodies came through the parser
     assert len(chunks) <= received // READ_BLOCK + 10 * harness.ews.server.calls.get("GetItem", 1)
+
+
+def test_spec_10_a_long_listing_does_not_read_again_the_emails_it_labelled_meanwhile(
+    harness: EwsHarness,
+) -> None:
+    """SPEC §7: an email the user changed after rgsync labelled it is still read again."""
+    ids = delivered(harness, 12)
+    harness.mailbox.sync_page = 5
+    pages = harness.mailbox.changes(Stream.EMAILS, None, OPTIONS)
+    first = next(pages)
+    labelled = [e.mailbox_id for e in first.items]
+    assert len(labelled) == 5
+    harness.mailbox.mark([MarkLabel(i, "Salesforce") for i in labelled])  # the session saves a chunk
+    harness.ews.state.set_categories(labelled[0], ["Salesforce", "Orange"])  # then the user edits one
+    rest = [e for page in pages for e in page.items if isinstance(e, EmailItem)]
+    assert sorted(e.mailbox_id for e in rest) == sorted([labelled[0], *(i for i in ids if i not in labelled)])
+    assert next(e for e in rest if e.mailbox_id == labelled[0]).labels == {"Salesforce", "Orange"}

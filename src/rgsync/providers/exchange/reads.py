@@ -82,7 +82,10 @@ class Reads(MailboxAccess):
                     listing.add(name)
                     since = options.email_since.isoformat()
                     continue
-                changed, deleted = self._split(changes)
+                # A long listing meets the emails this run has labelled meanwhile again, as
+                # updates: those whose ChangeKey is still the one our UpdateItem produced hold
+                # nothing new (the criterion `past_own_marks` applies for the next session).
+                changed, deleted = self._split([c for c in changes if not self._own_change(*c)])
                 full = name in listing
                 if full:
                     cutoff = datetime.fromisoformat(since)
