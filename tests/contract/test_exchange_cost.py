@@ -5,14 +5,16 @@ exchangelib against the EWS emulator, nothing mocked (the parser's input is only
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from exchangelib import util as ews_util
+from exchangelib.services import SyncFolderItems
 
 from rgsync.model import EmailItem, MarkLabel, Stream
+from rgsync.providers.exchange import access
 from rgsync.providers.exchange.connection import READ_BLOCK
 from tests.contract.ews_harness import EwsHarness, open_harness
 from tests.contract.mailbox_contract import NOW, OPTIONS, drain
@@ -135,3 +137,31 @@ def test_spec_10_a_long_listing_does_not_read_again_the_emails_it_labelled_meanw
     rest = [e for page in pages for e in page.items if isinstance(e, EmailItem)]
     assert sorted(e.mailbox_id for e in rest) == sorted([labelled[0], *(i for i in ids if i not in labelled)])
     assert next(e for e in rest if e.mailbox_id == labelled[0]).labels == {"Salesforce", "Orange"}
+
+
+@pytest.mark.parametrize(
+    "received",
+    ["2026-01-02T03:04:05Z", "2026-01-02T05:04:05+02:00", "2026-01-02T03:04:05.250Z", "2026-01-02T03:04:05"],
+)
+def test_a_listed_email_carries_what_exchangelib_reads_from_the_same_change(
+    harness: EwsHarness, received: str
+) -> None:
+    """The cheap listing must agree with exchangelib on id, ChangeKey, received time and
+    categories (the history window and the echo rules of SPEC §3.6 and §10 rest on them)."""
+    from lxml import etree
+
+    tns = "http://schemas.microsoft.com/exchange/services/2006/types"
+    change = etree.fromstring(
+        f'<t:Create xmlns:t="{tns}"><t:Message><t:ItemId Id="AAMkAD1" ChangeKey="CQAAAB"/>'
+        f"<t:DateTimeReceived>{received}</t:DateTimeReceived>"
+        "<t:Categories><t:String>Red</t:String><t:String>Salesforce</t:String></t:Categories>"
+        "</t:Message></t:Create>"
+    )
+    account = harness.mailbox._account
+    kind, light = access._ListEmails(account=account)._elem_to_obj(change)
+    plain_kind, plain = SyncFolderItems(account=account)._elem_to_obj(change)
+    assert kind == plain_kind == "create"
+    assert (light.id, light.changekey, light.categories) == ("AAMkAD1", "CQAAAB", ["Red", "Salesforce"])
+    assert light.datetime_received == plain.datetime_received
+    if not received.endswith(".250Z"):  # exchangelib reads no fraction of a second
+        assert light.datetime_received == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -8,12 +8,14 @@ import base64
 import json
 import warnings
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exchangelib import CalendarItem as EwsCalendarItem
 from exchangelib import Contact as EwsContact
+from exchangelib import Message
 from exchangelib import Task as EwsTask
 from exchangelib.folders import (
     Calendar,
@@ -32,6 +34,7 @@ from exchangelib.items import (
 )
 from exchangelib.restriction import Q, Restriction
 from exchangelib.services import CreateFolder, FindFolder, GetFolder, GetItem, SyncFolderItems
+from exchangelib.util import TNS
 
 from rgsync.model import (
     CONTACT_FOLDER_NAME,
@@ -75,6 +78,49 @@ ITEM_CLASSES: dict[Stream, type] = {
     Stream.TASKS: EwsTask,
     Stream.CONTACTS: EwsContact,
 }
+
+
+@dataclass(frozen=True)
+class ListedEmail:
+    """An email as an email folder's SyncFolderItems page lists it: what reads look at before
+    GetItem (the page's additional fields are at most `LISTED_FIELDS`)."""
+
+    id: str
+    changekey: str | None = None
+    datetime_received: datetime | None = None
+    categories: list[str] | None = None
+
+
+LISTED_FIELDS = frozenset({"datetime_received", "categories"})
+_ITEM_ID = f"{{{TNS}}}ItemId"
+# exchangelib's own fields parse these two values, so they come out exactly as on a Message.
+_RECEIVED = Message.get_field_by_fieldname("datetime_received")
+_CATEGORIES = Message.get_field_by_fieldname("categories")
+
+
+class _ListEmails(SyncFolderItems):  # type: ignore[misc]
+    """SyncFolderItems of an email folder whose changes are `ListedEmail`s.
+
+    exchangelib builds a whole Message per change (every field of the class set, one attribute
+    at a time), most of a listing's CPU although a listing needs an id, a ChangeKey, the received
+    time and the categories; GetItem reads the rest.
+    """
+
+    def _elem_to_obj(self, elem: Any) -> Any:
+        change_type = self.change_types_map[elem.tag]
+        if change_type == self.READ_FLAG_CHANGE:
+            return super()._elem_to_obj(elem)
+        if change_type == self.DELETE:
+            found = elem.find(_ITEM_ID)
+            return change_type, ListedEmail(id=found.get("Id"), changekey=found.get("ChangeKey"))
+        item = elem[0]
+        found = item.find(_ITEM_ID)
+        return change_type, ListedEmail(
+            id=found.get("Id"),
+            changekey=found.get("ChangeKey"),
+            datetime_received=_RECEIVED.from_xml(item, self.account),
+            categories=_CATEGORIES.from_xml(item, self.account),
+        )
 
 
 def encode_cursor(stream: Stream, data: dict[str, Any]) -> str:
@@ -245,8 +291,10 @@ class MailboxAccess:
     ) -> tuple[list[tuple[str, Any]], str, bool]:
         """One SyncFolderItems page: ([(change type, item or id)], new state, last page?)."""
 
+        light = cls is Message and set(fields) <= LISTED_FIELDS
+
         def send() -> tuple[list[tuple[str, Any]], str, bool]:
-            service = SyncFolderItems(account=self._account)
+            service = (_ListEmails if light else SyncFolderItems)(account=self._account)
             changes = list(
                 service.call(
                     folder=folder,
