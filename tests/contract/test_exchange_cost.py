@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from exchangelib import Message
 from exchangelib import util as ews_util
-from exchangelib.services import SyncFolderItems
+from exchangelib.items import ID_ONLY
+from exchangelib.services import GetItem, SyncFolderItems
 
-from rgsync.model import EmailItem, MarkLabel, Stream
-from rgsync.providers.exchange import access
+from rgsync.model import EmailItem, Folder, MarkLabel, Stream
+from rgsync.providers.exchange import access, convert
 from rgsync.providers.exchange.connection import READ_BLOCK
-from tests.contract.ews_harness import EwsHarness, open_harness
+from tests.contract.ews_harness import EwsHarness, open_harness, raw_email
 from tests.contract.mailbox_contract import NOW, OPTIONS, drain
 
 
@@ -165,3 +168,55 @@ def test_a_listed_email_carries_what_exchangelib_reads_from_the_same_change(
     assert light.datetime_received == plain.datetime_received
     if not received.endswith(".250Z"):  # exchangelib reads no fraction of a second
         assert light.datetime_received == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_emails_fetched_cheaply_convert_exactly_as_exchangelibs_messages(harness: EwsHarness) -> None:
+    """Every field an EmailItem takes (addresses, bodies, dates, headers, item class — SPEC §3.1)
+    comes out the same as from exchangelib's own Message for the same GetItem."""
+    sent = NOW - timedelta(hours=1)
+    html = EmailMessage()
+    html["From"], html["To"], html["Cc"] = "Bob <bob@globex.com>", "ann@acme.com", "Cy <cy@globex.com>"
+    html["Subject"], html["Message-ID"] = "Prices", "<html1@globex.com>"
+    html.set_content("Plain prices")
+    html.add_alternative("<p>Our <b>prices</b></p>", subtype="html")
+    ids = [
+        harness.ews.state.add_message(html.as_bytes(), "inbox", received=sent),
+        harness.ews.state.add_message(
+            raw_email(sender="postmaster@globex.com", to=("ann@acme.com",), subject="NDR", sent_at=sent),
+            "inbox",
+            item_class="REPORT.IPM.Note.NDR",
+            received=sent,
+        ),
+        harness.ews.state.add_message(
+            raw_email(
+                sender="bob@globex.com",
+                to=("ann@acme.com",),
+                subject="Away",
+                sent_at=sent,
+                headers={"Auto-Submitted": "auto-replied"},
+            ),
+            "inbox",
+            item_class="IPM.Schedule.Meeting.Request",
+            received=sent,
+        ),
+    ]
+    harness.ews.state.set_categories(ids[0], ["Red"])
+    cheap = [item for item, _noted in harness.mailbox._fetch(Message, ids, convert.EMAIL_FIELDS)]
+    assert all(isinstance(item, access.FetchedEmail) for item in cheap)
+    plain = list(
+        GetItem(account=harness.mailbox._account).call(
+            items=[(i, None) for i in ids],
+            additional_fields=convert.field_paths(Message, convert.EMAIL_FIELDS),
+            shape=ID_ONLY,
+        )
+    )
+    assert [type(p).__name__ for p in plain] == ["Message", "Message", "MeetingRequest"]
+    for light, full in zip(cheap, plain, strict=True):
+        assert (light.id, light.changekey) == (full.id, full.changekey)
+        assert convert.email_item(light, Folder.INBOX, now=NOW) == convert.email_item(
+            full, Folder.INBOX, now=NOW
+        )
+    emails = [convert.email_item(item, Folder.INBOX, now=NOW) for item in cheap]
+    assert emails[0].html_body and emails[0].cc and emails[0].labels == {"Red"}
+    assert dict(emails[0].headers)["from"] == "Bob <bob@globex.com>"
+    assert emails[1].item_class == "REPORT.IPM.Note.NDR" and emails[2].auto_submitted == "auto-replied"

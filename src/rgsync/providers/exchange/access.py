@@ -123,6 +123,47 @@ class _ListEmails(SyncFolderItems):  # type: ignore[misc]
         )
 
 
+def _message_field(name: str) -> Any:
+    return Message.get_field_by_fieldname(name)
+
+
+class FetchedEmail:
+    """An email as GetItem returned it: `id`, `changekey` and each field asked for, as an
+    attribute holding exchangelib's own value for it (Mailbox, HTMLBody, EWSDateTime, …)."""
+
+    def __init__(self, item_id: str | None, changekey: str | None, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self.id = item_id
+        self.changekey = changekey
+
+    def __repr__(self) -> str:
+        return f"FetchedEmail(id={self.id!r})"
+
+
+class _GetEmails(GetItem):  # type: ignore[misc]
+    """GetItem of emails whose answers are `FetchedEmail`s with the fields asked for.
+
+    exchangelib's Message is built from every field its class (and each registered extended
+    property) knows, present or not: GetItem of a page of emails spent most of its CPU looking
+    for fields nobody asked for. Each asked field is parsed by exchangelib's own field, so the
+    values are those a Message would hold, whatever the item's type (meeting request, report…).
+    """
+
+    def __init__(self, *args: Any, fields: Sequence[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = fields
+
+    def _elem_to_obj(self, elem: Any) -> FetchedEmail:
+        found = elem.find(_ITEM_ID)
+        values = {f.name: f.from_xml(elem=elem, account=self.account) for f in self.fields}
+        Message._clear(elem)  # as exchangelib does: the answer's tree shrinks as it is read
+        return FetchedEmail(
+            None if found is None else found.get("Id"),
+            None if found is None else found.get("ChangeKey"),
+            values,
+        )
+
+
 def encode_cursor(stream: Stream, data: dict[str, Any]) -> str:
     """A cursor string: the stream, the sync states and what else resumption needs, as JSON."""
     raw = json.dumps({"k": stream.value, **data}, separators=(",", ":"), sort_keys=True).encode()
@@ -321,13 +362,18 @@ class MailboxAccess:
         """GetItem in batches: [(item, warnings raised while parsing it)]; missing ids left out."""
         out: list[tuple[Any, list[str]]] = []
         paths = convert.field_paths(cls, fields)
+        light = [_message_field(name) for name in fields] if cls is Message else []
         for chunk in chunked(dict.fromkeys(ids), BATCH):
 
             def send(chunk: list[str] = chunk) -> list[tuple[Any, list[str]]]:
                 parsed: list[tuple[Any, list[str]]] = []
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    service = GetItem(account=self._account, chunk_size=len(chunk))
+                    service = (
+                        _GetEmails(account=self._account, chunk_size=len(chunk), fields=light)
+                        if light
+                        else GetItem(account=self._account, chunk_size=len(chunk))
+                    )
                     for item in service.call(
                         items=[(i, None) for i in chunk], additional_fields=paths, shape=ID_ONLY
                     ):
