@@ -17,6 +17,7 @@ from exchangelib import CalendarItem as EwsCalendarItem
 from exchangelib import Contact as EwsContact
 from exchangelib import Message
 from exchangelib import Task as EwsTask
+from exchangelib.fields import ExtendedPropertyField
 from exchangelib.folders import (
     Calendar,
     Contacts,
@@ -127,6 +128,34 @@ def _message_field(name: str) -> Any:
     return Message.get_field_by_fieldname(name)
 
 
+_FIELD_URI = f"{{{TNS}}}ExtendedFieldURI"
+# (property class, the ExtendedFieldURI's attributes) -> whether they name that property.
+_NAMES_PROPERTY: dict[tuple[Any, tuple[tuple[str, str], ...]], bool] = {}
+
+
+def _extended_value(field: Any, elem: Any, account: Any) -> Any:
+    """What `ExtendedPropertyField.from_xml` returns, without matching each property's URI anew.
+
+    exchangelib rebuilds and normalises both definitions for every property of every item; the
+    answer depends only on the URI element's attributes, so it is kept per attribute set.
+    """
+    cls = field.value_cls
+    for prop in elem.findall(cls.response_tag()):
+        uri = prop.find(_FIELD_URI)
+        if uri is None:
+            matches = cls.is_property_instance(prop)
+        else:
+            key = (cls, tuple(sorted(uri.attrib.items())))
+            matches = _NAMES_PROPERTY.get(key)
+            if matches is None:
+                if len(_NAMES_PROPERTY) > 1000:
+                    _NAMES_PROPERTY.clear()  # a server naming endless properties: memory stays flat
+                matches = _NAMES_PROPERTY[key] = cls.is_property_instance(prop)
+        if matches:
+            return cls.from_xml(elem=prop, account=account)
+    return field.default
+
+
 class FetchedEmail:
     """An email as GetItem returned it: `id`, `changekey` and each field asked for, as an
     attribute holding exchangelib's own value for it (Mailbox, HTMLBody, EWSDateTime, …)."""
@@ -155,7 +184,12 @@ class _GetEmails(GetItem):  # type: ignore[misc]
 
     def _elem_to_obj(self, elem: Any) -> FetchedEmail:
         found = elem.find(_ITEM_ID)
-        values = {f.name: f.from_xml(elem=elem, account=self.account) for f in self.fields}
+        values = {
+            f.name: _extended_value(f, elem, self.account)
+            if isinstance(f, ExtendedPropertyField)
+            else f.from_xml(elem=elem, account=self.account)
+            for f in self.fields
+        }
         Message._clear(elem)  # as exchangelib does: the answer's tree shrinks as it is read
         return FetchedEmail(
             None if found is None else found.get("Id"),
