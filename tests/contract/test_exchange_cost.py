@@ -17,7 +17,8 @@ from exchangelib.items import ID_ONLY
 from exchangelib.services import GetItem, SyncFolderItems
 
 from rgsync.model import EmailItem, Folder, MarkLabel, Stream
-from rgsync.providers.exchange import access, convert
+from rgsync.providers.exchange import convert
+from rgsync.providers.exchange import light as light_reads
 from rgsync.providers.exchange.connection import READ_BLOCK
 from tests.contract.ews_harness import EwsHarness, open_harness, raw_email
 from tests.contract.mailbox_contract import NOW, OPTIONS, drain
@@ -161,7 +162,7 @@ def test_a_listed_email_carries_what_exchangelib_reads_from_the_same_change(
         "</t:Message></t:Create>"
     )
     account = harness.mailbox._account
-    kind, light = access._ListEmails(account=account)._elem_to_obj(change)
+    kind, light = light_reads.ListEmails(account=account)._elem_to_obj(change)
     plain_kind, plain = SyncFolderItems(account=account)._elem_to_obj(change)
     assert kind == plain_kind == "create"
     assert (light.id, light.changekey, light.categories) == ("AAMkAD1", "CQAAAB", ["Red", "Salesforce"])
@@ -202,7 +203,7 @@ def test_emails_fetched_cheaply_convert_exactly_as_exchangelibs_messages(harness
     ]
     harness.ews.state.set_categories(ids[0], ["Red"])
     cheap = [item for item, _noted in harness.mailbox._fetch(Message, ids, convert.EMAIL_FIELDS)]
-    assert all(isinstance(item, access.FetchedEmail) for item in cheap)
+    assert all(isinstance(item, light_reads.FetchedEmail) for item in cheap)
     plain = list(
         GetItem(account=harness.mailbox._account).call(
             items=[(i, None) for i in ids],

@@ -4,8 +4,9 @@ exchangelib.
 `descriptor.DESCRIPTOR` is what `rgsync.registry` lists for `[mailbox] provider = "exchange"`;
 `open_exchange` opens the mailbox from its typed config (`config.ExchangeConnection`). Modules:
 `connection` (the one error mapping, request counting), `connect` (the sign-in flow), `convert`
-and `records` (EWS items ↔ domain records, time zones), `access`, `reads` and `writes` (the `Mailbox` protocol, put together in `mailbox`), and `doctor` (the checks of
-`rgsync doctor` and `rgsync connect exchange`).
+and `records` (EWS items ↔ domain records, time zones), `light` (lean readings of email
+listings and GetItem answers), `access`, `reads` and `writes` (the `Mailbox` protocol, put
+together in `mailbox`), and `doctor` (the checks of `rgsync doctor` and `rgsync connect exchange`).
 """
 
 from __future__ import annotations

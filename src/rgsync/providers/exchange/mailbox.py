@@ -3,7 +3,8 @@
 Reading. Every stream is read with SyncFolderItems, whose sync state is the cursor, so a session
 after nothing changed costs one call per folder: Inbox and Sent Items (emails), Calendar, and the
 `Salesforce Tasks` / `Salesforce Contacts` subfolders (found or created once; their ids travel in
-the cursor). SyncFolderItems returns ids only; details come from GetItem in batches.
+the cursor). SyncFolderItems returns ids only; details come from GetItem in batches (emails read
+lean, see `light`).
 
 * Emails: a cursor (both folders' sync states) comes with every page, so a session killed in the
   middle of a long listing resumes at the page it had reached — a first listing included, which
