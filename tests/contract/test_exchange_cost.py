@@ -14,10 +14,11 @@ import pytest
 from exchangelib import Message
 from exchangelib import util as ews_util
 from exchangelib.items import ID_ONLY
-from exchangelib.services import GetItem, SyncFolderItems
+from exchangelib.services import GetItem, SyncFolderItems, UpdateItem
+from lxml import etree
 
 from rgsync.model import EmailItem, Folder, MarkLabel, Stream
-from rgsync.providers.exchange import convert
+from rgsync.providers.exchange import convert, writes
 from rgsync.providers.exchange import light as light_reads
 from rgsync.providers.exchange.connection import READ_BLOCK
 from tests.contract.ews_harness import EwsHarness, open_harness, raw_email
@@ -152,8 +153,6 @@ def test_a_listed_email_carries_what_exchangelib_reads_from_the_same_change(
 ) -> None:
     """The cheap listing must agree with exchangelib on id, ChangeKey, received time and
     categories (the history window and the echo rules of SPEC §3.6 and §10 rest on them)."""
-    from lxml import etree
-
     tns = "http://schemas.microsoft.com/exchange/services/2006/types"
     change = etree.fromstring(
         f'<t:Create xmlns:t="{tns}"><t:Message><t:ItemId Id="AAMkAD1" ChangeKey="CQAAAB"/>'
@@ -221,3 +220,24 @@ def test_emails_fetched_cheaply_convert_exactly_as_exchangelibs_messages(harness
     assert emails[0].html_body and emails[0].cc and emails[0].labels == {"Red"}
     assert dict(emails[0].headers)["from"] == "Bob <bob@globex.com>"
     assert emails[1].item_class == "REPORT.IPM.Note.NDR" and emails[2].auto_submitted == "auto-replied"
+
+
+@pytest.mark.parametrize(("changekey", "categories"), [("CQAAAB", ["Red", "Salesforce"]), (None, [])])
+def test_a_category_update_is_the_request_exchangelib_sends_for_a_message(
+    harness: EwsHarness, changekey: str | None, categories: list[str]
+) -> None:
+    """Same SetItemField (or DeleteItemField when none is left) and ItemId as exchangelib's."""
+    account = harness.mailbox._account
+    settings = {
+        "conflict_resolution": "NeverOverwrite",
+        "message_disposition": "SaveOnly",
+        "send_meeting_invitations_or_cancellations": "SendToNone",
+        "suppress_read_receipts": True,
+    }
+    stub = Message(account=account, id="AAMkAD1", changekey=changekey, categories=categories or None)
+    plain = UpdateItem(account=account).get_payload(items=[(stub, ["categories"])], **settings)
+    lean = writes.CategoryUpdate(account=account).get_payload(
+        items=[writes.CategoryChange("AAMkAD1", changekey, categories)], **settings
+    )
+    assert etree.tostring(lean) == etree.tostring(plain)
+    assert (b"DeleteItemField" in etree.tostring(lean)) is not bool(categories)

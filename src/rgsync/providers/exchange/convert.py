@@ -259,9 +259,3 @@ def service_headers(message: Any) -> tuple[tuple[str, str], ...]:
         if name in SERVICE_HEADERS and name not in found:
             found[name] = " ".join(str(getattr(header, "value", "") or "").split())
     return tuple(found.items())
-
-
-def message_stub(item_id: str, account: Any, changekey: str | None = None) -> Any:
-    """A Message with just an id (and the ChangeKey an update is conditional on), for UpdateItem
-    of its categories."""
-    return Message(account=account, id=item_id, changekey=changekey)

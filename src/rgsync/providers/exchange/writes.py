@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from exchangelib import CalendarItem as EwsCalendarItem
 from exchangelib import Contact as EwsContact
 from exchangelib import Message
 from exchangelib import errors as ews_errors
+from exchangelib.fields import FieldPath
 from exchangelib.folders import Folder
 from exchangelib.items import (
     ALL_OCCURRENCES,
@@ -21,8 +22,10 @@ from exchangelib.items import (
     SEND_TO_NONE,
     SHALLOW,
 )
+from exchangelib.properties import ItemId
 from exchangelib.restriction import Q, Restriction
 from exchangelib.services import FindItem, UpdateItem
+from exchangelib.util import create_element, set_xml_value
 
 from rgsync.model import (
     CalendarItem,
@@ -46,11 +49,50 @@ from .connection import chunked, provider_error
 _CONFLICTS = (ews_errors.ErrorIrresolvableConflict, ews_errors.ErrorInvalidChangeKey)
 
 
-class _CategoryUpdate(UpdateItem):  # type: ignore[misc]
-    """UpdateItem that answers a conflict of one item as that item's result: exchangelib raises
-    it otherwise, and the results of the rest of the batch (already written) would be lost."""
+class CategoryChange(NamedTuple):
+    """New categories for one email (none: the property is deleted), sent with `changekey` when
+    the update must not overwrite a change made since (NeverOverwrite)."""
+
+    item_id: str
+    changekey: str | None
+    categories: list[str]
+
+
+_CATEGORIES_PATH = FieldPath(field=Message.get_field_by_fieldname("categories"))
+
+
+class CategoryUpdate(UpdateItem):  # type: ignore[misc]
+    """UpdateItem of emails' categories from `CategoryChange`s.
+
+    exchangelib's UpdateItem takes whole items: a Message built per email (every field of the
+    class set) and, per change, a walk over all its fields to find the one named. The elements
+    here are made by the same UpdateItem methods for the one field path, so the request is the
+    one exchangelib sends for a Message whose categories changed.
+
+    A conflict of one item is that item's answer: exchangelib raises it otherwise, and the
+    answers of the rest of the batch (already written) would be lost.
+    """
 
     ERRORS_TO_CATCH_IN_RESPONSE = (*UpdateItem.ERRORS_TO_CATCH_IN_RESPONSE, *_CONFLICTS)
+
+    def _changes_elem(self, target_changes: Sequence[CategoryChange]) -> Any:
+        changes = create_element(self.CHANGES_ELEMENT_NAME)
+        for change in target_changes:
+            elem = create_element(self.CHANGE_ELEMENT_NAME)
+            set_xml_value(elem, ItemId(change.item_id, change.changekey), version=self.account.version)
+            updates = create_element("t:Updates")
+            if change.categories:
+                updates.append(
+                    self._set_field_elem(
+                        target_model=Message, field_path=_CATEGORIES_PATH, value=change.categories
+                    )
+                )
+            else:
+                for deleted in self._delete_field_elems(_CATEGORIES_PATH.field):
+                    updates.append(deleted)
+            elem.append(updates)
+            changes.append(elem)
+        return changes
 
 
 class Writes(MailboxAccess):
@@ -361,16 +403,12 @@ class Writes(MailboxAccess):
             outcome[i] = WriteResult(ok=True, id=i)
         conflicted: set[str] = set()
         for chunk in chunked(changed, BATCH):
-            stubs = []
-            for item_id in chunk:
-                stub = convert.message_stub(item_id, self._account, (changekeys or {}).get(item_id))
-                stub.categories = wanted[item_id] or None
-                stubs.append((stub, ["categories"]))
+            batch = [CategoryChange(i, (changekeys or {}).get(i), wanted[i]) for i in chunk]
 
-            def update(stubs: list[tuple[Any, list[str]]] = stubs) -> list[Any]:
+            def update(batch: list[CategoryChange] = batch) -> list[Any]:
                 return list(
-                    _CategoryUpdate(account=self._account, chunk_size=len(stubs)).call(
-                        items=stubs,
+                    CategoryUpdate(account=self._account, chunk_size=len(batch)).call(
+                        items=batch,
                         conflict_resolution=NEVER_OVERWRITE if changekeys is not None else AUTO_RESOLVE,
                         message_disposition=SAVE_ONLY,
                         send_meeting_invitations_or_cancellations=SEND_TO_NONE,
