@@ -4,8 +4,9 @@ GetItem answers as `FetchedEmail`s, in place of exchangelib's Message.
 exchangelib builds a Message from every field its class and each registered extended property
 knows, present in the answer or not, one attribute at a time: for a listing or a page of emails
 that was most of the adapter's CPU. Here only the fields asked for are read, each by exchangelib's
-own field parser, so the values are those a Message would hold. Anything else (calendar items,
-tasks, contacts, read-flag changes) keeps exchangelib's items.
+own field parser, so the values are those a Message would hold — but addresses and headers, read
+as small records with the same attributes. Anything else (calendar items, tasks, contacts,
+read-flag changes) keeps exchangelib's items.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from exchangelib import Message
-from exchangelib.fields import ExtendedPropertyField
+from exchangelib.fields import (
+    ExtendedPropertyField,
+    MailboxField,
+    MailboxListField,
+    MessageHeaderField,
+)
 from exchangelib.services import GetItem, SyncFolderItems
 from exchangelib.util import TNS
 
@@ -97,9 +103,59 @@ def _extended_value(field: Any, elem: Any, account: Any) -> Any:
     return field.default
 
 
+class LeanMailbox(NamedTuple):
+    """An address of an email: the two values of exchangelib's Mailbox that rgsync reads."""
+
+    name: str | None
+    email_address: str | None
+
+
+class LeanHeader(NamedTuple):
+    """One InternetMessageHeader, as exchangelib's MessageHeader holds it."""
+
+    name: str | None
+    value: str | None
+
+
+_MAILBOX = f"{{{TNS}}}Mailbox"
+_NAME = f"{{{TNS}}}Name"
+_EMAIL_ADDRESS = f"{{{TNS}}}EmailAddress"
+_HEADER = f"{{{TNS}}}InternetMessageHeader"
+
+
+def _mailbox(elem: Any) -> LeanMailbox:
+    # As exchangelib's text fields: a missing or empty element is None.
+    name, email = elem.find(_NAME), elem.find(_EMAIL_ADDRESS)
+    return LeanMailbox(
+        None if name is None else name.text or None, None if email is None else email.text or None
+    )
+
+
+def _lean_value(field: Any, elem: Any, account: Any) -> Any:
+    """The value of one asked field: addresses and headers as lean records (exchangelib builds a
+    validated object per address and per header, the bulk of reading an email), extended
+    properties matched once per name, anything else by exchangelib's field."""
+    if isinstance(field, ExtendedPropertyField):
+        return _extended_value(field, elem, account)
+    if isinstance(field, MailboxListField | MessageHeaderField):
+        found = elem.find(field.response_tag())
+        if found is None:
+            return field.default
+        if isinstance(field, MessageHeaderField):
+            return [LeanHeader(h.get("HeaderName") or None, h.text) for h in found.iterfind(_HEADER)]
+        return [_mailbox(box) for box in found.iterfind(_MAILBOX)]
+    if isinstance(field, MailboxField) and field.field_uri is not None:
+        found = elem.find(field.response_tag())
+        box = None if found is None else found.find(_MAILBOX)
+        if box is not None:
+            return _mailbox(box)
+    return field.from_xml(elem=elem, account=account)  # absent, or not the usual shape: as exchangelib
+
+
 class FetchedEmail:
     """An email as GetItem returned it: `id`, `changekey` and each field asked for, as an
-    attribute holding exchangelib's own value for it (Mailbox, HTMLBody, EWSDateTime, …)."""
+    attribute holding exchangelib's own value for it (HTMLBody, EWSDateTime, …) — addresses as
+    `LeanMailbox` and headers as `LeanHeader`, with the attributes exchangelib's objects have."""
 
     def __init__(self, item_id: str | None, changekey: str | None, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
@@ -125,12 +181,7 @@ class GetEmails(GetItem):  # type: ignore[misc]
 
     def _elem_to_obj(self, elem: Any) -> FetchedEmail:
         found = elem.find(_ITEM_ID)
-        values = {
-            f.name: _extended_value(f, elem, self.account)
-            if isinstance(f, ExtendedPropertyField)
-            else f.from_xml(elem=elem, account=self.account)
-            for f in self.fields
-        }
+        values = {f.name: _lean_value(f, elem, self.account) for f in self.fields}
         Message._clear(elem)  # as exchangelib does: the answer's tree shrinks as it is read
         return FetchedEmail(
             None if found is None else found.get("Id"),
