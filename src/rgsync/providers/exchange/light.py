@@ -11,7 +11,7 @@ read-flag changes) keeps exchangelib's items.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -131,25 +131,49 @@ def _mailbox(elem: Any) -> LeanMailbox:
     )
 
 
-def _lean_value(field: Any, elem: Any, account: Any) -> Any:
-    """The value of one asked field: addresses and headers as lean records (exchangelib builds a
-    validated object per address and per header, the bulk of reading an email), extended
-    properties matched once per name, anything else by exchangelib's field."""
-    if isinstance(field, ExtendedPropertyField):
+Reader = Callable[[Any, Any], Any]  # (item element, account) -> the field's value
+
+
+def _reader(field: Any) -> Reader:
+    """How one asked field is read, chosen once per field: addresses and headers as lean records
+    (exchangelib builds a validated object per address and per header, the bulk of reading an
+    email), extended properties matched once per name, anything else by exchangelib's field."""
+    tag = field.response_tag() if hasattr(field, "response_tag") else ""
+
+    def plain(elem: Any, account: Any) -> Any:
+        return field.from_xml(elem=elem, account=account)
+
+    def extended(elem: Any, account: Any) -> Any:
         return _extended_value(field, elem, account)
-    if isinstance(field, MailboxListField | MessageHeaderField):
-        found = elem.find(field.response_tag())
+
+    def headers(elem: Any, account: Any) -> Any:
+        found = elem.find(tag)
         if found is None:
             return field.default
-        if isinstance(field, MessageHeaderField):
-            return [LeanHeader(h.get("HeaderName") or None, h.text) for h in found.iterfind(_HEADER)]
+        return [LeanHeader(h.get("HeaderName") or None, h.text) for h in found.iterfind(_HEADER)]
+
+    def mailboxes(elem: Any, account: Any) -> Any:
+        found = elem.find(tag)
+        if found is None:
+            return field.default
         return [_mailbox(box) for box in found.iterfind(_MAILBOX)]
-    if isinstance(field, MailboxField) and field.field_uri is not None:
-        found = elem.find(field.response_tag())
+
+    def mailbox(elem: Any, account: Any) -> Any:
+        found = elem.find(tag)
         box = None if found is None else found.find(_MAILBOX)
-        if box is not None:
-            return _mailbox(box)
-    return field.from_xml(elem=elem, account=account)  # absent, or not the usual shape: as exchangelib
+        if box is None:
+            return plain(elem, account)  # absent, or not the usual shape: as exchangelib
+        return _mailbox(box)
+
+    if isinstance(field, ExtendedPropertyField):
+        return extended
+    if isinstance(field, MessageHeaderField):
+        return headers
+    if isinstance(field, MailboxListField):
+        return mailboxes
+    if isinstance(field, MailboxField) and field.field_uri is not None:
+        return mailbox
+    return plain
 
 
 class FetchedEmail:
@@ -177,11 +201,11 @@ class GetEmails(GetItem):  # type: ignore[misc]
 
     def __init__(self, *args: Any, fields: Sequence[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields = fields
+        self.readers = [(f.name, _reader(f)) for f in fields]
 
     def _elem_to_obj(self, elem: Any) -> FetchedEmail:
         found = elem.find(_ITEM_ID)
-        values = {f.name: _lean_value(f, elem, self.account) for f in self.fields}
+        values = {name: read(elem, self.account) for name, read in self.readers}
         Message._clear(elem)  # as exchangelib does: the answer's tree shrinks as it is read
         return FetchedEmail(
             None if found is None else found.get("Id"),
