@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from typing import Any
 from rgsync.demo.team import start_team_sandbox
 from rgsync.fleet.devcluster import ThrowawayCluster
 from rgsync.fleet.store import FleetStore, overlapping_runs
+from rgsync.state import pg_reuse
 
 
 def _env(url: str, home: Path) -> dict[str, str]:
@@ -59,6 +61,46 @@ def _peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of a live process (with `children`, also of its reaped children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14-17 of proc(5), counted from the state field (index 0 here is field 3).
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / _TICK
+
+
+def _postgres_cpu(pg: ThrowawayCluster) -> float:
+    """CPU seconds of the cluster so far: the postmaster, its live backends and those that ended."""
+    try:
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = _cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == postmaster:
+                total += _cpu_seconds(int(entry.name))
+    return total
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process: the emulators' request handling (and this watcher's polls)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _org_check(team: object, owners: set[str]) -> tuple[int, int]:
@@ -104,6 +146,7 @@ def run_layout(
         store = FleetStore(url)
         setup_seconds = time.monotonic() - setup_started
         started = time.monotonic()
+        cpu_before = {"emulators": _own_cpu(), "postgresql": _postgres_cpu(pg)}
         workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "rgsync", "fleet", "worker", "--concurrency", str(threads),
@@ -124,7 +167,12 @@ def run_layout(
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
-        rss, killed, killed_user = figures
+        rss, killed, killed_user, worker_cpu = figures
+        cpu = {
+            "workers": sum(worker_cpu.values()),
+            "emulators": _own_cpu() - cpu_before["emulators"],
+            "postgresql": _postgres_cpu(pg) - cpu_before["postgresql"],
+        }
         runs = store.runs()
         completed = [r for r in runs if r["status"] == "completed"]
         first = min(r["started_at"] for r in runs)
@@ -160,6 +208,9 @@ def run_layout(
                 and per_user[killed_user] == 1
                 and any(r["user_name"] == killed_user and r["status"] == "abandoned" for r in runs)
             ),
+            # CPU seconds per finished session, by who spent them: with 2 cores the fleet cannot
+            # pass 120 / (their sum) sessions a minute, whatever the worker count.
+            "cpu_per_session": {k: round(v / max(1, len(completed)), 3) for k, v in cpu.items()},
             "setup_seconds": round(setup_seconds, 1),
             "run_seconds": round(time.monotonic() - started, 1),
         }
@@ -172,12 +223,14 @@ def _watch(
     kill: bool,
     started: float,
     window: float = 0.0,
-) -> tuple[dict[int, float], bool, str]:
+) -> tuple[dict[int, float], bool, str, dict[int, float]]:
     """Wait until every mailbox had a completed session (or, with a `window`, until that many
     seconds after the first session started), sampling the workers' peak RSS; with `kill`,
     SIGKILL the first worker halfway while one of its sessions is in flight.
-    Returns (peak RSS MB per worker pid, whether a worker was killed, the user it was syncing)."""
+    Returns (peak RSS MB per worker pid, whether a worker was killed, the user it was syncing,
+    CPU seconds per worker pid as last sampled)."""
     rss: dict[int, float] = {}
+    cpu: dict[int, float] = {}
     killed = False
     killed_user = ""
     first_seen = 0.0
@@ -187,6 +240,7 @@ def _watch(
         for worker in workers:
             if worker.poll() is None:
                 rss[worker.pid] = max(rss.get(worker.pid, 0.0), _peak_rss_mb(worker.pid))
+                cpu[worker.pid] = max(cpu.get(worker.pid, 0.0), _cpu_seconds(worker.pid))
         if kill and not killed and len(done) >= mailboxes // 2:
             # Killed while a session of its own is on the wire, so that job must be handed on.
             victim = workers[0].pid
@@ -196,12 +250,12 @@ def _watch(
                 killed = True
                 killed_user = str(in_flight[0]["user_name"])
         if len(done) >= mailboxes:
-            return rss, killed, killed_user
+            return rss, killed, killed_user, cpu
         if window and runs:
             first_seen = first_seen or time.monotonic()
             # A little past the window, so sessions ending right at its close are recorded.
             if time.monotonic() - first_seen > window + 5:
-                return rss, killed, killed_user
+                return rss, killed, killed_user, cpu
         if time.monotonic() - started > 3600:
             raise SystemExit("timed out")
         time.sleep(0.5)
@@ -225,6 +279,8 @@ def main() -> None:
     # Stopped from outside (a long run given up): the cluster and the workers are cleaned up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
+    # The watcher polls the run table twice a second: on one kept connection, not a new one each time.
+    pg_reuse.enable(max_idle=2)
     counts = [int(n) for n in args.workers.split(",")]
     thread_counts = [int(n) for n in args.threads.split(",") if n]
     latency = args.latency_ms / 1000
@@ -258,13 +314,14 @@ def main() -> None:
     base = results[0]["per_minute"]
     print(f"{args.mailboxes} mailboxes, {args.latency_ms:.0f} ms per call, {os.cpu_count()} CPU(s)")
     print(f"{'layout':<28}{'sess/min':>10}{'x 1 worker':>12}{'of linear':>11}{'overlaps':>10}"
-          f"{'not once':>10}{'dup rec':>9}{'lost':>6}{'RSS MB':>8}  killed")  # fmt: skip
+          f"{'not once':>10}{'dup rec':>9}{'lost':>6}{'RSS MB':>8}  killed  CPU s/session (workers+emulators+pg)")  # fmt: skip
     for r in results:
         ratio = float(r["per_minute"]) / float(base) if base else 0.0
         print(
             f"{r['layout']:<28}{r['per_minute']:>10.0f}{ratio:>12.2f}{ratio / int(r['workers']):>11.2f}"
             f"{r['overlaps']:>10}{r['users_not_once']:>10}{r['duplicated_records']:>9}"
-            f"{r['mailboxes_missing_records']:>6}{r['peak_rss_mb']:>8.0f}  {r['killed']}"
+            f"{r['mailboxes_missing_records']:>6}{r['peak_rss_mb']:>8.0f}  {r['killed']!s:<6}  "
+            + "+".join(f"{v:.2f}" for v in r["cpu_per_session"].values())
         )
     if args.json_out:
         document = {"mailboxes": args.mailboxes, "latency_ms": args.latency_ms, "cpus": os.cpu_count()}
