@@ -370,8 +370,10 @@ class PlanExecution(UsesParts):
                         self.refusals.append((stream, mailbox_id, res.error_code or ""))
                     if stream is Stream.EMAILS and mailbox_id:
                         marks.append(MarkLabel(mailbox_id, LABEL_SYNC_ERROR))
-            self.state.put_links(puts)
+            # The journal rows go first: the links then fill the pages they free instead of
+            # growing the file (one transaction, so the order changes nothing else).
             self.state.drop_intents(done)
+            self.state.put_links(puts)
             self.state.resolve_issues_for_items(stream, synced, now=ctx.now)
             labels = self._journal_labels(marks)
         if labels:
