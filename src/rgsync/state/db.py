@@ -283,6 +283,8 @@ class Database:
 
     def _insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
         """INSERT many rows into a table keyed by `id`, a few statements in all; their ids in order."""
+        if not rows:
+            return []  # not even an empty transaction
         ids: list[int] = []
         step = self._rows_per_statement(len(columns))
         with self._statements(len(rows) > step), self._errors():
@@ -294,6 +296,8 @@ class Database:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *unique: tuple[str, ...]
     ) -> None:
         """`_replace` for many rows, with the outcome of replacing them one after the other."""
+        if not rows:
+            return
         # PostgreSQL's DELETE binds each unique key's columns once per row as well.
         per_row = len(columns) + sum(len(key) for key in unique)
         step = self._rows_per_statement(per_row)

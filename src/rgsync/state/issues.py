@@ -163,6 +163,8 @@ class IssueLog(Database):
         salesforce_ids = sorted({salesforce_id for _, salesforce_id in pairs if salesforce_id})
         step = _RESOLVE_CHUNK
         rounds = max(len(mailbox_ids), len(salesforce_ids))
+        if not rounds:
+            return 0
         resolved = 0
         with self._statements(rounds > step):
             for start in range(0, rounds, step):

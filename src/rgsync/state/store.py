@@ -331,6 +331,8 @@ class StateStore(IssueLog):
     def release(self, stream: Stream, mailbox_ids: Iterable[str]) -> None:
         """Forget the holds on these items (saved at last, or gone)."""
         wanted = list(dict.fromkeys(mailbox_ids))
+        if not wanted:
+            return
         with self._statements(len(wanted) > _IN_CHUNK):
             for start in range(0, len(wanted), _IN_CHUNK):
                 part = wanted[start : start + _IN_CHUNK]
@@ -428,6 +430,8 @@ class StateStore(IssueLog):
     def drop_intents(self, intent_ids: Iterable[int]) -> None:
         """`drop_intent` for many intents, in a few statements (all or none)."""
         wanted = list(dict.fromkeys(intent_ids))
+        if not wanted:
+            return
         with self._statements(len(wanted) > _IN_CHUNK):
             for start in range(0, len(wanted), _IN_CHUNK):
                 part = wanted[start : start + _IN_CHUNK]
