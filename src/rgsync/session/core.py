@@ -36,6 +36,7 @@ from rgsync.providers.base import (
     RetriableError,
 )
 from rgsync.session import reports
+from rgsync.session.collector import fewer_collections
 from rgsync.session.emails import EmailRunner
 from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
@@ -126,7 +127,8 @@ class SyncSession:
         mailbox_calls0, crm_calls0 = self.mailbox.api_calls, self.crm.api_calls
         self.parts.retrier = Retrier(self.retry)  # the deadline is per session
         try:
-            self._run_streams(now, options, result)
+            with fewer_collections():
+                self._run_streams(now, options, result)
         except FatalError as exc:
             result.status = "failed"
             result.message = with_fix(exc)
