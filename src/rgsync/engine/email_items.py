@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rgsync.engine.service_messages import service_message_kind
+from rgsync.engine.service_messages import content_type_kind, service_message_kind
 from rgsync.model import EmailItem
 
 
@@ -65,9 +65,8 @@ def _service_kind(
     if auto_submitted:
         headers.setdefault("auto-submitted", auto_submitted)
     kind = service_message_kind(headers, sender=sender, subject=subject, item_class=item_class)
-    if not kind and content_type and headers["content-type"] != content_type:
+    if not kind and content_type:
         # The adapter's content type may name a part inside the message (an invitation's
-        # text/calendar in a multipart/mixed), which the top-level header does not show. (When
-        # both are the same text, the call above has judged it already.)
-        kind = service_message_kind({"content-type": content_type})
+        # text/calendar in a multipart/mixed), which the top-level header does not show.
+        kind = content_type_kind(content_type)
     return kind
