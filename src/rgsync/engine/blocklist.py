@@ -173,6 +173,13 @@ def split_participants(
 _EXTERNAL, _INTERNAL, _BLOCKED = 0, 1, 2
 
 
+def forget_addresses() -> None:
+    """Drop what the per-address memo learnt: called when a session ends, so a long-lived process
+    running many users' sessions (a fleet worker) does not keep their identities and blocklists
+    (each holding the free-mail list) alive through old entries."""
+    _sorted_address.cache_clear()
+
+
 @lru_cache(maxsize=_ADDRESS_CACHE)
 def _sorted_address(raw: str, identity: Identity, blocklist: Blocklist) -> tuple[str, str, int]:
     """One participant address worked out once per session: (normalised, comparison key, group).

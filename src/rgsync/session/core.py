@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rgsync.engine import schedule
+from rgsync.engine.blocklist import forget_addresses
 from rgsync.engine.streams import TWO_WAY, streams_to_run
 from rgsync.engine.types import (
     Identity,
@@ -138,6 +139,7 @@ class SyncSession:
             result.status = "failed"
             result.message = f"a service did not answer: {exc.message}"
         finally:
+            forget_addresses()
             result.ended_at = self.clock()
             result.api_calls = {
                 Side.MAILBOX.value: self.mailbox.api_calls - mailbox_calls0,
