@@ -9,7 +9,6 @@ Graph answers every refusal with one JSON shape (https://learn.microsoft.com/gra
 
 from __future__ import annotations
 
-import copy
 import re
 import secrets
 import string
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from rgsync.sandbox.copying import deep_copy as copy_records
 from rgsync.sandbox.http import Response
 from rgsync.sandbox.zones import zone_named
 
@@ -364,4 +364,4 @@ def read_extended_properties(body: Mapping[str, Any]) -> dict[str, str]:
 
 def deep_copy(value: T) -> T:
     """A deep copy (stores hand out copies so a caller never edits the stored item)."""
-    return copy.deepcopy(value)
+    return copy_records(value)

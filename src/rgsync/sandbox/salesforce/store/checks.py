@@ -63,12 +63,11 @@ class SaveChecks(OrgState):
     def _check(
         self, obj: SObjectType, row: dict[str, Any], given: set[str], previous: dict[str, Any] | None
     ) -> None:
+        profile = obj.save_profile()
         missing = [
             f.name
-            for f in obj.fields.values()
-            if (f.required or (not f.nillable and f.createable))
-            and f.type not in ("boolean",)
-            and (f.name != "OwnerId" or previous is not None)  # defaults to the acting user
+            for f in profile.required
+            if (f.name != "OwnerId" or previous is not None)  # defaults to the acting user
             and row.get(f.name) is None
             and (previous is None or f.name in given)
         ]
@@ -105,8 +104,8 @@ class SaveChecks(OrgState):
                 raise RecordError(
                     "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, (rule.field,) if rule.field else ()
                 )
-        for spec in obj.fields.values():
-            if spec.unique and spec.name != "Id" and row.get(spec.name) is not None and spec.name in given:
+        for spec in profile.unique:
+            if row.get(spec.name) is not None and spec.name in given:
                 key = _match_key(row[spec.name], spec.case_sensitive)
                 for other in self._by_type[obj.name].values():
                     if other["IsDeleted"] or other["Id"] == row.get("Id") or other.get(spec.name) is None:
