@@ -75,6 +75,9 @@ def main() -> None:
         "--client-filter", default=r"rgsync/(?!sandbox)", help="regex of the files --client-top lists"
     )
     parser.add_argument("--client-sort", default="cumulative", help="pstats sort key for --client-top")
+    parser.add_argument(
+        "--dump", type=Path, default=None, help="with --top: also save the emulators' profile here (pstats)"
+    )
     args = parser.parse_args()
     os.environ["RGSYNC_KEYRING"] = "file"
     clock = EmulatorClock(profile=args.top > 0)
@@ -102,6 +105,8 @@ def main() -> None:
         for profiler in clock.profiles[1:]:
             stats.add(profiler)
         stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
+        if args.dump is not None:
+            stats.dump_stats(args.dump)
     if client is not None:
         pstats.Stats(client).sort_stats(args.client_sort).print_stats(args.client_filter, args.client_top)
 

@@ -106,8 +106,16 @@ class SaveChecks(OrgState):
                 )
         for spec in profile.unique:
             if row.get(spec.name) is not None and spec.name in given:
-                key = _match_key(row[spec.name], spec.case_sensitive)
-                for other in self._by_type[obj.name].values():
+                value = row[spec.name]
+                key = _match_key(value, spec.case_sensitive)
+                # Text values go through the field index (a superset, checked again below)
+                # rather than a scan of every record of the type on each save.
+                others = (
+                    self.indexed_rows(obj.name, spec.name, [value])
+                    if isinstance(value, str)
+                    else self._by_type[obj.name].values()
+                )
+                for other in others:
                     if other["IsDeleted"] or other["Id"] == row.get("Id") or other.get(spec.name) is None:
                         continue
                     if _match_key(other[spec.name], spec.case_sensitive) == key:
