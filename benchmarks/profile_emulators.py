@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import http.server
 import os
 import pstats
-import socketserver
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench_sandbox import deliver
 
@@ -34,33 +35,73 @@ from rgsync.sync import run_session
 
 
 class EmulatorClock:
-    """Sums the CPU time of every emulator request thread (one per client connection)."""
+    """Sums the CPU time the emulators spend answering requests, per emulator (by server port).
+
+    Each request (`handle_one_request`, one HTTP exchange on a kept-alive connection) is timed and
+    profiled on its own: a connection the session still holds open when it ends would otherwise
+    never report, which left the Gmail emulator out of the figures.
+    """
 
     def __init__(self, profile: bool) -> None:
         self.cpu = 0.0
+        self.requests = 0
+        self.by_port: dict[int, list[float]] = {}  # port -> [CPU seconds, requests]
         self.lock = threading.Lock()
         self.profiles: list[cProfile.Profile] = []
         self.profile = profile
+        self._local = threading.local()
 
     def install(self) -> None:
-        original = socketserver.ThreadingMixIn.process_request_thread
+        original = http.server.BaseHTTPRequestHandler.handle_one_request
         clock = self
 
-        def timed(server: Any, request: Any, client_address: Any) -> None:
-            profiler = cProfile.Profile() if clock.profile else None
-            started = time.thread_time()
-            try:
-                if profiler is not None:
-                    profiler.runcall(original, server, request, client_address)
-                else:
-                    original(server, request, client_address)
-            finally:
+        def timed(handler: Any) -> None:
+            profiler = getattr(clock._local, "profiler", None)
+            if clock.profile and profiler is None:
+                profiler = clock._local.profiler = cProfile.Profile(time.thread_time)
                 with clock.lock:
-                    clock.cpu += time.thread_time() - started
-                    if profiler is not None:
-                        clock.profiles.append(profiler)
+                    clock.profiles.append(profiler)
+            started = time.thread_time()
+            if profiler is not None:
+                profiler.enable()
+            try:
+                original(handler)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+                spent = time.thread_time() - started
+                port = int(handler.server.server_address[1])
+                with clock.lock:
+                    clock.cpu += spent
+                    # A request line was read unless the client closed the connection instead.
+                    answered = 1 if getattr(handler, "requestline", "") else 0
+                    clock.requests += answered
+                    entry = clock.by_port.setdefault(port, [0.0, 0])
+                    entry[0] += spent
+                    entry[1] += answered
+                    handler.requestline = ""
 
-        socketserver.ThreadingMixIn.process_request_thread = timed  # type: ignore[method-assign,assignment]
+        http.server.BaseHTTPRequestHandler.handle_one_request = timed  # type: ignore[method-assign]
+
+    def breakdown(self, names: dict[int, str]) -> str:
+        """One line per emulator: CPU seconds, HTTP requests, milliseconds per request."""
+        lines = []
+        for port, (cpu, requests) in sorted(self.by_port.items(), key=lambda kv: -kv[1][0]):
+            per = 1000 * cpu / requests if requests else 0.0
+            lines.append(
+                f"  {names.get(port, str(port))}: {cpu:.2f} s CPU, {requests} requests, {per:.2f} ms/request"
+            )
+        return "\n".join(lines)
+
+
+def _port_names(sandbox: Any, mailbox: str) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for name, running in (("salesforce", sandbox.salesforce), (mailbox, sandbox.mailbox)):
+        url = getattr(running, "url", None)
+        port = urlsplit(url).port if isinstance(url, str) else None
+        if port is not None:
+            names[port] = name
+    return names
 
 
 def main() -> None:
@@ -94,12 +135,15 @@ def main() -> None:
             else:
                 result = run_session(sandbox.paths, RunOptions(force=True))
             wall = time.perf_counter() - started
+            names = _port_names(sandbox, args.mailbox)
         finally:
             sandbox.stop()
     print(
         f"{args.mailbox}, {args.emails} emails: first session {result.status} in {wall:.1f} s; "
-        f"emulators {clock.cpu:.1f} s CPU = {100 * clock.cpu / wall:.0f} % of the wall time"
+        f"emulators {clock.cpu:.1f} s CPU = {100 * clock.cpu / wall:.0f} % of the wall time, "
+        f"{clock.requests} requests, {1000 * clock.cpu / max(1, clock.requests):.2f} ms CPU/request"
     )
+    print(clock.breakdown(names))
     if clock.profiles:
         stats = pstats.Stats(clock.profiles[0])
         for profiler in clock.profiles[1:]:
