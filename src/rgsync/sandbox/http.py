@@ -140,6 +140,10 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
+    def __bool__(self) -> bool:
+        """Whether any fault was planned (read without the lock: a list's truth is atomic)."""
+        return bool(self._faults)
+
     def take(self, line: str, request: Request | None = None) -> Fault | None:
         """The first fault that fires for this call, if any."""
         with self._lock:
@@ -219,11 +223,15 @@ class EmulatorServer:
         with self._lock:
             self.calls[name] += 1
             self.log.append((request.method, request.path))
-        # Emulators whose operations share one URL (EWS posts every SOAP operation to the same
-        # path) may add the operation to what faults are matched against.
-        fault_line = getattr(self.emulator, "fault_line", None)
-        line = fault_line(request, name) if fault_line else f"{request.method} {request.path}"
-        fault = self.faults.take(line, request)
+        fault = None
+        # Working out the line faults match against can mean reading the whole body (which
+        # sObject types a Composite request writes): only done when a fault is planned.
+        if self.faults:
+            # Emulators whose operations share one URL (EWS posts every SOAP operation to the same
+            # path) may add the operation to what faults are matched against.
+            fault_line = getattr(self.emulator, "fault_line", None)
+            line = fault_line(request, name) if fault_line else f"{request.method} {request.path}"
+            fault = self.faults.take(line, request)
         if fault is not None:
             if fault.latency:
                 self.sleep(fault.latency)

@@ -165,7 +165,8 @@ class SObjectType:
 
     def field(self, name: str) -> Field | None:
         """The field called `name` (case-insensitive), or None."""
-        return self._by_lower.get(name.lower())
+        # Clients mostly write the canonical spelling: found without lower-casing.
+        return self.fields.get(name) or self._by_lower.get(name.lower())
 
     def add_field(self, new: Field) -> None:
         """Add or replace a field (used for custom fields a scenario enables)."""
