@@ -26,6 +26,7 @@ from rgsync.sandbox.copying import deep_copy
 from rgsync.sandbox.ews import RunningEws, start_ews
 from rgsync.sandbox.google import batch, start_google
 from rgsync.sandbox.http import Request
+from rgsync.sandbox.salesforce import soql
 from rgsync.sandbox.salesforce.errors import RecordError
 from rgsync.sandbox.salesforce.store import Org
 from tests.sandbox.ews_soap import get_item, post, uri
@@ -182,3 +183,16 @@ def test_a_unique_field_added_later_is_checked_on_the_next_save() -> None:
         org.insert("Account", {"Name": "Initech", "Ext_Id__c": "k-1"})
     assert refused.value.errors[0].code == "DUPLICATE_VALUE"
     assert len(list(org.iter_rows("Account"))) == 2
+
+
+def test_a_repeated_query_sees_the_rows_written_since_and_a_bad_one_is_refused_every_time() -> None:
+    """Parsed statements are kept between runs; their answers are not."""
+    org = Org()
+    statement = "SELECT Name FROM Account WHERE Name LIKE 'Ac%' ORDER BY Name"
+    org.insert("Account", {"Name": "Acme"})
+    assert [r["Name"] for r in soql.run(org, statement).records] == ["Acme"]
+    org.insert("Account", {"Name": "Acorn"})
+    assert [r["Name"] for r in soql.run(org, statement).records] == ["Acme", "Acorn"]
+    for _ in range(2):
+        with pytest.raises(soql.QueryError):
+            soql.run(org, "SELECT Name FROM Account WHERE")
