@@ -63,6 +63,8 @@ class Shape:
     extended: list[tuple[str, str]] = field(default_factory=list)
     mime: bool = False
     body_type: str = "Best"
+    # What `wants` answered so far: a page of items asks the same few dozen names again and again.
+    _answers: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def parse(cls, elem: Any) -> Shape:
@@ -95,6 +97,12 @@ class Shape:
 
     def wants(self, name: str) -> bool:
         """Whether a property belongs in the response for this shape."""
+        answer = self._answers.get(name)
+        if answer is None:
+            answer = self._answers[name] = self._wants(name)
+        return answer
+
+    def _wants(self, name: str) -> bool:
         if name == "MimeContent":
             return self.mime
         if name in self.fields or name in self.indexed:
@@ -141,8 +149,9 @@ def render(item: StoredItem, shape: Shape, state: EwsState, *, ids_only: bool = 
 def internet_header(item: StoredItem, name: str) -> str | None:
     """A header of a delivered message (the InternetHeaders property set reads them by name)."""
     headers = item.props.get("InternetMessageHeaders")
+    wanted = name.lower()
     for header in headers if headers is not None else ():
-        if (header.get("HeaderName") or "").lower() == name.lower():
+        if (header.get("HeaderName") or "").lower() == wanted:
             return header.text or ""
     return None
 
