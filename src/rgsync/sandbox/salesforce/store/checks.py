@@ -16,6 +16,7 @@ from ..values import _TEXT, parse_value
 from .state import OrgState
 
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
+_STRING_KINDS = _TEXT | {"id", "reference"}
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -50,7 +51,10 @@ class SaveChecks(OrgState):
             if not allowed and not (audit and creating and spec.name in AUDIT_FIELDS):
                 readonly.append(spec.name)
                 continue
-            out[spec.name] = parse_value(spec.type, raw, spec.name)
+            if type(raw) is str and spec.type in _STRING_KINDS:
+                out[spec.name] = raw  # what parse_value gives a string for a text field, without the call
+            else:
+                out[spec.name] = parse_value(spec.type, raw, spec.name)
         if readonly:
             raise RecordError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
