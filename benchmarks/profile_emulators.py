@@ -1,14 +1,19 @@
 """How much of a first session the loopback emulators take, so benchmarks measure rgsync.
 
 Run: `python benchmarks/profile_emulators.py [--emails 10000] [--mailbox gmail] [--top 15]
-[--client-top 25]`.
+[--client-top 25] [--dump FILE] [--fleet-mailboxes 40]`.
 
 Delivers N emails (as bench_sandbox.py does), runs one first session through the real adapters,
-and prints its wall time, the CPU time spent in the emulators' request threads (Salesforce and
-mailbox together) and that share of the wall time. With --top, the request threads also run
-under cProfile and the emulator functions with the most own time are listed. With --client-top,
+and prints its wall time, the CPU time the emulators spent answering requests (Salesforce and
+mailbox together), that share of the wall time, and per emulator its CPU seconds, requests and
+CPU milliseconds per request. With --top, each request is also profiled (in CPU time) and the
+emulator functions with the most own time are listed (--dump saves that profile). With --client-top,
 the session itself (rgsync's side, in the main thread) runs under cProfile and rgsync's
 functions with the most cumulative time are listed, to see where a gap to the floor goes.
+
+With --fleet-mailboxes N it measures a team instead: one fleet layout of fleet_throughput.py (a
+team sandbox of N mailboxes, one worker process, one session at a time, no added latency, a
+throw-away PostgreSQL) and prints the emulators' CPU per session and per request.
 """
 
 from __future__ import annotations
@@ -119,10 +124,50 @@ def main() -> None:
     parser.add_argument(
         "--dump", type=Path, default=None, help="with --top: also save the emulators' profile here (pstats)"
     )
+    parser.add_argument(
+        "--fleet-mailboxes",
+        type=int,
+        default=0,
+        help="instead: a team sandbox of N mailboxes synced by one fleet worker (needs PostgreSQL)",
+    )
     args = parser.parse_args()
     os.environ["RGSYNC_KEYRING"] = "file"
     clock = EmulatorClock(profile=args.top > 0)
     clock.install()
+    if args.fleet_mailboxes:
+        _fleet(clock, args.fleet_mailboxes, args.mailbox)
+    else:
+        _first_session(clock, args)
+    if clock.profiles:
+        stats = pstats.Stats(clock.profiles[0])
+        for profiler in clock.profiles[1:]:
+            stats.add(profiler)
+        stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
+        if args.dump is not None:
+            stats.dump_stats(args.dump)
+
+
+def _fleet(clock: EmulatorClock, mailboxes: int, mailbox: str) -> None:
+    """One fleet layout as fleet_throughput.py runs it (one worker, one session at a time, no
+    added latency): the emulators' CPU per session of a team."""
+    from fleet_throughput import run_layout
+
+    from rgsync.fleet.devcluster import ThrowawayCluster
+
+    with tempfile.TemporaryDirectory() as tmp, ThrowawayCluster() as pg:
+        figures = run_layout(pg, Path(tmp), mailboxes, 0.0, 1, 1, kill=False, mailbox=mailbox)
+    sessions = int(figures["sessions"])
+    print(
+        f"fleet of {mailboxes} {mailbox} mailboxes: {sessions} sessions in {figures['run_seconds']} s "
+        f"(duplicated records {figures['duplicated_records']}, mailboxes missing records "
+        f"{figures['mailboxes_missing_records']}); emulators {clock.cpu:.2f} s CPU = "
+        f"{1000 * clock.cpu / max(1, sessions):.1f} ms per session, {clock.requests} requests, "
+        f"{1000 * clock.cpu / max(1, clock.requests):.2f} ms CPU/request"
+    )
+    print(clock.breakdown({}))
+
+
+def _first_session(clock: EmulatorClock, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scenario = load_scenario(scenario_path("minimal"))
         sandbox = start_sandbox(scenario, Path(tmp) / "sbx", mailbox=args.mailbox)
@@ -144,13 +189,6 @@ def main() -> None:
         f"{clock.requests} requests, {1000 * clock.cpu / max(1, clock.requests):.2f} ms CPU/request"
     )
     print(clock.breakdown(names))
-    if clock.profiles:
-        stats = pstats.Stats(clock.profiles[0])
-        for profiler in clock.profiles[1:]:
-            stats.add(profiler)
-        stats.sort_stats("tottime").print_stats("rgsync/sandbox", args.top)
-        if args.dump is not None:
-            stats.dump_stats(args.dump)
     if client is not None:
         pstats.Stats(client).sort_stats(args.client_sort).print_stats(args.client_filter, args.client_top)
 
