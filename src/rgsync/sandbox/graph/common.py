@@ -183,8 +183,12 @@ class Preferences:
     raw: tuple[str, ...] = ()
 
 
+@functools.lru_cache(maxsize=64)
 def parse_prefer(header: str) -> Preferences:
-    """Parse `Prefer: IdType="ImmutableId", odata.maxpagesize=50, outlook.timezone="UTC"`."""
+    """Parse `Prefer: IdType="ImmutableId", odata.maxpagesize=50, outlook.timezone="UTC"`.
+
+    Remembered per header text: a client sends the same one with every call (the answer is frozen).
+    """
     immutable = False
     size: int | None = None
     time_zone = "UTC"
