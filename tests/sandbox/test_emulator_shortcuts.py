@@ -9,7 +9,9 @@ behind (SPEC §7: never lose, never duplicate) and every refusal must stay as it
 from __future__ import annotations
 
 import base64
+import http.client
 import io
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from email.parser import BytesParser
 import httplib2
 import pytest
 
+from rgsync.sandbox import http as http_plumbing
 from rgsync.sandbox.copying import deep_copy
 from rgsync.sandbox.ews import RunningEws, start_ews
 from rgsync.sandbox.google import batch, start_google
@@ -196,3 +199,36 @@ def test_a_repeated_query_sees_the_rows_written_since_and_a_bad_one_is_refused_e
     for _ in range(2):
         with pytest.raises(soql.QueryError):
             soql.run(org, "SELECT Name FROM Account WHERE")
+
+
+# -- request headers -----------------------------------------------------------------------------
+
+
+def test_request_headers_are_read_as_the_standard_library_reads_them() -> None:
+    block = (
+        b"Host: 127.0.0.1:8443\r\nAuthorization: Bearer abc \r\nX-Two: 1\r\nx-two: 2\r\n"
+        b"Content-Type: application/json; charset=utf-8\r\nX-Empty:\r\nX-Latin: caf\xe9\r\n\r\n"
+    )
+    quick = http_plumbing._read_plain_headers(io.BytesIO(block), http.client.HTTPMessage)
+    standard = http.client.parse_headers(io.BytesIO(block))
+    assert isinstance(quick, Message)
+    assert quick.items() == standard.items() and quick.get_all("x-two") == ["1", "2"]
+
+
+def test_folded_headers_and_connection_close_still_work_over_the_wire() -> None:
+    """Requests the quick header reading leaves alone still reach the emulator (SPEC §8: a
+    client's odd but valid request is answered, not dropped)."""
+    google = start_google()
+    try:
+        port = int(google.url.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                b"GET /gmail/v1/users/me/profile HTTP/1.1\r\nHost: x\r\nX-Note: folded\r\n onto two lines\r\n"
+                b"Authorization: Bearer " + google.token.encode() + b"\r\nConnection: close\r\n\r\n"
+            )
+            answer = b""
+            while chunk := conn.recv(65536):  # the server closes after answering
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and b"emailAddress" in answer
+    finally:
+        google.stop()
