@@ -395,6 +395,11 @@ def worker_command(
         schedule_every=schedule_every,
         budget_recheck=timedelta(seconds=budget_recheck),
     )
+    # A session opens some fifteen database connections; the worker reuses them (each new one
+    # costs the server a process and a sign-in).
+    from rgsync.state import pg_reuse
+
+    pg_reuse.enable(max_idle=2 * concurrency + 4)
     app.say(f"Worker started ({concurrency} at once); Ctrl-C stops it after the sessions in flight.")
     options: dict[str, Any] = {
         "queues": [QUEUE],

@@ -90,14 +90,20 @@ class PostgresSharedRecords:
     def _connection(self) -> Iterator[Any]:
         import psycopg
 
+        from rgsync.state import pg_reuse
+
         if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            self._db = pg_reuse.take(("fleet", self.url)) or psycopg.connect(
+                self.url, autocommit=True, connect_timeout=10
+            )
         yield self._db
 
     def close(self) -> None:
-        """Close the session's connection (claims stay: they are committed rows)."""
+        """Done with the session's connection (claims stay: they are committed rows)."""
+        from rgsync.state import pg_reuse
+
         if self._db is not None:
-            self._db.close()
+            pg_reuse.release(("fleet", self.url), self._db)
             self._db = None
 
     def lookup(self, kind: str, keys: Collection[str]) -> dict[str, Claim]:

@@ -121,13 +121,16 @@ class FleetStore:
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
-        """A fresh connection; a database that cannot be reached is one clear line (exit 1)."""
+        """A connection (fresh, or one this worker reuses: `state.pg_reuse`); a database that
+        cannot be reached is one clear line (exit 1)."""
         import psycopg
 
         from rgsync.errors import RgsyncError
+        from rgsync.state import pg_reuse
 
+        key = ("fleet", self.url)
         try:
-            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            connection = pg_reuse.take(key) or psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RgsyncError(
@@ -136,7 +139,7 @@ class FleetStore:
         try:
             yield connection
         finally:
-            connection.close()
+            pg_reuse.release(key, connection)
 
     def create_schema(self) -> None:
         """Create the fleet tables (idempotent)."""

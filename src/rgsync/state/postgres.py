@@ -29,6 +29,7 @@ from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
 
 from rgsync.errors import LockHeldError
+from rgsync.state import pg_reuse
 from rgsync.state import schema as state_schema
 from rgsync.state.backend import Row, StateBackend
 from rgsync.state.db import damaged, migrate
@@ -116,6 +117,31 @@ def connect(location: PostgresLocation, purpose: str) -> psycopg.Connection[Any]
 
     `StateUnavailableError` (one line) when the server cannot be reached or refuses the login.
     """
+    connection = pg_reuse.take(_reuse_key(location))
+    if connection is None:
+        connection = _fresh(location, purpose)
+    try:
+        connection.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(LOCK_TIMEOUT)))
+        connection.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(location.schema)))
+    except psycopg.Error as exc:
+        connection.close()
+        raise StateUnavailableError(
+            f"the state database {location.conninfo} refused the session settings ({_first_line(exc)})"
+        ) from exc
+    return connection
+
+
+def release(location: PostgresLocation, connection: psycopg.Connection[Any]) -> None:
+    """Done with a connection from `connect`: closed, or kept for reuse in a fleet worker."""
+    pg_reuse.release(_reuse_key(location), connection)
+
+
+def _reuse_key(location: PostgresLocation) -> tuple[str, str]:
+    # Connections to one server as one role, whatever schema: `connect` sets the search path.
+    return ("state", location.conninfo)
+
+
+def _fresh(location: PostgresLocation, purpose: str) -> psycopg.Connection[Any]:
     try:
         connection = _login(location, purpose, location.password)
     except psycopg.OperationalError as exc:
@@ -138,14 +164,6 @@ def connect(location: PostgresLocation, purpose: str) -> psycopg.Connection[Any]
         raise StateUnavailableError(
             f"cannot connect to the state database {location.conninfo} ({_first_line(exc)}); "
             "check that PostgreSQL is running and the state-url is right"
-        ) from exc
-    try:
-        connection.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(LOCK_TIMEOUT)))
-        connection.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(location.schema)))
-    except psycopg.Error as exc:
-        connection.close()
-        raise StateUnavailableError(
-            f"the state database {location.conninfo} refused the session settings ({_first_line(exc)})"
         ) from exc
     return connection
 
@@ -193,7 +211,7 @@ class PostgresBackend(StateBackend):
         return self._conn
 
     def close(self) -> None:
-        self._conn.close()
+        release(self._location, self._conn)
 
     # ------------------------------------------------------------------ statements
 
@@ -366,7 +384,7 @@ class AdvisoryLock:
             # even if the close is slow.
             with contextlib.suppress(psycopg.Error):
                 connection.execute("SELECT pg_advisory_unlock(%s)", (lock_key("run", self.location.schema),))
-            connection.close()
+            release(self.location, connection)
 
     @property
     def held(self) -> bool:
@@ -380,7 +398,7 @@ class AdvisoryLock:
         try:
             found = _holder(connection, location)
         finally:
-            connection.close()
+            release(location, connection)
         if found is None:
             return None
         match = _HOLDER.search(found)

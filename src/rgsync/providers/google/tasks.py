@@ -88,13 +88,13 @@ class GoogleTasks:
 
     @property
     def _tasks(self) -> Any:
-        return self.api.service("tasks").tasks()
+        return self.api.resource("tasks", "tasks")
 
     # -- the list -------------------------------------------------------------------------------
     def list_id(self) -> str:
         """The id of the `Salesforce Tasks` list, created when missing (tasklists.list, then insert)."""
         if self._list_id is None:
-            lists = self.api.service("tasks").tasklists()
+            lists = self.api.resource("tasks", "tasklists")
             token: str | None = None
             found: str | None = None
             while found is None:
