@@ -216,8 +216,8 @@ def test_request_headers_are_read_as_the_standard_library_reads_them() -> None:
 
 
 def test_folded_headers_and_connection_close_still_work_over_the_wire() -> None:
-    """Requests the quick header reading leaves alone still reach the emulator (SPEC §8: a
-    client's odd but valid request is answered, not dropped)."""
+    """Requests the quick header reading leaves alone (a folded header line) are still answered,
+    and `Connection: close` still ends the connection after the answer."""
     google = start_google()
     try:
         port = int(google.url.rsplit(":", 1)[1].split("/")[0])
