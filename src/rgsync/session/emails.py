@@ -318,8 +318,8 @@ class EmailRunner(UsesParts):
                     e.mailbox_id for e in emails if claims.colleague_emails.get(message_key(e)) in gone
                 )
         if not options.dry_run:
+            self.state.track_threads([(t.thread_id, t.who_ids, t.what_id) for t in plan.tracked_threads])
             for thread in plan.tracked_threads:
-                self.state.track_thread(thread.thread_id, thread.who_ids, thread.what_id)
                 tracked[thread.thread_id] = thread
 
     def _auto_resolve(

@@ -52,6 +52,7 @@ from rgsync.session import reports
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
 from rgsync.session.parts import SessionParts, UsesParts
 from rgsync.session.reconcile import send_reconciled
+from rgsync.state import NewIntent
 
 log = logging.getLogger("rgsync.session")
 
@@ -151,11 +152,13 @@ class PlanExecution(UsesParts):
             return
         refused: list[tuple[MarkLabel, WriteResult]] = []
         with self.state.transaction():
+            done: list[int] = []
             for (intent_id, mark), res in zip(labels, results, strict=True):
                 if res.ok or res.error_code in EMAIL_GONE:  # a deleted email needs no label
-                    self.state.drop_intent(intent_id)
+                    done.append(intent_id)
                 else:
                     refused.append((mark, res))
+            self.state.drop_intents(done)
             if refused:
                 mark, res = refused[0]
                 message = res.message or res.error_code or "refused"
@@ -221,13 +224,15 @@ class PlanExecution(UsesParts):
             return
         link_only = [a for a in plan.actions if a.write is None]
         with self.state.transaction():
+            puts: list[Link] = []
+            linked: list[tuple[str, str]] = []
             for action in link_only:
-                self._apply_link(stream, action.link, None, summary)
+                self._apply_link(stream, action.link, None, summary, puts)
                 if action.link and not action.link.remove:
                     summary.linked += 1
-                    self.state.resolve_issues_for_item(
-                        stream, action.link.mailbox_id, action.link.salesforce_id, now=ctx.now
-                    )
+                    linked.append((action.link.mailbox_id, action.link.salesforce_id))
+            self.state.put_links(puts)
+            self.state.resolve_issues_for_items(stream, linked, now=ctx.now)
         sf_actions = [a for a in plan.actions if a.write is not None and a.side is Side.SALESFORCE]
         mailbox_actions = [a for a in plan.actions if a.write is not None and a.side is Side.MAILBOX]
         # Batch by batch, each checked against the API budget before it is sent (SPEC §7.4).
@@ -250,30 +255,28 @@ class PlanExecution(UsesParts):
         An email's intent also says what recovery needs to finish it: the label it gets and who
         its sender relation names (see `_journal_adopted_email`).
         """
-        intents: dict[int, int] = {}
-        with self.state.transaction():
-            for n, action in enumerate(actions):
-                if isinstance(action.write, Create):
-                    link = action.link
-                    payload: dict[str, Any] = {
-                        "link": None
-                        if link is None
-                        else {
-                            "mailbox_id": link.mailbox_id,
-                            "salesforce_id": link.salesforce_id,
-                            "origin": link.origin.value,
-                            "fields": dict(link.fields),
-                            "natural_key": link.natural_key,
-                        }
+        planned: dict[int, NewIntent] = {}
+        for n, action in enumerate(actions):
+            if isinstance(action.write, Create):
+                link = action.link
+                payload: dict[str, Any] = {
+                    "link": None
+                    if link is None
+                    else {
+                        "mailbox_id": link.mailbox_id,
+                        "salesforce_id": link.salesforce_id,
+                        "origin": link.origin.value,
+                        "fields": dict(link.fields),
+                        "natural_key": link.natural_key,
                     }
-                    record = action.write.record
-                    if isinstance(record, EmailActivity):
-                        payload["label"] = label
-                        payload["email"] = _sender_payload(record)
-                    intents[n] = self.state.add_intent(
-                        stream, side, action.write.kind.value, action.write.key, payload
-                    )
-        return intents
+                }
+                record = action.write.record
+                if isinstance(record, EmailActivity):
+                    payload["label"] = label
+                    payload["email"] = _sender_payload(record)
+                planned[n] = NewIntent(stream, side, action.write.kind.value, action.write.key, payload)
+        # One transaction, committed before anything is sent (SPEC §7.1).
+        return dict(zip(planned, self.state.add_intents(list(planned.values())), strict=True))
 
     def send(
         self, stream: Stream, side: Side, actions: Sequence[Action], label: str = ""
@@ -307,9 +310,7 @@ class PlanExecution(UsesParts):
 
     def forget(self, intents: Mapping[int, int]) -> None:
         """Close intents whose records need no link (auto-resolved people are found by address)."""
-        with self.state.transaction():
-            for intent_id in intents.values():
-                self.state.drop_intent(intent_id)
+        self.state.drop_intents(intents.values())
 
     def _after_writes(
         self,
@@ -325,9 +326,13 @@ class PlanExecution(UsesParts):
         """Record links for what succeeded and issues for what failed, then resolve the journal.
 
         Each email's label is journalled in the same transaction as its link, then set (`_mark`).
+        The rows of the whole batch are written together, a few statements in all (SPEC §10).
         """
-        labels: list[tuple[int, MarkLabel]] = []
+        marks: list[MarkLabel] = []
         with self.state.transaction():
+            puts: list[Link] = []
+            done: list[int] = []
+            synced: list[tuple[str, str]] = []
             for n, (action, res) in enumerate(zip(actions, results, strict=True)):
                 side = action.side.value
                 write = action.write
@@ -340,40 +345,65 @@ class PlanExecution(UsesParts):
                         summary.updated[side] += 1
                     elif isinstance(write, Delete):
                         summary.deleted[side] += 1
-                    self._apply_link(stream, action.link, res.id, summary)
+                    self._apply_link(stream, action.link, res.id, summary, puts)
                     if n in intents:
-                        self.state.drop_intent(intents[n])
+                        done.append(intents[n])
                     mailbox_id = action.link.mailbox_id if action.link else ""
                     salesforce_id = (action.link.salesforce_id if action.link else "") or (res.id or "")
-                    self.state.resolve_issues_for_item(stream, mailbox_id or "", salesforce_id, now=ctx.now)
+                    synced.append((mailbox_id or "", salesforce_id))
                     if stream is Stream.EMAILS and isinstance(write, Create) and mailbox_id:
-                        labels.append(self._journal_label(MarkLabel(mailbox_id, ctx.rules.save_label)))
+                        marks.append(MarkLabel(mailbox_id, ctx.rules.save_label))
                 else:
                     summary.failed += 1
                     if n in intents:
-                        self.state.drop_intent(intents[n])
+                        done.append(intents[n])
                     target = _join_target(write)
                     if target and res.error_code in GONE_CODES:
                         self.gone_targets.add(target)
                     mailbox_id = action.link.mailbox_id if action.link else ""
+                    # The items synced so far resolve their issues before this one is recorded,
+                    # as when each was written on its own (the same item may have both).
+                    self.state.resolve_issues_for_items(stream, synced, now=ctx.now)
+                    synced.clear()
                     self.issue(reports.write_failed(stream, action, res), ctx.now, options)
                     if mailbox_id and action.side is Side.SALESFORCE:
                         self.refusals.append((stream, mailbox_id, res.error_code or ""))
                     if stream is Stream.EMAILS and mailbox_id:
-                        labels.append(self._journal_label(MarkLabel(mailbox_id, LABEL_SYNC_ERROR)))
+                        marks.append(MarkLabel(mailbox_id, LABEL_SYNC_ERROR))
+            # The journal rows go first: the links then fill the pages they free instead of
+            # growing the file (one transaction, so the order changes nothing else).
+            self.state.drop_intents(done)
+            self.state.put_links(puts)
+            self.state.resolve_issues_for_items(stream, synced, now=ctx.now)
+            labels = self._journal_labels(marks)
         if labels:
             self._mark(labels, ctx.now)
 
-    def _journal_label(self, mark: MarkLabel) -> tuple[int, MarkLabel]:
-        payload = {"label": mark.label, "remove": mark.remove}
-        return self.state.add_intent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, mark.mailbox_id, payload), mark
+    def _journal_labels(self, marks: Sequence[MarkLabel]) -> list[tuple[int, MarkLabel]]:
+        planned = [
+            NewIntent(
+                Stream.EMAILS, Side.MAILBOX, LABEL_STEP, m.mailbox_id, {"label": m.label, "remove": m.remove}
+            )
+            for m in marks
+        ]
+        return list(zip(self.state.add_intents(planned), marks, strict=True))
 
     def _apply_link(
-        self, stream: Stream, change: LinkChange | None, new_id: str | None, summary: StreamSummary
+        self,
+        stream: Stream,
+        change: LinkChange | None,
+        new_id: str | None,
+        summary: StreamSummary,
+        puts: list[Link] | None = None,
     ) -> None:
+        """Record a link change; a new link joins `puts` (when given) for the caller to write with
+        the rest of its batch, in order: an unlink first writes the links gathered before it."""
         if change is None:
             return
         if change.remove:
+            if puts:
+                self.state.put_links(puts)
+                puts.clear()
             if change.do_not_resave and change.mailbox_id:
                 self.state.remember_unlinked(
                     stream, change.mailbox_id, change.salesforce_id, change.do_not_resave
@@ -390,16 +420,18 @@ class PlanExecution(UsesParts):
         salesforce_id = change.salesforce_id or (new_id or "")
         if not mailbox_id or not salesforce_id:
             return
-        self.state.put_link(
-            Link(
-                stream=stream,
-                mailbox_id=mailbox_id,
-                salesforce_id=salesforce_id,
-                origin=change.origin,
-                fields=dict(change.fields),
-                natural_key=change.natural_key,
-            )
+        new = Link(
+            stream=stream,
+            mailbox_id=mailbox_id,
+            salesforce_id=salesforce_id,
+            origin=change.origin,
+            fields=dict(change.fields),
+            natural_key=change.natural_key,
         )
+        if puts is None:
+            self.state.put_link(new)
+        else:
+            puts.append(new)
 
     def _check_budget(self, ctx: StreamContext, options: RunOptions, *, calls: int = 0) -> None:
         """Stop before the next `calls` Salesforce calls would leave less of the org's daily API

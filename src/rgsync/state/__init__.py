@@ -20,6 +20,7 @@ from rgsync.state.location import (
 from rgsync.state.lock import ProfileLock
 from rgsync.state.records import (
     Intent,
+    NewIntent,
     SessionRecord,
     StateStoreError,
     StateUnavailableError,
@@ -34,6 +35,7 @@ __all__ = [
     "STATE_URL_ENV",
     "STATE_URL_KEY",
     "Intent",
+    "NewIntent",
     "PostgresLocation",
     "ProfileLock",
     "SessionRecord",

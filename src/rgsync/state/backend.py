@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +50,14 @@ class StateBackend(abc.ABC):
     #: "sqlite" or "postgresql": which dialect of a migration `dialect_script` picks.
     dialect: str = ""
 
+    #: True when `execute`, `insert_returning_id`, `replace` and each multi-row call are one
+    #: statement whose failure undoes only its own changes and leaves the open transaction usable
+    #: (SQLite). The store then needs no savepoint around one of them inside a transaction.
+    atomic_statements: bool = False
+
+    #: The most parameters one statement may bind; multi-row statements are cut to fit.
+    max_params: int = 999
+
     @property
     @abc.abstractmethod
     def location(self) -> Path | str:
@@ -72,6 +80,25 @@ class StateBackend(abc.ABC):
     def replace(self, table: str, values: Mapping[str, Any], unique: Sequence[Sequence[str]]) -> None:
         """Insert a row, first removing every row that collides with it on any of the `unique`
         column sets (SQLite's INSERT OR REPLACE). Call inside a transaction."""
+
+    @abc.abstractmethod
+    def insert_many_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        """Insert `rows` into a table with an `id` key in one statement; their new ids, in the
+        order of `rows`. Call inside a transaction, with few enough rows for `max_params`."""
+
+    @abc.abstractmethod
+    def replace_many(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        unique: Sequence[Sequence[str]],
+    ) -> None:
+        """`replace` for many rows at once, with the same outcome as replacing them one after the
+        other (a later row removes an earlier one it collides with). Call inside a transaction,
+        with few enough rows for `max_params`."""
 
     @abc.abstractmethod
     def begin(self) -> None:
@@ -115,6 +142,13 @@ class StateBackend(abc.ABC):
     @abc.abstractmethod
     def columns(self, table: str) -> set[str]:
         """The column names of one table (empty when there is no such table)."""
+
+    def tables_columns(self, tables: Iterable[str]) -> dict[str, set[str]]:
+        """The column names of each of `tables` (an empty set for a table that is missing).
+
+        Asked at every open, so an engine where each question is a round trip answers all at once.
+        """
+        return {table: self.columns(table) for table in tables}
 
     @abc.abstractmethod
     def row_ids(self, table: str) -> Iterator[tuple[object, Row]]:

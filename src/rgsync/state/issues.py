@@ -37,6 +37,9 @@ def hide_secrets(text: str) -> str:
     return text
 
 
+# Ids per IN list of `resolve_issues_for_items`: two lists stay below SQLite's least limit of 999.
+_RESOLVE_CHUNK = 450
+
 ISSUE_COLUMNS = (
     "id, code, severity, source, stream, item_kind, item_subject, item_mailbox_id, item_salesforce_id, "
     "message, advice, first_seen, last_seen, count, resolved_at, retry_requested_at"
@@ -149,6 +152,38 @@ class IssueLog(Database):
             sql += " AND stream = ?"
             params.append(stream.value)
         return self._write(sql, tuple(params)).rowcount
+
+    def resolve_issues_for_items(
+        self, stream: Stream | None, items: Iterable[tuple[str, str]], *, now: datetime
+    ) -> int:
+        """`resolve_issues_for_item` for many (mailbox id, Salesforce id) pairs at once, in a few
+        statements whatever their number; return how many issues were resolved."""
+        pairs = list(items)
+        mailbox_ids = sorted({mailbox_id for mailbox_id, _ in pairs if mailbox_id})
+        salesforce_ids = sorted({salesforce_id for _, salesforce_id in pairs if salesforce_id})
+        step = _RESOLVE_CHUNK
+        rounds = max(len(mailbox_ids), len(salesforce_ids))
+        if not rounds:
+            return 0
+        resolved = 0
+        with self._statements(rounds > step):
+            for start in range(0, rounds, step):
+                ids = [
+                    (column, part)
+                    for column, values in (
+                        ("item_mailbox_id", mailbox_ids),
+                        ("item_salesforce_id", salesforce_ids),
+                    )
+                    if (part := values[start : start + step])
+                ]
+                where = " OR ".join(f"{column} IN ({', '.join('?' * len(part))})" for column, part in ids)
+                params: list[object] = [to_text(now), *(value for _, part in ids for value in part)]
+                sql = f"UPDATE issues SET resolved_at = ? WHERE resolved_at IS NULL AND ({where})"
+                if stream is not None:
+                    sql += " AND stream = ?"
+                    params.append(stream.value)
+                resolved += self._write(sql, tuple(params)).rowcount
+        return resolved
 
     def resolve_issues_by_code(self, code: str, now: datetime, stream: Stream | None = None) -> int:
         """Resolve every open issue with `code` (its condition has cleared, e.g. the API budget), of one

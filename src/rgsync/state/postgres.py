@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -172,6 +172,8 @@ class PostgresBackend(StateBackend):
     """A profile's state in its own schema of a PostgreSQL database (see the module docstring)."""
 
     dialect = "postgresql"
+    # The wire protocol counts a statement's parameters in 16 bits.
+    max_params = 65535
 
     def __init__(self, connection: psycopg.Connection[Any], location: PostgresLocation) -> None:
         self._conn = connection
@@ -234,6 +236,65 @@ class PostgresBackend(StateBackend):
         names = ", ".join(values)
         marks = ", ".join("?" * len(values))
         self.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values.values()))
+
+    def insert_many_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        if not rows:
+            return []
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        found = self.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(rows))} "
+            "RETURNING id",
+            [value for row in rows for value in row],
+        ).fetchall()
+        # The identity column takes its values in the order VALUES lists the rows, and writers of
+        # a profile are serialised (`begin`): ascending ids are row order, whatever order RETURNING
+        # hands them back in.
+        return sorted(int(row[0]) for row in found)
+
+    def replace_many(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        unique: Sequence[Sequence[str]],
+    ) -> None:
+        if not rows:
+            return
+        position = {column: n for n, column in enumerate(columns)}
+        keys = [[position[column] for column in key] for key in unique]
+        # Every stored row any of them collides with goes, as it would one replace at a time.
+        where = " OR ".join(
+            "("
+            + ", ".join(key)
+            + ") IN ("
+            + ", ".join(["(" + ", ".join("?" * len(key)) + ")"] * len(rows))
+            + ")"
+            for key in unique
+        )
+        self.execute(
+            f"DELETE FROM {table} WHERE {where}",
+            [row[n] for key in keys for row in rows for n in key],
+        )
+        # Among the new rows, a later one removes an earlier one it collides with (ON CONFLICT
+        # cannot: one INSERT may not touch a row twice), so only the survivors are inserted.
+        kept: dict[int, Sequence[Any]] = {}
+        holder: dict[tuple[int, tuple[Any, ...]], int] = {}
+        for index, row in enumerate(rows):
+            for k, key in enumerate(keys):
+                earlier = holder.get((k, tuple(row[n] for n in key)))
+                if earlier is not None:
+                    kept.pop(earlier, None)
+            for k, key in enumerate(keys):
+                holder[(k, tuple(row[n] for n in key))] = index
+            kept[index] = row
+        survivors = list(kept.values())
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        self.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(survivors))}",
+            [value for row in survivors for value in row],
+        )
 
     # ------------------------------------------------------------------ transactions
 
@@ -306,6 +367,21 @@ class PostgresBackend(StateBackend):
             (self._schema,),
         ).fetchall()
         return {row[0] for row in rows}
+
+    def tables_columns(self, tables: Iterable[str]) -> dict[str, set[str]]:
+        # One catalog query for the whole schema instead of one per table: every open verifies
+        # the schema, and a fleet worker opens a user's state several times a session.
+        wanted = list(tables)
+        found: dict[str, set[str]] = {table: set() for table in wanted}
+        rows = self._conn.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+            (self._schema, wanted),
+        ).fetchall()
+        for row in rows:
+            found[row[0]].add(row[1])
+        return found
 
     def columns(self, table: str) -> set[str]:
         rows = self._conn.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rgsync.errors import RgsyncError
 from rgsync.model import IssueItem, IssueSource, Severity, Side, Stream
@@ -63,6 +63,16 @@ class Intent:
     natural_key: str
     payload: dict[str, Any]
     created_at: datetime
+
+
+class NewIntent(NamedTuple):
+    """An intent to record (`StateStore.add_intents`): what `Intent` holds before it has an id."""
+
+    stream: Stream
+    side: Side
+    kind: str
+    natural_key: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ from rgsync.state.records import StateDamagedError, StateStoreError
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
+# RETURNING (one statement for many new rows and their ids) came with SQLite 3.35.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
 def _busy(exc: BaseException) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -42,10 +46,13 @@ class SqliteBackend(StateBackend):
     """A profile's state in one SQLite file (see the module docstring)."""
 
     dialect = "sqlite"
+    atomic_statements = True
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._conn = connection
         self.path = Path(path)
+        # SQLite builds may raise or lower the default of 32766 bound parameters per statement.
+        self.max_params = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     # ------------------------------------------------------------------ opening
 
@@ -114,6 +121,44 @@ class SqliteBackend(StateBackend):
         marks = ", ".join("?" * len(values))
         self._conn.execute(
             f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", tuple(values.values())
+        )
+
+    def insert_many_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        if not rows:
+            return []
+        names = ", ".join(columns)
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        if not _HAS_RETURNING:
+            return [
+                self.insert_returning_id(f"INSERT INTO {table} ({names}) VALUES {row_marks}", row)
+                for row in rows
+            ]
+        flat = tuple(value for row in rows for value in row)
+        cursor = self._conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join([row_marks] * len(rows))} RETURNING id", flat
+        )
+        # SQLite does not promise the order of RETURNING rows, but it numbers the rows of one
+        # statement in the order they are given, under the write lock: ascending ids are row order.
+        return sorted(int(row[0]) for row in cursor.fetchall())
+
+    def replace_many(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        unique: Sequence[Sequence[str]],
+    ) -> None:
+        del unique  # as in `replace`: the table's own constraints find the colliding rows
+        if not rows:
+            return
+        # One INSERT OR REPLACE of many rows resolves the conflicts row by row, in order, so a
+        # later row replaces an earlier one of the same statement exactly as separate statements.
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(rows))}",
+            tuple(value for row in rows for value in row),
         )
 
     # ------------------------------------------------------------------ transactions

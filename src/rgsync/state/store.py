@@ -11,7 +11,7 @@ schema per profile in a shared PostgreSQL database.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from rgsync.state.db import (
 )
 from rgsync.state.issues import ISSUE_COLUMNS, IssueLog, issue_from_row
 from rgsync.state.location import PostgresLocation, StateLocation
-from rgsync.state.records import Intent, SessionRecord, StateDamagedError, StoredIssue
+from rgsync.state.records import Intent, NewIntent, SessionRecord, StateDamagedError, StoredIssue
 from rgsync.state.sqlite_backend import SqliteBackend
 
 PAUSED_KEY = "paused"
@@ -90,6 +90,7 @@ def _thread_from_row(row: Row) -> tuple[tuple[str, ...], str | None]:
 
 # SQLite allows at least 999 bound parameters per statement; stay well below.
 _IN_CHUNK = 500
+_LINK_COLUMNS = ("stream", "mailbox_id", "salesforce_id", "origin", "fields", "natural_key")
 
 
 def _open_backend(where: Path | StateLocation, *, create: bool) -> StateBackend | None:
@@ -236,6 +237,27 @@ class StateStore(IssueLog):
             ("stream", "salesforce_id"),
         )
 
+    def put_links(self, links: Sequence[Link]) -> None:
+        """`put_link` for many links in a few statements, with the outcome of putting them one
+        after the other (a later link replaces an earlier one it collides with)."""
+        self._replace_many(
+            "links",
+            _LINK_COLUMNS,
+            [
+                (
+                    link.stream.value,
+                    link.mailbox_id,
+                    link.salesforce_id,
+                    link.origin.value,
+                    dump_json(dict(link.fields)),
+                    link.natural_key,
+                )
+                for link in links
+            ],
+            ("stream", "mailbox_id"),
+            ("stream", "salesforce_id"),
+        )
+
     def remove_link(self, stream: Stream, mailbox_id: str) -> None:
         """Forget the link of a mailbox item (nothing happens when there is none)."""
         self._write("DELETE FROM links WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id))
@@ -308,10 +330,16 @@ class StateStore(IssueLog):
 
     def release(self, stream: Stream, mailbox_ids: Iterable[str]) -> None:
         """Forget the holds on these items (saved at last, or gone)."""
-        for mailbox_id in dict.fromkeys(mailbox_ids):
-            self._write(
-                "DELETE FROM held_back WHERE stream = ? AND mailbox_id = ?", (stream.value, mailbox_id)
-            )
+        wanted = list(dict.fromkeys(mailbox_ids))
+        if not wanted:
+            return
+        with self._statements(len(wanted) > _IN_CHUNK):
+            for start in range(0, len(wanted), _IN_CHUNK):
+                part = wanted[start : start + _IN_CHUNK]
+                self._write(
+                    f"DELETE FROM held_back WHERE stream = ? AND mailbox_id IN ({', '.join('?' * len(part))})",
+                    (stream.value, *part),
+                )
 
     def due_held_back(self, stream: Stream, now: datetime) -> list[str]:
         """The held-back items of a stream whose next attempt has come, oldest first."""
@@ -372,6 +400,21 @@ class StateStore(IssueLog):
             ),
         )
 
+    def add_intents(self, intents: Sequence[NewIntent], now: datetime | None = None) -> list[int]:
+        """`add_intent` for many creates at once, in a few statements: their ids, in order.
+
+        All of them are recorded, or none (one transaction, or the caller's).
+        """
+        created = to_text(now or datetime.now(UTC))
+        return self._insert_many(
+            "journal",
+            ("stream", "side", "kind", "natural_key", "payload", "created_at"),
+            [
+                (i.stream.value, i.side.value, i.kind, i.natural_key, dump_json(i.payload), created)
+                for i in intents
+            ],
+        )
+
     def complete_intent(self, intent_id: int, record_id: str) -> None:
         """The create announced by `intent_id` is done and recorded as `record_id`: the intent is removed.
 
@@ -383,6 +426,16 @@ class StateStore(IssueLog):
     def drop_intent(self, intent_id: int) -> None:
         """Forget an intent whose create is known not to have happened (or will be retried afresh)."""
         self._write("DELETE FROM journal WHERE id = ?", (intent_id,))
+
+    def drop_intents(self, intent_ids: Iterable[int]) -> None:
+        """`drop_intent` for many intents, in a few statements (all or none)."""
+        wanted = list(dict.fromkeys(intent_ids))
+        if not wanted:
+            return
+        with self._statements(len(wanted) > _IN_CHUNK):
+            for start in range(0, len(wanted), _IN_CHUNK):
+                part = wanted[start : start + _IN_CHUNK]
+                self._write(f"DELETE FROM journal WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
 
     def pending_intents(self, stream: Stream | None = None) -> list[Intent]:
         """Intents not yet completed or dropped (oldest first): left by a crash when a session starts."""
@@ -407,6 +460,16 @@ class StateStore(IssueLog):
         self._replace(
             "threads",
             {"thread_id": thread_id, "who_ids": dump_json(list(who_ids)), "what_id": what_id},
+            ("thread_id",),
+        )
+
+    def track_threads(self, threads: Sequence[tuple[str, tuple[str, ...], str | None]]) -> None:
+        """`track_thread` for many (thread id, people ids, business record id), in a few statements;
+        a thread given twice keeps the later records."""
+        self._replace_many(
+            "threads",
+            ("thread_id", "who_ids", "what_id"),
+            [(thread_id, dump_json(list(who_ids)), what_id) for thread_id, who_ids, what_id in threads],
             ("thread_id",),
         )
 

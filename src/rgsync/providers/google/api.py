@@ -234,6 +234,7 @@ class GoogleApi:
         self._authorized: google_auth_httplib2.AuthorizedHttp | None = None
         self.credentials: Credentials | None = None
         self._services: dict[str, Any] = {}
+        self._resources: dict[tuple[str, ...], Any] = {}
 
     @property
     def calls(self) -> int:
@@ -261,6 +262,22 @@ class GoogleApi:
                 cache_discovery=False,
             )
         return self._services[name]
+
+    def resource(self, name: str, *path: str) -> Any:
+        """A resource of a service, e.g. `resource("gmail", "users", "messages")`, built once.
+
+        The client library builds every method of a resource, with its documentation, each time
+        the resource is asked for (`service.users().messages()`): about 1 ms a method, so asked
+        for per request it cost a fleet session more CPU than its HTTP calls.
+        """
+        key = (name, *path)
+        found = self._resources.get(key)
+        if found is None:
+            found = self.service(name)
+            for part in path:
+                found = getattr(found, part)()
+            self._resources[key] = found
+        return found
 
     def batch_uri(self, name: str) -> str:
         """Where batches of `name` calls go (built from the override when there is one)."""

@@ -97,7 +97,7 @@ class CalendarEvents:
 
     @property
     def _events(self) -> Any:
-        return self.api.service("calendar").events()
+        return self.api.resource("calendar", "events")
 
     # -- reading --------------------------------------------------------------------------------
     def _list(self, params: Mapping[str, Any], token: str | None) -> dict[str, Any]:

@@ -81,16 +81,12 @@ class GmailEmails:
         # Label ids this run added to each message: the history records they leave are our own.
         self._added: dict[str, set[str]] = {}
 
-    @property
-    def _gmail(self) -> Any:
-        return self.api.service("gmail")
-
     # -- labels ---------------------------------------------------------------------------------
     def label_names(self) -> dict[str, str]:
         """User label id → name, read once per session (labels.list) and kept up to date by `mark`."""
         if self._labels is None:
             response = self.api.execute(
-                self._gmail.users().labels().list(userId=USER), "the Gmail label list"
+                self.api.resource("gmail", "users", "labels").list(userId=USER), "the Gmail label list"
             )
             self._labels = {
                 str(label["id"]): str(label.get("name") or label["id"])
@@ -110,7 +106,8 @@ class GmailEmails:
         body = {"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
         try:
             created = self.api.execute(
-                self._gmail.users().labels().create(userId=USER, body=body), f"creating the label '{name}'"
+                self.api.resource("gmail", "users", "labels").create(userId=USER, body=body),
+                f"creating the label '{name}'",
             )
         except ItemError as exc:
             if exc.code != "MAIL-DUPLICATE":
@@ -148,23 +145,21 @@ class GmailEmails:
                 yield from self._pages(wanted, new_cursor, full=False, reset=False)
                 return
         # The history position is taken before listing, so nothing arriving meanwhile is lost.
-        profile = self.api.execute(self._gmail.users().getProfile(userId=USER), "the Gmail profile")
+        profile = self.api.execute(
+            self.api.resource("gmail", "users").getProfile(userId=USER), "the Gmail profile"
+        )
         start = str(profile["historyId"])
         after = int(options.email_since.timestamp())
         ids: dict[str, None] = {}
         for label in ("INBOX", "SENT"):
             token: str | None = None
             while True:
-                request = (
-                    self._gmail.users()
-                    .messages()
-                    .list(
-                        userId=USER,
-                        labelIds=[label],
-                        q=f"after:{after}",
-                        maxResults=LIST_PAGE,
-                        pageToken=token,
-                    )
+                request = self.api.resource("gmail", "users", "messages").list(
+                    userId=USER,
+                    labelIds=[label],
+                    q=f"after:{after}",
+                    maxResults=LIST_PAGE,
+                    pageToken=token,
                 )
                 response = self.api.execute(request, f"the {label} message list")
                 for message in response.get("messages", []):
@@ -188,16 +183,12 @@ class GmailEmails:
 
     def _history_page(self, cursor: str, token: str | None) -> Any:
         """One page of the additions and labellings since `cursor` (both reads page the same way)."""
-        return (
-            self._gmail.users()
-            .history()
-            .list(
-                userId=USER,
-                startHistoryId=cursor,
-                historyTypes=["messageAdded", "labelAdded"],
-                maxResults=LIST_PAGE,
-                pageToken=token,
-            )
+        return self.api.resource("gmail", "users", "history").list(
+            userId=USER,
+            startHistoryId=cursor,
+            historyTypes=["messageAdded", "labelAdded"],
+            maxResults=LIST_PAGE,
+            pageToken=token,
         )
 
     def _history(self, cursor: str) -> tuple[list[tuple[str, frozenset[str]]], str]:
@@ -307,7 +298,7 @@ class GmailEmails:
         """Emails by id in one batch (format=raw); ids Gmail no longer has are left out."""
         if not ids:
             return []
-        messages = self._gmail.users().messages()
+        messages = self.api.resource("gmail", "users", "messages")
         requests = {mid: messages.get(userId=USER, id=mid, format="raw") for mid in ids}
         responses = self.api.batch("gmail", requests, "fetching emails")
         out = []
@@ -343,7 +334,9 @@ class GmailEmails:
 
     def fetch_email(self, mailbox_id: str) -> Page:
         """One email by its Gmail id, whatever its folder (for `rgsync save`)."""
-        request = self._gmail.users().messages().get(userId=USER, id=mailbox_id, format="raw")
+        request = self.api.resource("gmail", "users", "messages").get(
+            userId=USER, id=mailbox_id, format="raw"
+        )
         try:
             message = self.api.execute(request, f"the email {mailbox_id}")
         except ItemError as exc:
@@ -382,7 +375,9 @@ class GmailEmails:
 
     def _modify(self, ids: list[str], label_id: str, remove: bool) -> dict[str, WriteResult]:
         key = "removeLabelIds" if remove else "addLabelIds"
-        request = self._gmail.users().messages().batchModify(userId=USER, body={"ids": ids, key: [label_id]})
+        request = self.api.resource("gmail", "users", "messages").batchModify(
+            userId=USER, body={"ids": ids, key: [label_id]}
+        )
         try:
             self.api.execute(request, "labelling emails")
             self._note_added(ids, label_id, remove)
@@ -395,7 +390,9 @@ class GmailEmails:
         # One bad id spoils the whole call: label the emails one by one to find it.
         out: dict[str, WriteResult] = {}
         for mid in ids:
-            modify = self._gmail.users().messages().modify(userId=USER, id=mid, body={key: [label_id]})
+            modify = self.api.resource("gmail", "users", "messages").modify(
+                userId=USER, id=mid, body={key: [label_id]}
+            )
             try:
                 self.api.execute(modify, f"labelling the email {mid}")
             except ItemError as exc:

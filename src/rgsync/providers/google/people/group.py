@@ -25,11 +25,11 @@ class ContactGroup(PersonFields):
 
     @property
     def _people(self) -> Any:
-        return self.api.service("people").people()
+        return self.api.resource("people", "people")
 
     @property
     def _groups(self) -> Any:
-        return self.api.service("people").contactGroups()
+        return self.api.resource("people", "contactGroups")
 
     # -- the group ------------------------------------------------------------------------------
     def group(self) -> str:
@@ -76,7 +76,9 @@ class ContactGroup(PersonFields):
             body = {"resourceNamesToAdd": list(group)}
             try:
                 self.api.execute(
-                    self._groups.members().modify(resourceName=self.group(), body=body),
+                    self.api.resource("people", "contactGroups", "members").modify(
+                        resourceName=self.group(), body=body
+                    ),
                     "adding contacts to the group",
                 )
             except ItemError as exc:
@@ -84,7 +86,9 @@ class ContactGroup(PersonFields):
                     raise
                 self._group = None  # the group was deleted meanwhile: create it again
                 self.api.execute(
-                    self._groups.members().modify(resourceName=self.group(), body=body),
+                    self.api.resource("people", "contactGroups", "members").modify(
+                        resourceName=self.group(), body=body
+                    ),
                     "adding contacts to the group",
                 )
 
@@ -101,7 +105,7 @@ class ContactGroup(PersonFields):
         group = self.group()
         token: str | None = None
         while True:
-            request = self._people.connections().list(
+            request = self.api.resource("people", "people", "connections").list(
                 resourceName="people/me",
                 personFields="clientData,memberships",
                 pageSize=PAGE_SIZE,

@@ -18,7 +18,7 @@ class ContactReading(ContactGroup):
 
     # -- reading --------------------------------------------------------------------------------
     def _connections(self, sync_token: str | None, page_token: str | None) -> dict[str, Any]:
-        request = self._people.connections().list(
+        request = self.api.resource("people", "people", "connections").list(
             resourceName="people/me",
             personFields=PERSON_FIELDS,
             pageSize=PAGE_SIZE,
