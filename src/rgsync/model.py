@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from functools import lru_cache
 
 import idna
 
@@ -807,8 +808,13 @@ def meeting_key(subject: str, start: datetime) -> str:
 # RFC 5322 atext (plus any non-ASCII character, RFC 6531) in dot-separated runs.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]+"
 _DOT_ATOM = re.compile(rf"^{_ATEXT}(\.{_ATEXT})*$")
+# The comparison forms are pure functions of their text, and a session compares the same few
+# thousand correspondents on every email (each address ~15 times): remembering the latest answers
+# keeps that to one computation per address. Bounded, so a huge mailbox cannot grow it.
+_KEY_CACHE = 16384
 
 
+@lru_cache(maxsize=_KEY_CACHE)
 def canonical_domain(raw: str) -> str:
     """`raw` as a domain in its comparison form: IDNA (UTS 46) ASCII, case-folded, no trailing dot.
 
@@ -824,6 +830,7 @@ def canonical_domain(raw: str) -> str:
     return idna.encode(text, uts46=True).decode("ascii")
 
 
+@lru_cache(maxsize=_KEY_CACHE)
 def domain_key(raw: str) -> str:
     """Like `canonical_domain`, but never fails: a domain IDNA refuses is compared case-folded.
 
@@ -851,6 +858,7 @@ def canonical_local_part(raw: str) -> str:
     return text.lower()
 
 
+@lru_cache(maxsize=_KEY_CACHE)
 def address_key(raw: str) -> str:
     """An address in its comparison form: canonical local part, '@', `domain_key` of the domain.
 

@@ -25,6 +25,12 @@ _FORBIDDEN = frozenset(' \t\r\n<>()[]\\,;:"')
 _FORBIDDEN_QUOTED = frozenset("\r\n")
 
 
+# Bound of the per-address memos below: a session meets the same correspondents on email after
+# email, so each address is worked out once; the bound keeps a huge mailbox from growing them.
+_ADDRESS_CACHE = 16384
+
+
+@lru_cache(maxsize=_ADDRESS_CACHE)
 def normalise_address(raw: str) -> str:
     """Return `raw` as a matchable address: stripped, lower-cased, without angle brackets or `mailto:`.
 
@@ -99,6 +105,11 @@ def is_internal(email: str, identity: Identity, blocklist: Blocklist) -> bool:
     address = address_key(normalise_address(email))
     if not address:
         return False
+    return _key_is_internal(address, identity, blocklist)
+
+
+def _key_is_internal(address: str, identity: Identity, blocklist: Blocklist) -> bool:
+    """`is_internal` for an address already in its `address_key` form."""
     own, own_domains = _own(identity, blocklist)
     if address in own:
         return True
@@ -111,6 +122,11 @@ def is_blocklisted(email: str, blocklist: Blocklist) -> bool:
     address = address_key(normalise_address(email))
     if not address:
         return False
+    return _key_is_blocklisted(address, blocklist)
+
+
+def _key_is_blocklisted(address: str, blocklist: Blocklist) -> bool:
+    """`is_blocklisted` for an address already in its `address_key` form."""
     addresses, domains, _internal, free = _lists(blocklist)
     domain = _domain_of(address)
     if address in addresses or domain in domains:
@@ -144,16 +160,39 @@ def split_participants(
     external: list[str] = []
     internal: list[str] = []
     blocked: list[str] = []
+    groups = (external, internal, blocked)
     for item in addresses:
-        address = normalise_address(item.email)
-        key = address_key(address)
+        address, key, group = _sorted_address(item.email, identity, blocklist)
         if not address or key in seen:
             continue
         seen.add(key)
-        if is_internal(address, identity, blocklist):
-            internal.append(address)
-        elif is_blocklisted(address, blocklist):
-            blocked.append(address)
-        else:
-            external.append(address)
+        groups[group].append(address)
     return Participants(tuple(external), tuple(internal), tuple(blocked))
+
+
+_EXTERNAL, _INTERNAL, _BLOCKED = 0, 1, 2
+
+
+def forget_addresses() -> None:
+    """Drop what the per-address memo learnt: called when a session ends, so a long-lived process
+    running many users' sessions (a fleet worker) does not keep their identities and blocklists
+    (each holding the free-mail list) alive through old entries."""
+    _sorted_address.cache_clear()
+
+
+@lru_cache(maxsize=_ADDRESS_CACHE)
+def _sorted_address(raw: str, identity: Identity, blocklist: Blocklist) -> tuple[str, str, int]:
+    """One participant address worked out once per session: (normalised, comparison key, group).
+
+    The group is `_INTERNAL` before `_BLOCKED` (a colleague is never reported as blocklisted);
+    an address that is not one gives ('', '', _EXTERNAL), which callers drop.
+    """
+    address = normalise_address(raw)
+    key = address_key(address)
+    if not address or not key:
+        return address, key, _EXTERNAL
+    if _key_is_internal(key, identity, blocklist):
+        return address, key, _INTERNAL
+    if _key_is_blocklisted(key, blocklist):
+        return address, key, _BLOCKED
+    return address, key, _EXTERNAL

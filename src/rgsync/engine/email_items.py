@@ -6,7 +6,9 @@ them and they are the part most exposed to odd input (SPEC §7.8).
 
 from __future__ import annotations
 
-from rgsync.engine.service_messages import service_message_kind
+from functools import lru_cache
+
+from rgsync.engine.service_messages import content_type_kind, service_message_kind
 from rgsync.model import EmailItem
 
 
@@ -36,18 +38,35 @@ def is_service_message(email: EmailItem) -> bool:
 
 def service_kind(email: EmailItem) -> str:
     """The kind of service message an email is ('' for a person's email): see `service_message_kind`."""
-    headers = {name.lower(): value for name, value in email.headers}
-    headers.setdefault("content-type", email.content_type)
-    if email.auto_submitted:
-        headers.setdefault("auto-submitted", email.auto_submitted)
-    kind = service_message_kind(
-        headers,
-        sender=email.sender.email if email.sender else "",
-        subject=email.subject,
-        item_class=email.item_class,
+    return _service_kind(
+        email.headers,
+        email.content_type,
+        email.auto_submitted,
+        email.sender.email if email.sender else "",
+        email.subject,
+        email.item_class,
     )
-    if not kind and email.content_type:
+
+
+# The planner asks about every email of a chunk in each of its passes (lookups, auto-resolve,
+# plan); the answer depends on these few strings only, so it is worked out once per email. A
+# chunk is at most `session.emails.EMAIL_CHUNK` emails, well within the bound.
+@lru_cache(maxsize=4096)
+def _service_kind(
+    header_pairs: tuple[tuple[str, str], ...],
+    content_type: str,
+    auto_submitted: str,
+    sender: str,
+    subject: str,
+    item_class: str,
+) -> str:
+    headers = {name.lower(): value for name, value in header_pairs}
+    headers.setdefault("content-type", content_type)
+    if auto_submitted:
+        headers.setdefault("auto-submitted", auto_submitted)
+    kind = service_message_kind(headers, sender=sender, subject=subject, item_class=item_class)
+    if not kind and content_type:
         # The adapter's content type may name a part inside the message (an invitation's
         # text/calendar in a multipart/mixed), which the top-level header does not show.
-        kind = service_message_kind({"content-type": email.content_type})
+        kind = content_type_kind(content_type)
     return kind

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 from rgsync.model import SERVICE_HEADERS
 
-__all__ = ["SERVICE_HEADERS", "service_message_kind"]
+__all__ = ["SERVICE_HEADERS", "content_type_kind", "service_message_kind"]
 
 BOUNCE = "delivery report"
 READ_RECEIPT = "read receipt"
@@ -118,6 +118,20 @@ def _is_null_sender(headers: Mapping[str, str]) -> bool:
     return any(_address_of(headers[name]) == "" for name in ("return-path", "from") if name in headers)
 
 
+def content_type_kind(content_type: str) -> str:
+    """The kind of service message a Content-Type value alone shows ('' when it shows none):
+    delivery and read reports, and meeting messages (SPEC §3.1)."""
+    content_type = content_type.lower()
+    media = _media_type(content_type)
+    if media in _REPORT_TYPES:
+        return READ_RECEIPT if "disposition-notification" in content_type else BOUNCE
+    if "disposition-notification" in content_type or media == "message/disposition-notification":
+        return READ_RECEIPT
+    if media in _MEETING_TYPES:
+        return MEETING
+    return ""
+
+
 def service_message_kind(
     headers: Mapping[str, str], *, sender: str = "", subject: str = "", item_class: str = ""
 ) -> str:
@@ -129,14 +143,9 @@ def service_message_kind(
     item class ('' elsewhere). The answer is one of the kind words of this module, so the caller
     can say why an email was skipped.
     """
-    content_type = headers.get("content-type", "").lower()
-    media = _media_type(content_type)
-    if media in _REPORT_TYPES:
-        return READ_RECEIPT if "disposition-notification" in content_type else BOUNCE
-    if "disposition-notification" in content_type or media == "message/disposition-notification":
-        return READ_RECEIPT
-    if media in _MEETING_TYPES:
-        return MEETING
+    kind = content_type_kind(headers.get("content-type", ""))
+    if kind:
+        return kind
     klass = item_class.strip().lower()
     for prefix, kind in _ITEM_CLASSES:
         if klass.startswith(prefix):

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rgsync.engine import schedule
+from rgsync.engine.blocklist import forget_addresses
 from rgsync.engine.streams import TWO_WAY, streams_to_run
 from rgsync.engine.types import (
     Identity,
@@ -36,6 +37,7 @@ from rgsync.providers.base import (
     RetriableError,
 )
 from rgsync.session import reports
+from rgsync.session.collector import fewer_collections
 from rgsync.session.emails import EmailRunner
 from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamStopped, StreamSummary
@@ -126,7 +128,8 @@ class SyncSession:
         mailbox_calls0, crm_calls0 = self.mailbox.api_calls, self.crm.api_calls
         self.parts.retrier = Retrier(self.retry)  # the deadline is per session
         try:
-            self._run_streams(now, options, result)
+            with fewer_collections():
+                self._run_streams(now, options, result)
         except FatalError as exc:
             result.status = "failed"
             result.message = with_fix(exc)
@@ -136,6 +139,7 @@ class SyncSession:
             result.status = "failed"
             result.message = f"a service did not answer: {exc.message}"
         finally:
+            forget_addresses()
             result.ended_at = self.clock()
             result.api_calls = {
                 Side.MAILBOX.value: self.mailbox.api_calls - mailbox_calls0,

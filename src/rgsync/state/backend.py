@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -142,6 +142,13 @@ class StateBackend(abc.ABC):
     @abc.abstractmethod
     def columns(self, table: str) -> set[str]:
         """The column names of one table (empty when there is no such table)."""
+
+    def tables_columns(self, tables: Iterable[str]) -> dict[str, set[str]]:
+        """The column names of each of `tables` (an empty set for a table that is missing).
+
+        Asked at every open, so an engine where each question is a round trip answers all at once.
+        """
+        return {table: self.columns(table) for table in tables}
 
     @abc.abstractmethod
     def row_ids(self, table: str) -> Iterator[tuple[object, Row]]:

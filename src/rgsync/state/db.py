@@ -360,8 +360,10 @@ def expected_tables(migrations: tuple[str, ...]) -> dict[str, frozenset[str]]:
 def missing_schema(backend: StateBackend, migrations: Sequence[str]) -> list[str]:
     """What the database lacks of the schema `migrations` build: 'table links', 'column links.origin'."""
     missing: list[str] = []
-    for table, columns in sorted(expected_tables(tuple(migrations)).items()):
-        found = backend.columns(table)
+    expected = expected_tables(tuple(migrations))
+    present = backend.tables_columns(sorted(expected))
+    for table, columns in sorted(expected.items()):
+        found = present[table]
         if not found:
             missing.append(f"table {table}")
             continue

@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -367,6 +367,21 @@ class PostgresBackend(StateBackend):
             (self._schema,),
         ).fetchall()
         return {row[0] for row in rows}
+
+    def tables_columns(self, tables: Iterable[str]) -> dict[str, set[str]]:
+        # One catalog query for the whole schema instead of one per table: every open verifies
+        # the schema, and a fleet worker opens a user's state several times a session.
+        wanted = list(tables)
+        found: dict[str, set[str]] = {table: set() for table in wanted}
+        rows = self._conn.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+            (self._schema, wanted),
+        ).fetchall()
+        for row in rows:
+            found[row[0]].add(row[1])
+        return found
 
     def columns(self, table: str) -> set[str]:
         rows = self._conn.execute(

@@ -127,8 +127,22 @@ class _Headers:
         self.problems = problems
         # The first occurrence of each header as it came, as the modern parser would read it.
         self._raw: dict[str, tuple[str, str]] = {}
+        self._repeated: set[str] = set()
         for name, value in legacy.raw_items():
-            self._raw.setdefault(name.lower(), (name, value))
+            key = name.lower()
+            if key in self._raw:
+                self._repeated.add(key)
+            else:
+                self._raw[key] = (name, value)
+
+    def _get(self, name: str) -> object | None:
+        """What `Message.get(name)` gives (the first occurrence through the legacy policy), from the
+        index built once: `Message.get` scans and lower-cases every header on each call."""
+        found = self._raw.get(name.lower())
+        if found is None:
+            return None
+        value: object = self.legacy.policy.header_fetch_parse(*found)
+        return value
 
     def _modern(self, name: str) -> object | None:
         found = self._raw.get(name.lower())
@@ -143,7 +157,7 @@ class _Headers:
 
     def text(self, name: str) -> str:
         """A header as decoded text ('' when absent); encoded words in unknown charsets replaced."""
-        raw = self.legacy.get(name)
+        raw = self._get(name)
         if isinstance(raw, str) and raw.isascii() and "=?" not in raw:
             return _one_line(raw)  # plain ASCII: what the header registry would give, unparsed
         if raw is not None and _broken_encoded_word(str(raw)):
@@ -161,7 +175,7 @@ class _Headers:
         keeps its null address), for the engine's service-message rule (SPEC §3.1)."""
         found: list[tuple[str, str]] = []
         for name in SERVICE_HEADERS:
-            raw = self.legacy.get(name)
+            raw = self._get(name)
             if raw is not None:
                 found.append((name, _one_line(decode_words(str(raw)))))
         return tuple(found)
@@ -171,6 +185,9 @@ class _Headers:
         found: list[tuple[str, str]] = []
         first = self._raw.get(name.lower())
         simple = _simple_addresses(first[1]) if first is not None else None
+        # A plain header that occurs once is read: a repeated one is read whole (every occurrence)
+        # by the legacy reader below.
+        done = simple is not None and name.lower() not in self._repeated
         value = None if simple is not None else self._modern(name)
         if simple is not None:
             found = simple
@@ -179,7 +196,7 @@ class _Headers:
                 found = [(a.display_name or "", a.addr_spec or "") for a in value.addresses]
             except Exception:
                 value = None
-        if value is None and self.legacy.get(name) is not None:
+        if not done and value is None and self._get(name) is not None:
             raw_values = [str(v) for v in self.legacy.get_all(name, [])]
             try:
                 pairs = email.utils.getaddresses(raw_values)
@@ -203,7 +220,7 @@ class _Headers:
 
     def date(self, fallback: datetime) -> datetime:
         """The Date header as an aware datetime; the fallback (with a reason) when missing or malformed."""
-        raw = self.legacy.get("Date")
+        raw = self._get("Date")
         if raw is None:
             self.problems.append("no Date header; the time Gmail received the email is used")
             return fallback

@@ -4,8 +4,10 @@ The list is found by title (tasklists.list) and created when missing; its id rid
 so an idle session costs one call. Google Tasks has no sync token: changes are read with
 `updatedMin` = the highest `updated` seen so far (the high-water mark, kept in the cursor) plus
 showDeleted/showHidden/showCompleted, so completed, cleared and deleted tasks all come back.
-`updatedMin` is inclusive, so the tasks exactly at the mark are remembered in the cursor and not
-reported again unless they change. A first listing (no cursor) reads the whole list.
+`updatedMin` is inclusive, so the tasks exactly at the mark are remembered in the cursor (id and
+etag) and not reported again unless they change. The etag, not the stamp, says whether one
+changed: `updated` counts milliseconds, so two changes within one keep the same stamp. A first
+listing (no cursor) reads the whole list.
 
 Google Tasks has neither extended properties nor a priority. rgsync keeps both in one trailer line
 at the end of the task's notes, which it writes and strips on read:
@@ -169,12 +171,13 @@ class GoogleTasks:
                 updated = str(task.get("updated") or "")
                 if updated:
                     moment = _parse_time(updated)
-                    if since_time is not None and moment == since_time and task_id in seen:
+                    version = _at_mark_key(task)
+                    if since_time is not None and moment == since_time and version in seen:
                         continue  # reported at the previous mark and unchanged since (updatedMin is inclusive)
                     if mark_time is None or moment > mark_time:
-                        mark, mark_time, at_mark = updated, moment, {task_id}
+                        mark, mark_time, at_mark = updated, moment, {version}
                     elif moment == mark_time:
-                        at_mark.add(task_id)
+                        at_mark.add(version)
                 if task.get("deleted"):
                     if not full:
                         deleted.append(task_id)
@@ -297,8 +300,14 @@ class GoogleTasks:
                 return found
 
 
+def _at_mark_key(task: dict[str, Any]) -> str:
+    """How a task at the mark is remembered: its id and etag (a cursor written before etags were
+    kept holds bare ids, which match nothing: those tasks are reported once more, harmlessly)."""
+    return f"{task['id']} {task.get('etag') or ''}"
+
+
 def _read_cursor(cursor: str | None) -> tuple[str, str | None, frozenset[str]] | None:
-    """(list id, high-water mark, ids at the mark) from a cursor; None when missing or foreign."""
+    """(list id, high-water mark, tasks at the mark) from a cursor; None when missing or foreign."""
     if not cursor:
         return None
     try:

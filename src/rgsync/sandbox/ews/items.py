@@ -14,6 +14,8 @@ Calendar views and occurrences are in `views`.
 from __future__ import annotations
 
 import copy
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +63,8 @@ class Shape:
     extended: list[tuple[str, str]] = field(default_factory=list)
     mime: bool = False
     body_type: str = "Best"
+    # What `wants` answered so far: a page of items asks the same few dozen names again and again.
+    _answers: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def parse(cls, elem: Any) -> Shape:
@@ -93,6 +97,12 @@ class Shape:
 
     def wants(self, name: str) -> bool:
         """Whether a property belongs in the response for this shape."""
+        answer = self._answers.get(name)
+        if answer is None:
+            answer = self._answers[name] = self._wants(name)
+        return answer
+
+    def _wants(self, name: str) -> bool:
         if name == "MimeContent":
             return self.mime
         if name in self.fields or name in self.indexed:
@@ -113,10 +123,10 @@ def render(item: StoredItem, shape: Shape, state: EwsState, *, ids_only: bool = 
         folder = state.folders.get(item.folder_id)
         if folder is not None:
             sub(elem, t("ParentFolderId"), Id=folder.id, ChangeKey=folder.changekey)
-    props = dict(item.props)
-    for name, value in computed(item).items():
-        props.setdefault(name, value)
-    for name, value in props.items():
+    # Stored properties first, then what Exchange derives (only the derived ones the shape asks
+    # for are built: a plain-text copy of every HTML body is not made for each item listed).
+    props: Any = itertools.chain(item.props.items(), computed(item, shape.wants).items())
+    for name, value in props:
         if name in ("ItemId", "ParentFolderId") or not shape.wants(name):
             continue
         if name in shape.indexed and name not in shape.fields and shape.base == "IdOnly":
@@ -139,8 +149,9 @@ def render(item: StoredItem, shape: Shape, state: EwsState, *, ids_only: bool = 
 def internet_header(item: StoredItem, name: str) -> str | None:
     """A header of a delivered message (the InternetHeaders property set reads them by name)."""
     headers = item.props.get("InternetMessageHeaders")
+    wanted = name.lower()
     for header in headers if headers is not None else ():
-        if (header.get("HeaderName") or "").lower() == name.lower():
+        if (header.get("HeaderName") or "").lower() == wanted:
             return header.text or ""
     return None
 
@@ -166,11 +177,12 @@ def _indexed_subset(container: Any, keys: set[str]) -> Any:
     return out
 
 
-def computed(item: StoredItem) -> dict[str, Any]:
-    """Properties Exchange derives from the stored ones (TextBody, IsMeeting, CalendarItemType …)."""
+def computed(item: StoredItem, wanted: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """Properties Exchange derives from the stored ones (TextBody, IsMeeting, CalendarItemType …)
+    and that are not stored themselves; with `wanted`, only those it accepts."""
     out: dict[str, Any] = {}
     body = item.props.get("Body")
-    if body is not None and "TextBody" not in item.props:
+    if body is not None and "TextBody" not in item.props and (wanted is None or wanted("TextBody")):
         text_body = etree.Element(t("TextBody"), BodyType="Text")
         raw = body.text or ""
         text_body.text = html_to_text(raw) if body.get("BodyType") == "HTML" else raw
@@ -186,7 +198,33 @@ def computed(item: StoredItem) -> dict[str, Any]:
         )
     if item.tag == "Task":
         out["IsComplete"] = _text("IsComplete", format_bool(item.text("Status") == "Completed"))
-    return out
+    return {name: value for name, value in out.items() if name not in item.props}
+
+
+def working_copy(item: StoredItem) -> StoredItem:
+    """A copy of `item` to change and then keep or drop, sharing the property elements.
+
+    Copying every element (the MIME content, the body, every header) for each UpdateItem was most
+    of its cost; `apply_updates` and `normalise` instead replace an element with its own copy
+    before they edit it in place (`_own`), so the shared elements of `item` never change.
+    """
+    return StoredItem(
+        item.id,
+        item.folder_id,
+        item.tag,
+        dict(item.props),
+        dict(item.extended),
+        item.version,
+        item.exceptions,
+        item.deleted_occurrences,
+    )
+
+
+def _own(item: StoredItem, name: str) -> Any:
+    """The element of property `name`, first replaced by a private copy (see `working_copy`)."""
+    elem = copy.deepcopy(item.props[name])
+    item.props[name] = elem
+    return elem
 
 
 def _text(name: str, value: str) -> Any:
@@ -308,7 +346,7 @@ def apply_updates(item: StoredItem, updates: Any) -> None:
             _merge_indexed(item, name, value)
             continue
         if kind == "AppendToItemField" and name in item.props:
-            _append(item.props[name], value)
+            _append(_own(item, name), value)
             continue
         item.props[name] = value
 
@@ -320,9 +358,10 @@ def _delete_field(item: StoredItem, path: Any) -> None:
         return
     if path_kind == "IndexedFieldURI":
         parts = path.get("FieldURI", "").split(":")
-        container = item.props.get(INDEXED_CONTAINERS.get(":".join(parts[:2]), ""))
-        if container is None:
+        container_name = INDEXED_CONTAINERS.get(":".join(parts[:2]), "")
+        if item.props.get(container_name) is None:
             return
+        container = _own(item, container_name)
         for entry in list(container):
             if entry.get("Key") != path.get("FieldIndex"):
                 continue
@@ -341,7 +380,7 @@ def _delete_field(item: StoredItem, path: Any) -> None:
 
 
 def _merge_indexed(item: StoredItem, container_name: str, value: Any) -> None:
-    container = item.props.get(container_name)
+    container = _own(item, container_name) if container_name in item.props else None
     if container is None:
         container = etree.Element(t(container_name))
         item.props[container_name] = container
@@ -397,9 +436,10 @@ def normalise(item: StoredItem, owner: str, owner_name: str) -> None:
         if "UID" not in item.props:
             item.set_text("UID", "040000008200E00074C5B7101A82E008" + item.id.encode().hex()[-32:].upper())
         for name in ("RequiredAttendees", "OptionalAttendees"):
-            for attendee in item.props.get(name, []):
-                if attendee.find(t("ResponseType")) is None:
-                    sub(attendee, t("ResponseType"), "Unknown")
+            if any(a.find(t("ResponseType")) is None for a in item.props.get(name, [])):
+                for attendee in _own(item, name):
+                    if attendee.find(t("ResponseType")) is None:
+                        sub(attendee, t("ResponseType"), "Unknown")
         if item.is_recurring_master:
             read_pattern(item.props["Recurrence"])  # refuse patterns the sandbox cannot expand
     elif item.tag == "Task":

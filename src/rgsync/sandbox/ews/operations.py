@@ -16,7 +16,7 @@ from lxml import etree
 
 from . import mime
 from .folder_ops import create_folder, find_folder, folder_of, get_folder, single_folder
-from .items import Shape, apply_updates, matches, normalise, render
+from .items import Shape, apply_updates, matches, normalise, render, working_copy
 from .recurrence import split_occurrence_id
 from .soap import SchemaError, format_bool, local, m, message, parse_datetime, sub, t
 from .store import DISTINGUISHED, EwsError, EwsState, StoredItem, extended_key
@@ -276,7 +276,7 @@ def update_item(state: EwsState, op: Any) -> list[Any]:
                     _update_occurrence(state, target, split[1], updates)
                     result_id, result_key = item_id, target.changekey
                 else:
-                    work = copy.deepcopy(target)
+                    work = working_copy(target)
                     apply_updates(work, updates)
                     normalise(work, state.address, state.name)
                     only_read = {local(u[1][0].tag) for u in updates if len(u) > 1 and len(u[1])} == {

@@ -151,8 +151,9 @@ class GoogleEmulator:
             return "oauth.token"
         if batch.is_batch(request):
             return "batch"
+        # Only the name is wanted here: the path parameters are not decoded (see `Route.match`).
         for candidate in self.routes:
-            if candidate.match(request) is not None:
+            if candidate.method == request.method and candidate.pattern.match(request.path):
                 return candidate.name
         return "unknown"
 

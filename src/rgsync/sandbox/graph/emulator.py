@@ -10,6 +10,7 @@ counters and can be failed through `GraphState.batch_faults`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -92,15 +93,7 @@ class GraphEmulator:
 
     def _mailbox_path(self, path: str) -> tuple[str, str | None]:
         """The mailbox-relative path and the user named by `/users/{id}` (None for `/me`)."""
-        rest = _KEY_SEGMENT.sub(lambda m: f"{m.group(1)}/{m.group(2)}", unquote(path[len("/v1.0") :]))
-        if rest == "/me" or rest.startswith("/me/"):
-            return rest[3:], None
-        if rest.startswith("/users/"):
-            user, _, tail = rest[len("/users/") :].partition("/")
-            return ("/" + tail if tail else ""), user
-        raise GraphError(
-            400, "BadRequest", f"Resource not found for the segment '{rest.strip('/').split('/')[0]}'."
-        )
+        return _mailbox_path(path)
 
     def _graph(self, request: Request, base: str) -> Response:
         token = self.state.identity.check(request.header("authorization"))
@@ -317,6 +310,21 @@ class GraphEmulator:
                 exc.status, exc.code, exc.message, headers=exc.headers, now=self.state.clock()
             )
         return self._maybe_lost(f"{inner.method} {parts.path}", response)
+
+
+@functools.lru_cache(maxsize=1024)
+def _mailbox_path(path: str) -> tuple[str, str | None]:
+    # A call's path is worked out twice (its route name for the counters, then its answer):
+    # the second time it is remembered. Refusals are raised again each time.
+    rest = _KEY_SEGMENT.sub(lambda m: f"{m.group(1)}/{m.group(2)}", unquote(path[len("/v1.0") :]))
+    if rest == "/me" or rest.startswith("/me/"):
+        return rest[3:], None
+    if rest.startswith("/users/"):
+        user, _, tail = rest[len("/users/") :].partition("/")
+        return ("/" + tail if tail else ""), user
+    raise GraphError(
+        400, "BadRequest", f"Resource not found for the segment '{rest.strip('/').split('/')[0]}'."
+    )
 
 
 def _prefer_values(request: Request) -> list[str]:

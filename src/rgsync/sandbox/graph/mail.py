@@ -46,7 +46,11 @@ MESSAGE_CLASS_PROPERTY = "String 0x001A"  # PidTagMessageClass
 
 @dataclass
 class StoredMessage:
-    """One message: the Graph resource (without ids) and what the store tracks beside it."""
+    """One message: the Graph resource (without ids) and what the store tracks beside it.
+
+    The store replaces a property of `resource` whole and never edits a nested value in place, so
+    a snapshot or a rendered copy may share the nested values (see `snapshot`).
+    """
 
     immutable_id: str
     rest_id: str
@@ -55,6 +59,22 @@ class StoredMessage:
     categories: list[str] = field(default_factory=list)
     extended: dict[str, str] = field(default_factory=dict)
     raw: bytes = b""
+
+    def snapshot(self) -> StoredMessage:
+        """The message as it is now, unaffected by later changes to it (for the change log).
+
+        Copying only the top level is enough because nested values are never edited in place; a
+        deep copy of every header and body on each PATCH was most of a category update's cost.
+        """
+        return StoredMessage(
+            self.immutable_id,
+            self.rest_id,
+            self.folder,
+            dict(self.resource),
+            list(self.categories),
+            dict(self.extended),
+            self.raw,
+        )
 
 
 class MailStore:
@@ -113,7 +133,8 @@ class MailStore:
         expand: bool = False,
     ) -> Json:
         """The message resource as Graph returns it (id form per the ImmutableId preference)."""
-        body = deep_copy(stored.resource)
+        # A new top-level dict: the nested values are shared, never edited (see StoredMessage).
+        body = dict(stored.resource)
         body["id"] = stored.immutable_id if immutable else stored.rest_id
         body["parentFolderId"] = self.folder_ids[stored.folder]
         body["categories"] = list(stored.categories)
@@ -256,7 +277,7 @@ class MailStore:
         """PATCH a message: categories, isRead, flag, importance (what Graph lets a client change on a
         received message); anything else is refused like Graph refuses read-only properties."""
         stored = self.resolve(message_id)
-        before = deep_copy(stored)
+        before = stored.snapshot()
         for name, value in changes.items():
             if name == "categories":
                 if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
@@ -284,7 +305,7 @@ class MailStore:
         """Move a message to another folder: its REST id changes, its immutable id does not."""
         stored = self.resolve(message_id)
         target = self.folder_key(folder)
-        before = deep_copy(stored)
+        before = stored.snapshot()
         self._by_rest_id.pop(stored.rest_id, None)
         stored.rest_id = new_id("AAMkAG", 60)
         self._by_rest_id[stored.rest_id] = stored.immutable_id
@@ -297,7 +318,7 @@ class MailStore:
     def delete(self, message_id: str) -> None:
         """Delete a message for good."""
         stored = self.resolve(message_id)
-        before = deep_copy(stored)
+        before = stored.snapshot()
         del self.messages[stored.immutable_id]
         self._by_rest_id.pop(stored.rest_id, None)
         self.log.record(self._collection(stored.folder), stored.immutable_id, before)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from rgsync.sandbox.graph.state import GraphState
 
 
+_UNKNOWN = object()  # not matched yet (None is a remembered "no route")
 _NOT_SUPPORTED_ON_VIEW = ("$orderby", "$filter", "$select", "$expand", "$search", "$top")
 
 
@@ -104,14 +105,28 @@ class GraphApi(PeopleRoutes):
         ]
         for method, pattern, name, handler in table:
             self.routes.append((method, re.compile(f"^{pattern}/?$"), name, handler))
+        self._matched: dict[
+            tuple[str, str], tuple[str, Callable[[Call], Response], tuple[str, ...]] | None
+        ] = {}
 
     def match(self, method: str, path: str) -> tuple[str, Callable[[Call], Response], tuple[str, ...]] | None:
         """The route for a method and mailbox-relative path: (name, handler, path groups)."""
+        # Each call is matched twice (its route name for the counters, then its answer), so the
+        # last answers are kept; the routes never change once the table is built.
+        key = (method, path)
+        known = self._matched.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        found_route = None
         for route_method, pattern, name, handler in self.routes:
             found = pattern.match(path)
             if found and route_method == method:
-                return name, handler, tuple(found.groups())
-        return None
+                found_route = name, handler, tuple(found.groups())
+                break
+        if len(self._matched) >= 256:
+            self._matched.clear()
+        self._matched[key] = found_route
+        return found_route
 
     def known_path(self, path: str) -> bool:
         """True when some route has this path (so a wrong method is a 405, not a 400)."""

@@ -36,6 +36,8 @@ class Org(Protocol):
         self, kind: str, parent_id: str, *, include_deleted: bool = False
     ) -> list[dict[str, Any]]: ...
 
+    def indexed_rows(self, kind: str, field_name: str, values: list[str]) -> list[dict[str, Any]]: ...
+
     def check_reference(self, field_name: str, targets: tuple[str, ...], value: Any) -> str: ...
 
     def insert(self, object_name: str, values: Mapping[str, Any], *, audit: bool = False) -> str: ...
@@ -417,8 +419,15 @@ def _file_email(org: Org, email: dict[str, Any], junctions: dict[str, Any]) -> N
             recipients.append(relation)
     sender = email.get("FromAddress")
     if sender:
+        # Through the org's field index, not a scan of every user: a team org has one user per
+        # mailbox and files one email after another.
         user = next(
-            (u for u in org.iter_rows("User") if (u.get("Email") or "").lower() == sender.lower()), None
+            (
+                u
+                for u in org.indexed_rows("User", "Email", [sender])
+                if not u["IsDeleted"] and (u.get("Email") or "").lower() == sender.lower()
+            ),
+            None,
         )
         values: dict[str, Any] = {
             "EmailMessageId": email["Id"],

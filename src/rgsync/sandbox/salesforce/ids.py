@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SUFFIX_ALPHABET = string.ascii_uppercase + "012345"
@@ -19,16 +20,31 @@ _ID_SHAPE = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
 INSTANCE = "Rg"
 
 
+# Every upper-case ASCII letter becomes "1", anything else "0": a chunk's mask read backwards is
+# then the binary number of its suffix character (position 0 is the lowest bit).
+_UPPER_MASK = {code: ("1" if "A" <= chr(code) <= "Z" else "0") for code in range(128)}
+
+
+class _MaskTable(dict[int, str]):
+    """The `str.translate` table for `_UPPER_MASK`, with "0" for characters beyond ASCII."""
+
+    def __missing__(self, code: int) -> str:
+        return "0"
+
+
+_MASK_TABLE = _MaskTable(_UPPER_MASK)
+
+
 def checksum(id15: str) -> str:
     """The three suffix characters Salesforce appends to a 15-character Id."""
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = 0
-        for position, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix += _SUFFIX_ALPHABET[bits]
-    return suffix
+    # Each save checks and mints several Ids, so this runs a few times per record written: one
+    # translate and three base-2 reads instead of a loop over fifteen characters.
+    mask = id15[:15].translate(_MASK_TABLE).ljust(15, "0")
+    return (
+        _SUFFIX_ALPHABET[int(mask[4::-1], 2)]
+        + _SUFFIX_ALPHABET[int(mask[9:4:-1], 2)]
+        + _SUFFIX_ALPHABET[int(mask[14:9:-1], 2)]
+    )
 
 
 def to18(id15: str) -> str:
@@ -53,7 +69,16 @@ def normalize(value: object) -> str | None:
     when its suffix matches (the suffix is compared case-insensitively, as Salesforce does), and
     its first 15 characters are then restored to the case the suffix encodes.
     """
-    if not isinstance(value, str) or not _ID_SHAPE.match(value):
+    if not isinstance(value, str):
+        return None
+    return _normalize_text(value)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_text(value: str) -> str | None:
+    # A pure function of the text, asked again and again for the same few Ids (the parent of
+    # every relation, the contacts an email names): remembered rather than recomputed.
+    if not _ID_SHAPE.match(value):
         return None
     if len(value) == 15:
         return to18(value)

@@ -111,6 +111,21 @@ _SOAP_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class SaveProfile:
+    """What every save of one sObject type looks up in its fields, worked out once per type.
+
+    `defaults`: the value each stored field starts with on create; `junctions`: the
+    junctionidlist fields (written as relation rows, not stored); `required`: the fields a save
+    must not leave empty (booleans aside); `unique`: the fields whose values must be unique.
+    """
+
+    defaults: dict[str, Any]
+    junctions: frozenset[str]
+    required: tuple[Field, ...]
+    unique: tuple[Field, ...]
+
+
 @dataclass
 class SObjectType:
     """One sObject type: its name, key prefix, flags and fields (canonical name → Field)."""
@@ -128,15 +143,36 @@ class SObjectType:
 
     def __post_init__(self) -> None:
         self._by_lower = {name.lower(): f for name, f in self.fields.items()}
+        self._profile: SaveProfile | None = None
+
+    def save_profile(self) -> SaveProfile:
+        """The field lists every save needs (see `SaveProfile`), kept until a field is added."""
+        profile = self._profile
+        if profile is None:
+            fields = list(self.fields.values())
+            profile = SaveProfile(
+                defaults={f.name: f.default for f in fields if f.type != "junctionidlist"},
+                junctions=frozenset(f.name for f in fields if f.type == "junctionidlist"),
+                required=tuple(
+                    f
+                    for f in fields
+                    if (f.required or (not f.nillable and f.createable)) and f.type != "boolean"
+                ),
+                unique=tuple(f for f in fields if f.unique and f.name != "Id"),
+            )
+            self._profile = profile
+        return profile
 
     def field(self, name: str) -> Field | None:
         """The field called `name` (case-insensitive), or None."""
-        return self._by_lower.get(name.lower())
+        # Clients mostly write the canonical spelling: found without lower-casing.
+        return self.fields.get(name) or self._by_lower.get(name.lower())
 
     def add_field(self, new: Field) -> None:
         """Add or replace a field (used for custom fields a scenario enables)."""
         self.fields[new.name] = new
         self._by_lower[new.name.lower()] = new
+        self._profile = None
 
     def relationship(self, name: str) -> Field | None:
         """The reference field whose relationship name is `name` (case-insensitive)."""

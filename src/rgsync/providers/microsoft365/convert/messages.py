@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -40,12 +41,32 @@ def scrubbed(value: Any) -> Any:
     JSON may escape half of a surrogate pair (`"\\ud83d"`), which decodes to a string no
     UTF-8 encoder accepts: it would fail the Salesforce write of the whole batch (SPEC §7.8).
     """
+    if not _may_hold_surrogates(value):
+        return value
+    return _scrub(value)
+
+
+def _may_hold_surrogates(value: Any) -> bool:
+    """False when no string in `value` holds a lone surrogate (nearly every message).
+
+    Encoding the value once in C is far cheaper than visiting its ~60 strings in Python; a
+    surrogate pair decodes to one character, so only a lone half makes the UTF-8 step fail.
+    Anything JSON cannot encode is visited the slow way, to be safe.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return True
+    return False
+
+
+def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
     if isinstance(value, Mapping):
-        return {key: scrubbed(item) for key, item in value.items()}
+        return {key: _scrub(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [scrubbed(item) for item in value]
+        return [_scrub(item) for item in value]
     return value
 
 

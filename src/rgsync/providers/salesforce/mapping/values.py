@@ -92,12 +92,15 @@ def fit(text: str, limit: int) -> str:
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # A lone surrogate is no character at all (raw 8-bit bytes a parser could not decode end up as one).
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NOT_STORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def salesforce_text(text: str) -> str:
     """`text` as Salesforce can store it: everything kept word for word (right-to-left marks,
     zero-width characters, emoji) except the control characters XML forbids, which are dropped,
     and lone surrogates, which become U+FFFD."""
+    if not _NOT_STORABLE.search(text):
+        return text  # nearly every value: one scan instead of two
     if _XML_FORBIDDEN.search(text):
         text = _XML_FORBIDDEN.sub("", text)
     if _LONE_SURROGATE.search(text):

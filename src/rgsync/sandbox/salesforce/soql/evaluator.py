@@ -5,6 +5,7 @@ child relationship subqueries and COUNT() included.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -456,11 +457,19 @@ def run(
 ) -> QueryResult:
     """Parse and run a SOQL statement against `org`. `today` (default: the org clock's UTC date)
     anchors relative date literals; `include_deleted` is queryAll."""
-    query = parse(text)
+    query = _parsed(text)
     with org.lock:
         anchor = today or org.clock().astimezone(UTC).date()
         evaluator = _Evaluator(org, text, include_deleted=include_deleted, today=anchor, version=version)
         return evaluator.run(query)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Query:
+    # The same statements come again and again (each session of a team asks the same lookups);
+    # a parsed query is only read by the evaluator, so one parse serves them all. Refusals are
+    # not remembered: a malformed statement is parsed, and refused, each time.
+    return parse(text)
 
 
 def _membership(

@@ -68,10 +68,20 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+_PLAIN_RUN = re.compile(r"[^'\\]+")
+
+
 def _read_string(text: str, start: int) -> tuple[str, int]:
     out: list[str] = []
     at = start + 1
     while at < len(text):
+        # Characters that are neither a quote nor a backslash go in one piece: a query names
+        # hundreds of addresses, one string literal each.
+        run = _PLAIN_RUN.match(text, at)
+        if run is not None:
+            out.append(run.group())
+            at = run.end()
+            continue
         char = text[at]
         if char == "\\":
             if at + 1 >= len(text):

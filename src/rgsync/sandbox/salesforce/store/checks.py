@@ -16,6 +16,7 @@ from ..values import _TEXT, parse_value
 from .state import OrgState
 
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
+_STRING_KINDS = _TEXT | {"id", "reference"}
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -50,7 +51,10 @@ class SaveChecks(OrgState):
             if not allowed and not (audit and creating and spec.name in AUDIT_FIELDS):
                 readonly.append(spec.name)
                 continue
-            out[spec.name] = parse_value(spec.type, raw, spec.name)
+            if type(raw) is str and spec.type in _STRING_KINDS:
+                out[spec.name] = raw  # what parse_value gives a string for a text field, without the call
+            else:
+                out[spec.name] = parse_value(spec.type, raw, spec.name)
         if readonly:
             raise RecordError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -63,12 +67,11 @@ class SaveChecks(OrgState):
     def _check(
         self, obj: SObjectType, row: dict[str, Any], given: set[str], previous: dict[str, Any] | None
     ) -> None:
+        profile = obj.save_profile()
         missing = [
             f.name
-            for f in obj.fields.values()
-            if (f.required or (not f.nillable and f.createable))
-            and f.type not in ("boolean",)
-            and (f.name != "OwnerId" or previous is not None)  # defaults to the acting user
+            for f in profile.required
+            if (f.name != "OwnerId" or previous is not None)  # defaults to the acting user
             and row.get(f.name) is None
             and (previous is None or f.name in given)
         ]
@@ -105,10 +108,18 @@ class SaveChecks(OrgState):
                 raise RecordError(
                     "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, (rule.field,) if rule.field else ()
                 )
-        for spec in obj.fields.values():
-            if spec.unique and spec.name != "Id" and row.get(spec.name) is not None and spec.name in given:
-                key = _match_key(row[spec.name], spec.case_sensitive)
-                for other in self._by_type[obj.name].values():
+        for spec in profile.unique:
+            if row.get(spec.name) is not None and spec.name in given:
+                value = row[spec.name]
+                key = _match_key(value, spec.case_sensitive)
+                # Text values go through the field index (a superset, checked again below)
+                # rather than a scan of every record of the type on each save.
+                others = (
+                    self.indexed_rows(obj.name, spec.name, [value])
+                    if isinstance(value, str)
+                    else self._by_type[obj.name].values()
+                )
+                for other in others:
                     if other["IsDeleted"] or other["Id"] == row.get("Id") or other.get(spec.name) is None:
                         continue
                     if _match_key(other[spec.name], spec.case_sensitive) == key:

@@ -123,10 +123,9 @@ class Org(SaveChecks, Replication, ApiAllocation, Savepoints):
                     status=400,
                 )
             given = self._coerce(obj, values, creating=True, audit=audit)
-            junctions = {k: given.pop(k) for k in list(given) if obj.fields[k].type == "junctionidlist"}
-            row: dict[str, Any] = {
-                f.name: f.default for f in obj.fields.values() if f.type != "junctionidlist"
-            }
+            profile = obj.save_profile()
+            junctions = {k: given.pop(k) for k in list(given) if k in profile.junctions}
+            row: dict[str, Any] = dict(profile.defaults)
             row.update(given)
             now = self._now()
             user = self.acting_user_id

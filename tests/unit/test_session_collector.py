@@ -1,0 +1,43 @@
+"""The session's garbage-collector thresholds: raised while it runs, always put back (SPEC §10)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from rgsync.session.collector import SESSION_THRESHOLD, fewer_collections
+
+
+@pytest.fixture
+def thresholds() -> Iterator[None]:
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    yield
+    gc.set_threshold(*saved)
+
+
+def test_spec_10_thresholds_are_raised_during_a_session_and_restored_after(thresholds: None) -> None:
+    with fewer_collections():
+        assert gc.get_threshold()[0] == SESSION_THRESHOLD
+        with fewer_collections():  # a nested session keeps them raised
+            assert gc.get_threshold()[0] == SESSION_THRESHOLD
+        assert gc.get_threshold()[0] == SESSION_THRESHOLD
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_thresholds_are_restored_when_the_session_fails(thresholds: None) -> None:
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("a session that stops half-way")
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_switched_off_or_higher_threshold_is_left_as_it_was(thresholds: None) -> None:
+    gc.set_threshold(0, 10, 10)
+    with fewer_collections():
+        assert gc.get_threshold()[0] == 0
+    gc.set_threshold(SESSION_THRESHOLD * 2, 50, 10)
+    with fewer_collections():
+        assert gc.get_threshold() == (SESSION_THRESHOLD * 2, 50, 10)
+    assert gc.get_threshold() == (SESSION_THRESHOLD * 2, 50, 10)
