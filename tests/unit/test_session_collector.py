@@ -41,3 +41,15 @@ def test_a_switched_off_or_higher_threshold_is_left_as_it_was(thresholds: None) 
     with fewer_collections():
         assert gc.get_threshold() == (SESSION_THRESHOLD * 2, 50, 10)
     assert gc.get_threshold() == (SESSION_THRESHOLD * 2, 50, 10)
+
+
+def test_a_fleet_worker_keeps_its_thresholds(thresholds: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session after session in one process, raised thresholds let cyclic garbage pile up (a
+    worker grew by some 40 MB): a worker opts out and sessions leave the collector alone."""
+    from rgsync.session import collector
+
+    monkeypatch.setattr(collector, "_raise", True)
+    collector.keep_thresholds()
+    with fewer_collections():
+        assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_threshold() == (700, 10, 10)

@@ -400,6 +400,9 @@ def worker_command(
     from rgsync.state import pg_reuse
 
     pg_reuse.enable(max_idle=2 * concurrency + 4)
+    from rgsync.session.collector import keep_thresholds
+
+    keep_thresholds()  # many sessions in one process: see the function's docstring
     app.say(f"Worker started ({concurrency} at once); Ctrl-C stops it after the sessions in flight.")
     options: dict[str, Any] = {
         "queues": [QUEUE],
