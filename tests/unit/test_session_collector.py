@@ -53,3 +53,28 @@ def test_a_fleet_worker_keeps_its_thresholds(thresholds: None, monkeypatch: pyte
     with fewer_collections():
         assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_cycles_a_chunk_left_are_collected_after_it(
+    thresholds: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §10 (memory stays flat): with the thresholds raised, the garbage of one chunk of
+    emails that sits in reference cycles is freed after the chunk, not left for a rare full
+    collection."""
+    import weakref
+
+    from rgsync.session import collector
+
+    monkeypatch.setattr(collector, "_raise", True)
+
+    class Node:
+        pass
+
+    with fewer_collections():
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        gone = weakref.ref(node)
+        del node
+        assert gone() is not None  # a cycle: reference counting alone does not free it
+        collector.after_chunk()
+        assert gone() is None

@@ -47,6 +47,7 @@ from rgsync.providers.base import (
     SkipsOwnMarks,
 )
 from rgsync.session import reports
+from rgsync.session.collector import after_chunk
 from rgsync.session.execute import PlanExecution
 from rgsync.session.outcome import RunOptions, SessionResult, StreamSummary
 from rgsync.session.parts import SessionParts, UsesParts
@@ -145,6 +146,7 @@ class EmailRunner(UsesParts):
             if chunk_cursor and keep_cursor:
                 self.state.set_cursor(Stream.EMAILS, Side.MAILBOX, chunk_cursor)
             chunk.clear()
+            after_chunk()
 
         for n, page in enumerate(pages):
             if page.reset:
