@@ -38,6 +38,7 @@ from .access import (
     MailboxAccess,
     decode_cursor,
     encode_cursor,
+    own_mark_key,
 )
 from .connection import chunked
 
@@ -164,8 +165,8 @@ class Reads(MailboxAccess):
             return True
         if kind != "update":
             return False
-        recorded = self._marked.get(str(getattr(item, "id", "")))
-        return recorded is not None and str(getattr(item, "changekey", "") or "") == recorded
+        changekey = str(getattr(item, "changekey", "") or "")
+        return bool(changekey) and own_mark_key(str(getattr(item, "id", "")), changekey) in self._marked
 
     def _drain(
         self, folder: Folder, state: str | None, cls: type, fields: Sequence[str]

@@ -42,7 +42,7 @@ from rgsync.model import (
 from rgsync.providers.base import RetriableError, UncertainWrite
 
 from . import convert, records
-from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
+from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess, own_mark_key
 from .connection import chunked, provider_error
 
 # An update sent with a ChangeKey the item no longer has (NeverOverwrite) is refused with these.
@@ -427,5 +427,5 @@ class Writes(MailboxAccess):
                     self._remember(item_id, str(answer[1]), wanted[item_id])
                     # Only categories added (never one removed) count as our own mark later.
                     if set(current[item_id]) <= set(wanted[item_id]):
-                        self._marked[item_id] = str(answer[1])
+                        self._marked.add(own_mark_key(item_id, str(answer[1])))
         return conflicted
