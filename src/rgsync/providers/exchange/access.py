@@ -5,7 +5,6 @@ cursor encoding, and the constants of the EWS limits rgsync works within.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import warnings
 from collections.abc import Callable, Collection, Sequence
@@ -306,16 +305,3 @@ class MailboxAccess:
                     raise mapped
                 out.append((item, noted))
         return out
-
-
-def own_mark_key(item_id: str, changekey: str) -> int:
-    """What a session remembers of one email it labelled: a 128-bit digest of its id and the
-    ChangeKey the update produced.
-
-    Every email a first session saves is labelled, and the session must recognise each of those
-    updates in the change feed (`Reads.past_own_marks`). Kept as strings (ids are about 150
-    characters) they grew a 100,000-email session by some 40 MB; a digest is a small int, and two
-    different pairs sharing one is a chance of about 1 in 10^28 at that size.
-    """
-    digest = hashlib.blake2b(f"{item_id}\0{changekey}".encode(), digest_size=16).digest()
-    return int.from_bytes(digest, "big")

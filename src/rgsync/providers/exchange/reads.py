@@ -26,6 +26,7 @@ from rgsync.model import (
 )
 from rgsync.model import Folder as MailFolder
 from rgsync.providers.base import FatalError, ItemError, MailboxReadOptions, ProviderError
+from rgsync.providers.own_marks import own_mark_key
 
 from . import convert, records
 from .access import (
@@ -38,7 +39,6 @@ from .access import (
     MailboxAccess,
     decode_cursor,
     encode_cursor,
-    own_mark_key,
 )
 from .connection import chunked
 

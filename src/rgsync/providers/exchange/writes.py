@@ -40,9 +40,10 @@ from rgsync.model import (
     WriteResult,
 )
 from rgsync.providers.base import RetriableError, UncertainWrite
+from rgsync.providers.own_marks import own_mark_key
 
 from . import convert, records
-from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess, own_mark_key
+from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
 from .connection import chunked, provider_error
 
 # An update sent with a ChangeKey the item no longer has (NeverOverwrite) is refused with these.

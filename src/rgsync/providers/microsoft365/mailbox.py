@@ -41,6 +41,7 @@ from rgsync.providers.microsoft365.client import (
     graph_failure,
 )
 from rgsync.providers.microsoft365.reads import PAGE_SIZE, DeltaReads, odata_literal
+from rgsync.providers.own_marks import own_mark_key
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -66,7 +67,8 @@ class Microsoft365Mailbox(DeltaReads):
         self._task_list_id: str | None = None
         self._contact_folder_id: str | None = None
         self._categories: dict[str, list[str]] = {}
-        self._marked: dict[str, str] = {}  # email id -> changeKey our category PATCH produced
+        # (email id, changeKey our category PATCH produced) as `own_mark_key` digests
+        self._marked: set[int] = set()
         self._transactions: dict[str, str] = {}
         self._uncertain: set[tuple[Stream, str]] = set()
 
@@ -349,7 +351,7 @@ class Microsoft365Mailbox(DeltaReads):
                     outcome[message_id] = WriteResult(ok=True, id=message_id)
                     key = answer.body.get("changeKey") if isinstance(answer.body, dict) else None
                     if key and message_id not in removing:
-                        self._marked[message_id] = str(key)
+                        self._marked.add(own_mark_key(message_id, str(key)))
                 else:
                     error = graph_failure(
                         answer.status, answer.headers, answer.body, what="labelling an email"

@@ -34,6 +34,7 @@ from rgsync.providers.microsoft365.client import (
     SubRequest,
     graph_failure,
 )
+from rgsync.providers.own_marks import own_mark_key
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -94,7 +95,7 @@ class DeltaReads:
     _task_list_id: str | None
     _contact_folder_id: str | None
     _categories: dict[str, list[str]]
-    _marked: dict[str, str]
+    _marked: set[int]
 
     def _prefer_pages(self) -> dict[str, str]:
         return {"Prefer": f"odata.maxpagesize={self.page_size}"}
@@ -217,8 +218,8 @@ class DeltaReads:
         """A delta row that is nothing but this run's own category change."""
         if "@removed" in row:
             return False
-        recorded = self._marked.get(str(row.get("id")))
-        return recorded is not None and str(row.get("changeKey") or "") == recorded
+        version = str(row.get("changeKey") or "")
+        return bool(version) and own_mark_key(str(row.get("id")), version) in self._marked
 
     def _event_changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
         saved = _load_cursor(cursor)
