@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.cli import main
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE
 from rgsync.fleet.store import FleetStore
 from tests.fleet.fleet_support import isolate_env
+from tests.system.cli_support import invoke
 
 GOOD = "ann,gmail,ann@acme.com,ann@acme.com"
 HEADER = "name,mailbox,address,salesforce_username"
@@ -32,14 +32,8 @@ def fleet_url(pg_database: str) -> str:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = invoke(capsys, *argv)
+    return result.code, result.out, result.err
 
 
 def _one_line(err: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.cli import main
 from rgsync.errors import EXIT_FAILED, EXIT_USAGE
 from rgsync.fleet.home import write_profile
 from rgsync.fleet.store import FleetStore, FleetUser
 from rgsync.fleet.user_settings import user_layer
 from rgsync.settings import load_settings
+from tests.system.cli_support import invoke
 
 POLICY = """
 [defaults.general.emails]
@@ -52,14 +52,8 @@ def fleet(pg_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = invoke(capsys, *argv)
+    return result.code, result.out, result.err
 
 
 def _layer(store: FleetStore) -> str:
