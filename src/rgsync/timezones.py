@@ -49,10 +49,24 @@ def windows_name(name: str) -> str | None:
 
 
 def find_zone(name: str | None) -> ZoneInfo | None:
-    """The zone for an IANA name or a Windows zone id; None when it is neither."""
+    """The zone for an IANA name or a Windows zone id; None when it is neither.
+
+    An IANA name is tried first, without the tables: the only Windows id that is also an IANA
+    name is "UTC", which means UTC both ways, and a session that only meets IANA names (Graph
+    answers in the zone rgsync asks for) then never pays for importing exchangelib.
+    """
     if not name or not name.strip():
         return None
+    key = name.strip()
+    if " " not in key:  # every Windows id but "UTC" and the "UTC±hh" ones has a space
+        zone = _iana_zone(key)
+        if zone is not None:
+            return zone
+    return _iana_zone(iana_name(key))
+
+
+def _iana_zone(key: str) -> ZoneInfo | None:
     try:
-        return ZoneInfo(iana_name(name))
-    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of the tz database
         return None

@@ -97,3 +97,27 @@ def test_spec_4_3_the_graph_emulator_accepts_any_windows_zone_outlook_sends() ->
     assert graph_emulator_zone("Nepal Standard Time").utcoffset(datetime(2026, 1, 1)) is not None
     with pytest.raises(GraphError):
         graph_emulator_zone("Mars Standard Time")
+
+
+@pytest.mark.parametrize("name", ["America", "Europe/", "../../etc/passwd", "Nowhere Standard Time"])
+def test_a_name_that_is_no_zone_is_none(name: str) -> None:
+    """A folder of the tz database, a path, or an unknown Windows id is no zone, not an error."""
+    assert find_zone(name) is None
+
+
+def test_iana_names_are_found_without_importing_exchangelib() -> None:
+    """A Microsoft 365 session meets only IANA names (Graph answers in the zone asked for): looking
+    them up must not import exchangelib, about a fifth of a second of every session's start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rgsync.timezones import find_zone\n"
+        "assert find_zone('Europe/Berlin').key == 'Europe/Berlin'\n"
+        "assert find_zone('UTC') is not None\n"
+        "assert 'exchangelib' not in sys.modules, 'exchangelib was imported'\n"
+        "assert find_zone('W. Europe Standard Time').key == 'Europe/Berlin'\n"
+        "assert find_zone('UTC-11').key == 'Etc/GMT+11'  # a Windows id without a space\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
