@@ -386,6 +386,38 @@ def test_labels_keep_the_users_own_categories(harness: GraphHarness) -> None:
     assert harness.labels_of(message) == {"Red category"}
 
 
+
+def test_a_long_read_keeps_only_the_newest_categories_and_labels_keep_the_users_own(
+    harness: GraphHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §10 memory stays flat: the categories a run read are kept for the newest emails only.
+    An email read earlier (forgotten since) is read again before it is labelled, so the user's own
+    categories survive (SPEC §7)."""
+    from rgsync.providers.microsoft365 import reads
+
+    monkeypatch.setattr(reads, "SEEN_LIMIT", 2)
+    messages = []
+    for n in range(3):
+        message = harness.add_email(
+            folder=Folder.INBOX,
+            sender="bob@globex.com",
+            to=("ann@acme.com",),
+            subject=f"Keep {n}",
+            sent_at=NOW - timedelta(hours=1, minutes=n),
+            message_id=f"<keep{n}@x>",
+        )
+        harness.state.set_categories(message, [f"User {n}"])
+        messages.append(message)
+    read = drain(harness.mailbox.changes(Stream.EMAILS, None, OPTIONS))[0]
+    assert len(read) == 3
+    assert len(harness.mailbox._categories) == 2  # type: ignore[attr-defined]
+    results = harness.mailbox.mark([MarkLabel(e.mailbox_id, "Salesforce") for e in read])  # type: ignore[attr-defined]
+    assert all(r.ok for r in results)
+    for n, message in enumerate(messages):
+        assert harness.labels_of(message) == {f"User {n}", "Salesforce"}
+    assert len(harness.mailbox._categories) == 2  # type: ignore[attr-defined]
+
+
 # -- sign-in (SPEC §9) ---------------------------------------------------------------------------------
 
 

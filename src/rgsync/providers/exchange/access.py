@@ -41,6 +41,7 @@ from rgsync.model import (
 )
 from rgsync.model import Folder as MailFolder
 from rgsync.providers.base import FatalError, ItemError, ProviderError
+from rgsync.providers.own_marks import OwnMarks
 
 from . import convert
 from .connection import EwsConnection, chunked, provider_error
@@ -126,9 +127,8 @@ class MailboxAccess:
         self._now = clock or (lambda: datetime.now(UTC))
         self._subfolders: dict[Stream, str] = {}
         self._mail_folders: dict[str, MailFolder] | None = None
-        # (Email id, the ChangeKey our category update produced) as `own_mark_key` digests (see
-        # Reads.past_own_marks).
-        self._marked: set[int] = set()
+        # (Email id, the ChangeKey our category update produced), see Reads.past_own_marks.
+        self._marked = OwnMarks()
         # Email id -> (ChangeKey, categories) as this run last read or wrote them (see `Writes.mark`).
         self._seen: dict[str, tuple[str, tuple[str, ...]]] = {}
 

@@ -26,7 +26,6 @@ from rgsync.model import (
 )
 from rgsync.model import Folder as MailFolder
 from rgsync.providers.base import FatalError, ItemError, MailboxReadOptions, ProviderError
-from rgsync.providers.own_marks import own_mark_key
 
 from . import convert, records
 from .access import (
@@ -166,7 +165,7 @@ class Reads(MailboxAccess):
         if kind != "update":
             return False
         changekey = str(getattr(item, "changekey", "") or "")
-        return bool(changekey) and own_mark_key(str(getattr(item, "id", "")), changekey) in self._marked
+        return bool(changekey) and (str(getattr(item, "id", "")), changekey) in self._marked
 
     def _drain(
         self, folder: Folder, state: str | None, cls: type, fields: Sequence[str]

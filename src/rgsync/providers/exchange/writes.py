@@ -40,7 +40,6 @@ from rgsync.model import (
     WriteResult,
 )
 from rgsync.providers.base import RetriableError, UncertainWrite
-from rgsync.providers.own_marks import own_mark_key
 
 from . import convert, records
 from .access import BATCH, ITEM_CLASSES, TAG_QUERY, MailboxAccess
@@ -428,5 +427,5 @@ class Writes(MailboxAccess):
                     self._remember(item_id, str(answer[1]), wanted[item_id])
                     # Only categories added (never one removed) count as our own mark later.
                     if set(current[item_id]) <= set(wanted[item_id]):
-                        self._marked.add(own_mark_key(item_id, str(answer[1])))
+                        self._marked.add(item_id, str(answer[1]))
         return conflicted

@@ -41,7 +41,7 @@ from rgsync.providers.microsoft365.client import (
     graph_failure,
 )
 from rgsync.providers.microsoft365.reads import PAGE_SIZE, DeltaReads, odata_literal
-from rgsync.providers.own_marks import own_mark_key
+from rgsync.providers.own_marks import OwnMarks
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -67,8 +67,8 @@ class Microsoft365Mailbox(DeltaReads):
         self._task_list_id: str | None = None
         self._contact_folder_id: str | None = None
         self._categories: dict[str, list[str]] = {}
-        # (email id, changeKey our category PATCH produced) as `own_mark_key` digests
-        self._marked: set[int] = set()
+        # (email id, changeKey our category PATCH produced), see Reads.past_own_marks
+        self._marked = OwnMarks()
         self._transactions: dict[str, str] = {}
         self._uncertain: set[tuple[Stream, str]] = set()
 
@@ -298,7 +298,12 @@ class Microsoft365Mailbox(DeltaReads):
         """Add or remove categories on emails: read the ones not seen in this run, then PATCH, batched."""
         if not marks:
             return []
-        unknown = sorted({m.mailbox_id for m in marks if m.mailbox_id not in self._categories})
+        # The categories each email has now, from this run's reads (kept for the newest few
+        # thousand) or read here; a local copy, so none is forgotten while this call runs.
+        known = {
+            m.mailbox_id: self._categories[m.mailbox_id] for m in marks if m.mailbox_id in self._categories
+        }
+        unknown = sorted({m.mailbox_id for m in marks if m.mailbox_id not in known})
         missing: set[str] = set()
         for start in range(0, len(unknown), MAX_BATCH):
             chunk = unknown[start : start + MAX_BATCH]
@@ -307,7 +312,7 @@ class Microsoft365Mailbox(DeltaReads):
                 chunk, self.client.batch(subs, what="the emails' categories"), strict=True
             ):
                 if answer.ok and isinstance(answer.body, dict):
-                    self._categories[message_id] = [str(c) for c in answer.body.get("categories") or []]
+                    known[message_id] = [str(c) for c in answer.body.get("categories") or []]
                 elif answer.status == 404:
                     missing.add(message_id)
                 else:
@@ -318,7 +323,7 @@ class Microsoft365Mailbox(DeltaReads):
         for mark in marks:
             if mark.mailbox_id in missing:
                 continue
-            current = wanted.setdefault(mark.mailbox_id, list(self._categories.get(mark.mailbox_id, [])))
+            current = wanted.setdefault(mark.mailbox_id, list(known.get(mark.mailbox_id, [])))
             if mark.remove:
                 if mark.label in current:
                     current.remove(mark.label)
@@ -329,9 +334,7 @@ class Microsoft365Mailbox(DeltaReads):
         }
         # An email that already carries its categories is left alone: a PATCH would show up as a
         # change in the next delta round and bring the email back for nothing.
-        for message_id in [
-            i for i, categories in wanted.items() if categories == self._categories.get(i, [])
-        ]:
+        for message_id in [i for i, categories in wanted.items() if categories == known.get(i, [])]:
             outcome[message_id] = WriteResult(ok=True, id=message_id)
             del wanted[message_id]
         ids = list(wanted)
@@ -347,11 +350,11 @@ class Microsoft365Mailbox(DeltaReads):
                 chunk, self.client.batch(subs, what="labelling emails"), strict=True
             ):
                 if answer.ok:
-                    self._categories[message_id] = wanted[message_id]
+                    self._remember_categories(message_id, wanted[message_id])
                     outcome[message_id] = WriteResult(ok=True, id=message_id)
                     key = answer.body.get("changeKey") if isinstance(answer.body, dict) else None
                     if key and message_id not in removing:
-                        self._marked.add(own_mark_key(message_id, str(key)))
+                        self._marked.add(message_id, str(key))
                 else:
                     error = graph_failure(
                         answer.status, answer.headers, answer.body, what="labelling an email"

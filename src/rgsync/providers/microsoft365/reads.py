@@ -34,12 +34,14 @@ from rgsync.providers.microsoft365.client import (
     SubRequest,
     graph_failure,
 )
-from rgsync.providers.own_marks import own_mark_key
+from rgsync.providers.own_marks import OwnMarks
 
 log = logging.getLogger("rgsync.microsoft365")
 
 PAGE_SIZE = 500  # delta rows per page (Prefer: odata.maxpagesize): each page costs one call
 WINDOW_SLACK = timedelta(days=28)
+# Emails whose categories a run keeps (see `_remember_categories`); several chunks' worth.
+SEEN_LIMIT = 4096
 _EMAIL_FOLDERS = (("inbox", Folder.INBOX), ("sentitems", Folder.SENT))
 
 
@@ -95,7 +97,7 @@ class DeltaReads:
     _task_list_id: str | None
     _contact_folder_id: str | None
     _categories: dict[str, list[str]]
-    _marked: set[int]
+    _marked: OwnMarks
 
     def _prefer_pages(self) -> dict[str, str]:
         return {"Prefer": f"odata.maxpagesize={self.page_size}"}
@@ -171,7 +173,7 @@ class DeltaReads:
             if options is not None:
                 rows = _without_echo(rows, options)
             for row in rows:
-                self._categories[str(row["id"])] = [str(c) for c in row.get("categories") or []]
+                self._remember_categories(str(row["id"]), [str(c) for c in row.get("categories") or []])
             links[key] = following or delta
             yield Page(
                 items=tuple(convert.email_from_message(r, folder) for r in rows),
@@ -181,6 +183,15 @@ class DeltaReads:
                 last=delta is not None,
                 reset=reset,
             )
+
+    def _remember_categories(self, message_id: str, categories: list[str]) -> None:
+        """Keep an email's categories as this run last read or wrote them, for `mark`; only the
+        newest `SEEN_LIMIT` are kept (an email is labelled in the chunk it was read in), so memory
+        stays flat however many emails a session reads."""
+        self._categories.pop(message_id, None)
+        self._categories[message_id] = categories
+        while len(self._categories) > SEEN_LIMIT:
+            del self._categories[next(iter(self._categories))]
 
     def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
         """The emails cursor moved past the category changes this run made (or None).
@@ -219,7 +230,7 @@ class DeltaReads:
         if "@removed" in row:
             return False
         version = str(row.get("changeKey") or "")
-        return bool(version) and own_mark_key(str(row.get("id")), version) in self._marked
+        return bool(version) and (str(row.get("id")), version) in self._marked
 
     def _event_changes(self, cursor: str | None, options: MailboxReadOptions) -> Iterator[Page]:
         saved = _load_cursor(cursor)
