@@ -60,6 +60,11 @@ log = logging.getLogger("rgsync.session")
 # one duplicate check for the lot, while memory stays bounded by the chunk, not the mailbox
 # (benchmarks/run_benchmarks.py measured 400, 1,000 and 2,000).
 EMAIL_CHUNK = 1000
+# Pages read without a chunk written in between, after which the session's cyclic garbage is
+# collected anyway (`collector.after_chunk`): a listing can bring many pages that hold no email to
+# plan (on Exchange, this session's own labelling of the emails it listed earlier comes back as
+# updates), and what parsing them left in cycles would otherwise pile up until the next chunk.
+PAGES_PER_COLLECTION = 2
 T = TypeVar("T")
 # State meta key: mailbox ids of emails deferred to the next session (see `session.shared`).
 DEFERRED_META = "shared_deferred_emails"
@@ -148,6 +153,7 @@ class EmailRunner(UsesParts):
             chunk.clear()
             after_chunk()
 
+        unflushed = 0  # pages read since the last chunk was written (see PAGES_PER_COLLECTION)
         for n, page in enumerate(pages):
             if page.reset:
                 self.reading.cursor_reset(Stream.EMAILS, Side.MAILBOX, now, options)
@@ -160,7 +166,12 @@ class EmailRunner(UsesParts):
             chunk_cursor = page.cursor or chunk_cursor
             if len(chunk) >= EMAIL_CHUNK:
                 flush()
-                chunk_cursor = None
+                chunk_cursor, unflushed = None, 0
+            else:
+                unflushed += 1
+                if unflushed >= PAGES_PER_COLLECTION:
+                    after_chunk()
+                    unflushed = 0
         flush()
         if keep_cursor and (earlier or self.deferred):
             self.state.set_meta(DEFERRED_META, sorted(set(self.deferred)) or None)
