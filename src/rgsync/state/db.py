@@ -77,9 +77,14 @@ def optional_from_text(text: str | None) -> datetime | None:
     return None if text is None else from_text(text)
 
 
+# One encoder for every value stored: `json.dumps` with options builds a new one per call, and a
+# session stores a few values per email.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dump_json(value: object) -> str:
     """JSON as stored: compact, keys in the order given, non-ASCII kept readable."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def damaged(path: Path | str | None, what: str) -> StateDamagedError:
