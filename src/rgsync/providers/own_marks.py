@@ -13,8 +13,8 @@ _PENDING = 4096
 
 
 def own_mark_key(item_id: str, version: str) -> int:
-    """A 64-bit digest of an email's id and the version (Exchange ChangeKey, Graph changeKey)
-    rgsync's label update produced.
+    """A 64-bit digest of an email's id and what rgsync's label update made of it: the version it
+    produced (Exchange ChangeKey, Graph changeKey) or, on Gmail, the label id it added.
 
     Two different pairs share a digest with a chance of about 1 in 2^64 per pair compared: a
     100,000-email session that checks 100,000 feed rows against 100,000 marks mistakes one
@@ -26,7 +26,8 @@ def own_mark_key(item_id: str, version: str) -> int:
 
 
 class OwnMarks:
-    """The labels/categories this session set, as 64-bit digests of (email id, new version).
+    """The labels/categories this session set, as 64-bit digests of (email id, new version or
+    label id), see `own_mark_key`.
 
     Every email a first session saves is labelled, and the session must recognise each of those
     updates in the change feed (the adapters' `past_own_marks`). Kept as strings (ids are about
@@ -40,13 +41,13 @@ class OwnMarks:
         self._pending: set[int] = set()
 
     def add(self, item_id: str, version: str) -> None:
-        """Remember that this session's update gave `item_id` the version `version`."""
+        """Remember that this session's update gave `item_id` the version (or label) `version`."""
         self._pending.add(own_mark_key(item_id, version))
         if len(self._pending) >= _PENDING:
             self._merge()
 
     def __contains__(self, pair: object) -> bool:
-        """Whether (email id, version) is one of this session's own updates."""
+        """Whether (email id, version or label id) is one of this session's own updates."""
         if not isinstance(pair, tuple) or len(pair) != 2:
             return False
         key = own_mark_key(str(pair[0]), str(pair[1]))

@@ -24,6 +24,7 @@ from rgsync.model import EmailItem, Folder, MarkLabel, Page, WriteResult
 from rgsync.providers.base import ItemError, MailboxReadOptions, ProviderError
 from rgsync.providers.google.api import BATCH_SIZE, GoogleApi, chunks
 from rgsync.providers.google.mime import parse_email
+from rgsync.providers.own_marks import OwnMarks
 
 USER = "me"
 # Gmail's own labels: never user-visible names, never created by rgsync.
@@ -78,8 +79,9 @@ class GmailEmails:
         self.trigger_labels = tuple(trigger_labels)
         self.own_label = own_label
         self._labels: dict[str, str] | None = None  # id -> name, user labels only
-        # Label ids this run added to each message: the history records they leave are our own.
-        self._added: dict[str, set[str]] = {}
+        # (message id, label id) of each label this run added: the history records they leave are
+        # our own. Compact (8 bytes each): a first session labels every email it saves.
+        self._added = OwnMarks()
 
     # -- labels ---------------------------------------------------------------------------------
     def label_names(self) -> dict[str, str]:
@@ -267,7 +269,7 @@ class GmailEmails:
         for entry in record.get("labelsAdded", []):
             message_id = str(entry.get("message", {}).get("id"))
             labels = set(entry.get("labelIds", []))
-            if labels <= self._added.get(message_id, set()):
+            if all((message_id, label) in self._added for label in labels):
                 continue
             # A label created since this run read the label list may be a trigger: it stops us.
             if labels & triggers or not labels <= (SYSTEM_LABELS | known.keys()):
@@ -406,4 +408,4 @@ class GmailEmails:
         """Remember a label this run added (see `past_own_marks`); a removal is never skipped."""
         if not remove:
             for mid in ids:
-                self._added.setdefault(mid, set()).add(label_id)
+                self._added.add(mid, label_id)
