@@ -114,3 +114,27 @@ def test_module_refuses_a_missing_scenario_file_in_one_line(tmp_path: Path) -> N
     assert (
         result.stderr.strip().startswith("Cannot read the scenario file") and "Traceback" not in result.stderr
     )
+
+
+def test_ctrl_c_as_soon_as_the_url_is_printed_still_stops_cleanly(tmp_path: Path) -> None:
+    """A script that starts the emulator may signal it the moment it has read the URL, while the
+    emulator is still printing its other lines: that stops it cleanly too (exit 0, "Stopped.")."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rgsync.sandbox.google", "--token", "demo-token"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Google emulator serving at http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert out.strip().endswith("Stopped.")
+        assert "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -54,17 +54,23 @@ def read_scenario(
 
 
 def serve_until_interrupted(lines: Iterable[str], stop: Callable[[], None]) -> int:
-    """Print how to reach the emulator, wait for Ctrl-C or SIGTERM, stop it, and say so."""
-    for line in lines:
-        print(line, flush=True)
+    """Print how to reach the emulator, wait for Ctrl-C or SIGTERM, stop it, and say so.
+
+    Both signals are taken over before the first line is printed: whoever reads that line may
+    signal at once, and a Ctrl-C landing between two prints used to end the process with an
+    unhandled KeyboardInterrupt instead of a clean stop.
+    """
     done = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    previous = {
+        number: signal.signal(number, lambda *_: done.set()) for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
+        for line in lines:
+            print(line, flush=True)
         done.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         stop()
     print("Stopped.", flush=True)
     return 0
