@@ -16,10 +16,10 @@ def own_mark_key(item_id: str, version: str) -> int:
     """A 64-bit digest of an email's id and what rgsync's label update made of it: the version it
     produced (Exchange ChangeKey, Graph changeKey) or, on Gmail, the label id it added.
 
-    Two different pairs share a digest with a chance of about 1 in 2^64 per pair compared: a
-    100,000-email session that checks 100,000 feed rows against 100,000 marks mistakes one
-    update for its own with a chance of about 1 in 1,800 million million, and such a mistake only
-    skips that row's echo (the email is already saved).
+    Two different pairs share a digest with a chance of 1 in 2^64 per pair compared. A
+    100,000-email session checks at most 100,000 feed rows against 100,000 marks: the chance that
+    it takes someone else's change to an email for its own (and passes over that one change) is
+    about 1 in 1,800 million per such session, and falls with the square of a smaller one.
     """
     digest = hashlib.blake2b(f"{item_id}\0{version}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
