@@ -62,7 +62,9 @@ def find_zone(name: str | None) -> ZoneInfo | None:
         zone = _iana_zone(key)
         if zone is not None:
             return zone
-    return _iana_zone(iana_name(key))
+    mapped = iana_name(key)
+    # Unmapped, the name was tried above (or has a space, which no IANA name has).
+    return _iana_zone(mapped) if mapped != key else None
 
 
 def _iana_zone(key: str) -> ZoneInfo | None:

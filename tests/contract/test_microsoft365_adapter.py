@@ -386,16 +386,13 @@ def test_labels_keep_the_users_own_categories(harness: GraphHarness) -> None:
     assert harness.labels_of(message) == {"Red category"}
 
 
-
 def test_a_long_read_keeps_only_the_newest_categories_and_labels_keep_the_users_own(
     harness: GraphHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC §10 memory stays flat: the categories a run read are kept for the newest emails only.
     An email read earlier (forgotten since) is read again before it is labelled, so the user's own
     categories survive (SPEC §7)."""
-    from rgsync.providers.microsoft365 import reads
-
-    monkeypatch.setattr(reads, "SEEN_LIMIT", 2)
+    monkeypatch.setattr(harness.mailbox._categories, "limit", 2)  # type: ignore[attr-defined]
     messages = []
     for n in range(3):
         message = harness.add_email(

@@ -76,16 +76,21 @@ def test_a_scenario_loads_into_all_four_apis() -> None:
         google.stop()
 
 
-def test_module_serves_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    scenario = tmp_path / "scenario.json"
-    scenario.write_text(json.dumps(SCENARIO), encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rgsync.sandbox.google", "--scenario", str(scenario), "--token", "demo-token"],
+def _serve_in_foreground(*args: str) -> subprocess.Popen[str]:
+    """`python -m rgsync.sandbox.google ARGS`, its output read line by line as it is printed."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rgsync.sandbox.google", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def test_module_serves_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps(SCENARIO), encoding="utf-8")
+    process = _serve_in_foreground("--scenario", str(scenario), "--token", "demo-token")
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
@@ -119,13 +124,7 @@ def test_module_refuses_a_missing_scenario_file_in_one_line(tmp_path: Path) -> N
 def test_ctrl_c_as_soon_as_the_url_is_printed_still_stops_cleanly(tmp_path: Path) -> None:
     """A script that starts the emulator may signal it the moment it has read the URL, while the
     emulator is still printing its other lines: that stops it cleanly too (exit 0, "Stopped.")."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rgsync.sandbox.google", "--token", "demo-token"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = _serve_in_foreground("--token", "demo-token")
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Google emulator serving at http://127.0.0.1:")

@@ -31,6 +31,20 @@ def test_clear_forgets_every_mark() -> None:
 
 
 def test_the_digest_separates_id_and_version() -> None:
-    """"ab" + "c" and "a" + "bc" are different pairs and must not share a digest."""
+    """ "ab" + "c" and "a" + "bc" are different pairs and must not share a digest."""
     assert own_mark_key("ab", "c") != own_mark_key("a", "bc")
     assert 0 <= own_mark_key("x", "y") < 2**64
+
+
+def test_recently_read_keeps_the_newest_and_refreshes_a_read_again() -> None:
+    """SPEC §10 memory stays flat: the last-read state of emails is kept for the newest only; an
+    email read again counts as new."""
+    from rgsync.providers.own_marks import RecentlyRead
+
+    seen: RecentlyRead[int] = RecentlyRead(limit=3)
+    for n in range(5):
+        seen.remember(f"id{n}", n)
+    assert list(seen) == ["id2", "id3", "id4"]
+    seen.remember("id2", 20)  # read again: now the newest
+    seen.remember("id5", 5)
+    assert dict(seen) == {"id4": 4, "id2": 20, "id5": 5}

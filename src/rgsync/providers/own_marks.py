@@ -1,4 +1,6 @@
-"""How a session remembers the emails it labelled, to know its own updates in the change feed."""
+"""What a session remembers of the emails it reads and labels, in memory that stays flat however
+many emails it meets: the labels it set (to know its own updates in the change feed) and what the
+newest emails it read looked like (so labelling them needs no second read)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,14 @@ import hashlib
 import heapq
 from array import array
 from bisect import bisect_left
+from typing import TypeVar
+
+V = TypeVar("V")
+
+# Emails whose last-read state an adapter keeps for labelling (`RecentlyRead`). A session labels
+# a chunk of emails (1,000) soon after reading it, so this covers a chunk and a page of the
+# listing with room to spare.
+RECENT_EMAILS = 4096
 
 # Marks gathered before they are merged into the sorted array: small enough that the pending set
 # costs little, large enough that merging (a pass over the whole array) happens rarely.
@@ -68,3 +78,23 @@ class OwnMarks:
         # heapq.merge streams both sorted inputs: no list of every digest is ever built.
         merged = array("Q", heapq.merge(self._sorted, sorted(self._pending)))
         self._sorted, self._pending = merged, set()
+
+
+class RecentlyRead(dict[str, V]):
+    """Email id -> what the adapter last read or wrote of it, for the newest `limit` emails only.
+
+    Labelling an email needs its current labels (and on Exchange its ChangeKey); an email read in
+    this session is labelled in the chunk it was read in, so keeping the newest few thousand spares
+    a second read without growing with the mailbox. An email forgotten since is read again.
+    """
+
+    def __init__(self, limit: int = RECENT_EMAILS) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, item_id: str, value: V) -> None:
+        """Keep `value` as the newest entry for `item_id`; the oldest go past `limit`."""
+        self.pop(item_id, None)
+        self[item_id] = value
+        while len(self) > self.limit:
+            del self[next(iter(self))]

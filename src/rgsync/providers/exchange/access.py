@@ -41,7 +41,7 @@ from rgsync.model import (
 )
 from rgsync.model import Folder as MailFolder
 from rgsync.providers.base import FatalError, ItemError, ProviderError
-from rgsync.providers.own_marks import OwnMarks
+from rgsync.providers.own_marks import OwnMarks, RecentlyRead
 
 from . import convert
 from .connection import EwsConnection, chunked, provider_error
@@ -51,10 +51,6 @@ SYNC_PAGE = 512  # the most changes EWS returns per SyncFolderItems call
 BATCH = 100  # items per GetItem / CreateItem / UpdateItem / DeleteItem call
 VIEW_LIMIT = 1000  # CalendarView has no paging: a fuller range is split in two
 TAG_QUERY = 50  # Salesforce Ids per FindItem restriction
-# Emails whose ChangeKey and categories the adapter keeps from reading them, for `mark`. The
-# session labels a chunk of emails (1,000) soon after reading it, so this covers a chunk and a
-# sync page with room to spare while memory stays flat however long the listing is.
-SEEN_LIMIT = 4096
 INVALID_STATE = "MAIL-SYNC-STATE-INVALID"
 FOLDER_GONE = "MAIL-FOLDER-NOT-FOUND"
 CURSOR_PREFIX = "ews1."
@@ -130,7 +126,7 @@ class MailboxAccess:
         # (Email id, the ChangeKey our category update produced), see Reads.past_own_marks.
         self._marked = OwnMarks()
         # Email id -> (ChangeKey, categories) as this run last read or wrote them (see `Writes.mark`).
-        self._seen: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._seen: RecentlyRead[tuple[str, tuple[str, ...]]] = RecentlyRead()
 
     # --- protocol basics ---------------------------------------------------------------------------
 
@@ -233,13 +229,9 @@ class MailboxAccess:
         return self._mail_folders
 
     def _remember(self, item_id: str, changekey: str | None, categories: Any) -> None:
-        """Keep an email's ChangeKey and categories for `mark` (the oldest go past `SEEN_LIMIT`)."""
-        if not item_id or not changekey:
-            return
-        self._seen.pop(item_id, None)
-        self._seen[item_id] = (str(changekey), tuple(str(c) for c in categories or ()))
-        while len(self._seen) > SEEN_LIMIT:
-            del self._seen[next(iter(self._seen))]
+        """Keep an email's ChangeKey and categories for `mark` (for the newest emails only)."""
+        if item_id and changekey:
+            self._seen.remember(item_id, (str(changekey), tuple(str(c) for c in categories or ())))
 
     # --- low-level reads ---------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from rgsync.providers.microsoft365.client import (
     graph_failure,
 )
 from rgsync.providers.microsoft365.reads import PAGE_SIZE, DeltaReads, odata_literal
-from rgsync.providers.own_marks import OwnMarks
+from rgsync.providers.own_marks import OwnMarks, RecentlyRead
 
 log = logging.getLogger("rgsync.microsoft365")
 
@@ -66,7 +66,8 @@ class Microsoft365Mailbox(DeltaReads):
         self.prefix = client.prefix
         self._task_list_id: str | None = None
         self._contact_folder_id: str | None = None
-        self._categories: dict[str, list[str]] = {}
+        # Email id -> categories as this run last read or wrote them, for `mark`.
+        self._categories: RecentlyRead[list[str]] = RecentlyRead()
         # (email id, changeKey our category PATCH produced), see Reads.past_own_marks
         self._marked = OwnMarks()
         self._transactions: dict[str, str] = {}
@@ -350,7 +351,7 @@ class Microsoft365Mailbox(DeltaReads):
                 chunk, self.client.batch(subs, what="labelling emails"), strict=True
             ):
                 if answer.ok:
-                    self._remember_categories(message_id, wanted[message_id])
+                    self._categories.remember(message_id, wanted[message_id])
                     outcome[message_id] = WriteResult(ok=True, id=message_id)
                     key = answer.body.get("changeKey") if isinstance(answer.body, dict) else None
                     if key and message_id not in removing:

@@ -34,14 +34,12 @@ from rgsync.providers.microsoft365.client import (
     SubRequest,
     graph_failure,
 )
-from rgsync.providers.own_marks import OwnMarks
+from rgsync.providers.own_marks import OwnMarks, RecentlyRead
 
 log = logging.getLogger("rgsync.microsoft365")
 
 PAGE_SIZE = 500  # delta rows per page (Prefer: odata.maxpagesize): each page costs one call
 WINDOW_SLACK = timedelta(days=28)
-# Emails whose categories a run keeps (see `_remember_categories`); several chunks' worth.
-SEEN_LIMIT = 4096
 _EMAIL_FOLDERS = (("inbox", Folder.INBOX), ("sentitems", Folder.SENT))
 
 
@@ -96,7 +94,7 @@ class DeltaReads:
     time_zone: str
     _task_list_id: str | None
     _contact_folder_id: str | None
-    _categories: dict[str, list[str]]
+    _categories: RecentlyRead[list[str]]
     _marked: OwnMarks
 
     def _prefer_pages(self) -> dict[str, str]:
@@ -173,7 +171,7 @@ class DeltaReads:
             if options is not None:
                 rows = _without_echo(rows, options)
             for row in rows:
-                self._remember_categories(str(row["id"]), [str(c) for c in row.get("categories") or []])
+                self._categories.remember(str(row["id"]), [str(c) for c in row.get("categories") or []])
             links[key] = following or delta
             yield Page(
                 items=tuple(convert.email_from_message(r, folder) for r in rows),
@@ -183,15 +181,6 @@ class DeltaReads:
                 last=delta is not None,
                 reset=reset,
             )
-
-    def _remember_categories(self, message_id: str, categories: list[str]) -> None:
-        """Keep an email's categories as this run last read or wrote them, for `mark`; only the
-        newest `SEEN_LIMIT` are kept (an email is labelled in the chunk it was read in), so memory
-        stays flat however many emails a session reads."""
-        self._categories.pop(message_id, None)
-        self._categories[message_id] = categories
-        while len(self._categories) > SEEN_LIMIT:
-            del self._categories[next(iter(self._categories))]
 
     def past_own_marks(self, cursor: str, options: MailboxReadOptions) -> str | None:
         """The emails cursor moved past the category changes this run made (or None).
