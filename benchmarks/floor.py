@@ -7,6 +7,14 @@ list the mailbox's new emails and get each one (no parsing, no conversion), one 
 saves (a bare EmailMessage, or a Task). A first session cannot do less I/O than this, so its time
 divided by the floor's is rgsync's own overhead.
 
+With `--required` (the "required-writes floor"), the same floor also makes the writes SPEC asks
+of every save, as raw calls: each email's sender relation in the same Composite request as its
+EmailMessage (SPEC §3.1, 400 emails a request as rgsync sends them), and a label or category on
+each saved email in the mailbox (SPEC §3.6: Gmail `batchModify` of 1,000 ids, Graph `$batch` of 20
+PATCHes, EWS UpdateItem of 100 items). The label is a neutral one (`FLOOR_LABEL`), so the session
+measured after it meets the same emails with one extra label and still labels each of them
+itself. What a session spends above this floor is rgsync's own work, not the writes it must make.
+
 How it is measured, the same way as the session (see `run_benchmarks.py`): `python floor.py KIND
 SETTINGS_FILE [SAVE_AS]` is a process of its own, timed from spawn to exit by the runner, so its
 interpreter start-up, imports and sign-ins count as the session's do. It prints one JSON line:
@@ -23,13 +31,16 @@ from collections.abc import Callable
 from typing import Any
 
 from rgsync.providers.salesforce import soql
+from rgsync.providers.salesforce.mapping.emails import sender_relation
 
 ADDRESSES_PER_LOOKUP = 300
 COLLECTION = 200
+FLOOR_LABEL = "rgsync floor"  # the required-writes floor's label: it means nothing to a session
 
 
-def _gmail(mailbox: Any, since: int) -> int:
+def _gmail(mailbox: Any, since: int, label: bool) -> int:
     from rgsync.providers.google.api import BATCH_SIZE, chunks
+    from rgsync.providers.google.gmail import MODIFY_LIMIT
 
     emails = mailbox.emails
     gmail = emails.api.service("gmail")
@@ -54,13 +65,22 @@ def _gmail(mailbox: Any, since: int) -> int:
     for group in chunks(ids, BATCH_SIZE):
         requests = {mid: messages.get(userId="me", id=mid, format="raw") for mid in group}
         emails.api.batch("gmail", requests, "get")
+    if label:
+        label_id = emails._label_id(FLOOR_LABEL) or emails._create_label(FLOOR_LABEL)
+        for group in chunks(ids, MODIFY_LIMIT):
+            change = messages.batchModify(userId="me", body={"ids": list(group), "addLabelIds": [label_id]})
+            emails.api.execute(change, "labelling emails")
     return len(ids)
 
 
-def _microsoft365(mailbox: Any, since: str) -> int:
+def _microsoft365(mailbox: Any, since: str, label: bool) -> int:
+    from urllib.parse import quote
+
     from rgsync.providers.microsoft365 import convert
+    from rgsync.providers.microsoft365.client import MAX_BATCH, SubRequest
 
     count = 0
+    categories: dict[str, list[str]] = {}
     for folder in ("inbox", "sentitems"):
         link: str | None = f"{mailbox.prefix}/mailFolders/{folder}/messages/delta"
         params: dict[str, str] | None = {
@@ -76,27 +96,65 @@ def _microsoft365(mailbox: Any, since: str) -> int:
                 what="delta",
                 kind="messages.delta",
             )
-            count += len(page.get("value") or [])
+            rows = page.get("value") or []
+            count += len(rows)
+            if label:
+                categories.update({str(r["id"]): list(r.get("categories") or []) for r in rows})
             link, params = page.get("@odata.nextLink"), None
+    ids = list(categories)
+    for start in range(0, len(ids), MAX_BATCH):
+        subs = [
+            SubRequest(
+                "PATCH",
+                f"{mailbox.prefix}/messages/{quote(i)}",
+                {"categories": [*categories[i], FLOOR_LABEL]},
+            )
+            for i in ids[start : start + MAX_BATCH]
+        ]
+        mailbox.client.batch(subs, what="labelling emails")
     return count
 
 
-def _exchange(mailbox: Any) -> int:
+def _exchange(mailbox: Any, label: bool) -> int:
     from exchangelib import Message
+    from exchangelib.items import AUTO_RESOLVE, SAVE_ONLY, SEND_TO_NONE
 
     from rgsync.providers.exchange import convert
-    from rgsync.providers.exchange.access import EMAIL_FOLDERS
+    from rgsync.providers.exchange.access import BATCH, EMAIL_FOLDERS
+    from rgsync.providers.exchange.connection import chunked
+    from rgsync.providers.exchange.writes import CategoryChange, CategoryUpdate
 
     count = 0
+    changes: list[CategoryChange] = []
     for name, cls, _kind in EMAIL_FOLDERS:
         folder = mailbox.connection.distinguished(cls, name)
         state = None
         while True:
             changes, state, last = mailbox._sync_page(folder, state, Message, ("datetime_received",))
             changed, _deleted = mailbox._split(changes)
-            count += len(list(mailbox._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS)))
+            items = mailbox._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS)
+            count += len(items)
+            if label:
+                changes += [
+                    CategoryChange(item.id, None, [*(item.categories or []), FLOOR_LABEL])
+                    for item, _ in items
+                ]
             if last:
                 break
+    for batch in chunked(changes, BATCH):
+
+        def update(batch: list[CategoryChange] = batch) -> list[Any]:
+            return list(
+                CategoryUpdate(account=mailbox._account, chunk_size=len(batch)).call(
+                    items=batch,
+                    conflict_resolution=AUTO_RESOLVE,
+                    message_disposition=SAVE_ONLY,
+                    send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                    suppress_read_receipts=True,
+                )
+            )
+
+        mailbox.connection.call("UpdateItem", update)
     return count
 
 
@@ -113,21 +171,51 @@ def _record(save_as: str, n: int, i: int, user_id: str) -> dict[str, Any]:
     }
 
 
-def _salesforce(crm: Any, emails: int, addresses: list[str], user_id: str, save_as: str) -> int:
+def _salesforce(
+    crm: Any, emails: int, addresses: list[str], user_id: str, save_as: str, relations: bool
+) -> int:
     client = crm.client
     calls_before = client.api_calls
+    people: dict[str, str] = {}
     for start in range(0, len(addresses), ADDRESSES_PER_LOOKUP):
         chunk = addresses[start : start + ADDRESSES_PER_LOOKUP]
-        client.queries(
+        for rows in client.queries(
             soql.chunked_in_queries(
                 lambda values: f"SELECT Id, Email FROM Contact WHERE Email IN {values}", chunk
             )
-        )
+        ):
+            for record in rows:
+                people.setdefault(str(record["Email"]).lower(), str(record["Id"]))
+    if relations and save_as != "task" and people:
+        _emails_with_senders(client, emails, user_id, *next(iter(people.items())))
+        return int(client.api_calls - calls_before)
     for n in range(math.ceil(emails / COLLECTION)):
         size = min(COLLECTION, emails - n * COLLECTION)
         records = [_record(save_as, n, i, user_id) for i in range(size)]
         client.restful("composite/sobjects", method="POST", body={"allOrNone": False, "records": records})
     return int(client.api_calls - calls_before)
+
+
+def _emails_with_senders(client: Any, emails: int, user_id: str, address: str, person_id: str) -> None:
+    """EmailMessages and their sender relations, two collections of each per Composite request."""
+    url = client.data_path("composite/sobjects")
+    per_request = 2 * COLLECTION
+    for start in range(0, emails, per_request):
+        parts: list[dict[str, Any]] = []
+        for n, first in enumerate(range(start, min(start + per_request, emails), COLLECTION)):
+            size = min(COLLECTION, emails - first)
+            records = [_record("email-message", first, i, user_id) for i in range(size)]
+            senders = [sender_relation(f"@{{emails{n}[{i}].id}}", person_id, address) for i in range(size)]
+            for reference, batch in ((f"emails{n}", records), (f"senders{n}", senders)):
+                parts.append(
+                    {
+                        "method": "POST",
+                        "url": url,
+                        "referenceId": reference,
+                        "body": {"allOrNone": True, "records": batch},
+                    }
+                )
+        client.restful("composite", method="POST", body={"allOrNone": True, "compositeRequest": parts})
 
 
 def measure_floor(
@@ -137,19 +225,21 @@ def measure_floor(
     since: Any,
     addresses: list[str],
     save_as: str = "email-message",
+    required: bool = False,
 ) -> tuple[float, int]:
-    """Seconds the floor took and how many emails it read (see the module docstring)."""
+    """Seconds the floor took and how many emails it read (see the module docstring); with
+    `required`, the required-writes floor."""
     mailbox, crm = open_mailbox(), open_crm()
     try:
         user_id = crm.org_info().user_id  # signing in is not part of the floor's time
         started = time.perf_counter()
         if kind == "gmail":
-            read = _gmail(mailbox, int(since.timestamp()))
+            read = _gmail(mailbox, int(since.timestamp()), required)
         elif kind == "microsoft365":
-            read = _microsoft365(mailbox, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            read = _microsoft365(mailbox, since.strftime("%Y-%m-%dT%H:%M:%SZ"), required)
         else:
-            read = _exchange(mailbox)
-        _salesforce(crm, read, addresses, user_id, save_as)
+            read = _exchange(mailbox, required)
+        _salesforce(crm, read, addresses, user_id, save_as, required)
         return time.perf_counter() - started, read
     finally:
         crm.close()
@@ -157,8 +247,9 @@ def measure_floor(
 
 
 def main() -> None:
-    """`python floor.py KIND SETTINGS_FILE [SAVE_AS]`: measure the floor of that sandbox profile in
-    this process (apart from the emulators, as the session runs) and print it as JSON."""
+    """`python floor.py KIND SETTINGS_FILE [SAVE_AS] [--required]`: measure the floor of that
+    sandbox profile in this process (apart from the emulators, as the session runs) and print it
+    as JSON."""
     import json
     import os
     import sys
@@ -169,8 +260,10 @@ def main() -> None:
     from rgsync.settings import load_settings
 
     os.environ.setdefault("RGSYNC_KEYRING", "file")
-    kind, config = sys.argv[1], sys.argv[2]
-    save_as = sys.argv[3] if len(sys.argv) > 3 else "email-message"
+    required = "--required" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--required"]
+    kind, config = args[0], args[1]
+    save_as = args[2] if len(args) > 2 else "email-message"
     paths = resolve_paths(config=config)
     settings = load_settings(paths.settings_file).effective()
     since = datetime.now(UTC) - timedelta(days=int(str(settings.rules["history_days"])))
@@ -181,6 +274,7 @@ def main() -> None:
         since,
         ["bob@globex.com"],
         save_as,
+        required,
     )
     print(json.dumps({"seconds": seconds, "read": read}))
 

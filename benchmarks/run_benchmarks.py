@@ -14,6 +14,9 @@ scenario, N emails from Bob delivered to the mailbox emulator):
    during the measurement (the machine is shared); the ratio uses their mean.
 4. echo session (the one right after the first: it must recognise rgsync's own writes) and an
    idle session, in the runner's process (only their calls matter).
+5. the required-writes floor (`floor.py --required`: the floor plus the sender relations and the
+   mailbox labels SPEC asks of every save), once before step 2 and once after step 4, so its
+   labels never show in the echo session.
 
 Floor and session are measured the same way: wall time of the process from spawn to exit
 (interpreter start-up, imports and sign-ins included for both), against the same emulators,
@@ -39,6 +42,8 @@ Columns:
   client_ratio          (first_s - first_emu_cpu_s) / (floor_s - floor_emu_cpu_s): the ratio with
                         the emulators' work taken out of both sides. A real service does that work
                         on its own servers; what is left is the client's time and its waits on I/O
+  req_floor_s           mean of the two required-writes floors' process wall times (s)
+  req_ratio             first_s / req_floor_s: the session against the I/O it cannot skip
 
 Prints one row per measurement and then, per mailbox kind and size, min/median of each column.
 Not part of the test suite: timings depend on the machine (see README.md here for the last table).
@@ -77,6 +82,8 @@ COLUMNS = (
     "first_emu_cpu_s",
     "floor_emu_cpu_s",
     "client_ratio",
+    "req_floor_s",
+    "req_ratio",
 )
 
 
@@ -157,19 +164,22 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
             floor_cpu: list[float] = []
             floor_emu: list[float] = []
 
-            def floor() -> float:
+            def floor(required: bool = False) -> float:
                 mark = org.savepoint()
                 try:
-                    out, wall, _rss, cpu, served = run_child(floor_argv, scratch)
+                    argv = [*floor_argv, "--required"] if required else floor_argv
+                    out, wall, _rss, cpu, served = run_child(argv, scratch)
                 finally:
                     org.rollback(mark)  # the session must meet the org as the floor did
-                floor_io.append(float(json.loads(out)["seconds"]))
-                floor_cpu.append(cpu)
-                floor_emu.append(served)
+                if not required:
+                    floor_io.append(float(json.loads(out)["seconds"]))
+                    floor_cpu.append(cpu)
+                    floor_emu.append(served)
                 return wall
 
             rows: dict[str, Any] = {"mailbox": kind, "emails": emails}
             floors = [floor()]
+            required = [floor(required=True)]
             sf_before = Counter(sandbox.salesforce.server.calls)
             stdout, wall, rss, cpu, served = run_child(
                 [
@@ -218,6 +228,9 @@ def measure(kind: str, emails: int, save_as: str) -> dict[str, Any]:
                 result = run_session(sandbox.paths, RunOptions(force=True))
                 rows[f"{label}_sf"] = sum((Counter(sandbox.salesforce.server.calls) - sf_before).values())
                 rows[f"{label}_mailbox"] = int(result.api_calls.get("mailbox", 0))
+            required.append(floor(required=True))
+            rows["req_floor_s"] = round(statistics.mean(required), 2)
+            rows["req_ratio"] = round(wall / statistics.mean(required), 2)
         finally:
             sandbox.stop()
     return rows
