@@ -41,8 +41,8 @@ def on_terminal(world: World, width: int, *args: str) -> tuple[int, str]:
     """Run `rgsync ARGS` as on a terminal `width` columns wide: exit code and what it printed."""
     out = io.StringIO()
     app = App(
-        out=Console(file=out, width=width, force_terminal=True, color_system=None, soft_wrap=True),
-        err=Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None),
+        out_console=Console(file=out, width=width, force_terminal=True, color_system=None, soft_wrap=True),
+        err_console=Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None),
     )
     try:
         cli.main(

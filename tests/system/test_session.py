@@ -368,3 +368,39 @@ def test_spec_3_4_a_refused_auto_resolve_create_becomes_an_issue(world: World) -
     assert result.status == "completed"
     assert "SF-DUPLICATE" in open_codes(world)
     assert saved_emails(world) == []
+
+
+def test_spec_10_recovery_of_a_killed_batch_writes_its_outcome_in_a_few_statements(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §7.1 and §10: after a kill that left 300 saved emails unrecorded, the next session
+    adopts every one, labels them, and records all that with batch writes, never row by row."""
+    from rgsync.state import StateStore
+
+    for n in range(300):
+        world.email("bob@globex.com", subject=f"Quote {n}")
+    world.crm.failures.crash_after_writes = 300
+    with pytest.raises(SimulatedCrash):
+        world.run()
+    assert len(saved_emails(world)) == 300
+    with world.state() as state:
+        assert len(state.pending_intents()) == 300  # journalled, never resolved
+        assert state.links(Stream.EMAILS) == {}
+    row_by_row: list[str] = []
+    for name in ("put_link", "add_intent", "drop_intent", "complete_intent"):
+        original = getattr(StateStore, name)
+
+        def counted(self: StateStore, *args: object, _name: str = name, _f: object = original) -> object:
+            row_by_row.append(_name)
+            return _f(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(StateStore, name, counted)
+    world.tick()
+    result = world.run()
+    assert result.status == "completed"
+    assert len(saved_emails(world)) == 300  # adopted, not saved again
+    assert all(LABEL_SAVE in e.labels for e in world.mailbox.emails.values())
+    with world.state() as state:
+        assert len(state.links(Stream.EMAILS)) == 300
+        assert state.pending_intents() == []
+    assert row_by_row == []

@@ -7,19 +7,26 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from rgsync.paths import Paths, resolve_paths
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
 class App:
-    """Options given before the command name, and the consoles commands print to."""
+    """Options given before the command name, and the consoles commands print to.
+
+    The consoles are made on first use: `rgsync run --quiet` and `--json` from cron print through
+    neither, and the console library is a tenth of what such a run would otherwise import. A test
+    or caller may hand its own in (`out_console`, `err_console`).
+    """
 
     config: str | None = None
     profile: str | None = None
@@ -30,8 +37,26 @@ class App:
     json: bool = False
     log_file: str | None = None
     log_level: str | None = None
-    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    out_console: Console | None = field(default=None, repr=False)
+    err_console: Console | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Console:
+        """The console for a command's output (stdout)."""
+        if self.out_console is None:
+            from rich.console import Console
+
+            self.out_console = Console(soft_wrap=True)
+        return self.out_console
+
+    @property
+    def err(self) -> Console:
+        """The console for progress and messages beside the output (stderr)."""
+        if self.err_console is None:
+            from rich.console import Console
+
+            self.err_console = Console(stderr=True, soft_wrap=True)
+        return self.err_console
 
     @property
     def paths(self) -> Paths:

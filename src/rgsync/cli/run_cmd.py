@@ -9,8 +9,6 @@ from typing import Any
 import click
 
 from rgsync.cli.common import App, json_option, pass_app, quiet_option
-from rgsync.cli.progress import SessionProgress
-from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column, format_time
 from rgsync.cli.session_log import log_session, start_session_log
 from rgsync.cli.since import parse_since
 from rgsync.errors import EXIT_OK, UsageError
@@ -35,6 +33,9 @@ def _describe(action: Any) -> str:
 
 def render_result(app: App, result: SessionResult, *, dry_run: bool) -> None:
     """Print a session's outcome for a person: what changed per stream, skips by reason, issues."""
+    # Imported here: a run from cron with --quiet or --json prints no table.
+    from rgsync.cli.render import COUNTS_LEGEND, AdaptiveTable, Column, format_time
+
     if result.status in ("paused", "not-due"):
         if result.status == "paused":
             app.say(result.message)
@@ -141,7 +142,11 @@ def run_command(app: App, dry_run: bool, force: bool, allow_mass_delete: bool, s
     since_at = parse_since(since, datetime.now(UTC)) if since is not None else None
     options = RunOptions(force=force, dry_run=dry_run, allow_mass_delete=allow_mass_delete, since=since_at)
     # Progress only for a person at a terminal: never in cron mail, a pipe, --quiet or --json.
-    progress = SessionProgress(app.err) if app.err.is_terminal and not app.quiet and not app.json else None
+    progress = None
+    if not app.quiet and not app.json and app.err.is_terminal:
+        from rgsync.cli.progress import SessionProgress
+
+        progress = SessionProgress(app.err)
     start_session_log(app)
     try:
         with progress or nullcontext():

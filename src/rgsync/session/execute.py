@@ -99,32 +99,24 @@ class PlanExecution(UsesParts):
                 found = self.retrier.call(lambda: self.crm.find_existing(RecordKind(kind), keys), "recovery")  # noqa: B023
             else:
                 found = self.retrier.call(lambda: self.mailbox.find_tagged(stream, keys), "recovery")  # noqa: B023
+            # A kill can leave hundreds of intents: their outcome is written in a few statements
+            # (SPEC §10), all in one transaction, so a second kill here repeats the whole group.
+            adopted: list[Link] = []
+            after_steps: list[NewIntent] = []
+            for intent in intents:
+                record_id = found.get(intent.natural_key)
+                link = intent.payload.get("link")
+                if record_id and link:
+                    adopted.append(self._link_from_payload(stream, link, record_id))
+                    log.info("recovered %s %s as %s", kind, intent.natural_key, record_id)
+                    if stream is Stream.EMAILS and side is Side.SALESFORCE:
+                        after_steps += _adopted_email_steps(adopted[-1], intent.payload)
             with self.state.transaction():
-                for intent in intents:
-                    record_id = found.get(intent.natural_key)
-                    link = intent.payload.get("link")
-                    if record_id and link:
-                        adopted = self._link_from_payload(stream, link, record_id)
-                        self.state.put_link(adopted)
-                        log.info("recovered %s %s as %s", kind, intent.natural_key, record_id)
-                        if stream is Stream.EMAILS and side is Side.SALESFORCE:
-                            self._journal_adopted_email(adopted, intent.payload)
-                    self.state.drop_intent(intent.id)
+                self.state.put_links(adopted)
+                if after_steps:
+                    self.state.add_intents(after_steps)
+                self.state.drop_intents(i.id for i in intents)
         self._finish_after_steps(now)
-
-    def _journal_adopted_email(self, link: Link, payload: Mapping[str, Any]) -> None:
-        """An email found saved by a killed session may lack its label and (saved by an older
-        rgsync, in two steps) its sender relation: journal both checks (inside the caller's
-        transaction)."""
-        # A journal written before labels were recorded in it gets the default label.
-        label = payload.get("label", LABEL_SAVE)
-        if label and link.mailbox_id:
-            self.state.add_intent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, link.mailbox_id, {"label": label})
-        email = payload.get("email")
-        if isinstance(email, dict) and email.get("sender"):
-            self.state.add_intent(
-                Stream.EMAILS, Side.SALESFORCE, SENDER_STEP, link.salesforce_id, dict(email)
-            )
 
     def _finish_after_steps(self, now: datetime) -> None:
         """Carry out the journalled after-steps: labels, then sender checks (module docstring)."""
@@ -184,9 +176,7 @@ class PlanExecution(UsesParts):
             return
         with self.state.transaction():
             failed = [res for res in results if not res.ok]
-            for intent, res in zip(intents, results, strict=True):
-                if res.ok:
-                    self.state.drop_intent(intent.id)
+            self.state.drop_intents(i.id for i, res in zip(intents, results, strict=True) if res.ok)
             if failed:
                 message = failed[0].message or failed[0].error_code or "refused"
                 self.state.record_issue(reports.sender_links_failed(len(failed), message), now)
@@ -253,7 +243,7 @@ class PlanExecution(UsesParts):
         """Record the intent of every create before it is sent; returns action index → intent id.
 
         An email's intent also says what recovery needs to finish it: the label it gets and who
-        its sender relation names (see `_journal_adopted_email`).
+        its sender relation names (see `_adopted_email_steps`).
         """
         planned: dict[int, NewIntent] = {}
         for n, action in enumerate(actions):
@@ -465,3 +455,17 @@ def _sender_payload(record: EmailActivity) -> dict[str, Any]:
     sender = email.sender.email.lower() if email.sender else ""
     recipients = {a.email.lower() for a in (*email.to, *email.cc, *email.bcc)}
     return {"sender": "" if sender in recipients else sender, "who_ids": list(record.who_ids)}
+
+
+def _adopted_email_steps(link: Link, payload: Mapping[str, Any]) -> list[NewIntent]:
+    """The after-steps of an email found saved by a killed session: its label, and (saved by an
+    older rgsync, in two steps) the check of its sender relation."""
+    steps: list[NewIntent] = []
+    # A journal written before labels were recorded in it gets the default label.
+    label = payload.get("label", LABEL_SAVE)
+    if label and link.mailbox_id:
+        steps.append(NewIntent(Stream.EMAILS, Side.MAILBOX, LABEL_STEP, link.mailbox_id, {"label": label}))
+    email = payload.get("email")
+    if isinstance(email, dict) and email.get("sender"):
+        steps.append(NewIntent(Stream.EMAILS, Side.SALESFORCE, SENDER_STEP, link.salesforce_id, dict(email)))
+    return steps
