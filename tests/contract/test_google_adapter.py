@@ -443,6 +443,32 @@ def test_tasks_keep_priority_and_origin_in_a_trailer_the_user_does_not_see_in_rg
     assert [t.completed for t in items if isinstance(t, TaskItem)] == [False]
 
 
+def test_spec_5_a_task_changed_twice_within_one_millisecond_is_read_both_times() -> None:
+    """SPEC §5 and §7: `updated` counts milliseconds and `updatedMin` is inclusive. With the
+    service's clock standing still, a user's second edit keeps the stamp the cursor's mark holds;
+    the edit is still read (its etag moved), and an unchanged task at the mark is not read again."""
+    frozen = datetime(2026, 12, 7, 9, 30, 0, 123000, tzinfo=UTC)
+    google = start_google(clock=lambda: frozen)
+    try:
+        mailbox = google_mailbox(google)
+        _, _, cursor, _, _ = drain(mailbox.changes(Stream.TASKS, None, OPTIONS))
+        task_id = google.state.tasks.add_task("Salesforce Tasks", {"title": "Call Bob"})
+        items, _, cursor, _, _ = drain(mailbox.changes(Stream.TASKS, cursor, OPTIONS))
+        assert [t.subject for t in items if isinstance(t, TaskItem)] == ["Call Bob"]
+        items, _, cursor, _, _ = drain(mailbox.changes(Stream.TASKS, cursor, OPTIONS))
+        assert items == []  # at the mark, unchanged: not reported twice
+        google.state.tasks.update_task("Salesforce Tasks", task_id, {"title": "Call Bob today"})
+        assert google.state.tasks.get_task("Salesforce Tasks", task_id)["updated"].startswith(
+            "2026-12-07T09:30:00.123"
+        )  # the same millisecond as the read before
+        items, _, cursor, _, _ = drain(mailbox.changes(Stream.TASKS, cursor, OPTIONS))
+        assert [t.subject for t in items if isinstance(t, TaskItem)] == ["Call Bob today"]
+        items, _, _, _, _ = drain(mailbox.changes(Stream.TASKS, cursor, OPTIONS))
+        assert items == []
+    finally:
+        google.stop()
+
+
 def test_the_task_list_is_created_once(google: RunningGoogle) -> None:
     mailbox = google_mailbox(google)
     drain(mailbox.changes(Stream.TASKS, None, OPTIONS))
