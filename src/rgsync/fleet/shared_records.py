@@ -88,22 +88,18 @@ class PostgresSharedRecords:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
-        import psycopg
-
-        from rgsync.state import pg_reuse
+        from rgsync.fleet.store import take_connection
 
         if self._db is None or self._db.closed:
-            self._db = pg_reuse.take(("fleet", self.url)) or psycopg.connect(
-                self.url, autocommit=True, connect_timeout=10
-            )
+            self._db = take_connection(self.url)
         yield self._db
 
     def close(self) -> None:
         """Done with the session's connection (claims stay: they are committed rows)."""
-        from rgsync.state import pg_reuse
+        from rgsync.fleet.store import release_connection
 
         if self._db is not None:
-            pg_reuse.release(("fleet", self.url), self._db)
+            release_connection(self.url, self._db)
             self._db = None
 
     def lookup(self, kind: str, keys: Collection[str]) -> dict[str, Claim]:

@@ -126,11 +126,9 @@ class FleetStore:
         import psycopg
 
         from rgsync.errors import RgsyncError
-        from rgsync.state import pg_reuse
 
-        key = ("fleet", self.url)
         try:
-            connection = pg_reuse.take(key) or psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            connection = take_connection(self.url)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RgsyncError(
@@ -139,7 +137,7 @@ class FleetStore:
         try:
             yield connection
         finally:
-            pg_reuse.release(key, connection)
+            release_connection(self.url, connection)
 
     def create_schema(self) -> None:
         """Create the fleet tables (idempotent)."""
@@ -307,3 +305,20 @@ def overlapping_runs(runs: list[dict[str, Any]]) -> list[tuple[int, int]]:
             if ended is None or later["started_at"] < ended:
                 pairs.append((int(earlier["id"]), int(later["id"])))
     return pairs
+
+
+def take_connection(url: str) -> Any:
+    """An autocommit connection to the fleet database: one this worker kept (`state.pg_reuse`),
+    or a new one. The fleet's tables and its shared claims share these."""
+    import psycopg
+
+    from rgsync.state import pg_reuse
+
+    return pg_reuse.take(("fleet", url)) or psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+
+def release_connection(url: str, connection: Any) -> None:
+    """Done with a connection from `take_connection`: kept for reuse in a worker, else closed."""
+    from rgsync.state import pg_reuse
+
+    pg_reuse.release(("fleet", url), connection)
