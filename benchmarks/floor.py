@@ -126,7 +126,7 @@ def _exchange(mailbox: Any, label: bool) -> int:
     from rgsync.providers.exchange.writes import CategoryChange, CategoryUpdate
 
     count = 0
-    changes: list[CategoryChange] = []
+    labels: list[CategoryChange] = []
     for name, cls, _kind in EMAIL_FOLDERS:
         folder = mailbox.connection.distinguished(cls, name)
         state = None
@@ -136,13 +136,13 @@ def _exchange(mailbox: Any, label: bool) -> int:
             items = mailbox._fetch(Message, [i.id for i in changed], convert.EMAIL_FIELDS)
             count += len(items)
             if label:
-                changes += [
+                labels += [
                     CategoryChange(item.id, None, [*(item.categories or []), FLOOR_LABEL])
                     for item, _ in items
                 ]
             if last:
                 break
-    for batch in chunked(changes, BATCH):
+    for batch in chunked(labels, BATCH):
 
         def update(batch: list[CategoryChange] = batch) -> list[Any]:
             return list(
