@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rgsync.cli import main
+from rgsync.demo.sandbox import Sandbox, start_sandbox
+from rgsync.sandbox.scenario import load_scenario
+from tests.paths import MINIMAL_SCENARIO
 
 
 @dataclass
@@ -34,3 +40,14 @@ def invoke(capsys: pytest.CaptureFixture[str], *argv: str) -> CliResult:
         code = int(exited.code or 0)
     captured = capsys.readouterr()
     return CliResult(code, captured.out, captured.err)
+
+
+@contextmanager
+def minimal_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The minimal scenario's emulators on 127.0.0.1 and a profile for them, with the file keyring
+    and none of the user's RGSYNC_* locations, so the CLI finds only the sandbox's files."""
+    monkeypatch.setenv("RGSYNC_KEYRING", "file")
+    for name in ("RGSYNC_CONFIG", "RGSYNC_PROFILE", "RGSYNC_STATE_DIR", "RGSYNC_ORG_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    with start_sandbox(load_scenario(MINIMAL_SCENARIO), tmp_path / "sbx") as running:
+        yield running

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.demo.sandbox import Sandbox, start_sandbox
-from rgsync.sandbox.scenario import load_scenario
-from tests.paths import MINIMAL_SCENARIO as MINIMAL
+from rgsync.demo.sandbox import Sandbox
+from tests.system.cli_support import minimal_sandbox
 
 PROBE = """
 import json, sys
@@ -30,10 +29,7 @@ print(json.dumps([code, "rich" in sys.modules]), file=sys.stderr)
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in ("RGSYNC_CONFIG", "RGSYNC_PROFILE", "RGSYNC_STATE_DIR", "RGSYNC_ORG_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    with start_sandbox(load_scenario(MINIMAL), tmp_path / "sbx") as running:
+    with minimal_sandbox(tmp_path, monkeypatch) as running:
         yield running
 
 

@@ -13,18 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from rgsync.demo.sandbox import Sandbox, start_sandbox
-from rgsync.sandbox.scenario import load_scenario
-from tests.paths import MINIMAL_SCENARIO as MINIMAL
-from tests.system.cli_support import invoke
+from rgsync.demo.sandbox import Sandbox
+from tests.system.cli_support import invoke, minimal_sandbox
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("RGSYNC_KEYRING", "file")
-    for name in ("RGSYNC_CONFIG", "RGSYNC_PROFILE", "RGSYNC_STATE_DIR", "RGSYNC_ORG_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    with start_sandbox(load_scenario(MINIMAL), tmp_path / "sbx") as running:
+    with minimal_sandbox(tmp_path, monkeypatch) as running:
         yield running
 
 

@@ -390,9 +390,11 @@ def test_spec_10_recovery_of_a_killed_batch_writes_its_outcome_in_a_few_statemen
     for name in ("put_link", "add_intent", "drop_intent", "complete_intent"):
         original = getattr(StateStore, name)
 
-        def counted(self: StateStore, *args: object, _name: str = name, _f: object = original) -> object:
+        def counted(
+            self: StateStore, *args: object, _name: str = name, _f: object = original, **kwargs: object
+        ) -> object:
             row_by_row.append(_name)
-            return _f(self, *args)  # type: ignore[operator]
+            return _f(self, *args, **kwargs)  # type: ignore[operator]
 
         monkeypatch.setattr(StateStore, name, counted)
     world.tick()
