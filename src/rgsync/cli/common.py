@@ -24,8 +24,8 @@ class App:
     """Options given before the command name, and the consoles commands print to.
 
     The consoles are made on first use: `rgsync run --quiet` and `--json` from cron print through
-    neither, and the console library is a tenth of what such a run would otherwise import. A test
-    or caller may hand its own in (`out_console`, `err_console`).
+    neither, and importing the console library costs about 0.1 s and 6 MB. A test or caller may
+    hand its own in (`out_console`, `err_console`).
     """
 
     config: str | None = None
