@@ -118,7 +118,6 @@ def _microsoft365(mailbox: Any, since: str, label: bool) -> int:
 
 def _exchange(mailbox: Any, label: bool) -> int:
     from exchangelib import Message
-    from exchangelib.items import AUTO_RESOLVE, SAVE_ONLY, SEND_TO_NONE
 
     from rgsync.providers.exchange import convert
     from rgsync.providers.exchange.access import BATCH, EMAIL_FOLDERS
@@ -145,15 +144,7 @@ def _exchange(mailbox: Any, label: bool) -> int:
     for batch in chunked(labels, BATCH):
 
         def update(batch: list[CategoryChange] = batch) -> list[Any]:
-            return list(
-                CategoryUpdate(account=mailbox._account, chunk_size=len(batch)).call(
-                    items=batch,
-                    conflict_resolution=AUTO_RESOLVE,
-                    message_disposition=SAVE_ONLY,
-                    send_meeting_invitations_or_cancellations=SEND_TO_NONE,
-                    suppress_read_receipts=True,
-                )
-            )
+            return CategoryUpdate.send(mailbox._account, batch, conditional=False)
 
         mailbox.connection.call("UpdateItem", update)
     return count

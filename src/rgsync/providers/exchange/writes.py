@@ -75,6 +75,20 @@ class CategoryUpdate(UpdateItem):  # type: ignore[misc]
 
     ERRORS_TO_CATCH_IN_RESPONSE = (*UpdateItem.ERRORS_TO_CATCH_IN_RESPONSE, *_CONFLICTS)
 
+    @classmethod
+    def send(cls, account: Any, batch: Sequence[CategoryChange], *, conditional: bool) -> list[Any]:
+        """One UpdateItem call for `batch`: an answer per change, in order. `conditional` sends
+        NeverOverwrite (each change refused if its ChangeKey moved on), else AutoResolve."""
+        return list(
+            cls(account=account, chunk_size=len(batch)).call(
+                items=batch,
+                conflict_resolution=NEVER_OVERWRITE if conditional else AUTO_RESOLVE,
+                message_disposition=SAVE_ONLY,
+                send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                suppress_read_receipts=True,
+            )
+        )
+
     def _changes_elem(self, target_changes: Sequence[CategoryChange]) -> Any:
         changes = create_element(self.CHANGES_ELEMENT_NAME)
         for change in target_changes:
@@ -406,15 +420,7 @@ class Writes(MailboxAccess):
             batch = [CategoryChange(i, (changekeys or {}).get(i), wanted[i]) for i in chunk]
 
             def update(batch: list[CategoryChange] = batch) -> list[Any]:
-                return list(
-                    CategoryUpdate(account=self._account, chunk_size=len(batch)).call(
-                        items=batch,
-                        conflict_resolution=NEVER_OVERWRITE if changekeys is not None else AUTO_RESOLVE,
-                        message_disposition=SAVE_ONLY,
-                        send_meeting_invitations_or_cancellations=SEND_TO_NONE,
-                        suppress_read_receipts=True,
-                    )
-                )
+                return CategoryUpdate.send(self._account, batch, conditional=changekeys is not None)
 
             answers = self.connection.call("UpdateItem", update)
             for item_id, answer in zip(chunk, answers, strict=True):
